@@ -1,0 +1,10 @@
+//! Sans-io HTTP/1.x codecs: request heads, chunked bodies, response heads, dates, MIME.
+//!
+//! Nothing here does I/O, routes, or knows about shards; `serve/` drives these with bytes.
+
+pub mod chunked;
+pub mod date;
+pub mod mime;
+pub mod request;
+pub mod response;
+pub mod status;

@@ -1,0 +1,572 @@
+//! HTTP/1.x request heads: bytes → [`RequestHead`], or the status that refuses them.
+//!
+//! Sans-io: `serve::h1` hands this the bytes it has read; this answers "need more", a parsed
+//! head (positions into the caller's buffer, so nothing is copied), or a [`HeadError`] naming
+//! the status to send. httparse (SIMD) does the tokenising; the framing rules on top of it
+//! (Content-Length vs Transfer-Encoding, Host, limits) are ours and strict, because a lenient
+//! parser in front of other parsers is how request smuggling starts.
+
+use std::ops::Range;
+
+/// What the connection loop needs to enforce on a head.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    /// Longest request line (→ 414).
+    pub max_request_line: usize,
+    /// Largest head, request line included (→ 431).
+    pub max_header_bytes: usize,
+    /// Most header fields (→ 431).
+    pub max_headers: usize,
+}
+
+/// The most header fields httparse is ever given room for; `max_headers` is checked below it.
+pub const HEADER_SLOTS: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
+    Trace,
+    Connect,
+    /// Any other token; the handler decides (405 on static locations).
+    Other,
+}
+
+impl Method {
+    fn from_bytes(m: &[u8]) -> Method {
+        match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"PATCH" => Method::Patch,
+            b"TRACE" => Method::Trace,
+            b"CONNECT" => Method::Connect,
+            _ => Method::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+/// How the request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A header field as positions into the buffer the head was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: Range<usize>,
+    pub value: Range<usize>,
+}
+
+/// A parsed request head. Every `Range` indexes the buffer given to [`parse_head`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: Method,
+    pub method_raw: Range<usize>,
+    /// The request target as sent (origin-form path and query, or absolute-form).
+    pub target: Range<usize>,
+    /// The path and query inside `target` (absolute-form's scheme and authority removed).
+    pub path_and_query: Range<usize>,
+    pub version: Version,
+    pub fields: Vec<Field>,
+    /// Host from the Host header, or from an absolute-form target (which wins, RFC 9112 §3.2.2).
+    pub host: Option<Range<usize>>,
+    pub body: BodyFraming,
+    /// The client asked to keep the connection (HTTP/1.1 default, or `Connection: keep-alive` on 1.0).
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+    /// Bytes the head occupies, up to and including the blank line.
+    pub len: usize,
+}
+
+impl RequestHead {
+    /// The value of the first field named `name` (ASCII case-insensitive).
+    pub fn field<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.fields
+            .iter()
+            .find(|f| buf[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| &buf[f.value.clone()])
+    }
+}
+
+/// Why a head is refused; the status to answer with. Every refusal closes the connection,
+/// because the framing of what follows can no longer be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// 400: malformed syntax, framing conflicts, missing Host.
+    BadRequest(&'static str),
+    /// 414: request line longer than `max_request_line`.
+    UriTooLong,
+    /// 431: head larger than `max_header_bytes` or more than `max_headers` fields.
+    HeadersTooLarge,
+    /// 501: a transfer coding anx does not implement.
+    NotImplemented(&'static str),
+    /// 505: an HTTP major version other than 1.
+    VersionNotSupported,
+}
+
+impl HeadError {
+    pub fn status(&self) -> u16 {
+        match self {
+            HeadError::BadRequest(_) => 400,
+            HeadError::UriTooLong => 414,
+            HeadError::HeadersTooLarge => 431,
+            HeadError::NotImplemented(_) => 501,
+            HeadError::VersionNotSupported => 505,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            HeadError::BadRequest(why) | HeadError::NotImplemented(why) => why,
+            HeadError::UriTooLong => "request line too long",
+            HeadError::HeadersTooLarge => "request header too large",
+            HeadError::VersionNotSupported => "unsupported HTTP version",
+        }
+    }
+}
+
+/// Parses a request head from the start of `buf`. `Ok(None)` means more bytes are needed
+/// (and none of the limits is exceeded yet).
+pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>, HeadError> {
+    // nginx (and RFC 9112 §2.2) skips empty lines before a request line.
+    let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let buf_all = buf;
+    let buf = &buf[skip..];
+
+    let line_end = memchr::memchr(b'\n', buf);
+    match line_end {
+        None if buf.len() > limits.max_request_line => return Err(HeadError::UriTooLong),
+        Some(end) if end > limits.max_request_line => return Err(HeadError::UriTooLong),
+        _ => {}
+    }
+    if let Some(end) = line_end {
+        check_version(&buf[..end])?;
+    }
+
+    let mut slots = [httparse::EMPTY_HEADER; HEADER_SLOTS];
+    let mut req = httparse::Request::new(&mut slots);
+    let status = req.parse(buf);
+    let len = match status {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_header_bytes {
+                return Err(HeadError::HeadersTooLarge);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::HeadersTooLarge),
+        Err(httparse::Error::Version) => return Err(HeadError::BadRequest("invalid HTTP version")),
+        Err(httparse::Error::Token) => {
+            return Err(HeadError::BadRequest("invalid request method"))
+        }
+        Err(httparse::Error::HeaderName) => {
+            return Err(HeadError::BadRequest("invalid header name"))
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(HeadError::BadRequest("invalid header value"))
+        }
+        Err(httparse::Error::NewLine) => return Err(HeadError::BadRequest("invalid line ending")),
+        Err(httparse::Error::Status) => return Err(HeadError::BadRequest("invalid request")),
+    };
+    if len > limits.max_header_bytes {
+        return Err(HeadError::HeadersTooLarge);
+    }
+    if req.headers.len() > limits.max_headers {
+        return Err(HeadError::HeadersTooLarge);
+    }
+
+    let pos = |s: &[u8]| -> Range<usize> {
+        let start = s.as_ptr() as usize - buf_all.as_ptr() as usize;
+        start..start + s.len()
+    };
+    let (Some(method_raw), Some(target_raw), Some(minor)) = (req.method, req.path, req.version)
+    else {
+        return Err(HeadError::BadRequest("incomplete request line"));
+    };
+    let method_raw = method_raw.as_bytes();
+    let target_bytes = target_raw.as_bytes();
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+
+    let mut head = RequestHead {
+        method: Method::from_bytes(method_raw),
+        method_raw: pos(method_raw),
+        target: pos(target_bytes),
+        path_and_query: pos(target_bytes),
+        version,
+        fields: Vec::with_capacity(req.headers.len()),
+        host: None,
+        body: BodyFraming::None,
+        keep_alive: version == Version::Http11,
+        expect_continue: false,
+        len: skip + len,
+    };
+
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut host_seen = false;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        let value = trim_ows(h.value);
+        head.fields.push(Field {
+            name: pos(name),
+            value: pos(value),
+        });
+        if name.eq_ignore_ascii_case(b"host") {
+            if host_seen {
+                return Err(HeadError::BadRequest("duplicate Host header"));
+            }
+            host_seen = true;
+            if !valid_host(value) {
+                return Err(HeadError::BadRequest("invalid Host header"));
+            }
+            head.host = Some(pos(value));
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_content_length(value)
+                .ok_or(HeadError::BadRequest("invalid Content-Length"))?;
+            if content_length.is_some() {
+                return Err(HeadError::BadRequest("duplicate Content-Length"));
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if chunked {
+                return Err(HeadError::BadRequest("duplicate Transfer-Encoding"));
+            }
+            if !value.eq_ignore_ascii_case(b"chunked") {
+                return Err(HeadError::NotImplemented("unsupported Transfer-Encoding"));
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = trim_ows(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    head.keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::Http10
+                {
+                    head.keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if value.eq_ignore_ascii_case(b"100-continue") {
+                head.expect_continue = version == Version::Http11;
+            } else {
+                return Err(HeadError::BadRequest("unsupported Expect"));
+            }
+        }
+    }
+    // Connection: close wins over keep-alive whatever their order.
+    if head
+        .fields
+        .iter()
+        .any(|f| buf_all[f.name.clone()].eq_ignore_ascii_case(b"connection") && has_close(&buf_all[f.value.clone()]))
+    {
+        head.keep_alive = false;
+    }
+
+    head.body = match (content_length, chunked) {
+        (Some(_), true) => {
+            return Err(HeadError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ))
+        }
+        (_, true) if version == Version::Http10 => {
+            return Err(HeadError::BadRequest("Transfer-Encoding in HTTP/1.0"))
+        }
+        (_, true) => BodyFraming::Chunked,
+        (Some(0), false) | (None, false) => BodyFraming::None,
+        (Some(n), false) => BodyFraming::Length(n),
+    };
+
+    if target_bytes.first() != Some(&b'/') {
+        resolve_absolute_form(&mut head, target_bytes, &pos, method_raw)?;
+    }
+    if head.host.is_none() && version == Version::Http11 {
+        return Err(HeadError::BadRequest("missing Host header"));
+    }
+    Ok(Some(head))
+}
+
+fn has_close(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| trim_ows(t).eq_ignore_ascii_case(b"close"))
+}
+
+/// `OPTIONS *`, absolute-form `http://host/path`; anything else is malformed.
+fn resolve_absolute_form(
+    head: &mut RequestHead,
+    target: &[u8],
+    pos: &dyn Fn(&[u8]) -> Range<usize>,
+    method: &[u8],
+) -> Result<(), HeadError> {
+    if target == b"*" && method == b"OPTIONS" {
+        return Ok(());
+    }
+    let rest = if target.len() > 7 && target[..7].eq_ignore_ascii_case(b"http://") {
+        &target[7..]
+    } else if target.len() > 8 && target[..8].eq_ignore_ascii_case(b"https://") {
+        &target[8..]
+    } else {
+        return Err(HeadError::BadRequest("invalid request target"));
+    };
+    let authority_end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    if authority.is_empty() || authority.contains(&b'@') || !valid_host(authority) {
+        return Err(HeadError::BadRequest("invalid host in request target"));
+    }
+    head.host = Some(pos(authority));
+    let path = &rest[authority_end..];
+    head.path_and_query = if path.is_empty() {
+        // "http://host" means "/": point at nothing and let the router treat it as "/".
+        let end = pos(authority).end;
+        end..end
+    } else {
+        pos(path)
+    };
+    Ok(())
+}
+
+/// RFC 9112: version is "HTTP/" DIGIT "." DIGIT; major versions other than 1 get 505.
+fn check_version(line: &[u8]) -> Result<(), HeadError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(space) = memchr::memrchr(b' ', line) else {
+        return Ok(()); // httparse reports the malformed line
+    };
+    let version = &line[space + 1..];
+    if version.len() == 8 && version.starts_with(b"HTTP/") && version[6] == b'.' {
+        let (major, minor) = (version[5], version[7]);
+        if major.is_ascii_digit() && minor.is_ascii_digit() && major != b'1' && major != b'0' {
+            return Err(HeadError::VersionNotSupported);
+        }
+        if major == b'1' && minor.is_ascii_digit() && minor > b'1' {
+            // nginx serves HTTP/1.2+ as 1.1; httparse does not parse them, so refuse clearly.
+            return Err(HeadError::VersionNotSupported);
+        }
+    }
+    Ok(())
+}
+
+/// Only digits, at most 19 of them (no sign, no spaces inside, no lists).
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in value {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(n)
+}
+
+/// A Host value: reg-name, IPv4 or [IPv6] with an optional port; no spaces, slashes or controls.
+fn valid_host(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= 255
+        && value.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        })
+}
+
+fn trim_ows(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
+    &v[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_request_line: 64,
+        max_header_bytes: 256,
+        max_headers: 4,
+    };
+
+    fn parse(raw: &[u8]) -> Result<Option<RequestHead>, HeadError> {
+        parse_head(raw, &LIMITS)
+    }
+
+    fn ok(raw: &[u8]) -> RequestHead {
+        match parse(raw) {
+            Ok(Some(h)) => h,
+            other => panic!("expected a head, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let raw = b"GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\nrest";
+        let h = ok(raw);
+        assert_eq!(h.method, Method::Get);
+        assert_eq!(&raw[h.target.clone()], b"/a?b=c");
+        assert_eq!(&raw[h.host.clone().unwrap()], b"x");
+        assert_eq!(h.len, raw.len() - 4);
+        assert!(h.keep_alive);
+        assert_eq!(h.body, BodyFraming::None);
+    }
+
+    #[test]
+    fn partial_needs_more() {
+        assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None));
+        assert_eq!(parse(b"GE"), Ok(None));
+    }
+
+    #[test]
+    fn leading_empty_lines_skipped() {
+        let h = ok(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(h.len, 4 + 27);
+    }
+
+    #[test]
+    fn http10_keepalive_rules() {
+        assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ok(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+        assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
+        assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+    }
+
+    #[test]
+    fn limits() {
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(80));
+        assert_eq!(parse(long.as_bytes()), Err(HeadError::UriTooLong));
+        let unfinished = format!("GET /{}", "a".repeat(80));
+        assert_eq!(parse(unfinished.as_bytes()), Err(HeadError::UriTooLong));
+        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "b".repeat(300));
+        assert_eq!(parse(big.as_bytes()), Err(HeadError::HeadersTooLarge));
+        let many = b"GET / HTTP/1.1\r\nHost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\n\r\n";
+        assert_eq!(parse(many), Err(HeadError::HeadersTooLarge));
+    }
+
+    #[test]
+    fn framing_conflicts() {
+        let both = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(parse(both), Err(HeadError::BadRequest(_))));
+        let dup = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n";
+        assert!(matches!(parse(dup), Err(HeadError::BadRequest(_))));
+        for bad in ["+3", "3 3", "0x3", "", "-1", "99999999999999999999", "3,3"] {
+            let raw = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {bad}\r\n\r\n");
+            assert!(
+                matches!(parse(raw.as_bytes()), Err(HeadError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        let gzip = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        assert!(matches!(parse(gzip), Err(HeadError::NotImplemented(_))));
+        let chunked = ok(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n");
+        assert_eq!(chunked.body, BodyFraming::Chunked);
+        let te10 = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(parse(te10), Err(HeadError::BadRequest(_))));
+    }
+
+    #[test]
+    fn malformed_bytes() {
+        let cases: [&[u8]; 7] = [
+            b"GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nA: b\0c\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nA : b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\x01\r\n\r\n",
+            b"G\x00T / HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHo\x7fst: x\r\n\r\n",
+        ];
+        for raw in cases {
+            assert!(
+                matches!(parse(raw), Err(HeadError::BadRequest(_))),
+                "{:?} → {:?}",
+                String::from_utf8_lossy(raw),
+                parse(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn host_rules() {
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+        assert!(ok(b"GET / HTTP/1.0\r\n\r\n").host.is_none());
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            parse(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n"),
+            Err(HeadError::VersionNotSupported)
+        );
+        assert_eq!(
+            parse(b"GET / HTTP/3.0\r\n"),
+            Err(HeadError::VersionNotSupported)
+        );
+        assert!(matches!(
+            parse(b"GET / HTTP/x.y\r\nHost: x\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse(b"GET / FOO\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn absolute_form() {
+        let raw = b"GET http://Example.com:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n";
+        let h = ok(raw);
+        assert_eq!(&raw[h.host.clone().unwrap()], b"Example.com:8080");
+        assert_eq!(&raw[h.path_and_query.clone()], b"/p?q");
+        let raw = b"GET http://h HTTP/1.1\r\nHost: h\r\n\r\n";
+        let h = ok(raw);
+        assert!(h.path_and_query.is_empty());
+        assert!(matches!(
+            parse(b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse(b"GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn expect() {
+        let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+        assert!(h.expect_continue);
+        assert_eq!(h.body, BodyFraming::Length(5));
+    }
+}

@@ -1,0 +1,30 @@
+//! anx: a thread-per-core web server and reverse proxy on io_uring (glommio).
+//!
+//! The life of a request, and the module that owns each step:
+//!
+//! ```text
+//! accept (shard)        shard/        one pinned glommio executor per core, SO_REUSEPORT listeners
+//!   → connection loop   serve/h1.rs   read, parse, pipelining, keep-alive, write (sendfile)
+//!   → codec             http/         httparse heads, chunked bodies, response heads (sans-io)
+//!   → pipeline          pipeline.rs   the request path in one function:
+//!       route           route.rs        server (listen + Host), then location
+//!       content         handlers/       static files | return
+//!       filters         filters/        not-modified → range
+//!   → log               log/          access log (per-shard buffers), error log
+//! ```
+//!
+//! Configuration (`config/`) is loaded and validated by the control thread (`runtime/`) and
+//! shared with shards as one immutable `Arc<Config>` snapshot.
+
+pub mod cli;
+pub mod config;
+pub mod filters;
+pub mod handlers;
+pub mod http;
+pub mod log;
+pub mod net;
+pub mod pipeline;
+pub mod route;
+pub mod runtime;
+pub mod serve;
+pub mod shard;

@@ -1,0 +1,65 @@
+//! Request bodies on the connection loop: read and discarded for handlers that take none,
+//! within `client_max_body_size` and `client_body_timeout`.
+//!
+//! Discarding (rather than closing) keeps the connection usable for the next pipelined or
+//! kept-alive request, as nginx does.
+
+use std::io;
+
+use super::buffers::CHUNK;
+use super::h1::State;
+use crate::config::model::HttpSettings;
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::BodyFraming;
+
+pub(super) enum BodyOutcome {
+    Done,
+    /// Over `client_max_body_size` (413, close).
+    TooLarge,
+    /// Broken chunked framing (400, close).
+    Malformed,
+    /// `client_body_timeout` between two reads (408, close).
+    TimedOut,
+    /// The client went away.
+    Closed,
+}
+
+pub(super) async fn discard(st: &mut State, framing: BodyFraming, http: &HttpSettings) -> BodyOutcome {
+    let max = http.client_max_body_size;
+    let mut left = match framing {
+        BodyFraming::None => return BodyOutcome::Done,
+        BodyFraming::Length(n) => Some(n),
+        BodyFraming::Chunked => None,
+    };
+    let mut decoder = ChunkedDecoder::new();
+    loop {
+        match left.as_mut() {
+            Some(left) => {
+                let take = (st.pending().len() as u64).min(*left);
+                st.consume(take as usize);
+                *left -= take;
+                if *left == 0 {
+                    return BodyOutcome::Done;
+                }
+            }
+            None => match decoder.decode(st.pending(), &mut |_| {}) {
+                Err(_) => return BodyOutcome::Malformed,
+                Ok(progress) => {
+                    st.consume(progress.consumed);
+                    if max > 0 && decoder.total > max {
+                        return BodyOutcome::TooLarge;
+                    }
+                    if progress.done {
+                        return BodyOutcome::Done;
+                    }
+                }
+            },
+        }
+        match st.read_more(http.client_body_timeout, CHUNK).await {
+            Ok(0) => return BodyOutcome::Closed,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return BodyOutcome::TimedOut,
+            Err(_) => return BodyOutcome::Closed,
+        }
+    }
+}

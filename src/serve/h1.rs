@@ -1,0 +1,516 @@
+//! The HTTP/1.x connection loop: bytes ↔ codec ↔ pipeline, keep-alive and pipelining.
+//!
+//! One task per accepted connection. It reads into a pooled buffer, parses every complete
+//! head it holds (pipelining), runs each through [`pipeline::run`], appends the responses to
+//! one write buffer and sends them in one write per batch; file bodies go out with sendfile.
+//! Timeouts: `client_header_timeout` bounds the whole head (→ 408), `keepalive_timeout` an
+//! idle wait, `client_body_timeout` each body read, `send_timeout` each blocked write.
+//! Any refused head gets its status and a lingering close, because the framing of whatever
+//! follows it can no longer be trusted.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncRead, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::body::{self, BodyOutcome};
+use super::ShardResources;
+use crate::config::model::{Config, HttpSettings, Server};
+use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
+use crate::http::response::{write_head, Body, HeadContext, Response};
+use crate::http::status;
+use crate::log::access::AccessEntry;
+use crate::net::sendfile;
+use crate::pipeline::{self, Request};
+use crate::route::ListenerServers;
+
+/// Write buffers are sent once they hold this much, even mid-batch.
+const FLUSH_AT: usize = 64 * 1024;
+/// After an error, how long anx keeps reading (and discarding) what the client still sends,
+/// so that the error response is not destroyed by a TCP reset (nginx's lingering close).
+const LINGER_TOTAL: Duration = Duration::from_secs(5);
+const LINGER_READ: Duration = Duration::from_secs(1);
+
+/// Everything a connection needs from its shard and listener.
+pub struct Connection {
+    pub stream: TcpStream,
+    pub config: Arc<Config>,
+    pub listener: Rc<ListenerServers>,
+    pub shard: Rc<ShardResources>,
+    pub peer: SocketAddr,
+    pub id: u64,
+}
+
+/// Why the loop stops.
+enum Stop {
+    /// Close quietly (EOF, idle timeout, I/O error).
+    Quiet,
+    /// Answer with this status, then close with lingering.
+    Refuse(u16),
+}
+
+pub(super) struct State {
+    conn: Connection,
+    rbuf: super::buffers::ReadBuf,
+    wbuf: Vec<u8>,
+    requests: u64,
+    nonblocking: bool,
+}
+
+/// Serves one connection until it closes.
+pub async fn serve(conn: Connection) {
+    let _ = conn.stream.set_write_timeout(Some(
+        conn.config.servers[conn.listener.default].http.send_timeout,
+    ));
+    let mut st = State {
+        conn,
+        rbuf: Default::default(),
+        wbuf: Vec::new(),
+        requests: 0,
+        nonblocking: false,
+    };
+    let stop = st.run().await;
+    if let Stop::Refuse(code) = stop {
+        let config = st.conn.config.clone();
+        let server = &config.servers[st.conn.listener.default];
+        let mut resp = Response::new(code);
+        resp.close = true;
+        pipeline::with_error_page(&mut resp, server);
+        st.write_response(&resp, server, false, false).await.ok();
+        let sent = st.flush().await.is_ok();
+        log::info!(
+            "*{} client {} refused with {}, client: {}",
+            st.conn.id,
+            st.conn.peer,
+            code,
+            st.conn.peer
+        );
+        if sent {
+            st.linger().await;
+        }
+    } else {
+        let _ = st.flush().await;
+    }
+    st.rbuf.release_if_empty(&st.conn.shard.buffers);
+    if !st.wbuf.is_empty() || st.wbuf.capacity() > 0 {
+        st.wbuf.clear();
+        st.conn.shard.buffers.give(std::mem::take(&mut st.wbuf));
+    }
+}
+
+impl State {
+    fn default_http(&self) -> &HttpSettings {
+        &self.conn.config.servers[self.conn.listener.default].http
+    }
+
+    fn limits(&self) -> HeadLimits {
+        let h = self.default_http();
+        HeadLimits {
+            max_request_line: h.max_request_line,
+            max_header_bytes: h.max_header_bytes,
+            max_headers: h.max_headers,
+        }
+    }
+
+    async fn run(&mut self) -> Stop {
+        let limits = self.limits();
+        let config = self.conn.config.clone();
+        let mut head_started: Option<Instant> = None;
+        loop {
+            let parsed = parse_head(self.rbuf.filled(), &limits);
+            let head = match parsed {
+                Ok(Some(head)) => head,
+                Ok(None) => {
+                    // Need more bytes: send what is pending first (pipelined batches end here).
+                    if self.flush().await.is_err() {
+                        return Stop::Quiet;
+                    }
+                    let idle = self.rbuf.is_empty();
+                    let timeout = if idle && self.requests > 0 {
+                        self.default_http().keepalive_timeout
+                    } else {
+                        let started = *head_started.get_or_insert_with(Instant::now);
+                        match self
+                            .default_http()
+                            .client_header_timeout
+                            .checked_sub(started.elapsed())
+                        {
+                            Some(left) if !left.is_zero() => left,
+                            _ => return Stop::Refuse(408),
+                        }
+                    };
+                    if idle {
+                        self.rbuf.release_if_empty(&self.conn.shard.buffers);
+                    }
+                    match self.read_more(timeout, limits.max_header_bytes + 1).await {
+                        Ok(0) => return Stop::Quiet,
+                        Ok(_) => {
+                            head_started.get_or_insert_with(Instant::now);
+                            continue;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                            return if idle && self.requests > 0 {
+                                Stop::Quiet
+                            } else {
+                                Stop::Refuse(408)
+                            };
+                        }
+                        Err(_) => return Stop::Quiet,
+                    }
+                }
+                Err(e) => {
+                    log::info!("*{} {}, client: {}", self.conn.id, e.reason(), self.conn.peer);
+                    return match e {
+                        HeadError::HeadersTooLarge
+                        | HeadError::UriTooLong
+                        | HeadError::BadRequest(_)
+                        | HeadError::NotImplemented(_)
+                        | HeadError::VersionNotSupported => Stop::Refuse(e.status()),
+                    };
+                }
+            };
+            head_started = None;
+            self.requests += 1;
+            let started = Instant::now();
+            match self.handle(&config, head, started).await {
+                Ok(true) => continue,
+                Ok(false) => return Stop::Quiet,
+                Err(stop) => return stop,
+            }
+        }
+    }
+
+    /// Runs one request; `Ok(true)` to keep the connection for the next one.
+    async fn handle(
+        &mut self,
+        config: &Arc<Config>,
+        head: RequestHead,
+        started: Instant,
+    ) -> Result<bool, Stop> {
+        let now = crate::http::date::now_secs();
+        let buf = self.rbuf.filled();
+        let req = Request {
+            head: &head,
+            buf,
+            listener: &self.conn.listener,
+        };
+        let server: &Server = pipeline::select_server(config, &req);
+        let http = &server.http;
+
+        let body_too_large = match head.body {
+            BodyFraming::Length(n) => http.client_max_body_size > 0 && n > http.client_max_body_size,
+            _ => false,
+        };
+        let mut response = if body_too_large {
+            let mut r = Response::new(413);
+            r.close = true;
+            r
+        } else {
+            let shard = self.conn.shard.clone();
+            let mut statics = shard.statics.borrow_mut();
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pipeline::run(config, server, &req, &mut statics, now)
+            }));
+            match run {
+                Ok(r) => r,
+                Err(_) => {
+                    log::error!(
+                        "*{} request handler panicked, client: {}",
+                        self.conn.id,
+                        self.conn.peer
+                    );
+                    let mut r = Response::new(500);
+                    r.close = true;
+                    r
+                }
+            }
+        };
+        pipeline::with_error_page(&mut response, server);
+
+        // Everything the log line needs from the head, before the buffer moves on.
+        let log_info = server.access_log.as_ref().map(|_| LogInfo::capture(&head, buf));
+        let head_request = head.method == Method::Head;
+        let keep_alive = head.keep_alive
+            && !http.keepalive_timeout.is_zero()
+            && self.requests < http.keepalive_requests;
+        let expect_continue = head.expect_continue;
+        let framing = head.body;
+        self.rbuf.consume(head.len);
+
+        // The body: read and dropped (no handler consumes bodies yet), unless answering
+        // without it is cheaper and safe (an error to a client still waiting for 100-continue).
+        if framing != BodyFraming::None && !response.close {
+            if expect_continue && response.status >= 400 {
+                response.close = true;
+            } else {
+                if expect_continue {
+                    self.wbuf_mut().extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    if self.flush().await.is_err() {
+                        return Ok(false);
+                    }
+                }
+                match body::discard(self, framing, http).await {
+                    BodyOutcome::Done => {}
+                    BodyOutcome::TooLarge => return Err(Stop::Refuse(413)),
+                    BodyOutcome::Malformed => return Err(Stop::Refuse(400)),
+                    BodyOutcome::TimedOut => return Err(Stop::Refuse(408)),
+                    BodyOutcome::Closed => return Ok(false),
+                }
+            }
+        }
+
+        let keep = keep_alive && !response.close;
+        let written = self.write_response(&response, server, keep, head_request).await;
+        if let (Some(log), Some(info)) = (server.access_log.as_ref(), log_info.as_ref()) {
+            let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
+            self.conn.shard.access_logs.record(
+                log,
+                &AccessEntry {
+                    remote: self.conn.peer,
+                    request_line: &info.request_line,
+                    method: &info.method,
+                    uri: &info.uri,
+                    host: &info.host,
+                    status: response.status,
+                    body_bytes,
+                    bytes: head_bytes + body_bytes,
+                    referer: &info.referer,
+                    user_agent: &info.user_agent,
+                    request_time: started.elapsed(),
+                    connection: self.conn.id,
+                    connection_requests: self.requests,
+                },
+            );
+        }
+        match written {
+            Ok(_) if keep => Ok(true),
+            Ok(_) => {
+                let _ = self.flush().await;
+                if response.close {
+                    self.linger().await;
+                }
+                Ok(false)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn wbuf_mut(&mut self) -> &mut Vec<u8> {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = self.conn.shard.buffers.take_empty();
+        }
+        &mut self.wbuf
+    }
+
+    /// Appends (or sends) one response; returns (head bytes, body bytes).
+    async fn write_response(
+        &mut self,
+        resp: &Response,
+        server: &Server,
+        keep_alive: bool,
+        head_request: bool,
+    ) -> io::Result<(u64, u64)> {
+        let ctx = HeadContext {
+            server_tokens: server.http.server_tokens,
+            keep_alive,
+        };
+        let before = self.wbuf.len();
+        write_head(self.wbuf_mut(), resp, &ctx);
+        let head_bytes = (self.wbuf.len() - before) as u64;
+        if head_request || status::is_bodyless(resp.status) {
+            return Ok((head_bytes, 0));
+        }
+        let body_bytes = resp.body.len();
+        self.write_body(&resp.body).await?;
+        if self.wbuf.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok((head_bytes, body_bytes))
+    }
+
+    async fn write_body(&mut self, body: &Body) -> io::Result<()> {
+        match body {
+            Body::Empty => Ok(()),
+            Body::Bytes(b) => {
+                self.wbuf_mut().extend_from_slice(b);
+                Ok(())
+            }
+            Body::Shared { bytes, start, end } => {
+                self.wbuf_mut().extend_from_slice(&bytes[*start..*end]);
+                Ok(())
+            }
+            Body::File(range) => self.send_file(range).await,
+            Body::Multipart { parts, closing } => {
+                for part in parts {
+                    self.wbuf_mut().extend_from_slice(&part.head);
+                    Box::pin(self.write_body(&part.body)).await?;
+                }
+                self.wbuf_mut().extend_from_slice(closing);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a file range with sendfile after flushing what precedes it. When the socket is
+    /// full, waits for room by writing one byte of the file through glommio (which parks the
+    /// task until the socket is writable), then resumes zero-copy.
+    async fn send_file(&mut self, range: &crate::http::response::FileRange) -> io::Result<()> {
+        self.flush().await?;
+        let fd = self.conn.stream.as_raw_fd();
+        if !self.nonblocking {
+            sendfile::set_nonblocking(fd)?;
+            self.nonblocking = true;
+        }
+        let file_fd = range.file.as_raw_fd();
+        let mut offset = range.offset;
+        let end = range.offset + range.len;
+        while offset < end {
+            match sendfile::sendfile_some(fd, file_fd, offset, end - offset)? {
+                Some(n) => offset += n as u64,
+                None => {
+                    let mut byte = [0u8; 1];
+                    let n = read_at(&range.file, &mut byte, offset)?;
+                    if n == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file truncated while sending",
+                        ));
+                    }
+                    self.conn.stream.write_all(&byte).await?;
+                    offset += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the write buffer, then returns it to the pool.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let result = self.conn.stream.write_all(&self.wbuf).await;
+        self.wbuf.clear();
+        self.conn
+            .shard
+            .buffers
+            .give(std::mem::take(&mut self.wbuf));
+        result
+    }
+
+    /// Reads more bytes into the read buffer within `timeout`. The buffer comes from the
+    /// shard's pool only while bytes are pending, so an idle connection holds none.
+    pub(super) async fn read_more(&mut self, timeout: Duration, limit: usize) -> io::Result<usize> {
+        self.conn.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        let shard = self.conn.shard.clone();
+        let pool = &shard.buffers;
+        let rbuf = &mut self.rbuf;
+        let stream = &mut self.conn.stream;
+        futures_lite::future::poll_fn(|cx| {
+            if rbuf.has_buffer() {
+                let spare = rbuf.spare(&pool, limit);
+                if spare.is_empty() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "read buffer at its limit",
+                    )));
+                }
+                match Pin::new(&mut *stream).poll_read(cx, spare) {
+                    Poll::Ready(Ok(n)) => {
+                        rbuf.filled_more(n);
+                        Poll::Ready(Ok(n))
+                    }
+                    other => other,
+                }
+            } else {
+                // Idle: borrow a pooled buffer for this poll only.
+                let mut buf = pool.take();
+                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(n)) if n > 0 => {
+                        rbuf.adopt(buf, n);
+                        Poll::Ready(Ok(n))
+                    }
+                    other => {
+                        pool.give(buf);
+                        other
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Reads and discards whatever the client still sends, for a short while, after our
+    /// response to an error; then the connection drops.
+    async fn linger(&mut self) {
+        let _ = self.conn.stream.shutdown(std::net::Shutdown::Write).await;
+        let deadline = Instant::now() + LINGER_TOTAL;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let n = self.read_more(left.min(LINGER_READ), super::buffers::CHUNK).await;
+            let filled = self.rbuf.filled().len();
+            self.rbuf.consume(filled);
+            match n {
+                Ok(n) if n > 0 => continue,
+                _ => break,
+            }
+        }
+    }
+}
+
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    file.read_at(buf, offset)
+}
+
+/// The request fields an access-log line needs, copied before the read buffer moves on.
+struct LogInfo {
+    request_line: Vec<u8>,
+    method: Vec<u8>,
+    uri: Vec<u8>,
+    host: Vec<u8>,
+    referer: Vec<u8>,
+    user_agent: Vec<u8>,
+}
+
+impl LogInfo {
+    fn capture(head: &RequestHead, buf: &[u8]) -> LogInfo {
+        let line_start = head.method_raw.start;
+        let line_end = memchr::memchr(b'\n', &buf[line_start..])
+            .map(|e| line_start + e)
+            .unwrap_or(head.target.end);
+        let mut line = &buf[line_start..line_end];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        LogInfo {
+            request_line: line.to_vec(),
+            method: buf[head.method_raw.clone()].to_vec(),
+            uri: buf[head.target.clone()].to_vec(),
+            host: head.host.clone().map(|h| buf[h].to_vec()).unwrap_or_default(),
+            referer: head.field(buf, "referer").unwrap_or_default().to_vec(),
+            user_agent: head.field(buf, "user-agent").unwrap_or_default().to_vec(),
+        }
+    }
+}
+
+/// Access to the read side for the body reader.
+impl State {
+    pub(super) fn pending(&self) -> &[u8] {
+        self.rbuf.filled()
+    }
+
+    pub(super) fn consume(&mut self, n: usize) {
+        self.rbuf.consume(n);
+    }
+}
