@@ -83,8 +83,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
         if flags.is_empty() {
             return Err("invalid option: \"-\"".to_string());
         }
-        let mut chars = flags.char_indices();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in flags.char_indices() {
             match c {
                 '?' | 'h' => cli.action = Action::Help,
                 'v' => cli.action = Action::Version,
@@ -145,7 +144,10 @@ mod tests {
         assert!(c.quiet);
         assert_eq!(c.config, Some(PathBuf::from("a.toml")));
         assert_eq!(p(&["-cfile"]).unwrap().config, Some(PathBuf::from("file")));
-        assert_eq!(p(&["-s", "reload"]).unwrap().action, Action::Signal("reload".into()));
+        assert_eq!(
+            p(&["-s", "reload"]).unwrap().action,
+            Action::Signal("reload".into())
+        );
         assert!(p(&["-s", "bogus"]).is_err());
         assert!(p(&["-c"]).is_err());
         assert!(p(&["-x"]).is_err());
@@ -154,8 +156,14 @@ mod tests {
 
     #[test]
     fn shards() {
-        assert_eq!(p(&["--shards", "auto"]).unwrap().shards, Some(ShardCount::Auto));
-        assert_eq!(p(&["--shards=2"]).unwrap().shards, Some(ShardCount::Fixed(2)));
+        assert_eq!(
+            p(&["--shards", "auto"]).unwrap().shards,
+            Some(ShardCount::Auto)
+        );
+        assert_eq!(
+            p(&["--shards=2"]).unwrap().shards,
+            Some(ShardCount::Fixed(2))
+        );
         assert!(p(&["--shards", "0"]).is_err());
     }
 }

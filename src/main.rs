@@ -18,7 +18,11 @@ fn main() -> ExitCode {
     };
     match &cli.action {
         Action::Help => {
-            print!("anx version: anx/{}\n{}", env!("CARGO_PKG_VERSION"), cli::USAGE);
+            print!(
+                "anx version: anx/{}\n{}",
+                env!("CARGO_PKG_VERSION"),
+                cli::USAGE
+            );
             ExitCode::SUCCESS
         }
         Action::Version => {
@@ -72,8 +76,14 @@ fn test_config(cli: &cli::Cli) -> ExitCode {
     match load(cli) {
         Ok(_) => {
             if !cli.quiet {
-                eprintln!("anx: the configuration file {} syntax is ok", display(&path));
-                eprintln!("anx: configuration file {} test is successful", display(&path));
+                eprintln!(
+                    "anx: the configuration file {} syntax is ok",
+                    display(&path)
+                );
+                eprintln!(
+                    "anx: configuration file {} test is successful",
+                    display(&path)
+                );
             }
             ExitCode::SUCCESS
         }

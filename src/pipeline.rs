@@ -10,8 +10,8 @@
 
 use crate::config::model::{Config, Handler, Server};
 use crate::filters::{self, FilterRequest};
-use crate::handlers::static_files::{self, path, StaticRequest, StaticState};
 use crate::handlers::ret;
+use crate::handlers::static_files::{self, path, StaticRequest, StaticState};
 use crate::http::request::RequestHead;
 use crate::http::response::{Body, Response};
 use crate::http::status;
@@ -112,6 +112,9 @@ pub fn with_error_page(response: &mut Response, server: &Server) {
     {
         response.uncache();
         response.content_type = Some("text/html".to_string());
-        response.body = Body::Bytes(status::error_page(response.status, server.http.server_tokens));
+        response.body = Body::Bytes(status::error_page(
+            response.status,
+            server.http.server_tokens,
+        ));
     }
 }

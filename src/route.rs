@@ -65,13 +65,12 @@ pub fn select_server(config: &Config, candidates: &ListenerServers, host: Option
                 }
             } else if let Some(suffix) = name.strip_prefix(b".") {
                 // ".example.com" = "example.com" and "*.example.com".
-                let dotted = &name[..];
+                let dotted = name;
                 if host.eq_ignore_ascii_case(suffix) || ends_with_ignore_case(host, dotted) {
                     pick_longest(&mut best_leading, i, dotted.len());
                 }
             } else if let Some(prefix) = name.strip_suffix(b"*") {
-                if host.len() > prefix.len() && host[..prefix.len()].eq_ignore_ascii_case(prefix)
-                {
+                if host.len() > prefix.len() && host[..prefix.len()].eq_ignore_ascii_case(prefix) {
                     pick_longest(&mut best_trailing, i, prefix.len());
                 }
             }
@@ -121,8 +120,7 @@ pub fn select_location<'c>(server: &'c Server, path: &[u8]) -> Option<&'c Locati
                 }
             }
             MatchKind::Prefix | MatchKind::PrefixNoRegex => {
-                if path.starts_with(&loc.path)
-                    && best.is_none_or(|b| loc.path.len() > b.path.len())
+                if path.starts_with(&loc.path) && best.is_none_or(|b| loc.path.len() > b.path.len())
                 {
                     best = Some(loc);
                 }
@@ -186,7 +184,10 @@ mod tests {
     fn location_selection() {
         let c = config();
         let s = &c.servers[1];
-        assert_eq!(select_location(s, b"/img/x").unwrap().match_kind, MatchKind::Exact);
+        assert_eq!(
+            select_location(s, b"/img/x").unwrap().match_kind,
+            MatchKind::Exact
+        );
         assert_eq!(select_location(s, b"/img/xy").unwrap().path, b"/img/");
         assert_eq!(select_location(s, b"/other").unwrap().path, b"/");
     }

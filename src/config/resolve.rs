@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use super::model::{
-    AccessLog, Config, ErrorLog, FileSettings, Handler, HttpSettings, Listen, Location,
-    LogTarget, MatchKind, ReturnAction, Server, ShardCount,
+    AccessLog, Config, ErrorLog, FileSettings, Handler, HttpSettings, Listen, Location, LogTarget,
+    MatchKind, ReturnAction, Server, ShardCount,
 };
 use super::toml::{line_of, FileLayer, HttpLayer, RawAccessLog, RawConfig, RawServer};
 use super::{ConfigError, ConfigErrors};
@@ -187,19 +187,13 @@ fn resolve_server(
         }
         let match_kind: MatchKind = loc.match_kind.map(Into::into).unwrap_or(MatchKind::Prefix);
         if files.alias.is_some() && loc.root.is_some() {
-            errors.push(ctx.error(
-                loc_offset,
-                "location sets both root and alias: use one",
-            ));
+            errors.push(ctx.error(loc_offset, "location sets both root and alias: use one"));
         }
         if locations
             .iter()
             .any(|l: &Location| l.path == loc.path.as_bytes() && l.match_kind == match_kind)
         {
-            errors.push(ctx.error(
-                loc_offset,
-                format!("duplicate location {:?}", loc.path),
-            ));
+            errors.push(ctx.error(loc_offset, format!("duplicate location {:?}", loc.path)));
         }
         let handler = match &loc.return_action {
             Some(r) => {
@@ -293,10 +287,7 @@ fn merge_http(
         errors.push(ctx.error(offset, "max_request_line must be at least 64 bytes"));
     }
     if s.max_header_bytes < s.max_request_line {
-        errors.push(ctx.error(
-            offset,
-            "max_header_bytes must be at least max_request_line",
-        ));
+        errors.push(ctx.error(offset, "max_header_bytes must be at least max_request_line"));
     }
     if s.max_headers == 0 || s.max_headers > 1000 {
         errors.push(ctx.error(offset, "max_headers must be between 1 and 1000"));

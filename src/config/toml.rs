@@ -140,7 +140,9 @@ impl<'de> Deserialize<'de> for RawListen {
 
 /// nginx's listen address forms: "addr:port", "port", "[v6]:port", "*:port".
 pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
-    let bad = || format!("expected a listen address such as \"127.0.0.1:8080\", \"8080\" or \"[::]:8080\", found {text:?}");
+    let bad = || {
+        format!("expected a listen address such as \"127.0.0.1:8080\", \"8080\" or \"[::]:8080\", found {text:?}")
+    };
     if let Ok(port) = text.parse::<u16>() {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
     }
@@ -471,7 +473,11 @@ pub struct RawConfig {
 /// Line number (1-based) of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses TOML text; relative paths resolve against `base_dir` (the configuration's folder).

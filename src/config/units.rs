@@ -7,7 +7,8 @@ use std::time::Duration;
 /// Parses an nginx time: a sequence of `<number><unit>` with units ms, s, m, h, d, w, M, y
 /// ("1h 30m" and "1h30m" both work); a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let expected = || format!("expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found {text:?}");
+    let expected =
+        || format!("expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found {text:?}");
     // Spaces may only separate "<number><unit>" groups ("1h 30m"), never split a number.
     let trimmed = text.trim();
     let split_number = trimmed
@@ -65,7 +66,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses an nginx size: a number with an optional k/K, m/M or g/G suffix (powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let expected = || format!("expected a size such as \"512\", \"8k\", \"1m\" or \"1g\", found {text:?}");
+    let expected =
+        || format!("expected a size such as \"512\", \"8k\", \"1m\" or \"1g\", found {text:?}");
     let t = text.trim();
     let (digits, multiplier) = match t.as_bytes().last() {
         Some(b'k' | b'K') => (&t[..t.len() - 1], 1024u64),

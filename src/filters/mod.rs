@@ -70,7 +70,10 @@ fn next_boundary() -> String {
     BOUNDARY.with(|b| {
         let n = b.get();
         b.set(n.wrapping_add(1));
-        format!("{:020}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10u64.pow(19))
+        format!(
+            "{:020}",
+            n.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10u64.pow(19)
+        )
     })
 }
 
@@ -126,7 +129,9 @@ fn ranges(resp: &mut Response, req: &FilterRequest) {
 /// `len` bytes of `body` from `start` (callers pass ranges already clamped to the body).
 fn slice(body: &Body, start: u64, len: u64) -> Body {
     match body {
-        Body::Shared { bytes, start: s, .. } => {
+        Body::Shared {
+            bytes, start: s, ..
+        } => {
             let begin = s + start as usize;
             Body::Shared {
                 bytes: bytes.clone(),

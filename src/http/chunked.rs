@@ -18,7 +18,9 @@ pub enum ChunkError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Reading hex digits of a chunk size.
-    Size { digits: u8 },
+    Size {
+        digits: u8,
+    },
     /// After the size: optional extensions up to CR.
     Extension,
     /// Expecting LF after the size line's CR.
@@ -32,7 +34,9 @@ enum State {
     TrailerLineStart,
     /// Inside a trailer field line.
     TrailerLine,
-    TrailerLf { ending: bool },
+    TrailerLf {
+        ending: bool,
+    },
     Done,
 }
 
@@ -252,7 +256,9 @@ mod tests {
         let mut d = ChunkedDecoder::new();
         let mut out = Vec::new();
         for (i, b) in raw.iter().enumerate() {
-            let p = d.decode(std::slice::from_ref(b), &mut |x| out.extend_from_slice(x)).unwrap();
+            let p = d
+                .decode(std::slice::from_ref(b), &mut |x| out.extend_from_slice(x))
+                .unwrap();
             assert_eq!(p.consumed, 1);
             assert_eq!(p.done, i == raw.len() - 1);
         }
@@ -274,7 +280,11 @@ mod tests {
             b"0\r\n x: y\r\n\r\n",
             b"5 \r\nhello\r\n",
         ] {
-            assert!(decode_all(raw).is_err(), "{:?}", String::from_utf8_lossy(raw));
+            assert!(
+                decode_all(raw).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 

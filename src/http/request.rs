@@ -147,7 +147,10 @@ impl HeadError {
 /// (and none of the limits is exceeded yet).
 pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>, HeadError> {
     // nginx (and RFC 9112 §2.2) skips empty lines before a request line.
-    let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let skip = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
     let buf_all = buf;
     let buf = &buf[skip..];
 
@@ -174,9 +177,7 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         }
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::HeadersTooLarge),
         Err(httparse::Error::Version) => return Err(HeadError::BadRequest("invalid HTTP version")),
-        Err(httparse::Error::Token) => {
-            return Err(HeadError::BadRequest("invalid request method"))
-        }
+        Err(httparse::Error::Token) => return Err(HeadError::BadRequest("invalid request method")),
         Err(httparse::Error::HeaderName) => {
             return Err(HeadError::BadRequest("invalid header name"))
         }
@@ -262,8 +263,7 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
                 let token = trim_ows(token);
                 if token.eq_ignore_ascii_case(b"close") {
                     head.keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::Http10
-                {
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::Http10 {
                     head.keep_alive = true;
                 }
             }
@@ -276,11 +276,10 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         }
     }
     // Connection: close wins over keep-alive whatever their order.
-    if head
-        .fields
-        .iter()
-        .any(|f| buf_all[f.name.clone()].eq_ignore_ascii_case(b"connection") && has_close(&buf_all[f.value.clone()]))
-    {
+    if head.fields.iter().any(|f| {
+        buf_all[f.name.clone()].eq_ignore_ascii_case(b"connection")
+            && has_close(&buf_all[f.value.clone()])
+    }) {
         head.keep_alive = false;
     }
 
@@ -392,7 +391,10 @@ fn valid_host(value: &[u8]) -> bool {
 }
 
 fn trim_ows(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
     let end = v
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
@@ -450,7 +452,9 @@ mod tests {
         assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
         assert!(ok(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
         assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
-        assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+        assert!(
+            !ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n").keep_alive
+        );
     }
 
     #[test]
@@ -565,7 +569,8 @@ mod tests {
 
     #[test]
     fn expect() {
-        let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+        let h =
+            ok(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
         assert!(h.expect_continue);
         assert_eq!(h.body, BodyFraming::Length(5));
     }

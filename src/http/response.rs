@@ -122,7 +122,14 @@ pub fn cached_field_lines(
     etag: Option<&str>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(160);
-    write_entity_fields(&mut out, Some(content_type), Some(len), last_modified, etag, true);
+    write_entity_fields(
+        &mut out,
+        Some(content_type),
+        Some(len),
+        last_modified,
+        etag,
+        true,
+    );
     out
 }
 
@@ -223,7 +230,10 @@ mod tests {
         r.etag = Some("\"1-5\"".into());
         r.add_field("X-A", "b");
         let h = head_of(&r, true);
-        assert!(h.starts_with("HTTP/1.1 200 OK\r\nServer: anx\r\nDate: "), "{h}");
+        assert!(
+            h.starts_with("HTTP/1.1 200 OK\r\nServer: anx\r\nDate: "),
+            "{h}"
+        );
         assert!(h.contains("\r\nContent-Type: text/html\r\nContent-Length: 5\r\nETag: \"1-5\"\r\nX-A: b\r\nConnection: keep-alive\r\n\r\n"), "{h}");
     }
 
@@ -241,7 +251,12 @@ mod tests {
     #[test]
     fn cached_fields_used_verbatim() {
         let mut r = Response::new(200);
-        r.cached_fields = Some(Rc::from(cached_field_lines("text/plain", 3, Some(0), Some("\"0-3\""))));
+        r.cached_fields = Some(Rc::from(cached_field_lines(
+            "text/plain",
+            3,
+            Some(0),
+            Some("\"0-3\""),
+        )));
         let h = head_of(&r, true);
         assert!(h.contains("Content-Type: text/plain\r\nContent-Length: 3\r\nLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\nETag: \"0-3\"\r\nAccept-Ranges: bytes\r\n"), "{h}");
     }

@@ -113,7 +113,7 @@ fn open_log(path: &PathBuf) -> std::io::Result<File> {
         .open(path)
 }
 
-fn write_out(path: &PathBuf, b: &mut Buffered) {
+fn write_out(path: &std::path::Path, b: &mut Buffered) {
     if b.buf.is_empty() {
         return;
     }
@@ -215,7 +215,12 @@ pub fn format_json(out: &mut Vec<u8>, e: &AccessEntry) {
     let mut time = Vec::with_capacity(26);
     append_time_local(&mut time);
     field(out, "time", &time, true);
-    field(out, "remote_addr", e.remote.ip().to_string().as_bytes(), false);
+    field(
+        out,
+        "remote_addr",
+        e.remote.ip().to_string().as_bytes(),
+        false,
+    );
     field(out, "method", e.method, false);
     field(out, "uri", e.uri, false);
     field(out, "request", e.request_line, false);
@@ -260,7 +265,10 @@ mod tests {
         format_combined(&mut out, &entry());
         let line = String::from_utf8(out).unwrap();
         assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
-        assert!(line.ends_with("] \"GET /a\\x22b HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n"), "{line}");
+        assert!(
+            line.ends_with("] \"GET /a\\x22b HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         if flags < 0 {
             return Err(io::Error::last_os_error());
         }
-        if flags & libc::O_NONBLOCK == 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+        if flags & libc::O_NONBLOCK == 0
+            && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0
+        {
             return Err(io::Error::last_os_error());
         }
     }
@@ -25,7 +27,12 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 /// Sends up to `len` bytes of `file` from `offset`. `Ok(Some(n))` sent n > 0 bytes,
 /// `Ok(None)` means the socket is full (EAGAIN); errors are the peer's or the file's.
-pub fn sendfile_some(socket: RawFd, file: RawFd, offset: u64, len: u64) -> io::Result<Option<usize>> {
+pub fn sendfile_some(
+    socket: RawFd,
+    file: RawFd,
+    offset: u64,
+    len: u64,
+) -> io::Result<Option<usize>> {
     let mut off = offset as libc::off_t;
     let count = len.min(0x7fff_f000) as usize;
     loop {
@@ -36,7 +43,10 @@ pub fn sendfile_some(socket: RawFd, file: RawFd, offset: u64, len: u64) -> io::R
         }
         if n == 0 {
             // The file shrank under us: the promised length can no longer be sent.
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file truncated while sending"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file truncated while sending",
+            ));
         }
         let err = io::Error::last_os_error();
         match err.raw_os_error() {

@@ -103,7 +103,9 @@ pub fn run(config: Config) -> Result<(), String> {
                     log::info!("signal {signal} received, stopping");
                     break 'control;
                 }
-                SIGHUP => log::warn!("SIGHUP: reload is not implemented yet; configuration unchanged"),
+                SIGHUP => {
+                    log::warn!("SIGHUP: reload is not implemented yet; configuration unchanged")
+                }
                 SIGUSR1 => log::warn!("SIGUSR1: log reopening is not implemented yet"),
                 _ => {}
             }

@@ -24,7 +24,11 @@ pub(super) enum BodyOutcome {
     Closed,
 }
 
-pub(super) async fn discard(st: &mut State, framing: BodyFraming, http: &HttpSettings) -> BodyOutcome {
+pub(super) async fn discard(
+    st: &mut State,
+    framing: BodyFraming,
+    http: &HttpSettings,
+) -> BodyOutcome {
     let max = http.client_max_body_size;
     let mut left = match framing {
         BodyFraming::None => return BodyOutcome::Done,

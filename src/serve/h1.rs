@@ -166,7 +166,12 @@ impl State {
                     }
                 }
                 Err(e) => {
-                    log::info!("*{} {}, client: {}", self.conn.id, e.reason(), self.conn.peer);
+                    log::info!(
+                        "*{} {}, client: {}",
+                        self.conn.id,
+                        e.reason(),
+                        self.conn.peer
+                    );
                     return match e {
                         HeadError::HeadersTooLarge
                         | HeadError::UriTooLong
@@ -205,7 +210,9 @@ impl State {
         let http = &server.http;
 
         let body_too_large = match head.body {
-            BodyFraming::Length(n) => http.client_max_body_size > 0 && n > http.client_max_body_size,
+            BodyFraming::Length(n) => {
+                http.client_max_body_size > 0 && n > http.client_max_body_size
+            }
             _ => false,
         };
         let mut response = if body_too_large {
@@ -235,7 +242,10 @@ impl State {
         pipeline::with_error_page(&mut response, server);
 
         // Everything the log line needs from the head, before the buffer moves on.
-        let log_info = server.access_log.as_ref().map(|_| LogInfo::capture(&head, buf));
+        let log_info = server
+            .access_log
+            .as_ref()
+            .map(|_| LogInfo::capture(&head, buf));
         let head_request = head.method == Method::Head;
         let keep_alive = head.keep_alive
             && !http.keepalive_timeout.is_zero()
@@ -251,7 +261,8 @@ impl State {
                 response.close = true;
             } else {
                 if expect_continue {
-                    self.wbuf_mut().extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    self.wbuf_mut()
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                     if self.flush().await.is_err() {
                         return Ok(false);
                     }
@@ -267,7 +278,9 @@ impl State {
         }
 
         let keep = keep_alive && !response.close;
-        let written = self.write_response(&response, server, keep, head_request).await;
+        let written = self
+            .write_response(&response, server, keep, head_request)
+            .await;
         if let (Some(log), Some(info)) = (server.access_log.as_ref(), log_info.as_ref()) {
             let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
             self.conn.shard.access_logs.record(
@@ -398,24 +411,23 @@ impl State {
         }
         let result = self.conn.stream.write_all(&self.wbuf).await;
         self.wbuf.clear();
-        self.conn
-            .shard
-            .buffers
-            .give(std::mem::take(&mut self.wbuf));
+        self.conn.shard.buffers.give(std::mem::take(&mut self.wbuf));
         result
     }
 
     /// Reads more bytes into the read buffer within `timeout`. The buffer comes from the
     /// shard's pool only while bytes are pending, so an idle connection holds none.
     pub(super) async fn read_more(&mut self, timeout: Duration, limit: usize) -> io::Result<usize> {
-        self.conn.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.conn
+            .stream
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let shard = self.conn.shard.clone();
         let pool = &shard.buffers;
         let rbuf = &mut self.rbuf;
         let stream = &mut self.conn.stream;
         futures_lite::future::poll_fn(|cx| {
             if rbuf.has_buffer() {
-                let spare = rbuf.spare(&pool, limit);
+                let spare = rbuf.spare(pool, limit);
                 if spare.is_empty() {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::OutOfMemory,
@@ -457,7 +469,9 @@ impl State {
             if left.is_zero() {
                 break;
             }
-            let n = self.read_more(left.min(LINGER_READ), super::buffers::CHUNK).await;
+            let n = self
+                .read_more(left.min(LINGER_READ), super::buffers::CHUNK)
+                .await;
             let filled = self.rbuf.filled().len();
             self.rbuf.consume(filled);
             match n {
@@ -497,7 +511,11 @@ impl LogInfo {
             request_line: line.to_vec(),
             method: buf[head.method_raw.clone()].to_vec(),
             uri: buf[head.target.clone()].to_vec(),
-            host: head.host.clone().map(|h| buf[h].to_vec()).unwrap_or_default(),
+            host: head
+                .host
+                .clone()
+                .map(|h| buf[h].to_vec())
+                .unwrap_or_default(),
             referer: head.field(buf, "referer").unwrap_or_default().to_vec(),
             user_agent: head.field(buf, "user-agent").unwrap_or_default().to_vec(),
         }

@@ -106,7 +106,14 @@ async fn shard_main(
         )));
     }
     let _ = ready.send(Ok(()));
-    let mut flush_every = snapshot.load().servers.iter().filter_map(|s| s.access_log.as_ref()).map(|l| l.flush).min().unwrap_or(Duration::from_secs(1));
+    let mut flush_every = snapshot
+        .load()
+        .servers
+        .iter()
+        .filter_map(|s| s.access_log.as_ref())
+        .map(|l| l.flush)
+        .min()
+        .unwrap_or(Duration::from_secs(1));
     flush_every = flush_every.max(TICK);
     while !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(TICK).await;
@@ -159,7 +166,11 @@ async fn accept_loop(
             id: next_id,
         };
         glommio::spawn_local(async move {
-            if AssertUnwindSafe(h1::serve(conn)).catch_unwind().await.is_err() {
+            if AssertUnwindSafe(h1::serve(conn))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
                 log::error!("connection from {peer} panicked; the shard goes on");
             }
         })

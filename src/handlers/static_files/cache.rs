@@ -86,10 +86,9 @@ impl FileCache {
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.clock += 1;
         let clock = self.clock;
-        self.entries.get_mut(key).map(|e| {
-            e.last_used = clock;
-            e
-        })
+        let entry = self.entries.get_mut(key)?;
+        entry.last_used = clock;
+        Some(entry)
     }
 
     pub fn remove(&mut self, key: &[u8]) {

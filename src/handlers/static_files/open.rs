@@ -50,7 +50,11 @@ impl RootDirs {
 /// Opens `relative` (no leading '/') beneath `dir` read-only. `confine` selects the
 /// RESOLVE_BENEATH behaviour described in the module comment.
 pub fn open_beneath(dir: &OwnedFd, relative: &[u8], confine: bool) -> io::Result<File> {
-    let rel = if relative.is_empty() { &b"."[..] } else { relative };
+    let rel = if relative.is_empty() {
+        &b"."[..]
+    } else {
+        relative
+    };
     let c = CString::new(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
     let fd = if confine {
