@@ -3,3 +3,4 @@
 
 pub mod listener;
 pub mod sendfile;
+pub mod uring_probe;

@@ -67,6 +67,7 @@ fn bind_all(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListener>>, S
 
 /// Runs anx until a stop signal; returns the process exit code.
 pub fn run(config: Config) -> Result<(), String> {
+    crate::net::uring_probe::probe()?;
     let cores = shard_cores(config.shards);
     let listeners = bind_all(&config, cores.len())?;
     let snapshot = Arc::new(Snapshot::new(config));

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""anx vs nginx, side by side in one run, on pinned cores.
+
+Server on core 0 (anx --shards 1 under `taskset -c 0`; nginx with one worker under the same
+taskset), wrk on core 1. Runs are interleaved (anx, nginx, nginx+open_file_cache, anx, ...)
+and medians are reported with the spread and ratios. The server's CPU use during each run is
+read from /proc so that a run where the server was not saturated is visible.
+
+Usage: perf/bench.py [--runs 5] [--duration 5] [--anx target/release/anx] [--out FILE]
+(perf/bench.sh builds anx, installs wrk and nginx, then calls this.)
+"""
+
+import argparse
+import datetime
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PIPELINE_LUA = """
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/tiny") end
+  req = table.concat(r)
+end
+request = function() return req end
+"""
+
+CLOSE_LUA = """
+wrk.headers["Connection"] = "close"
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=15):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def children(pid):
+    out = [pid]
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            pass
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        out += [int(k) for k in kids]
+    except OSError:
+        pass
+    return out
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def parse_latency(text, pct):
+    m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if not m:
+        return float("nan")
+    v, unit = float(m.group(1)), m.group(2)
+    return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+
+def wrk(url, duration, conns, script=None):
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock_err = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(m.group(1)) if m else 0.0,
+        "p50": parse_latency(out, 50),
+        "p99": parse_latency(out, 99),
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "sockerr": sock_err.group(1) if sock_err else "",
+        "raw": out,
+    }
+
+
+class Server:
+    def __init__(self, name, cmd, port, env=None):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env, preexec_fn=raise_nofile)
+        wait_port(port)
+        time.sleep(0.3)
+
+    def pids(self):
+        return children(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def raise_nofile():
+    import resource
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    except (ValueError, OSError):
+        pass
+
+
+def write_site(root):
+    os.makedirs(root, exist_ok=True)
+    for name, size in [("1k.bin", 1024), ("100k.bin", 100 * 1024), ("1m.bin", 1024 * 1024)]:
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(os.urandom(size))
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<html>hello</html>\n")
+
+
+def anx_config(path, root, port):
+    with open(path, "w") as f:
+        f.write(f"""
+[main]
+shards = 1
+error_log_level = "error"
+[[server]]
+listen = ["127.0.0.1:{port}"]
+root = "{root}"
+default_type = "application/octet-stream"
+[[server.location]]
+path = "/"
+[[server.location]]
+path = "/tiny"
+match = "exact"
+default_type = "text/plain"
+return = {{ status = 200, text = "hello" }}
+""")
+
+
+def nginx_config(path, tmp, root, port, open_file_cache):
+    ofc = "open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s;" if open_file_cache else ""
+    with open(path, "w") as f:
+        f.write(f"""
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+error_log {tmp}/nginx-error.log error;
+pid {tmp}/nginx-{port}.pid;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    default_type application/octet-stream;
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+    uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    {ofc}
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        root {root};
+        location / {{ }}
+        location = /tiny {{ default_type text/plain; return 200 "hello"; }}
+    }}
+}}
+""")
+
+
+def idle_memory(server, conns=10000):
+    """RSS growth of the server with `conns` idle keep-alive connections (each served once)."""
+    import resource
+    raise_nofile()
+    before = rss_kib(server.pids())
+    socks = []
+    req = b"GET /tiny HTTP/1.1\r\nHost: x\r\n\r\n"
+    for _ in range(conns):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(req)
+        socks.append(s)
+    for s in socks:
+        s.settimeout(10)
+        got = b""
+        while b"hello" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    time.sleep(1.0)
+    after = rss_kib(server.pids())
+    for s in socks:
+        s.close()
+    return before, after
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--anx", default="target/release/anx")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--out", default="")
+    ap.add_argument("--only", default="", help="comma-separated scenario names")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="anx-bench-")
+    root = os.path.join(tmp, "www")
+    write_site(root)
+    for d in ["body", "proxy", "fcgi", "uwsgi", "scgi"]:
+        os.makedirs(os.path.join(tmp, d), exist_ok=True)
+    pipeline_lua = os.path.join(tmp, "pipeline.lua")
+    close_lua = os.path.join(tmp, "close.lua")
+    with open(pipeline_lua, "w") as f:
+        f.write(PIPELINE_LUA)
+    with open(close_lua, "w") as f:
+        f.write(CLOSE_LUA)
+
+    ports = {"anx": free_port(), "nginx": free_port(), "nginx+ofc": free_port()}
+    anx_conf = os.path.join(tmp, "anx.toml")
+    anx_config(anx_conf, root, ports["anx"])
+    nginx_config(os.path.join(tmp, "nginx.conf"), tmp, root, ports["nginx"], False)
+    nginx_config(os.path.join(tmp, "nginx-ofc.conf"), tmp, root, ports["nginx+ofc"], True)
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+
+    servers = {
+        "anx": Server("anx", ["taskset", "-c", "0", args.anx, "-c", anx_conf, "--shards", "1"], ports["anx"]),
+        "nginx": Server("nginx", ["taskset", "-c", "0", nginx_bin, "-c", os.path.join(tmp, "nginx.conf")], ports["nginx"]),
+        "nginx+ofc": Server("nginx+ofc", ["taskset", "-c", "0", nginx_bin, "-c", os.path.join(tmp, "nginx-ofc.conf")], ports["nginx+ofc"]),
+    }
+
+    scenarios = [
+        ("tiny (return 200)", "/tiny", None),
+        ("1 KiB file", "/1k.bin", None),
+        ("100 KiB file", "/100k.bin", None),
+        ("1 MiB file", "/1m.bin", None),
+        ("404", "/missing", None),
+        ("keep-alive off (1 KiB)", "/1k.bin", close_lua),
+        ("pipelined x16 (tiny)", "/tiny", pipeline_lua),
+    ]
+    if args.only:
+        wanted = args.only.split(",")
+        scenarios = [s for s in scenarios if any(w in s[0] for w in wanted)]
+
+    results = {}
+    try:
+        for srv in servers.values():  # warm-up: page cache, connection setup paths
+            wrk(f"http://127.0.0.1:{srv.port}/tiny", 2, args.conns)
+        for name, path, script in scenarios:
+            for run in range(args.runs):
+                for sname, srv in servers.items():
+                    url = f"http://127.0.0.1:{srv.port}{path}"
+                    t0 = cpu_ticks(srv.pids())
+                    start = time.time()
+                    r = wrk(url, args.duration, args.conns, script)
+                    elapsed = time.time() - start
+                    t1 = cpu_ticks(srv.pids())
+                    r["cpu"] = (t1 - t0) / os.sysconf("SC_CLK_TCK") / elapsed
+                    results.setdefault((name, sname), []).append(r)
+                    print(f"{name:26} {sname:10} run {run + 1}: {r['rps']:>10.0f} req/s  p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  server CPU {r['cpu'] * 100:.0f}%  {r['sockerr']}", file=sys.stderr)
+        memory = {}
+        if not args.only or "memory" in args.only:
+            for sname in ["anx", "nginx"]:
+                memory[sname] = idle_memory(servers[sname])
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+    lines = []
+    date = datetime.date.today().isoformat()
+    lines.append(f"# anx vs nginx — {date} {args.label}".rstrip())
+    lines.append("")
+    lines.append(f"Machine: {os.cpu_count()} cores, kernel {os.uname().release}; server on core 0, wrk -t1 -c{args.conns} -d{args.duration}s on core 1; {args.runs} interleaved runs, medians (min–max).")
+    lines.append(f"nginx: `{subprocess.run([nginx_bin, '-v'], capture_output=True, text=True).stderr.strip()}`, 1 worker, access_log off, sendfile on, tcp_nopush on; nginx+ofc adds open_file_cache.")
+    lines.append("")
+    lines.append("| scenario | anx req/s | nginx req/s | nginx+ofc req/s | anx/nginx | anx/nginx+ofc | p50 anx / nginx (ms) | p99 anx / nginx (ms) | server CPU anx / nginx |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+
+    def med(name, s, key):
+        return statistics.median(r[key] for r in results[(name, s)])
+
+    def spread(name, s):
+        v = [r["rps"] for r in results[(name, s)]]
+        return f"{statistics.median(v):,.0f} ({min(v):,.0f}–{max(v):,.0f})"
+
+    for name, _, _ in scenarios:
+        a, n, o = (med(name, s, "rps") for s in ["anx", "nginx", "nginx+ofc"])
+        lines.append(
+            f"| {name} | {spread(name, 'anx')} | {spread(name, 'nginx')} | {spread(name, 'nginx+ofc')} | "
+            f"{a / n if n else 0:.2f}× | {a / o if o else 0:.2f}× | "
+            f"{med(name, 'anx', 'p50'):.2f} / {med(name, 'nginx', 'p50'):.2f} | "
+            f"{med(name, 'anx', 'p99'):.2f} / {med(name, 'nginx', 'p99'):.2f} | "
+            f"{med(name, 'anx', 'cpu') * 100:.0f}% / {med(name, 'nginx', 'cpu') * 100:.0f}% |"
+        )
+    if memory:
+        lines.append("")
+        lines.append("Idle keep-alive memory (10,000 connections, each served once, RSS of the server process):")
+        lines.append("")
+        lines.append("| server | RSS before (KiB) | RSS with 10k idle (KiB) | per connection (bytes) |")
+        lines.append("|---|---|---|---|")
+        for sname, (before, after) in memory.items():
+            lines.append(f"| {sname} | {before:,} | {after:,} | {(after - before) * 1024 / 10000:,.0f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
