@@ -91,8 +91,8 @@ fn parse_num(s: &[u8]) -> Option<u64> {
 /// - `Partial` with the ranges in request order, ends clamped to `size - 1`.
 ///   Ranges are not merged or reordered (nginx does not either).
 ///
-/// Differs from nginx in one place: "bytes=5-3" is invalid per RFC 9110 and
-/// is ignored (`Full`), where nginx answers 416.
+/// Differs from nginx for syntactically invalid headers ("bytes=5-3", "bytes=abc"):
+/// RFC 9110 says to ignore them (`Full`, a 200), where nginx answers 416.
 pub fn parse(header: &[u8], size: u64, max_ranges: usize) -> RangeOutcome {
     let h = trim_ows(header);
     let spec = match h.get(..6) {

@@ -268,10 +268,9 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
                 }
             }
         } else if name.eq_ignore_ascii_case(b"expect") {
+            // Other expectations are ignored, as nginx does (RFC 9110 allows 417 or this).
             if value.eq_ignore_ascii_case(b"100-continue") {
                 head.expect_continue = version == Version::Http11;
-            } else {
-                return Err(HeadError::BadRequest("unsupported Expect"));
             }
         }
     }

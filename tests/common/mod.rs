@@ -1,0 +1,560 @@
+//! Shared harness for the integration tests: a temporary site, a running `anx` child
+//! process, and raw-socket helpers that speak just enough HTTP/1.1 to check the server.
+//!
+//! Nothing here asserts wall-clock durations: deadlines and read timeouts are generous upper
+//! bounds that only turn a hang into a clear failure.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long anx may take to print "ready".
+pub const START_DEADLINE: Duration = Duration::from_secs(20);
+/// Default read timeout on test sockets: a response that takes longer is a hang.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The path of the anx binary Cargo built for these tests.
+pub fn anx_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_anx")
+}
+
+/// A temporary directory holding `anx.toml`, the document root `html/` and anything else a
+/// test needs next to it.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::Builder::new()
+            .prefix("anx-it-")
+            .tempdir()
+            .expect("create temp dir");
+        std::fs::create_dir_all(dir.path().join("html")).unwrap();
+        Site { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The document root (`root = "html"` in the configs below).
+    pub fn root(&self) -> PathBuf {
+        self.path().join("html")
+    }
+
+    /// Writes a file relative to the site directory (e.g. "html/a.txt"), creating parents.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    pub fn symlink(&self, target: impl AsRef<Path>, rel: &str) {
+        std::os::unix::fs::symlink(target, self.path().join(rel)).unwrap();
+    }
+}
+
+/// A config with one server on 127.0.0.1:0, root "html", plus the given `[http]` lines,
+/// server lines and `[[server.location]]` blocks (none → a "/" location).
+pub fn config(http: &str, server: &str, locations: &str) -> String {
+    let locations = if locations.trim().is_empty() {
+        "[[server.location]]\npath = \"/\"\n"
+    } else {
+        locations
+    };
+    format!(
+        "[main]\nerror_log_level = \"info\"\n\n[http]\n{http}\n\n[[server]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"html\"\n{server}\n\n{locations}\n"
+    )
+}
+
+/// A running anx; killed on drop.
+pub struct Anx {
+    child: Child,
+    /// The first listening port.
+    pub port: u16,
+    /// Every "listening on" port, in the order printed.
+    pub ports: Vec<u16>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Anx {
+    /// Writes `config` to `<site>/anx.toml` and starts anx on one shard.
+    pub fn start(site: &Site, config: &str) -> Anx {
+        Self::start_shards(site, config, 1)
+    }
+
+    pub fn start_shards(site: &Site, config: &str, shards: usize) -> Anx {
+        let conf = site.path().join("anx.toml");
+        std::fs::write(&conf, config).unwrap();
+        let mut cmd = Command::new(anx_bin());
+        cmd.arg("-c")
+            .arg(&conf)
+            .arg("--shards")
+            .arg(shards.to_string())
+            .current_dir(site.path());
+        Self::spawn(cmd)
+    }
+
+    /// Starts a prepared command (stderr is piped here) and waits for "ready".
+    pub fn spawn(mut cmd: Command) -> Anx {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn anx");
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                            lines.lock().unwrap().push(line.clone());
+                            let _ = tx.send(line);
+                        }
+                    }
+                }
+            });
+        }
+        let deadline = Instant::now() + START_DEADLINE;
+        let mut ports = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("anx: listening on ") {
+                        let port = rest
+                            .rsplit(':')
+                            .next()
+                            .and_then(|p| p.trim().parse::<u16>().ok())
+                            .unwrap_or_else(|| panic!("cannot parse port from {line:?}"));
+                        ports.push(port);
+                    }
+                    if line.starts_with("anx: ready") {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "anx did not print \"ready\" within {START_DEADLINE:?}; stderr:\n{}",
+                        lines.lock().unwrap().join("\n")
+                    );
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait();
+                    panic!(
+                        "anx exited before \"ready\" ({status:?}); stderr:\n{}",
+                        lines.lock().unwrap().join("\n")
+                    );
+                }
+            }
+        }
+        assert!(!ports.is_empty(), "anx printed ready but no listening port");
+        // Keep draining into `lines` (the thread does it); drop the channel side.
+        drop(rx);
+        Anx {
+            child,
+            port: ports[0],
+            ports,
+            lines,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::open(self.port)
+    }
+
+    /// Everything anx printed on stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Still running (not crashed)?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// One request on a fresh connection; returns the response.
+    pub fn get(&self, path: &str) -> Response {
+        let mut c = self.connect();
+        c.send(format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        ));
+        c.response()
+    }
+
+    /// Raw bytes on a fresh connection; returns the first response.
+    pub fn raw(&self, bytes: impl AsRef<[u8]>) -> Response {
+        let mut c = self.connect();
+        c.send_lossy(bytes);
+        c.response()
+    }
+}
+
+impl Drop for Anx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The head as received, up to and including the blank line.
+    pub raw_head: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length").map(|v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("bad Content-Length {v:?}"))
+        })
+    }
+
+    /// `Connection: close` was announced.
+    pub fn says_close(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("close"))
+    }
+}
+
+/// A raw client connection with its own read buffer (bytes beyond one response are kept
+/// for the next).
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+impl Conn {
+    pub fn open(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Self::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Conn {
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            stream,
+            buf: Vec::new(),
+            eof: false,
+        }
+    }
+
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        self.stream.set_read_timeout(Some(t)).unwrap();
+    }
+
+    /// Sends all bytes; panics on error.
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream
+            .write_all(bytes.as_ref())
+            .expect("write to server");
+    }
+
+    /// Sends what the server will take; errors (the server already closed) are ignored.
+    pub fn send_lossy(&mut self, bytes: impl AsRef<[u8]>) {
+        let _ = self.stream.write_all(bytes.as_ref());
+    }
+
+    /// Reads once more into the buffer. Ok(0) on EOF (a reset counts as EOF).
+    fn fill(&mut self) -> Result<usize, String> {
+        if self.eof {
+            return Ok(0);
+        }
+        let mut tmp = [0u8; 65536];
+        match self.stream.read(&mut tmp) {
+            Ok(0) => {
+                self.eof = true;
+                Ok(0)
+            }
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                Ok(n)
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                self.eof = true;
+                Ok(0)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err("timed out".to_string())
+            }
+            Err(e) => Err(format!("read error: {e}")),
+        }
+    }
+
+    /// Bytes received but not yet consumed by a parsed response.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Reads one response to a non-HEAD request; panics if none arrives.
+    pub fn response(&mut self) -> Response {
+        self.try_response(false)
+            .unwrap_or_else(|e| panic!("no complete response: {e}"))
+    }
+
+    /// Reads one response to a HEAD request (no body whatever the headers say).
+    pub fn head_response(&mut self) -> Response {
+        self.try_response(true)
+            .unwrap_or_else(|e| panic!("no complete response: {e}"))
+    }
+
+    /// Reads one response; `Err` describes what went wrong (EOF, timeout, garbage).
+    pub fn try_response(&mut self, head_request: bool) -> Result<Response, String> {
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            match self.fill()? {
+                0 if self.buf.is_empty() => return Err("connection closed, no response".into()),
+                0 => {
+                    return Err(format!(
+                        "connection closed inside a response head: {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    ))
+                }
+                _ => {}
+            }
+        };
+        let raw_head: Vec<u8> = self.buf[..head_end].to_vec();
+        let head_text = String::from_utf8_lossy(&raw_head[..head_end - 4]).into_owned();
+        let mut lines = head_text.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or_default().to_string();
+        if !version.starts_with("HTTP/1.") {
+            return Err(format!("not an HTTP/1.x status line: {status_line:?}"));
+        }
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+        let reason = parts.next().unwrap_or_default().to_string();
+        let mut headers = Vec::new();
+        for line in lines {
+            let (n, v) = line
+                .split_once(':')
+                .ok_or_else(|| format!("bad header line {line:?}"))?;
+            headers.push((n.to_string(), v.trim().to_string()));
+        }
+        self.buf.drain(..head_end);
+        let mut resp = Response {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+            raw_head,
+        };
+        let bodyless = head_request || status < 200 || status == 204 || status == 304;
+        if bodyless {
+            return Ok(resp);
+        }
+        if resp
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            resp.body = self.read_chunked()?;
+        } else if let Some(len) = resp.content_length() {
+            let len = len as usize;
+            while self.buf.len() < len {
+                if self.fill()? == 0 {
+                    return Err(format!(
+                        "connection closed after {} of {len} body bytes",
+                        self.buf.len()
+                    ));
+                }
+            }
+            resp.body = self.buf.drain(..len).collect();
+        } else {
+            // Close-delimited.
+            while self.fill()? > 0 {}
+            resp.body = std::mem::take(&mut self.buf);
+        }
+        Ok(resp)
+    }
+
+    fn read_chunked(&mut self) -> Result<Vec<u8>, String> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(i) = find(&self.buf, b"\r\n") {
+                    break i;
+                }
+                if self.fill()? == 0 {
+                    return Err("closed inside chunked body".into());
+                }
+            };
+            let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+            let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16)
+                .map_err(|_| format!("bad chunk size {line:?}"))?;
+            self.buf.drain(..line_end + 2);
+            if size == 0 {
+                // Trailers until an empty line.
+                loop {
+                    let end = loop {
+                        if let Some(i) = find(&self.buf, b"\r\n") {
+                            break i;
+                        }
+                        if self.fill()? == 0 {
+                            return Err("closed inside trailers".into());
+                        }
+                    };
+                    self.buf.drain(..end + 2);
+                    if end == 0 {
+                        return Ok(body);
+                    }
+                }
+            }
+            while self.buf.len() < size + 2 {
+                if self.fill()? == 0 {
+                    return Err("closed inside a chunk".into());
+                }
+            }
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+        }
+    }
+
+    /// Reads until EOF (or reset); panics if the server keeps the connection open past the
+    /// read timeout.
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        loop {
+            match self.fill() {
+                Ok(0) => return std::mem::take(&mut self.buf),
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "connection not closed ({e}); received so far: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        }
+    }
+
+    /// Asserts the server closed the connection with nothing more to say.
+    pub fn assert_closed(&mut self) {
+        let rest = self.read_to_end();
+        assert!(
+            rest.is_empty(),
+            "expected the connection to be closed, but got more bytes: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+
+    /// True if the server closed the connection (EOF or reset) within `wait`; false if it
+    /// is still open. Panics if bytes arrive.
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let r = self.fill();
+        self.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        match r {
+            Ok(0) => true,
+            Ok(_) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf)),
+            Err(_) => false,
+        }
+    }
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// Polls `f` every 50 ms until it returns Some, or panics with `what` after `deadline`.
+pub fn poll_until<T>(deadline: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() >= end {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A simple GET request as bytes.
+pub fn get_req(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
+}
+
+/// Deterministic pseudo-random bytes (no rand dependency).
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
