@@ -129,7 +129,10 @@ fn multiple_ranges_are_multipart() {
 }
 
 /// Splits a multipart/byteranges body into (headers, body) parts.
-fn parse_multipart(body: &[u8], boundary: &str) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+/// One multipart part: its header fields and its body.
+type Part = (Vec<(String, String)>, Vec<u8>);
+
+fn parse_multipart(body: &[u8], boundary: &str) -> Vec<Part> {
     let delim = format!("--{boundary}");
     let mut parts = Vec::new();
     let mut rest = body;
