@@ -9,6 +9,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::http::request::trim_ows;
+
 /// Last second representable as an IMF-fixdate (9999-12-31T23:59:59Z).
 const MAX_HTTP_DATE_SECS: i64 = 253_402_300_799;
 
@@ -71,22 +73,6 @@ fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !is_ows(*first) {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !is_ows(*last) {
-            break;
-        }
-        s = rest;
-    }
-    s
-}
-
 /// Parses exactly one entity-tag (`[W/]"..."`) filling all of `s`.
 fn parse_entity_tag(s: &[u8]) -> Option<EntityTag<'_>> {
     let (weak, rest) = match s.strip_prefix(b"W/") {
@@ -132,6 +118,14 @@ fn any_list_member(value: &[u8], mut f: impl FnMut(EntityTag<'_>) -> bool) -> bo
         rest = rest.get(end + 1..).unwrap_or(&[]);
     }
     false
+}
+
+/// Strong comparison of two single entity-tags (If-Range); malformed tags never match.
+pub fn strong_match(a: &[u8], b: &[u8]) -> bool {
+    match (parse_entity_tag(a), parse_entity_tag(b)) {
+        (Some(x), Some(y)) => strong_eq(x, y),
+        _ => false,
+    }
 }
 
 fn strong_eq(a: EntityTag<'_>, b: EntityTag<'_>) -> bool {

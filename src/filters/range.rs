@@ -6,7 +6,8 @@
 //! byte ranges (206), or 416, and the header/framing strings for the 206
 //! (Content-Range, multipart/byteranges part heads and total length).
 
-use std::time::UNIX_EPOCH;
+use super::not_modified::{parse_http_date, strong_match};
+use crate::http::request::trim_ows;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RangeOutcome {
@@ -36,26 +37,6 @@ impl ByteRange {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !is_ows(*first) {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !is_ows(*last) {
-            break;
-        }
-        s = rest;
-    }
-    s
 }
 
 /// Parses a non-empty run of ASCII digits. Values beyond u64 saturate: a
@@ -169,27 +150,6 @@ pub fn parse(header: &[u8], size: u64, max_ranges: usize) -> RangeOutcome {
     }
 }
 
-/// Splits `[W/]"opaque"` into (weak, quoted opaque) if it is exactly one tag.
-fn entity_tag(s: &[u8]) -> Option<(bool, &[u8])> {
-    let (weak, rest) = match s.strip_prefix(b"W/") {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    if rest.len() < 2 || rest[0] != b'"' || rest[rest.len() - 1] != b'"' {
-        return None;
-    }
-    if memchr::memchr(b'"', &rest[1..rest.len() - 1]).is_some() {
-        return None;
-    }
-    Some((weak, rest))
-}
-
-fn parse_date(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?;
-    let t = httpdate::parse_http_date(text).ok()?;
-    i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()
-}
-
 /// If-Range: an entity-tag must strongly match `etag` (neither side weak);
 /// an HTTP-date must equal `mtime_secs` exactly. Anything else, including a
 /// malformed value, is false, meaning "send the full body" — the safe answer,
@@ -201,12 +161,9 @@ fn parse_date(value: &[u8]) -> Option<i64> {
 pub fn if_range_matches(if_range: &[u8], etag: &str, mtime_secs: i64) -> bool {
     let value = trim_ows(if_range);
     if value.starts_with(b"\"") || value.starts_with(b"W/") {
-        match (entity_tag(value), entity_tag(etag.as_bytes())) {
-            (Some((false, theirs)), Some((false, ours))) => theirs == ours,
-            _ => false,
-        }
+        strong_match(value, etag.as_bytes())
     } else {
-        parse_date(value) == Some(mtime_secs)
+        parse_http_date(value) == Some(mtime_secs)
     }
 }
 

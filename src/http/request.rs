@@ -389,7 +389,8 @@ fn valid_host(value: &[u8]) -> bool {
         })
 }
 
-fn trim_ows(v: &[u8]) -> &[u8] {
+/// Strips optional whitespace (SP / HTAB) from both ends of a field value.
+pub fn trim_ows(v: &[u8]) -> &[u8] {
     let start = v
         .iter()
         .position(|&b| b != b' ' && b != b'\t')
