@@ -77,6 +77,13 @@ pub async fn serve(conn: Connection) {
         nonblocking: false,
     };
     let stop = st.run().await;
+    // The closing steps are boxed for the same reason as `handle`: they would otherwise
+    // enlarge every connection's future, idle or not.
+    Box::pin(finish(st, stop)).await;
+}
+
+/// Answers a refusal (status page, then lingering close) and returns buffers to the pool.
+async fn finish(mut st: State, stop: Stop) {
     if let Stop::Refuse(code) = stop {
         let config = st.conn.config.clone();
         let server = &config.servers[st.conn.listener.default];
@@ -184,7 +191,9 @@ impl State {
             head_started = None;
             self.requests += 1;
             let started = Instant::now();
-            match self.handle(&config, head, started).await {
+            // Boxed so that the per-request state lives on the heap only while a request is
+            // handled: an idle connection's future stays small.
+            match Box::pin(self.handle(&config, head, started)).await {
                 Ok(true) => continue,
                 Ok(false) => return Stop::Quiet,
                 Err(stop) => return stop,
