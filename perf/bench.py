@@ -154,6 +154,32 @@ def write_site(root):
         f.write("<html>hello</html>\n")
 
 
+# Routing load: 40 prefix and 10 regex locations in front of the one the regex row hits, so
+# the regex row pays a realistic location search (nginx tests regexes in order, as anx does).
+ROUTING_PREFIXES = [f"/app{i}/" for i in range(40)]
+ROUTING_REGEXES = [rf"^/re/[a-z]+/page-{i}\.html$" for i in range(10)]
+REGEX_HIT = r"^/re/[a-z]+/item-\d+\.json$"
+
+
+def anx_routing():
+    out = []
+    for p in ROUTING_PREFIXES:
+        out.append(f'[[server.location]]\npath = "{p}"\nreturn = {{ status = 204 }}\n')
+    for r in ROUTING_REGEXES + [REGEX_HIT]:
+        out.append(f"[[server.location]]\npath = '{r}'\nmatch = \"regex\"\n"
+                   f"default_type = \"text/plain\"\nreturn = {{ status = 200, text = \"re\" }}\n")
+    return "".join(out)
+
+
+def nginx_routing():
+    out = []
+    for p in ROUTING_PREFIXES:
+        out.append(f"location {p} {{ return 204; }}\n")
+    for r in ROUTING_REGEXES + [REGEX_HIT]:
+        out.append(f'location ~ {r} {{ default_type text/plain; return 200 "re"; }}\n')
+    return "".join(out)
+
+
 def anx_config(path, root, port):
     with open(path, "w") as f:
         f.write(f"""
@@ -171,7 +197,7 @@ path = "/tiny"
 match = "exact"
 default_type = "text/plain"
 return = {{ status = 200, text = "hello" }}
-""")
+""" + anx_routing())
 
 
 def nginx_config(path, tmp, root, port, open_file_cache):
@@ -199,6 +225,7 @@ http {{
         root {root};
         location / {{ }}
         location = /tiny {{ default_type text/plain; return 200 "hello"; }}
+        {nginx_routing()}
     }}
 }}
 """)
@@ -272,6 +299,7 @@ def main():
         ("100 KiB file", "/100k.bin", None),
         ("1 MiB file", "/1m.bin", None),
         ("404", "/missing", None),
+        ("regex location hit (51 locations)", "/re/abc/item-42.json", None),
         ("keep-alive off (1 KiB)", "/1k.bin", close_lua),
         ("pipelined x16 (tiny)", "/tiny", pipeline_lua),
     ]

@@ -4,11 +4,16 @@
 //! configuration, then hands shards an immutable `Arc<Config>` snapshot through
 //! [`snapshot::Snapshot`].
 
+pub mod compile;
+pub mod dump;
 pub mod model;
+pub mod nginx;
 pub mod resolve;
 pub mod snapshot;
 pub mod toml;
+pub mod tree;
 pub mod units;
+pub mod value;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -71,9 +76,67 @@ autoindex = true
 path = "/"
 "#;
 
-/// Loads and validates the configuration at `path` (TOML front-end; the nginx front-end
-/// comes with its own issue).
+/// Which front-end reads a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Toml,
+    Nginx,
+}
+
+/// Picks the front-end: `.toml` → TOML, `.conf` → nginx; otherwise by content (nginx files are
+/// made of `name args;` and `name {` lines, TOML of `key = value` and `[table]` lines).
+pub fn detect_syntax(path: &Path, text: &str) -> Syntax {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => return Syntax::Toml,
+        Some("conf") => return Syntax::Nginx,
+        _ => {}
+    }
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') {
+            return Syntax::Toml;
+        }
+        let word_end = line
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(line.len());
+        let after = line[word_end..].trim_start();
+        return if after.starts_with('=') {
+            Syntax::Toml
+        } else {
+            Syntax::Nginx
+        };
+    }
+    Syntax::Toml
+}
+
+/// Loads and validates the configuration at `path`; relative paths resolve against the
+/// file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let prefix = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    load_with(path, &prefix, None)
+}
+
+/// Loads `path` with an explicit prefix (`-p`) for relative paths (includes resolve against
+/// the file's own directory, as nginx does), and `-g` directives (nginx syntax only).
+pub fn load_with(
+    path: &Path,
+    prefix: &Path,
+    globals: Option<&str>,
+) -> Result<Config, ConfigErrors> {
+    resolve::resolve(&load_tree(path, prefix, globals)?)
+}
+
+/// The unresolved tree of `path` (both front-ends).
+pub fn load_tree(
+    path: &Path,
+    prefix: &Path,
+    globals: Option<&str>,
+) -> Result<tree::ConfigTree, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: Some(path.to_path_buf()),
@@ -81,11 +144,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read configuration: {e}"),
         }])
     })?;
-    let base = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    toml::parse(&text, Some(path), &base)
+    match detect_syntax(path, &text) {
+        Syntax::Nginx => nginx::load_tree(path, prefix, globals),
+        Syntax::Toml => {
+            if globals.is_some() {
+                return Err(ConfigErrors(vec![ConfigError {
+                    file: Some(path.to_path_buf()),
+                    line: None,
+                    message: "-g needs an nginx-syntax configuration (this file is TOML)"
+                        .to_string(),
+                }]));
+            }
+            toml::parse_tree(&text, Some(path), prefix)
+        }
+    }
 }
 
 /// The embedded default, resolved against the current directory.

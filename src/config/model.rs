@@ -1,13 +1,16 @@
 //! The resolved configuration model: what every shard reads.
 //!
-//! Front-ends (`config::toml` today, nginx syntax later) produce exactly this; inheritance and
-//! defaults are already applied, so the request path never looks anything up twice. A `Config`
-//! is immutable once built and shared between shards as one `Arc<Config>` snapshot.
+//! Both front-ends (`config::toml` and `config::nginx`) produce exactly this, through
+//! `config::tree` and `config::resolve`; inheritance and defaults are already applied and every
+//! regex and variable is compiled ([`super::value`]), so the request path never looks anything
+//! up twice. A `Config` is immutable once built and shared between shards as one
+//! `Arc<Config>` snapshot. `anx -T` prints it back as TOML (`config::dump`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 
 /// The whole configuration of one generation.
@@ -17,12 +20,37 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// How many shards to run (`worker_processes` in nginx).
     pub shards: ShardCount,
+    /// Which cores the shards are pinned to (`worker_cpu_affinity`).
+    pub cpu_affinity: CpuAffinity,
+    /// Most client connections one shard holds at once (`worker_connections`); at the limit a
+    /// shard stops accepting until a connection ends.
+    pub worker_connections: usize,
+    /// `pid`: where the running server writes its process id (read by `anx -s`).
+    pub pid: Option<PathBuf>,
     /// Error log destination and level (`error_log` in nginx).
     pub error_log: ErrorLog,
     /// Every virtual server, in configuration order.
     pub servers: Vec<Server>,
     /// Extension → MIME type (`types` / `include mime.types` in nginx).
     pub mime: MimeTypes,
+    /// `map` blocks; [`Var::Map`] indexes this.
+    pub maps: Vec<Map>,
+    /// Names (without `$`) of the variables `set` creates; [`Var::User`] indexes this.
+    pub user_vars: Vec<String>,
+}
+
+/// Default `worker_connections` per shard. nginx's is 512 per worker; anx's connections are
+/// cheap (under 2 KB idle) and edge nodes hold many, so the default is higher.
+pub const DEFAULT_WORKER_CONNECTIONS: usize = 16384;
+
+/// `worker_cpu_affinity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CpuAffinity {
+    /// Shard i runs on the i-th core the process may use (nginx's `auto`; anx always pins).
+    Auto,
+    /// One CPU set per shard, from nginx's bit masks (`0101 1010`); masks are reused
+    /// cyclically when there are more shards than masks.
+    Sets(Vec<Vec<usize>>),
 }
 
 /// `--shards auto|N`, `worker_processes auto|N`.
@@ -50,12 +78,23 @@ pub enum LogTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Server {
     pub listen: Vec<Listen>,
-    /// `server_name`; empty means "any".
+    /// `server_name` exact and wildcard names (`*.a.com`, `.a.com`, `www.*`), lowercased, in
+    /// configuration order; empty means "any".
     pub names: Vec<String>,
+    /// `server_name ~regex` names, in configuration order (tried after the wildcards).
+    pub name_regexes: Vec<Pattern>,
+    /// `$server_name`: the first name as written (regex names included), or "".
+    pub primary_name: String,
     pub http: HttpSettings,
-    /// `access_log`; `None` is `access_log off`.
-    pub access_log: Option<AccessLog>,
-    /// Locations in configuration order; routing picks by nginx rules.
+    /// Access logs for requests refused before a location was chosen (the server level's
+    /// `access_log` list); empty is `access_log off`.
+    pub access_logs: Vec<AccessLog>,
+    /// Rewrite-module directives at server level (nginx's server-rewrite phase).
+    pub rewrite: Vec<Step>,
+    /// Error pages for requests refused before a location was chosen.
+    pub error_pages: Vec<ErrorPage>,
+    /// Top-level locations in configuration order (named `@` locations included); routing
+    /// picks by nginx rules.
     pub locations: Vec<Location>,
 }
 
@@ -112,7 +151,7 @@ impl Default for HttpSettings {
     }
 }
 
-/// `access_log path [format]`.
+/// `access_log path [format] [buffer=] [flush=] [if=]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessLog {
     pub path: PathBuf,
@@ -121,17 +160,37 @@ pub struct AccessLog {
     pub buffer_bytes: usize,
     /// Longest time a line may sit in the buffer (`flush=`).
     pub flush: Duration,
+    /// `if=`: the line is written only when this is neither empty nor "0".
+    pub condition: Option<Template>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// nginx's `combined` (built in, formatted without the template machinery).
+    Combined,
+    /// One JSON object per line (anx's built-in `json`).
+    Json,
+    /// A `log_format`.
+    Custom(LogFormat),
+}
+
+/// `log_format name [escape=default|json|none] string ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFormat {
+    pub name: String,
+    pub escape: LogEscape,
+    pub template: Template,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessLogFormat {
-    /// nginx's `combined`.
-    Combined,
-    /// One JSON object per line.
+pub enum LogEscape {
+    /// `"`, `\` and bytes outside 32–126 as `\xHH`.
+    Default,
     Json,
+    None,
 }
 
-/// How a location's path is matched (nginx's modifiers; regex comes with the nginx front-end).
+/// How a location's path is matched (nginx's modifiers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchKind {
     /// `location = /x`
@@ -140,15 +199,39 @@ pub enum MatchKind {
     PrefixNoRegex,
     /// `location /x`
     Prefix,
+    /// `location ~ re` / `location ~* re` (the pattern is in [`Location::regex`]).
+    Regex,
+    /// `location @name`: reached only by try_files, error_page and the like.
+    Named,
 }
 
 /// One `location {}` with everything it inherited already merged in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {
     pub match_kind: MatchKind,
-    /// The path the location matches (already normalised, no modifier).
+    /// Prefix/exact: the path (already normalised). Regex: the pattern source. Named: the
+    /// name without `@`.
     pub path: Vec<u8>,
+    /// The compiled pattern of a regex location.
+    pub regex: Option<Pattern>,
+    /// `internal`: only internal redirects may reach it (a direct request gets 404).
+    pub internal: bool,
+    /// Nested locations, in configuration order.
+    pub locations: Vec<Location>,
+    /// Rewrite-module directives of this location, in order (nginx's rewrite phase).
+    pub rewrite: Vec<Step>,
+    /// `try_files`.
+    pub try_files: Option<TryFiles>,
     pub handler: Handler,
+    /// `error_page` entries in effect here (inherited when the location sets none).
+    pub error_pages: Vec<ErrorPage>,
+    /// `add_header` entries in effect here (inherited when the location sets none).
+    pub add_headers: Vec<AddHeader>,
+    /// `expires`.
+    pub expires: Expires,
+    pub redirects: RedirectSettings,
+    /// `access_log` list in effect here; empty is `access_log off`.
+    pub access_logs: Vec<AccessLog>,
     pub files: FileSettings,
 }
 
@@ -157,25 +240,214 @@ pub struct Location {
 pub enum Handler {
     /// Serve files from `files.root` / `files.alias`.
     Static,
-    /// `return code [text|URL]`.
-    Return(ReturnAction),
 }
 
-/// `return code [text]` / `return 3xx URL`.
+/// One rewrite-module directive (`rewrite`, `return`, `set`, `if`, `break`), run in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReturnAction {
-    pub status: u16,
-    /// Body for non-redirects, URL (Location header) for 301/302/303/307/308.
-    pub text: Option<String>,
+pub enum Step {
+    /// `rewrite regex replacement [flag]`.
+    Rewrite {
+        pattern: Pattern,
+        replacement: Template,
+        flag: RewriteFlag,
+    },
+    /// `return code [text|URL]` / `return URL` (302).
+    Return { status: u16, text: Option<Template> },
+    /// `set $name value`.
+    Set { var: usize, value: Template },
+    /// `if (condition) { ... }`: only rewrite-module directives inside.
+    If {
+        condition: Condition,
+        steps: Vec<Step>,
+    },
+    /// `break`.
+    Break,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteFlag {
+    /// No flag: carry on with the next directive, then search the location again.
+    None,
+    /// `last`: stop this list and search the location for the new URI.
+    Last,
+    /// `break`: stop rewriting and serve the new URI in this location.
+    Break,
+    /// `redirect`: 302.
+    Redirect,
+    /// `permanent`: 301.
+    Permanent,
+}
+
+/// The condition of an `if`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// `if ($var)`: true unless empty or "0".
+    Truthy(Template),
+    /// `=` / `!=`.
+    Equals {
+        value: Template,
+        other: Template,
+        negate: bool,
+    },
+    /// `~`, `~*`, `!~`, `!~*`.
+    Matches {
+        value: Template,
+        pattern: Pattern,
+        negate: bool,
+    },
+    /// `-f`, `-d`, `-e`, `-x` and their `!` forms.
+    File {
+        test: FileTest,
+        path: Template,
+        negate: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileTest {
+    /// `-f`: a regular file.
+    File,
+    /// `-d`: a directory.
+    Dir,
+    /// `-e`: exists.
+    Exists,
+    /// `-x`: executable.
+    Executable,
+}
+
+/// `try_files file ... (uri | =code | @name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryFiles {
+    /// Candidates; one ending in `/` must be a directory.
+    pub candidates: Vec<Template>,
+    pub fallback: TryFallback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TryFallback {
+    /// An internal redirect to this URI (it may carry `?args`).
+    Uri(Template),
+    /// `@name`.
+    Named(String),
+    /// `=404`.
+    Status(u16),
+}
+
+/// `error_page code ... [=[response]] uri|@name|URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    pub codes: Vec<u16>,
+    pub status: ErrorPageStatus,
+    pub target: ErrorPageTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPageStatus {
+    /// No `=`: the original code is kept.
+    Keep,
+    /// `=200`.
+    Set(u16),
+    /// `=`: whatever the target answers.
+    FromTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorPageTarget {
+    /// An internal redirect to a URI (GET, as nginx does for non-HEAD).
+    Uri(Template),
+    /// `@name`.
+    Named(String),
+    /// `http://…`/`https://…`: a redirect (302 unless `=30x` is given).
+    Redirect(Template),
+}
+
+/// `add_header name value [always]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddHeader {
+    pub name: String,
+    pub value: Template,
+    /// Without `always` the header goes only on 200, 201, 204, 206, 301, 302, 303, 304, 307
+    /// and 308 responses.
+    pub always: bool,
+}
+
+/// `expires`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expires {
+    /// `expires off` (the default): no Expires or Cache-Control added.
+    Off,
+    /// `expires epoch`.
+    Epoch,
+    /// `expires max`.
+    Max,
+    /// `expires [-]time`: seconds from now (negative → `no-cache`).
+    After(i64),
+    /// `expires modified [-]time`: seconds from the file's modification time.
+    Modified(i64),
+    /// `expires @15h30m`: the next time of day, in seconds after midnight.
+    DailyAt(u32),
+}
+
+/// `absolute_redirect`, `port_in_redirect`, `server_name_in_redirect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedirectSettings {
+    pub absolute_redirect: bool,
+    pub port_in_redirect: bool,
+    pub server_name_in_redirect: bool,
+}
+
+impl Default for RedirectSettings {
+    fn default() -> Self {
+        RedirectSettings {
+            absolute_redirect: true,
+            port_in_redirect: true,
+            server_name_in_redirect: false,
+        }
+    }
+}
+
+/// `map $source $name { ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Map {
+    /// The variable it defines, without `$`.
+    pub name: String,
+    pub source: Template,
+    /// `hostnames`: keys may be `*.example.com`, `.example.com` or `www.example.*`.
+    pub hostnames: bool,
+    /// Exact keys, lowercased (nginx matches them case-insensitively).
+    pub exact: hashbrown::HashMap<String, Template>,
+    /// Wildcard keys (with `hostnames`), lowercased, in configuration order.
+    pub wildcards: Vec<(String, Template)>,
+    /// `~` / `~*` keys in configuration order, tried after exact and wildcard keys.
+    pub regexes: Vec<(Pattern, Template)>,
+    pub default: Template,
+}
+
+/// A document root or alias: a fixed directory, optionally followed by a part with variables
+/// (`root /srv/$host;` → base `/srv`, rest `$host`). Files are opened beneath `base`, so
+/// whatever the variables hold, a request cannot leave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocPath {
+    /// The longest leading directory without variables (absolute).
+    pub base: PathBuf,
+    /// The rest, evaluated per request and joined to `base`.
+    pub rest: Option<Template>,
+}
+
+impl DocPath {
+    pub fn fixed(base: PathBuf) -> DocPath {
+        DocPath { base, rest: None }
+    }
 }
 
 /// Static-file settings of a location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSettings {
     /// `root`: the URI is appended to it.
-    pub root: PathBuf,
-    /// `alias`: the location prefix is replaced by it.
-    pub alias: Option<PathBuf>,
+    pub root: DocPath,
+    /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
+    /// usually with captures).
+    pub alias: Option<DocPath>,
     /// `index` files tried in order for a directory request.
     pub index: Vec<String>,
     /// `autoindex on` with its `autoindex_format`.
@@ -205,7 +477,7 @@ pub enum AutoindexFormat {
 impl Default for FileSettings {
     fn default() -> Self {
         FileSettings {
-            root: PathBuf::from("html"),
+            root: DocPath::fixed(PathBuf::from("html")),
             alias: None,
             index: vec!["index.html".to_string()],
             autoindex: None,

@@ -1,36 +1,40 @@
-//! Inheritance, defaults and cross-checks: raw blocks → the resolved model.
+//! Inheritance, defaults and cross-checks: the unresolved tree → the resolved model.
 //!
-//! The one place that knows how a setting flows from `[http]` to `[[server]]` to
-//! `[[server.location]]`, what the defaults are, and which combinations are invalid. Every
-//! error names the file and line of the block it is about; all errors of a file are collected
-//! before returning.
+//! The one place that knows how a setting flows from http to server to location (and into
+//! nested locations), what the defaults are, and which combinations are invalid. Text is
+//! compiled here (through [`super::compile`]): templates, regexes, rewrite steps. Every error
+//! names the file and line it is about; all errors of a load are collected before returning.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use super::compile::{self, Scope};
 use super::model::{
-    AccessLog, Config, ErrorLog, FileSettings, Handler, HttpSettings, Listen, Location, LogTarget,
-    MatchKind, ReturnAction, Server, ShardCount,
+    AccessLog, AccessLogFormat, AddHeader, Config, CpuAffinity, DocPath, ErrorLog, ErrorPage,
+    Expires, FileSettings, Handler, HttpSettings, Listen, Location, LogEscape, LogFormat,
+    LogTarget, Map, MatchKind, RedirectSettings, Server, ShardCount, Step,
+    DEFAULT_WORKER_CONNECTIONS,
 };
-use super::toml::{line_of, FileLayer, HttpLayer, RawAccessLog, RawConfig, RawServer};
+use super::tree::{
+    At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, ServerTree,
+    StepTree,
+};
+use super::value::Template;
 use super::{ConfigError, ConfigErrors};
 use crate::http::mime::MimeTypes;
 
-/// Where the text came from, for error messages and relative paths.
-pub struct Context<'a> {
-    pub text: &'a str,
-    pub file: Option<PathBuf>,
-    pub base_dir: PathBuf,
+/// Default listen backlog: the kernel clamps it to `net.core.somaxconn`.
+pub const DEFAULT_BACKLOG: u32 = 4096;
+
+/// Collects errors and resolves relative paths for one load.
+struct Resolver<'a> {
+    base_dir: &'a Path,
+    scope: Scope,
+    log_formats: Vec<LogFormat>,
+    errors: Vec<ConfigError>,
 }
 
-impl Context<'_> {
-    fn error(&self, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: self.file.clone(),
-            line: offset.map(|o| line_of(self.text, o)),
-            message: message.into(),
-        }
-    }
-
+impl Resolver<'_> {
     fn path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -39,35 +43,88 @@ impl Context<'_> {
             self.base_dir.join(p)
         }
     }
+
+    fn error(&mut self, at: &Origin, message: impl Into<String>) {
+        self.errors.push(at.error(message));
+    }
+
+    fn template(&mut self, at: &Origin, text: &str) -> Template {
+        self.scope.template(text).unwrap_or_else(|msg| {
+            self.error(at, msg);
+            Template::literal("")
+        })
+    }
+
+    /// `root`/`alias` text → the fixed base directory plus the part with variables.
+    fn doc_path(&mut self, at: &At<String>) -> DocPath {
+        let text = at.value.as_str();
+        let Some(var_at) = text.find('$') else {
+            return DocPath::fixed(self.path(text));
+        };
+        let literal = &text[..var_at];
+        let (base, rest) = match literal.rfind('/') {
+            Some(slash) => (&text[..slash.max(1)], &text[slash + 1..]),
+            None => ("", text),
+        };
+        let base = if base.is_empty() && !text.starts_with('/') {
+            self.base_dir.to_path_buf()
+        } else if base.is_empty() {
+            PathBuf::from("/")
+        } else {
+            self.path(base)
+        };
+        DocPath {
+            base,
+            rest: Some(self.template(&at.origin, rest)),
+        }
+    }
 }
 
-/// Default listen backlog: the kernel clamps it to `net.core.somaxconn`.
-pub const DEFAULT_BACKLOG: u32 = 4096;
+/// Resolves a tree from either front-end into the model.
+pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
+    let mut r = Resolver {
+        base_dir: &tree.base_dir,
+        scope: Scope::default(),
+        log_formats: Vec::new(),
+        errors: Vec::new(),
+    };
+    let whole = Origin {
+        file: tree.source.clone().map(std::sync::Arc::new),
+        line: None,
+    };
 
-pub fn resolve(raw: &RawConfig, ctx: &Context) -> Result<Config, ConfigErrors> {
-    let mut errors = Vec::new();
+    collect_scope(tree, &mut r);
+    let maps = resolve_maps(tree, &mut r);
+    resolve_log_formats(tree, &mut r);
 
+    let main = &tree.main;
     let error_log = ErrorLog {
-        target: match raw.main.error_log.as_deref() {
+        target: match main.error_log.as_ref().map(|a| a.value.as_str()) {
             None | Some("stderr") => LogTarget::Stderr,
-            Some(p) => LogTarget::File(ctx.path(p)),
+            Some(p) => LogTarget::File(r.path(p)),
         },
-        level: match raw.main.error_log_level.as_deref() {
+        level: match &main.error_log_level {
             None => log::LevelFilter::Info,
-            Some(l) => parse_level(l).unwrap_or_else(|msg| {
-                errors.push(ctx.error(None, format!("[main] error_log_level: {msg}")));
+            Some(l) => parse_level(&l.value).unwrap_or_else(|msg| {
+                r.error(&l.origin, format!("error_log level: {msg}"));
                 log::LevelFilter::Info
             }),
         },
     };
-
-    let mime = match raw.main.mime_types.as_deref() {
+    let mime = match &main.mime {
         None => MimeTypes::builtin(),
-        Some(p) => {
-            let path = ctx.path(p);
+        Some(At {
+            value: MimeSource::Table(t),
+            ..
+        }) => t.clone(),
+        Some(At {
+            value: MimeSource::File(p),
+            origin,
+        }) => {
+            let path = r.path(p);
             match std::fs::read_to_string(&path) {
                 Ok(text) => MimeTypes::parse_nginx(&text).unwrap_or_else(|msg| {
-                    errors.push(ConfigError {
+                    r.errors.push(ConfigError {
                         file: Some(path.clone()),
                         line: None,
                         message: msg,
@@ -75,46 +132,200 @@ pub fn resolve(raw: &RawConfig, ctx: &Context) -> Result<Config, ConfigErrors> {
                     MimeTypes::builtin()
                 }),
                 Err(e) => {
-                    errors.push(ctx.error(
-                        None,
-                        format!("[main] mime_types: cannot read {}: {e}", path.display()),
-                    ));
+                    r.error(
+                        origin,
+                        format!("mime_types: cannot read {}: {e}", path.display()),
+                    );
                     MimeTypes::builtin()
                 }
             }
         }
     };
-
-    if raw.server.is_empty() {
-        errors.push(ctx.error(None, "no [[server]] block: anx would listen nowhere"));
+    if let Some(CpuAffinity::Sets(sets)) = &main.cpu_affinity {
+        if sets.iter().any(Vec::is_empty) {
+            r.error(&whole, "cpu_affinity: every mask must select a CPU");
+        }
+    }
+    if main.worker_connections == Some(0) {
+        r.error(&whole, "worker_connections must be at least 1");
     }
 
-    let http_layer = raw.http.http_layer();
-    let http_files = raw.http.file_layer();
-    let mut servers = Vec::new();
-    for spanned in &raw.server {
-        let offset = Some(spanned.span().start);
-        let server = spanned.get_ref();
-        servers.push(resolve_server(
-            server,
-            offset,
-            &http_layer,
-            &http_files,
-            ctx,
-            &mut errors,
-        ));
+    if tree.servers.is_empty() {
+        r.error(&whole, "no server block: anx would listen nowhere");
     }
+    let servers: Vec<Server> = tree
+        .servers
+        .iter()
+        .map(|s| resolve_server(s, &tree.http, &mut r))
+        .collect();
 
-    if errors.is_empty() {
-        Ok(Config {
-            source: ctx.file.clone(),
-            shards: raw.main.shards.unwrap_or(ShardCount::Auto),
-            error_log,
-            servers,
-            mime,
-        })
-    } else {
-        Err(ConfigErrors(errors))
+    if !r.errors.is_empty() {
+        return Err(ConfigErrors(r.errors));
+    }
+    let pid = main.pid.as_ref().map(|p| r.path(&p.value));
+    let mut user_vars: Vec<(String, usize)> = r.scope.user.into_iter().collect();
+    user_vars.sort_by_key(|(_, i)| *i);
+    Ok(Config {
+        source: tree.source.clone(),
+        shards: main.shards.unwrap_or(ShardCount::Auto),
+        cpu_affinity: main.cpu_affinity.clone().unwrap_or(CpuAffinity::Auto),
+        worker_connections: main
+            .worker_connections
+            .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
+        pid,
+        error_log,
+        servers,
+        mime,
+        maps,
+        user_vars: user_vars.into_iter().map(|(n, _)| n).collect(),
+    })
+}
+
+/// Finds every name a template may use beyond the built-ins: `set` targets, map results and
+/// named regex captures. Done before compiling anything, so order in the file does not matter
+/// (nginx resolves variables at the end of the configuration, too).
+fn collect_scope(tree: &ConfigTree, r: &mut Resolver) {
+    fn steps(list: &[At<StepTree>], r: &mut Resolver) {
+        for at in list {
+            match &at.value {
+                StepTree::Set { name, .. } => {
+                    if compile::is_builtin(name) {
+                        r.error(&at.origin, format!("the duplicate \"{name}\" variable"));
+                    } else if !r.scope.user.contains_key(name) {
+                        let i = r.scope.user.len();
+                        r.scope.user.insert(name.clone(), i);
+                    }
+                }
+                StepTree::Rewrite { regex, .. } => captures(regex, r),
+                StepTree::If {
+                    condition,
+                    steps: inner,
+                } => {
+                    if let [_, op, re] = condition.as_slice() {
+                        if op.contains('~') {
+                            captures(re, r);
+                        }
+                    }
+                    steps(inner, r);
+                }
+                StepTree::Return { .. } | StepTree::Break => {}
+            }
+        }
+    }
+    fn captures(source: &str, r: &mut Resolver) {
+        for name in compile::capture_names(source) {
+            r.scope.captures.insert(name);
+        }
+    }
+    fn location(l: &LocationTree, r: &mut Resolver) {
+        if matches!(l.match_kind, RawMatch::Regex | RawMatch::RegexCaseless) {
+            captures(&l.path, r);
+        }
+        steps(&l.rewrite, r);
+        for n in &l.locations {
+            location(&n.value, r);
+        }
+    }
+    for (i, m) in tree.maps.iter().enumerate() {
+        if r.scope.maps.insert(m.value.name.clone(), i).is_some() {
+            r.error(
+                &m.origin,
+                format!("the duplicate \"{}\" variable", m.value.name),
+            );
+        }
+        for e in &m.value.entries {
+            if let Some(re) = e.value.0.strip_prefix('~') {
+                captures(re.strip_prefix('*').unwrap_or(re), r);
+            }
+        }
+    }
+    for s in &tree.servers {
+        for n in &s.value.names {
+            if let Some(re) = n.value.strip_prefix('~') {
+                captures(re, r);
+            }
+        }
+        steps(&s.value.rewrite, r);
+        for l in &s.value.locations {
+            location(&l.value, r);
+        }
+    }
+}
+
+fn resolve_maps(tree: &ConfigTree, r: &mut Resolver) -> Vec<Map> {
+    let mut maps = Vec::new();
+    for at in &tree.maps {
+        let m = &at.value;
+        let source = r.template(&at.origin, &m.source);
+        let default = match &m.default {
+            Some(d) => r.template(&at.origin, d),
+            None => Template::literal(""),
+        };
+        let mut map = Map {
+            name: m.name.clone(),
+            source,
+            hostnames: m.hostnames,
+            exact: hashbrown::HashMap::new(),
+            wildcards: Vec::new(),
+            regexes: Vec::new(),
+            default,
+        };
+        for e in &m.entries {
+            let (key, value) = &e.value;
+            let value = r.template(&e.origin, value);
+            if let Some(re) = key.strip_prefix('~') {
+                let (re, caseless) = match re.strip_prefix('*') {
+                    Some(rest) => (rest, true),
+                    None => (re, false),
+                };
+                match compile::pattern(re, caseless) {
+                    Ok(p) => map.regexes.push((p, value)),
+                    Err(msg) => r.error(&e.origin, msg),
+                }
+                continue;
+            }
+            let key = key.strip_prefix('\\').unwrap_or(key).to_ascii_lowercase();
+            let wildcard = m.hostnames
+                && (key.starts_with("*.") || key.starts_with('.') || key.ends_with(".*"));
+            if wildcard {
+                map.wildcards.push((key, value));
+            } else if map.exact.insert(key.clone(), value).is_some() {
+                r.error(&e.origin, format!("duplicate map key \"{key}\""));
+            }
+        }
+        maps.push(map);
+    }
+    maps
+}
+
+fn resolve_log_formats(tree: &ConfigTree, r: &mut Resolver) {
+    for at in &tree.log_formats {
+        let f = &at.value;
+        if f.name == "combined" || r.log_formats.iter().any(|l| l.name == f.name) {
+            r.error(
+                &at.origin,
+                format!("duplicate \"log_format\" name \"{}\"", f.name),
+            );
+            continue;
+        }
+        let escape = match f.escape.as_deref() {
+            None | Some("default") => LogEscape::Default,
+            Some("json") => LogEscape::Json,
+            Some("none") => LogEscape::None,
+            Some(other) => {
+                r.error(
+                    &at.origin,
+                    format!("unknown log format escaping \"{other}\""),
+                );
+                LogEscape::Default
+            }
+        };
+        let template = r.template(&at.origin, &f.text);
+        r.log_formats.push(LogFormat {
+            name: f.name.clone(),
+            escape,
+            template,
+        });
     }
 }
 
@@ -130,110 +341,392 @@ fn parse_level(l: &str) -> Result<log::LevelFilter, String> {
     }
 }
 
-fn resolve_server(
-    server: &RawServer,
-    offset: Option<usize>,
-    http_layer: &HttpLayer,
-    http_files: &FileLayer,
-    ctx: &Context,
-    errors: &mut Vec<ConfigError>,
-) -> Server {
+/// The settings a block passes down to the blocks inside it.
+#[derive(Clone)]
+struct Inherited {
+    files: FileSettings,
+    error_pages: Vec<ErrorPage>,
+    add_headers: Vec<AddHeader>,
+    expires: Expires,
+    redirects: RedirectSettings,
+    access_logs: Vec<AccessLog>,
+    try_files: Option<super::model::TryFiles>,
+    /// `autoindex` and `autoindex_format` inherit separately; the model combines them.
+    autoindex_on: bool,
+    autoindex_format: super::model::AutoindexFormat,
+}
+
+impl Inherited {
+    fn file_settings(&self) -> FileSettings {
+        FileSettings {
+            autoindex: self.autoindex_on.then_some(self.autoindex_format),
+            ..self.files.clone()
+        }
+    }
+}
+
+fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Server {
+    let server = &at.value;
+    let origin = &at.origin;
     if server.listen.is_empty() {
-        errors.push(ctx.error(offset, "[[server]] has no listen address"));
+        r.error(origin, "server has no listen address");
     }
     let listen = server
         .listen
         .iter()
         .map(|l| Listen {
-            addr: l.addr,
-            backlog: l.backlog.unwrap_or(DEFAULT_BACKLOG),
-            default_server: l.default_server,
+            addr: l.value.addr,
+            backlog: l.value.backlog.unwrap_or(DEFAULT_BACKLOG),
+            default_server: l.value.default_server,
         })
         .collect();
 
-    let layer = server.http_layer();
-    let http = merge_http(&[http_layer, &layer], ctx, offset, errors);
-    let access_log = match layer.access_log.as_ref().or(http_layer.access_log.as_ref()) {
-        None | Some(RawAccessLog::Off) => None,
-        Some(RawAccessLog::On {
-            path,
-            format,
-            buffer,
-            flush,
-        }) => Some(AccessLog {
-            path: ctx.path(path),
-            format: *format,
-            buffer_bytes: buffer.unwrap_or(64 * 1024) as usize,
-            flush: flush.unwrap_or(std::time::Duration::from_secs(1)),
-        }),
+    let conn = merge_http(&[http, &server.layers], origin, r);
+    let base = Inherited {
+        files: FileSettings {
+            root: DocPath::fixed(r.path("html")),
+            ..FileSettings::default()
+        },
+        error_pages: Vec::new(),
+        add_headers: Vec::new(),
+        expires: Expires::Off,
+        redirects: RedirectSettings::default(),
+        access_logs: Vec::new(),
+        try_files: None,
+        autoindex_on: false,
+        autoindex_format: super::model::AutoindexFormat::Html,
     };
-
-    let server_files = server.file_layer();
-    let mut locations = Vec::new();
-    for spanned in &server.location {
-        let loc = spanned.get_ref();
-        let loc_offset = Some(spanned.span().start);
-        let files = merge_files(
-            &[http_files, &server_files, &loc.file_layer()],
-            ctx,
-            loc_offset,
-            errors,
-        );
-        if !loc.path.starts_with('/') {
-            errors.push(ctx.error(
-                loc_offset,
-                format!("location path must start with '/', found {:?}", loc.path),
-            ));
-        }
-        let match_kind: MatchKind = loc.match_kind.map(Into::into).unwrap_or(MatchKind::Prefix);
-        if files.alias.is_some() && loc.root.is_some() {
-            errors.push(ctx.error(loc_offset, "location sets both root and alias: use one"));
-        }
-        if locations
-            .iter()
-            .any(|l: &Location| l.path == loc.path.as_bytes() && l.match_kind == match_kind)
-        {
-            errors.push(ctx.error(loc_offset, format!("duplicate location {:?}", loc.path)));
-        }
-        let handler = match &loc.return_action {
-            Some(r) => {
-                if is_redirect(r.status) && r.text.is_none() {
-                    errors.push(ctx.error(
-                        loc_offset,
-                        format!("return {} needs a URL in text", r.status),
-                    ));
-                }
-                Handler::Return(ReturnAction {
-                    status: r.status,
-                    text: r.text.clone(),
-                })
-            }
-            None => Handler::Static,
-        };
-        locations.push(Location {
-            match_kind,
-            path: loc.path.as_bytes().to_vec(),
-            handler,
-            files,
-        });
+    let http_level = inherit(&base, http, origin, r);
+    let server_level = inherit(&http_level, &server.layers, origin, r);
+    if server.layers.files.alias.is_some() || http.files.alias.is_some() {
+        r.error(origin, "\"alias\" directive is not allowed here");
     }
-    if locations.is_empty() {
+
+    let mut names = Vec::new();
+    let mut name_regexes = Vec::new();
+    for n in &server.names {
+        match n.value.strip_prefix('~') {
+            Some(re) => match compile::pattern(re, true) {
+                Ok(p) => name_regexes.push(p),
+                Err(msg) => r.error(&n.origin, msg),
+            },
+            None => names.push(n.value.to_ascii_lowercase()),
+        }
+    }
+    let primary_name = server
+        .names
+        .first()
+        .map(|n| n.value.clone())
+        .unwrap_or_default();
+
+    let rewrite = compile::steps(&r.scope, &server.rewrite, &mut r.errors);
+    let mut locations: Vec<Location> = server
+        .locations
+        .iter()
+        .map(|l| resolve_location(l, &server_level, None, r))
+        .collect();
+    check_siblings(&server.locations, r);
+    if locations.iter().all(|l| l.match_kind == MatchKind::Named) {
         // A server with no location serves its root, as nginx does.
         locations.push(Location {
             match_kind: MatchKind::Prefix,
             path: b"/".to_vec(),
+            regex: None,
+            internal: false,
+            locations: Vec::new(),
+            rewrite: Vec::new(),
+            try_files: server_level.try_files.clone(),
             handler: Handler::Static,
-            files: merge_files(&[http_files, &server_files], ctx, offset, errors),
+            error_pages: server_level.error_pages.clone(),
+            add_headers: server_level.add_headers.clone(),
+            expires: server_level.expires,
+            redirects: server_level.redirects,
+            access_logs: server_level.access_logs.clone(),
+            files: server_level.file_settings(),
         });
     }
 
     Server {
         listen,
-        names: server.server_name.clone().unwrap_or_default(),
-        http,
-        access_log,
+        names,
+        name_regexes,
+        primary_name,
+        http: conn,
+        access_logs: server_level.access_logs,
+        rewrite,
+        error_pages: server_level.error_pages,
         locations,
     }
+}
+
+/// Duplicate locations and named locations in the wrong place, among siblings.
+fn check_siblings(list: &[At<LocationTree>], r: &mut Resolver) {
+    for (i, a) in list.iter().enumerate() {
+        for b in &list[..i] {
+            let same_kind = match (a.value.match_kind, b.value.match_kind) {
+                // `^~ /x` and `/x` are the same prefix to nginx.
+                (RawMatch::Prefix | RawMatch::PrefixNoRegex, RawMatch::Prefix)
+                | (RawMatch::Prefix, RawMatch::PrefixNoRegex) => true,
+                (x, y) => x == y,
+            };
+            if same_kind && a.value.path == b.value.path {
+                r.error(
+                    &a.origin,
+                    format!("duplicate location \"{}\"", a.value.path),
+                );
+            }
+        }
+    }
+}
+
+fn resolve_location(
+    at: &At<LocationTree>,
+    parent: &Inherited,
+    parent_loc: Option<(&LocationTree, &Origin)>,
+    r: &mut Resolver,
+) -> Location {
+    let l = &at.value;
+    let origin = &at.origin;
+    let match_kind = match l.match_kind {
+        RawMatch::Prefix => MatchKind::Prefix,
+        RawMatch::Exact => MatchKind::Exact,
+        RawMatch::PrefixNoRegex => MatchKind::PrefixNoRegex,
+        RawMatch::Regex | RawMatch::RegexCaseless => MatchKind::Regex,
+        RawMatch::Named => MatchKind::Named,
+    };
+    let regex = match l.match_kind {
+        RawMatch::Regex | RawMatch::RegexCaseless => {
+            match compile::pattern(&l.path, l.match_kind == RawMatch::RegexCaseless) {
+                Ok(p) => Some(p),
+                Err(msg) => {
+                    r.error(origin, format!("location \"~ {}\": {msg}", l.path));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    match match_kind {
+        MatchKind::Prefix | MatchKind::Exact | MatchKind::PrefixNoRegex
+            if !l.path.starts_with('/') && !l.path.is_empty() =>
+        {
+            // nginx accepts such prefixes but they can never match a normalised URI.
+            r.error(
+                origin,
+                format!("location path must start with '/', found \"{}\"", l.path),
+            );
+        }
+        MatchKind::Named if parent_loc.is_some() => r.error(
+            origin,
+            format!(
+                "named location \"@{}\" can be on the server level only",
+                l.path
+            ),
+        ),
+        _ => {}
+    }
+    if let Some((p, _)) = parent_loc {
+        let outside = match (p.match_kind, match_kind) {
+            (RawMatch::Exact, _) => Some("location \"{}\" cannot be inside the exact location"),
+            (RawMatch::Named, _) => Some("location \"{}\" cannot be inside the named location"),
+            (RawMatch::Prefix | RawMatch::PrefixNoRegex, MatchKind::Prefix)
+            | (RawMatch::Prefix | RawMatch::PrefixNoRegex, MatchKind::PrefixNoRegex)
+            | (RawMatch::Prefix | RawMatch::PrefixNoRegex, MatchKind::Exact)
+                if !l.path.starts_with(&p.path) =>
+            {
+                Some("location \"{}\" is outside location")
+            }
+            _ => None,
+        };
+        if let Some(msg) = outside {
+            r.error(origin, msg.replace("{}", &l.path));
+        }
+    }
+
+    let here = inherit(parent, &l.layers, origin, r);
+    if l.layers.files.root.is_some() && l.layers.files.alias.is_some() {
+        r.error(origin, "location sets both root and alias: use one");
+    }
+    let rewrite: Vec<Step> = compile::steps(&r.scope, &l.rewrite, &mut r.errors);
+    let locations: Vec<Location> = l
+        .locations
+        .iter()
+        .map(|n| resolve_location(n, &here, Some((l, origin)), r))
+        .collect();
+    check_siblings(&l.locations, r);
+
+    let files = here.file_settings();
+    Location {
+        match_kind,
+        path: l.path.as_bytes().to_vec(),
+        regex,
+        internal: l.internal,
+        locations,
+        rewrite,
+        try_files: here.try_files.clone(),
+        handler: Handler::Static,
+        error_pages: here.error_pages,
+        add_headers: here.add_headers,
+        expires: here.expires,
+        redirects: here.redirects,
+        files,
+        access_logs: here.access_logs,
+    }
+}
+
+/// Applies one block's layers on top of what it inherits.
+fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolver) -> Inherited {
+    let mut out = parent.clone();
+    // nginx does not merge try_files: a server-level one never reaches the locations.
+    out.try_files = None;
+    let f = &layers.files;
+    if let Some(root) = &f.root {
+        out.files.root = r.doc_path(root);
+        // A root set here replaces an alias set above, as nginx's merge does.
+        out.files.alias = None;
+    }
+    if let Some(alias) = &f.alias {
+        out.files.alias = Some(r.doc_path(alias));
+    }
+    if let Some(v) = &f.index {
+        out.files.index = v.clone();
+        for name in v {
+            if name.is_empty() {
+                r.error(origin, "index \"\" is invalid");
+            }
+        }
+    }
+    if let Some(v) = f.autoindex {
+        out.autoindex_on = v;
+    }
+    if let Some(v) = f.autoindex_format {
+        out.autoindex_format = v;
+    }
+    if let Some(v) = &f.default_type {
+        if v.is_empty() || v.contains(['\r', '\n']) {
+            r.error(origin, "default_type must be a MIME type");
+        }
+        out.files.default_type = v.clone();
+    }
+    if let Some(v) = f.allow_dotfiles {
+        out.files.allow_dotfiles = v;
+    }
+    if let Some(v) = f.allow_symlinks_outside_root {
+        out.files.allow_symlinks_outside_root = v;
+    }
+    if let Some(v) = f.etag {
+        out.files.etag = v;
+    }
+    if let Some(v) = f.memory_cache_max_file {
+        out.files.memory_cache_max_file = v;
+    }
+    if let Some(v) = f.memory_cache_bytes {
+        out.files.memory_cache_bytes = v;
+    }
+    if let Some(v) = f.max_ranges {
+        out.files.max_ranges = v;
+    }
+    if let Some(words) = &layers.try_files {
+        match compile::try_files(&r.scope, &words.value) {
+            Ok(t) => out.try_files = Some(t),
+            Err(msg) => r.error(&words.origin, msg),
+        }
+    }
+    if let Some(pages) = &layers.error_pages {
+        out.error_pages = Vec::new();
+        for p in pages {
+            match compile::error_page(&r.scope, &p.value) {
+                Ok(e) => out.error_pages.push(e),
+                Err(msg) => r.error(&p.origin, msg),
+            }
+        }
+    }
+    if let Some(headers) = &layers.add_headers {
+        out.add_headers = Vec::new();
+        for h in headers {
+            let name = &h.value.name;
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                r.error(&h.origin, format!("invalid header name \"{name}\""));
+            }
+            let value = r.template(&h.origin, &h.value.value);
+            if h.value.value.contains(['\r', '\n']) {
+                r.error(
+                    &h.origin,
+                    format!("header \"{name}\" value contains a line break"),
+                );
+            }
+            out.add_headers.push(AddHeader {
+                name: name.clone(),
+                value,
+                always: h.value.always,
+            });
+        }
+    }
+    if let Some(words) = &layers.expires {
+        match compile::expires(&words.value) {
+            Ok(e) => out.expires = e,
+            Err(msg) => r.error(&words.origin, msg),
+        }
+    }
+    if let Some(v) = layers.absolute_redirect {
+        out.redirects.absolute_redirect = v;
+    }
+    if let Some(v) = layers.port_in_redirect {
+        out.redirects.port_in_redirect = v;
+    }
+    if let Some(v) = layers.server_name_in_redirect {
+        out.redirects.server_name_in_redirect = v;
+    }
+    if let Some(logs) = &layers.access_logs {
+        out.access_logs = Vec::new();
+        // nginx: an `access_log off` anywhere in a level's list turns the whole level off.
+        let off = logs.iter().any(|l| l.value == RawAccessLog::Off);
+        for l in logs.iter().filter(|_| !off) {
+            if let Some(log) = access_log(l, r) {
+                out.access_logs.push(log);
+            }
+        }
+    }
+    out
+}
+
+fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
+    let RawAccessLog::On {
+        path,
+        format,
+        buffer,
+        flush,
+        condition,
+    } = &at.value
+    else {
+        return None;
+    };
+    let format = match format.as_deref() {
+        None | Some("combined") => AccessLogFormat::Combined,
+        Some(name) => match r.log_formats.iter().find(|f| f.name == name) {
+            Some(f) => AccessLogFormat::Custom(f.clone()),
+            None if name == "json" => AccessLogFormat::Json,
+            None => {
+                r.error(&at.origin, format!("unknown log format \"{name}\""));
+                AccessLogFormat::Combined
+            }
+        },
+    };
+    let condition = condition.as_deref().map(|c| {
+        let c = c.strip_prefix("if=").unwrap_or(c);
+        r.template(&at.origin, c)
+    });
+    Some(AccessLog {
+        path: r.path(path),
+        format,
+        buffer_bytes: buffer.unwrap_or(64 * 1024) as usize,
+        flush: flush.unwrap_or(Duration::from_secs(1)),
+        condition,
+    })
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// 301/302/303/307/308: `return` with a URL.
@@ -241,37 +734,32 @@ pub fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
-fn merge_http(
-    layers: &[&HttpLayer],
-    ctx: &Context,
-    offset: Option<usize>,
-    errors: &mut Vec<ConfigError>,
-) -> HttpSettings {
+fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSettings {
     let mut s = HttpSettings::default();
-    for l in layers {
+    for l in layers.iter().map(|l| &l.conn) {
         if let Some(v) = l.client_header_timeout {
-            s.client_header_timeout = v.0;
+            s.client_header_timeout = v;
         }
         if let Some(v) = l.client_body_timeout {
-            s.client_body_timeout = v.0;
+            s.client_body_timeout = v;
         }
         if let Some(v) = l.keepalive_timeout {
-            s.keepalive_timeout = v.0;
+            s.keepalive_timeout = v;
         }
         if let Some(v) = l.keepalive_requests {
             s.keepalive_requests = v;
         }
         if let Some(v) = l.send_timeout {
-            s.send_timeout = v.0;
+            s.send_timeout = v;
         }
         if let Some(v) = l.client_max_body_size {
-            s.client_max_body_size = v.0;
+            s.client_max_body_size = v;
         }
         if let Some(v) = l.max_request_line {
-            s.max_request_line = v.0 as usize;
+            s.max_request_line = v as usize;
         }
         if let Some(v) = l.max_header_bytes {
-            s.max_header_bytes = v.0 as usize;
+            s.max_header_bytes = v as usize;
         }
         if let Some(v) = l.max_headers {
             s.max_headers = v;
@@ -284,78 +772,13 @@ fn merge_http(
         }
     }
     if s.max_request_line < 64 {
-        errors.push(ctx.error(offset, "max_request_line must be at least 64 bytes"));
+        r.error(origin, "max_request_line must be at least 64 bytes");
     }
     if s.max_header_bytes < s.max_request_line {
-        errors.push(ctx.error(offset, "max_header_bytes must be at least max_request_line"));
+        r.error(origin, "max_header_bytes must be at least max_request_line");
     }
     if s.max_headers == 0 || s.max_headers > 1000 {
-        errors.push(ctx.error(offset, "max_headers must be between 1 and 1000"));
+        r.error(origin, "max_headers must be between 1 and 1000");
     }
     s
-}
-
-fn merge_files(
-    layers: &[&FileLayer],
-    ctx: &Context,
-    offset: Option<usize>,
-    errors: &mut Vec<ConfigError>,
-) -> FileSettings {
-    let mut f = FileSettings {
-        root: ctx.path("html"),
-        ..FileSettings::default()
-    };
-    let mut autoindex = false;
-    let mut format = super::model::AutoindexFormat::Html;
-    for l in layers {
-        if let Some(v) = &l.root {
-            f.root = ctx.path(v);
-        }
-        if let Some(v) = &l.alias {
-            f.alias = Some(ctx.path(v));
-        }
-        if let Some(v) = &l.index {
-            f.index = v.clone();
-        }
-        if let Some(v) = l.autoindex {
-            autoindex = v;
-        }
-        if let Some(v) = l.autoindex_format {
-            format = v.into();
-        }
-        if let Some(v) = &l.default_type {
-            f.default_type = v.clone();
-        }
-        if let Some(v) = l.allow_dotfiles {
-            f.allow_dotfiles = v;
-        }
-        if let Some(v) = l.allow_symlinks_outside_root {
-            f.allow_symlinks_outside_root = v;
-        }
-        if let Some(v) = l.etag {
-            f.etag = v;
-        }
-        if let Some(v) = l.memory_cache_max_file {
-            f.memory_cache_max_file = v.0;
-        }
-        if let Some(v) = l.memory_cache_bytes {
-            f.memory_cache_bytes = v.0;
-        }
-        if let Some(v) = l.max_ranges {
-            f.max_ranges = v;
-        }
-    }
-    f.autoindex = autoindex.then_some(format);
-    for name in &f.index {
-        if name.is_empty() || name.contains('/') {
-            errors.push(ctx.error(
-                offset,
-                format!("index {name:?}: expected a file name without '/'"),
-            ));
-        }
-    }
-    if f.default_type.is_empty() || f.default_type.contains(['\r', '\n']) {
-        errors.push(ctx.error(offset, "default_type must be a MIME type"));
-    }
-    f
 }

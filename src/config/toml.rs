@@ -1,22 +1,33 @@
-//! Front-end 1: the native TOML format → [`super::model::Config`].
+//! Front-end 1: the native TOML format → [`super::tree::ConfigTree`] → the model.
 //!
 //! serde with `deny_unknown_fields` reads the file into raw blocks (`[main]`, `[http]`,
-//! `[[server]]`, `[[server.location]]`); values are checked while they are read so that every
-//! error carries its line; `resolve` then merges the blocks (location ← server ← http ←
-//! built-in defaults), exactly as nginx inherits directives.
+//! `[[http.map]]`, `[[http.log_format]]`, `[[server]]`, `[[server.location]]`, nested
+//! `[[…location.location]]`); values with units are checked while they are read so that every
+//! error carries its line. The blocks become the same tree the nginx front-end builds, and
+//! `resolve` merges and compiles it. Rewrite-module directives (`rewrite`, `return`, `set`,
+//! `if`, `break`) are an imperative little language, so the `rewrite` key holds them in nginx
+//! syntax rather than in a third notation invented for TOML.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{AccessLogFormat, AutoindexFormat, MatchKind, ShardCount};
-use super::resolve;
+use super::model::{AutoindexFormat, CpuAffinity, ShardCount};
+use super::tree::{
+    self, AddHeaderTree, At, ConfigTree, FileLayer, HttpLayer, Layers, LocationTree, LogFormatTree,
+    MainSettings, MapTree, MimeSource, Origin, RawAccessLog, RawListen, RawMatch, ServerTree,
+    StepTree,
+};
 use super::units::{parse_duration, parse_size};
-use super::{Config, ConfigError, ConfigErrors};
+use super::{resolve, Config, ConfigError, ConfigErrors};
+use crate::http::mime::MimeTypes;
+
+pub use super::tree::{parse_listen_addr, parse_shards};
 
 /// A time value: "75s", "500ms" or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +71,6 @@ enum NumberOrText {
 impl<'de> Deserialize<'de> for ShardCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match NumberOrText::deserialize(d)? {
-            NumberOrText::Text(t) if t == "auto" => Ok(ShardCount::Auto),
             NumberOrText::Number(n) if n >= 1 => Ok(ShardCount::Fixed(n as usize)),
             NumberOrText::Text(t) => parse_shards(&t).map_err(de::Error::custom),
             NumberOrText::Number(n) => Err(de::Error::custom(format!(
@@ -70,25 +80,56 @@ impl<'de> Deserialize<'de> for ShardCount {
     }
 }
 
-/// `--shards` / `shards =` / `worker_processes`: "auto" or a positive count.
-pub fn parse_shards(text: &str) -> Result<ShardCount, String> {
-    if text == "auto" {
-        return Ok(ShardCount::Auto);
-    }
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(ShardCount::Fixed(n)),
-        _ => Err(format!(
-            "expected \"auto\" or a number of shards ≥ 1, found {text:?}"
-        )),
+/// `cpu_affinity = "auto"` or `["0101", "1010"]` (nginx's `worker_cpu_affinity` masks).
+#[derive(Debug)]
+struct TomlAffinity(CpuAffinity);
+
+impl<'de> Deserialize<'de> for TomlAffinity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Word(String),
+            Masks(Vec<String>),
+        }
+        let bad = || {
+            de::Error::custom("expected \"auto\" or a list of CPU masks such as [\"01\", \"10\"]")
+        };
+        match Form::deserialize(d).map_err(|_| bad())? {
+            Form::Word(w) if w == "auto" => Ok(TomlAffinity(CpuAffinity::Auto)),
+            Form::Word(_) => Err(bad()),
+            Form::Masks(masks) => {
+                let mut sets = Vec::new();
+                for m in &masks {
+                    sets.push(parse_cpu_mask(m).map_err(de::Error::custom)?);
+                }
+                if sets.is_empty() {
+                    return Err(bad());
+                }
+                Ok(TomlAffinity(CpuAffinity::Sets(sets)))
+            }
+        }
     }
 }
 
-/// `listen`: "127.0.0.1:8080", "8080", "[::]:8080", "*:80", or a table with options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawListen {
-    pub addr: SocketAddr,
-    pub backlog: Option<u32>,
-    pub default_server: bool,
+/// nginx's CPU mask "0101": the rightmost character is CPU 0.
+pub fn parse_cpu_mask(mask: &str) -> Result<Vec<usize>, String> {
+    if mask.is_empty() || mask.len() > 1024 || !mask.bytes().all(|b| b == b'0' || b == b'1') {
+        return Err(format!(
+            "invalid CPU mask {mask:?}: expected 0s and 1s such as \"0101\""
+        ));
+    }
+    let cpus: Vec<usize> = mask
+        .bytes()
+        .rev()
+        .enumerate()
+        .filter(|(_, b)| *b == b'1')
+        .map(|(i, _)| i)
+        .collect();
+    if cpus.is_empty() {
+        return Err(format!("CPU mask {mask:?} selects no CPU"));
+    }
+    Ok(cpus)
 }
 
 impl<'de> Deserialize<'de> for RawListen {
@@ -113,103 +154,217 @@ impl<'de> Deserialize<'de> for RawListen {
                 "expected \"address:port\", a port number, or { addr = \"…\", backlog = N, default_server = true }",
             )
         })?;
-        match form {
-            Form::Port(port) => Ok(RawListen {
-                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
-                backlog: None,
-                default_server: false,
-            }),
-            Form::Text(t) => parse_listen_addr(&t)
-                .map(|addr| RawListen {
-                    addr,
-                    backlog: None,
-                    default_server: false,
-                })
-                .map_err(de::Error::custom),
-            Form::Table(t) => {
-                let addr = parse_listen_addr(&t.addr).map_err(de::Error::custom)?;
-                Ok(RawListen {
-                    addr,
-                    backlog: t.backlog,
-                    default_server: t.default_server,
-                })
+        let (text, backlog, default_server) = match form {
+            Form::Port(port) => (port.to_string(), None, false),
+            Form::Text(t) => (t, None, false),
+            Form::Table(t) => (t.addr, t.backlog, t.default_server),
+        };
+        let addr = parse_listen_addr(&text).map_err(de::Error::custom)?;
+        Ok(RawListen {
+            addr,
+            backlog,
+            default_server,
+        })
+    }
+}
+
+/// `access_log = "path"`, `false` (off), `{ path, format, buffer, flush, if }`, or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TomlAccessLogs(Vec<RawAccessLog>);
+
+impl<'de> Deserialize<'de> for TomlAccessLogs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            path: String,
+            format: Option<String>,
+            buffer: Option<Size>,
+            flush: Option<Time>,
+            #[serde(rename = "if")]
+            condition: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum One {
+            Switch(bool),
+            Path(String),
+            Table(Table),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(One),
+            Many(Vec<One>),
+        }
+        let form = Form::deserialize(d).map_err(|_| {
+            de::Error::custom("expected a path, false, { path = \"…\", format = \"combined\", buffer = \"64k\", flush = \"1s\", if = \"$var\" }, or a list of those")
+        })?;
+        let ones = match form {
+            Form::One(o) => vec![o],
+            Form::Many(v) => v,
+        };
+        let mut out = Vec::new();
+        for one in ones {
+            out.push(match one {
+                One::Switch(false) => RawAccessLog::Off,
+                One::Switch(true) => {
+                    return Err(de::Error::custom(
+                        "access_log = true names no file: give a path",
+                    ))
+                }
+                One::Path(p) if p == "off" => RawAccessLog::Off,
+                One::Path(path) => RawAccessLog::On {
+                    path,
+                    format: None,
+                    buffer: None,
+                    flush: None,
+                    condition: None,
+                },
+                One::Table(t) => RawAccessLog::On {
+                    path: t.path,
+                    format: t.format,
+                    buffer: t.buffer.map(|s| s.0),
+                    flush: t.flush.map(|t| t.0),
+                    condition: t.condition,
+                },
+            });
+        }
+        Ok(TomlAccessLogs(out))
+    }
+}
+
+/// `error_page = [{ codes = [404], target = "/404.html", status = 200 | "target" }]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlErrorPage {
+    codes: Vec<u16>,
+    target: String,
+    status: Option<ErrorPageStatusForm>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ErrorPageStatusForm {
+    Code(u16),
+    Word(String),
+}
+
+impl TomlErrorPage {
+    /// The nginx words (`404 500 =200 /x`) resolve parses for both front-ends.
+    fn words(&self) -> Result<Vec<String>, String> {
+        let mut words: Vec<String> = self.codes.iter().map(u16::to_string).collect();
+        match &self.status {
+            None => {}
+            Some(ErrorPageStatusForm::Code(c)) => words.push(format!("={c}")),
+            Some(ErrorPageStatusForm::Word(w)) if w == "target" => words.push("=".to_string()),
+            Some(ErrorPageStatusForm::Word(w)) => {
+                return Err(format!(
+                    "error_page status {w:?}: expected a status code or \"target\""
+                ))
             }
         }
+        words.push(self.target.clone());
+        Ok(words)
     }
 }
 
-/// nginx's listen address forms: "addr:port", "port", "[v6]:port", "*:port".
-pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
-    let bad = || {
-        format!("expected a listen address such as \"127.0.0.1:8080\", \"8080\" or \"[::]:8080\", found {text:?}")
-    };
-    if let Ok(port) = text.parse::<u16>() {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
-    }
-    if let Some(port) = text.strip_prefix("*:") {
-        let port = port.parse::<u16>().map_err(|_| bad())?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
-    }
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Some((host, port)) = text.rsplit_once(':') {
-        if host == "localhost" {
-            let port = port.parse::<u16>().map_err(|_| bad())?;
-            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-        }
-    }
-    Err(bad())
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TomlAutoindexFormat {
+    Html,
+    Json,
 }
 
-/// Settings that inherit http → server → location, written once for all three blocks.
-macro_rules! inheritable_block {
+/// Settings every block may set (http, server, location), written once for all of them.
+macro_rules! layered_block {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Default, Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub struct $name {
-            $($(#[$fmeta])* pub $field: $ty,)*
-            pub root: Option<String>,
-            pub alias: Option<String>,
-            pub index: Option<Vec<String>>,
-            pub autoindex: Option<bool>,
-            pub autoindex_format: Option<RawAutoindexFormat>,
-            pub default_type: Option<String>,
-            pub allow_dotfiles: Option<bool>,
-            pub allow_symlinks_outside_root: Option<bool>,
-            pub etag: Option<bool>,
-            pub memory_cache_max_file: Option<Size>,
-            pub memory_cache_bytes: Option<Size>,
-            pub max_ranges: Option<usize>,
+        struct $name {
+            $($(#[$fmeta])* $field: $ty,)*
+            root: Option<String>,
+            alias: Option<String>,
+            index: Option<Vec<String>>,
+            autoindex: Option<bool>,
+            autoindex_format: Option<TomlAutoindexFormat>,
+            default_type: Option<String>,
+            allow_dotfiles: Option<bool>,
+            allow_symlinks_outside_root: Option<bool>,
+            etag: Option<bool>,
+            memory_cache_max_file: Option<Size>,
+            memory_cache_bytes: Option<Size>,
+            max_ranges: Option<usize>,
+            try_files: Option<Vec<String>>,
+            error_page: Option<Vec<TomlErrorPage>>,
+            add_header: Option<Vec<AddHeaderTree>>,
+            expires: Option<String>,
+            absolute_redirect: Option<bool>,
+            port_in_redirect: Option<bool>,
+            server_name_in_redirect: Option<bool>,
+            access_log: Option<TomlAccessLogs>,
         }
 
         impl $name {
-            /// The file settings this block sets, for `resolve` to layer.
-            pub fn file_layer(&self) -> FileLayer {
-                FileLayer {
-                    root: self.root.clone(),
-                    alias: self.alias.clone(),
-                    index: self.index.clone(),
-                    autoindex: self.autoindex,
-                    autoindex_format: self.autoindex_format,
-                    default_type: self.default_type.clone(),
-                    allow_dotfiles: self.allow_dotfiles,
-                    allow_symlinks_outside_root: self.allow_symlinks_outside_root,
-                    etag: self.etag,
-                    memory_cache_max_file: self.memory_cache_max_file,
-                    memory_cache_bytes: self.memory_cache_bytes,
-                    max_ranges: self.max_ranges,
+            /// Everything this block sets except connection settings, as tree layers.
+            fn common_layers(&self, at: &Origin, errors: &mut Vec<ConfigError>) -> Layers {
+                let here = |v: &String| At::new(v.clone(), at.clone());
+                let error_pages = self.error_page.as_ref().map(|pages| {
+                    pages
+                        .iter()
+                        .filter_map(|p| match p.words() {
+                            Ok(w) => Some(At::new(w, at.clone())),
+                            Err(msg) => {
+                                errors.push(at.error(msg));
+                                None
+                            }
+                        })
+                        .collect()
+                });
+                Layers {
+                    conn: HttpLayer::default(),
+                    files: FileLayer {
+                        root: self.root.as_ref().map(here),
+                        alias: self.alias.as_ref().map(here),
+                        index: self.index.clone(),
+                        autoindex: self.autoindex,
+                        autoindex_format: self.autoindex_format.map(|f| match f {
+                            TomlAutoindexFormat::Html => AutoindexFormat::Html,
+                            TomlAutoindexFormat::Json => AutoindexFormat::Json,
+                        }),
+                        default_type: self.default_type.clone(),
+                        allow_dotfiles: self.allow_dotfiles,
+                        allow_symlinks_outside_root: self.allow_symlinks_outside_root,
+                        etag: self.etag,
+                        memory_cache_max_file: self.memory_cache_max_file.map(|s| s.0),
+                        memory_cache_bytes: self.memory_cache_bytes.map(|s| s.0),
+                        max_ranges: self.max_ranges,
+                    },
+                    try_files: self.try_files.as_ref().map(|v| At::new(v.clone(), at.clone())),
+                    error_pages,
+                    add_headers: self.add_header.as_ref().map(|v| {
+                        v.iter().map(|h| At::new(h.clone(), at.clone())).collect()
+                    }),
+                    expires: self.expires.as_ref().map(|e| {
+                        At::new(e.split_whitespace().map(str::to_string).collect(), at.clone())
+                    }),
+                    absolute_redirect: self.absolute_redirect,
+                    port_in_redirect: self.port_in_redirect,
+                    server_name_in_redirect: self.server_name_in_redirect,
+                    access_logs: self.access_log.as_ref().map(|l| {
+                        l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
+                    }),
                 }
             }
         }
     };
 }
 
-/// Connection settings that inherit http → server.
+/// Connection settings only http and server blocks may set.
 macro_rules! connection_block {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        inheritable_block! {
+        layered_block! {
             $(#[$meta])*
             $name {
                 $($(#[$fmeta])* $field: $ty,)*
@@ -224,182 +379,100 @@ macro_rules! connection_block {
                 max_headers: Option<usize>,
                 server_tokens: Option<bool>,
                 merge_slashes: Option<bool>,
-                access_log: Option<RawAccessLog>,
             }
         }
 
         impl $name {
-            /// The connection settings this block sets, for `resolve` to layer.
-            pub fn http_layer(&self) -> HttpLayer {
-                HttpLayer {
-                    client_header_timeout: self.client_header_timeout,
-                    client_body_timeout: self.client_body_timeout,
-                    keepalive_timeout: self.keepalive_timeout,
+            /// All the layers this block sets.
+            fn layers(&self, at: &Origin, errors: &mut Vec<ConfigError>) -> Layers {
+                let mut layers = self.common_layers(at, errors);
+                layers.conn = HttpLayer {
+                    client_header_timeout: self.client_header_timeout.map(|t| t.0),
+                    client_body_timeout: self.client_body_timeout.map(|t| t.0),
+                    keepalive_timeout: self.keepalive_timeout.map(|t| t.0),
                     keepalive_requests: self.keepalive_requests,
-                    send_timeout: self.send_timeout,
-                    client_max_body_size: self.client_max_body_size,
-                    max_request_line: self.max_request_line,
-                    max_header_bytes: self.max_header_bytes,
+                    send_timeout: self.send_timeout.map(|t| t.0),
+                    client_max_body_size: self.client_max_body_size.map(|s| s.0),
+                    max_request_line: self.max_request_line.map(|s| s.0),
+                    max_header_bytes: self.max_header_bytes.map(|s| s.0),
                     max_headers: self.max_headers,
                     server_tokens: self.server_tokens,
                     merge_slashes: self.merge_slashes,
-                    access_log: self.access_log.clone(),
-                }
+                };
+                layers
             }
         }
     };
 }
 
-/// The inheritable file settings of one block (all optional).
-#[derive(Debug, Default, Clone)]
-pub struct FileLayer {
-    pub root: Option<String>,
-    pub alias: Option<String>,
-    pub index: Option<Vec<String>>,
-    pub autoindex: Option<bool>,
-    pub autoindex_format: Option<RawAutoindexFormat>,
-    pub default_type: Option<String>,
-    pub allow_dotfiles: Option<bool>,
-    pub allow_symlinks_outside_root: Option<bool>,
-    pub etag: Option<bool>,
-    pub memory_cache_max_file: Option<Size>,
-    pub memory_cache_bytes: Option<Size>,
-    pub max_ranges: Option<usize>,
-}
-
-/// The inheritable connection settings of one block (all optional).
-#[derive(Debug, Default, Clone)]
-pub struct HttpLayer {
-    pub client_header_timeout: Option<Time>,
-    pub client_body_timeout: Option<Time>,
-    pub keepalive_timeout: Option<Time>,
-    pub keepalive_requests: Option<u64>,
-    pub send_timeout: Option<Time>,
-    pub client_max_body_size: Option<Size>,
-    pub max_request_line: Option<Size>,
-    pub max_header_bytes: Option<Size>,
-    pub max_headers: Option<usize>,
-    pub server_tokens: Option<bool>,
-    pub merge_slashes: Option<bool>,
-    pub access_log: Option<RawAccessLog>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RawAutoindexFormat {
-    Html,
-    Json,
-}
-
-impl From<RawAutoindexFormat> for AutoindexFormat {
-    fn from(f: RawAutoindexFormat) -> Self {
-        match f {
-            RawAutoindexFormat::Html => AutoindexFormat::Html,
-            RawAutoindexFormat::Json => AutoindexFormat::Json,
-        }
-    }
-}
-
-/// `access_log = "path"`, `false` (off), or `{ path, format, buffer, flush }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawAccessLog {
-    Off,
-    On {
-        path: String,
-        format: AccessLogFormat,
-        buffer: Option<u64>,
-        flush: Option<Duration>,
-    },
-}
-
-impl<'de> Deserialize<'de> for RawAccessLog {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Table {
-            path: String,
-            format: Option<String>,
-            buffer: Option<Size>,
-            flush: Option<Time>,
-        }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            Switch(bool),
-            Path(String),
-            Table(Table),
-        }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom("expected a path, false, or { path = \"…\", format = \"combined\"|\"json\", buffer = \"64k\", flush = \"1s\" }")
-        })?;
-        match form {
-            Form::Switch(false) => Ok(RawAccessLog::Off),
-            Form::Switch(true) => Err(de::Error::custom(
-                "access_log = true names no file: give a path",
-            )),
-            Form::Path(p) if p == "off" => Ok(RawAccessLog::Off),
-            Form::Path(path) => Ok(RawAccessLog::On {
-                path,
-                format: AccessLogFormat::Combined,
-                buffer: None,
-                flush: None,
-            }),
-            Form::Table(t) => {
-                let format = match t.format.as_deref() {
-                    None | Some("combined") => AccessLogFormat::Combined,
-                    Some("json") => AccessLogFormat::Json,
-                    Some(other) => {
-                        return Err(de::Error::custom(format!(
-                            "unknown access log format {other:?}: expected \"combined\" or \"json\""
-                        )))
-                    }
-                };
-                Ok(RawAccessLog::On {
-                    path: t.path,
-                    format,
-                    buffer: t.buffer.map(|s| s.0),
-                    flush: t.flush.map(|t| t.0),
-                })
-            }
-        }
-    }
-}
-
 /// `[main]`: process-wide settings.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMain {
-    pub shards: Option<ShardCount>,
+struct TomlMain {
+    shards: Option<ShardCount>,
+    cpu_affinity: Option<TomlAffinity>,
+    worker_connections: Option<usize>,
+    pid: Option<String>,
     /// "stderr" or a path.
-    pub error_log: Option<String>,
-    pub error_log_level: Option<String>,
+    error_log: Option<String>,
+    error_log_level: Option<String>,
     /// An nginx-format mime.types file, relative to the configuration's directory.
-    pub mime_types: Option<String>,
+    mime_types: Option<String>,
+    /// The MIME table inline: `"text/html" = ["html", "htm"]`.
+    types: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// `[[http.map]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlMap {
+    source: String,
+    variable: String,
+    #[serde(default)]
+    hostnames: bool,
+    default: Option<String>,
+    #[serde(default)]
+    entries: Vec<(String, String)>,
+}
+
+/// `[[http.log_format]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlLogFormat {
+    name: String,
+    escape: Option<String>,
+    format: String,
 }
 
 connection_block! {
     /// `[http]`: defaults every server and location inherits.
-    RawHttp {}
+    TomlHttp {
+        #[serde(default)]
+        map: Vec<Spanned<TomlMap>>,
+        #[serde(default)]
+        log_format: Vec<Spanned<TomlLogFormat>>,
+    }
 }
 
 connection_block! {
     /// `[[server]]`.
-    RawServer {
+    TomlServer {
         listen: Vec<RawListen>,
         server_name: Option<Vec<String>>,
+        rewrite: Option<Spanned<String>>,
         #[serde(default)]
-        location: Vec<Spanned<RawLocation>>,
+        location: Vec<Spanned<TomlLocation>>,
     }
 }
 
 /// `return = { status = 301, text = "https://…" }` or `return = 204`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawReturn {
-    pub status: u16,
-    pub text: Option<String>,
+struct TomlReturn {
+    status: u16,
+    text: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for RawReturn {
+impl<'de> Deserialize<'de> for TomlReturn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -420,54 +493,41 @@ impl<'de> Deserialize<'de> for RawReturn {
             Form::Status(s) => (s, None),
             Form::Table(t) => (t.status, t.text),
         };
-        if !(100..=999).contains(&status) || (100..200).contains(&status) {
+        if status > 999 {
             return Err(de::Error::custom(format!(
-                "return status must be 200–999, found {status}"
+                "return status must be 0–999, found {status}"
             )));
         }
-        Ok(RawReturn { status, text })
+        Ok(TomlReturn { status, text })
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RawMatch {
-    Prefix,
-    Exact,
-    PrefixNoRegex,
-}
-
-impl From<RawMatch> for MatchKind {
-    fn from(m: RawMatch) -> Self {
-        match m {
-            RawMatch::Prefix => MatchKind::Prefix,
-            RawMatch::Exact => MatchKind::Exact,
-            RawMatch::PrefixNoRegex => MatchKind::PrefixNoRegex,
-        }
-    }
-}
-
-inheritable_block! {
-    /// `[[server.location]]`.
-    RawLocation {
+layered_block! {
+    /// `[[server.location]]` and nested `[[….location]]`.
+    TomlLocation {
         path: String,
         #[serde(rename = "match")]
         match_kind: Option<RawMatch>,
+        #[serde(default)]
+        internal: bool,
+        rewrite: Option<Spanned<String>>,
         #[serde(rename = "return")]
-        return_action: Option<RawReturn>,
+        return_action: Option<TomlReturn>,
+        #[serde(default)]
+        location: Vec<Spanned<TomlLocation>>,
     }
 }
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+struct TomlConfig {
     #[serde(default)]
-    pub main: RawMain,
+    main: TomlMain,
     #[serde(default)]
-    pub http: RawHttp,
+    http: TomlHttp,
     #[serde(default)]
-    pub server: Vec<Spanned<RawServer>>,
+    server: Vec<Spanned<TomlServer>>,
 }
 
 /// Line number (1-based) of a byte offset in `text`.
@@ -480,22 +540,230 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+impl Origin {
+    /// A configuration error at this place.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.as_deref().cloned(),
+            line: self.line,
+            message: message.into(),
+        }
+    }
+}
+
+/// Turns byte offsets of one TOML file into origins.
+struct Locator<'a> {
+    text: &'a str,
+    file: Option<Arc<PathBuf>>,
+}
+
+impl Locator<'_> {
+    fn at(&self, offset: usize) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            line: Some(line_of(self.text, offset)),
+        }
+    }
+
+    fn whole_file(&self) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            line: None,
+        }
+    }
+}
+
 /// Parses TOML text; relative paths resolve against `base_dir` (the configuration's folder).
 pub fn parse(text: &str, file: Option<&Path>, base_dir: &Path) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = ::toml::from_str(text).map_err(|e| {
+    let tree = parse_tree(text, file, base_dir)?;
+    resolve::resolve(&tree)
+}
+
+/// Parses TOML text into the unresolved tree.
+pub fn parse_tree(
+    text: &str,
+    file: Option<&Path>,
+    base_dir: &Path,
+) -> Result<ConfigTree, ConfigErrors> {
+    let raw: TomlConfig = ::toml::from_str(text).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: file.map(Path::to_path_buf),
             line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().trim().to_string(),
         }])
     })?;
-    let ctx = resolve::Context {
+    let loc = Locator {
         text,
-        file: file.map(Path::to_path_buf),
-        base_dir: PathBuf::from(base_dir),
+        file: file.map(|f| Arc::new(f.to_path_buf())),
     };
-    resolve::resolve(&raw, &ctx)
+    let mut errors = Vec::new();
+    let whole = loc.whole_file();
+
+    let main = MainSettings {
+        shards: raw.main.shards,
+        cpu_affinity: raw.main.cpu_affinity.map(|a| a.0),
+        worker_connections: raw.main.worker_connections,
+        pid: raw.main.pid.map(|p| At::new(p, whole.clone())),
+        error_log: raw.main.error_log.map(|p| At::new(p, whole.clone())),
+        error_log_level: raw.main.error_log_level.map(|p| At::new(p, whole.clone())),
+        mime: match (raw.main.mime_types, raw.main.types) {
+            (Some(_), Some(_)) => {
+                errors.push(whole.error("[main] sets both mime_types and types: use one"));
+                None
+            }
+            (Some(path), None) => Some(At::new(MimeSource::File(path), whole.clone())),
+            (None, Some(table)) => {
+                let mut mime = MimeTypes::default();
+                for (content_type, exts) in &table {
+                    for ext in exts {
+                        mime.insert(ext, content_type);
+                    }
+                }
+                Some(At::new(MimeSource::Table(mime), whole.clone()))
+            }
+            (None, None) => None,
+        },
+    };
+
+    let http = raw.http.layers(&whole, &mut errors);
+    let maps = raw
+        .http
+        .map
+        .iter()
+        .map(|m| {
+            let origin = loc.at(m.span().start);
+            let m = m.get_ref();
+            At::new(
+                MapTree {
+                    source: m.source.clone(),
+                    name: m.variable.trim_start_matches('$').to_string(),
+                    hostnames: m.hostnames,
+                    default: m.default.clone(),
+                    entries: m
+                        .entries
+                        .iter()
+                        .map(|e| At::new(e.clone(), origin.clone()))
+                        .collect(),
+                },
+                origin,
+            )
+        })
+        .collect();
+    let log_formats = raw
+        .http
+        .log_format
+        .iter()
+        .map(|f| {
+            let origin = loc.at(f.span().start);
+            let f = f.get_ref();
+            At::new(
+                LogFormatTree {
+                    name: f.name.clone(),
+                    escape: f.escape.clone(),
+                    text: f.format.clone(),
+                },
+                origin,
+            )
+        })
+        .collect();
+
+    let mut servers = Vec::new();
+    for spanned in &raw.server {
+        let origin = loc.at(spanned.span().start);
+        let s = spanned.get_ref();
+        let server = ServerTree {
+            listen: s
+                .listen
+                .iter()
+                .map(|l| At::new(*l, origin.clone()))
+                .collect(),
+            names: s
+                .server_name
+                .iter()
+                .flatten()
+                .map(|n| At::new(n.clone(), origin.clone()))
+                .collect(),
+            layers: s.layers(&origin, &mut errors),
+            rewrite: script(&s.rewrite, &loc, &mut errors),
+            locations: s
+                .location
+                .iter()
+                .map(|l| location(l, &loc, &mut errors))
+                .collect(),
+        };
+        servers.push(At::new(server, origin));
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(ConfigTree {
+        source: file.map(Path::to_path_buf),
+        base_dir: base_dir.to_path_buf(),
+        main,
+        http,
+        maps,
+        log_formats,
+        servers,
+    })
 }
+
+fn location(
+    spanned: &Spanned<TomlLocation>,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> At<LocationTree> {
+    let origin = loc.at(spanned.span().start);
+    let l = spanned.get_ref();
+    let mut rewrite = script(&l.rewrite, loc, errors);
+    if let Some(r) = &l.return_action {
+        rewrite.push(At::new(
+            StepTree::Return {
+                status: r.status,
+                text: r.text.clone(),
+            },
+            origin.clone(),
+        ));
+    }
+    At::new(
+        LocationTree {
+            match_kind: l.match_kind.unwrap_or(RawMatch::Prefix),
+            path: l.path.clone(),
+            internal: l.internal,
+            layers: l.common_layers(&origin, errors),
+            rewrite,
+            locations: l
+                .location
+                .iter()
+                .map(|n| location(n, loc, errors))
+                .collect(),
+        },
+        origin,
+    )
+}
+
+/// The `rewrite` key: rewrite-module directives in nginx syntax.
+fn script(
+    text: &Option<Spanned<String>>,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<At<StepTree>> {
+    let Some(text) = text else {
+        return Vec::new();
+    };
+    let origin = loc.at(text.span().start);
+    match super::nginx::script_from_text(text.get_ref(), &origin) {
+        Ok(steps) => steps,
+        Err(e) => {
+            errors.extend(e.0);
+            Vec::new()
+        }
+    }
+}
+
+/// Keeps `tree` referenced for readers of this module: values the TOML keys map onto.
+#[allow(unused_imports)]
+use tree::Layers as _LayersDoc;
 
 #[cfg(test)]
 mod tests {
@@ -573,7 +841,7 @@ mod tests {
         assert!(s.listen[1].default_server);
         assert_eq!(s.http.keepalive_timeout, Duration::from_secs(5));
         assert!(!s.http.server_tokens);
-        assert_eq!(s.locations[0].files.root, PathBuf::from("/srv/html"));
-        assert_eq!(s.locations[1].match_kind, MatchKind::Exact);
+        assert_eq!(s.locations[0].files.root.base, PathBuf::from("/srv/html"));
+        assert_eq!(s.locations[1].match_kind, crate::config::model::MatchKind::Exact);
     }
 }

@@ -236,6 +236,25 @@ impl MimeTypes {
         }
     }
 
+    /// Adds `ext` → `content_type` (a repeated extension keeps the last type, as nginx).
+    pub fn insert(&mut self, ext: &str, content_type: &str) {
+        self.by_ext.insert(
+            ext.to_ascii_lowercase().into_bytes(),
+            content_type.to_string(),
+        );
+    }
+
+    /// Every (extension, type) pair, sorted by extension (for `anx -T`).
+    pub fn entries(&self) -> Vec<(&[u8], &str)> {
+        let mut v: Vec<(&[u8], &str)> = self
+            .by_ext
+            .iter()
+            .map(|(e, t)| (e.as_slice(), t.as_str()))
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn len(&self) -> usize {
         self.by_ext.len()
     }

@@ -1,0 +1,370 @@
+//! The directive table's http, server and location blocks (nginx front-end, control thread
+//! only): `server`, `location` and its nesting rules, `listen`, `server_name`, `types`, `map`
+//! and `log_format`. The settings these blocks share are in `layers`.
+
+use super::layers::Level;
+use super::{arg, is_no_op_directive, is_no_op_parameter, Walker, HTTP, LOC, SRV};
+use crate::config::nginx::parser::Directive;
+use crate::config::tree::{
+    self, At, ConfigTree, Layers, LocationTree, LogFormatTree, MainSettings, MapTree, MimeSource,
+    RawListen, RawMatch, ServerTree,
+};
+use crate::http::mime::MimeTypes;
+
+/// A location's kind and path, as nested locations are checked against their parent.
+struct Parent<'a> {
+    kind: RawMatch,
+    path: &'a str,
+}
+
+/// How nginx names a location in its messages: the path, `@name` for a named one.
+fn shown(kind: RawMatch, path: &str) -> String {
+    if kind == RawMatch::Named {
+        format!("@{path}")
+    } else {
+        path.to_string()
+    }
+}
+
+impl Walker {
+    pub(super) fn http_block(&mut self, dirs: &[Directive], tree: &mut ConfigTree) {
+        for d in dirs {
+            if !self.check(d, HTTP) {
+                continue;
+            }
+            match d.name.as_str() {
+                "server" => {
+                    let server = self.server(d);
+                    tree.servers.push(server);
+                }
+                "types" => self.types(d, &mut tree.main),
+                "map" => {
+                    if let Some(map) = self.map(d) {
+                        tree.maps.push(map);
+                    }
+                }
+                "log_format" => self.log_format(d, &mut tree.log_formats),
+                "error_log" => self.not_at_this_level(d, "set it in the main context"),
+                name if is_no_op_directive(name) => self.no_op(d),
+                _ => self.layer(d, &mut tree.http, Level::Http),
+            }
+        }
+    }
+
+    fn server(&mut self, d: &Directive) -> At<ServerTree> {
+        let mut server = ServerTree::default();
+        for d in d.block.as_deref().unwrap_or_default() {
+            if !self.check(d, SRV) {
+                continue;
+            }
+            match d.name.as_str() {
+                "listen" => {
+                    if let Some(listen) = self.listen(d) {
+                        server.listen.push(listen);
+                    }
+                }
+                "server_name" => {
+                    let origin = self.origin(d);
+                    server.names.extend(
+                        d.args
+                            .iter()
+                            .map(|a| At::new(a.value.clone(), origin.clone())),
+                    );
+                }
+                "location" => {
+                    if let Some(location) = self.location(d, None) {
+                        server.locations.push(location);
+                    }
+                }
+                "if" | "rewrite" | "return" | "set" | "break" => {
+                    if let Some(step) = self.step(d, super::SIF) {
+                        server.rewrite.push(step);
+                    }
+                }
+                "types" => self.not_at_this_level(d, "write it in http"),
+                "error_log" => self.not_at_this_level(d, "set it in the main context"),
+                name if is_no_op_directive(name) => self.no_op(d),
+                _ => self.layer(d, &mut server.layers, Level::Server),
+            }
+        }
+        At::new(server, self.origin(d))
+    }
+
+    /// `location [=|^~|~|~*] path {}` or `location @name {}`, with nginx's nesting rules.
+    /// `None` when it may not stand where it is (its block is still checked).
+    fn location(&mut self, d: &Directive, parent: Option<Parent<'_>>) -> Option<At<LocationTree>> {
+        // A refused location's block is still checked, for the other errors in it.
+        let mut allowed = true;
+        let (kind, path) = if d.args.len() == 2 {
+            let kind = match arg(d, 0) {
+                "=" => RawMatch::Exact,
+                "^~" => RawMatch::PrefixNoRegex,
+                "~" => RawMatch::Regex,
+                "~*" => RawMatch::RegexCaseless,
+                other => {
+                    self.error(d, format!("invalid location modifier \"{other}\""));
+                    allowed = false;
+                    RawMatch::Prefix
+                }
+            };
+            (kind, arg(d, 1).to_string())
+        } else {
+            // nginx also reads the modifier glued to the path: `=/x`, `^~/x`, `~*\.png$`.
+            let name = arg(d, 0);
+            if let Some(rest) = name.strip_prefix('=') {
+                (RawMatch::Exact, rest.to_string())
+            } else if let Some(rest) = name.strip_prefix("^~") {
+                (RawMatch::PrefixNoRegex, rest.to_string())
+            } else if let Some(rest) = name.strip_prefix("~*") {
+                (RawMatch::RegexCaseless, rest.to_string())
+            } else if let Some(rest) = name.strip_prefix('~') {
+                (RawMatch::Regex, rest.to_string())
+            } else if let Some(rest) = name.strip_prefix('@') {
+                (RawMatch::Named, rest.to_string())
+            } else {
+                (RawMatch::Prefix, name.to_string())
+            }
+        };
+        if let Some(parent) = &parent {
+            let me = shown(kind, &path);
+            let message = if parent.kind == RawMatch::Exact {
+                Some(format!(
+                    "location \"{me}\" cannot be inside the exact location \"{}\"",
+                    parent.path
+                ))
+            } else if parent.kind == RawMatch::Named {
+                Some(format!(
+                    "location \"{me}\" cannot be inside the named location \"@{}\"",
+                    parent.path
+                ))
+            } else if kind == RawMatch::Named {
+                Some(format!(
+                    "named location \"{me}\" can be on the server level only"
+                ))
+            } else if !matches!(kind, RawMatch::Regex | RawMatch::RegexCaseless)
+                && !path.starts_with(parent.path)
+            {
+                // As nginx, even against a regex parent's pattern text.
+                Some(format!(
+                    "location \"{me}\" is outside location \"{}\"",
+                    parent.path
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = message {
+                self.error(d, message);
+                allowed = false;
+            }
+        }
+        let mut location = LocationTree {
+            match_kind: kind,
+            path,
+            internal: false,
+            layers: Layers::default(),
+            rewrite: Vec::new(),
+            locations: Vec::new(),
+        };
+        self.location_body(d.block.as_deref().unwrap_or_default(), &mut location);
+        allowed.then(|| At::new(location, self.origin(d)))
+    }
+
+    fn location_body(&mut self, dirs: &[Directive], location: &mut LocationTree) {
+        let named = location.match_kind == RawMatch::Named;
+        for d in dirs {
+            if !self.check(d, LOC) {
+                continue;
+            }
+            match d.name.as_str() {
+                "location" => {
+                    let parent = Parent {
+                        kind: location.match_kind,
+                        path: &location.path,
+                    };
+                    if let Some(nested) = self.location(d, Some(parent)) {
+                        location.locations.push(nested);
+                    }
+                }
+                "internal" => location.internal = true,
+                "if" | "rewrite" | "return" | "set" | "break" => {
+                    if let Some(step) = self.step(d, super::LIF) {
+                        location.rewrite.push(step);
+                    }
+                }
+                "types" => self.not_at_this_level(d, "write it in http"),
+                "error_log" => self.not_at_this_level(d, "set it in the main context"),
+                name if is_no_op_directive(name) => self.no_op(d),
+                _ => self.layer(d, &mut location.layers, Level::Location { named }),
+            }
+        }
+    }
+
+    /// `listen addr[:port] [default_server] [backlog=N] [reuseport]`.
+    fn listen(&mut self, d: &Directive) -> Option<At<RawListen>> {
+        let addr = match tree::parse_listen_addr(arg(d, 0)) {
+            Ok(addr) => addr,
+            Err(e) => {
+                self.error(d, format!("\"listen\" directive: {e}"));
+                return None;
+            }
+        };
+        let mut listen = RawListen {
+            addr,
+            backlog: None,
+            default_server: false,
+        };
+        let mut ok = true;
+        for a in d.args.iter().skip(1) {
+            let word = a.value.as_str();
+            // `name=value` parameters are named by what precedes the "=".
+            let valued = word.split_once('=').map(|(name, _)| name);
+            let unsupported = match (word, valued) {
+                ("default_server" | "default", _) => {
+                    listen.default_server = true;
+                    continue;
+                }
+                (_, Some("backlog")) => {
+                    let value = word.strip_prefix("backlog=").unwrap_or_default();
+                    match value.parse::<u32>() {
+                        Ok(n) if n > 0 && value.bytes().all(|b| b.is_ascii_digit()) => {
+                            listen.backlog = Some(n);
+                        }
+                        _ => {
+                            self.error(d, format!("invalid backlog \"{value}\""));
+                            ok = false;
+                        }
+                    }
+                    continue;
+                }
+                _ if is_no_op_parameter("listen", word) => continue,
+                ("ssl" | "http2" | "quic" | "proxy_protocol" | "deferred" | "bind", _) => word,
+                (
+                    _,
+                    Some(
+                        name @ ("ipv6only" | "so_keepalive" | "rcvbuf" | "sndbuf" | "setfib"
+                        | "fastopen" | "accept_filter"),
+                    ),
+                ) => name,
+                _ => {
+                    self.error(d, format!("invalid parameter \"{word}\""));
+                    ok = false;
+                    continue;
+                }
+            };
+            self.error(
+                d,
+                format!(
+                    "the \"{unsupported}\" parameter of \"listen\" is not supported by anx yet"
+                ),
+            );
+            ok = false;
+        }
+        ok.then(|| At::new(listen, self.origin(d)))
+    }
+
+    /// `types { type ext...; }` at http level: several blocks merge into one table, a later
+    /// extension replacing an earlier one as in nginx.
+    fn types(&mut self, d: &Directive, main: &mut MainSettings) {
+        let origin = self.origin(d);
+        let slot = main
+            .mime
+            .get_or_insert_with(|| At::new(MimeSource::Table(MimeTypes::default()), origin));
+        let MimeSource::Table(table) = &mut slot.value else {
+            // Only this front-end fills `mime`, and only with a table.
+            return;
+        };
+        for entry in d.block.as_deref().unwrap_or_default() {
+            if entry.block.is_some() {
+                self.error(entry, "unexpected \"{\"");
+                continue;
+            }
+            for ext in &entry.args {
+                // A "/" in an extension almost always means a missing ";" after the previous
+                // type, which nginx would silently turn into an extension.
+                if ext.value.is_empty() || ext.value.contains('/') {
+                    self.error(
+                        entry,
+                        format!(
+                            "invalid extension \"{}\" for \"{}\" in \"types\" (missing \";\"?)",
+                            ext.value, entry.name
+                        ),
+                    );
+                    continue;
+                }
+                table.insert(&ext.value, &entry.name);
+            }
+        }
+    }
+
+    /// `map $source $name { [hostnames;] [volatile;] [default value;] key value; ... }`.
+    fn map(&mut self, d: &Directive) -> Option<At<MapTree>> {
+        let source = arg(d, 0).to_string();
+        let Some(name) = arg(d, 1).strip_prefix('$') else {
+            self.error(d, format!("invalid variable name \"{}\"", arg(d, 1)));
+            return None;
+        };
+        let mut map = MapTree {
+            source,
+            name: name.to_string(),
+            ..MapTree::default()
+        };
+        for entry in d.block.as_deref().unwrap_or_default() {
+            if entry.block.is_some() {
+                self.error(entry, "unexpected \"{\"");
+                continue;
+            }
+            match (entry.name.as_str(), entry.args.as_slice()) {
+                ("hostnames", []) => map.hostnames = true,
+                (word, []) if is_no_op_parameter("map", word) => {}
+                ("default", [value]) => {
+                    if map.default.is_some() {
+                        self.error(entry, "duplicate default map parameter");
+                    } else {
+                        map.default = Some(value.value.clone());
+                    }
+                }
+                (key, [value]) => map.entries.push(At::new(
+                    (key.to_string(), value.value.clone()),
+                    self.origin(entry),
+                )),
+                _ => self.error(entry, "invalid number of the map parameters"),
+            }
+        }
+        Some(At::new(map, self.origin(d)))
+    }
+
+    /// `log_format name [escape=default|json|none] text...`: the pieces are joined with
+    /// nothing between them, as nginx does.
+    fn log_format(&mut self, d: &Directive, formats: &mut Vec<At<LogFormatTree>>) {
+        let name = arg(d, 0);
+        // nginx predefines `combined`, so defining it again is a duplicate there too.
+        if name == "combined" || formats.iter().any(|f| f.value.name == name) {
+            self.error(d, format!("duplicate \"log_format\" name \"{name}\""));
+            return;
+        }
+        let mut text_from = 1;
+        let mut escape = None;
+        if let Some(value) = arg(d, 1).strip_prefix("escape=") {
+            if !matches!(value, "default" | "json" | "none") {
+                self.error(d, format!("unknown log format escaping \"{value}\""));
+                return;
+            }
+            escape = Some(value.to_string());
+            text_from = 2;
+        }
+        let text: String = d
+            .args
+            .iter()
+            .skip(text_from)
+            .map(|a| a.value.as_str())
+            .collect();
+        formats.push(At::new(
+            LogFormatTree {
+                name: name.to_string(),
+                escape,
+                text,
+            },
+            self.origin(d),
+        ));
+    }
+}

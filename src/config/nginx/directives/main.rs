@@ -1,0 +1,178 @@
+//! The directive table's main and events contexts (nginx front-end, control thread only):
+//! `worker_processes`, `worker_cpu_affinity`, `pid`, `error_log`, `events`, and the
+//! `http` block that the `http` module walks.
+
+use super::{arg, is_no_op_directive, Seen, Walker, EVENTS, MAIN};
+use crate::config::model::CpuAffinity;
+use crate::config::nginx::parser::Directive;
+use crate::config::tree::{self, ConfigTree};
+
+impl Walker {
+    pub(super) fn main_block(
+        &mut self,
+        dirs: &[Directive],
+        tree: &mut ConfigTree,
+        seen: &mut Seen,
+    ) {
+        for d in dirs {
+            if !self.check(d, MAIN) {
+                continue;
+            }
+            let main = &mut tree.main;
+            match d.name.as_str() {
+                "worker_processes" => self.once(d, &mut main.shards, |w| {
+                    tree::parse_shards(arg(d, 0))
+                        .map_err(|e| w.error(d, format!("\"worker_processes\" directive: {e}")))
+                        .ok()
+                }),
+                "worker_cpu_affinity" => {
+                    self.once(d, &mut main.cpu_affinity, |w| w.cpu_affinity(d))
+                }
+                "pid" => self.once(d, &mut main.pid, |w| {
+                    Some(tree::At::new(arg(d, 0).to_string(), w.origin(d)))
+                }),
+                "error_log" => self.error_log(d, main),
+                "user" => self.error(
+                    d,
+                    "\"user\" directive is not supported: anx does not switch users; run it \
+                     as the user you want",
+                ),
+                "events" => {
+                    if seen.events {
+                        self.duplicate(d);
+                    } else {
+                        seen.events = true;
+                        self.events_block(d.block.as_deref().unwrap_or_default(), tree);
+                    }
+                }
+                "http" => {
+                    if seen.http {
+                        self.duplicate(d);
+                    } else {
+                        seen.http = true;
+                        self.http_block(d.block.as_deref().unwrap_or_default(), tree);
+                    }
+                }
+                name if is_no_op_directive(name) => self.no_op(d),
+                _ => self.unhandled(d),
+            }
+        }
+    }
+
+    /// `worker_cpu_affinity auto | mask...`: masks like `0101`, rightmost character = CPU 0.
+    fn cpu_affinity(&mut self, d: &Directive) -> Option<CpuAffinity> {
+        if arg(d, 0) == "auto" {
+            if d.args.len() > 2 {
+                self.error(
+                    d,
+                    "invalid number of arguments in \"worker_cpu_affinity\" directive",
+                );
+            } else if d.args.len() == 2 {
+                self.error(
+                    d,
+                    "\"worker_cpu_affinity auto\" with a mask is not supported by anx yet",
+                );
+            }
+            return Some(CpuAffinity::Auto);
+        }
+        let mut sets = Vec::with_capacity(d.args.len());
+        let mut ok = true;
+        for a in &d.args {
+            match cpu_mask(&a.value) {
+                Ok(cpus) => sets.push(cpus),
+                Err(message) => {
+                    self.error(d, message);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(CpuAffinity::Sets(sets))
+    }
+
+    /// `error_log path|stderr [level]`: anx has one error log, set in the main context.
+    fn error_log(&mut self, d: &Directive, main: &mut tree::MainSettings) {
+        if main.error_log.is_some() {
+            self.error(
+                d,
+                "\"error_log\" directive is duplicate: anx writes one error log",
+            );
+            return;
+        }
+        let target = arg(d, 0);
+        for scheme in ["syslog:", "memory:"] {
+            if target.starts_with(scheme) {
+                self.error(
+                    d,
+                    format!("\"error_log\" to \"{scheme}\" is not supported by anx yet"),
+                );
+                return;
+            }
+        }
+        let origin = self.origin(d);
+        if d.args.len() == 2 {
+            let level = arg(d, 1);
+            const LEVELS: [&str; 8] = [
+                "debug", "info", "notice", "warn", "error", "crit", "alert", "emerg",
+            ];
+            if !LEVELS.contains(&level) {
+                self.error(d, format!("invalid log level \"{level}\""));
+                return;
+            }
+            main.error_log_level = Some(tree::At::new(level.to_string(), origin.clone()));
+        }
+        main.error_log = Some(tree::At::new(target.to_string(), origin));
+    }
+
+    fn events_block(&mut self, dirs: &[Directive], tree: &mut ConfigTree) {
+        for d in dirs {
+            if !self.check(d, EVENTS) {
+                continue;
+            }
+            match d.name.as_str() {
+                "worker_connections" => self.once(d, &mut tree.main.worker_connections, |w| {
+                    let n = w.number::<usize>(d, arg(d, 0))?;
+                    if n == 0 {
+                        w.error(d, "\"worker_connections\" directive: it must be at least 1");
+                        return None;
+                    }
+                    Some(n)
+                }),
+                name if is_no_op_directive(name) => self.no_op(d),
+                _ => self.unhandled(d),
+            }
+        }
+    }
+}
+
+/// One `worker_cpu_affinity` mask → the CPUs it selects, ascending. As nginx: spaces are
+/// skipped, at most 1024 CPUs (CPU_SETSIZE).
+fn cpu_mask(mask: &str) -> Result<Vec<usize>, String> {
+    const CPU_SETSIZE: usize = 1024;
+    if mask.len() > CPU_SETSIZE {
+        return Err(format!(
+            "\"worker_cpu_affinity\" supports up to {CPU_SETSIZE} CPUs only"
+        ));
+    }
+    let mut cpus = Vec::new();
+    let mut cpu = 0;
+    for ch in mask.chars().rev() {
+        match ch {
+            ' ' => continue,
+            '0' => {}
+            '1' => cpus.push(cpu),
+            other => {
+                return Err(format!(
+                    "invalid character \"{other}\" in \"worker_cpu_affinity\""
+                ))
+            }
+        }
+        cpu += 1;
+    }
+    if cpus.is_empty() {
+        // nginx would start a worker pinned to no CPU and fail at run time; say it now.
+        return Err(format!(
+            "mask \"{mask}\" in \"worker_cpu_affinity\" selects no CPU"
+        ));
+    }
+    Ok(cpus)
+}

@@ -1,0 +1,324 @@
+//! The unresolved configuration tree: what both front-ends build and `resolve` consumes.
+//!
+//! `config::toml` (serde) and `config::nginx` (directive table) each turn their file into a
+//! [`ConfigTree`]: blocks as written, every setting optional, text not yet compiled, each
+//! piece tagged with the [`Origin`] (file:line) errors should name. `resolve` is then the one
+//! place that knows inheritance, defaults, regex and variable compilation, so both formats
+//! load to the same `model::Config` by construction.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::model::{AutoindexFormat, CpuAffinity, RewriteFlag, ShardCount};
+use super::units::{parse_duration, parse_size};
+use crate::http::mime::MimeTypes;
+
+/// Where a piece of configuration was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Option<Arc<PathBuf>>,
+    pub line: Option<usize>,
+}
+
+/// A value with the place it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+impl<T> At<T> {
+    pub fn new(value: T, origin: Origin) -> At<T> {
+        At { value, origin }
+    }
+}
+
+/// A whole configuration as written.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigTree {
+    /// The file it came from (`None` for the embedded default and `-g` only).
+    pub source: Option<PathBuf>,
+    /// Relative paths (root, logs, pid, includes) resolve against this.
+    pub base_dir: PathBuf,
+    pub main: MainSettings,
+    /// Settings at `http {}` / `[http]` level, inherited by every server.
+    pub http: Layers,
+    pub maps: Vec<At<MapTree>>,
+    pub log_formats: Vec<At<LogFormatTree>>,
+    pub servers: Vec<At<ServerTree>>,
+}
+
+/// Process-wide settings (nginx's main context, TOML's `[main]`).
+#[derive(Debug, Clone, Default)]
+pub struct MainSettings {
+    pub shards: Option<ShardCount>,
+    pub cpu_affinity: Option<CpuAffinity>,
+    pub worker_connections: Option<usize>,
+    /// `pid` path as written.
+    pub pid: Option<At<String>>,
+    /// "stderr" or a path as written.
+    pub error_log: Option<At<String>>,
+    pub error_log_level: Option<At<String>>,
+    pub mime: Option<At<MimeSource>>,
+}
+
+/// Where the MIME table comes from.
+#[derive(Debug, Clone)]
+pub enum MimeSource {
+    /// An nginx-format `types {}` file, path as written (TOML's `mime_types`).
+    File(String),
+    /// A table already read (nginx's `types {}` blocks).
+    Table(MimeTypes),
+}
+
+/// One `server {}` / `[[server]]`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerTree {
+    pub listen: Vec<At<RawListen>>,
+    /// `server_name` entries as written (`~regex` included).
+    pub names: Vec<At<String>>,
+    pub layers: Layers,
+    pub rewrite: Vec<At<StepTree>>,
+    pub locations: Vec<At<LocationTree>>,
+}
+
+/// How a location's path is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawMatch {
+    /// `location /x`
+    Prefix,
+    /// `location = /x`
+    Exact,
+    /// `location ^~ /x`
+    PrefixNoRegex,
+    /// `location ~ re`
+    Regex,
+    /// `location ~* re`
+    RegexCaseless,
+    /// `location @name` (path is the name without `@`).
+    Named,
+}
+
+/// One `location {}` / `[[…location]]`.
+#[derive(Debug, Clone)]
+pub struct LocationTree {
+    pub match_kind: RawMatch,
+    pub path: String,
+    pub internal: bool,
+    pub layers: Layers,
+    pub rewrite: Vec<At<StepTree>>,
+    pub locations: Vec<At<LocationTree>>,
+}
+
+/// A rewrite-module directive as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepTree {
+    Rewrite {
+        regex: String,
+        replacement: String,
+        flag: RewriteFlag,
+    },
+    /// `return code [text]`; `return URL` is `status` 302 with the URL as text.
+    Return {
+        status: u16,
+        text: Option<String>,
+    },
+    /// `set $name value` (`name` without `$`).
+    Set {
+        name: String,
+        value: String,
+    },
+    /// `if (...)`: the condition's words with the parentheses removed.
+    If {
+        condition: Vec<String>,
+        steps: Vec<At<StepTree>>,
+    },
+    Break,
+}
+
+/// `map $source $name { hostnames; default v; key value; ... }`.
+#[derive(Debug, Clone, Default)]
+pub struct MapTree {
+    pub source: String,
+    /// Without `$`.
+    pub name: String,
+    pub hostnames: bool,
+    pub default: Option<String>,
+    /// Keys as written (`~re`, `~*re`, `\~literal`, `*.host`), in order.
+    pub entries: Vec<At<(String, String)>>,
+}
+
+/// `log_format name [escape=…] text…` (the text pieces already joined).
+#[derive(Debug, Clone, Default)]
+pub struct LogFormatTree {
+    pub name: String,
+    /// "default", "json" or "none" as written.
+    pub escape: Option<String>,
+    pub text: String,
+}
+
+/// Settings that inherit http → server → location (and into nested locations). `None`
+/// means "not set here"; for the list-valued ones (`error_page`, `add_header`,
+/// `access_log`), `Some` at a level replaces the inherited list entirely, as nginx does.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    pub conn: HttpLayer,
+    pub files: FileLayer,
+    /// `try_files` words as written.
+    pub try_files: Option<At<Vec<String>>>,
+    /// Each `error_page` directive's words as written.
+    pub error_pages: Option<Vec<At<Vec<String>>>>,
+    pub add_headers: Option<Vec<At<AddHeaderTree>>>,
+    /// `expires` words as written (`["modified", "1h"]`, `["max"]`).
+    pub expires: Option<At<Vec<String>>>,
+    pub absolute_redirect: Option<bool>,
+    pub port_in_redirect: Option<bool>,
+    pub server_name_in_redirect: Option<bool>,
+    pub access_logs: Option<Vec<At<RawAccessLog>>>,
+}
+
+/// `add_header name value [always]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddHeaderTree {
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub always: bool,
+}
+
+/// The inheritable file settings of one block (all optional).
+#[derive(Debug, Default, Clone)]
+pub struct FileLayer {
+    pub root: Option<At<String>>,
+    pub alias: Option<At<String>>,
+    pub index: Option<Vec<String>>,
+    pub autoindex: Option<bool>,
+    pub autoindex_format: Option<AutoindexFormat>,
+    pub default_type: Option<String>,
+    pub allow_dotfiles: Option<bool>,
+    pub allow_symlinks_outside_root: Option<bool>,
+    pub etag: Option<bool>,
+    pub memory_cache_max_file: Option<u64>,
+    pub memory_cache_bytes: Option<u64>,
+    pub max_ranges: Option<usize>,
+}
+
+/// The inheritable connection settings of one block (all optional).
+#[derive(Debug, Default, Clone)]
+pub struct HttpLayer {
+    pub client_header_timeout: Option<Duration>,
+    pub client_body_timeout: Option<Duration>,
+    pub keepalive_timeout: Option<Duration>,
+    pub keepalive_requests: Option<u64>,
+    pub send_timeout: Option<Duration>,
+    pub client_max_body_size: Option<u64>,
+    pub max_request_line: Option<u64>,
+    pub max_header_bytes: Option<u64>,
+    pub max_headers: Option<usize>,
+    pub server_tokens: Option<bool>,
+    pub merge_slashes: Option<bool>,
+}
+
+/// `access_log off` or `access_log path [format] [buffer=] [flush=] [if=]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawAccessLog {
+    Off,
+    On {
+        path: String,
+        /// Format name: "combined" (default), "json", or a `log_format` name.
+        format: Option<String>,
+        buffer: Option<u64>,
+        flush: Option<Duration>,
+        condition: Option<String>,
+    },
+}
+
+/// `listen address:port [default_server] [backlog=N] [reuseport]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawListen {
+    pub addr: SocketAddr,
+    pub backlog: Option<u32>,
+    pub default_server: bool,
+}
+
+/// `--shards`, `shards =`, `worker_processes`: "auto" or a positive count.
+pub fn parse_shards(text: &str) -> Result<ShardCount, String> {
+    if text == "auto" {
+        return Ok(ShardCount::Auto);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(ShardCount::Fixed(n)),
+        _ => Err(format!(
+            "expected \"auto\" or a number of shards ≥ 1, found {text:?}"
+        )),
+    }
+}
+
+/// nginx's listen address forms: "addr:port", "port", "[v6]:port", "*:port", "localhost:port".
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    let bad = || {
+        format!("expected a listen address such as \"127.0.0.1:8080\", \"8080\" or \"[::]:8080\", found {text:?}")
+    };
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    if let Some(port) = text.strip_prefix("*:") {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Some((host, port)) = text.rsplit_once(':') {
+        if host == "localhost" {
+            let port = port.parse::<u16>().map_err(|_| bad())?;
+            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+        }
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        // nginx: an address without a port listens on 80.
+        return Ok(SocketAddr::new(ip, 80));
+    }
+    Err(bad())
+}
+
+/// A time value as nginx writes it ("75s", "500ms", "1h 30m", bare seconds).
+pub fn time(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+/// A size value as nginx writes it ("8k", "1m", bare bytes).
+pub fn size(text: &str) -> Result<u64, String> {
+    parse_size(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(
+            parse_listen_addr("8080").unwrap(),
+            "0.0.0.0:8080".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("[::]:80").unwrap(),
+            "[::]:80".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("*:81").unwrap(),
+            "0.0.0.0:81".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("127.0.0.2").unwrap(),
+            "127.0.0.2:80".parse().unwrap()
+        );
+        assert!(parse_listen_addr("nowhere").is_err());
+        assert!(parse_listen_addr("1.2.3.4:99999").is_err());
+    }
+}

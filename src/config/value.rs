@@ -1,0 +1,148 @@
+//! Compiled values of the configuration: strings with variables ([`Template`]), the
+//! variables themselves ([`Var`]) and regular expressions ([`Pattern`]).
+//!
+//! Front-ends hand `resolve` plain text (`"https://$host$request_uri"`, `"^/(.*)\.php$"`);
+//! `resolve` compiles it into these types once, at load time, so an unknown variable or a
+//! regex the `regex` crate cannot run is a configuration error and never a surprise on the
+//! request path. Every type keeps its source text: equality compares sources, and `anx -T`
+//! prints them back.
+
+use std::fmt;
+
+/// One variable a template or condition reads (nginx's `$name`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Var {
+    /// `$uri`, `$document_uri`: the current, normalised (decoded) URI path.
+    Uri,
+    /// `$request_uri`: the original request target, as received.
+    RequestUri,
+    /// `$args`, `$query_string`.
+    Args,
+    /// `$arg_NAME` (name kept as written; matched case-insensitively, as nginx does).
+    Arg(String),
+    /// `$is_args`: "?" when there are arguments.
+    IsArgs,
+    /// `$host`: Host without port, lowercased; else the server's first name.
+    Host,
+    /// `$http_NAME`: a request header (name lowercased, `_` read as `-`).
+    Http(String),
+    /// `$cookie_NAME`.
+    Cookie(String),
+    /// `$sent_http_NAME`: a response header.
+    SentHttp(String),
+    RemoteAddr,
+    RemotePort,
+    ServerAddr,
+    ServerPort,
+    /// `$server_name`: the chosen server's first name.
+    ServerName,
+    Scheme,
+    /// `$https`: "on" on TLS connections, else empty.
+    Https,
+    RequestMethod,
+    /// `$request`: the request line.
+    Request,
+    ServerProtocol,
+    DocumentRoot,
+    RealpathRoot,
+    RequestFilename,
+    ContentType,
+    ContentLength,
+    Status,
+    BodyBytesSent,
+    BytesSent,
+    RequestLength,
+    RequestTime,
+    Msec,
+    TimeLocal,
+    TimeIso8601,
+    RequestId,
+    Connection,
+    ConnectionRequests,
+    Pid,
+    Hostname,
+    /// `$nginx_version` (anx reports its own version).
+    NginxVersion,
+    /// `$1` … `$9` (`$0` is the whole match) of the last successful regex.
+    Capture(u8),
+    /// A named capture `(?<name>…)` of the last successful regex.
+    NamedCapture(String),
+    /// A variable created by `set`: index into [`crate::config::Config::user_vars`].
+    User(usize),
+    /// A `map` result: index into [`crate::config::Config::maps`].
+    Map(usize),
+}
+
+/// A piece of a [`Template`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Literal(String),
+    Var(Var),
+}
+
+/// A string with variables, compiled: `"https://$host$request_uri"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// As written in the configuration.
+    pub source: String,
+    pub parts: Vec<Part>,
+}
+
+impl Template {
+    /// A template without variables.
+    pub fn literal(text: &str) -> Template {
+        Template {
+            source: text.to_string(),
+            parts: if text.is_empty() {
+                Vec::new()
+            } else {
+                vec![Part::Literal(text.to_string())]
+            },
+        }
+    }
+
+    /// The text when the template has no variables.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Literal(s)] => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn has_vars(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Var(_)))
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// A compiled regular expression (`location ~`, `rewrite`, `if ~`, `map ~`, `server_name ~`).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// As written, without the `~`/`~*` marker.
+    pub source: String,
+    /// `~*`: case-insensitive.
+    pub caseless: bool,
+    /// Matches bytes: URIs need not be UTF-8 after percent-decoding.
+    pub regex: regex::bytes::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.caseless == other.caseless
+    }
+}
+
+impl Eq for Pattern {}
+
+impl Pattern {
+    /// Names of the named groups, in order (each becomes a variable).
+    pub fn capture_names(&self) -> impl Iterator<Item = &str> {
+        self.regex.capture_names().flatten()
+    }
+}
