@@ -1,12 +1,12 @@
 //! The command line: nginx's flags (`-?hvVtTq`, `-c`, `-p`, `-e`, `-g`, `-s`) plus `--shards`.
 //!
-//! Parsing only; `main.rs` acts on the result. Single-letter flags combine as in nginx
+//! Parsing only, on the main thread before anything else runs; `main.rs` acts on the result. Single-letter flags combine as in nginx
 //! (`-tq`), and options take their value attached or as the next argument (`-cfile`, `-c file`).
 
 use std::path::PathBuf;
 
 use crate::config::model::ShardCount;
-use crate::config::toml::parse_shards;
+use crate::config::tree::parse_shards;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -33,17 +33,22 @@ pub struct Cli {
 pub const USAGE: &str = "Usage: anx [-?hvVtTq] [-s signal] [-p prefix] [-e filename] [-c filename] [-g directives] [--shards auto|N]
 
 Options:
-  -?,-h         : this help
-  -v            : show version and exit
+  -?,-h,--help  : this help
+  -v,--version  : show version and exit
   -V            : show version and build options, then exit
   -t            : test configuration and exit
-  -T            : test configuration, dump it and exit
+  -T            : test configuration, dump it as TOML to stdout and exit
+                  (anx -T -c nginx.conf > anx.toml converts an nginx configuration)
   -q            : suppress non-error messages during configuration testing
-  -s signal     : send signal to the running process: stop, quit, reopen, reload
-  -p prefix     : set prefix path (default: the current directory)
-  -e filename   : set error log file (default: stderr)
-  -c filename   : set configuration file (default: conf/anx.toml, else a built-in site)
-  -g directives : set global directives out of configuration file
+  -s signal     : send signal to the running process (pid file from \"pid\"):
+                  stop, quit, reopen, reload
+  -p prefix     : set prefix path: -c and the configuration's relative paths resolve
+                  against it (default: the current directory for -c, the configuration
+                  file's directory for the paths inside it)
+  -e filename   : set error log file, or \"stderr\" (default: the configuration's)
+  -c filename   : set configuration file, TOML or nginx syntax
+                  (default: conf/anx.toml, else a built-in site)
+  -g directives : set global directives out of configuration file (nginx syntax only)
   --shards N    : shards (one per core): auto or a number
 ";
 
@@ -152,6 +157,46 @@ mod tests {
         assert!(p(&["-c"]).is_err());
         assert!(p(&["-x"]).is_err());
         assert!(p(&["file"]).is_err());
+    }
+
+    #[test]
+    fn usage_lists_every_flag() {
+        for flag in [
+            "-?",
+            "-h",
+            "--help",
+            "-v",
+            "--version",
+            "-V",
+            "-t",
+            "-T",
+            "-q",
+            "-s",
+            "-p",
+            "-e",
+            "-c",
+            "-g",
+            "--shards",
+            "stop",
+            "quit",
+            "reopen",
+            "reload",
+        ] {
+            assert!(USAGE.contains(flag), "usage does not mention {flag}");
+        }
+    }
+
+    #[test]
+    fn values_attach_or_follow() {
+        let c = p(&["-g", "worker_processes 2;", "-pprefix", "-e", "stderr"]).unwrap();
+        assert_eq!(c.global_directives.as_deref(), Some("worker_processes 2;"));
+        assert_eq!(c.prefix, Some(PathBuf::from("prefix")));
+        assert_eq!(c.error_log.as_deref(), Some("stderr"));
+        assert_eq!(p(&["-T"]).unwrap().action, Action::TestAndDump);
+        assert_eq!(
+            p(&["-sstop"]).unwrap().action,
+            Action::Signal("stop".into())
+        );
     }
 
     #[test]

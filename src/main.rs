@@ -1,10 +1,15 @@
 //! `anx` binary: parse the command line, then run a one-shot command or the server.
+//!
+//! Runs on the process's main thread, which becomes the control thread when anx serves
+//! (`runtime::run`). The one-shot commands (`-t`, `-T`, `-s`, `-v`, `-V`, `-h`) load what they
+//! need, print nginx's lines with `anx:` and exit; none of them starts a shard.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anx::cli::{self, Action};
 use anx::config::{self, model::LogTarget, Config};
+use anx::runtime::signal_cmd;
 
 const DEFAULT_CONFIG: &str = "conf/anx.toml";
 
@@ -18,33 +23,46 @@ fn main() -> ExitCode {
     };
     match &cli.action {
         Action::Help => {
-            print!(
-                "anx version: anx/{}\n{}",
-                env!("CARGO_PKG_VERSION"),
-                cli::USAGE
-            );
+            print!("{}{}", version_line(), cli::USAGE);
             ExitCode::SUCCESS
         }
         Action::Version => {
-            eprintln!("anx version: anx/{}", env!("CARGO_PKG_VERSION"));
+            eprint!("{}", version_line());
             ExitCode::SUCCESS
         }
         Action::VersionAndBuild => {
-            eprintln!("anx version: anx/{}", env!("CARGO_PKG_VERSION"));
-            eprintln!("built with rustc, glommio 0.9 (io_uring), httparse");
-            eprintln!("configure arguments: --with-toml-config");
+            eprint!("{}", version_line());
+            eprint!("{}", build_options());
             ExitCode::SUCCESS
         }
-        Action::Signal(_) | Action::TestAndDump => {
-            eprintln!("anx: this option is not implemented yet (see README, \"Not built yet\")");
-            ExitCode::FAILURE
-        }
-        Action::Test => test_config(&cli),
+        Action::Signal(name) => signal(&cli, name),
+        Action::Test => test_config(&cli, false),
+        Action::TestAndDump => test_config(&cli, true),
         Action::Run => run(&cli),
     }
 }
 
-/// The configuration file to use: `-c`, else conf/anx.toml under the prefix, else none.
+fn version_line() -> String {
+    format!("anx version: anx/{}\n", env!("CARGO_PKG_VERSION"))
+}
+
+/// `-V`: what this binary was built with, in nginx's shape.
+fn build_options() -> String {
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    format!(
+        "built for {arch}-{os} ({profile} build) with glommio 0.9 (io_uring), httparse, regex\n\
+         configuration: TOML (native) and nginx.conf syntax; default file {DEFAULT_CONFIG}\n",
+        arch = std::env::consts::ARCH,
+        os = std::env::consts::OS,
+    )
+}
+
+/// The configuration file to use: `-c` (relative to `-p`), else conf/anx.toml under the
+/// prefix, else none (the built-in default).
 fn config_path(cli: &cli::Cli) -> Option<PathBuf> {
     let prefix = cli.prefix.clone().unwrap_or_else(|| PathBuf::from("."));
     match &cli.config {
@@ -57,9 +75,28 @@ fn config_path(cli: &cli::Cli) -> Option<PathBuf> {
     }
 }
 
+/// Loads the configuration the command line names. Relative paths inside it resolve against
+/// `-p` when given, else against the file's directory (as `config::load` does); `-g` goes to
+/// the nginx front-end, which refuses it for TOML files.
 fn load(cli: &cli::Cli) -> Result<(Config, Option<PathBuf>), config::ConfigErrors> {
+    let globals = cli.global_directives.as_deref();
     match config_path(cli) {
-        Some(path) => config::load(&path).map(|c| (c, Some(path))),
+        Some(path) => {
+            let prefix = match &cli.prefix {
+                Some(p) => p.clone(),
+                None => path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            };
+            config::load_with(&path, &prefix, globals).map(|c| (c, Some(path)))
+        }
+        None if globals.is_some() => Err(config::ConfigErrors(vec![config::ConfigError {
+            file: None,
+            line: None,
+            message: "-g needs an nginx-syntax configuration (the built-in default is TOML)"
+                .to_string(),
+        }])),
         None => config::embedded_default().map(|c| (c, None)),
     }
 }
@@ -71,10 +108,18 @@ fn display(path: &Option<PathBuf>) -> String {
         .unwrap_or_else(|| "<built-in>".to_string())
 }
 
-fn test_config(cli: &cli::Cli) -> ExitCode {
+fn print_errors(errors: &config::ConfigErrors) {
+    for e in &errors.0 {
+        eprintln!("anx: [emerg] {e}");
+    }
+}
+
+/// `-t`, and `-T` (`dump`): nginx's two lines on stderr; with `-T` the resolved model as TOML
+/// on stdout, which loads back to the same model (the nginx → TOML migration).
+fn test_config(cli: &cli::Cli, dump: bool) -> ExitCode {
     let path = config_path(cli);
     match load(cli) {
-        Ok(_) => {
+        Ok((config, _)) => {
             if !cli.quiet {
                 eprintln!(
                     "anx: the configuration file {} syntax is ok",
@@ -85,13 +130,32 @@ fn test_config(cli: &cli::Cli) -> ExitCode {
                     display(&path)
                 );
             }
+            if dump {
+                print!("{}", config::dump::to_toml(&config));
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("anx: [emerg] {e}");
-            }
+            print_errors(&errors);
             eprintln!("anx: configuration file {} test failed", display(&path));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-s stop|quit|reopen|reload`: signal the server named by the configuration's pid file.
+fn signal(cli: &cli::Cli, name: &str) -> ExitCode {
+    let config = match load(cli) {
+        Ok((c, _)) => c,
+        Err(errors) => {
+            print_errors(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    match signal_cmd::send(&config, name) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("anx: [{}] {}", e.severity.label(), e.message);
             ExitCode::FAILURE
         }
     }
@@ -101,9 +165,7 @@ fn run(cli: &cli::Cli) -> ExitCode {
     let (mut config, path) = match load(cli) {
         Ok(c) => c,
         Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("anx: [emerg] {e}");
-            }
+            print_errors(&errors);
             return ExitCode::FAILURE;
         }
     };

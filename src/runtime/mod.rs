@@ -1,9 +1,15 @@
 //! The control thread: binds sockets, starts shards, waits for signals, stops shards.
 //!
-//! `main` hands a validated [`Config`]; this picks the cores (`--shards auto|N` over
-//! `core_affinity::get_core_ids()`), binds one SO_REUSEPORT socket per listen address per
-//! shard, starts the shards, then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGHUP and
-//! SIGUSR1 (reload, log reopen) are logged and ignored until the operations issue lands.
+//! `main` hands a validated [`Config`]; this picks the CPUs of every shard (`--shards auto|N`
+//! over `core_affinity::get_core_ids()`, or the `cpu_affinity` masks), binds one SO_REUSEPORT
+//! socket per listen address per shard, starts the shards, writes the pid file ([`pid`]),
+//! then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGHUP and SIGUSR1 (reload, log
+//! reopen) are logged and ignored until the operations issue lands. [`signal_cmd`] is the
+//! other side: the one-shot `anx -s` that sends those signals. Nothing here is on the request
+//! path.
+
+pub mod pid;
+pub mod signal_cmd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,14 +18,16 @@ use std::time::Duration;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
-use crate::config::model::{Config, ShardCount};
+use crate::config::model::{Config, CpuAffinity, ShardCount};
 use crate::config::snapshot::Snapshot;
 use crate::net::listener;
-use crate::shard::{self, BoundListener, ShardHandle};
+use crate::shard::{self, BoundListener, ShardCpus, ShardHandle};
 
-/// The cores shards run on: every allowed core for `auto`, the first N otherwise (wrapping
-/// round when N exceeds the cores, as nginx allows more workers than CPUs).
-pub fn shard_cores(count: ShardCount) -> Vec<Option<usize>> {
+/// The CPUs of every shard. The count is one per allowed core for `auto`, else N. With
+/// `cpu_affinity = auto` shard i runs on the i-th allowed core (wrapping round when N exceeds
+/// the cores, as nginx allows more workers than CPUs); with masks, shard i gets mask
+/// i mod len (nginx reuses the last mask instead; cycling spreads extra shards).
+pub fn shard_cpus(count: ShardCount, affinity: &CpuAffinity) -> Vec<ShardCpus> {
     let cores: Vec<usize> = core_affinity::get_core_ids()
         .unwrap_or_default()
         .into_iter()
@@ -30,12 +38,14 @@ pub fn shard_cores(count: ShardCount) -> Vec<Option<usize>> {
         ShardCount::Fixed(n) => n,
     };
     (0..n)
-        .map(|i| {
-            if cores.is_empty() {
-                None
-            } else {
-                Some(cores[i % cores.len()])
-            }
+        .map(|i| match affinity {
+            CpuAffinity::Sets(sets) if !sets.is_empty() => match sets[i % sets.len()].as_slice() {
+                [] => ShardCpus::Any,
+                [one] => ShardCpus::One(*one),
+                many => ShardCpus::Set(many.to_vec()),
+            },
+            _ if cores.is_empty() => ShardCpus::Any,
+            _ => ShardCpus::One(cores[i % cores.len()]),
         })
         .collect()
 }
@@ -68,8 +78,9 @@ fn bind_all(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListener>>, S
 /// Runs anx until a stop signal; returns the process exit code.
 pub fn run(config: Config) -> Result<(), String> {
     crate::net::uring_probe::probe()?;
-    let cores = shard_cores(config.shards);
-    let listeners = bind_all(&config, cores.len())?;
+    let cpus = shard_cpus(config.shards, &config.cpu_affinity);
+    let listeners = bind_all(&config, cpus.len())?;
+    let pid_path = config.pid.clone();
     let snapshot = Arc::new(Snapshot::new(config));
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -77,23 +88,36 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     let mut shards: Vec<ShardHandle> = Vec::new();
-    for (id, (core, bound)) in cores.iter().zip(listeners).enumerate() {
-        match shard::start(id, *core, bound, snapshot.clone(), stop.clone()) {
+    let stop_all = |shards: Vec<ShardHandle>| {
+        stop.store(true, Ordering::Relaxed);
+        for h in shards {
+            let _ = h.thread.join();
+        }
+    };
+    for (id, (cpu, bound)) in cpus.iter().zip(listeners).enumerate() {
+        match shard::start(id, cpu.clone(), bound, snapshot.clone(), stop.clone()) {
             Ok(h) => shards.push(h),
             Err(e) => {
-                stop.store(true, Ordering::Relaxed);
-                for h in shards {
-                    let _ = h.thread.join();
-                }
+                stop_all(shards);
                 return Err(e);
             }
         }
     }
+    // Written once the sockets are bound and the shards run, so `anx -s` never finds the pid
+    // of a server that then fails to start; removed on return (see `pid::PidFile`).
+    let _pid_file = match pid_path.as_deref().map(pid::PidFile::create).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            stop_all(shards);
+            return Err(e);
+        }
+    };
+    let cpu_list: Vec<String> = cpus.iter().map(ShardCpus::to_string).collect();
     log::info!(
-        "anx/{} started: {} shard(s) on cores {:?}",
+        "anx/{} started: {} shard(s) on CPUs [{}]",
         env!("CARGO_PKG_VERSION"),
         shards.len(),
-        cores
+        cpu_list.join(", ")
     );
     eprintln!("anx: ready ({} shards)", shards.len());
 
@@ -117,10 +141,34 @@ pub fn run(config: Config) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    stop.store(true, Ordering::Relaxed);
-    for h in shards {
-        let _ = h.thread.join();
-    }
+    stop_all(shards);
     log::info!("exit");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_are_used_cyclically() {
+        let sets = CpuAffinity::Sets(vec![vec![0], vec![1, 2]]);
+        assert_eq!(
+            shard_cpus(ShardCount::Fixed(3), &sets),
+            vec![
+                ShardCpus::One(0),
+                ShardCpus::Set(vec![1, 2]),
+                ShardCpus::One(0)
+            ]
+        );
+    }
+
+    #[test]
+    fn auto_pins_one_core_per_shard() {
+        let cpus = shard_cpus(ShardCount::Fixed(2), &CpuAffinity::Auto);
+        assert_eq!(cpus.len(), 2);
+        assert!(cpus
+            .iter()
+            .all(|c| matches!(c, ShardCpus::One(_) | ShardCpus::Any)));
+    }
 }

@@ -1,0 +1,1026 @@
+//! `anx -T`: the resolved model printed back as native TOML.
+//!
+//! Runs once on the control thread for `-T` (a one-shot command), never on the request path.
+//! In: a [`Config`] as `resolve` built it, from either front-end. Out: TOML text that
+//! `config::toml` loads back to an equal model, which makes `anx -T -c nginx.conf > anx.toml`
+//! the nginx → TOML migration.
+//!
+//! The dump is deliberately explicit rather than pretty: `[main]` is written in full, the
+//! MIME table inline, and every location carries every setting it has in the model (lists
+//! included, empty ones as `[]` / `false`), so nothing is inherited by surprise when the file
+//! is read again. Only two things rely on inheritance, because the model does not say what
+//! was written: a location with `alias` omits `root` (`resolve` refuses both in one block),
+//! so its server (or parent location) carries the root it inherited. Rewrite-module
+//! directives go back into nginx syntax (`rewrite = '''…'''`), printed from the sources every
+//! [`Template`] and [`Pattern`] keeps.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use super::model::{
+    AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath,
+    ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileTest, Handler, HttpSettings,
+    Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server, ShardCount,
+    Step, TryFallback,
+};
+use super::value::{Pattern, Template};
+
+/// The whole configuration as TOML (see the module docs for the layout).
+pub fn to_toml(config: &Config) -> String {
+    let mut out = String::new();
+    let from = config
+        .source
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<built-in>".to_string());
+    // `writeln!` into a String cannot fail; the results are ignored throughout.
+    let _ = writeln!(
+        out,
+        "# anx -T: the configuration loaded from {from}, as anx resolved it.\n\
+         # Load it with `anx -c <this file>`. Every setting is written out, so editing one\n\
+         # location changes only that location."
+    );
+    main_section(&mut out, config);
+    http_section(&mut out, config);
+    for server in &config.servers {
+        server_section(&mut out, config, server);
+    }
+    out
+}
+
+fn main_section(out: &mut String, config: &Config) {
+    out.push_str("\n[main]\n");
+    match config.shards {
+        ShardCount::Auto => kv(out, "shards", &q("auto")),
+        ShardCount::Fixed(n) => kv(out, "shards", &n.to_string()),
+    }
+    match &config.cpu_affinity {
+        CpuAffinity::Auto => kv(out, "cpu_affinity", &q("auto")),
+        CpuAffinity::Sets(sets) => {
+            // One width for all masks, as people write them ("0101", "1010").
+            let width = sets.iter().flatten().max().map_or(1, |m| m + 1);
+            let masks: Vec<String> = sets.iter().map(|s| q(&cpu_mask(s, width))).collect();
+            kv(out, "cpu_affinity", &list(&masks));
+        }
+    }
+    kv(
+        out,
+        "worker_connections",
+        &int(config.worker_connections as u64),
+    );
+    if let Some(pid) = &config.pid {
+        kv(out, "pid", &path(pid));
+    }
+    match &config.error_log.target {
+        LogTarget::Stderr => kv(out, "error_log", &q("stderr")),
+        LogTarget::File(p) => kv(out, "error_log", &path(p)),
+    }
+    kv(
+        out,
+        "error_log_level",
+        &q(level_word(config.error_log.level)),
+    );
+
+    // The MIME table inline, grouped by type (the file form would need the file next to it).
+    let mut by_type: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (ext, content_type) in config.mime.entries() {
+        by_type
+            .entry(content_type)
+            .or_default()
+            .push(String::from_utf8_lossy(ext).into_owned());
+    }
+    out.push_str("\n[main.types]\n");
+    for (content_type, exts) in by_type {
+        let exts: Vec<String> = exts.iter().map(|e| q(e)).collect();
+        kv(out, &q(content_type), &list(&exts));
+    }
+}
+
+/// nginx's `worker_cpu_affinity` mask: one character per CPU, the rightmost is CPU 0.
+fn cpu_mask(cpus: &[usize], width: usize) -> String {
+    (0..width)
+        .rev()
+        .map(|i| if cpus.contains(&i) { '1' } else { '0' })
+        .collect()
+}
+
+/// The word `[main] error_log_level` reads back as `level`.
+fn level_word(level: log::LevelFilter) -> &'static str {
+    match level {
+        log::LevelFilter::Trace | log::LevelFilter::Debug => "debug",
+        log::LevelFilter::Info => "info",
+        log::LevelFilter::Warn => "warn",
+        log::LevelFilter::Error | log::LevelFilter::Off => "error",
+    }
+}
+
+/// `[[http.log_format]]` for every custom format in use, then `[[http.map]]`.
+fn http_section(out: &mut String, config: &Config) {
+    fn collect<'a>(locations: &'a [Location], logs: &mut Vec<&'a AccessLog>) {
+        for l in locations {
+            logs.extend(&l.access_logs);
+            collect(&l.locations, logs);
+        }
+    }
+    let mut logs: Vec<&AccessLog> = Vec::new();
+    for server in &config.servers {
+        logs.extend(&server.access_logs);
+        collect(&server.locations, &mut logs);
+    }
+    let mut formats: Vec<&LogFormat> = Vec::new();
+    for log in logs {
+        if let AccessLogFormat::Custom(f) = &log.format {
+            if !formats.iter().any(|known| known.name == f.name) {
+                formats.push(f);
+            }
+        }
+    }
+    for f in formats {
+        out.push_str("\n[[http.log_format]]\n");
+        kv(out, "name", &q(&f.name));
+        let escape = match f.escape {
+            LogEscape::Default => "default",
+            LogEscape::Json => "json",
+            LogEscape::None => "none",
+        };
+        kv(out, "escape", &q(escape));
+        kv(out, "format", &q(&f.template.source));
+    }
+    for map in &config.maps {
+        map_table(out, map);
+    }
+}
+
+fn map_table(out: &mut String, map: &Map) {
+    out.push_str("\n[[http.map]]\n");
+    kv(out, "source", &q(&map.source.source));
+    kv(out, "variable", &q(&format!("${}", map.name)));
+    kv(out, "hostnames", &map.hostnames.to_string());
+    kv(out, "default", &q(&map.default.source));
+    // Exact keys live in a hash map; sorted so the dump is stable. Their order never
+    // matters: exact keys are tried before wildcards and regexes.
+    let mut exact: Vec<(&String, &Template)> = map.exact.iter().collect();
+    exact.sort_by(|a, b| a.0.cmp(b.0));
+    let mut entries: Vec<String> = Vec::new();
+    for (key, value) in exact {
+        // A literal key that starts with `~` is written `\~` in nginx's map syntax.
+        let key = if key.starts_with('~') {
+            format!("\\{key}")
+        } else {
+            key.clone()
+        };
+        entries.push(pair(&key, &value.source));
+    }
+    for (key, value) in &map.wildcards {
+        entries.push(pair(key, &value.source));
+    }
+    for (pattern, value) in &map.regexes {
+        entries.push(pair(&regex_word(pattern), &value.source));
+    }
+    if entries.is_empty() {
+        kv(out, "entries", "[]");
+    } else {
+        out.push_str("entries = [\n");
+        for e in entries {
+            let _ = writeln!(out, "    {e},");
+        }
+        out.push_str("]\n");
+    }
+}
+
+fn pair(a: &str, b: &str) -> String {
+    format!("[{}, {}]", q(a), q(b))
+}
+
+/// `~re` / `~*re` as nginx writes a regex key or name.
+fn regex_word(p: &Pattern) -> String {
+    format!("{}{}", if p.caseless { "~*" } else { "~" }, p.source)
+}
+
+fn server_section(out: &mut String, config: &Config, server: &Server) {
+    out.push_str("\n[[server]]\n");
+    let listen: Vec<String> = server
+        .listen
+        .iter()
+        .map(|l| {
+            format!(
+                "{{ addr = {}, default_server = {}, backlog = {} }}",
+                q(&l.addr.to_string()),
+                l.default_server,
+                l.backlog
+            )
+        })
+        .collect();
+    kv(out, "listen", &list(&listen));
+    kv(out, "server_name", &list(&server_names(server)));
+    http_settings(out, &server.http);
+    // Locations with `alias` inherit `root` (see the module docs); give them theirs here.
+    let server_root = server
+        .locations
+        .iter()
+        .find(|l| l.files.alias.is_some())
+        .map(|l| &l.files.root);
+    if let Some(root) = server_root {
+        kv(out, "root", &doc_path(root));
+    }
+    kv(out, "error_page", &error_pages(&server.error_pages));
+    kv(out, "access_log", &access_logs(&server.access_logs));
+    if !server.rewrite.is_empty() {
+        kv(out, "rewrite", &script(config, &server.rewrite));
+    }
+    for location in &server.locations {
+        location_section(out, config, location, 1, server_root);
+    }
+}
+
+/// `server_name` as written: the primary name first (it becomes `$server_name`), then the
+/// other exact and wildcard names, then the regex names as `~re`.
+fn server_names(server: &Server) -> Vec<String> {
+    let primary = server.primary_name.as_str();
+    let mut names: Vec<String> = Vec::new();
+    let mut primary_pending = !primary.is_empty();
+    if primary_pending {
+        names.push(q(primary));
+    }
+    for n in &server.names {
+        if primary_pending && n.eq_ignore_ascii_case(primary) {
+            primary_pending = false;
+            continue;
+        }
+        names.push(q(n));
+    }
+    for p in &server.name_regexes {
+        let word = format!("~{}", p.source);
+        if primary_pending && word == primary {
+            primary_pending = false;
+            continue;
+        }
+        names.push(q(&word));
+    }
+    names
+}
+
+fn http_settings(out: &mut String, h: &HttpSettings) {
+    // Destructured so that a new setting fails to compile here until the dump writes it.
+    let HttpSettings {
+        client_header_timeout,
+        client_body_timeout,
+        keepalive_timeout,
+        keepalive_requests,
+        send_timeout,
+        client_max_body_size,
+        max_request_line,
+        max_header_bytes,
+        max_headers,
+        server_tokens,
+        merge_slashes,
+    } = h;
+    kv(
+        out,
+        "client_header_timeout",
+        &q(&time(*client_header_timeout)),
+    );
+    kv(out, "client_body_timeout", &q(&time(*client_body_timeout)));
+    kv(out, "keepalive_timeout", &q(&time(*keepalive_timeout)));
+    kv(out, "keepalive_requests", &int(*keepalive_requests));
+    kv(out, "send_timeout", &q(&time(*send_timeout)));
+    kv(out, "client_max_body_size", &int(*client_max_body_size));
+    kv(out, "max_request_line", &int(*max_request_line as u64));
+    kv(out, "max_header_bytes", &int(*max_header_bytes as u64));
+    kv(out, "max_headers", &int(*max_headers as u64));
+    kv(out, "server_tokens", &server_tokens.to_string());
+    kv(out, "merge_slashes", &merge_slashes.to_string());
+}
+
+/// One location and, after its keys, its nested locations (`[[server.location.location]]`).
+/// `inherited_root` is the root the parent level hands down (for `alias` locations).
+fn location_section(
+    out: &mut String,
+    config: &Config,
+    loc: &Location,
+    depth: usize,
+    inherited_root: Option<&DocPath>,
+) {
+    let _ = writeln!(out, "\n[[server{}]]", ".location".repeat(depth));
+    let (path, kind) = match loc.match_kind {
+        MatchKind::Exact => (bytes(&loc.path), "exact"),
+        MatchKind::PrefixNoRegex => (bytes(&loc.path), "prefix_no_regex"),
+        MatchKind::Prefix => (bytes(&loc.path), "prefix"),
+        MatchKind::Regex => match &loc.regex {
+            Some(p) => (
+                p.source.clone(),
+                if p.caseless {
+                    "regex_caseless"
+                } else {
+                    "regex"
+                },
+            ),
+            None => (bytes(&loc.path), "regex"),
+        },
+        MatchKind::Named => (bytes(&loc.path), "named"),
+    };
+    kv(out, "path", &q(&path));
+    kv(out, "match", &q(kind));
+    kv(out, "internal", &loc.internal.to_string());
+    match loc.handler {
+        // The static handler is the default; a future handler adds its key here.
+        Handler::Static => {}
+    }
+
+    let f = &loc.files;
+    match &f.alias {
+        None => kv(out, "root", &doc_path(&f.root)),
+        Some(alias) => {
+            // `root` and `alias` cannot share a block; the root comes from the parent, which
+            // was given this location's root. Write it only if that is somehow not so (the
+            // reload then reports the conflict instead of silently changing the model).
+            if inherited_root != Some(&f.root) {
+                kv(out, "root", &doc_path(&f.root));
+            }
+            kv(out, "alias", &doc_path(alias));
+        }
+    }
+    let index: Vec<String> = f.index.iter().map(|i| q(i)).collect();
+    kv(out, "index", &list(&index));
+    kv(out, "autoindex", &f.autoindex.is_some().to_string());
+    if let Some(format) = f.autoindex {
+        let word = match format {
+            AutoindexFormat::Html => "html",
+            AutoindexFormat::Json => "json",
+        };
+        kv(out, "autoindex_format", &q(word));
+    }
+    kv(out, "default_type", &q(&f.default_type));
+    kv(out, "allow_dotfiles", &f.allow_dotfiles.to_string());
+    kv(
+        out,
+        "allow_symlinks_outside_root",
+        &f.allow_symlinks_outside_root.to_string(),
+    );
+    kv(out, "etag", &f.etag.to_string());
+    kv(out, "memory_cache_max_file", &int(f.memory_cache_max_file));
+    kv(out, "memory_cache_bytes", &int(f.memory_cache_bytes));
+    kv(out, "max_ranges", &int(f.max_ranges as u64));
+
+    if let Some(t) = &loc.try_files {
+        let mut words: Vec<String> = t.candidates.iter().map(|c| q(&c.source)).collect();
+        words.push(q(&match &t.fallback {
+            TryFallback::Uri(u) => u.source.clone(),
+            TryFallback::Named(n) => format!("@{n}"),
+            TryFallback::Status(s) => format!("={s}"),
+        }));
+        kv(out, "try_files", &list(&words));
+    }
+    kv(out, "error_page", &error_pages(&loc.error_pages));
+    let headers: Vec<String> = loc
+        .add_headers
+        .iter()
+        .map(|h| {
+            format!(
+                "{{ name = {}, value = {}, always = {} }}",
+                q(&h.name),
+                q(&h.value.source),
+                h.always
+            )
+        })
+        .collect();
+    kv(out, "add_header", &list(&headers));
+    kv(out, "expires", &q(&expires(loc.expires)));
+    kv(
+        out,
+        "absolute_redirect",
+        &loc.redirects.absolute_redirect.to_string(),
+    );
+    kv(
+        out,
+        "port_in_redirect",
+        &loc.redirects.port_in_redirect.to_string(),
+    );
+    kv(
+        out,
+        "server_name_in_redirect",
+        &loc.redirects.server_name_in_redirect.to_string(),
+    );
+    kv(out, "access_log", &access_logs(&loc.access_logs));
+    if !loc.rewrite.is_empty() {
+        kv(out, "rewrite", &script(config, &loc.rewrite));
+    }
+    for nested in &loc.locations {
+        location_section(out, config, nested, depth + 1, Some(&f.root));
+    }
+}
+
+fn error_pages(pages: &[ErrorPage]) -> String {
+    let items: Vec<String> = pages
+        .iter()
+        .map(|p| {
+            let codes: Vec<String> = p.codes.iter().map(u16::to_string).collect();
+            let target = match &p.target {
+                ErrorPageTarget::Uri(t) | ErrorPageTarget::Redirect(t) => t.source.clone(),
+                ErrorPageTarget::Named(n) => format!("@{n}"),
+            };
+            let status = match p.status {
+                ErrorPageStatus::Keep => String::new(),
+                ErrorPageStatus::Set(code) => format!(", status = {code}"),
+                ErrorPageStatus::FromTarget => format!(", status = {}", q("target")),
+            };
+            format!(
+                "{{ codes = {}, target = {}{status} }}",
+                list(&codes),
+                q(&target)
+            )
+        })
+        .collect();
+    list(&items)
+}
+
+/// `false` for none (`access_log off`), else every log as a table.
+fn access_logs(logs: &[AccessLog]) -> String {
+    if logs.is_empty() {
+        return "false".to_string();
+    }
+    let items: Vec<String> = logs
+        .iter()
+        .map(|l| {
+            let format = match &l.format {
+                AccessLogFormat::Combined => "combined",
+                AccessLogFormat::Json => "json",
+                AccessLogFormat::Custom(f) => f.name.as_str(),
+            };
+            let condition = match &l.condition {
+                Some(c) => format!(", if = {}", q(&c.source)),
+                None => String::new(),
+            };
+            format!(
+                "{{ path = {}, format = {}, buffer = {}, flush = {}{condition} }}",
+                path(&l.path),
+                q(format),
+                int(l.buffer_bytes as u64),
+                q(&time(l.flush))
+            )
+        })
+        .collect();
+    list(&items)
+}
+
+/// `expires` in nginx's words.
+fn expires(e: Expires) -> String {
+    match e {
+        Expires::Off => "off".to_string(),
+        Expires::Epoch => "epoch".to_string(),
+        Expires::Max => "max".to_string(),
+        Expires::After(s) => signed_seconds(s),
+        Expires::Modified(s) => format!("modified {}", signed_seconds(s)),
+        Expires::DailyAt(s) => format!("@{}", time(Duration::from_secs(u64::from(s)))),
+    }
+}
+
+fn signed_seconds(s: i64) -> String {
+    let t = time(Duration::from_secs(s.unsigned_abs()));
+    if s < 0 {
+        format!("-{t}")
+    } else {
+        t
+    }
+}
+
+/// A duration in the units `units::parse_duration` reads: "75s", "1m", "1h30m", "500ms".
+/// Under an hour and not whole minutes, plain seconds ("75s", as nginx configs write it).
+fn time(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let mut secs = d.as_secs();
+    if secs < 3600 && secs % 60 != 0 {
+        return format!("{secs}s");
+    }
+    let mut s = String::new();
+    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            let _ = write!(s, "{}{unit}", secs / size);
+            secs %= size;
+        }
+    }
+    if s.is_empty() {
+        s.push_str("0s");
+    }
+    s
+}
+
+/// A `root`/`alias` as written: the fixed base joined with its variable rest.
+fn doc_path(p: &DocPath) -> String {
+    let base = p.base.to_string_lossy();
+    let text = match &p.rest {
+        None => base.into_owned(),
+        Some(rest) if base.ends_with('/') || rest.source.starts_with('/') => {
+            format!("{base}{}", rest.source)
+        }
+        Some(rest) => format!("{base}/{}", rest.source),
+    };
+    q(&text)
+}
+
+fn path(p: &Path) -> String {
+    q(&p.to_string_lossy())
+}
+
+fn bytes(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+// ---- rewrite-module directives back in nginx syntax ----
+
+/// The steps as a TOML string holding nginx directives, one per line.
+fn script(config: &Config, steps: &[Step]) -> String {
+    let mut text = String::new();
+    write_steps(&mut text, config, steps, 0);
+    // A multi-line literal string keeps backslashes as they are, which regexes are full of;
+    // fall back to an escaped string in the unlikely case the text cannot be one.
+    if !text.contains("'''") && !text.chars().any(|c| c.is_control() && c != '\n') {
+        format!("'''\n{text}'''")
+    } else {
+        q(&text)
+    }
+}
+
+fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) {
+    for step in steps {
+        let indent = "    ".repeat(depth);
+        out.push_str(&indent);
+        match step {
+            Step::Rewrite {
+                pattern,
+                replacement,
+                flag,
+            } => {
+                let _ = write!(
+                    out,
+                    "rewrite {} {}",
+                    word(&pattern.source),
+                    word(&replacement.source)
+                );
+                let flag = match flag {
+                    RewriteFlag::None => "",
+                    RewriteFlag::Last => " last",
+                    RewriteFlag::Break => " break",
+                    RewriteFlag::Redirect => " redirect",
+                    RewriteFlag::Permanent => " permanent",
+                };
+                let _ = writeln!(out, "{flag};");
+            }
+            Step::Return { status, text } => match text {
+                Some(t) => {
+                    let _ = writeln!(out, "return {status} {};", word(&t.source));
+                }
+                None => {
+                    let _ = writeln!(out, "return {status};");
+                }
+            },
+            Step::Set { var, value } => {
+                let name = config.user_vars.get(*var).map_or("", String::as_str);
+                let _ = writeln!(out, "set ${name} {};", word(&value.source));
+            }
+            Step::If { condition, steps } => {
+                let _ = writeln!(out, "if {} {{", condition_text(condition));
+                write_steps(out, config, steps, depth + 1);
+                out.push_str(&indent);
+                out.push_str("}\n");
+            }
+            Step::Break => out.push_str("break;\n"),
+        }
+    }
+}
+
+/// `(…)` of an `if`, in the form nginx's parser splits back into the same words.
+fn condition_text(c: &Condition) -> String {
+    let words: Vec<String> = match c {
+        Condition::Truthy(t) => vec![word(&t.source)],
+        Condition::Equals {
+            value,
+            other,
+            negate,
+        } => vec![
+            word(&value.source),
+            (if *negate { "!=" } else { "=" }).to_string(),
+            word(&other.source),
+        ],
+        Condition::Matches {
+            value,
+            pattern,
+            negate,
+        } => {
+            let op = match (negate, pattern.caseless) {
+                (false, false) => "~",
+                (false, true) => "~*",
+                (true, false) => "!~",
+                (true, true) => "!~*",
+            };
+            vec![word(&value.source), op.to_string(), word(&pattern.source)]
+        }
+        Condition::File { test, path, negate } => {
+            let flag = match test {
+                FileTest::File => "f",
+                FileTest::Dir => "d",
+                FileTest::Exists => "e",
+                FileTest::Executable => "x",
+            };
+            let bang = if *negate { "!" } else { "" };
+            vec![format!("{bang}-{flag}"), word(&path.source)]
+        }
+    };
+    // nginx strips "(" from the first word and ")" from the last. A quoted first word cannot
+    // carry the "(" (a quote opens a word only at its start), so it gets a "(" of its own; a
+    // ")" right after a closing quote is a word of its own, which nginx also accepts.
+    let open = if words.first().is_some_and(|w| w.starts_with('"')) {
+        "( "
+    } else {
+        "("
+    };
+    format!("{open}{})", words.join(" "))
+}
+
+/// One nginx word that the nginx lexer reads back as `value`: quoted when it holds
+/// whitespace, `;`, `{`, `}`, quotes or is empty; backslashes doubled where the lexer
+/// would otherwise take them as an escape (`\"` `\'` `\\` `\t` `\r` `\n`, or a final `\`).
+pub fn word(value: &str) -> String {
+    let quote = value.is_empty()
+        || value.starts_with('#')
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '"' | '\''));
+    let mut out = String::with_capacity(value.len() + 2);
+    if quote {
+        out.push('"');
+    }
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                None | Some('"' | '\'' | '\\' | 't' | 'r' | 'n') => out.push_str("\\\\"),
+                Some(_) => out.push('\\'),
+            },
+            '"' => out.push_str("\\\""),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    if quote {
+        out.push('"');
+    }
+    out
+}
+
+// ---- TOML pieces ----
+
+/// A TOML string, escaped by the `toml` crate (backslashes and quotes survive).
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A TOML integer; values beyond i64 (never in practice) as a digit string the size and
+/// count parsers also read.
+fn int(n: u64) -> String {
+    if i64::try_from(n).is_ok() {
+        n.to_string()
+    } else {
+        q(&n.to_string())
+    }
+}
+
+fn list(items: &[String]) -> String {
+    format!("[{}]", items.join(", "))
+}
+
+fn kv(out: &mut String, key: &str, value: &str) {
+    let _ = writeln!(out, "{key} = {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::nginx::lexer::{End, Lexer, Mode};
+    use std::path::PathBuf;
+
+    /// Loads TOML text, dumps it, loads the dump, and checks the two models are equal.
+    fn round_trip(text: &str) -> (Config, String) {
+        let base = Path::new("/srv/site");
+        let first = crate::config::toml::parse(text, Some(Path::new("/srv/site/a.toml")), base)
+            .unwrap_or_else(|e| panic!("original does not load: {e}"));
+        let dumped = to_toml(&first);
+        let mut second = crate::config::toml::parse(
+            &dumped,
+            Some(Path::new("/elsewhere/b.toml")),
+            Path::new("/elsewhere"),
+        )
+        .unwrap_or_else(|e| panic!("dump does not load: {e}\n{dumped}"));
+        second.source = first.source.clone();
+        assert!(first == second, "models differ; dump:\n{dumped}");
+        // A second dump is identical: the format is stable.
+        assert_eq!(to_toml(&second), dumped);
+        (first, dumped)
+    }
+
+    #[test]
+    fn words_quote_and_escape_like_the_nginx_lexer_reads() {
+        assert_eq!(word("^/a/(.*)$"), "^/a/(.*)$");
+        assert_eq!(word("\\.php$"), "\\.php$");
+        assert_eq!(word(""), "\"\"");
+        assert_eq!(word("a b"), "\"a b\"");
+        assert_eq!(word("^/(\\d{3})$"), "\"^/(\\d{3})$\"");
+        assert_eq!(word("a\\\\b"), "a\\\\\\b");
+        // Whatever the value, the lexer reads back exactly it.
+        for value in [
+            "plain",
+            "",
+            "a b",
+            "say \"hi\"",
+            "it's",
+            "a\\\\b",
+            "\\t",
+            "end\\",
+            "tab\there",
+            "line\nbreak",
+            "#x",
+            "a#b",
+            "{",
+            "}",
+            "x{2}",
+            "${host}",
+            "semi;colon",
+            "\\;",
+            "\\\"",
+            "(",
+            ")",
+        ] {
+            let text = format!("x {};", word(value));
+            let mut lexer = Lexer::new(text.as_bytes(), Mode::File);
+            let st = lexer
+                .next_statement()
+                .unwrap_or_else(|e| panic!("{value:?} as {text:?}: {e:?}"));
+            assert_eq!(st.end, End::Semicolon, "{value:?} as {text:?}");
+            assert_eq!(st.words.len(), 2, "{value:?} as {text:?}");
+            assert_eq!(st.words[1].value, value, "{value:?} as {text:?}");
+        }
+    }
+
+    #[test]
+    fn masks_and_times() {
+        assert_eq!(cpu_mask(&[0], 1), "1");
+        assert_eq!(cpu_mask(&[1, 3], 4), "1010");
+        assert_eq!(cpu_mask(&[0], 4), "0001");
+        assert_eq!(time(Duration::from_secs(75)), "75s");
+        assert_eq!(time(Duration::from_secs(120)), "2m");
+        assert_eq!(time(Duration::from_secs(5430)), "1h30m30s");
+        assert_eq!(time(Duration::from_secs(3600)), "1h");
+        assert_eq!(time(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(time(Duration::ZERO), "0s");
+        assert_eq!(expires(Expires::After(-1)), "-1s");
+        assert_eq!(expires(Expires::Modified(3600)), "modified 1h");
+        assert_eq!(expires(Expires::DailyAt(15 * 3600 + 30 * 60)), "@15h30m");
+    }
+
+    #[test]
+    fn every_level_reads_back() {
+        for level in [
+            log::LevelFilter::Debug,
+            log::LevelFilter::Info,
+            log::LevelFilter::Warn,
+            log::LevelFilter::Error,
+        ] {
+            let text = format!(
+                "[main]\nerror_log_level = {}\n[[server]]\nlisten = [\"127.0.0.1:1\"]\n",
+                q(level_word(level))
+            );
+            let c = crate::config::toml::parse(&text, None, Path::new("/")).unwrap();
+            assert_eq!(c.error_log.level, level);
+        }
+    }
+
+    #[test]
+    fn minimal_config_round_trips() {
+        round_trip(
+            r#"
+            [[server]]
+            listen = ["127.0.0.1:8080"]
+            [[server.location]]
+            path = "/"
+            "#,
+        );
+    }
+
+    #[test]
+    fn shipped_config_round_trips() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/anx.toml");
+        let text = std::fs::read_to_string(&file).expect("conf/anx.toml");
+        let first = crate::config::load(&file).expect("conf/anx.toml loads");
+        let dumped = to_toml(&first);
+        let mut second = crate::config::toml::parse(&dumped, None, Path::new("/elsewhere"))
+            .unwrap_or_else(|e| panic!("dump does not load: {e}\n{dumped}"));
+        second.source = first.source.clone();
+        assert!(
+            first == second,
+            "models differ; original:\n{text}\ndump:\n{dumped}"
+        );
+    }
+
+    /// Loads an nginx-syntax file, dumps it, and checks the TOML loads to the same model.
+    fn nginx_round_trip(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, text).unwrap();
+        std::fs::write(dir.path().join("mime.types"), "types { text/html html; }").unwrap();
+        let first = crate::config::load(&file).unwrap_or_else(|e| panic!("nginx.conf: {e}"));
+        let dumped = to_toml(&first);
+        let mut second = crate::config::toml::parse(&dumped, None, Path::new("/elsewhere"))
+            .unwrap_or_else(|e| panic!("dump does not load: {e}\n{dumped}"));
+        second.source = first.source.clone();
+        assert!(first == second, "models differ; dump:\n{dumped}");
+        dumped
+    }
+
+    #[test]
+    fn shipped_nginx_config_round_trips() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/nginx.conf");
+        let first = crate::config::load(&file).expect("conf/nginx.conf loads");
+        let dumped = to_toml(&first);
+        let mut second = crate::config::toml::parse(&dumped, None, Path::new("/elsewhere"))
+            .unwrap_or_else(|e| panic!("dump does not load: {e}\n{dumped}"));
+        second.source = first.source.clone();
+        assert!(first == second, "models differ; dump:\n{dumped}");
+    }
+
+    #[test]
+    fn nginx_config_with_every_family_round_trips() {
+        nginx_round_trip(
+            r#"
+            worker_processes 4;
+            worker_cpu_affinity 0001 0010 1100;
+            pid logs/anx.pid;
+            error_log logs/error.log info;
+            events { worker_connections 1024; }
+            http {
+                include mime.types;
+                default_type application/octet-stream;
+                log_format main escape=none '$remote_addr - "$request" $status';
+                map $http_host $backend {
+                    hostnames;
+                    default "b";
+                    \~tilde literal;
+                    .example.com ex;
+                    www.example.* www;
+                    ~^api\.(?<tenant>[a-z]+)\. "api $tenant";
+                    ~*^CDN cdn;
+                }
+                map $uri $is_static { default 0; ~\.(css|js)$ 1; }
+                add_header X-Http 1;
+                server {
+                    listen 127.0.0.1:8081 default_server backlog=128;
+                    listen [::1]:8081;
+                    server_name ~^(?<sub>.+)\.example\.net$ Example.COM *.example.com;
+                    root /srv/www;
+                    access_log logs/access.log main buffer=32k flush=5s if=$is_static;
+                    error_page 500 502 503 504 /50x.html;
+                    set $a "";
+                    if ($request_method = POST) { return 405; }
+                    if ( "$http_x_a b" = "x y" ) { set $a "q;{}"; }
+                    if ($uri ~ "^/(\d{2})(a)$") { rewrite ^ /two/$1 last; }
+                    location / {
+                        try_files $uri $uri/ /index.html;
+                        expires modified -1h;
+                        location /nested/ {
+                            alias /srv/nested/;
+                            error_page 404 = @fallback;
+                            add_header X-Nested "yes and no" always;
+                        }
+                    }
+                    location ~* \.(png|jpg)$ { expires @15h30m; access_log off; }
+                    location ^~ /static/ { autoindex on; autoindex_format json; etag off; }
+                    location = /exact { return 200 "it's \"exact\"\n"; }
+                    location @fallback { internal; return 302 https://example.com$request_uri; }
+                    location /esc { rewrite "^/esc/(.*)\\\\x$" '/e/$1\t' break; }
+                }
+                server {
+                    listen 8082;
+                    absolute_redirect off;
+                    port_in_redirect off;
+                    server_name_in_redirect on;
+                    location / { root html; index a.html b.html; }
+                }
+            }
+            "#,
+        );
+    }
+
+    #[test]
+    fn everything_round_trips() {
+        let (config, dumped) = round_trip(
+            r#"
+            [main]
+            shards = 3
+            cpu_affinity = ["0101", "1010"]
+            worker_connections = 777
+            pid = "run/anx.pid"
+            error_log = "logs/error.log"
+            error_log_level = "warn"
+            [main.types]
+            "text/html" = ["html", "htm"]
+            "image/png" = ["png"]
+
+            [http]
+            keepalive_timeout = "5s"
+            client_max_body_size = 0
+            add_header = [{ name = "X-Http", value = "1" }]
+            root = "html"
+
+            [[http.log_format]]
+            name = "main"
+            escape = "json"
+            format = "$remote_addr \"$request\" $status"
+
+            [[http.map]]
+            source = "$host"
+            variable = "$site"
+            hostnames = true
+            default = "none"
+            entries = [["example.com", "ex"], ["*.example.org", "org"], ["~^www\\.(?<rest>.+)$", "www-$rest"], ["~*^API\\.", "api"]]
+
+            [[server]]
+            listen = ["127.0.0.1:8080", { addr = "[::1]:8080", default_server = true, backlog = 511 }]
+            server_name = ["Example.com", "*.example.com", "~^(?<sub>.+)\\.example\\.net$"]
+            send_timeout = "1m 30s"
+            error_page = [{ codes = [500, 502], target = "/50x.html" }]
+            access_log = { path = "logs/access.log", format = "main", buffer = "32k", flush = "2s", if = "$site" }
+            rewrite = '''
+            if ($host = old.example.com) { return 301 https://example.com$request_uri; }
+            rewrite ^/old/(.*)$ /new/$1 permanent;
+            set $flavour "a b";
+            if ($http_user_agent ~* "bot{2}") { set $flavour bot; }
+            if (!-f $request_filename) { break; }
+            '''
+
+            [[server.location]]
+            path = "/"
+            index = ["index.html", "index.htm"]
+            try_files = ["$uri", "$uri/", "@fallback"]
+            error_page = [{ codes = [404], target = "@fallback", status = "target" }, { codes = [403], target = "https://example.com/denied", status = 302 }]
+            expires = "modified 1h"
+            absolute_redirect = false
+            access_log = false
+
+            [[server.location.location]]
+            path = "/static/"
+            alias = "/srv/static/"
+            autoindex = true
+            autoindex_format = "json"
+            add_header = [{ name = "Cache-Control", value = "public, $flavour", always = true }]
+            expires = "max"
+
+            [[server.location.location.location]]
+            path = "\\.(png|jpg)$"
+            match = "regex_caseless"
+            expires = "@15h30m"
+
+            [[server.location]]
+            path = "/dl/"
+            alias = "/srv/downloads/"
+
+            [[server.location]]
+            path = "/exact"
+            match = "exact"
+            return = { status = 200, text = "ok\n" }
+
+            [[server.location]]
+            path = "/nr/"
+            match = "prefix_no_regex"
+            root = "/srv/$host/x"
+            rewrite = '''
+            rewrite "^/nr/(\d{3})$" /n/$1 last;
+            return 404 "nothing \"here\"";
+            '''
+
+            [[server.location]]
+            path = "fallback"
+            match = "named"
+            internal = true
+            try_files = ["/index.html", "=404"]
+            expires = "-1"
+            "#,
+        );
+        assert_eq!(config.servers.len(), 1);
+        assert!(
+            dumped.contains("cpu_affinity = [\"0101\", \"1010\"]"),
+            "{dumped}"
+        );
+        assert!(dumped.contains("'''"), "{dumped}");
+        assert_eq!(config.servers[0].primary_name, "Example.com");
+        assert_eq!(
+            config.pid,
+            Some(PathBuf::from("/srv/site/run/anx.pid")),
+            "relative pid resolves against the file's directory"
+        );
+    }
+}
