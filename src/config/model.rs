@@ -508,3 +508,69 @@ impl Config {
         out
     }
 }
+
+impl Config {
+    /// The first part in which two models differ, named for a reader ("server 0 locations"),
+    /// or `None` when they are equal. Used by the tests that prove both front-ends and the
+    /// `-T` dump agree: a bare "models differ" would say nothing about where.
+    pub fn first_difference(&self, other: &Config) -> Option<String> {
+        macro_rules! check {
+            ($name:expr, $a:expr, $b:expr) => {
+                if $a != $b {
+                    return Some(format!("{}: {:?} != {:?}", $name, $a, $b));
+                }
+            };
+        }
+        check!("shards", self.shards, other.shards);
+        check!("cpu_affinity", self.cpu_affinity, other.cpu_affinity);
+        check!(
+            "worker_connections",
+            self.worker_connections,
+            other.worker_connections
+        );
+        check!("pid", self.pid, other.pid);
+        check!("error_log", self.error_log, other.error_log);
+        check!("maps", self.maps, other.maps);
+        check!("user_vars", self.user_vars, other.user_vars);
+        if self.mime != other.mime {
+            return Some("MIME tables differ".to_string());
+        }
+        check!("server count", self.servers.len(), other.servers.len());
+        for (i, (a, b)) in self.servers.iter().zip(&other.servers).enumerate() {
+            check!(format!("server {i} listen"), a.listen, b.listen);
+            check!(format!("server {i} names"), a.names, b.names);
+            check!(
+                format!("server {i} primary name"),
+                a.primary_name,
+                b.primary_name
+            );
+            check!(
+                format!("server {i} regex names"),
+                a.name_regexes,
+                b.name_regexes
+            );
+            check!(format!("server {i} http settings"), a.http, b.http);
+            check!(
+                format!("server {i} access logs"),
+                a.access_logs,
+                b.access_logs
+            );
+            check!(format!("server {i} rewrite"), a.rewrite, b.rewrite);
+            check!(
+                format!("server {i} error pages"),
+                a.error_pages,
+                b.error_pages
+            );
+            check!(
+                format!("server {i} location count"),
+                a.locations.len(),
+                b.locations.len()
+            );
+            for (j, (la, lb)) in a.locations.iter().zip(&b.locations).enumerate() {
+                check!(format!("server {i} location {j}"), la, lb);
+            }
+        }
+        check!("source", self.source, other.source);
+        None
+    }
+}

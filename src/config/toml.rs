@@ -791,24 +791,6 @@ mod tests {
     }
 
     #[test]
-    fn listen_forms() {
-        assert_eq!(
-            parse_listen_addr("8080").unwrap(),
-            "0.0.0.0:8080".parse().unwrap()
-        );
-        assert_eq!(
-            parse_listen_addr("[::]:80").unwrap(),
-            "[::]:80".parse().unwrap()
-        );
-        assert_eq!(
-            parse_listen_addr("*:81").unwrap(),
-            "0.0.0.0:81".parse().unwrap()
-        );
-        assert!(parse_listen_addr("nowhere").is_err());
-        assert!(parse_listen_addr("1.2.3.4:99999").is_err());
-    }
-
-    #[test]
     fn full_example_parses() {
         let cfg = parse(
             r#"
@@ -842,6 +824,9 @@ mod tests {
         assert_eq!(s.http.keepalive_timeout, Duration::from_secs(5));
         assert!(!s.http.server_tokens);
         assert_eq!(s.locations[0].files.root.base, PathBuf::from("/srv/html"));
-        assert_eq!(s.locations[1].match_kind, crate::config::model::MatchKind::Exact);
+        assert_eq!(
+            s.locations[1].match_kind,
+            crate::config::model::MatchKind::Exact
+        );
     }
 }
