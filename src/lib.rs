@@ -7,10 +7,13 @@
 //!   → connection loop   serve/h1.rs   read, parse, pipelining, keep-alive, write (sendfile)
 //!   → codec             http/         httparse heads, chunked bodies, response heads (sans-io)
 //!   → pipeline          pipeline.rs   the request path in one function:
-//!       route           route.rs        server (listen + Host), then location
-//!       content         handlers/       static files | return
-//!       filters         filters/        not-modified → range
-//!   → log               log/          access log (per-shard buffers), error log
+//!       route           route.rs        server (listen + Host + name regexes), then location
+//!                                       (= / longest prefix, nested / ^~ / regex in order)
+//!       phases          phases/         server-rewrite → rewrite (rewrite/return/set/if) →
+//!                                       try_files; variables, maps, error_page
+//!       content         handlers/       static files (root/alias, index, autoindex)
+//!       filters         filters/        not-modified → range → headers (add_header, expires)
+//!   → log               log/          access log (per-shard buffers, log_format), error log
 //! ```
 //!
 //! Configuration (`config/`) is loaded and validated by the control thread (`runtime/`) and
@@ -23,6 +26,7 @@ pub mod handlers;
 pub mod http;
 pub mod log;
 pub mod net;
+pub mod phases;
 pub mod pipeline;
 pub mod route;
 pub mod runtime;

@@ -1,21 +1,33 @@
 //! The request path, in one function: read [`run`] and you know what happens to a request.
 //!
 //! ```text
-//! route server (listen + Host) → normalise the URI path → route location
-//!   → content handler (static | return) → filters (not-modified → range) → error pages
+//! select server (listen + Host, server_name regexes) → normalise the URI
+//!   → server-rewrite → find location → (internal? 404) → (body too large? 413)
+//!   → rewrite → try_files → content (static)
+//!   → error_page / built-in page for errors and bodiless redirects
+//!   → filters (not-modified → range → headers) → absolute Location
 //! ```
 //!
-//! `serve::h1` calls [`select_server`] then [`run`] once per parsed request head and writes
-//! the [`Response`] it gets back. Nothing here does socket I/O.
+//! Internal redirects (a rewritten URI, `error_page /x`, a try_files fallback URI, an index
+//! file) go back to server-rewrite (named locations to rewrite), as nginx's phase engine
+//! does; more than ten URI changes end in 500. `serve::h1` calls [`select_server`] then
+//! [`run`] once per parsed request head and writes the [`Response`] it gets back; it keeps
+//! the request's state for the access log. Nothing here does socket I/O.
 
-use crate::config::model::{Config, Handler, Server};
+use std::time::Instant;
+
+use crate::config::model::{Config, Handler, Location, Pattern, Server};
 use crate::filters::{self, FilterRequest};
-use crate::handlers::ret;
-use crate::handlers::static_files::{self, path, StaticRequest, StaticState};
-use crate::http::request::RequestHead;
-use crate::http::response::{Body, Response};
-use crate::http::status;
-use crate::route::{self, ListenerServers};
+use crate::handlers::static_files::{self, path, Content, StaticRequest, StaticState};
+use crate::http::request::{Method, RequestHead};
+use crate::http::response::Response;
+use crate::phases::docroot;
+use crate::phases::error_page::{self, Special};
+use crate::phases::rewrite::{self, Flow};
+use crate::phases::state::{Args, ConnInfo, Received, RequestState};
+use crate::phases::try_files::{self, Tried};
+use crate::phases::vars::Ctx;
+use crate::route::{self, ConfigIndex, ListenerServers, ServerIndex};
 
 /// One request as the pipeline sees it.
 pub struct Request<'a> {
@@ -23,6 +35,13 @@ pub struct Request<'a> {
     /// The buffer `head`'s positions refer to.
     pub buf: &'a [u8],
     pub listener: &'a ListenerServers,
+    pub conn: &'a ConnInfo,
+    /// When the head was complete.
+    pub started: Instant,
+    /// The declared body exceeds `client_max_body_size`: 413 once a location is chosen.
+    pub body_too_large: bool,
+    /// Routing data derived from this configuration (per shard); `None` scans plainly.
+    pub index: Option<&'a ConfigIndex>,
 }
 
 impl Request<'_> {
@@ -31,90 +50,407 @@ impl Request<'_> {
     }
 }
 
+/// The server chosen for a request.
+pub struct Selected<'c> {
+    pub server: &'c Server,
+    /// Position in `Config::servers`.
+    pub position: usize,
+    /// The `server_name ~regex` that chose it (its captures become variables).
+    pub name_regex: Option<&'c Pattern>,
+}
+
+/// What the request path produced: the response, and the state the access log reads.
+pub struct Outcome<'c> {
+    pub response: Response,
+    pub state: RequestState<'c>,
+}
+
 /// The server block that answers `req` (its limits apply before the rest of the path runs).
-pub fn select_server<'c>(config: &'c Config, req: &Request) -> &'c Server {
+pub fn select_server<'c>(config: &'c Config, req: &Request) -> Selected<'c> {
     let host = req.head.host.clone().map(|h| &req.buf[h]);
-    &config.servers[route::select_server(config, req.listener, host)]
+    let (position, name_regex) = route::find_server(config, req.listener, host);
+    Selected {
+        server: &config.servers[position],
+        position,
+        name_regex,
+    }
 }
 
 /// Runs the rest of the request path for one request on the server chosen above.
-pub fn run(
-    config: &Config,
-    server: &Server,
+pub fn run<'c>(
+    config: &'c Config,
+    selected: &Selected<'c>,
     req: &Request,
     statics: &mut StaticState,
     now: i64,
-) -> Response {
-    let host = req.head.host.clone().map(|h| &req.buf[h]);
-    let mut response = content(config, server, req, host, statics, now);
-    with_error_page(&mut response, server);
-    response
+) -> Outcome<'c> {
+    let server = selected.server;
+    let received = Received {
+        head: req.head,
+        buf: req.buf,
+        conn: req.conn,
+        started: req.started,
+    };
+    let target = received.target();
+    let (raw_path, _) = path::split_target(target);
+    let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
+    // nginx parses the request line before the Host picks a server: the address's default
+    // server decides `merge_slashes`.
+    let merge_slashes = config
+        .servers
+        .get(req.listener.default)
+        .map_or(server.http.merge_slashes, |s| s.http.merge_slashes);
+    let normalized = path::normalize(raw_path, merge_slashes);
+    let bad_path = normalized.is_err();
+    let mut ctx = Ctx {
+        config,
+        server,
+        req: received,
+        st: RequestState::new(normalized.unwrap_or_else(|_| raw_path.to_vec())),
+    };
+    if let (Some(pattern), Some(h)) = (selected.name_regex, req.head.host.clone()) {
+        let host = route::normalize_host(&req.buf[h]);
+        ctx.st.match_bytes(pattern, &host);
+    }
+    let index = req.index.and_then(|i| i.servers.get(selected.position));
+    let mut engine = Engine {
+        req,
+        index,
+        statics,
+        now,
+        body_refused: false,
+    };
+    let first = if bad_path {
+        Step::Done(Response::new(400))
+    } else {
+        Step::Go(Next::ServerRewrite)
+    };
+    let response = engine.drive(&mut ctx, first);
+    Outcome {
+        response,
+        state: ctx.st,
+    }
 }
 
-fn content(
-    config: &Config,
-    server: &Server,
-    req: &Request,
-    host: Option<&[u8]>,
-    statics: &mut StaticState,
+/// Where the request goes next (nginx's phase engine, reduced to what anx runs).
+enum Next<'c> {
+    /// Server-level rewrite directives (first, and after each internal redirect).
+    ServerRewrite,
+    /// Location search for the current URI.
+    Find,
+    /// The rewrite directives of a location.
+    Rewrite(&'c Location),
+    /// try_files, then the content handler.
+    Content(&'c Location),
+}
+
+/// A step either moves on or finishes with a response.
+enum Step<'c> {
+    Go(Next<'c>),
+    Done(Response),
+}
+
+/// What a special response turns into.
+enum AfterSpecial<'c> {
+    /// A page to send as it is.
+    Page(Response),
+    /// Somewhere to go (an error page's redirect), or a new error on the way there.
+    Then(Step<'c>),
+}
+
+/// nginx's phase engine for one request: what the phases need beyond the variables.
+struct Engine<'p> {
+    req: &'p Request<'p>,
+    index: Option<&'p ServerIndex>,
+    statics: &'p mut StaticState,
     now: i64,
-) -> Response {
-    let target = &req.buf[req.head.path_and_query.clone()];
-    let (raw_path, query) = path::split_target(target);
-    let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
-    let Ok(uri_path) = path::normalize(raw_path, server.http.merge_slashes) else {
-        return Response {
-            close: true,
-            ..Response::new(400)
-        };
-    };
-    let Some(location) = route::select_location(server, &uri_path) else {
-        return Response::new(404);
-    };
+    /// The 413 was given once; an error page for it may then run (nginx discards the body).
+    body_refused: bool,
+}
 
-    let mut response = match &location.handler {
-        Handler::Return(action) => ret::respond(action, &location.files.default_type),
-        Handler::Static => static_files::serve(
-            &StaticRequest {
-                method: req.head.method,
-                path: &uri_path,
-                query,
-                host,
+impl Engine<'_> {
+    /// Runs phases from `first` until a response is final.
+    fn drive<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, first: Step<'c>) -> Response {
+        let mut step = first;
+        loop {
+            let mut resp = match step {
+                Step::Go(next) => {
+                    step = self.phase(ctx, next);
+                    continue;
+                }
+                Step::Done(resp) => resp,
+            };
+            if error_page::is_special(&resp) {
+                match self.special(ctx, resp) {
+                    AfterSpecial::Page(page) => return self.finish_page(ctx, page),
+                    AfterSpecial::Then(next) => {
+                        step = next;
+                        continue;
+                    }
+                }
+            }
+            apply_err_status(ctx, &mut resp);
+            if filters::apply(&mut resp, &self.filter_request(ctx), ctx) {
+                // A filter refused (412, 416): an error like any other.
+                match self.special(ctx, resp) {
+                    AfterSpecial::Page(page) => return self.finish_page(ctx, page),
+                    AfterSpecial::Then(next) => {
+                        step = next;
+                        continue;
+                    }
+                }
+            }
+            filters::location::apply(&mut resp, ctx);
+            resp.close |= ctx.st.close;
+            return resp;
+        }
+    }
+
+    fn phase<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, next: Next<'c>) -> Step<'c> {
+        match next {
+            Next::ServerRewrite => match rewrite::run(ctx, &server(ctx).rewrite) {
+                Flow::Respond(r) => Step::Done(r),
+                Flow::Next | Flow::Last | Flow::Break => Step::Go(Next::Find),
             },
-            location,
-            &config.mime,
-            statics,
-            now,
-        ),
-    };
+            Next::Find => self.find(ctx),
+            Next::Rewrite(loc) => match rewrite::run(ctx, &loc.rewrite) {
+                Flow::Respond(r) => Step::Done(r),
+                Flow::Break => Step::Go(Next::Content(loc)),
+                Flow::Next | Flow::Last if ctx.st.uri_changed => {
+                    if !ctx.st.count_uri_change() {
+                        return Step::Done(cycle(ctx, "while processing"));
+                    }
+                    Step::Go(Next::Find)
+                }
+                Flow::Next | Flow::Last => Step::Go(Next::Content(loc)),
+            },
+            Next::Content(loc) => self.content(ctx, loc),
+        }
+    }
 
-    filters::apply(
-        &mut response,
-        &FilterRequest {
-            method: req.head.method,
+    /// nginx's find-config phase.
+    fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
+        ctx.st.uri_changed = false;
+        let Some(loc) = route::find_location(ctx.server, self.index, &mut ctx.st) else {
+            return Step::Done(Response::new(404));
+        };
+        ctx.st.location = Some(loc);
+        if loc.internal && !ctx.st.internal {
+            return Step::Done(Response::new(404));
+        }
+        if self.req.body_too_large && !self.body_refused {
+            self.body_refused = true;
+            log::error!(
+                "client intended to send too large body, client: {}",
+                ctx.req.conn.peer.ip()
+            );
+            return Step::Done(Response::new(413));
+        }
+        Step::Go(Next::Rewrite(loc))
+    }
+
+    /// try_files, then the location's content handler.
+    fn content<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, loc: &'c Location) -> Step<'c> {
+        if let Some(tf) = &loc.try_files {
+            match try_files::run(ctx, loc, tf, &mut self.statics.roots) {
+                Tried::Found => {}
+                Tried::Redirect { uri, args } => return internal_redirect(ctx, uri, args),
+                Tried::Named(name) => return named(ctx, name),
+                Tried::Status(code) => return Step::Done(Response::new(code)),
+            }
+        }
+        match loc.handler {
+            Handler::Static => {}
+        }
+        match self.serve_static(ctx, loc, false) {
+            Content::Response { response, index } => {
+                if let Some(name) = index {
+                    ctx.st.uri.extend_from_slice(name.as_bytes());
+                }
+                Step::Done(response)
+            }
+            Content::Index(uri) => self.index_file(ctx, loc, uri),
+        }
+    }
+
+    /// nginx's index module redirects internally to `dir/index`. When that would come back
+    /// to this location with nothing on the way (no rewrites, no try_files), the index is
+    /// served here and cached under the directory: the same answer without a second pass.
+    fn index_file<'c>(
+        &mut self,
+        ctx: &mut Ctx<'_, 'c>,
+        loc: &'c Location,
+        uri: Vec<u8>,
+    ) -> Step<'c> {
+        let old = std::mem::replace(&mut ctx.st.uri, uri);
+        let same = ctx.server.rewrite.is_empty()
+            && loc.rewrite.is_empty()
+            && loc.try_files.is_none()
+            && route::find_location(ctx.server, self.index, &mut ctx.st)
+                .is_some_and(|l| std::ptr::eq(l, loc));
+        let uri = std::mem::replace(&mut ctx.st.uri, old);
+        if !same {
+            let args = ctx.st.args.clone();
+            return internal_redirect(ctx, uri, args);
+        }
+        if !ctx.st.count_uri_change() {
+            return Step::Done(cycle(ctx, "while internally redirecting to"));
+        }
+        match self.serve_static(ctx, loc, true) {
+            Content::Response { response, .. } => {
+                ctx.st.uri = uri;
+                ctx.st.internal = true;
+                Step::Done(response)
+            }
+            // The index vanished between the two looks: let the redirect find out.
+            Content::Index(uri) => {
+                let args = ctx.st.args.clone();
+                internal_redirect(ctx, uri, args)
+            }
+        }
+    }
+
+    fn serve_static<'c>(
+        &mut self,
+        ctx: &mut Ctx<'_, 'c>,
+        loc: &'c Location,
+        inline_index: bool,
+    ) -> Content {
+        let mapped = docroot::map_current(ctx, loc);
+        let head_method = self.req.head.method;
+        let method = if ctx.st.as_get && head_method != Method::Head {
+            Method::Get
+        } else {
+            head_method
+        };
+        let req = StaticRequest {
+            method,
+            path: &ctx.st.uri,
+            query: ctx.st.args(&ctx.req),
+            base: mapped.base,
+            relative: mapped.relative(&ctx.st.uri),
+            inline_index,
+            generation: ctx.config as *const Config as usize,
+        };
+        static_files::serve(&req, loc, &ctx.config.mime, self.statics, self.now)
+    }
+
+    /// An error or bodiless redirect: its error page (a page to send, or where to go).
+    fn special<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, resp: Response) -> AfterSpecial<'c> {
+        match error_page::handle(ctx, resp) {
+            Special::Page(page) => AfterSpecial::Page(page),
+            Special::Redirect { uri, args } => {
+                AfterSpecial::Then(internal_redirect(ctx, uri, args))
+            }
+            Special::Named(name) => AfterSpecial::Then(named(ctx, name)),
+        }
+    }
+
+    /// A built-in page goes out through the headers filter and the Location step only.
+    fn finish_page(&self, ctx: &mut Ctx, mut page: Response) -> Response {
+        apply_err_status(ctx, &mut page);
+        filters::headers(&mut page, ctx);
+        filters::location::apply(&mut page, ctx);
+        page.close |= ctx.st.close;
+        page
+    }
+
+    fn filter_request<'a>(&self, ctx: &Ctx<'a, '_>) -> FilterRequest<'a> {
+        let req = &ctx.req;
+        FilterRequest {
+            method: self.req.head.method,
             if_match: req.field("if-match"),
             if_none_match: req.field("if-none-match"),
             if_modified_since: req.field("if-modified-since"),
             if_unmodified_since: req.field("if-unmodified-since"),
             range: req.field("range"),
             if_range: req.field("if-range"),
-            max_ranges: location.files.max_ranges,
-        },
-    );
-    response
+            max_ranges: ctx.st.location.map_or(16, |l| l.files.max_ranges),
+        }
+    }
 }
 
-/// Errors and redirects without a body get nginx's small HTML page.
+/// The server of `ctx`, borrowed from the configuration rather than from `ctx`.
+fn server<'c>(ctx: &Ctx<'_, 'c>) -> &'c Server {
+    ctx.server
+}
+
+/// An error page's status (`error_page 404 =200 …` or the original code) wins over what the
+/// page's own handler answered, as nginx's `err_status`; the replaced response's Location
+/// stays too.
+fn apply_err_status(ctx: &mut Ctx, resp: &mut Response) {
+    if resp.location.is_none() {
+        resp.location = ctx.st.location_field.take();
+    }
+    if !ctx.st.carried_fields.is_empty() {
+        let mut fields = std::mem::take(&mut ctx.st.carried_fields);
+        fields.extend_from_slice(&resp.extra);
+        resp.extra = fields;
+    }
+    // nginx's `allow_ranges` outlives an internal redirect.
+    ctx.st.ranges_allowed |= resp.accept_ranges;
+    resp.accept_ranges |= ctx.st.ranges_allowed && resp.status == 200;
+    let status = ctx.st.err_status;
+    if status == 0 || status == resp.status {
+        return;
+    }
+    resp.status = status;
+    if !matches!(status, 200 | 206 | 304) {
+        // nginx's header filter drops Last-Modified on other statuses; the range filter
+        // offers ranges on 200 only.
+        resp.uncache();
+        resp.last_modified = None;
+        resp.accept_ranges = false;
+    }
+}
+
+/// nginx's `ngx_http_internal_redirect`: a new URI, a new search from server-rewrite.
+fn internal_redirect<'c>(ctx: &mut Ctx<'_, 'c>, uri: Vec<u8>, args: Args) -> Step<'c> {
+    ctx.st.uri = uri;
+    if !ctx.st.count_uri_change() {
+        return Step::Done(cycle(ctx, "while internally redirecting to"));
+    }
+    ctx.st.args = args;
+    ctx.st.internal = true;
+    ctx.st.location = None;
+    Step::Go(Next::ServerRewrite)
+}
+
+/// nginx's `ngx_http_named_location`: straight to that location's rewrite phase.
+fn named<'c>(ctx: &mut Ctx<'_, 'c>, name: &str) -> Step<'c> {
+    if !ctx.st.count_uri_change() {
+        log::error!(
+            "rewrite or internal redirection cycle while redirect to named location \"@{name}\""
+        );
+        return Step::Done(Response::new(500));
+    }
+    match route::named_location(ctx.server, name) {
+        Some(loc) => {
+            ctx.st.location = Some(loc);
+            ctx.st.internal = true;
+            Step::Go(Next::Rewrite(loc))
+        }
+        None => {
+            log::error!("could not find named location \"@{name}\"");
+            Step::Done(Response::new(500))
+        }
+    }
+}
+
+/// The 500 for an eleventh URI change, with nginx's error-log line.
+fn cycle(ctx: &Ctx, what: &str) -> Response {
+    log::error!(
+        "rewrite or internal redirection cycle {what} \"{}\", client: {}",
+        String::from_utf8_lossy(&ctx.st.uri),
+        ctx.req.conn.peer.ip()
+    );
+    Response::new(500)
+}
+
+/// Errors and redirects without a body get nginx's small HTML page (connection-level
+/// refusals in `serve::h1`, which never reach a location).
 pub fn with_error_page(response: &mut Response, server: &Server) {
-    if response.status >= 300
-        && !status::is_bodyless(response.status)
-        && matches!(response.body, Body::Empty)
-    {
-        response.uncache();
-        response.content_type = Some("text/html".to_string());
-        response.body = Body::Bytes(status::error_page(
-            response.status,
-            server.http.server_tokens,
-        ));
+    if error_page::is_special(response) {
+        error_page::builtin(response, server.http.server_tokens);
     }
 }

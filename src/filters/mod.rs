@@ -1,8 +1,15 @@
 //! Response filters, run by the pipeline after the content handler, in the fixed order below.
 //!
-//! not-modified (304/412 from validators) → range (206/416, multipart). Later issues add
-//! headers, compression and chunked here; the order lives only in [`apply`].
+//! not-modified (304/412 from validators) → range (206/416, multipart) → headers
+//! (`add_header`, `expires`); then `location` makes a relative Location absolute. Later
+//! issues add compression and chunked here; the order lives only in [`apply`].
+//!
+//! A 412 or 416 made here is an error like any other: [`apply`] says so and the pipeline
+//! gives it its error page (and runs [`headers`] on that page, as nginx runs its header
+//! filters again for a special response).
 
+pub mod headers;
+pub mod location;
 pub mod not_modified;
 pub mod range;
 
@@ -10,6 +17,7 @@ use std::cell::Cell;
 
 use crate::http::request::Method;
 use crate::http::response::{Body, FileRange, Part, Response};
+use crate::phases::vars::Ctx;
 
 /// The request fields the filters read.
 pub struct FilterRequest<'a> {
@@ -23,18 +31,37 @@ pub struct FilterRequest<'a> {
     pub max_ranges: usize,
 }
 
-/// Runs every filter on `resp`, in order.
-pub fn apply(resp: &mut Response, req: &FilterRequest) {
-    conditional(resp, req);
-    ranges(resp, req);
+/// Runs every filter on `resp`, in order. True when a filter refused the request (412,
+/// 416): the response is then an error for the pipeline's error-page step.
+pub fn apply(resp: &mut Response, req: &FilterRequest, ctx: &mut Ctx) -> bool {
+    if conditional(resp, req) {
+        return true;
+    }
+    let status = resp.status;
+    if ranges(resp, req) {
+        // nginx's headers filter runs before its range filter: the headers of the 200 were
+        // already added when the range was refused.
+        headers::apply(resp, ctx.st.location, ctx, status);
+        return true;
+    }
+    let status = resp.status;
+    headers::apply(resp, ctx.st.location, ctx, status);
+    false
 }
 
-fn conditional(resp: &mut Response, req: &FilterRequest) {
+/// The headers filter alone, for error pages and other special responses.
+pub fn headers(resp: &mut Response, ctx: &mut Ctx) {
+    let status = resp.status;
+    headers::apply(resp, ctx.st.location, ctx, status);
+}
+
+/// True when the preconditions failed (412).
+fn conditional(resp: &mut Response, req: &FilterRequest) -> bool {
     if resp.status != 200 {
-        return;
+        return false;
     }
     let Some(mtime) = resp.last_modified else {
-        return;
+        return false;
     };
     let etag = resp.etag.as_deref().unwrap_or("");
     let outcome = not_modified::evaluate(
@@ -50,14 +77,19 @@ fn conditional(resp: &mut Response, req: &FilterRequest) {
         },
     );
     match outcome {
-        not_modified::Precondition::Proceed => {}
+        not_modified::Precondition::Proceed => false,
         not_modified::Precondition::NotModified => {
             resp.status = 304;
             resp.body = Body::Empty;
             resp.uncache();
+            false
         }
         not_modified::Precondition::Failed => {
-            *resp = Response::new(412);
+            let mut r = Response::new(412);
+            // nginx keeps the response's fields on the error (an error page may carry them).
+            r.extra = std::mem::take(&mut resp.extra);
+            *resp = r;
+            true
         }
     }
 }
@@ -77,17 +109,18 @@ fn next_boundary() -> String {
     })
 }
 
-fn ranges(resp: &mut Response, req: &FilterRequest) {
+/// True when the range is unsatisfiable (416).
+fn ranges(resp: &mut Response, req: &FilterRequest) -> bool {
     if resp.status != 200 || !resp.accept_ranges || req.method != Method::Get {
-        return;
+        return false;
     }
     let Some(header) = req.range else {
-        return;
+        return false;
     };
     if let Some(if_range) = req.if_range {
         let etag = resp.etag.as_deref().unwrap_or("");
         if !range::if_range_matches(if_range, etag, resp.last_modified.unwrap_or(i64::MIN)) {
-            return;
+            return false;
         }
     }
     let size = resp.body.len();
@@ -95,8 +128,11 @@ fn ranges(resp: &mut Response, req: &FilterRequest) {
         range::RangeOutcome::Full => {}
         range::RangeOutcome::Unsatisfiable => {
             let mut r = Response::new(416);
+            r.close = resp.close;
+            r.extra = std::mem::take(&mut resp.extra);
             r.add_field("Content-Range", &range::unsatisfied_range(size));
             *resp = r;
+            return true;
         }
         range::RangeOutcome::Partial(list) if list.len() == 1 => {
             let r = list[0];
@@ -124,6 +160,7 @@ fn ranges(resp: &mut Response, req: &FilterRequest) {
             };
         }
     }
+    false
 }
 
 /// `len` bytes of `body` from `start` (callers pass ranges already clamped to the body).

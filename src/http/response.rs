@@ -73,6 +73,9 @@ pub struct Response {
     /// Seconds since the epoch, for Last-Modified and conditional requests.
     pub last_modified: Option<i64>,
     pub etag: Option<String>,
+    /// `Location` (nginx's `headers_out.location`): kept apart from `extra` because a
+    /// relative one is made absolute at the end of the request path (`filters::location`).
+    pub location: Option<Vec<u8>>,
     /// Other field lines, each "Name: value\r\n".
     pub extra: Vec<u8>,
     /// Prebuilt Content-Type … Accept-Ranges lines of a cached 200; used instead of the
@@ -83,6 +86,8 @@ pub struct Response {
     pub accept_ranges: bool,
     /// The connection must close after this response.
     pub close: bool,
+    /// Close the connection without sending anything (nginx's `return 444`).
+    pub abort: bool,
 }
 
 impl Response {
@@ -95,16 +100,88 @@ impl Response {
 
     /// Appends one "Name: value\r\n" field line.
     pub fn add_field(&mut self, name: &str, value: &str) {
+        self.add_field_bytes(name, value.as_bytes());
+    }
+
+    /// [`Response::add_field`] for a value that need not be UTF-8 (from variables).
+    pub fn add_field_bytes(&mut self, name: &str, value: &[u8]) {
         self.extra.extend_from_slice(name.as_bytes());
         self.extra.extend_from_slice(b": ");
-        self.extra.extend_from_slice(value.as_bytes());
+        self.extra.extend_from_slice(value);
         self.extra.extend_from_slice(b"\r\n");
+    }
+
+    /// Removes every field line named `name` (ASCII case-insensitive) from `extra`.
+    pub fn remove_field(&mut self, name: &str) {
+        let mut kept = Vec::with_capacity(self.extra.len());
+        for line in self.extra.split_inclusive(|&b| b == b'\n') {
+            let named = memchr::memchr(b':', line)
+                .is_some_and(|c| line[..c].eq_ignore_ascii_case(name.as_bytes()));
+            if !named {
+                kept.extend_from_slice(line);
+            }
+        }
+        self.extra = kept;
     }
 
     /// Drops prebuilt fields so that the structured ones are written instead.
     pub fn uncache(&mut self) {
         self.cached_fields = None;
     }
+
+    /// The value of response field `name` (ASCII case-insensitive) as it will be sent, for
+    /// `$sent_http_NAME`. Fields the writer adds itself (Server, Date, Connection) are not
+    /// seen here; nginx's variables do not see them either until the head is written.
+    pub fn field_value(&self, name: &[u8]) -> Option<Vec<u8>> {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if self.cached_fields.is_none() {
+            if is("content-type") {
+                return self.content_type.as_ref().map(|c| c.as_bytes().to_vec());
+            }
+            if is("content-length") {
+                return (!is_bodyless(self.status)).then(|| {
+                    itoa::Buffer::new()
+                        .format(self.body.len())
+                        .as_bytes()
+                        .to_vec()
+                });
+            }
+            if is("last-modified") {
+                return self.last_modified.map(|t| http_date(t).into_bytes());
+            }
+            if is("etag") {
+                return self.etag.as_ref().map(|e| e.as_bytes().to_vec());
+            }
+        }
+        if is("location") {
+            return self.location.clone();
+        }
+        let lines = self
+            .cached_fields
+            .as_deref()
+            .into_iter()
+            .chain([&self.extra[..]]);
+        for block in lines {
+            for line in block.split(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if let Some(colon) = memchr::memchr(b':', line) {
+                    if line[..colon].eq_ignore_ascii_case(name) {
+                        let v = &line[colon + 1..];
+                        let v = v.strip_prefix(b" ").unwrap_or(v);
+                        return Some(v.to_vec());
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// IMF-fixdate of `secs` since the epoch (negative clamps to the epoch).
+pub fn http_date(secs: i64) -> String {
+    httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
+    )
 }
 
 /// Values the writer adds to every head.
@@ -153,12 +230,7 @@ fn write_entity_fields(
     }
     if let Some(t) = last_modified {
         out.extend_from_slice(b"Last-Modified: ");
-        out.extend_from_slice(
-            httpdate::fmt_http_date(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
-            )
-            .as_bytes(),
-        );
+        out.extend_from_slice(http_date(t).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     if let Some(tag) = etag {
@@ -196,6 +268,11 @@ pub fn write_head(out: &mut Vec<u8>, resp: &Response, ctx: &HeadContext) {
             resp.etag.as_deref(),
             resp.accept_ranges && resp.status == 200,
         );
+    }
+    if let Some(location) = &resp.location {
+        out.extend_from_slice(b"Location: ");
+        out.extend_from_slice(location);
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(&resp.extra);
     out.extend_from_slice(if ctx.keep_alive && !resp.close {

@@ -1,7 +1,10 @@
 //! Access logs: one line per request, buffered per shard, one write per flush.
 //!
-//! `serve/` calls [`AccessLogs::record`] after a response has gone out. Each shard keeps its
-//! own buffer per log file (opened O_APPEND, so shards never interleave within a line) and
+//! `serve/` calls [`AccessLogs::record`] after a response has gone out, once per log of the
+//! location that answered (else the server's), with the request's variables ([`Ctx`]). The
+//! `if=` condition is evaluated then; `combined` and `json` are formatted directly, a
+//! `log_format` through the variable evaluator (`log::format`). Each shard keeps its own
+//! buffer per log file (opened O_APPEND, so shards never interleave within a line) and
 //! writes it when it exceeds `buffer=` or when the shard's flush timer finds it older than
 //! `flush=`; shutdown flushes everything.
 
@@ -14,8 +17,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::escape;
+use super::{escape, format};
 use crate::config::model::{AccessLog, AccessLogFormat};
+use crate::http::response::Response;
+use crate::phases::clock::append_time_local;
+pub use crate::phases::clock::format_time_local;
+use crate::phases::vars::{Ctx, Scope, Sent};
 
 /// What one log line says about a request.
 pub struct AccessEntry<'a> {
@@ -49,8 +56,18 @@ pub struct AccessLogs {
 }
 
 impl AccessLogs {
-    /// Appends one line for `entry` to `log`'s buffer, writing it out when full.
-    pub fn record(&self, log: &AccessLog, entry: &AccessEntry) {
+    /// Appends one line for the request in `ctx` to `log`'s buffer (unless its `if=` says
+    /// no), writing the buffer out when full.
+    pub fn record(&self, log: &AccessLog, ctx: &mut Ctx, response: &Response, sent: &Sent) {
+        let scope = Scope {
+            response: Some(response),
+            sent: Some(sent),
+        };
+        if let Some(condition) = &log.condition {
+            if !ctx.truthy(condition, scope) {
+                return;
+            }
+        }
         let mut logs = self.logs.borrow_mut();
         if !logs.contains_key(&log.path) {
             match open_log(&log.path) {
@@ -73,9 +90,10 @@ impl AccessLogs {
         let Some(b) = logs.get_mut(&log.path) else {
             return;
         };
-        match log.format {
-            AccessLogFormat::Combined => format_combined(&mut b.buf, entry),
-            AccessLogFormat::Json => format_json(&mut b.buf, entry),
+        match &log.format {
+            AccessLogFormat::Combined => format_combined(&mut b.buf, &entry(ctx, sent)),
+            AccessLogFormat::Json => format_json(&mut b.buf, &entry(ctx, sent)),
+            AccessLogFormat::Custom(f) => format::render(&mut b.buf, f, ctx, scope),
         }
         b.oldest.get_or_insert_with(Instant::now);
         if b.buf.len() >= log.buffer_bytes {
@@ -124,46 +142,24 @@ fn write_out(path: &std::path::Path, b: &mut Buffered) {
     b.oldest = None;
 }
 
-thread_local! {
-    static TIME_LOCAL: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
-}
-
-/// `$time_local`: "25/Nov/2026:21:22:00 +0000", formatted once per second per shard.
-fn append_time_local(out: &mut Vec<u8>) {
-    let now = crate::http::date::now_secs();
-    TIME_LOCAL.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != now {
-            c.1 = format_time_local(now);
-            c.0 = now;
-        }
-        out.extend_from_slice(c.1.as_bytes());
-    });
-}
-
-/// Local time in nginx's `$time_local` shape.
-pub fn format_time_local(secs: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // SAFETY: localtime_r writes only into `tm`.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let t: libc::time_t = secs;
-    unsafe { libc::localtime_r(&t, &mut tm) };
-    let off = tm.tm_gmtoff / 60;
-    let sign = if off < 0 { '-' } else { '+' };
-    format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} {}{:02}{:02}",
-        tm.tm_mday,
-        MONTHS[(tm.tm_mon.clamp(0, 11)) as usize],
-        tm.tm_year + 1900,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        sign,
-        off.abs() / 60,
-        off.abs() % 60
-    )
+/// The fields of the built-in formats, read from the request without copying.
+fn entry<'a>(ctx: &'a Ctx, sent: &Sent) -> AccessEntry<'a> {
+    let req = &ctx.req;
+    AccessEntry {
+        remote: req.conn.peer,
+        request_line: req.request_line(),
+        method: &req.buf[req.head.method_raw.clone()],
+        uri: &req.buf[req.head.target.clone()],
+        host: req.head.host.clone().map_or(&b""[..], |h| &req.buf[h]),
+        status: sent.status,
+        body_bytes: sent.body_bytes,
+        bytes: sent.bytes,
+        referer: req.field("referer").unwrap_or_default(),
+        user_agent: req.field("user-agent").unwrap_or_default(),
+        request_time: req.started.elapsed(),
+        connection: req.conn.serial,
+        connection_requests: req.conn.requests,
+    }
 }
 
 /// nginx's `combined`:

@@ -6,3 +6,4 @@
 pub mod access;
 pub mod error;
 pub mod escape;
+pub mod format;

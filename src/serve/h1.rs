@@ -26,10 +26,11 @@ use crate::config::model::{Config, HttpSettings, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
 use crate::http::response::{write_head, Body, HeadContext, Response};
 use crate::http::status;
-use crate::log::access::AccessEntry;
 use crate::net::sendfile;
+use crate::phases::state::{ConnInfo, Received, RequestState};
+use crate::phases::vars::{Ctx, Sent};
 use crate::pipeline::{self, Request};
-use crate::route::ListenerServers;
+use crate::route::{ConfigIndex, ListenerServers};
 
 /// Write buffers are sent once they hold this much, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;
@@ -58,6 +59,10 @@ enum Stop {
 
 pub(super) struct State {
     conn: Connection,
+    /// The local end of the connection (`$server_addr`, `$server_port`, redirects).
+    local: SocketAddr,
+    /// Routing index of the connection's configuration generation.
+    index: Rc<ConfigIndex>,
     rbuf: super::buffers::ReadBuf,
     wbuf: Vec<u8>,
     requests: u64,
@@ -69,8 +74,15 @@ pub async fn serve(conn: Connection) {
     let _ = conn.stream.set_write_timeout(Some(
         conn.config.servers[conn.listener.default].http.send_timeout,
     ));
+    let local = conn
+        .stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let index = conn.shard.route_index(&conn.config);
     let mut st = State {
         conn,
+        local,
+        index,
         rbuf: Default::default(),
         wbuf: Vec::new(),
         requests: 0,
@@ -209,52 +221,61 @@ impl State {
         started: Instant,
     ) -> Result<bool, Stop> {
         let now = crate::http::date::now_secs();
+        let conn = ConnInfo {
+            peer: self.conn.peer,
+            local: self.local,
+            serial: self.conn.id,
+            requests: self.requests,
+        };
+        let index = self.index.clone();
         let buf = self.rbuf.filled();
-        let req = Request {
+        let mut req = Request {
             head: &head,
             buf,
             listener: &self.conn.listener,
+            conn: &conn,
+            started,
+            body_too_large: false,
+            index: Some(&index),
         };
-        let server: &Server = pipeline::select_server(config, &req);
+        let selected = pipeline::select_server(config, &req);
+        let server: &Server = selected.server;
         let http = &server.http;
-
-        let body_too_large = match head.body {
+        req.body_too_large = match head.body {
             BodyFraming::Length(n) => {
                 http.client_max_body_size > 0 && n > http.client_max_body_size
             }
             _ => false,
         };
-        let mut response = if body_too_large {
-            let mut r = Response::new(413);
-            r.close = true;
-            r
-        } else {
-            let shard = self.conn.shard.clone();
+
+        let shard = self.conn.shard.clone();
+        let run = {
             let mut statics = shard.statics.borrow_mut();
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                pipeline::run(config, server, &req, &mut statics, now)
-            }));
-            match run {
-                Ok(r) => r,
-                Err(_) => {
-                    log::error!(
-                        "*{} request handler panicked, client: {}",
-                        self.conn.id,
-                        self.conn.peer
-                    );
-                    let mut r = Response::new(500);
-                    r.close = true;
-                    r
-                }
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pipeline::run(config, &selected, &req, &mut statics, now)
+            }))
+        };
+        let (mut response, state) = match run {
+            Ok(outcome) => (outcome.response, outcome.state),
+            Err(_) => {
+                log::error!(
+                    "*{} request handler panicked, client: {}",
+                    self.conn.id,
+                    self.conn.peer
+                );
+                let mut r = Response::new(500);
+                r.close = true;
+                pipeline::with_error_page(&mut r, server);
+                (r, RequestState::new(Vec::new()))
             }
         };
-        pipeline::with_error_page(&mut response, server);
 
-        // Everything the log line needs from the head, before the buffer moves on.
-        let log_info = server
-            .access_log
-            .as_ref()
-            .map(|_| LogInfo::capture(&head, buf));
+        // The log lines are written after the response, when the read buffer has moved on:
+        // keep a copy of the head (one copy, only when something logs this request).
+        let logs = state
+            .location
+            .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
+        let head_copy = (!logs.is_empty()).then(|| buf[..head.len].to_vec());
         let head_request = head.method == Method::Head;
         let keep_alive = head.keep_alive
             && !http.keepalive_timeout.is_zero()
@@ -262,6 +283,28 @@ impl State {
         let expect_continue = head.expect_continue;
         let framing = head.body;
         self.rbuf.consume(head.len);
+
+        if response.abort {
+            // `return 444`: no answer at all; earlier pipelined answers still go out.
+            let _ = self.flush().await;
+            if let Some(copy) = &head_copy {
+                let sent = Sent {
+                    status: response.status,
+                    request_length: head.len as u64,
+                    ..Sent::default()
+                };
+                self.log(
+                    config,
+                    server,
+                    logs,
+                    (&head, copy, &conn, started),
+                    state,
+                    &response,
+                    &sent,
+                );
+            }
+            return Ok(false);
+        }
 
         // The body: read and dropped (no handler consumes bodies yet), unless answering
         // without it is cheaper and safe (an error to a client still waiting for 100-continue).
@@ -290,25 +333,26 @@ impl State {
         let written = self
             .write_response(&response, server, keep, head_request)
             .await;
-        if let (Some(log), Some(info)) = (server.access_log.as_ref(), log_info.as_ref()) {
+        if let Some(copy) = &head_copy {
             let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
-            self.conn.shard.access_logs.record(
-                log,
-                &AccessEntry {
-                    remote: self.conn.peer,
-                    request_line: &info.request_line,
-                    method: &info.method,
-                    uri: &info.uri,
-                    host: &info.host,
-                    status: response.status,
-                    body_bytes,
-                    bytes: head_bytes + body_bytes,
-                    referer: &info.referer,
-                    user_agent: &info.user_agent,
-                    request_time: started.elapsed(),
-                    connection: self.conn.id,
-                    connection_requests: self.requests,
-                },
+            let body_len = match framing {
+                BodyFraming::Length(n) => n,
+                _ => 0,
+            };
+            let sent = Sent {
+                status: response.status,
+                body_bytes,
+                bytes: head_bytes + body_bytes,
+                request_length: head.len as u64 + body_len,
+            };
+            self.log(
+                config,
+                server,
+                logs,
+                (&head, copy, &conn, started),
+                state,
+                &response,
+                &sent,
             );
         }
         match written {
@@ -321,6 +365,37 @@ impl State {
                 Ok(false)
             }
             Err(_) => Ok(false),
+        }
+    }
+
+    /// Writes the request's access-log lines (the location's logs, else the server's).
+    #[allow(clippy::too_many_arguments)]
+    fn log<'c>(
+        &self,
+        config: &'c Config,
+        server: &'c Server,
+        logs: &'c [crate::config::model::AccessLog],
+        (head, buf, conn, started): (&RequestHead, &[u8], &ConnInfo, Instant),
+        state: RequestState<'c>,
+        response: &Response,
+        sent: &Sent,
+    ) {
+        let mut ctx = Ctx {
+            config,
+            server,
+            req: Received {
+                head,
+                buf,
+                conn,
+                started,
+            },
+            st: state,
+        };
+        for log in logs {
+            self.conn
+                .shard
+                .access_logs
+                .record(log, &mut ctx, response, sent);
         }
     }
 
@@ -494,41 +569,6 @@ impl State {
 fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
     file.read_at(buf, offset)
-}
-
-/// The request fields an access-log line needs, copied before the read buffer moves on.
-struct LogInfo {
-    request_line: Vec<u8>,
-    method: Vec<u8>,
-    uri: Vec<u8>,
-    host: Vec<u8>,
-    referer: Vec<u8>,
-    user_agent: Vec<u8>,
-}
-
-impl LogInfo {
-    fn capture(head: &RequestHead, buf: &[u8]) -> LogInfo {
-        let line_start = head.method_raw.start;
-        let line_end = memchr::memchr(b'\n', &buf[line_start..])
-            .map(|e| line_start + e)
-            .unwrap_or(head.target.end);
-        let mut line = &buf[line_start..line_end];
-        if let Some(stripped) = line.strip_suffix(b"\r") {
-            line = stripped;
-        }
-        LogInfo {
-            request_line: line.to_vec(),
-            method: buf[head.method_raw.clone()].to_vec(),
-            uri: buf[head.target.clone()].to_vec(),
-            host: head
-                .host
-                .clone()
-                .map(|h| buf[h].to_vec())
-                .unwrap_or_default(),
-            referer: head.field(buf, "referer").unwrap_or_default().to_vec(),
-            user_agent: head.field(buf, "user-agent").unwrap_or_default().to_vec(),
-        }
-    }
 }
 
 /// Access to the read side for the body reader.

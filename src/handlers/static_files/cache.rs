@@ -43,6 +43,8 @@ pub struct Entry {
     pub body: Rc<[u8]>,
     /// Second of the last check against the filesystem.
     pub checked_at: i64,
+    /// For a directory key: the index file this entry holds (the URI becomes `dir/index`).
+    pub index: Option<Rc<str>>,
     last_used: u64,
 }
 
@@ -62,6 +64,7 @@ impl Entry {
             fields,
             body,
             checked_at,
+            index: None,
             last_used: 0,
         }
     }

@@ -1,9 +1,16 @@
-//! Content handler `static`: a normalised URI path → a file, a directory listing or a redirect.
+//! Content handler `static`: a URI mapped to a file → the file, a directory listing, a
+//! redirect, or (nginx's index module) an internal redirect to the directory's index file.
 //!
-//! The pipeline calls [`serve`] with the location that matched. Files come from the shard's
-//! memory cache when small and hot ([`cache`]), otherwise they are opened beneath the root
+//! The pipeline calls [`serve`] with the location that matched and the file the URI maps to
+//! (`phases::docroot`: a base directory and a path beneath it). Files come from the shard's
+//! memory cache when small and hot ([`cache`]), otherwise they are opened beneath the base
 //! ([`open`]) and handed to `serve/` as a file range for sendfile. Conditional and range
 //! requests are the filters' business, not this module's: it only sets the validators.
+//!
+//! A directory URI with an index file is, in nginx, an internal redirect to `uri + index`
+//! (a new location search). [`serve`] answers [`Content::Index`] for that; when the pipeline
+//! sees the redirect would land in the same location with nothing to rewrite, it asks again
+//! with `inline_index` and the index is served (and cached under the directory's key) here.
 
 pub mod autoindex;
 pub mod cache;
@@ -20,6 +27,7 @@ use crate::filters::not_modified;
 use crate::http::mime::MimeTypes;
 use crate::http::request::Method;
 use crate::http::response::{cached_field_lines, Body, FileRange, Response};
+use std::path::Path;
 
 use cache::{Entry, FileCache, FileStamp};
 use open::{open_beneath, status_for_open_error, RootDirs};
@@ -34,11 +42,40 @@ pub struct StaticState {
 /// The parts of a request the static handler reads.
 pub struct StaticRequest<'a> {
     pub method: Method,
-    /// Normalised path (see [`path::normalize`]).
+    /// The current URI (`$uri`): for the directory redirect and the MIME type.
     pub path: &'a [u8],
+    /// The current args, kept on the directory redirect.
     pub query: Option<&'a [u8]>,
-    /// Host header, for absolute redirects.
-    pub host: Option<&'a [u8]>,
+    /// The file: `relative` beneath the directory `base` (see `phases::docroot`).
+    pub base: &'a Path,
+    pub relative: &'a [u8],
+    /// Serve a directory's index file here rather than answering [`Content::Index`].
+    pub inline_index: bool,
+    /// Identifies the configuration generation: an index served in place is cached for the
+    /// directory only under the routing that allowed it (a reload may route it elsewhere).
+    pub generation: usize,
+}
+
+/// What the static handler decided.
+#[derive(Debug)]
+pub enum Content {
+    /// Answer with this. `index` names the index file served for a directory URI (the URI
+    /// is then `uri + index`, as after nginx's index redirect).
+    Response {
+        response: Response,
+        index: Option<Rc<str>>,
+    },
+    /// nginx's index module: redirect internally to this URI (the directory URI + index).
+    Index(Vec<u8>),
+}
+
+impl From<Response> for Content {
+    fn from(response: Response) -> Content {
+        Content::Response {
+            response,
+            index: None,
+        }
+    }
 }
 
 /// Serves `req` from `loc`. Errors come back as bodiless responses; the pipeline adds pages.
@@ -48,30 +85,40 @@ pub fn serve(
     mime: &MimeTypes,
     state: &mut StaticState,
     now: i64,
-) -> Response {
-    if !matches!(req.method, Method::Get | Method::Head) {
-        let mut r = Response::new(405);
-        r.add_field("Allow", "GET, HEAD");
-        return r;
+) -> Content {
+    // nginx's static module lets POST look for the file (a missing one is 404, a directory
+    // without its slash 301) and refuses it on the file itself; other methods at once.
+    let post = req.method == Method::Post;
+    if !matches!(req.method, Method::Get | Method::Head) && !post {
+        return not_allowed().into();
     }
     let files = &loc.files;
-    if !files.allow_dotfiles && path::has_dot_segment(req.path) {
-        return Response::new(403);
+    // A ".." left in the mapped path (an alias location without its trailing slash, a
+    // variable's value) names nothing beneath the root: nginx's string join finds no such
+    // file either (or, for the "off-by-slash" alias, a file anx will not serve).
+    if path::has_dotdot_segment(req.relative) {
+        return Response::new(404).into();
     }
-    let (base, relative) = match &files.alias {
-        Some(alias) => (
-            alias.as_path(),
-            req.path.get(loc.path.len()..).unwrap_or_default(),
-        ),
-        None => (files.root.as_path(), req.path),
-    };
-    let relative = trim_leading_slashes(relative);
+    if !files.allow_dotfiles
+        && (path::has_dot_segment(req.path) || path::has_dot_segment(req.relative))
+    {
+        return Response::new(403).into();
+    }
+    let base = req.base;
+    let relative = trim_leading_slashes(req.relative);
 
     let cacheable = files.memory_cache_max_file > 0;
-    let key = cacheable.then(|| cache_key(base.as_os_str().as_bytes(), relative));
-    if let Some(key) = &key {
-        if let Some(resp) = from_cache(state, key, now) {
-            return resp;
+    let key = cacheable.then(|| {
+        let mut key = cache_key(base.as_os_str().as_bytes(), relative);
+        if req.path.ends_with(b"/") {
+            key.push(0);
+            key.extend_from_slice(&req.generation.to_ne_bytes());
+        }
+        key
+    });
+    if let Some(key) = key.as_ref().filter(|_| !post) {
+        if let Some(hit) = from_cache(state, key, now) {
+            return hit;
         }
     }
 
@@ -79,46 +126,84 @@ pub fn serve(
         Ok(fd) => fd,
         Err(e) => {
             log::error!("cannot open root {}: {e}", base.display());
-            return Response::new(status_for_open_error(&e));
+            return Response::new(status_for_open_error(&e)).into();
         }
     };
     let confine = !files.allow_symlinks_outside_root;
     let file = match open_beneath(root, relative, confine) {
         Ok(f) => f,
-        Err(e) => return Response::new(status_for_open_error(&e)),
+        Err(e) => return Response::new(status_for_open_error(&e)).into(),
     };
     let meta = match file.metadata() {
         Ok(m) => m,
-        Err(_) => return Response::new(500),
+        Err(_) => return Response::new(500).into(),
     };
 
     if meta.is_dir() {
         if !req.path.ends_with(b"/") {
-            return redirect_to_slash(req);
+            return redirect_to_slash(req).into();
         }
         for index in &files.index {
             let mut candidate = relative.to_vec();
+            if !candidate.is_empty() && !candidate.ends_with(b"/") {
+                candidate.push(b'/');
+            }
             candidate.extend_from_slice(index.as_bytes());
             match open_beneath(root, &candidate, confine) {
                 Ok(f) => match f.metadata() {
                     Ok(m) if m.is_file() => {
-                        return file_response(f, &m, index.as_bytes(), files, mime, state, key, now)
+                        if post && req.inline_index {
+                            return not_allowed().into();
+                        }
+                        if !req.inline_index {
+                            let mut uri = req.path.to_vec();
+                            uri.extend_from_slice(index.as_bytes());
+                            return Content::Index(uri);
+                        }
+                        let name: Rc<str> = Rc::from(index.as_str());
+                        let response = file_response(
+                            f,
+                            &m,
+                            index.as_bytes(),
+                            files,
+                            mime,
+                            state,
+                            key,
+                            now,
+                            Some(name.clone()),
+                        );
+                        return Content::Response {
+                            response,
+                            index: Some(name),
+                        };
                     }
                     _ => continue,
                 },
                 Err(e) if status_for_open_error(&e) == 404 => continue,
-                Err(e) => return Response::new(status_for_open_error(&e)),
+                Err(e) => return Response::new(status_for_open_error(&e)).into(),
             }
         }
         return match files.autoindex {
-            Some(format) => listing(base, relative, req.path, format, files),
-            None => Response::new(403),
-        };
+            // nginx's autoindex answers GET and HEAD only; a POST finds nothing to serve.
+            Some(format) if !post => listing(base, relative, req.path, format, files),
+            _ => Response::new(403),
+        }
+        .into();
     }
     if !meta.is_file() {
-        return Response::new(403);
+        return Response::new(403).into();
     }
-    file_response(file, &meta, req.path, files, mime, state, key, now)
+    if post {
+        return not_allowed().into();
+    }
+    file_response(file, &meta, req.path, files, mime, state, key, now, None).into()
+}
+
+/// 405 with the methods a static location takes.
+fn not_allowed() -> Response {
+    let mut r = Response::new(405);
+    r.add_field("Allow", "GET, HEAD");
+    r
 }
 
 fn trim_leading_slashes(p: &[u8]) -> &[u8] {
@@ -136,12 +221,15 @@ fn cache_key(base: &[u8], relative: &[u8]) -> Vec<u8> {
 
 /// A fresh cache hit. Entries not checked this second are left for the slow path, which
 /// revalidates them (and keeps the bytes if the file did not change).
-fn from_cache(state: &mut StaticState, key: &[u8], now: i64) -> Option<Response> {
+fn from_cache(state: &mut StaticState, key: &[u8], now: i64) -> Option<Content> {
     let entry = state.cache.get(key)?;
     if entry.checked_at != now {
         return None;
     }
-    Some(cached_response(entry))
+    Some(Content::Response {
+        response: cached_response(entry),
+        index: entry.index.clone(),
+    })
 }
 
 fn cached_response(entry: &Entry) -> Response {
@@ -171,6 +259,7 @@ fn file_response(
     state: &mut StaticState,
     key: Option<Vec<u8>>,
     now: i64,
+    index: Option<Rc<str>>,
 ) -> Response {
     let stamp = FileStamp::of(meta);
     if let Some(key) = &key {
@@ -199,7 +288,8 @@ fn file_response(
                 Some(stamp.mtime_sec),
                 etag.as_deref(),
             ));
-            let entry = Entry::new(stamp, content_type, etag, fields, Rc::from(bytes), now);
+            let mut entry = Entry::new(stamp, content_type, etag, fields, Rc::from(bytes), now);
+            entry.index = index;
             let resp = cached_response(&entry);
             state.cache.insert(key, entry, files.memory_cache_bytes);
             return resp;
@@ -222,21 +312,17 @@ fn file_response(
     }
 }
 
-/// 301 to the same path with a trailing slash, keeping the query (nginx does the same).
+/// 301 to the same path with a trailing slash, keeping the args (nginx does the same). The
+/// Location is relative; `filters::location` makes it absolute as nginx's header filter does.
 fn redirect_to_slash(req: &StaticRequest) -> Response {
-    let mut location = String::new();
-    if let Some(host) = req.host.and_then(|h| std::str::from_utf8(h).ok()) {
-        location.push_str("http://");
-        location.push_str(host);
-    }
-    location.push_str(&path::encode_path(req.path));
-    location.push('/');
-    if let Some(q) = req.query {
-        location.push('?');
-        location.push_str(&String::from_utf8_lossy(q));
+    let mut location = path::encode_path(req.path).into_bytes();
+    location.push(b'/');
+    if let Some(q) = req.query.filter(|q| !q.is_empty()) {
+        location.push(b'?');
+        location.extend_from_slice(q);
     }
     let mut r = Response::new(301);
-    r.add_field("Location", &location);
+    r.location = Some(location);
     r
 }
 

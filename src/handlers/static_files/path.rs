@@ -136,6 +136,12 @@ pub fn has_dot_segment(path: &[u8]) -> bool {
         .any(|seg| seg.first() == Some(&b'.'))
 }
 
+/// True if any segment is exactly "..". Normalised request paths never have one; paths
+/// built from an alias remainder or variables may.
+pub fn has_dotdot_segment(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|seg| seg == b"..")
+}
+
 /// Percent-encodes every byte that is not RFC 3986 "unreserved" or '/', for
 /// Location headers and links. Encoding more than strictly needed (e.g. ':'
 /// and '@') is harmless and keeps the output safe inside HTML attributes and

@@ -1,0 +1,138 @@
+//! Filter `headers`: nginx's `add_header` and `expires`, last of the filters.
+//!
+//! Runs after not-modified and range (`filters::apply`) on every response, error pages
+//! included, with the settings of the location that answered. As nginx's
+//! `ngx_http_headers_filter`: `expires` and the `add_header` entries without `always` apply
+//! only to 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308; a value is a template (it may
+//! read `$sent_http_*`), and an empty value adds nothing. `ETag` and `Last-Modified` replace
+//! the response's own.
+
+use crate::config::model::{Expires, Location};
+use crate::http::response::{http_date, Response};
+use crate::phases::clock;
+use crate::phases::vars::{Ctx, Scope};
+
+/// Whether nginx counts `status` as a success for `add_header` and `expires`.
+pub fn safe_status(status: u16) -> bool {
+    matches!(
+        status,
+        200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
+    )
+}
+
+/// Applies `loc`'s `expires` and `add_header` to `resp` as if its status were `status`.
+pub fn apply(resp: &mut Response, loc: Option<&Location>, ctx: &mut Ctx, status: u16) {
+    let Some(loc) = loc else {
+        return;
+    };
+    if loc.add_headers.is_empty() && loc.expires == Expires::Off {
+        return;
+    }
+    let safe = safe_status(status);
+    if safe {
+        expires(resp, loc.expires, crate::http::date::now_secs());
+    }
+    let mut value = Vec::new();
+    for h in &loc.add_headers {
+        if !safe && !h.always {
+            continue;
+        }
+        value.clear();
+        ctx.eval_in(
+            &h.value,
+            &mut value,
+            Scope {
+                response: Some(resp),
+                sent: None,
+            },
+        );
+        set(resp, &h.name, &value);
+    }
+}
+
+fn set(resp: &mut Response, name: &str, value: &[u8]) {
+    if name.eq_ignore_ascii_case("etag") {
+        resp.uncache();
+        resp.etag = (!value.is_empty()).then(|| String::from_utf8_lossy(value).into_owned());
+        return;
+    }
+    if name.eq_ignore_ascii_case("last-modified") {
+        resp.uncache();
+        resp.last_modified = None;
+        resp.remove_field("Last-Modified");
+    }
+    if !value.is_empty() {
+        resp.add_field_bytes(name, value);
+    }
+}
+
+/// nginx's `ngx_http_set_expires`.
+pub fn expires(resp: &mut Response, e: Expires, now: i64) {
+    let (at, cache_control) = match e {
+        Expires::Off => return,
+        Expires::Epoch => (
+            "Thu, 01 Jan 1970 00:00:01 GMT".to_string(),
+            "no-cache".to_string(),
+        ),
+        Expires::Max => (
+            "Thu, 31 Dec 2037 23:55:55 GMT".to_string(),
+            "max-age=315360000".to_string(),
+        ),
+        Expires::After(0) | Expires::Modified(0) => (http_date(now), "max-age=0".to_string()),
+        Expires::After(t) => (http_date(now + t), max_age(t, t)),
+        Expires::Modified(t) => match resp.last_modified {
+            Some(mtime) => (http_date(mtime + t), max_age(t, mtime + t - now)),
+            None => (http_date(now + t), max_age(t, t)),
+        },
+        Expires::DailyAt(secs) => {
+            let at = clock::next_daily(now, secs);
+            (http_date(at), max_age(0, at - now))
+        }
+    };
+    resp.remove_field("Expires");
+    resp.remove_field("Cache-Control");
+    resp.add_field("Expires", &at);
+    resp.add_field("Cache-Control", &cache_control);
+}
+
+fn max_age(configured: i64, max_age: i64) -> String {
+    if configured < 0 || max_age < 0 {
+        "no-cache".to_string()
+    } else {
+        format!("max-age={max_age}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(e: Expires, last_modified: Option<i64>, now: i64) -> String {
+        let mut r = Response::new(200);
+        r.last_modified = last_modified;
+        expires(&mut r, e, now);
+        String::from_utf8(r.extra).unwrap()
+    }
+
+    #[test]
+    fn expires_forms() {
+        let now = 1_700_000_000;
+        assert_eq!(
+            fields(Expires::Epoch, None, now),
+            "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n"
+        );
+        assert_eq!(
+            fields(Expires::Max, None, now),
+            "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n"
+        );
+        assert!(
+            fields(Expires::After(3600), None, now).ends_with("Cache-Control: max-age=3600\r\n")
+        );
+        assert!(fields(Expires::After(-1), None, now).ends_with("Cache-Control: no-cache\r\n"));
+        assert!(fields(Expires::After(0), None, now).ends_with("Cache-Control: max-age=0\r\n"));
+        assert!(fields(Expires::Modified(100), Some(now - 50), now)
+            .ends_with("Cache-Control: max-age=50\r\n"));
+        assert!(fields(Expires::Modified(10), Some(now - 50), now)
+            .ends_with("Cache-Control: no-cache\r\n"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Filter `location`: a relative `Location` becomes absolute, as nginx's header filter does
+//! when `absolute_redirect` is on (the default).
+//!
+//! Runs last, on every response with a Location starting with '/' (static's slash redirect,
+//! `return 301 /x`, `rewrite … redirect`, `error_page … /x` redirects). The host is the
+//! server's first name with `server_name_in_redirect on`, else the request's host (no port),
+//! else the local address; the port is the local one, left out when it is 80 or when
+//! `port_in_redirect` is off.
+
+use crate::config::model::RedirectSettings;
+use crate::http::response::Response;
+use crate::phases::vars::Ctx;
+use crate::route::normalize_host_into;
+
+pub fn apply(resp: &mut Response, ctx: &Ctx) {
+    let Some(location) = &resp.location else {
+        return;
+    };
+    let settings = ctx.st.location.map(|l| l.redirects).unwrap_or_default();
+    if location.first() != Some(&b'/') || !settings.absolute_redirect {
+        return;
+    }
+    let url = absolute(location, ctx, &settings);
+    resp.location = Some(url);
+}
+
+fn absolute(path: &[u8], ctx: &Ctx, settings: &RedirectSettings) -> Vec<u8> {
+    let mut url = Vec::with_capacity(path.len() + 40);
+    url.extend_from_slice(b"http://");
+    let start = url.len();
+    if settings.server_name_in_redirect {
+        crate::phases::vars::server_name(ctx.server, &mut url);
+    } else if let Some(h) = ctx.req.head.host.clone() {
+        normalize_host_into(&ctx.req.buf[h], &mut url);
+    }
+    let local = ctx.req.conn.local;
+    if url.len() == start {
+        // nginx prints the local address without brackets here, even for IPv6.
+        url.extend_from_slice(local.ip().to_string().as_bytes());
+    }
+    if settings.port_in_redirect && local.port() != 80 {
+        url.push(b':');
+        url.extend_from_slice(itoa::Buffer::new().format(local.port()).as_bytes());
+    }
+    url.extend_from_slice(path);
+    url
+}

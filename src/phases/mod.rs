@@ -1,0 +1,25 @@
+//! The phases of the request path between routing and content, as nginx runs them.
+//!
+//! `pipeline::run` drives these in order (DESIGN.md §2); none of them calls the next:
+//!
+//! ```text
+//! server-rewrite (rewrite.rs) → find location (route.rs) → rewrite (rewrite.rs)
+//!   → try_files (try_files.rs) → content → error_page (error_page.rs)
+//! ```
+//!
+//! [`state`] holds what a request carries through them (current URI and args, captures, `set`
+//! variables, map results); [`vars`] evaluates every nginx variable and template against it,
+//! for the phases, the headers filter and the access log alike. [`docroot`] maps a URI to a
+//! file beneath a root or alias, for try_files, the static handler and `$request_filename`.
+
+pub mod clock;
+pub mod docroot;
+pub mod error_page;
+pub mod map;
+pub mod request_id;
+pub mod rewrite;
+pub mod state;
+#[cfg(test)]
+pub mod testing;
+pub mod try_files;
+pub mod vars;

@@ -1,0 +1,259 @@
+//! What one request carries through the phases: the received head, and the state the phases
+//! change (current URI and args, regex captures, `set` variables, map results, the location).
+//!
+//! `pipeline::begin` creates a [`RequestState`] when the server is chosen; every phase reads
+//! and updates it; `serve::h1` keeps it after the response so the access log sees the same
+//! `$uri`, captures and variables the request ended with. Nothing here allocates until a
+//! phase needs it (a plain static GET only owns its normalised URI).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::config::model::{Location, Pattern};
+use crate::http::request::RequestHead;
+
+/// nginx's `NGX_HTTP_MAX_URI_CHANGES` + 1: the eleventh URI change is a cycle (500).
+pub const URI_CHANGES: u8 = 11;
+
+/// What the connection knows about itself; `serve::h1` fills it per request.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// `$remote_addr`, `$remote_port`.
+    pub peer: SocketAddr,
+    /// `$server_addr`, `$server_port`: the local end of the connection.
+    pub local: SocketAddr,
+    /// `$connection`: serial number of the connection.
+    pub serial: u64,
+    /// `$connection_requests`: requests on this connection so far, this one included.
+    pub requests: u64,
+}
+
+/// The request as received: its parsed head and the bytes the head's positions index.
+#[derive(Clone, Copy)]
+pub struct Received<'r> {
+    pub head: &'r RequestHead,
+    pub buf: &'r [u8],
+    pub conn: &'r ConnInfo,
+    /// When the head was complete (`$request_time` counts from here).
+    pub started: Instant,
+}
+
+impl<'r> Received<'r> {
+    /// A request header (first of that name, ASCII case-insensitive).
+    pub fn field(&self, name: &str) -> Option<&'r [u8]> {
+        self.head.field(self.buf, name)
+    }
+
+    /// `$request_uri`: the target as sent (origin form; absolute form without scheme and host).
+    pub fn target(&self) -> &'r [u8] {
+        &self.buf[self.head.path_and_query.clone()]
+    }
+
+    /// The query of the target, without '?'; `None` when there is none (no '?', or nothing
+    /// after it: nginx's `$args` is "not found" for "/x?" too).
+    pub fn query(&self) -> Option<&'r [u8]> {
+        let t = self.target();
+        memchr::memchr(b'?', t)
+            .map(|i| &t[i + 1..])
+            .filter(|q| !q.is_empty())
+    }
+
+    /// `$request`: the request line without its line end.
+    pub fn request_line(&self) -> &'r [u8] {
+        let start = self.head.method_raw.start;
+        let end = memchr::memchr(b'\n', &self.buf[start..])
+            .map(|e| start + e)
+            .unwrap_or(self.head.target.end);
+        let line = &self.buf[start..end];
+        line.strip_suffix(b"\r").unwrap_or(line)
+    }
+}
+
+/// `$args` as the phases left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Args {
+    /// Still the query of the request target (no copy made).
+    Request,
+    /// Cleared by an internal redirect without `?` (nginx: "not found", `-` in logs).
+    None,
+    /// Replaced by a rewrite or a redirect target.
+    Owned(Vec<u8>),
+}
+
+/// Captures of the last successful regex (`$0`..`$9`), owned: the subject may change later.
+#[derive(Debug, Clone, Default)]
+pub struct Captures {
+    subject: Vec<u8>,
+    groups: Vec<Option<(usize, usize)>>,
+}
+
+impl Captures {
+    /// Capture `n` (`$n`); `None` when absent or the regex had fewer groups.
+    pub fn get(&self, n: usize) -> Option<&[u8]> {
+        let (s, e) = (*self.groups.get(n)?)?;
+        self.subject.get(s..e)
+    }
+
+    /// No captures (`$1`… read empty).
+    pub fn clear(&mut self) {
+        self.groups.clear();
+    }
+
+    fn set(&mut self, subject: &[u8], caps: &regex::bytes::Captures) {
+        self.subject.clear();
+        self.subject.extend_from_slice(subject);
+        self.groups.clear();
+        self.groups
+            .extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
+    }
+}
+
+/// A `map` result: computed on first use, then kept for the rest of the request.
+#[derive(Debug, Clone, Default)]
+pub enum MapSlot {
+    #[default]
+    Unset,
+    /// Being computed (a map that depends on itself reads empty, not forever).
+    Busy,
+    Done(Vec<u8>),
+}
+
+/// The state the phases share for one request.
+#[derive(Debug)]
+pub struct RequestState<'c> {
+    /// `$uri`: the normalised path, changed by rewrites and internal redirects.
+    pub uri: Vec<u8>,
+    pub args: Args,
+    /// Reached by an internal redirect or a rewrite: `internal` locations may answer.
+    pub internal: bool,
+    /// A rewrite without `break` changed the URI: search the location again.
+    pub uri_changed: bool,
+    /// URI changes left before the request is a cycle (see [`URI_CHANGES`]).
+    pub uri_changes_left: u8,
+    /// The location chosen last (the one whose settings apply).
+    pub location: Option<&'c Location>,
+    pub captures: Captures,
+    /// Named captures, as variables: they stay set until a later regex sets them again.
+    pub named: Vec<(&'c str, Vec<u8>)>,
+    /// `set` variables, indexed like `Config::user_vars` (sized on first `set`).
+    pub user: Vec<Option<Vec<u8>>>,
+    /// `map` results, indexed like `Config::maps` (sized on first use).
+    pub maps: Vec<MapSlot>,
+    /// `$request_id`, drawn on first use.
+    pub request_id: Option<[u8; 32]>,
+    /// An error page redirected this request: it runs as GET (HEAD stays HEAD).
+    pub as_get: bool,
+    /// `error_page` already redirected once: later errors get the built-in page.
+    pub error_page_used: bool,
+    /// The status an error page keeps (nginx's `err_status`); 0 when none.
+    pub err_status: u16,
+    /// The status a `return` is answering with, for `$status` in its own text (nginx has
+    /// set `headers_out.status` by then); 0 before.
+    pub status: u16,
+    /// The Location and other fields of a response an error page replaced: nginx keeps its
+    /// response headers across the redirect, so the error page's answer carries them.
+    pub location_field: Option<Vec<u8>>,
+    pub carried_fields: Vec<u8>,
+    /// A static file allowed ranges once: nginx's `allow_ranges` stays set for the rest of
+    /// the request (an error page's answer honours Range too).
+    pub ranges_allowed: bool,
+    /// Keep-alive is off for this request (an error nginx closes after, e.g. 400, 413, 500),
+    /// whatever page ends up answering it.
+    pub close: bool,
+}
+
+impl<'c> RequestState<'c> {
+    pub fn new(uri: Vec<u8>) -> RequestState<'c> {
+        RequestState {
+            uri,
+            args: Args::Request,
+            internal: false,
+            uri_changed: false,
+            uri_changes_left: URI_CHANGES,
+            location: None,
+            captures: Captures::default(),
+            named: Vec::new(),
+            user: Vec::new(),
+            maps: Vec::new(),
+            request_id: None,
+            as_get: false,
+            error_page_used: false,
+            err_status: 0,
+            status: 0,
+            location_field: None,
+            carried_fields: Vec::new(),
+            ranges_allowed: false,
+            close: false,
+        }
+    }
+
+    /// `$args`: `None` when there are none at all (no '?'), as nginx's "not found".
+    pub fn args<'a>(&'a self, req: &Received<'a>) -> Option<&'a [u8]> {
+        match &self.args {
+            Args::Request => req.query(),
+            Args::None => None,
+            Args::Owned(a) => Some(a),
+        }
+    }
+
+    /// Runs `pattern` on the current URI, recording captures on a match.
+    pub fn match_uri(&mut self, pattern: &'c Pattern) -> bool {
+        regex_match(&mut self.captures, &mut self.named, pattern, &self.uri)
+    }
+
+    /// Runs `pattern` on `subject`, recording captures on a match.
+    pub fn match_bytes(&mut self, pattern: &'c Pattern, subject: &[u8]) -> bool {
+        regex_match(&mut self.captures, &mut self.named, pattern, subject)
+    }
+
+    /// Counts one URI change; false when that makes a cycle (the request must end in 500).
+    pub fn count_uri_change(&mut self) -> bool {
+        self.uri_changes_left = self.uri_changes_left.saturating_sub(1);
+        self.uri_changes_left > 0
+    }
+
+    /// The value of `$name` from a named capture.
+    pub fn named_capture(&self, name: &str) -> Option<&[u8]> {
+        self.named
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Runs a regex as nginx does: a match replaces the numbered captures (a regex without
+/// groups leaves `$1`… empty, as nginx 1.22 does) and sets its named groups as variables; a
+/// miss changes nothing here (the rewrite module clears captures on a miss itself). Only a
+/// match with groups pays for capture extraction (`is_match` first, no allocation).
+pub fn regex_match<'c>(
+    captures: &mut Captures,
+    named: &mut Vec<(&'c str, Vec<u8>)>,
+    pattern: &'c Pattern,
+    subject: &[u8],
+) -> bool {
+    let re = &pattern.regex;
+    if !re.is_match(subject) {
+        return false;
+    }
+    if re.captures_len() <= 1 {
+        captures.clear();
+        return true;
+    }
+    let Some(caps) = re.captures(subject) else {
+        return false;
+    };
+    captures.set(subject, &caps);
+    for (i, name) in re.capture_names().enumerate() {
+        let Some(name) = name else { continue };
+        let value = caps
+            .get(i)
+            .map(|m| m.as_bytes().to_vec())
+            .unwrap_or_default();
+        match named.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => named.push((name, value)),
+        }
+    }
+    true
+}

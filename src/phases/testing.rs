@@ -1,0 +1,119 @@
+//! Test fixture: a TOML configuration and one raw request, run through the sans-io request
+//! path (no sockets), for the unit tests of the phases, variables and pipeline.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::state::{ConnInfo, Received, RequestState};
+use super::vars::Ctx;
+use crate::config::model::Config;
+use crate::handlers::static_files::{path, StaticState};
+use crate::http::request::{parse_head, HeadLimits, RequestHead};
+use crate::pipeline::{self, Outcome, Request};
+use crate::route::{servers_for_listener, ConfigIndex, ListenerServers};
+
+pub struct Fixture {
+    pub config: Config,
+    pub buf: Vec<u8>,
+    pub head: RequestHead,
+    pub conn: ConnInfo,
+    pub listener: ListenerServers,
+    pub index: ConfigIndex,
+}
+
+const LIMITS: HeadLimits = HeadLimits {
+    max_request_line: 8192,
+    max_header_bytes: 32768,
+    max_headers: 100,
+};
+
+/// `toml` holds `[[server]]` blocks listening on 127.0.0.1:8080 (written by the caller);
+/// `request` is a raw head ("GET / HTTP/1.1\r\nHost: x\r\n\r\n").
+pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
+    let config = crate::config::toml::parse(toml, None, base).expect("test config");
+    let buf = request.as_bytes().to_vec();
+    let head = parse_head(&buf, &LIMITS)
+        .expect("test request")
+        .expect("complete test request");
+    let local = "127.0.0.1:8080".parse().expect("addr");
+    let listener = servers_for_listener(&config, local);
+    let index = ConfigIndex::build(&config);
+    Fixture {
+        config,
+        buf,
+        head,
+        conn: ConnInfo {
+            peer: "10.0.0.7:5555".parse().expect("addr"),
+            local,
+            serial: 42,
+            requests: 3,
+        },
+        listener,
+        index,
+    }
+}
+
+impl Fixture {
+    fn request(&self) -> Request<'_> {
+        Request {
+            head: &self.head,
+            buf: &self.buf,
+            listener: &self.listener,
+            conn: &self.conn,
+            started: Instant::now(),
+            body_too_large: false,
+            index: Some(&self.index),
+        }
+    }
+
+    /// A variables context for the chosen server, the URI normalised, no phase run yet.
+    pub fn ctx(&self) -> Ctx<'_, '_> {
+        let req = self.request();
+        let selected = pipeline::select_server(&self.config, &req);
+        let target = &self.buf[self.head.path_and_query.clone()];
+        let (raw, _) = path::split_target(target);
+        let uri = path::normalize(raw, true).expect("test path");
+        let mut st = RequestState::new(uri);
+        if let (Some(p), Some(h)) = (selected.name_regex, self.head.host.clone()) {
+            st.match_bytes(p, &crate::route::normalize_host(&self.buf[h]));
+        }
+        Ctx {
+            config: &self.config,
+            server: selected.server,
+            req: Received {
+                head: &self.head,
+                buf: &self.buf,
+                conn: &self.conn,
+                started: Instant::now(),
+            },
+            st,
+        }
+    }
+
+    /// The whole request path.
+    pub fn run(&self) -> Outcome<'_> {
+        let req = self.request();
+        let selected = pipeline::select_server(&self.config, &req);
+        let mut statics = StaticState::default();
+        pipeline::run(&self.config, &selected, &req, &mut statics, 0)
+    }
+}
+
+/// The text of a response body held in memory.
+pub fn body(r: &crate::http::response::Response) -> String {
+    match &r.body {
+        crate::http::response::Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        crate::http::response::Body::Shared { bytes, start, end } => {
+            String::from_utf8_lossy(&bytes[*start..*end]).into_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The Location field as text.
+pub fn location(r: &crate::http::response::Response) -> String {
+    r.location
+        .as_deref()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .unwrap_or_default()
+}

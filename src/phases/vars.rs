@@ -1,0 +1,462 @@
+//! Variables: every nginx variable anx knows ([`Var`]), and templates built from them.
+//!
+//! The phases (rewrite, try_files, return, error_page), the headers filter (`add_header`
+//! values) and the access log (`log_format`, `if=`) all evaluate through [`Ctx`], so a
+//! variable means the same thing everywhere. Evaluation appends bytes to a caller's buffer;
+//! a template without variables is one copy. Variables that only exist once there is a
+//! response (`$sent_http_*`, `$status`, `$body_bytes_sent`, …) read it from a [`Scope`].
+//!
+//! "Not found" is kept apart from "empty" (nginx's `not_found`): the access log prints `-`
+//! for the former only.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use super::state::{Received, RequestState};
+use super::{clock, docroot, map, request_id};
+use crate::config::model::{Config, Part, Server, Template, Var};
+use crate::http::request::Method;
+use crate::http::response::Response;
+use crate::route::normalize_host_into;
+
+/// One request being evaluated: the configuration it runs under, what was received, and
+/// the state the phases built.
+pub struct Ctx<'r, 'c> {
+    pub config: &'c Config,
+    pub server: &'c Server,
+    pub req: Received<'r>,
+    pub st: RequestState<'c>,
+}
+
+/// What exists only once a response does.
+#[derive(Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// The response being built or sent (`$sent_http_*`, `$status` before logging).
+    pub response: Option<&'a Response>,
+    /// What was written (at access-log time).
+    pub sent: Option<&'a Sent>,
+}
+
+/// What the connection wrote for a request, for the access log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sent {
+    pub status: u16,
+    /// `$body_bytes_sent`.
+    pub body_bytes: u64,
+    /// `$bytes_sent` (head and body).
+    pub bytes: u64,
+    /// `$request_length` (head and body as received).
+    pub request_length: u64,
+}
+
+impl<'r, 'c> Ctx<'r, 'c> {
+    /// Appends the value of `t` (variables that are not found add nothing).
+    pub fn eval(&mut self, t: &Template, out: &mut Vec<u8>) {
+        self.eval_in(t, out, Scope::default());
+    }
+
+    /// Like [`Ctx::eval`], with response-time variables available.
+    pub fn eval_in(&mut self, t: &Template, out: &mut Vec<u8>, scope: Scope) {
+        for part in &t.parts {
+            match part {
+                Part::Literal(s) => out.extend_from_slice(s.as_bytes()),
+                Part::Var(v) => {
+                    self.var(v, out, scope);
+                }
+            }
+        }
+    }
+
+    /// The value of `t` as a new buffer.
+    pub fn eval_vec(&mut self, t: &Template) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.eval(t, &mut out);
+        out
+    }
+
+    /// nginx's truth of a value: neither empty nor "0" (`if ($x)`, `access_log if=`).
+    pub fn truthy(&mut self, t: &Template, scope: Scope) -> bool {
+        if let Some(lit) = t.as_literal() {
+            return !(lit.is_empty() || lit == "0");
+        }
+        let mut v = Vec::new();
+        self.eval_in(t, &mut v, scope);
+        !(v.is_empty() || v == b"0")
+    }
+
+    /// Appends the value of `v`; false when the variable is "not found".
+    pub fn var(&mut self, v: &Var, out: &mut Vec<u8>, scope: Scope) -> bool {
+        let req = self.req;
+        match v {
+            Var::Uri => out.extend_from_slice(&self.st.uri),
+            Var::RequestUri => out.extend_from_slice(req.target()),
+            Var::Args => return put(out, self.st.args(&req)),
+            Var::Arg(name) => return put(out, self.st.args(&req).and_then(|a| arg(a, name))),
+            Var::IsArgs => {
+                if self.st.args(&req).is_some_and(|a| !a.is_empty()) {
+                    out.push(b'?');
+                }
+            }
+            Var::Host => self.host(out),
+            Var::Http(name) => return self.header(name, out),
+            Var::Cookie(name) => return put(out, cookie(&req, name)),
+            Var::SentHttp(name) => {
+                let name = dashed(name);
+                let value = scope.response.and_then(|r| r.field_value(&name));
+                return put(out, value.as_deref());
+            }
+            Var::RemoteAddr => ip(out, req.conn.peer.ip()),
+            Var::RemotePort => num(out, u64::from(req.conn.peer.port())),
+            Var::ServerAddr => ip(out, req.conn.local.ip()),
+            Var::ServerPort => num(out, u64::from(req.conn.local.port())),
+            Var::ServerName => server_name(self.server, out),
+            Var::Scheme => out.extend_from_slice(b"http"),
+            Var::Https => {}
+            Var::RequestMethod => {
+                if self.st.as_get && req.head.method != Method::Head {
+                    out.extend_from_slice(b"GET");
+                } else {
+                    out.extend_from_slice(&req.buf[req.head.method_raw.clone()]);
+                }
+            }
+            Var::Request => out.extend_from_slice(req.request_line()),
+            Var::ServerProtocol => {
+                let line = req.request_line();
+                let start = memchr::memrchr(b' ', line).map_or(line.len(), |i| i + 1);
+                out.extend_from_slice(&line[start..]);
+            }
+            Var::DocumentRoot => return docroot::document_root(self, out),
+            Var::RealpathRoot => return docroot::realpath_root(self, out),
+            Var::RequestFilename => return docroot::request_filename(self, out),
+            Var::ContentType => return put(out, req.field("content-type")),
+            Var::ContentLength => return put(out, req.field("content-length")),
+            Var::Status => {
+                // nginx: err_status, else the response's status so far.
+                let status = match (scope.sent, scope.response) {
+                    (Some(s), _) => s.status,
+                    (None, Some(r)) => r.status,
+                    (None, None) if self.st.err_status != 0 => self.st.err_status,
+                    (None, None) => self.st.status,
+                };
+                let _ = write!(out, "{status:03}");
+            }
+            Var::BodyBytesSent => num(out, scope.sent.map_or(0, |s| s.body_bytes)),
+            Var::BytesSent => num(out, scope.sent.map_or(0, |s| s.bytes)),
+            Var::RequestLength => num(
+                out,
+                scope.sent.map_or(req.head.len as u64, |s| s.request_length),
+            ),
+            Var::RequestTime => clock::append_seconds_millis(out, req.started.elapsed()),
+            Var::Msec => clock::append_msec(out),
+            Var::TimeLocal => clock::append_time_local(out),
+            Var::TimeIso8601 => clock::append_time_iso8601(out),
+            Var::RequestId => {
+                let id = *self.st.request_id.get_or_insert_with(request_id::draw);
+                out.extend_from_slice(&id);
+            }
+            Var::Connection => num(out, req.conn.serial),
+            Var::ConnectionRequests => num(out, req.conn.requests),
+            Var::Pid => num(out, u64::from(std::process::id())),
+            Var::Hostname => out.extend_from_slice(hostname().as_bytes()),
+            Var::NginxVersion => out.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes()),
+            Var::Capture(n) => {
+                if let Some(c) = self.st.captures.get(usize::from(*n)) {
+                    out.extend_from_slice(c);
+                }
+            }
+            Var::NamedCapture(name) => return put(out, self.st.named_capture(name)),
+            Var::User(i) => return put(out, self.st.user.get(*i).and_then(|v| v.as_deref())),
+            Var::Map(i) => map::value(self, *i, out, scope),
+        }
+        true
+    }
+
+    /// `$host`: the request's host (lowercased, no port, no trailing dot), else the
+    /// server's first name.
+    pub fn host(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        if let Some(h) = self.req.head.host.clone() {
+            normalize_host_into(&self.req.buf[h], out);
+        }
+        if out.len() == start {
+            server_name(self.server, out);
+        }
+    }
+
+    /// `$http_NAME`: Cookie lines are joined with "; " (nginx's multi-header rule), other
+    /// fields give their first value.
+    fn header(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let buf = self.req.buf;
+        let mut found = false;
+        let is_cookie = name.eq_ignore_ascii_case("cookie");
+        for f in &self.req.head.fields {
+            if !same_header(&buf[f.name.clone()], name.as_bytes()) {
+                continue;
+            }
+            if found {
+                out.extend_from_slice(b"; ");
+            }
+            out.extend_from_slice(&buf[f.value.clone()]);
+            found = true;
+            if !is_cookie {
+                break;
+            }
+        }
+        found
+    }
+}
+
+/// `$server_name` as nginx keeps it: the first name lowercased, without the leading '.' of
+/// a ".example.com" form (a regex name as written).
+pub fn server_name(server: &Server, out: &mut Vec<u8>) {
+    let name = server.primary_name.as_bytes();
+    if name.first() == Some(&b'~') {
+        out.extend_from_slice(name);
+        return;
+    }
+    let name = name.strip_prefix(b".").unwrap_or(name);
+    out.extend(name.iter().map(u8::to_ascii_lowercase));
+}
+
+fn put(out: &mut Vec<u8>, v: Option<&[u8]>) -> bool {
+    match v {
+        Some(v) => {
+            out.extend_from_slice(v);
+            true
+        }
+        None => false,
+    }
+}
+
+fn num(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn ip(out: &mut Vec<u8>, addr: std::net::IpAddr) {
+    let _ = write!(out, "{addr}");
+}
+
+/// A header name from a variable (`user_agent`, `user-agent`) against a field name.
+fn same_header(field: &[u8], var_name: &[u8]) -> bool {
+    field.len() == var_name.len()
+        && field.iter().zip(var_name).all(|(&f, &v)| {
+            let v = if v == b'_' { b'-' } else { v };
+            f.eq_ignore_ascii_case(&v)
+        })
+}
+
+fn dashed(name: &str) -> Vec<u8> {
+    name.bytes()
+        .map(|b| if b == b'_' { b'-' } else { b })
+        .collect()
+}
+
+/// `$arg_NAME` as nginx's `ngx_http_arg`: the first `NAME=` (case-insensitive) at the start
+/// of the args or after '&'; the value runs to the next '&'. A bare `NAME` is not a match.
+pub fn arg<'a>(args: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    for pair in args.split(|&b| b == b'&') {
+        if pair.len() > name.len()
+            && pair[name.len()] == b'='
+            && pair[..name.len()].eq_ignore_ascii_case(name)
+        {
+            return Some(&pair[name.len() + 1..]);
+        }
+    }
+    None
+}
+
+/// `$cookie_NAME`: the first `NAME=value` (name case-insensitive) among the Cookie fields.
+fn cookie<'r>(req: &Received<'r>, name: &str) -> Option<&'r [u8]> {
+    let name = name.as_bytes();
+    for f in &req.head.fields {
+        if !req.buf[f.name.clone()].eq_ignore_ascii_case(b"cookie") {
+            continue;
+        }
+        for pair in req.buf[f.value.clone()].split(|&b| b == b';' || b == b',') {
+            let pair = crate::http::request::trim_ows(pair);
+            if pair.len() > name.len()
+                && pair[name.len()] == b'='
+                && pair[..name.len()].eq_ignore_ascii_case(name)
+            {
+                return Some(&pair[name.len() + 1..]);
+            }
+        }
+    }
+    None
+}
+
+/// `$hostname`: this machine's name, read once per process.
+fn hostname() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc != 0 {
+            return String::new();
+        }
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_by_name() {
+        assert_eq!(arg(b"a=1&B=2&c", "b"), Some(&b"2"[..]));
+        assert_eq!(arg(b"a=1&B=2&c", "c"), None);
+        assert_eq!(arg(b"xa=1&a=3", "a"), Some(&b"3"[..]));
+        assert_eq!(arg(b"a=", "a"), Some(&b""[..]));
+        assert_eq!(arg(b"", "a"), None);
+    }
+
+    #[test]
+    fn header_names() {
+        assert!(same_header(b"User-Agent", b"user_agent"));
+        assert!(same_header(b"user-agent", b"user-agent"));
+        assert!(!same_header(b"User-Agents", b"user_agent"));
+    }
+}
+
+#[cfg(test)]
+mod request_tests {
+    use crate::phases::testing::{body, fixture};
+    use std::path::Path;
+
+    const SERVER: &str = "[[server]]\nlisten = [\"127.0.0.1:8080\"]\nserver_name = [\"main.test\", \"*.main.test\"]\n";
+
+    /// The body `return 200 "<text>"` answers for `request` (extra TOML before the server).
+    fn answer_with(http: &str, text: &str, request: &str) -> String {
+        let toml = format!(
+            "{http}\n{SERVER}[[server.location]]\npath = \"/\"\nreturn = {{ status = 200, text = '{text}' }}\n"
+        );
+        let fx = fixture(&toml, Path::new("/srv"), request);
+        body(&fx.run().response)
+    }
+
+    fn answer(text: &str, request: &str) -> String {
+        answer_with("", text, request)
+    }
+
+    #[test]
+    fn uri_and_args() {
+        let req = "GET /a/./b//c?x=1&Y=2&z HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(
+            answer(
+                "$uri|$args|$arg_y|$arg_z|$is_args|$request_uri|$query_string",
+                req
+            ),
+            "/a/b/c|x=1&Y=2&z|2||?|/a/./b//c?x=1&Y=2&z|x=1&Y=2&z"
+        );
+        let req = "GET /p? HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(answer("[$args][$is_args]", req), "[][]");
+        let req = "GET http://other.test/abs?q=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(answer("$request_uri $host", req), "/abs?q=1 other.test");
+    }
+
+    #[test]
+    fn host_and_names() {
+        let req = "GET / HTTP/1.1\r\nHost: WWW.Main.TEST.:8080\r\n\r\n";
+        assert_eq!(answer("$host $server_name", req), "www.main.test main.test");
+        let req = "GET / HTTP/1.0\r\n\r\n";
+        assert_eq!(answer("$host", req), "main.test");
+    }
+
+    #[test]
+    fn headers_and_cookies() {
+        let req = "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: t/1\r\nX-Long-Name: v\r\nCookie: a=1; Sid=abc\r\nCookie: c=3\r\nContent-Type: text/x\r\n\r\n";
+        assert_eq!(
+            answer("$http_user_agent|$http_x_long_name|$cookie_sid|$cookie_c|$http_cookie|$content_type|[$content_length]|[$http_missing]", req),
+            "t/1|v|abc|3|a=1; Sid=abc; c=3|text/x|[]|[]"
+        );
+    }
+
+    #[test]
+    fn request_line_and_connection() {
+        let req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(
+            answer(
+                "$request|$request_method|$server_protocol|$scheme|[$https]",
+                req
+            ),
+            "GET /x HTTP/1.1|GET|HTTP/1.1|http|[]"
+        );
+        assert_eq!(
+            answer("$remote_addr:$remote_port $server_addr:$server_port $connection $connection_requests", req),
+            "10.0.0.7:5555 127.0.0.1:8080 42 3"
+        );
+        assert_eq!(answer("$status", req), "200");
+        assert_eq!(answer("$nginx_version", req), env!("CARGO_PKG_VERSION"));
+        assert_eq!(answer("$pid", req), std::process::id().to_string());
+    }
+
+    #[test]
+    fn request_id_is_stable_within_a_request() {
+        let req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        let two = answer("$request_id$request_id", req);
+        assert_eq!(two.len(), 64);
+        assert_eq!(two[..32], two[32..]);
+        assert_ne!(answer("$request_id", req), two[..32]);
+    }
+
+    #[test]
+    fn time_variables() {
+        let req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        let t = answer("$time_iso8601|$time_local|$msec|$request_time", req);
+        let parts: Vec<&str> = t.split('|').collect();
+        assert_eq!(parts[0].len(), 25, "{t}");
+        assert_eq!(parts[1].len(), 26, "{t}");
+        assert!(parts[2].contains('.'), "{t}");
+        assert!(parts[3].starts_with("0."), "{t}");
+    }
+
+    const MAPS: &str = r#"
+[http]
+[[http.map]]
+source = "$http_x_k"
+variable = "mk"
+default = "dflt"
+entries = [["Exact", "exact-hit"], ["~^re(\\d+)$", "re-$1"], ["~*^CI", "caseless"]]
+[[http.map]]
+source = "$host"
+variable = "mh"
+hostnames = true
+default = "none"
+entries = [["*.wild.test", "leading"], ["www.tail.*", "trailing"], [".dot.test", "dotted"], ["a.b.wild.test", "exact"]]
+[[http.map]]
+source = "$self"
+variable = "self"
+default = "x$self"
+"#;
+
+    #[test]
+    fn maps() {
+        let get = |k: &str, host: &str| {
+            let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nX-K: {k}\r\n\r\n");
+            answer_with(MAPS, "$mk|$mh", &req)
+        };
+        assert_eq!(get("Exact", "h"), "exact-hit|none");
+        assert_eq!(get("EXACT", "x.wild.test"), "exact-hit|leading");
+        assert_eq!(get("re42", "www.tail.org"), "re-42|trailing");
+        assert_eq!(get("cixx", "dot.test"), "caseless|dotted");
+        assert_eq!(get("nothing", "A.B.Wild.Test."), "dflt|exact");
+        // A map that reads itself ends (empty), it does not loop.
+        let req = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(answer_with(MAPS, "[$self]", req), "[x]");
+    }
+
+    #[test]
+    fn named_captures_from_server_name() {
+        let toml = "[[server]]\nlisten = [\"127.0.0.1:8080\"]\nserver_name = ['~^(?<sub>[a-z]+)\\.rx\\.test$']\n[[server.location]]\npath = \"/\"\nreturn = { status = 200, text = '$sub/$1' }\n";
+        let fx = fixture(
+            toml,
+            Path::new("/srv"),
+            "GET / HTTP/1.1\r\nHost: Abc.RX.test\r\n\r\n",
+        );
+        assert_eq!(body(&fx.run().response), "abc/abc");
+    }
+}
