@@ -108,6 +108,8 @@ pub fn run<'c>(
         req: received,
         st: RequestState::new(normalized.unwrap_or_else(|_| raw_path.to_vec())),
     };
+    // The server-rewrite phase runs with the server level's settings (add_header, expires…).
+    ctx.st.location = Some(&server.fallback);
     if let (Some(pattern), Some(h)) = (selected.name_regex, req.head.host.clone()) {
         let host = route::normalize_host(&req.buf[h]);
         ctx.st.match_bytes(pattern, &host);
@@ -231,9 +233,9 @@ impl Engine<'_> {
     /// nginx's find-config phase.
     fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
         ctx.st.uri_changed = false;
-        let Some(loc) = route::find_location(ctx.server, self.index, &mut ctx.st) else {
-            return Step::Done(Response::new(404));
-        };
+        // No location matches: nginx serves with the server level's own settings.
+        let loc = route::find_location(ctx.server, self.index, &mut ctx.st)
+            .unwrap_or(&ctx.server.fallback);
         ctx.st.location = Some(loc);
         if loc.internal && !ctx.st.internal {
             return Step::Done(Response::new(404));
@@ -412,7 +414,7 @@ fn internal_redirect<'c>(ctx: &mut Ctx<'_, 'c>, uri: Vec<u8>, args: Args) -> Ste
     }
     ctx.st.args = args;
     ctx.st.internal = true;
-    ctx.st.location = None;
+    ctx.st.location = Some(&ctx.server.fallback);
     Step::Go(Next::ServerRewrite)
 }
 

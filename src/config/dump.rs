@@ -215,22 +215,15 @@ fn server_section(out: &mut String, config: &Config, server: &Server) {
     kv(out, "listen", &list(&listen));
     kv(out, "server_name", &list(&server_names(server)));
     http_settings(out, &server.http);
-    // Locations with `alias` inherit `root` (see the module docs); give them theirs here.
-    let server_root = server
-        .locations
-        .iter()
-        .find(|l| l.files.alias.is_some())
-        .map(|l| &l.files.root);
-    if let Some(root) = server_root {
-        kv(out, "root", &doc_path(root));
-    }
-    kv(out, "error_page", &error_pages(&server.error_pages));
-    kv(out, "access_log", &access_logs(&server.access_logs));
+    // The server level's own settings (what a URI matching no location gets); its locations
+    // write theirs in full, so nothing reaches them by inheritance except `alias`
+    // locations' root (see the module docs).
+    layer_settings(out, &server.fallback, None);
     if !server.rewrite.is_empty() {
         kv(out, "rewrite", &script(config, &server.rewrite));
     }
     for location in &server.locations {
-        location_section(out, config, location, 1, server_root);
+        location_section(out, config, location, 1, Some(&server.fallback.files.root));
     }
 }
 
@@ -327,7 +320,17 @@ fn location_section(
         // The static handler is the default; a future handler adds its key here.
         Handler::Static => {}
     }
+    layer_settings(out, loc, inherited_root);
+    if !loc.rewrite.is_empty() {
+        kv(out, "rewrite", &script(config, &loc.rewrite));
+    }
+    for nested in &loc.locations {
+        location_section(out, config, nested, depth + 1, Some(&loc.files.root));
+    }
+}
 
+/// Every inheritable setting of one level, written explicitly.
+fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocPath>) {
     let f = &loc.files;
     match &f.alias {
         None => kv(out, "root", &doc_path(&f.root)),
@@ -403,12 +406,6 @@ fn location_section(
         &loc.redirects.server_name_in_redirect.to_string(),
     );
     kv(out, "access_log", &access_logs(&loc.access_logs));
-    if !loc.rewrite.is_empty() {
-        kv(out, "rewrite", &script(config, &loc.rewrite));
-    }
-    for nested in &loc.locations {
-        location_section(out, config, nested, depth + 1, Some(&f.root));
-    }
 }
 
 fn error_pages(pages: &[ErrorPage]) -> String {

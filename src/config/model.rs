@@ -96,6 +96,10 @@ pub struct Server {
     /// Top-level locations in configuration order (named `@` locations included); routing
     /// picks by nginx rules.
     pub locations: Vec<Location>,
+    /// The server's own settings as a location that no URI selects: nginx answers a request
+    /// that matches no location, and the server-rewrite phase, with the server level's
+    /// configuration (root, add_header, expires, redirects, try_files, ...).
+    pub fallback: Box<Location>,
 }
 
 /// `listen address:port [default_server] [backlog=N]`.
@@ -569,6 +573,7 @@ impl Config {
             for (j, (la, lb)) in a.locations.iter().zip(&b.locations).enumerate() {
                 check!(format!("server {i} location {j}"), la, lb);
             }
+            check!(format!("server {i} own settings"), a.fallback, b.fallback);
         }
         check!("source", self.source, other.source);
         None

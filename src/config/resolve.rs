@@ -420,31 +420,28 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         .unwrap_or_default();
 
     let rewrite = compile::steps(&r.scope, &server.rewrite, &mut r.errors);
-    let mut locations: Vec<Location> = server
+    let locations: Vec<Location> = server
         .locations
         .iter()
         .map(|l| resolve_location(l, &server_level, None, r))
         .collect();
     check_siblings(&server.locations, r);
-    if locations.iter().all(|l| l.match_kind == MatchKind::Named) {
-        // A server with no location serves its root, as nginx does.
-        locations.push(Location {
-            match_kind: MatchKind::Prefix,
-            path: b"/".to_vec(),
-            regex: None,
-            internal: false,
-            locations: Vec::new(),
-            rewrite: Vec::new(),
-            try_files: server_level.try_files.clone(),
-            handler: Handler::Static,
-            error_pages: server_level.error_pages.clone(),
-            add_headers: server_level.add_headers.clone(),
-            expires: server_level.expires,
-            redirects: server_level.redirects,
-            access_logs: server_level.access_logs.clone(),
-            files: server_level.file_settings(),
-        });
-    }
+    let fallback = Box::new(Location {
+        match_kind: MatchKind::Prefix,
+        path: Vec::new(),
+        regex: None,
+        internal: false,
+        locations: Vec::new(),
+        rewrite: Vec::new(),
+        try_files: server_level.try_files.clone(),
+        handler: Handler::Static,
+        error_pages: server_level.error_pages.clone(),
+        add_headers: server_level.add_headers.clone(),
+        expires: server_level.expires,
+        redirects: server_level.redirects,
+        access_logs: server_level.access_logs.clone(),
+        files: server_level.file_settings(),
+    });
 
     Server {
         listen,
@@ -456,6 +453,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         rewrite,
         error_pages: server_level.error_pages,
         locations,
+        fallback,
     }
 }
 

@@ -380,13 +380,20 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// A Host value: reg-name, IPv4 or [IPv6] with an optional port; no spaces, slashes or controls.
+/// A Host value: reg-name, IPv4 or [IPv6] with an optional port; no spaces, slashes or
+/// controls, and no empty label ("a..b"), as nginx's host validation.
 fn valid_host(value: &[u8]) -> bool {
+    let name = if value.first() == Some(&b'[') {
+        &value[..0]
+    } else {
+        value.split(|&b| b == b':').next().unwrap_or(value)
+    };
     !value.is_empty()
         && value.len() <= 255
         && value.iter().all(|&b| {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
         })
+        && !name.windows(2).any(|w| w == b"..")
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends of a field value.
@@ -525,6 +532,13 @@ mod tests {
             parse(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
             Err(HeadError::BadRequest(_))
         ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n"),
+            Err(HeadError::BadRequest(_))
+        ));
+        assert!(ok(b"GET / HTTP/1.1\r\nHost: .a.b.:80\r\n\r\n")
+            .host
+            .is_some());
         assert!(ok(b"GET / HTTP/1.0\r\n\r\n").host.is_none());
     }
 
