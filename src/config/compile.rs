@@ -37,6 +37,7 @@ fn builtin(name: &str) -> Option<Var> {
         "host" => Var::Host,
         "remote_addr" => Var::RemoteAddr,
         "remote_port" => Var::RemotePort,
+        "remote_user" => Var::RemoteUser,
         "server_addr" => Var::ServerAddr,
         "server_port" => Var::ServerPort,
         "server_name" => Var::ServerName,

@@ -32,6 +32,8 @@ pub enum Var {
     SentHttp(String),
     RemoteAddr,
     RemotePort,
+    /// `$remote_user`: the Basic-auth user (not found until auth exists).
+    RemoteUser,
     ServerAddr,
     ServerPort,
     /// `$server_name`: the chosen server's first name.

@@ -18,14 +18,19 @@ pub fn reason(status: u16) -> &'static str {
         308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Time-out",
+        409 => "Conflict",
+        410 => "Gone",
         411 => "Length Required",
         412 => "Precondition Failed",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
+        415 => "Unsupported Media Type",
         416 => "Requested Range Not Satisfiable",
         417 => "Expectation Failed",
         421 => "Misdirected Request",
@@ -37,6 +42,7 @@ pub fn reason(status: u16) -> &'static str {
         503 => "Service Temporarily Unavailable",
         504 => "Gateway Time-out",
         505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
         _ => "",
     }
 }
@@ -48,7 +54,11 @@ pub fn is_bodyless(status: u16) -> bool {
 
 /// An HTML error page in nginx's shape, e.g. "<html>…<h1>404 Not Found</h1>…</html>".
 pub fn error_page(status: u16, server_tokens: bool) -> Vec<u8> {
-    let title = format!("{} {}", status, reason(status));
+    page(&format!("{} {}", status, reason(status)), server_tokens)
+}
+
+/// The page nginx sends for `title`, with anx's name in the footer.
+pub fn page(title: &str, server_tokens: bool) -> Vec<u8> {
     let server = if server_tokens {
         concat!("anx/", env!("CARGO_PKG_VERSION"))
     } else {

@@ -131,18 +131,8 @@ pub fn builtin(resp: &mut Response, server_tokens: bool) {
     }
 }
 
-/// The page nginx sends for `title`, with anx's name in the footer.
-pub fn page(title: &str, server_tokens: bool) -> Vec<u8> {
-    let server = if server_tokens {
-        concat!("anx/", env!("CARGO_PKG_VERSION"))
-    } else {
-        "anx"
-    };
-    format!(
-        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>{server}</center>\r\n</body>\r\n</html>\r\n"
-    )
-    .into_bytes()
-}
+/// The page nginx sends for `title` (shared with the built-in error pages).
+pub use crate::http::status::page;
 
 /// Titles of nginx 1.22's built-in pages; `None` where nginx sends an empty body.
 pub fn page_title(status: u16) -> Option<&'static str> {

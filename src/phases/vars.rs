@@ -112,6 +112,9 @@ impl<'r, 'c> Ctx<'r, 'c> {
             Var::ServerName => server_name(self.server, out),
             Var::Scheme => out.extend_from_slice(b"http"),
             Var::Https => {}
+            // No authentication module yet: never set, so logs print "-" as nginx does
+            // for a request without credentials.
+            Var::RemoteUser => return false,
             Var::RequestMethod => {
                 if self.st.as_get && req.head.method != Method::Head {
                     out.extend_from_slice(b"GET");
