@@ -48,8 +48,8 @@ pub const DEFAULT_WORKER_CONNECTIONS: usize = 16384;
 pub enum CpuAffinity {
     /// Shard i runs on the i-th core the process may use (nginx's `auto`; anx always pins).
     Auto,
-    /// One CPU set per shard, from nginx's bit masks (`0101 1010`); masks are reused
-    /// cyclically when there are more shards than masks.
+    /// One CPU set per shard, from nginx's bit masks (`0101 1010`); shards beyond the list
+    /// reuse the last mask, as nginx's workers do.
     Sets(Vec<Vec<usize>>),
 }
 

@@ -25,8 +25,8 @@ use crate::shard::{self, BoundListener, ShardCpus, ShardHandle};
 
 /// The CPUs of every shard. The count is one per allowed core for `auto`, else N. With
 /// `cpu_affinity = auto` shard i runs on the i-th allowed core (wrapping round when N exceeds
-/// the cores, as nginx allows more workers than CPUs); with masks, shard i gets mask
-/// i mod len (nginx reuses the last mask instead; cycling spreads extra shards).
+/// the cores, as nginx allows more workers than CPUs); with masks, shard i gets the i-th
+/// mask and shards beyond the list reuse the last one, as nginx's workers do.
 pub fn shard_cpus(count: ShardCount, affinity: &CpuAffinity) -> Vec<ShardCpus> {
     let cores: Vec<usize> = core_affinity::get_core_ids()
         .unwrap_or_default()
@@ -39,11 +39,13 @@ pub fn shard_cpus(count: ShardCount, affinity: &CpuAffinity) -> Vec<ShardCpus> {
     };
     (0..n)
         .map(|i| match affinity {
-            CpuAffinity::Sets(sets) if !sets.is_empty() => match sets[i % sets.len()].as_slice() {
-                [] => ShardCpus::Any,
-                [one] => ShardCpus::One(*one),
-                many => ShardCpus::Set(many.to_vec()),
-            },
+            CpuAffinity::Sets(sets) if !sets.is_empty() => {
+                match sets[i.min(sets.len() - 1)].as_slice() {
+                    [] => ShardCpus::Any,
+                    [one] => ShardCpus::One(*one),
+                    many => ShardCpus::Set(many.to_vec()),
+                }
+            }
             _ if cores.is_empty() => ShardCpus::Any,
             _ => ShardCpus::One(cores[i % cores.len()]),
         })
@@ -151,14 +153,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_are_used_cyclically() {
+    fn extra_shards_reuse_the_last_mask_like_nginx() {
         let sets = CpuAffinity::Sets(vec![vec![0], vec![1, 2]]);
         assert_eq!(
             shard_cpus(ShardCount::Fixed(3), &sets),
             vec![
                 ShardCpus::One(0),
                 ShardCpus::Set(vec![1, 2]),
-                ShardCpus::One(0)
+                ShardCpus::Set(vec![1, 2])
             ]
         );
     }
