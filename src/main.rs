@@ -89,7 +89,11 @@ fn load(cli: &cli::Cli) -> Result<(Config, Option<PathBuf>), config::ConfigError
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from(".")),
             };
-            config::load_with(&path, &prefix, globals).map(|c| (c, Some(path)))
+            let (config, notes) = config::load_with_notes(&path, &prefix, globals)?;
+            for note in notes {
+                eprintln!("anx: [notice] {note}");
+            }
+            Ok((config, Some(path)))
         }
         None if globals.is_some() => Err(config::ConfigErrors(vec![config::ConfigError {
             file: None,

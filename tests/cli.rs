@@ -521,3 +521,22 @@ fn g_and_p_reach_the_nginx_front_end() {
         "{dumped}"
     );
 }
+
+#[test]
+fn daemon_on_is_accepted_and_anx_says_it_stays_in_the_foreground() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        "daemon on;\nmaster_process off;\nevents {}\nhttp { server { listen 127.0.0.1:0; } }\n",
+    )
+    .unwrap();
+    let o = run(&["-t", "-c", conf.to_str().unwrap()], dir.path());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("[notice] \"daemon on\" has no effect") && err.contains("nginx.conf:1"),
+        "{err}"
+    );
+    assert!(!err.contains("master_process"), "{err}");
+}

@@ -128,7 +128,18 @@ pub fn load_with(
     prefix: &Path,
     globals: Option<&str>,
 ) -> Result<Config, ConfigErrors> {
-    resolve::resolve(&load_tree(path, prefix, globals)?)
+    load_with_notes(path, prefix, globals).map(|(config, _)| config)
+}
+
+/// [`load_with`], plus the front-end's remarks that are not errors (for the command line).
+pub fn load_with_notes(
+    path: &Path,
+    prefix: &Path,
+    globals: Option<&str>,
+) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
+    let tree = load_tree(path, prefix, globals)?;
+    let config = resolve::resolve(&tree)?;
+    Ok((config, tree.notes))
 }
 
 /// The unresolved tree of `path` (both front-ends).

@@ -705,6 +705,7 @@ pub fn parse_tree(
         maps,
         log_formats,
         servers,
+        notes: Vec::new(),
     })
 }
 

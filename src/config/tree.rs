@@ -48,6 +48,9 @@ pub struct ConfigTree {
     pub maps: Vec<At<MapTree>>,
     pub log_formats: Vec<At<LogFormatTree>>,
     pub servers: Vec<At<ServerTree>>,
+    /// Remarks for the operator that are not errors ("daemon on has no effect"), printed by
+    /// `-t` and at start-up; they are not part of the model.
+    pub notes: Vec<super::ConfigError>,
 }
 
 /// Process-wide settings (nginx's main context, TOML's `[main]`).

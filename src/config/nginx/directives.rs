@@ -105,6 +105,7 @@ fn tree_from_directives(
             });
         }
     }
+    tree.notes = std::mem::take(&mut walker.notes);
     walker.finish(tree)
 }
 
@@ -354,6 +355,8 @@ struct ScriptPlace {
 #[derive(Default)]
 struct Walker {
     errors: Vec<ConfigError>,
+    /// Things worth telling the operator that are not errors (see [`ConfigTree::notes`]).
+    notes: Vec<ConfigError>,
     /// Set for [`script_from_text`]: every step and error is placed at the script.
     script: Option<ScriptPlace>,
 }
@@ -536,7 +539,17 @@ impl Walker {
         match entry.value {
             NoOpValue::Any => {}
             NoOpValue::Flag => {
-                self.flag(d);
+                // nginx's default for both is on: say once that anx will not fork.
+                if self.flag(d) == Some(true)
+                    && matches!(d.name.as_str(), "daemon" | "master_process")
+                {
+                    let origin = self.origin(d);
+                    self.notes.push(ConfigError {
+                        file: origin.file.map(|f| f.as_ref().clone()),
+                        line: origin.line,
+                        message: format!("\"{} on\" has no effect: {}", d.name, entry.reason),
+                    });
+                }
             }
             NoOpValue::Only(word) => {
                 // These no-ops are all nginx flags, whose values nginx reads in any case.

@@ -47,6 +47,7 @@ pub fn script_from_text(text: &str, origin: &Origin) -> Result<Vec<At<StepTree>>
     })?;
     let mut walker = Walker {
         errors: Vec::new(),
+        notes: Vec::new(),
         script: Some(ScriptPlace {
             origin: origin.clone(),
             multiline,
