@@ -38,8 +38,9 @@ pub struct Request<'a> {
     pub conn: &'a ConnInfo,
     /// When the head was complete.
     pub started: Instant,
-    /// The declared body exceeds `client_max_body_size`: 413 once a location is chosen.
-    pub body_too_large: bool,
+    /// The declared body length (Content-Length), checked against the chosen location's
+    /// `client_max_body_size` (413) once a location is chosen, as nginx does.
+    pub declared_body: Option<u64>,
     /// Routing data derived from this configuration (per shard); `None` scans plainly.
     pub index: Option<&'a ConfigIndex>,
 }
@@ -240,7 +241,11 @@ impl Engine<'_> {
         if loc.internal && !ctx.st.internal {
             return Step::Done(Response::new(404));
         }
-        if self.req.body_too_large && !self.body_refused {
+        let too_large = self
+            .req
+            .declared_body
+            .is_some_and(|n| loc.client_max_body_size > 0 && n > loc.client_max_body_size);
+        if too_large && !self.body_refused {
             self.body_refused = true;
             log::error!(
                 "client intended to send too large body, client: {}",

@@ -96,6 +96,7 @@ add_header = [{ name = "X-Php", value = "$uri", always = true }]
 [[server.location]]
 path = "/img/"
 match = "prefix_no_regex"
+client_max_body_size = "10k"
 alias = "/data/images/"
 autoindex = true
 autoindex_format = "json"
@@ -166,6 +167,7 @@ http {
             }
         }
         location ^~ /img/ {
+            client_max_body_size 10k;
             alias /data/images/;
             autoindex on;
             autoindex_format json;

@@ -533,6 +533,10 @@ http {
             set $b "${a}B-$arg_q";
             return 200 "b=$b srv=$srv_var\n";
         }
+        location /small/ {
+            client_max_body_size 10;
+            return 200 "small body ok\n";
+        }
         location /multi-index/ {
             index missing.html second.html;
         }
@@ -1094,8 +1098,12 @@ fn cases() -> Vec<Case> {
         m("default_type no extension", "/dt/noext"),
         m("default_type on return text", "/dt/ret"),
         // ---- client_max_body_size, methods ----
-        // Not compared: `client_max_body_size` inside a location (anx has it per server for
-        // now and refuses it in a location at load time; README "Not built yet").
+        m("client_max_body_size exceeded", "/small/x")
+            .method("POST")
+            .body("0123456789abcdef"),
+        m("client_max_body_size at limit", "/small/x")
+            .method("POST")
+            .body("0123456789"),
         m("POST to a static file", "/file.txt")
             .method("POST")
             .body("abc"),

@@ -321,6 +321,8 @@ fn location_section(
         Handler::Static => {}
     }
     layer_settings(out, loc, inherited_root);
+    // The server level writes its own with the connection settings.
+    kv(out, "client_max_body_size", &int(loc.client_max_body_size));
     if !loc.rewrite.is_empty() {
         kv(out, "rewrite", &script(config, &loc.rewrite));
     }

@@ -123,7 +123,8 @@ pub struct HttpSettings {
     pub keepalive_requests: u64,
     /// `send_timeout`: gap allowed between two successful writes to the client.
     pub send_timeout: Duration,
-    /// `client_max_body_size` in bytes; 0 means unlimited (→ 413 when exceeded).
+    /// `client_max_body_size` at server level in bytes; 0 means unlimited (→ 413). Locations
+    /// carry their own ([`Location::client_max_body_size`]).
     pub client_max_body_size: u64,
     /// Longest request line in bytes (→ 414). nginx: `large_client_header_buffers` size.
     pub max_request_line: usize,
@@ -236,6 +237,8 @@ pub struct Location {
     pub redirects: RedirectSettings,
     /// `access_log` list in effect here; empty is `access_log off`.
     pub access_logs: Vec<AccessLog>,
+    /// `client_max_body_size` in bytes for requests served here; 0 means unlimited (→ 413).
+    pub client_max_body_size: u64,
     pub files: FileSettings,
 }
 

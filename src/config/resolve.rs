@@ -351,6 +351,7 @@ struct Inherited {
     redirects: RedirectSettings,
     access_logs: Vec<AccessLog>,
     try_files: Option<super::model::TryFiles>,
+    client_max_body_size: u64,
     /// `autoindex` and `autoindex_format` inherit separately; the model combines them.
     autoindex_on: bool,
     autoindex_format: super::model::AutoindexFormat,
@@ -393,6 +394,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         redirects: RedirectSettings::default(),
         access_logs: Vec::new(),
         try_files: None,
+        client_max_body_size: HttpSettings::default().client_max_body_size,
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
     };
@@ -440,6 +442,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         expires: server_level.expires,
         redirects: server_level.redirects,
         access_logs: server_level.access_logs.clone(),
+        client_max_body_size: server_level.client_max_body_size,
         files: server_level.file_settings(),
     });
 
@@ -569,6 +572,7 @@ fn resolve_location(
         redirects: here.redirects,
         files,
         access_logs: here.access_logs,
+        client_max_body_size: here.client_max_body_size,
     }
 }
 
@@ -577,6 +581,9 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     let mut out = parent.clone();
     // nginx does not merge try_files: a server-level one never reaches the locations.
     out.try_files = None;
+    if let Some(v) = layers.conn.client_max_body_size {
+        out.client_max_body_size = v;
+    }
     let f = &layers.files;
     if let Some(root) = &f.root {
         out.files.root = r.doc_path(root);

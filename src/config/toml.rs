@@ -513,6 +513,8 @@ layered_block! {
         rewrite: Option<Spanned<String>>,
         #[serde(rename = "return")]
         return_action: Option<TomlReturn>,
+        /// The one connection-level setting nginx lets a location change.
+        client_max_body_size: Option<Size>,
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
@@ -726,12 +728,14 @@ fn location(
             origin.clone(),
         ));
     }
+    let mut layers = l.common_layers(&origin, errors);
+    layers.conn.client_max_body_size = l.client_max_body_size.map(|s| s.0);
     At::new(
         LocationTree {
             match_kind: l.match_kind.unwrap_or(RawMatch::Prefix),
             path: l.path.clone(),
             internal: l.internal,
-            layers: l.common_layers(&origin, errors),
+            layers,
             rewrite,
             locations: l
                 .location

@@ -61,7 +61,7 @@ impl Fixture {
             listener: &self.listener,
             conn: &self.conn,
             started: Instant::now(),
-            body_too_large: false,
+            declared_body: None,
             index: Some(&self.index),
         }
     }

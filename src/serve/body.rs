@@ -8,9 +8,9 @@ use std::io;
 
 use super::buffers::CHUNK;
 use super::h1::State;
-use crate::config::model::HttpSettings;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::BodyFraming;
+use std::time::Duration;
 
 pub(super) enum BodyOutcome {
     Done,
@@ -24,12 +24,13 @@ pub(super) enum BodyOutcome {
     Closed,
 }
 
+/// `max` is `client_max_body_size` (0 = unlimited); `timeout` is `client_body_timeout`.
 pub(super) async fn discard(
     st: &mut State,
     framing: BodyFraming,
-    http: &HttpSettings,
+    max: u64,
+    timeout: Duration,
 ) -> BodyOutcome {
-    let max = http.client_max_body_size;
     let mut left = match framing {
         BodyFraming::None => return BodyOutcome::Done,
         BodyFraming::Length(n) => Some(n),
@@ -59,7 +60,7 @@ pub(super) async fn discard(
                 }
             },
         }
-        match st.read_more(http.client_body_timeout, CHUNK).await {
+        match st.read_more(timeout, CHUNK).await {
             Ok(0) => return BodyOutcome::Closed,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => return BodyOutcome::TimedOut,

@@ -229,24 +229,21 @@ impl State {
         };
         let index = self.index.clone();
         let buf = self.rbuf.filled();
-        let mut req = Request {
+        let req = Request {
             head: &head,
             buf,
             listener: &self.conn.listener,
             conn: &conn,
             started,
-            body_too_large: false,
+            declared_body: match head.body {
+                BodyFraming::Length(n) => Some(n),
+                _ => None,
+            },
             index: Some(&index),
         };
         let selected = pipeline::select_server(config, &req);
         let server: &Server = selected.server;
         let http = &server.http;
-        req.body_too_large = match head.body {
-            BodyFraming::Length(n) => {
-                http.client_max_body_size > 0 && n > http.client_max_body_size
-            }
-            _ => false,
-        };
 
         let shard = self.conn.shard.clone();
         let run = {
@@ -319,7 +316,11 @@ impl State {
                         return Ok(false);
                     }
                 }
-                match body::discard(self, framing, http).await {
+                // The limit is the location's that answered (nginx checks it there too).
+                let max_body = state
+                    .location
+                    .map_or(http.client_max_body_size, |l| l.client_max_body_size);
+                match body::discard(self, framing, max_body, http.client_body_timeout).await {
                     BodyOutcome::Done => {}
                     BodyOutcome::TooLarge => return Err(Stop::Refuse(413)),
                     BodyOutcome::Malformed => return Err(Stop::Refuse(400)),

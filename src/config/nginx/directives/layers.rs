@@ -191,7 +191,6 @@ impl Walker {
             | "keepalive_timeout"
             | "keepalive_requests"
             | "send_timeout"
-            | "client_max_body_size"
             | "server_tokens"
                 if in_location =>
             {
