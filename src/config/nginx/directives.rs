@@ -243,6 +243,14 @@ const SPECS: &[Spec] = &[
     simple("sendfile", HSL | LIF, 1, 1),
     simple("tcp_nopush", HSL, 1, 1),
     simple("tcp_nodelay", HSL, 1, 1),
+    simple("types_hash_max_size", HSL, 1, 1),
+    simple("types_hash_bucket_size", HSL, 1, 1),
+    simple("server_names_hash_max_size", HTTP, 1, 1),
+    simple("server_names_hash_bucket_size", HTTP, 1, 1),
+    simple("map_hash_max_size", HTTP, 1, 1),
+    simple("map_hash_bucket_size", HTTP, 1, 1),
+    simple("variables_hash_max_size", HTTP, 1, 1),
+    simple("variables_hash_bucket_size", HTTP, 1, 1),
 ];
 
 /// What an accepted no-op may say.
@@ -254,6 +262,10 @@ enum NoOpValue {
     /// Only this word; anything else changes behaviour anx does not have, so it is an error.
     Only(&'static str),
 }
+
+/// Why nginx's hash-table sizing directives need no counterpart.
+const HASH_SIZING: &str = "they size nginx's static hash tables; anx's tables (hashbrown) grow \
+                           as needed, so there is nothing to size";
 
 /// A directive (or a directive's parameter) anx accepts and ignores.
 struct NoOp {
@@ -308,6 +320,46 @@ const NO_OPS: &[NoOp] = &[
         directive: "tcp_nodelay",
         value: NoOpValue::Only("on"),
         reason: "anx sets TCP_NODELAY on every connection it accepts, which is what it asks for",
+    },
+    NoOp {
+        directive: "types_hash_max_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "types_hash_bucket_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "server_names_hash_max_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "server_names_hash_bucket_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "map_hash_max_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "map_hash_bucket_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "variables_hash_max_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "variables_hash_bucket_size",
+        value: NoOpValue::Any,
+        reason: HASH_SIZING,
     },
     NoOp {
         directive: "listen",
