@@ -160,6 +160,8 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
         .collect();
 
     if !r.errors.is_empty() {
+        // Reported in file order, as a reader goes through the file.
+        r.errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         return Err(ConfigErrors(r.errors));
     }
     let pid = main.pid.as_ref().map(|p| r.path(&p.value));
