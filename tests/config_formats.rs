@@ -91,6 +91,13 @@ expires = "modified 1h"
 [[server.location.location]]
 path = '\.php$'
 match = "regex"
+rewrite = '''
+if ($request_method = OPTIONS) {
+    add_header Access-Control-Allow-Origin "*" always;
+    expires epoch;
+    return 204;
+}
+'''
 add_header = [{ name = "X-Php", value = "$uri", always = true }]
 
 [[server.location]]
@@ -163,6 +170,11 @@ http {
             try_files $uri $uri/ /index.php?$args;
             expires modified 1h;
             location ~ \.php$ {
+                if ($request_method = OPTIONS) {
+                    add_header Access-Control-Allow-Origin "*" always;
+                    expires epoch;
+                    return 204;
+                }
                 add_header X-Php $uri always;
             }
         }
@@ -198,4 +210,27 @@ http {
     assert_eq!(a.maps[0].regexes.len(), 1);
     assert_eq!(a.servers[0].access_logs.len(), 2);
     assert_eq!(a.user_vars, vec!["mode".to_string()]);
+    let php = &a.servers[0].locations[0].locations[0];
+    let Some(anx::config::model::Step::If {
+        location: Some(if_loc),
+        ..
+    }) = php.rewrite.first()
+    else {
+        panic!(
+            "the if block with add_header has no location: {:?}",
+            php.rewrite
+        );
+    };
+    assert_eq!(if_loc.add_headers.len(), 1);
+    assert_eq!(php.add_headers.len(), 1);
+    assert_ne!(if_loc.add_headers, php.add_headers);
+
+    // And `-T` of this model reads back to it.
+    let dumped = anx::config::dump::to_toml(&a);
+    let mut again = anx::config::toml::parse(&dumped, None, dir.path())
+        .unwrap_or_else(|e| panic!("{e}\n{dumped}"));
+    again.source = None;
+    if let Some(diff) = a.first_difference(&again) {
+        panic!("-T lost something: {diff}\n{dumped}");
+    }
 }

@@ -526,6 +526,9 @@ http {
         }
         location /if/hdr/ {
             add_header X-Outer outer;
+            if ($arg_h) {
+                add_header X-If inner;
+            }
         }
 
         location = /set {
@@ -1045,8 +1048,7 @@ fn cases() -> Vec<Case> {
         // Directories have the x bit.
         m("if -x directory", "/if/exec/"),
         m("if block without add_header inherits", "/if/hdr/f.txt"),
-        // Not compared: `add_header` inside `if` (anx allows only rewrite-module directives
-        // inside `if` and says so at load time; README "Differences from nginx").
+        m("if block with add_header replaces", "/if/hdr/f.txt?h=1"),
         // ---- set, map ----
         m("set with variables", "/set?q=zz"),
         m("set with empty arg", "/set"),

@@ -255,9 +255,13 @@ fn step(scope: &Scope, tree: &StepTree, errors: &mut Vec<ConfigError>) -> Result
                 value: scope.template(value)?,
             }
         }
-        StepTree::If { condition, steps } => Step::If {
+        // `resolve` gives the block its location when it sets add_header/expires.
+        StepTree::If {
+            condition, steps, ..
+        } => Step::If {
             condition: self::condition(scope, condition)?,
             steps: self::steps(scope, steps, errors),
+            location: None,
         },
         StepTree::Break => Step::Break,
     })

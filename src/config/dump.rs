@@ -581,8 +581,27 @@ fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) 
                 let name = config.user_vars.get(*var).map_or("", String::as_str);
                 let _ = writeln!(out, "set ${name} {};", word(&value.source));
             }
-            Step::If { condition, steps } => {
+            Step::If {
+                condition,
+                steps,
+                location,
+            } => {
                 let _ = writeln!(out, "if {} {{", condition_text(condition));
+                if let Some(loc) = location {
+                    // The block's own list replaces the location's, so writing the whole
+                    // list (and expires) reads back to the same if-location.
+                    let inner = "    ".repeat(depth + 1);
+                    for h in &loc.add_headers {
+                        let always = if h.always { " always" } else { "" };
+                        let _ = writeln!(
+                            out,
+                            "{inner}add_header {} {}{always};",
+                            word(&h.name),
+                            word(&h.value.source)
+                        );
+                    }
+                    let _ = writeln!(out, "{inner}expires {};", expires(loc.expires));
+                }
                 write_steps(out, config, steps, depth + 1);
                 out.push_str(&indent);
                 out.push_str("}\n");

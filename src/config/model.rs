@@ -211,7 +211,7 @@ pub enum MatchKind {
 }
 
 /// One `location {}` with everything it inherited already merged in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub match_kind: MatchKind,
     /// Prefix/exact: the path (already normalised). Regex: the pattern source. Named: the
@@ -262,10 +262,13 @@ pub enum Step {
     Return { status: u16, text: Option<Template> },
     /// `set $name value`.
     Set { var: usize, value: Template },
-    /// `if (condition) { ... }`: only rewrite-module directives inside.
+    /// `if (condition) { ... }`: rewrite-module directives, plus `add_header`/`expires`.
     If {
         condition: Condition,
         steps: Vec<Step>,
+        /// When the block sets `add_header` or `expires`: the enclosing location with those
+        /// replaced, which the request uses from then on (nginx's if-location).
+        location: Option<Box<Location>>,
     },
     /// `break`.
     Break,

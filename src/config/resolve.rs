@@ -161,7 +161,8 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
 
     if !r.errors.is_empty() {
         // Reported in file order, as a reader goes through the file.
-        r.errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        r.errors
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         return Err(ConfigErrors(r.errors));
     }
     let pid = main.pid.as_ref().map(|p| r.path(&p.value));
@@ -202,6 +203,7 @@ fn collect_scope(tree: &ConfigTree, r: &mut Resolver) {
                 StepTree::If {
                     condition,
                     steps: inner,
+                    ..
                 } => {
                     if let [_, op, re] = condition.as_slice() {
                         if op.contains('~') {
@@ -423,6 +425,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         .map(|n| n.value.clone())
         .unwrap_or_default();
 
+    check_server_ifs(&server.rewrite, r);
     let rewrite = compile::steps(&r.scope, &server.rewrite, &mut r.errors);
     let locations: Vec<Location> = server
         .locations
@@ -550,7 +553,7 @@ fn resolve_location(
     if l.layers.files.root.is_some() && l.layers.files.alias.is_some() {
         r.error(origin, "location sets both root and alias: use one");
     }
-    let rewrite: Vec<Step> = compile::steps(&r.scope, &l.rewrite, &mut r.errors);
+    let mut rewrite: Vec<Step> = compile::steps(&r.scope, &l.rewrite, &mut r.errors);
     let locations: Vec<Location> = l
         .locations
         .iter()
@@ -559,22 +562,86 @@ fn resolve_location(
     check_siblings(&l.locations, r);
 
     let files = here.file_settings();
-    Location {
+    let mut location = Location {
         match_kind,
         path: l.path.as_bytes().to_vec(),
         regex,
         internal: l.internal,
         locations,
-        rewrite,
+        // Filled below, once the location exists for its if-blocks to copy.
+        rewrite: Vec::new(),
         try_files: here.try_files.clone(),
         handler: Handler::Static,
-        error_pages: here.error_pages,
-        add_headers: here.add_headers,
+        error_pages: here.error_pages.clone(),
+        add_headers: here.add_headers.clone(),
         expires: here.expires,
         redirects: here.redirects,
         files,
-        access_logs: here.access_logs,
+        access_logs: here.access_logs.clone(),
         client_max_body_size: here.client_max_body_size,
+    };
+    if_locations(&mut rewrite, &l.rewrite, &location, &here, r);
+    location.rewrite = rewrite;
+    location
+}
+
+/// Gives each `if` block that sets `add_header`/`expires` its own location: the enclosing
+/// one with those settings replaced (nginx's if-location), used once the condition holds.
+fn if_locations(
+    steps: &mut [Step],
+    tree: &[At<StepTree>],
+    enclosing: &Location,
+    here: &Inherited,
+    r: &mut Resolver,
+) {
+    // compile::steps drops steps with errors; then the load fails anyway.
+    if steps.len() != tree.len() {
+        return;
+    }
+    for (step, at) in steps.iter_mut().zip(tree) {
+        if let (
+            Step::If {
+                steps: inner,
+                location,
+                ..
+            },
+            StepTree::If {
+                steps: inner_tree,
+                headers,
+                ..
+            },
+        ) = (step, &at.value)
+        {
+            let mut if_here = here.clone();
+            if **headers != Layers::default() {
+                if_here = inherit(here, headers, &at.origin, r);
+                *location = Some(Box::new(Location {
+                    add_headers: if_here.add_headers.clone(),
+                    expires: if_here.expires,
+                    // Never routed to: its own copy of the subtree would only cost memory.
+                    locations: Vec::new(),
+                    ..enclosing.clone()
+                }));
+            }
+            if_locations(inner, inner_tree, enclosing, &if_here, r);
+        }
+    }
+}
+
+/// Server-level `if` blocks may not set headers (nginx allows add_header/expires only in an
+/// `if` inside a location).
+fn check_server_ifs(tree: &[At<StepTree>], r: &mut Resolver) {
+    for at in tree {
+        if let StepTree::If { steps, headers, .. } = &at.value {
+            if **headers != Layers::default() {
+                r.error(
+                    &at.origin,
+                    "\"add_header\" and \"expires\" inside a server-level if are not allowed; \
+                     put the if in a location",
+                );
+            }
+            check_server_ifs(steps, r);
+        }
     }
 }
 

@@ -138,6 +138,8 @@ pub enum StepTree {
     If {
         condition: Vec<String>,
         steps: Vec<At<StepTree>>,
+        /// `add_header` / `expires` written inside the block (the rest stays empty).
+        headers: Box<Layers>,
     },
     Break,
 }
@@ -166,7 +168,7 @@ pub struct LogFormatTree {
 /// Settings that inherit http → server → location (and into nested locations). `None`
 /// means "not set here"; for the list-valued ones (`error_page`, `add_header`,
 /// `access_log`), `Some` at a level replaces the inherited list entirely, as nginx does.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layers {
     pub conn: HttpLayer,
     pub files: FileLayer,
@@ -194,7 +196,7 @@ pub struct AddHeaderTree {
 }
 
 /// The inheritable file settings of one block (all optional).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FileLayer {
     pub root: Option<At<String>>,
     pub alias: Option<At<String>>,
@@ -211,7 +213,7 @@ pub struct FileLayer {
 }
 
 /// The inheritable connection settings of one block (all optional).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HttpLayer {
     pub client_header_timeout: Option<Duration>,
     pub client_body_timeout: Option<Duration>,

@@ -69,8 +69,16 @@ fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
                 }
                 ctx.st.user[*var] = Some(v);
             }
-            Step::If { condition, steps } => {
+            Step::If {
+                condition,
+                steps,
+                location,
+            } => {
                 if holds(ctx, condition) {
+                    if let Some(loc) = location {
+                        // nginx's if-location: its headers apply from here on.
+                        ctx.st.location = Some(loc);
+                    }
                     if let Some(flow) = run_list(ctx, steps) {
                         return Some(flow);
                     }

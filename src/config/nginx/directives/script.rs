@@ -7,10 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::layers::Level;
 use super::{arg, Ctx, ScriptPlace, Walker, SCRIPT, SCRIPT_IF};
 use crate::config::model::RewriteFlag;
 use crate::config::nginx::parser::{parse_str, Directive, ParseOptions};
-use crate::config::tree::{At, Origin, StepTree};
+use crate::config::tree::{At, Layers, Origin, StepTree};
 use crate::config::{ConfigError, ConfigErrors};
 
 /// Rewrite-module directives (`rewrite`, `return`, `set`, `if`, `break`) written as nginx
@@ -190,6 +191,7 @@ impl Walker {
             return None;
         }
         let mut steps = Vec::new();
+        let mut layers = Layers::default();
         for inner in d.block.as_deref().unwrap_or_default() {
             if !self.check(inner, if_ctx) {
                 continue;
@@ -200,17 +202,26 @@ impl Walker {
                         steps.push(step);
                     }
                 }
-                // nginx allows a few more inside `if` in a location (root, add_header, ...).
+                // The header filters' settings: the block's own list replaces the
+                // location's while the condition holds (nginx's "if makes a location").
+                "add_header" | "expires" => {
+                    self.layer(inner, &mut layers, Level::Location { named: false })
+                }
+                // nginx allows a few more inside `if` in a location (root, ...).
                 _ => self.error(
                     inner,
                     format!(
                         "\"{}\" directive is not supported inside if by anx; only rewrite, \
-                         return, set and break are",
+                         return, set, break, add_header and expires are",
                         inner.name
                     ),
                 ),
             }
         }
-        Some(StepTree::If { condition, steps })
+        Some(StepTree::If {
+            condition,
+            steps,
+            headers: Box::new(layers),
+        })
     }
 }

@@ -454,6 +454,7 @@ fn rewrite_steps_in_server_and_location() {
             },
             &StepTree::If {
                 condition: strings(&["$host", "=", "example.org"]),
+                headers: Box::default(),
                 steps: vec![
                     At::new(
                         StepTree::Rewrite {
@@ -487,6 +488,7 @@ fn rewrite_steps_in_server_and_location() {
         got[0],
         &StepTree::If {
             condition: strings(&["-f", "$request_filename"]),
+            headers: Box::default(),
             steps: vec![At::new(
                 StepTree::Return {
                     status: 404,
@@ -591,7 +593,7 @@ fn rewrite_module_errors() {
             (
                 Some(11),
                 "\"root\" directive is not supported inside if by anx; only rewrite, return, \
-                 set and break are"
+                 set, break, add_header and expires are"
             ),
             (Some(11), "\"listen\" directive is not allowed here"),
             (
@@ -624,6 +626,7 @@ fn scripts_from_text() {
         got[0].value,
         StepTree::If {
             condition: strings(&["$http_x"]),
+            headers: Box::default(),
             steps: vec![At::new(
                 StepTree::Return {
                     status: 403,
