@@ -142,6 +142,10 @@ impl Scope {
                 if n > 9 {
                     return Err(format!("invalid capture \"${name}\" in \"{text}\""));
                 }
+                if n == 0 {
+                    // nginx has no `$0` (the whole match is not a variable there).
+                    return Err("unknown \"0\" variable".to_string());
+                }
                 Var::Capture(n)
             } else {
                 self.lookup(name)

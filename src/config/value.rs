@@ -65,7 +65,7 @@ pub enum Var {
     Hostname,
     /// `$nginx_version` (anx reports its own version).
     NginxVersion,
-    /// `$1` … `$9` (`$0` is the whole match) of the last successful regex.
+    /// `$1` … `$9` of the last successful regex (nginx has no `$0`).
     Capture(u8),
     /// A named capture `(?<name>…)` of the last successful regex.
     NamedCapture(String),
