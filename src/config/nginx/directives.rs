@@ -243,6 +243,7 @@ const SPECS: &[Spec] = &[
     simple("sendfile", HSL | LIF, 1, 1),
     simple("tcp_nopush", HSL, 1, 1),
     simple("tcp_nodelay", HSL, 1, 1),
+    simple("log_not_found", HSL, 1, 1),
     simple("types_hash_max_size", HSL, 1, 1),
     simple("types_hash_bucket_size", HSL, 1, 1),
     simple("server_names_hash_max_size", HTTP, 1, 1),
@@ -360,6 +361,12 @@ const NO_OPS: &[NoOp] = &[
         directive: "variables_hash_bucket_size",
         value: NoOpValue::Any,
         reason: HASH_SIZING,
+    },
+    NoOp {
+        directive: "log_not_found",
+        value: NoOpValue::Only("off"),
+        reason: "anx writes no error-log line for a file that does not exist, which is what \
+                 \"off\" asks for",
     },
     NoOp {
         directive: "listen",
