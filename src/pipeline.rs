@@ -183,29 +183,19 @@ impl Engine<'_> {
                 }
                 Step::Done(resp) => resp,
             };
-            if error_page::is_special(&resp) {
-                match self.special(ctx, resp) {
-                    AfterSpecial::Page(page) => return self.finish_page(ctx, page),
-                    AfterSpecial::Then(next) => {
-                        step = next;
-                        continue;
-                    }
+            if !error_page::is_special(&resp) {
+                apply_err_status(ctx, &mut resp);
+                // A filter may still refuse (412, 416): then it is an error like any other.
+                if !filters::apply(&mut resp, &self.filter_request(ctx), ctx) {
+                    filters::location::apply(&mut resp, ctx);
+                    resp.close |= ctx.st.close;
+                    return resp;
                 }
             }
-            apply_err_status(ctx, &mut resp);
-            if filters::apply(&mut resp, &self.filter_request(ctx), ctx) {
-                // A filter refused (412, 416): an error like any other.
-                match self.special(ctx, resp) {
-                    AfterSpecial::Page(page) => return self.finish_page(ctx, page),
-                    AfterSpecial::Then(next) => {
-                        step = next;
-                        continue;
-                    }
-                }
+            match self.special(ctx, resp) {
+                AfterSpecial::Page(page) => return self.finish_page(ctx, page),
+                AfterSpecial::Then(next) => step = next,
             }
-            filters::location::apply(&mut resp, ctx);
-            resp.close |= ctx.st.close;
-            return resp;
         }
     }
 
