@@ -143,11 +143,9 @@ fn find_in<'c>(
         return result;
     }
     match index.and_then(|x| x.set.as_ref().map(|set| (set, &x.regex_positions))) {
-        // One scan says which regexes match; the first that does (in order) wins.
+        // One scan says which regexes match (none: one scan in all); the first that does,
+        // in order, wins and runs alone for its captures.
         Some((set, positions)) => {
-            if !set.is_match(uri) {
-                return result;
-            }
             for n in set.matches(uri).iter() {
                 let i = positions[n];
                 if let Some(found) = regex_location(locs, i, index, uri, matches) {

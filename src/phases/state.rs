@@ -224,8 +224,9 @@ impl<'c> RequestState<'c> {
 
 /// Runs a regex as nginx does: a match replaces the numbered captures (a regex without
 /// groups leaves `$1`… empty, as nginx 1.22 does) and sets its named groups as variables; a
-/// miss changes nothing here (the rewrite module clears captures on a miss itself). Only a
-/// match with groups pays for capture extraction (`is_match` first, no allocation).
+/// miss changes nothing here (the rewrite module clears captures on a miss itself). A regex
+/// without groups runs as `is_match`; one with groups runs once, for its captures (the
+/// regex crate finds the match before it extracts groups, so a miss costs no more).
 pub fn regex_match<'c>(
     captures: &mut Captures,
     named: &mut Vec<(&'c str, Vec<u8>)>,
@@ -233,10 +234,10 @@ pub fn regex_match<'c>(
     subject: &[u8],
 ) -> bool {
     let re = &pattern.regex;
-    if !re.is_match(subject) {
-        return false;
-    }
     if re.captures_len() <= 1 {
+        if !re.is_match(subject) {
+            return false;
+        }
         captures.clear();
         return true;
     }
