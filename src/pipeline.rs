@@ -112,7 +112,7 @@ pub fn run<'c>(
     // The server-rewrite phase runs with the server level's settings (add_header, expires…).
     ctx.st.location = Some(&server.fallback);
     if let (Some(pattern), Some(h)) = (selected.name_regex, req.head.host.clone()) {
-        let host = route::normalize_host(&req.buf[h]);
+        let host = crate::http::host::normalize_host(&req.buf[h]);
         ctx.st.match_bytes(pattern, &host);
     }
     let index = req.index.and_then(|i| i.servers.get(selected.position));

@@ -15,10 +15,7 @@ mod index;
 mod server;
 
 pub use index::{ConfigIndex, ServerIndex};
-pub use server::{
-    find_server, normalize_host, normalize_host_into, select_server, servers_for_listener,
-    ListenerServers,
-};
+pub use server::{find_server, select_server, servers_for_listener, ListenerServers};
 
 use index::LevelIndex;
 
@@ -423,12 +420,5 @@ mod tests {
             let fast = find_location(s, idx, &mut st).map(|l| (l.match_kind, l.path.clone()));
             assert_eq!(plain, fast, "{u}");
         }
-    }
-
-    #[test]
-    fn host_normalisation() {
-        assert_eq!(normalize_host(b"A.B:80"), b"a.b");
-        assert_eq!(normalize_host(b"[::1]:80"), b"[::1]");
-        assert_eq!(normalize_host(b"x.y."), b"x.y");
     }
 }

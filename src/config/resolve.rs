@@ -289,8 +289,7 @@ fn resolve_maps(tree: &ConfigTree, r: &mut Resolver) -> Vec<Map> {
                 continue;
             }
             let key = key.strip_prefix('\\').unwrap_or(key).to_ascii_lowercase();
-            let wildcard = m.hostnames
-                && (key.starts_with("*.") || key.starts_with('.') || key.ends_with(".*"));
+            let wildcard = m.hostnames && crate::http::host::is_wildcard(key.as_bytes());
             if wildcard {
                 map.wildcards.push((key, value));
             } else if map.exact.insert(key.clone(), value).is_some() {

@@ -8,9 +8,9 @@
 //! `port_in_redirect` is off.
 
 use crate::config::model::RedirectSettings;
+use crate::http::host::normalize_host_into;
 use crate::http::response::Response;
 use crate::phases::vars::Ctx;
-use crate::route::normalize_host_into;
 
 pub fn apply(resp: &mut Response, ctx: &Ctx) {
     let Some(location) = &resp.location else {

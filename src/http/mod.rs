@@ -1,9 +1,11 @@
-//! Sans-io HTTP/1.x codecs: request heads, chunked bodies, response heads, dates, MIME.
+//! Sans-io HTTP/1.x codecs: request heads, chunked bodies, response heads, dates, MIME,
+//! host names.
 //!
 //! Nothing here does I/O, routes, or knows about shards; `serve/` drives these with bytes.
 
 pub mod chunked;
 pub mod date;
+pub mod host;
 pub mod mime;
 pub mod request;
 pub mod response;

@@ -9,6 +9,7 @@
 use super::state::MapSlot;
 use super::vars::{Ctx, Scope};
 use crate::config::model::{Map, Template};
+use crate::http::host::best_wildcard;
 
 /// Appends the value of map `index` for this request.
 pub fn value(ctx: &mut Ctx, index: usize, out: &mut Vec<u8>, scope: Scope) {
@@ -52,7 +53,8 @@ fn lookup<'c>(ctx: &mut Ctx<'_, 'c>, map: &'c Map, source: &[u8]) -> &'c Templat
         }
     }
     if map.hostnames {
-        if let Some(t) = wildcard(map, &low) {
+        let keys = map.wildcards.iter().map(|(k, t)| (k.as_bytes(), t));
+        if let Some(t) = best_wildcard(keys, &low) {
             return t;
         }
     }
@@ -64,33 +66,4 @@ fn lookup<'c>(ctx: &mut Ctx<'_, 'c>, map: &'c Map, source: &[u8]) -> &'c Templat
         }
     }
     &map.default
-}
-
-/// The most specific leading wildcard, else the longest trailing one.
-fn wildcard<'c>(map: &'c Map, host: &[u8]) -> Option<&'c Template> {
-    let mut leading: Option<(usize, &Template)> = None;
-    let mut trailing: Option<(usize, &Template)> = None;
-    for (key, t) in &map.wildcards {
-        let key = key.as_bytes();
-        if let Some(suffix) = key.strip_prefix(b"*") {
-            if host.len() > suffix.len() && host.ends_with(suffix) {
-                pick(&mut leading, suffix.len(), t);
-            }
-        } else if let Some(bare) = key.strip_prefix(b".") {
-            if host == bare || host.ends_with(key) {
-                pick(&mut leading, key.len(), t);
-            }
-        } else if let Some(prefix) = key.strip_suffix(b"*") {
-            if host.len() > prefix.len() && host.starts_with(prefix) {
-                pick(&mut trailing, prefix.len(), t);
-            }
-        }
-    }
-    leading.or(trailing).map(|(_, t)| t)
-}
-
-fn pick<'c>(best: &mut Option<(usize, &'c Template)>, len: usize, t: &'c Template) {
-    if best.is_none_or(|(l, _)| len > l) {
-        *best = Some((len, t));
-    }
 }

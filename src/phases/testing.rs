@@ -75,7 +75,7 @@ impl Fixture {
         let uri = path::normalize(raw, true).expect("test path");
         let mut st = RequestState::new(uri);
         if let (Some(p), Some(h)) = (selected.name_regex, self.head.host.clone()) {
-            st.match_bytes(p, &crate::route::normalize_host(&self.buf[h]));
+            st.match_bytes(p, &crate::http::host::normalize_host(&self.buf[h]));
         }
         Ctx {
             config: &self.config,

@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 use super::state::{Received, RequestState};
 use super::{clock, docroot, map, request_id};
 use crate::config::model::{Config, Part, Server, Template, Var};
+use crate::http::host::normalize_host_into;
 use crate::http::request::Method;
 use crate::http::response::Response;
-use crate::route::normalize_host_into;
 
 /// One request being evaluated: the configuration it runs under, what was received, and
 /// the state the phases built.

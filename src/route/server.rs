@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use hashbrown::HashMap;
 
 use crate::config::model::{Config, Pattern};
+use crate::http::host::{best_wildcard, is_wildcard, normalize_host, normalize_host_to};
 
 /// Hosts longer than this are lowercased on the heap (no real host name is).
 const STACK_HOST: usize = 256;
@@ -24,10 +25,8 @@ pub struct ListenerServers {
     pub default: usize,
     /// Exact names (lowercased) → the first server on this address that has it.
     exact: HashMap<Box<[u8]>, usize>,
-    /// `*.x` / `.x` names: (suffix compared, server, also matches the bare name).
-    leading: Vec<(Box<[u8]>, usize, bool)>,
-    /// `x.*` names: (prefix, server).
-    trailing: Vec<(Box<[u8]>, usize)>,
+    /// Wildcard names (`*.x`, `.x`, `x.*`, lowercased) and their server, in order.
+    wildcards: Vec<(Box<[u8]>, usize)>,
     /// Some server here has `server_name ~regex` names.
     regexes: bool,
 }
@@ -53,21 +52,15 @@ pub fn servers_for_listener(config: &Config, addr: SocketAddr) -> ListenerServer
         .or_else(|| servers.first().copied())
         .unwrap_or(0);
     let mut exact = HashMap::new();
-    let mut leading = Vec::new();
-    let mut trailing = Vec::new();
+    let mut wildcards = Vec::new();
     let mut regexes = false;
     for &i in &servers {
         let server = &config.servers[i];
         regexes |= !server.name_regexes.is_empty();
         for name in &server.names {
             let name = name.to_ascii_lowercase().into_bytes();
-            if let Some(suffix) = name.strip_prefix(b"*") {
-                leading.push((suffix.into(), i, false));
-            } else if name.starts_with(b".") {
-                // ".example.com" = "example.com" and "*.example.com".
-                leading.push((name.as_slice().into(), i, true));
-            } else if let Some(prefix) = name.strip_suffix(b"*") {
-                trailing.push((prefix.into(), i));
+            if is_wildcard(&name) {
+                wildcards.push((name.into_boxed_slice(), i));
             } else {
                 exact.entry(name.into_boxed_slice()).or_insert(i);
             }
@@ -77,8 +70,7 @@ pub fn servers_for_listener(config: &Config, addr: SocketAddr) -> ListenerServer
         servers,
         default,
         exact,
-        leading,
-        trailing,
+        wildcards,
         regexes,
     }
 }
@@ -114,28 +106,8 @@ pub fn find_server<'c>(
     if let Some(&i) = candidates.exact.get(host) {
         return (i, None);
     }
-    let mut best: Option<(usize, usize)> = None;
-    for (suffix, i, bare) in &candidates.leading {
-        let hit = if *bare {
-            host == &suffix[1..] || (host.len() > suffix.len() && host.ends_with(suffix))
-        } else {
-            host.len() > suffix.len() && host.ends_with(suffix)
-        };
-        if hit && best.is_none_or(|(_, l)| suffix.len() > l) {
-            best = Some((*i, suffix.len()));
-        }
-    }
-    if best.is_none() {
-        for (prefix, i) in &candidates.trailing {
-            if host.len() > prefix.len()
-                && host.starts_with(prefix)
-                && best.is_none_or(|(_, l)| prefix.len() > l)
-            {
-                best = Some((*i, prefix.len()));
-            }
-        }
-    }
-    if let Some((i, _)) = best {
+    let named = candidates.wildcards.iter().map(|(n, i)| (&n[..], *i));
+    if let Some(i) = best_wildcard(named, host) {
         return (i, None);
     }
     if candidates.regexes {
@@ -148,41 +120,4 @@ pub fn find_server<'c>(
         }
     }
     (candidates.default, None)
-}
-
-/// The host part of a Host value: without port or trailing dot. "[::1]:80" keeps brackets.
-fn host_part(host: &[u8]) -> &[u8] {
-    let without_port = if host.first() == Some(&b'[') {
-        match memchr::memchr(b']', host) {
-            Some(end) => &host[..=end],
-            None => host,
-        }
-    } else {
-        match memchr::memrchr(b':', host) {
-            Some(colon) => &host[..colon],
-            None => host,
-        }
-    };
-    without_port.strip_suffix(b".").unwrap_or(without_port)
-}
-
-/// Host without port or trailing dot, lowercased (nginx's `$host` and name matching form).
-pub fn normalize_host(host: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(host.len());
-    normalize_host_into(host, &mut out);
-    out
-}
-
-/// [`normalize_host`], appended to `out`.
-pub fn normalize_host_into(host: &[u8], out: &mut Vec<u8>) {
-    out.extend(host_part(host).iter().map(u8::to_ascii_lowercase));
-}
-
-/// [`normalize_host`] into `buf` (as long as `host` at least); returns the length.
-fn normalize_host_to(host: &[u8], buf: &mut [u8]) -> usize {
-    let part = host_part(host);
-    for (d, s) in buf.iter_mut().zip(part) {
-        *d = s.to_ascii_lowercase();
-    }
-    part.len()
 }
