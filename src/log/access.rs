@@ -21,7 +21,6 @@ use super::{escape, format};
 use crate::config::model::{AccessLog, AccessLogFormat};
 use crate::http::response::Response;
 use crate::phases::clock::append_time_local;
-pub use crate::phases::clock::format_time_local;
 use crate::phases::vars::{Ctx, Scope, Sent};
 
 /// What one log line says about a request.

@@ -34,7 +34,7 @@ pub fn init(cfg: &ErrorLog) -> Result<(), String> {
         .level(cfg.level)
         .level_for("glommio", log::LevelFilter::Warn)
         .format(move |out, message, record| {
-            let now = crate::log::access::format_time_local(crate::http::date::now_secs());
+            let now = crate::phases::clock::format_time_local(crate::http::date::now_secs());
             out.finish(format_args!(
                 "{} [{}] {}#{}: {}",
                 nginx_error_time(&now),
