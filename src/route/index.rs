@@ -2,8 +2,9 @@
 //! search cost the same with 200 locations as with 3.
 //!
 //! Built by `serve::ShardResources::route_index` on first use of a generation (never stored
-//! in the model, which stays as the front-ends resolved it). Per level of locations (a
-//! server's top level, and each location with nested ones):
+//! in the model, which stays as the front-ends resolved it). Per listen address, the
+//! servers that may answer there ([`ListenerServers`], with their name tables). Per level of
+//! locations (a server's top level, and each location with nested ones):
 //!
 //! - the exact (`=`) paths in a hash;
 //! - the prefix paths sorted, so the longest prefix of a URI is a few binary searches
@@ -13,17 +14,23 @@
 //!
 //! Small levels keep the plain scan (faster below a handful of entries).
 
+use std::net::SocketAddr;
+use std::rc::Rc;
+
 use hashbrown::HashMap;
 use regex::bytes::{RegexSet, RegexSetBuilder};
 
+use super::server::{servers_for_listener, ListenerServers};
 use crate::config::model::{Config, Location, MatchKind};
 
 /// Levels with fewer prefix or exact locations than this are scanned.
 const SMALL: usize = 8;
 
-/// The routing index of a configuration: one per server, in `Config::servers` order.
+/// The routing index of a configuration: per listen address, and per server in
+/// `Config::servers` order.
 pub struct ConfigIndex {
     pub servers: Vec<ServerIndex>,
+    listeners: Vec<(SocketAddr, Rc<ListenerServers>)>,
 }
 
 /// The routing index of one server.
@@ -55,6 +62,20 @@ impl ConfigIndex {
                     top: LevelIndex::build(&s.locations).unwrap_or_else(LevelIndex::empty),
                 })
                 .collect(),
+            listeners: config
+                .listen_addrs()
+                .iter()
+                .map(|l| (l.addr, Rc::new(servers_for_listener(config, l.addr))))
+                .collect(),
+        }
+    }
+
+    /// The servers listening on `addr` (an address this configuration does not listen on
+    /// gets the empty table, whose default is the first server).
+    pub fn listener(&self, config: &Config, addr: SocketAddr) -> Rc<ListenerServers> {
+        match self.listeners.iter().find(|(a, _)| *a == addr) {
+            Some((_, servers)) => servers.clone(),
+            None => Rc::new(servers_for_listener(config, addr)),
         }
     }
 }

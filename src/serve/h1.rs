@@ -44,6 +44,8 @@ pub struct Connection {
     pub stream: TcpStream,
     pub config: Arc<Config>,
     pub listener: Rc<ListenerServers>,
+    /// Routing index of `config` (the shard's, built once per generation).
+    pub index: Rc<ConfigIndex>,
     pub shard: Rc<ShardResources>,
     pub peer: SocketAddr,
     pub id: u64,
@@ -61,8 +63,6 @@ pub(super) struct State {
     conn: Connection,
     /// The local end of the connection (`$server_addr`, `$server_port`, redirects).
     local: SocketAddr,
-    /// Routing index of the connection's configuration generation.
-    index: Rc<ConfigIndex>,
     rbuf: super::buffers::ReadBuf,
     wbuf: Vec<u8>,
     requests: u64,
@@ -78,11 +78,9 @@ pub async fn serve(conn: Connection) {
         .stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let index = conn.shard.route_index(&conn.config);
     let mut st = State {
         conn,
         local,
-        index,
         rbuf: Default::default(),
         wbuf: Vec::new(),
         requests: 0,
@@ -227,7 +225,7 @@ impl State {
             serial: self.conn.id,
             requests: self.requests,
         };
-        let index = self.index.clone();
+        let index = self.conn.index.clone();
         let buf = self.rbuf.filled();
         let req = Request {
             head: &head,

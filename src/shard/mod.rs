@@ -26,7 +26,7 @@ use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 use crate::config::model::{AccessLog, Config, Listen, Location};
 use crate::config::snapshot::Snapshot;
 use crate::net::listener;
-use crate::route::{servers_for_listener, ListenerServers};
+
 use crate::serve::{h1, ShardResources};
 
 /// glommio's registered-buffer arena per shard. Its default (10 MiB) is above the 8 MiB
@@ -265,8 +265,6 @@ async fn accept_loop(
     snapshot: Arc<Snapshot>,
     limit: Rc<ConnLimit>,
 ) {
-    // Routing tables per listener are derived once per configuration generation.
-    let mut generation: Option<(Arc<Config>, Rc<ListenerServers>)> = None;
     let mut next_id: u64 = resources.id as u64;
     loop {
         // Wait for a free slot before accepting: at the limit the connection stays in the
@@ -285,14 +283,9 @@ async fn accept_loop(
             }
         };
         let config = snapshot.load();
-        let servers = match &generation {
-            Some((c, s)) if Arc::ptr_eq(c, &config) => s.clone(),
-            _ => {
-                let s = Rc::new(servers_for_listener(&config, listen.addr));
-                generation = Some((config.clone(), s.clone()));
-                s
-            }
-        };
+        // Routing tables (this listener's servers included) exist once per generation.
+        let index = resources.route_index(&config);
+        let servers = index.listener(&config, listen.addr);
         // Normally free at once; if another listener of this shard took the last slot in
         // the meantime, this connection waits for one before it is served.
         let Some(permit) = limit.take().await else {
@@ -308,6 +301,7 @@ async fn accept_loop(
             stream,
             config,
             listener: servers,
+            index,
             shard: resources.clone(),
             peer,
             id: next_id,
