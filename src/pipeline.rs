@@ -327,7 +327,7 @@ impl Engine<'_> {
             base: mapped.base,
             relative: mapped.relative(&ctx.st.uri),
             inline_index,
-            generation: ctx.config as *const Config as usize,
+            generation: self.req.index.map_or(0, |i| i.generation),
         };
         static_files::serve(&req, loc, &ctx.config.mime, self.statics, self.now)
     }

@@ -31,7 +31,13 @@ const SMALL: usize = 8;
 pub struct ConfigIndex {
     pub servers: Vec<ServerIndex>,
     listeners: Vec<(SocketAddr, Rc<ListenerServers>)>,
+    /// Unique per index built in this process (never 0): keys what is cached under one
+    /// routing, such as an index file served in place of its directory.
+    pub generation: u64,
 }
+
+/// Source of [`ConfigIndex::generation`] (builds are rare: once per shard per reload).
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The routing index of one server.
 pub struct ServerIndex {
@@ -67,6 +73,7 @@ impl ConfigIndex {
                 .iter()
                 .map(|l| (l.addr, Rc::new(servers_for_listener(config, l.addr))))
                 .collect(),
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 

@@ -51,9 +51,10 @@ pub struct StaticRequest<'a> {
     pub relative: &'a [u8],
     /// Serve a directory's index file here rather than answering [`Content::Index`].
     pub inline_index: bool,
-    /// Identifies the configuration generation: an index served in place is cached for the
-    /// directory only under the routing that allowed it (a reload may route it elsewhere).
-    pub generation: usize,
+    /// The routing generation (`route::ConfigIndex::generation`; 0 without an index): an
+    /// index served in place is cached for the directory only under the routing that
+    /// allowed it (a reload may route it elsewhere).
+    pub generation: u64,
 }
 
 /// What the static handler decided.
