@@ -32,3 +32,4 @@ pub mod route;
 pub mod runtime;
 pub mod serve;
 pub mod shard;
+pub mod upstream;

@@ -256,8 +256,10 @@ impl Engine<'_> {
                 Tried::Status(code) => return Step::Done(Response::new(code)),
             }
         }
-        match loc.handler {
+        match &loc.handler {
             Handler::Static => {}
+            // Wired in by the proxy handler (in progress).
+            Handler::Proxy(_) => return Step::Done(Response::new(502)),
         }
         match self.serve_static(ctx, loc, false) {
             Content::Response { response, index } => {

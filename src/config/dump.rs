@@ -319,6 +319,7 @@ fn location_section(
     match loc.handler {
         // The static handler is the default; a future handler adds its key here.
         Handler::Static => {}
+        Handler::Proxy(_) => {}
     }
     layer_settings(out, loc, inherited_root);
     // The server level writes its own with the connection settings.

@@ -10,7 +10,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod proxy;
+
 pub use super::value::{Part, Pattern, Template, Var};
+pub use proxy::{
+    Balance, HealthCheck, NextUpstream, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
+    ProxySettings, RedirectRule, Upstream,
+};
 use crate::http::mime::MimeTypes;
 
 /// The whole configuration of one generation.
@@ -37,6 +43,9 @@ pub struct Config {
     pub maps: Vec<Map>,
     /// Names (without `$`) of the variables `set` creates; [`Var::User`] indexes this.
     pub user_vars: Vec<String>,
+    /// `upstream {}` groups, then the implicit groups of `proxy_pass http://host:port`
+    /// ([`ProxyPass::Fixed`] indexes this).
+    pub upstreams: Vec<Upstream>,
 }
 
 /// Default `worker_connections` per shard. nginx's is 512 per worker; anx's connections are
@@ -247,6 +256,8 @@ pub struct Location {
 pub enum Handler {
     /// Serve files from `files.root` / `files.alias`.
     Static,
+    /// `proxy_pass`: forward to an upstream.
+    Proxy(Box<Proxy>),
 }
 
 /// One rewrite-module directive (`rewrite`, `return`, `set`, `if`, `break`), run in order.
@@ -542,6 +553,7 @@ impl Config {
         check!("error_log", self.error_log, other.error_log);
         check!("maps", self.maps, other.maps);
         check!("user_vars", self.user_vars, other.user_vars);
+        check!("upstreams", self.upstreams, other.upstreams);
         if self.mime != other.mime {
             return Some("MIME tables differ".to_string());
         }

@@ -181,6 +181,7 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
         mime,
         maps,
         user_vars: user_vars.into_iter().map(|(n, _)| n).collect(),
+        upstreams: Vec::new(),
     })
 }
 

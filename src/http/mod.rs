@@ -5,8 +5,10 @@
 
 pub mod chunked;
 pub mod date;
+pub mod hop;
 pub mod host;
 pub mod mime;
 pub mod request;
 pub mod response;
 pub mod status;
+pub mod upstream;

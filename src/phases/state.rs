@@ -160,6 +160,32 @@ pub struct RequestState<'c> {
     /// Keep-alive is off for this request (an error nginx closes after, e.g. 400, 413, 500),
     /// whatever page ends up answering it.
     pub close: bool,
+    /// `$proxy_host` / `$proxy_port` of the proxy_pass in effect (set by `handlers::proxy`
+    /// before it evaluates `proxy_set_header`).
+    pub proxy_target: Option<(Vec<u8>, u16)>,
+    /// What the upstream exchange recorded, for `$upstream_*` (filled by `serve::proxy`).
+    pub upstream: Option<Box<UpstreamVars>>,
+}
+
+/// What one proxied request learnt from its upstream attempts, for the `$upstream_*`
+/// variables. Lists have one entry per attempt, printed as nginx does (", " between peers).
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamVars {
+    /// `$upstream_addr`: the peers tried, in order ("127.0.0.1:9000, unix:/run/app.sock").
+    pub addr: Vec<Vec<u8>>,
+    /// `$upstream_status`, one per attempt (502/504 for an attempt that got no response).
+    pub status: Vec<u16>,
+    /// `$upstream_connect_time`, `$upstream_header_time`, `$upstream_response_time` per
+    /// attempt, in seconds (`None` prints `-`).
+    pub connect_time: Vec<Option<f64>>,
+    pub header_time: Vec<Option<f64>>,
+    pub response_time: Vec<Option<f64>>,
+    /// `$upstream_bytes_received` / `$upstream_bytes_sent` (summed over attempts).
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    /// The last response head received, raw ("Name: value\r\n" lines), for
+    /// `$upstream_http_NAME`.
+    pub head_fields: Vec<u8>,
 }
 
 impl<'c> RequestState<'c> {
@@ -184,6 +210,8 @@ impl<'c> RequestState<'c> {
             carried_fields: Vec::new(),
             ranges_allowed: false,
             close: false,
+            proxy_target: None,
+            upstream: None,
         }
     }
 

@@ -1,0 +1,323 @@
+//! The resolved model of the reverse proxy: `upstream {}` groups and a location's
+//! `proxy_*` settings (nginx's ngx_http_upstream and ngx_http_proxy modules).
+//!
+//! Both front-ends fill these through `config::resolve`; the proxy handler
+//! (`handlers::proxy`) reads a location's [`Proxy`] to build the upstream request, and the
+//! shard's upstream layer (`upstream/`) reads [`Upstream`] to choose, pool and probe peers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Pattern, Template};
+
+/// One `upstream name {}` block (or the implicit group of a `proxy_pass http://host:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// The block's name; for an implicit group, the `host:port` as written in proxy_pass.
+    pub name: String,
+    /// Peers in configuration order (a server name resolving to several addresses gives one
+    /// peer per address, as nginx does). Backup peers are in here too, flagged.
+    pub peers: Vec<Peer>,
+    pub balance: Balance,
+    /// `keepalive N`: idle connections each shard keeps per upstream (0 = close after each
+    /// request). nginx counts per worker; anx per shard, the same thing.
+    pub keepalive: usize,
+    /// `keepalive_timeout` (upstream context): an idle pooled connection is closed after this.
+    /// Default 60s.
+    pub keepalive_timeout: Duration,
+    /// `keepalive_requests` (upstream context): requests on one upstream connection before it
+    /// is closed. Default 1000.
+    pub keepalive_requests: u64,
+    /// anx's active health check (`health_check` in nginx Plus; `anx_health_check` here).
+    pub health_check: Option<HealthCheck>,
+    /// True for the group a `proxy_pass http://host:port` creates itself.
+    pub implicit: bool,
+}
+
+/// Default upstream `keepalive_timeout`.
+pub const UPSTREAM_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default upstream `keepalive_requests`.
+pub const UPSTREAM_KEEPALIVE_REQUESTS: u64 = 1000;
+
+/// One `server addr [weight=] [max_fails=] [fail_timeout=] [backup] [down] [max_conns=]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: PeerAddr,
+    /// The server as written (`backend.local:8080`, `unix:/run/app.sock`): `$upstream_addr`
+    /// prints the resolved address; the error log names both.
+    pub name: String,
+    /// `weight=` (default 1).
+    pub weight: u32,
+    /// `max_fails=` (default 1; 0 disables passive failure accounting).
+    pub max_fails: u32,
+    /// `fail_timeout=` (default 10s): the window in which `max_fails` count, and how long
+    /// the peer is then skipped.
+    pub fail_timeout: Duration,
+    /// `backup`: used only when every non-backup peer is unavailable.
+    pub backup: bool,
+    /// `down`: never used.
+    pub down: bool,
+    /// `max_conns=` (0 = unlimited): active connections per shard to this peer.
+    pub max_conns: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PeerAddr {
+    Inet(SocketAddr),
+    /// `unix:/path`.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAddr::Inet(a) => write!(f, "{a}"),
+            PeerAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// The balancing policy of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Balance {
+    /// Smooth weighted round-robin, as nginx (per shard).
+    RoundRobin,
+    /// `least_conn`: fewest active connections (as this shard counts them), weighted; ties
+    /// by round-robin.
+    LeastConn,
+    /// `ip_hash`: the first three octets of an IPv4 client, the whole IPv6 address.
+    IpHash,
+    /// `hash key [consistent]` (consistent = ketama, 160 points per weight unit as nginx).
+    Hash { key: Template, consistent: bool },
+    /// `random [two [least_conn]]`: weighted random; `two` picks the better of two.
+    Random { two: bool },
+}
+
+/// anx's active health check of a group (nginx OSS has none; nginx Plus calls it
+/// `health_check`). One prober per process, whatever the shard count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Time between two probes of one peer. Default 5s.
+    pub interval: Duration,
+    /// Request path of the probe (`GET path HTTP/1.1`). Default "/".
+    pub uri: String,
+    /// Host header of the probe; default the upstream's name.
+    pub host: Option<String>,
+    /// A probe that takes longer fails. Default 1s.
+    pub timeout: Duration,
+    /// Consecutive failed probes that mark a peer down. Default 1.
+    pub fails: u32,
+    /// Consecutive passed probes that mark a down peer up again. Default 1.
+    pub passes: u32,
+    /// Statuses that pass, as inclusive ranges. Default 200–399.
+    pub status: Vec<(u16, u16)>,
+    /// When set, the body must match this regex too.
+    pub body: Option<Pattern>,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            interval: Duration::from_secs(5),
+            uri: "/".to_string(),
+            host: None,
+            timeout: Duration::from_secs(1),
+            fails: 1,
+            passes: 1,
+            status: vec![(200, 399)],
+            body: None,
+        }
+    }
+}
+
+/// A location's `proxy_pass` and every `proxy_*` setting in effect there (inherited
+/// http → server → location already).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub pass: ProxyPass,
+    pub settings: ProxySettings,
+}
+
+/// `proxy_pass URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyPass {
+    /// A URL without variables: the group is known at load time.
+    Fixed {
+        /// Index into `Config::upstreams`.
+        upstream: usize,
+        /// `$proxy_host`: "host" or "host:port" as written (the port only when not 80).
+        proxy_host: String,
+        /// `$proxy_port`.
+        proxy_port: u16,
+        /// The URI part of the URL (`proxy_pass http://b/app/;` → `/app/`); `None` when the
+        /// URL has none, and the request URI is passed unchanged.
+        uri: Option<Vec<u8>>,
+    },
+    /// A URL with variables, evaluated per request (`proxy_pass http://$backend$uri;`). The
+    /// host must name an `upstream` group or be a literal address (anx has no `resolver`).
+    /// When the URL has a URI part, it replaces the request URI entirely (nginx's rule).
+    Dynamic(Template),
+}
+
+/// The `proxy_*` directives of one location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// `proxy_set_header` list in effect (a level with its own list replaces the parent's,
+    /// as nginx). The defaults `Host $proxy_host` and `Connection close` are added by the
+    /// handler unless named here; an empty value removes the field.
+    pub set_headers: Vec<(String, Template)>,
+    /// `proxy_hide_header` names, lowercased (added to nginx's default hidden set).
+    pub hide_headers: Vec<String>,
+    /// `proxy_pass_header` names, lowercased (removed from the default hidden set).
+    pub pass_headers: Vec<String>,
+    /// `proxy_http_version 1.0|1.1`, as the minor version (default 0, as nginx).
+    pub http_minor: u8,
+    /// `proxy_method`.
+    pub method: Option<Template>,
+    pub redirect: ProxyRedirect,
+    /// `proxy_connect_timeout` (default 60s) → 504 when it passes.
+    pub connect_timeout: Duration,
+    /// `proxy_read_timeout` (default 60s): between two reads from the upstream → 504.
+    pub read_timeout: Duration,
+    /// `proxy_send_timeout` (default 60s): between two writes to the upstream → 504.
+    pub send_timeout: Duration,
+    pub next_upstream: NextUpstream,
+    /// `proxy_next_upstream_tries` (0 = unlimited, the default).
+    pub next_upstream_tries: u32,
+    /// `proxy_next_upstream_timeout` (zero = unlimited, the default).
+    pub next_upstream_timeout: Duration,
+    /// `proxy_buffering` (default on). Off: each chunk read from the upstream is written to
+    /// the client at once. On: anx still streams through a bounded buffer (it never spools
+    /// to disk); the difference is how eagerly it flushes.
+    pub buffering: bool,
+    /// `proxy_request_buffering` (default on): read the whole client body before connecting
+    /// (bounded by `client_max_body_size`; a body that does not fit in memory is streamed).
+    pub request_buffering: bool,
+    /// `proxy_buffer_size` (default 4k, nginx's page size; anx allows up to this for the
+    /// upstream's response head) — a longer head is an invalid header (502).
+    pub buffer_size: usize,
+    /// `proxy_intercept_errors` (default off): upstream responses ≥ 300 go to error_page.
+    pub intercept_errors: bool,
+    /// `proxy_pass_request_headers` (default on).
+    pub pass_request_headers: bool,
+    /// `proxy_pass_request_body` (default on).
+    pub pass_request_body: bool,
+}
+
+/// Default `proxy_buffer_size`: 4 KiB in nginx; anx allows response heads up to 8 KiB by
+/// default since it parses them in place and real applications send long cookies.
+pub const DEFAULT_PROXY_BUFFER_SIZE: usize = 8 * 1024;
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            set_headers: Vec::new(),
+            hide_headers: Vec::new(),
+            pass_headers: Vec::new(),
+            http_minor: 0,
+            method: None,
+            redirect: ProxyRedirect::Default,
+            connect_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            next_upstream: NextUpstream::default(),
+            next_upstream_tries: 0,
+            next_upstream_timeout: Duration::ZERO,
+            buffering: true,
+            request_buffering: true,
+            buffer_size: DEFAULT_PROXY_BUFFER_SIZE,
+            intercept_errors: false,
+            pass_request_headers: true,
+            pass_request_body: true,
+        }
+    }
+}
+
+/// `proxy_redirect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyRedirect {
+    /// `proxy_redirect default` (the default): the proxy_pass URL is replaced by the
+    /// location prefix (only for a fixed proxy_pass with a URI part, as nginx).
+    Default,
+    /// `proxy_redirect off`.
+    Off,
+    /// Explicit `proxy_redirect from to;` entries, tried in order (`default` may be one).
+    Rules(Vec<RedirectRule>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectRule {
+    /// `proxy_redirect default` among others.
+    Default,
+    /// A literal prefix (may hold variables) replaced by `to`.
+    Prefix { from: Template, to: Template },
+    /// `~regex` / `~*regex`: the whole value is replaced by `to` (captures allowed).
+    Regex { from: Pattern, to: Template },
+}
+
+/// `proxy_next_upstream`: when a failed attempt moves to the next peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextUpstream {
+    /// Connect errors, and errors while sending the request or reading the head.
+    pub error: bool,
+    /// Timeouts connecting, sending, or reading the head.
+    pub timeout: bool,
+    /// A response head that does not parse.
+    pub invalid_header: bool,
+    /// Response statuses that count as failures and are retried (500, 502, 503, 504, 403,
+    /// 404, 429).
+    pub statuses: Vec16,
+    /// `non_idempotent`: POST, LOCK, PATCH may be retried too.
+    pub non_idempotent: bool,
+}
+
+/// A small set of status codes, inline (no allocation in the model's hot copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Vec16 {
+    codes: [u16; 8],
+    len: u8,
+}
+
+impl Vec16 {
+    pub fn push(&mut self, code: u16) {
+        if !self.contains(code) && (self.len as usize) < self.codes.len() {
+            self.codes[self.len as usize] = code;
+            self.len += 1;
+        }
+    }
+
+    pub fn contains(&self, code: u16) -> bool {
+        self.codes[..self.len as usize].contains(&code)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.codes[..self.len as usize].iter().copied()
+    }
+}
+
+impl Default for NextUpstream {
+    /// nginx's default: `error timeout`.
+    fn default() -> Self {
+        NextUpstream {
+            error: true,
+            timeout: true,
+            invalid_header: false,
+            statuses: Vec16::default(),
+            non_idempotent: false,
+        }
+    }
+}
+
+impl NextUpstream {
+    /// `proxy_next_upstream off`.
+    pub fn off() -> Self {
+        NextUpstream {
+            error: false,
+            timeout: false,
+            invalid_header: false,
+            statuses: Vec16::default(),
+            non_idempotent: false,
+        }
+    }
+}

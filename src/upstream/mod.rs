@@ -1,0 +1,10 @@
+//! The upstream side of the proxy, per shard: which peer gets a request ([`balance`]), the
+//! idle keep-alive connections kept for reuse ([`pool`]), and the process-wide view of the
+//! active health checks ([`health`]).
+//!
+//! `serve::proxy` drives an exchange and calls into these; they hold no sockets of their own
+//! except the health prober, which runs on its own thread off the shards.
+
+pub mod balance;
+pub mod health;
+pub mod pool;
