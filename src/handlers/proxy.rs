@@ -312,22 +312,15 @@ fn dynamic_target(
     if let Some(i) = find_group(&config.upstreams, &host) {
         return Ok((Target::Group(i), authority.to_vec(), 80, uri));
     }
-    let with_port = if host.starts_with('[') || host.rsplit_once(':').is_none() {
-        if host.starts_with('[') && host.ends_with(']') || !host.contains(':') {
-            format!("{host}:80")
-        } else {
-            host.clone()
-        }
-    } else {
-        host.clone()
-    };
-    if let Ok(addr) = with_port.parse::<SocketAddr>() {
-        let proxy_host = if addr.port() == 80 {
-            host.trim_end_matches(":80").as_bytes().to_vec()
-        } else {
-            authority.to_vec()
-        };
-        return Ok((Target::Addr(addr), proxy_host, addr.port(), uri));
+    // A literal address: "ip:port", "[v6]:port", or an address without a port (80).
+    let literal = host.parse::<SocketAddr>().ok().or_else(|| {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 80))
+    });
+    if let Some(addr) = literal {
+        return Ok((Target::Addr(addr), authority.to_vec(), addr.port(), uri));
     }
     Err(PlanError {
         status: 502,

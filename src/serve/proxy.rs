@@ -254,7 +254,7 @@ async fn exchange<'c>(
 ) -> Result<bool, Fallback> {
     let config: &Config = job.config;
     let settings = &plan.proxy.settings;
-    let vars = state.upstream.get_or_insert_with(Default::default);
+    state.upstream.get_or_insert_with(Default::default);
     let first_try = Instant::now();
     let mut tried = Tried::default();
     let mut tries = 0u32;
@@ -262,6 +262,8 @@ async fn exchange<'c>(
         Target::Group(i) => config.upstreams.get(i).map(|u| (i, u)),
         Target::Addr(_) => None,
     };
+    // Each peer is tried at most once per request (the balancer skips tried ones); a
+    // literal address has one.
     let peer_count = group.map_or(1, |(_, u)| u.peers.len().max(1));
     let tries_limit = match settings.next_upstream_tries {
         0 => u32::MAX,
@@ -270,7 +272,7 @@ async fn exchange<'c>(
     let mut last_failure = Failure::Error;
     let mut last_answer: Option<Answer> = None;
     loop {
-        if tries >= tries_limit || tries as usize >= peer_count * 2 + 1 {
+        if tries >= tries_limit || tries as usize >= peer_count {
             break;
         }
         if tries > 0 {
@@ -827,7 +829,7 @@ async fn relay<'c>(
     let server = job.selected.server;
     let status = head.status;
     if let Some(vars) = state.upstream.as_mut() {
-        vars.head_fields = raw_fields(&head, &buf[..filled]);
+        vars.head_fields = codec::raw_fields(&head, &buf[..filled]);
     }
     // proxy_intercept_errors: the upstream's error goes to this location's error_page.
     if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
@@ -1139,14 +1141,3 @@ fn log_upstream_error(
     );
 }
 
-/// The response's fields as "Name: value\r\n" lines, for `$upstream_http_*`.
-fn raw_fields(head: &UpstreamHead, buf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, value) in &head.fields {
-        out.extend_from_slice(&buf[name.clone()]);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(&buf[value.clone()]);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
