@@ -138,13 +138,6 @@ impl HealthBoard {
 
 /// Starts the prober thread when some group has a health check; it stops when `board` is the
 /// last reference left (the process is ending) or at exit.
-<<<<<<< HEAD
-pub fn start(
-    _config: Arc<Config>,
-    _board: Arc<HealthBoard>,
-) -> Option<std::thread::JoinHandle<()>> {
-    todo!()
-=======
 pub fn start(config: Arc<Config>, board: Arc<HealthBoard>) -> Option<std::thread::JoinHandle<()>> {
     if !config.upstreams.iter().any(|u| u.health_check.is_some()) {
         return None;
@@ -787,5 +780,4 @@ mod tests {
         });
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
     }
->>>>>>> balance
 }
