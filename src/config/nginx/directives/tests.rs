@@ -1374,6 +1374,7 @@ fn never_panics_on_odd_input() {
                     d.clone(),
                     format!("events {{ {d} }}\nhttp {{}}"),
                     http(&d),
+                    http(&format!("upstream u {{ {d} }}")),
                     server(&d),
                     server(&format!("location / {{ {d} }}")),
                     server(&format!("location @x {{ {d} }}")),
