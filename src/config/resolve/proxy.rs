@@ -670,3 +670,569 @@ pub fn next_upstream(words: &[String]) -> Result<NextUpstream, String> {
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::model::{
+        Balance, Config, Handler, PeerAddr, Proxy, ProxyPass, ProxyRedirect, RedirectRule,
+    };
+
+    /// `body` inside `http {}` of an nginx.conf: body line 1 is file line 3.
+    fn nginx(body: &str) -> Result<Config, Vec<(Option<usize>, String)>> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, format!("events {{}}\nhttp {{\n{body}\n}}\n")).expect("write");
+        crate::config::load(&file).map_err(|e| {
+            e.0.into_iter()
+                .map(|e| {
+                    assert_eq!(e.file.as_deref(), Some(file.as_path()), "{}", e.message);
+                    (e.line, e.message)
+                })
+                .collect()
+        })
+    }
+
+    fn ok(body: &str) -> Config {
+        nginx(body).unwrap_or_else(|e| panic!("unexpected errors: {e:?}"))
+    }
+
+    fn errors(body: &str) -> Vec<(Option<usize>, String)> {
+        match nginx(body) {
+            Ok(_) => panic!("expected errors for:\n{body}"),
+            Err(e) => e,
+        }
+    }
+
+    /// The one error of `body`, with its line.
+    fn one_error(body: &str) -> (Option<usize>, String) {
+        let mut all = errors(body);
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    /// A server on line 3 whose location `/` (line 4) holds `loc`.
+    fn in_location(loc: &str) -> String {
+        format!("server {{ listen 127.0.0.1:1;\nlocation / {{\n{loc}\n}} }}")
+    }
+
+    fn proxy(c: &Config, i: usize) -> &Proxy {
+        match &c.servers[0].locations[i].handler {
+            Handler::Proxy(p) => p,
+            Handler::Static => panic!("location {i} is not a proxy"),
+        }
+    }
+
+    const SERVER: &str = "server { listen 127.0.0.1:1; }";
+
+    #[test]
+    fn upstream_groups() {
+        let c = ok(&format!(
+            "upstream app {{
+                least_conn;
+                server 127.0.0.1:9001 weight=2 max_fails=3 fail_timeout=5s;
+                server 127.0.0.2 backup;
+                server localhost:9003 down max_conns=10;
+                server unix:/run/app.sock;
+                keepalive 8;
+                keepalive_timeout 30s;
+                keepalive_requests 50;
+                anx_health_check interval=2s uri=/health status=200-299,304 status=418 body=^ok host=app.local;
+            }}
+            upstream h {{ hash $request_uri consistent; server 127.0.0.1:1; }}
+            upstream i {{ ip_hash; server 127.0.0.1:1; }}
+            upstream r {{ random two least_conn; server 127.0.0.1:1; }}
+            upstream r1 {{ random; server [::1]:1; }}
+            upstream d {{ server 127.0.0.1:1; }}
+            {SERVER}"
+        ));
+        let app = &c.upstreams[0];
+        assert_eq!(app.name, "app");
+        assert!(!app.implicit);
+        assert_eq!(app.balance, Balance::LeastConn);
+        assert_eq!(
+            (app.keepalive, app.keepalive_timeout, app.keepalive_requests),
+            (8, Duration::from_secs(30), 50)
+        );
+        let p = &app.peers;
+        assert_eq!(p[0].addr, PeerAddr::Inet("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(
+            (p[0].weight, p[0].max_fails, p[0].fail_timeout),
+            (2, 3, Duration::from_secs(5))
+        );
+        assert_eq!(p[1].addr, PeerAddr::Inet("127.0.0.2:80".parse().unwrap()));
+        assert_eq!(p[1].name, "127.0.0.2");
+        assert!(p[1].backup);
+        assert_eq!(
+            (
+                p[1].weight,
+                p[1].max_fails,
+                p[1].fail_timeout,
+                p[1].max_conns
+            ),
+            (1, 1, Duration::from_secs(10), 0)
+        );
+        // localhost: one peer per address it resolves to, each named as written.
+        let local: Vec<_> = p.iter().filter(|p| p.name == "localhost:9003").collect();
+        assert!(!local.is_empty());
+        assert!(local.iter().all(|p| p.down && p.max_conns == 10));
+        let last = p.last().unwrap();
+        assert_eq!(last.addr, PeerAddr::Unix("/run/app.sock".into()));
+        let hc = app.health_check.as_ref().unwrap();
+        assert_eq!(hc.interval, Duration::from_secs(2));
+        assert_eq!(hc.uri, "/health");
+        assert_eq!(hc.status, vec![(200, 299), (304, 304), (418, 418)]);
+        assert_eq!(hc.host.as_deref(), Some("app.local"));
+        assert_eq!(hc.body.as_ref().unwrap().source, "^ok");
+        assert_eq!(
+            (hc.timeout, hc.fails, hc.passes),
+            (Duration::from_secs(1), 1, 1)
+        );
+        assert!(matches!(
+            &c.upstreams[1].balance,
+            Balance::Hash { key, consistent: true } if key.source == "$request_uri"
+        ));
+        assert_eq!(c.upstreams[2].balance, Balance::IpHash);
+        assert_eq!(c.upstreams[3].balance, Balance::Random { two: true });
+        assert_eq!(c.upstreams[4].balance, Balance::Random { two: false });
+        let d = &c.upstreams[5];
+        assert_eq!(d.balance, Balance::RoundRobin);
+        assert_eq!((d.keepalive, d.keepalive_requests), (0, 1000));
+        assert_eq!(d.keepalive_timeout, Duration::from_secs(60));
+        assert!(d.health_check.is_none());
+        // nginx only warns when a method is replaced; the later one holds.
+        let c = ok(&format!(
+            "upstream a {{ least_conn; ip_hash; server 127.0.0.1:1; }}\n{SERVER}"
+        ));
+        assert_eq!(c.upstreams[0].balance, Balance::IpHash);
+    }
+
+    #[test]
+    fn upstream_errors() {
+        let e = errors(&format!(
+            "upstream a {{ server 127.0.0.1:1; }}\nupstream A {{ server 127.0.0.1:1; }}\n{SERVER}"
+        ));
+        assert_eq!(e, vec![(Some(4), "duplicate upstream \"A\"".to_string())]);
+        assert_eq!(
+            one_error(&format!("upstream a {{\n}}\n{SERVER}")),
+            (Some(3), "no servers are inside upstream".into())
+        );
+        for method in ["hash $uri", "ip_hash", "random"] {
+            assert_eq!(
+                one_error(&format!(
+                    "upstream a {{ {method};\nserver 127.0.0.1:1;\nserver 127.0.0.1:2 backup; }}\n{SERVER}"
+                )),
+                (
+                    Some(5),
+                    "balancing method does not support parameter \"backup\"".into()
+                ),
+                "{method}"
+            );
+        }
+        assert_eq!(
+            one_error(&format!(
+                "upstream a {{ server 127.0.0.1:2 backup; }}\n{SERVER}"
+            )),
+            (Some(3), "no servers in upstream \"a\"".into())
+        );
+        assert_eq!(
+            one_error(&format!(
+                "upstream a {{\nserver nosuch.invalid:80; }}\n{SERVER}"
+            )),
+            (
+                Some(4),
+                "host not found in upstream \"nosuch.invalid\"".into()
+            )
+        );
+        let cases = [
+            ("server 127.0.0.1:0;", "invalid port in upstream \"127.0.0.1:0\""),
+            ("server 127.0.0.1/x;", "invalid host in upstream \"127.0.0.1/x\""),
+            ("server 127.0.0.1 weight=0;", "invalid parameter \"weight=0\""),
+            ("server 127.0.0.1 fail_timeout=5x;", "invalid parameter \"fail_timeout=5x\""),
+            ("server 127.0.0.1 bogus;", "invalid parameter \"bogus\""),
+            ("server 127.0.0.1; keepalive 0;", "invalid value \"0\" in \"keepalive\" directive"),
+            ("server 127.0.0.1; hash $nope;", "unknown \"nope\" variable"),
+            ("server 127.0.0.1; hash $uri x;", "invalid parameter \"x\""),
+            ("server 127.0.0.1; random one;", "invalid parameter \"one\""),
+            ("server 127.0.0.1; random two least_time=header;", "invalid parameter \"least_time=header\""),
+            ("server 127.0.0.1; keepalive 1; keepalive 2;", "\"keepalive\" directive is duplicate"),
+            ("server 127.0.0.1; anx_health_check status=99;", "anx_health_check: invalid status \"99\": expected a code or a range such as 200-399"),
+            ("server 127.0.0.1; anx_health_check uri=health;", "anx_health_check: uri \"health\" must start with '/' and hold no spaces"),
+            ("server 127.0.0.1; anx_health_check fails=0;", "anx_health_check: fails must be at least 1"),
+            ("server 127.0.0.1; anx_health_check every=1s;", "invalid parameter \"every=1s\""),
+            ("server 127.0.0.1; zone z 64k;", "\"zone\" directive is not supported by anx yet"),
+            ("server 127.0.0.1; proxy_pass http://a;", "\"proxy_pass\" directive is not allowed here"),
+        ];
+        for (inner, message) in cases {
+            assert_eq!(
+                one_error(&format!("upstream a {{\n{inner} }}\n{SERVER}")),
+                (Some(4), message.to_string()),
+                "{inner}"
+            );
+        }
+        assert_eq!(
+            one_error(&format!("least_conn;\n{SERVER}")),
+            (
+                Some(3),
+                "\"least_conn\" directive is not allowed here".into()
+            )
+        );
+    }
+
+    #[test]
+    fn proxy_pass_forms() {
+        let c = ok("upstream app { server 127.0.0.1:9000; }
+            server { listen 127.0.0.1:1;
+                location /a { proxy_pass http://App; }
+                location /b { proxy_pass http://127.0.0.1:8080/v1/; }
+                location /c { proxy_pass HTTP://127.0.0.1:8080; }
+                location /d { proxy_pass http://127.0.0.1:80/; }
+                location /e { proxy_pass http://unix:/run/a.sock:/u/; }
+                location /f { proxy_pass http://unix:/run/a.sock; }
+                location /g { proxy_pass http://$host$request_uri; }
+                location ~ ^/h { proxy_pass http://app; }
+                location @i { proxy_pass $scheme://app$uri; }
+                location /j { proxy_pass http://[::1]:8081?x=1; }
+                location /k { root /srv; }
+            }");
+        let fixed = |i: usize| match &proxy(&c, i).pass {
+            ProxyPass::Fixed {
+                upstream,
+                proxy_host,
+                proxy_port,
+                uri,
+            } => (
+                *upstream,
+                proxy_host.as_str(),
+                *proxy_port,
+                uri.as_deref()
+                    .map(|u| String::from_utf8_lossy(u).into_owned()),
+            ),
+            ProxyPass::Dynamic(_) => panic!("location {i} is dynamic"),
+        };
+        assert_eq!(fixed(0), (0, "App", 80, None));
+        assert_eq!(fixed(1), (1, "127.0.0.1:8080", 8080, Some("/v1/".into())));
+        // The same host:port shares its implicit group.
+        assert_eq!(fixed(2), (1, "127.0.0.1:8080", 8080, None));
+        assert_eq!(fixed(3), (2, "127.0.0.1", 80, Some("/".into())));
+        assert_eq!(fixed(4), (3, "localhost", 0, Some("/u/".into())));
+        assert_eq!(fixed(5), (3, "localhost", 0, None));
+        assert!(
+            matches!(&proxy(&c, 6).pass, ProxyPass::Dynamic(t) if t.source == "http://$host$request_uri")
+        );
+        assert_eq!(fixed(7), (0, "app", 80, None));
+        assert!(matches!(&proxy(&c, 8).pass, ProxyPass::Dynamic(_)));
+        assert_eq!(fixed(9), (4, "[::1]:8081", 8081, Some("?x=1".into())));
+        assert_eq!(c.servers[0].locations[10].handler, Handler::Static);
+        let names: Vec<(&str, bool)> = c
+            .upstreams
+            .iter()
+            .map(|u| (u.name.as_str(), u.implicit))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("app", false),
+                ("127.0.0.1:8080", true),
+                ("127.0.0.1:80", true),
+                ("unix:/run/a.sock", true),
+                ("[::1]:8081", true),
+            ]
+        );
+        let implicit = &c.upstreams[1];
+        assert_eq!(implicit.keepalive, 0);
+        assert_eq!(implicit.peers.len(), 1);
+        assert_eq!(implicit.peers[0].name, "127.0.0.1:8080");
+        assert_eq!(
+            c.upstreams[3].peers[0].addr,
+            PeerAddr::Unix("/run/a.sock".into())
+        );
+    }
+
+    #[test]
+    fn proxy_pass_errors() {
+        let cases = [
+            (
+                "proxy_pass https://a;",
+                "proxy_pass https is not supported yet (TLS issue)",
+            ),
+            (
+                "proxy_pass https://$host;",
+                "proxy_pass https is not supported yet (TLS issue)",
+            ),
+            ("proxy_pass ftp://a;", "invalid URL prefix"),
+            ("proxy_pass ftp://$host;", "invalid URL prefix"),
+            ("proxy_pass http://;", "no host in upstream \"\""),
+            (
+                "proxy_pass http://127.0.0.1:99999/x;",
+                "invalid port in upstream \"127.0.0.1:99999/x\"",
+            ),
+            (
+                "proxy_pass http://nosuch.invalid/x;",
+                "host not found in upstream \"nosuch.invalid\"",
+            ),
+            ("proxy_pass http://$nope;", "unknown \"nope\" variable"),
+            (
+                "proxy_pass http://a:1; proxy_pass http://a:2;",
+                "\"proxy_pass\" directive is duplicate",
+            ),
+            (
+                "if ($uri) { proxy_pass http://127.0.0.1; }",
+                "\"proxy_pass\" inside \"if\" is not supported by anx; choose the upstream with \
+                 a map, or put the proxy_pass in a location",
+            ),
+        ];
+        for (loc, message) in cases {
+            let (line, got) = one_error(&in_location(loc));
+            assert_eq!((line, got.as_str()), (Some(5), message), "{loc}");
+        }
+        let uri_part = super::URI_PART.to_string();
+        for (kind, url) in [("~ ^/x", "http://127.0.0.1/x"), ("@n", "http://127.0.0.1/")] {
+            assert_eq!(
+                one_error(&format!(
+                    "server {{ listen 127.0.0.1:1;\nlocation {kind} {{ proxy_pass {url}; }} }}"
+                )),
+                (Some(4), uri_part.clone())
+            );
+        }
+        assert_eq!(
+            one_error(&format!(
+                "upstream app {{ server 127.0.0.1; }}\n{}",
+                in_location("proxy_pass http://app:8080;")
+            )),
+            (Some(6), "upstream \"app\" may not have port 8080".into())
+        );
+        assert_eq!(
+            one_error("server { listen 127.0.0.1:1;\nproxy_pass http://a; }"),
+            (
+                Some(4),
+                "\"proxy_pass\" directive is not allowed here".into()
+            )
+        );
+    }
+
+    #[test]
+    fn settings_inherit_and_replace() {
+        let c = ok("proxy_set_header X-A a;
+            proxy_set_header X-B $remote_addr;
+            proxy_hide_header X-Powered-By;
+            proxy_read_timeout 30s;
+            proxy_next_upstream http_504 error http_502 http_502;
+            proxy_buffers 8 4k;
+            proxy_busy_buffers_size 8k;
+            proxy_max_temp_file_size 0;
+            proxy_temp_file_write_size 16k;
+            server { listen 127.0.0.1:1;
+                proxy_http_version 1.1;
+                location /a {
+                    proxy_pass http://127.0.0.1:9;
+                    proxy_set_header Host $proxy_host;
+                    proxy_redirect default;
+                    proxy_redirect ~*^http://x(/.*)$ $1;
+                    proxy_redirect http://$host/ /;
+                }
+                location /b {
+                    proxy_set_header X-C c;
+                    proxy_pass_header Server;
+                    proxy_method $request_method;
+                    proxy_connect_timeout 2s;
+                    proxy_send_timeout 3s;
+                    proxy_next_upstream_tries 2;
+                    proxy_next_upstream_timeout 5s;
+                    proxy_buffering off;
+                    proxy_request_buffering off;
+                    proxy_buffer_size 16k;
+                    proxy_intercept_errors on;
+                    proxy_pass_request_headers off;
+                    proxy_pass_request_body off;
+                    proxy_redirect off;
+                    location /b/c { proxy_pass http://127.0.0.1:9; proxy_next_upstream off; }
+                }
+                location /d { proxy_pass http://$host; }
+                location /e { proxy_pass http://127.0.0.1:9; proxy_redirect default; }
+            }");
+        let a = &proxy(&c, 0).settings;
+        let headers: Vec<(&str, &str)> = a
+            .set_headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.source.as_str()))
+            .collect();
+        assert_eq!(headers, vec![("Host", "$proxy_host")]);
+        assert_eq!(a.hide_headers, vec!["x-powered-by".to_string()]);
+        assert_eq!(a.http_minor, 1);
+        assert_eq!(a.read_timeout, Duration::from_secs(30));
+        assert_eq!(a.connect_timeout, Duration::from_secs(60));
+        let n = a.next_upstream;
+        assert!(n.error && !n.timeout && !n.invalid_header && !n.non_idempotent);
+        assert_eq!(n.statuses.iter().collect::<Vec<_>>(), vec![502, 504]);
+        let ProxyRedirect::Rules(rules) = &a.redirect else {
+            panic!("{:?}", a.redirect);
+        };
+        assert_eq!(rules[0], RedirectRule::Default);
+        assert!(
+            matches!(&rules[1], RedirectRule::Regex { from, to } if from.caseless && from.source == "^http://x(/.*)$" && to.source == "$1")
+        );
+        assert!(
+            matches!(&rules[2], RedirectRule::Prefix { from, .. } if from.source == "http://$host/")
+        );
+
+        let nested = match &c.servers[0].locations[1].locations[0].handler {
+            Handler::Proxy(p) => &p.settings,
+            Handler::Static => panic!("nested location is not a proxy"),
+        };
+        let headers: Vec<&str> = nested.set_headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(headers, vec!["X-C"]);
+        assert_eq!(nested.pass_headers, vec!["server".to_string()]);
+        assert_eq!(
+            nested.method.as_ref().map(|m| m.source.as_str()),
+            Some("$request_method")
+        );
+        assert_eq!(
+            (
+                nested.connect_timeout,
+                nested.send_timeout,
+                nested.next_upstream_timeout
+            ),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(3),
+                Duration::from_secs(5)
+            )
+        );
+        assert_eq!(nested.next_upstream_tries, 2);
+        assert_eq!(
+            nested.next_upstream,
+            crate::config::model::NextUpstream::off()
+        );
+        assert!(!nested.buffering && !nested.request_buffering && nested.intercept_errors);
+        assert!(!nested.pass_request_headers && !nested.pass_request_body);
+        assert_eq!(nested.buffer_size, 16 * 1024);
+        assert_eq!(nested.redirect, ProxyRedirect::Off);
+        // The b location itself is static: its proxy settings only reach the nested one.
+        assert_eq!(c.servers[0].locations[1].handler, Handler::Static);
+        // With variables in the URL the default redirect does not apply.
+        assert_eq!(proxy(&c, 2).settings.redirect, ProxyRedirect::Off);
+        // `proxy_redirect default` alone is the default.
+        assert_eq!(proxy(&c, 3).settings.redirect, ProxyRedirect::Default);
+    }
+
+    #[test]
+    fn settings_errors() {
+        let cases = [
+            ("proxy_http_version 2.0;", "invalid value \"2.0\" in \"proxy_http_version\" directive, it must be \"1.0\" or \"1.1\""),
+            ("proxy_next_upstream error bogus;", "invalid value \"bogus\""),
+            ("proxy_redirect / /a; proxy_redirect off;", "\"proxy_redirect\" directive is duplicate"),
+            ("proxy_redirect bogus;", "invalid parameter \"bogus\""),
+            ("proxy_redirect ~(( /b;", "invalid regex \"((\": error: unclosed group"),
+            ("proxy_redirect default;", "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive"),
+            ("proxy_pass http://$host; proxy_redirect default;", "\"proxy_redirect default\" cannot be used with \"proxy_pass\" directive with variables"),
+            ("proxy_set_header \"a b\" x;", "invalid header name \"a b\""),
+            ("proxy_hide_header \"\";", "invalid header name \"\""),
+            ("proxy_set_header X $nope;", "unknown \"nope\" variable"),
+            ("proxy_read_timeout 5x;", "\"proxy_read_timeout\" directive: expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found \"5x\""),
+            ("proxy_buffer_size 100;", "proxy_buffer_size must be at least 1k"),
+            ("proxy_buffering maybe;", "invalid value \"maybe\" in \"proxy_buffering\" directive, it must be \"on\" or \"off\""),
+            ("proxy_connect_timeout 1s; proxy_connect_timeout 2s;", "\"proxy_connect_timeout\" directive is duplicate"),
+            ("proxy_cache c;", "\"proxy_cache\" directive is not supported by anx yet"),
+        ];
+        for (loc, message) in cases {
+            let (line, got) = one_error(&in_location(loc));
+            assert_eq!((line, got.as_str()), (Some(5), message), "{loc}");
+        }
+        assert_eq!(
+            one_error(&format!("proxy_redirect default;\n{SERVER}")),
+            (
+                Some(3),
+                "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn toml_forms_and_errors() {
+        let parse = |text: &str| {
+            crate::config::toml::parse(text, Some(Path::new("t.toml")), Path::new("/srv"))
+        };
+        let c = parse(
+            r#"
+[[upstream]]
+name = "app"
+servers = ["127.0.0.1:9001", { addr = "127.0.0.1:9002", weight = 2, backup = true }]
+balance = { hash = "$request_uri" }
+health_check = true
+
+[[server]]
+listen = ["127.0.0.1:1"]
+proxy_http_version = 1.1
+[[server.location]]
+path = "/"
+proxy_pass = "http://app/"
+proxy_redirect = false
+"#,
+        );
+        // A hash group with a backup server is refused, at the [[upstream]] line.
+        let e = c.unwrap_err().0;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, Some(2));
+        assert_eq!(
+            e[0].message,
+            "balancing method does not support parameter \"backup\""
+        );
+
+        let c = parse(
+            r#"
+[[upstream]]
+name = "app"
+servers = ["127.0.0.1:9001"]
+health_check = true
+[[server]]
+listen = ["127.0.0.1:1"]
+proxy_http_version = 1.1
+[[server.location]]
+path = "/"
+proxy_pass = "http://app/"
+proxy_redirect = false
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.upstreams[0].health_check, Some(Default::default()));
+        let p = proxy(&c, 0);
+        assert_eq!(p.settings.http_minor, 1);
+        assert_eq!(p.settings.redirect, ProxyRedirect::Off);
+
+        for (text, line, needle) in [
+            (
+                "[[upstream]]\nname = \"a\"\nservers = []\nbogus = 1\n",
+                4,
+                "bogus",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\nservers = [\"127.0.0.1\"]\nbalance = \"fastest\"\n",
+                4,
+                "round_robin",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\nservers = [{ addr = \"127.0.0.1\", weight = 0 }]\n",
+                3,
+                "weight must be at least 1",
+            ),
+            (
+                "[[server]]\nlisten = [\"127.0.0.1:1\"]\nproxy_redirect = true\n",
+                3,
+                "proxy_redirect",
+            ),
+            (
+                "[[server]]\nlisten = [\"127.0.0.1:1\"]\nproxy_pass = \"http://a\"\n",
+                3,
+                "proxy_pass",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().0;
+            assert_eq!(e[0].line, Some(line), "{text}: {e:?}");
+            assert!(e[0].message.contains(needle), "{text}: {}", e[0].message);
+        }
+    }
+}

@@ -598,7 +598,8 @@ fn rewrite_module_errors() {
             (Some(11), "\"listen\" directive is not allowed here"),
             (
                 Some(11),
-                "\"proxy_pass\" directive is not supported by anx yet"
+                "\"proxy_pass\" inside \"if\" is not supported by anx; choose the upstream with \
+                 a map, or put the proxy_pass in a location"
             ),
             // `root` is not allowed inside `if` in a server even by nginx.
             (Some(13), "\"root\" directive is not allowed here"),
@@ -1202,10 +1203,8 @@ fn many_errors_in_one_run() {
         got,
         [
             (Some(2), "\"gzip\" directive is not supported by anx yet"),
-            (
-                Some(6),
-                "\"proxy_pass\" directive is not supported by anx yet"
-            ),
+            // nginx allows proxy_pass in locations only.
+            (Some(6), "\"proxy_pass\" directive is not allowed here"),
             (Some(7), "unknown directive \"foo\""),
             (
                 Some(11),
@@ -1375,6 +1374,7 @@ fn never_panics_on_odd_input() {
                     d.clone(),
                     format!("events {{ {d} }}\nhttp {{}}"),
                     http(&d),
+                    http(&format!("upstream u {{ {d} }}")),
                     server(&d),
                     server(&format!("location / {{ {d} }}")),
                     server(&format!("location @x {{ {d} }}")),
