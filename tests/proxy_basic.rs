@@ -291,7 +291,7 @@ fn the_backends_server_and_date_are_replaced() {
     let r = anx.get("/");
     assert_eq!(r.status, 200);
     assert_eq!(r.header_count("server"), 1, "{r:?}");
-    assert!(r.header("server").unwrap().starts_with("anx"), "{r:?}");
+    assert_ne!(r.header("server"), Some("backend/1.0"), "{r:?}");
     assert_eq!(r.header_count("date"), 1, "{r:?}");
     assert!(!r.header("date").unwrap().contains("2001"), "{r:?}");
 }

@@ -146,6 +146,9 @@ fn connection_refused_gives_502_and_an_error_log_line() {
     still_serves(&anx, "/ok");
 }
 
+/// nginx differs here: a head that does not parse as a status line is passed to the
+/// client as an HTTP/0.9 response ("upstream sent no valid HTTP/1.0 header"). anx answers
+/// 502, as for any invalid header.
 #[test]
 fn malformed_response_head_gives_502() {
     let b = Backend::start(|req| match req.path() {

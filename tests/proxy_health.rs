@@ -71,10 +71,18 @@ fn spread(anx: &Anx, n: usize) -> (usize, usize) {
     counts
 }
 
+/// Error-log lines about `addr`'s health state (every proxied request in these tests
+/// succeeds, so a line naming the peer with one of these words is a transition).
 fn health_lines(anx: &Anx, addr: &str) -> usize {
     anx.stderr()
         .iter()
-        .filter(|l| l.contains(addr) && l.to_ascii_lowercase().contains("health"))
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains(addr)
+                && ["health", "probe", "down", "recover"]
+                    .iter()
+                    .any(|w| l.contains(w))
+        })
         .count()
 }
 

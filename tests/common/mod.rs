@@ -120,7 +120,15 @@ impl Anx {
     }
 
     /// Writes an nginx-syntax `conf` to `<site>/anx.conf` and starts anx with `shards`.
+    ///
+    /// With `ANX_TESTS_AGAINST_NGINX=1` in the environment, starts Debian's nginx on the
+    /// same conf instead (one worker, its listen port chosen here): a way to check that the
+    /// proxy tests themselves expect what nginx does. anx's own directives (`anx_*`) make
+    /// nginx refuse the conf, and tests of anx-only behaviour then fail, as they should.
     pub fn start_conf(site: &Site, conf: &str, shards: usize) -> Anx {
+        if std::env::var_os("ANX_TESTS_AGAINST_NGINX").is_some_and(|v| v == "1") {
+            return Self::start_nginx(site, conf);
+        }
         let path = site.path().join("anx.conf");
         std::fs::write(&path, conf).unwrap();
         let mut cmd = Command::new(anx_bin());
@@ -132,33 +140,73 @@ impl Anx {
         Self::spawn(cmd)
     }
 
+    fn start_nginx(site: &Site, conf: &str) -> Anx {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dir = site.path().join("nginx");
+        for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            std::fs::create_dir_all(dir.join(t)).unwrap();
+        }
+        let d = dir.display();
+        let conf = conf
+            .replace("listen 127.0.0.1:0;", &format!("listen 127.0.0.1:{port};"))
+            .replacen(
+                "http {",
+                &format!(
+                    "http {{\n    client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; \
+                     fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; \
+                     scgi_temp_path {d}/scgi;"
+                ),
+                1,
+            );
+        let conf = format!("daemon off;\nmaster_process off;\npid {d}/nginx.pid;\n{conf}");
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut cmd = Command::new("/usr/sbin/nginx");
+        cmd.arg("-p")
+            .arg(site.path())
+            .arg("-e")
+            .arg("stderr")
+            .arg("-c")
+            .arg(&path)
+            .current_dir(site.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn nginx");
+        let lines = capture_lines(child.stderr.take().unwrap()).0;
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "nginx exited ({status}):\n{}",
+                    lines.lock().unwrap().join("\n")
+                );
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Anx {
+            child,
+            port,
+            ports: vec![port],
+            lines,
+        }
+    }
+
     /// Starts a prepared command (stderr is piped here) and waits for "ready".
     pub fn spawn(mut cmd: Command) -> Anx {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn anx");
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stderr);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {
-                            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                            lines.lock().unwrap().push(line.clone());
-                            let _ = tx.send(line);
-                        }
-                    }
-                }
-            });
-        }
+        let (lines, rx) = capture_lines(child.stderr.take().unwrap());
         let deadline = Instant::now() + START_DEADLINE;
         let mut ports = Vec::new();
         loop {
@@ -657,6 +705,31 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Collects a child's stderr lines (into the shared list, and onto the channel).
+fn capture_lines(
+    stderr: std::process::ChildStderr,
+) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel::<String>();
+    let l = lines.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    l.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+    (lines, rx)
 }
 
 /// VmRSS of process `pid` in KiB (0 if it is gone).
