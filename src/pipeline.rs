@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use crate::config::model::{Config, Handler, Location, Pattern, Server};
 use crate::filters::{self, FilterRequest};
+use crate::handlers::proxy::{self, ProxyPlan};
 use crate::handlers::static_files::{self, path, Content, StaticRequest, StaticState};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
@@ -64,6 +65,10 @@ pub struct Selected<'c> {
 pub struct Outcome<'c> {
     pub response: Response,
     pub state: RequestState<'c>,
+    /// Set when a `proxy_pass` location answers: `response` is then unused and `serve/`
+    /// runs the upstream exchange, coming back through [`after_upstream`] when it fails
+    /// before a response was sent (or the answer goes to error_page).
+    pub proxy: Option<Box<ProxyPlan<'c>>>,
 }
 
 /// The server block that answers `req` (its limits apply before the rest of the path runs).
@@ -128,11 +133,52 @@ pub fn run<'c>(
     } else {
         Step::Go(Next::ServerRewrite)
     };
-    let response = engine.drive(&mut ctx, first);
-    Outcome {
-        response,
-        state: ctx.st,
-    }
+    engine.finish(ctx, first)
+}
+
+/// Carries a proxied request on after its upstream exchange gave `response` instead of an
+/// answer to relay (502/504, or an upstream error that `proxy_intercept_errors` sends to
+/// error_page): error pages, then the filters, as for any response. `state` is the one
+/// [`run`] returned. An error page may lead to another proxied location (`proxy` is set
+/// again).
+pub fn after_upstream<'c>(
+    config: &'c Config,
+    selected: &Selected<'c>,
+    req: &Request,
+    statics: &mut StaticState,
+    now: i64,
+    state: RequestState<'c>,
+    response: Response,
+) -> Outcome<'c> {
+    let ctx = Ctx {
+        config,
+        server: selected.server,
+        req: Received {
+            head: req.head,
+            buf: req.buf,
+            conn: req.conn,
+            started: req.started,
+        },
+        st: state,
+    };
+    let index = req.index.and_then(|i| i.servers.get(selected.position));
+    let mut engine = Engine {
+        req,
+        index,
+        statics,
+        now,
+        body_refused: true,
+    };
+    engine.finish(ctx, Step::Done(response))
+}
+
+/// True when the location in effect has an error page for `status` (an upstream answer
+/// with that status is intercepted when `proxy_intercept_errors` is on).
+pub fn has_error_page(state: &RequestState, server: &Server, status: u16) -> bool {
+    let pages = state
+        .location
+        .map_or(&server.error_pages[..], |l| &l.error_pages[..]);
+    !state.error_page_used && pages.iter().any(|p| p.codes.contains(&status))
 }
 
 /// Where the request goes next (nginx's phase engine, reduced to what anx runs).
@@ -147,10 +193,17 @@ enum Next<'c> {
     Content(&'c Location),
 }
 
-/// A step either moves on or finishes with a response.
+/// A step either moves on or finishes with a response (or hands over to the proxy).
 enum Step<'c> {
     Go(Next<'c>),
     Done(Response),
+    Proxy(Box<ProxyPlan<'c>>),
+}
+
+/// How the phase engine ended.
+enum Ending<'c> {
+    Respond(Response),
+    Proxy(Box<ProxyPlan<'c>>),
 }
 
 /// What a special response turns into.
@@ -172,8 +225,23 @@ struct Engine<'p> {
 }
 
 impl Engine<'_> {
+    fn finish<'c>(&mut self, mut ctx: Ctx<'_, 'c>, first: Step<'c>) -> Outcome<'c> {
+        match self.drive(&mut ctx, first) {
+            Ending::Respond(response) => Outcome {
+                response,
+                state: ctx.st,
+                proxy: None,
+            },
+            Ending::Proxy(plan) => Outcome {
+                response: Response::new(502),
+                state: ctx.st,
+                proxy: Some(plan),
+            },
+        }
+    }
+
     /// Runs phases from `first` until a response is final.
-    fn drive<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, first: Step<'c>) -> Response {
+    fn drive<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, first: Step<'c>) -> Ending<'c> {
         let mut step = first;
         loop {
             let mut resp = match step {
@@ -181,6 +249,7 @@ impl Engine<'_> {
                     step = self.phase(ctx, next);
                     continue;
                 }
+                Step::Proxy(plan) => return Ending::Proxy(plan),
                 Step::Done(resp) => resp,
             };
             if !error_page::is_special(&resp) {
@@ -189,11 +258,11 @@ impl Engine<'_> {
                 if !filters::apply(&mut resp, &self.filter_request(ctx), ctx) {
                     filters::location::apply(&mut resp, ctx);
                     resp.close |= ctx.st.close;
-                    return resp;
+                    return Ending::Respond(resp);
                 }
             }
             match self.special(ctx, resp) {
-                AfterSpecial::Page(page) => return self.finish_page(ctx, page),
+                AfterSpecial::Page(page) => return Ending::Respond(self.finish_page(ctx, page)),
                 AfterSpecial::Then(next) => step = next,
             }
         }
@@ -258,8 +327,16 @@ impl Engine<'_> {
         }
         match &loc.handler {
             Handler::Static => {}
-            // Wired in by the proxy handler (in progress).
-            Handler::Proxy(_) => return Step::Done(Response::new(502)),
+            Handler::Proxy(p) => {
+                let method = self.req.head.method;
+                return match proxy::plan(ctx, loc, p, method) {
+                    Ok(plan) => Step::Proxy(Box::new(plan)),
+                    Err(e) => {
+                        log::error!("{}, client: {}", e.message, ctx.req.conn.peer.ip());
+                        Step::Done(Response::new(e.status))
+                    }
+                };
+            }
         }
         match self.serve_static(ctx, loc, false) {
             Content::Response { response, index } => {

@@ -13,11 +13,11 @@ use std::time::Duration;
 pub mod proxy;
 
 pub use super::value::{Part, Pattern, Template, Var};
+use crate::http::mime::MimeTypes;
 pub use proxy::{
     Balance, HealthCheck, NextUpstream, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
     ProxySettings, RedirectRule, Upstream,
 };
-use crate::http::mime::MimeTypes;
 
 /// The whole configuration of one generation.
 #[derive(Debug, Clone, PartialEq)]

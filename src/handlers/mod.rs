@@ -6,4 +6,5 @@
 //!
 //! [`Handler`]: crate::config::model::Handler
 
+pub mod proxy;
 pub mod static_files;

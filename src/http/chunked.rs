@@ -1,7 +1,9 @@
 //! Chunked transfer-coding of request bodies (RFC 9112 §7.1), sans-io.
 //!
 //! `serve::h1` feeds whatever bytes follow the head; the decoder hands back body data and
-//! says how much input it consumed and whether the body is complete. Strict on purpose: hex
+//! says how much input it consumed and whether the body is complete. The proxy decodes an
+//! upstream's chunked response body with it too: trailers are consumed (and dropped), and
+//! `consumed` on the call that reports `done` is where the connection's next response starts. Strict on purpose: hex
 //! sizes without signs or spaces, CRLF line endings only, bounded extension and trailer
 //! sizes, so that no two parsers can disagree about where this body ends.
 
@@ -285,6 +287,25 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(raw)
             );
+        }
+    }
+
+    #[test]
+    fn upstream_body_in_pieces_ends_before_next_response() {
+        let raw = b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-B: 2\r\n\r\nHTTP/1.1 200 OK\r\n";
+        for split in 0..raw.len() {
+            let mut d = ChunkedDecoder::new();
+            let mut out = Vec::new();
+            let p1 = d
+                .decode(&raw[..split], &mut |b| out.extend_from_slice(b))
+                .unwrap();
+            assert_eq!(p1.consumed, split.min(raw.len() - 17));
+            let p2 = d
+                .decode(&raw[p1.consumed..], &mut |b| out.extend_from_slice(b))
+                .unwrap();
+            assert!(p2.done, "{split}");
+            assert_eq!(&raw[p1.consumed + p2.consumed..], b"HTTP/1.1 200 OK\r\n");
+            assert_eq!(out, b"abc");
         }
     }
 

@@ -42,7 +42,14 @@ mod tests {
 
     #[test]
     fn fixed_set_and_proxy_prefix() {
-        for name in ["Connection", "keep-alive", "TE", "Trailer", "Upgrade", "Proxy-Authorization"] {
+        for name in [
+            "Connection",
+            "keep-alive",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Proxy-Authorization",
+        ] {
             assert!(is_hop_by_hop(name.as_bytes(), &[]), "{name}");
         }
         assert!(!is_hop_by_hop(b"Host", &[]));

@@ -38,6 +38,11 @@ pub enum Method {
 }
 
 impl Method {
+    /// The method a request-line token names (`Other` for extension methods).
+    pub fn from_token(m: &[u8]) -> Method {
+        Self::from_bytes(m)
+    }
+
     fn from_bytes(m: &[u8]) -> Method {
         match m {
             b"GET" => Method::Get,

@@ -3,4 +3,5 @@
 
 pub mod listener;
 pub mod sendfile;
+pub mod upstream;
 pub mod uring_probe;

@@ -83,7 +83,16 @@ pub fn run(config: Config) -> Result<(), String> {
     let cpus = shard_cpus(config.shards, &config.cpu_affinity);
     let listeners = bind_all(&config, cpus.len())?;
     let pid_path = config.pid.clone();
+    // One prober for the whole process, whatever the shard count; shards read its verdicts.
+    let health = config
+        .upstreams
+        .iter()
+        .any(|u| u.health_check.is_some())
+        .then(|| crate::upstream::health::HealthBoard::new(&config));
     let snapshot = Arc::new(Snapshot::new(config));
+    let _prober = health
+        .as_ref()
+        .and_then(|board| crate::upstream::health::start(snapshot.load(), board.clone()));
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
@@ -97,7 +106,14 @@ pub fn run(config: Config) -> Result<(), String> {
         }
     };
     for (id, (cpu, bound)) in cpus.iter().zip(listeners).enumerate() {
-        match shard::start(id, cpu.clone(), bound, snapshot.clone(), stop.clone()) {
+        match shard::start(
+            id,
+            cpu.clone(),
+            bound,
+            snapshot.clone(),
+            stop.clone(),
+            health.clone(),
+        ) {
             Ok(h) => shards.push(h),
             Err(e) => {
                 stop_all(shards);

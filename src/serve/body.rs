@@ -1,5 +1,6 @@
 //! Request bodies on the connection loop: read and discarded for handlers that take none,
-//! within `client_max_body_size` and `client_body_timeout`.
+//! or collected whole for the proxy (`serve::proxy`), within `client_max_body_size` and
+//! `client_body_timeout`.
 //!
 //! Discarding (rather than closing) keeps the connection usable for the next pipelined or
 //! kept-alive request, as nginx does.
@@ -31,6 +32,37 @@ pub(super) async fn discard(
     max: u64,
     timeout: Duration,
 ) -> BodyOutcome {
+    read(st, framing, max, timeout, &mut |_| {}).await
+}
+
+/// Reads the whole body into `out` (decoded, for chunked), within the same limits; `max`
+/// must not be 0 here (the caller bounds what it keeps in memory).
+pub(super) async fn collect(
+    st: &mut State,
+    framing: BodyFraming,
+    max: u64,
+    timeout: Duration,
+    out: &mut Vec<u8>,
+) -> BodyOutcome {
+    if let BodyFraming::Length(n) = framing {
+        if n > max {
+            return BodyOutcome::TooLarge;
+        }
+        out.reserve(n as usize);
+    }
+    read(st, framing, max, timeout, &mut |data| {
+        out.extend_from_slice(data)
+    })
+    .await
+}
+
+async fn read(
+    st: &mut State,
+    framing: BodyFraming,
+    max: u64,
+    timeout: Duration,
+    sink: &mut dyn FnMut(&[u8]),
+) -> BodyOutcome {
     let mut left = match framing {
         BodyFraming::None => return BodyOutcome::Done,
         BodyFraming::Length(n) => Some(n),
@@ -41,13 +73,14 @@ pub(super) async fn discard(
         match left.as_mut() {
             Some(left) => {
                 let take = (st.pending().len() as u64).min(*left);
+                sink(&st.pending()[..take as usize]);
                 st.consume(take as usize);
                 *left -= take;
                 if *left == 0 {
                     return BodyOutcome::Done;
                 }
             }
-            None => match decoder.decode(st.pending(), &mut |_| {}) {
+            None => match decoder.decode(st.pending(), sink) {
                 Err(_) => return BodyOutcome::Malformed,
                 Ok(progress) => {
                     st.consume(progress.consumed);

@@ -52,7 +52,7 @@ pub struct Connection {
 }
 
 /// Why the loop stops.
-enum Stop {
+pub(super) enum Stop {
     /// Close quietly (EOF, idle timeout, I/O error).
     Quiet,
     /// Answer with this status, then close with lingering.
@@ -60,11 +60,11 @@ enum Stop {
 }
 
 pub(super) struct State {
-    conn: Connection,
+    pub(super) conn: Connection,
     /// The local end of the connection (`$server_addr`, `$server_port`, redirects).
     local: SocketAddr,
-    rbuf: super::buffers::ReadBuf,
-    wbuf: Vec<u8>,
+    pub(super) rbuf: super::buffers::ReadBuf,
+    pub(super) wbuf: Vec<u8>,
     requests: u64,
     nonblocking: bool,
 }
@@ -250,8 +250,8 @@ impl State {
                 pipeline::run(config, &selected, &req, &mut statics, now)
             }))
         };
-        let (mut response, state) = match run {
-            Ok(outcome) => (outcome.response, outcome.state),
+        let (mut response, state, proxy_plan) = match run {
+            Ok(outcome) => (outcome.response, outcome.state, outcome.proxy),
             Err(_) => {
                 log::error!(
                     "*{} request handler panicked, client: {}",
@@ -261,9 +261,29 @@ impl State {
                 let mut r = Response::new(500);
                 r.close = true;
                 pipeline::with_error_page(&mut r, server);
-                (r, RequestState::new(Vec::new()))
+                (r, RequestState::new(Vec::new()), None)
             }
         };
+        let keep_alive = head.keep_alive
+            && !http.keepalive_timeout.is_zero()
+            && self.requests < http.keepalive_requests;
+        if let Some(plan) = proxy_plan {
+            // The exchange reads the body and more from the same buffer: it works on a copy
+            // of the head.
+            let head_copy = buf[..head.len].to_vec();
+            self.rbuf.consume(head.len);
+            let job = super::proxy::Job {
+                config,
+                selected: &selected,
+                head: &head,
+                head_copy: &head_copy,
+                conn: &conn,
+                started,
+                keep_alive,
+                now,
+            };
+            return Box::pin(super::proxy::serve(self, job, state, plan)).await;
+        }
 
         // The log lines are written after the response, when the read buffer has moved on:
         // keep a copy of the head (one copy, only when something logs this request).
@@ -272,9 +292,6 @@ impl State {
             .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
         let head_copy = (!logs.is_empty()).then(|| buf[..head.len].to_vec());
         let head_request = head.method == Method::Head;
-        let keep_alive = head.keep_alive
-            && !http.keepalive_timeout.is_zero()
-            && self.requests < http.keepalive_requests;
         let expect_continue = head.expect_continue;
         let framing = head.body;
         self.rbuf.consume(head.len);
@@ -369,7 +386,7 @@ impl State {
 
     /// Writes the request's access-log lines (the location's logs, else the server's).
     #[allow(clippy::too_many_arguments)]
-    fn log<'c>(
+    pub(super) fn log<'c>(
         &self,
         config: &'c Config,
         server: &'c Server,
@@ -398,7 +415,7 @@ impl State {
         }
     }
 
-    fn wbuf_mut(&mut self) -> &mut Vec<u8> {
+    pub(super) fn wbuf_mut(&mut self) -> &mut Vec<u8> {
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.conn.shard.buffers.take_empty();
         }
@@ -406,7 +423,7 @@ impl State {
     }
 
     /// Appends (or sends) one response; returns (head bytes, body bytes).
-    async fn write_response(
+    pub(super) async fn write_response(
         &mut self,
         resp: &Response,
         server: &Server,
@@ -488,7 +505,7 @@ impl State {
     }
 
     /// Sends the write buffer, then returns it to the pool.
-    async fn flush(&mut self) -> io::Result<()> {
+    pub(super) async fn flush(&mut self) -> io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
@@ -544,7 +561,7 @@ impl State {
 
     /// Reads and discards whatever the client still sends, for a short while, after our
     /// response to an error; then the connection drops.
-    async fn linger(&mut self) {
+    pub(super) async fn linger(&mut self) {
         let _ = self.conn.stream.shutdown(std::net::Shutdown::Write).await;
         let deadline = Instant::now() + LINGER_TOTAL;
         loop {

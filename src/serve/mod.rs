@@ -6,6 +6,9 @@
 pub mod body;
 pub mod buffers;
 pub mod h1;
+pub mod proxy;
+pub mod tunnel;
+pub mod upstreams;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -30,6 +33,12 @@ pub struct ShardResources {
     /// Routing indexes (regex sets) per configuration generation, built on first use.
     /// (Use [`ShardResources::route_index`].)
     pub routes: RefCell<Vec<(Arc<Config>, Rc<ConfigIndex>)>>,
+    /// Upstream groups (balancing state, idle pools) per configuration generation.
+    /// (Use [`ShardResources::upstreams`].)
+    pub upstreams: RefCell<Vec<(Arc<Config>, Rc<upstreams::ShardUpstreams>)>>,
+    /// The active health checks' verdicts, written by the prober thread (shared, read-only
+    /// here); `None` when no group has a health check.
+    pub health: Option<Arc<crate::upstream::health::HealthBoard>>,
 }
 
 impl ShardResources {
@@ -45,5 +54,24 @@ impl ShardResources {
             routes.remove(0);
         }
         index
+    }
+
+    /// This shard's upstream state for `config`, built once per generation.
+    pub fn upstreams(&self, config: &Arc<Config>) -> Rc<upstreams::ShardUpstreams> {
+        let mut all = self.upstreams.borrow_mut();
+        if let Some((_, u)) = all.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
+            return u.clone();
+        }
+        let built = Rc::new(upstreams::ShardUpstreams::build(config));
+        all.push((config.clone(), built.clone()));
+        if all.len() > ROUTE_GENERATIONS {
+            all.remove(0);
+        }
+        built
+    }
+
+    /// The health check's verdict on a peer (up when there is no check).
+    pub fn peer_up(&self, upstream: usize, peer: usize) -> bool {
+        self.health.as_ref().is_none_or(|h| h.is_up(upstream, peer))
     }
 }

@@ -26,6 +26,7 @@ use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 use crate::config::model::{AccessLog, Config, Listen, Location};
 use crate::config::snapshot::Snapshot;
 use crate::net::listener;
+use crate::upstream::health::HealthBoard;
 
 use crate::serve::{h1, ShardResources};
 
@@ -106,6 +107,7 @@ pub fn start(
     listeners: Vec<BoundListener>,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
+    health: Option<Arc<HealthBoard>>,
 ) -> Result<ShardHandle, String> {
     let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
     let thread = std::thread::Builder::new()
@@ -132,7 +134,7 @@ pub fn start(
                     return;
                 }
             };
-            executor.run(shard_main(id, listeners, snapshot, stop, ready_tx));
+            executor.run(shard_main(id, listeners, snapshot, stop, health, ready_tx));
         })
         .map_err(|e| format!("shard {id}: cannot start its thread: {e}"))?;
     match ready_rx.recv() {
@@ -147,10 +149,12 @@ async fn shard_main(
     listeners: Vec<BoundListener>,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
+    health: Option<Arc<HealthBoard>>,
     ready: crossbeam::channel::Sender<Result<(), String>>,
 ) {
     let resources = Rc::new(ShardResources {
         id,
+        health,
         ..ShardResources::default()
     });
     let config = snapshot.load();
@@ -177,6 +181,10 @@ async fn shard_main(
     while !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(TICK).await;
         resources.access_logs.flush_older_than(flush_every);
+        let now = std::time::Instant::now();
+        for (_, groups) in resources.upstreams.borrow().iter() {
+            groups.expire(now);
+        }
     }
     resources.access_logs.flush_all();
     drop(accept_tasks);

@@ -30,6 +30,9 @@ impl HealthBoard {
 
 /// Starts the prober thread when some group has a health check; it stops when `board` is the
 /// last reference left (the process is ending) or at exit.
-pub fn start(_config: Arc<Config>, _board: Arc<HealthBoard>) -> Option<std::thread::JoinHandle<()>> {
+pub fn start(
+    _config: Arc<Config>,
+    _board: Arc<HealthBoard>,
+) -> Option<std::thread::JoinHandle<()>> {
     todo!()
 }

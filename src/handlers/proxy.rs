@@ -1,0 +1,457 @@
+//! The proxy handler: turns a request routed to a `proxy_pass` location into a
+//! [`ProxyPlan`], the upstream request head and what the exchange needs to know.
+//!
+//! Runs in the pipeline's content phase, sans-io: it evaluates `proxy_pass`, nginx's URI
+//! rules, `proxy_set_header` and the hash key with the request's variables, and forwards the
+//! client's fields minus the hop-by-hop ones. `serve::proxy` then picks a peer, sends the
+//! head (adding the body's framing field) and relays the answer.
+
+use std::net::SocketAddr;
+
+use crate::config::model::{
+    Balance, Config, Location, MatchKind, Proxy, ProxyPass, Template, Upstream,
+};
+use crate::http::hop::{connection_tokens, is_hop_by_hop};
+use crate::http::request::{BodyFraming, Method};
+use crate::phases::vars::Ctx;
+
+/// Where the request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An upstream group (`Config::upstreams` index).
+    Group(usize),
+    /// A literal address from a `proxy_pass` with variables.
+    Addr(SocketAddr),
+}
+
+/// Everything the exchange needs, decided before any I/O.
+#[derive(Debug)]
+pub struct ProxyPlan<'c> {
+    pub proxy: &'c Proxy,
+    pub target: Target,
+    /// Request line and fields, each line ending in CRLF, without the body's framing field
+    /// and without the final empty line (the exchange adds both).
+    pub head: Vec<u8>,
+    /// The evaluated `hash` key (empty for other policies).
+    pub hash_key: Vec<u8>,
+    /// The client asked to switch protocols (`Connection: upgrade`): the exchange relays a
+    /// 101 and then tunnels bytes both ways.
+    pub upgrade: bool,
+    /// The method may be retried on another peer after the request was sent (nginx: not
+    /// POST, LOCK, PATCH unless `non_idempotent`).
+    pub idempotent: bool,
+    /// The client's body goes to the upstream (`proxy_pass_request_body`).
+    pub send_body: bool,
+    /// The upstream request is HEAD (its answer has no body whatever its fields say).
+    pub head_request: bool,
+    /// The head asks the upstream to keep the connection (no `Connection: close` sent),
+    /// so it may go back to the pool.
+    pub reusable: bool,
+}
+
+/// Why no plan could be made; the pipeline answers with the status.
+#[derive(Debug)]
+pub struct PlanError {
+    pub status: u16,
+    pub message: String,
+}
+
+/// Builds the plan for `loc`'s `proxy_pass`.
+pub fn plan<'c>(
+    ctx: &mut Ctx<'_, 'c>,
+    loc: &'c Location,
+    proxy: &'c Proxy,
+    method: Method,
+) -> Result<ProxyPlan<'c>, PlanError> {
+    let config = ctx.config;
+    let (target, proxy_host, proxy_port, uri) = match &proxy.pass {
+        ProxyPass::Fixed {
+            upstream,
+            proxy_host,
+            proxy_port,
+            uri,
+        } => {
+            let uri = uri.as_deref().map(|part| replace_prefix(ctx, loc, part));
+            (
+                Target::Group(*upstream),
+                proxy_host.as_bytes().to_vec(),
+                *proxy_port,
+                uri,
+            )
+        }
+        ProxyPass::Dynamic(template) => dynamic_target(ctx, template, config)?,
+    };
+    let uri = uri.unwrap_or_else(|| unchanged_uri(ctx));
+    ctx.st.proxy_target = Some((proxy_host, proxy_port));
+
+    let settings = &proxy.settings;
+    let upgrade = wants_upgrade(ctx);
+    let group = match target {
+        Target::Group(i) => config.upstreams.get(i),
+        Target::Addr(_) => None,
+    };
+    // Keep-alive to the upstream needs HTTP/1.1 and a pool to go back to. nginx also needs
+    // `proxy_set_header Connection ""` for it; anx drops its default `Connection: close`
+    // by itself when both hold, and an explicit Connection header still wins.
+    let pooled = settings.http_minor == 1 && group.is_some_and(|g| g.keepalive > 0);
+    let minor = if upgrade { 1 } else { settings.http_minor };
+
+    let mut head = Vec::with_capacity(512);
+    let sent_method = match &settings.method {
+        Some(m) => {
+            let mut out = Vec::new();
+            ctx.eval(m, &mut out);
+            out
+        }
+        None => ctx.req.buf[ctx.req.head.method_raw.clone()].to_vec(),
+    };
+    head.extend_from_slice(&sent_method);
+    head.push(b' ');
+    head.extend_from_slice(&uri);
+    head.extend_from_slice(if minor == 1 {
+        b" HTTP/1.1\r\n"
+    } else {
+        b" HTTP/1.0\r\n"
+    });
+
+    let set = &settings.set_headers;
+    let named = |name: &str| set.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    if !named("host") {
+        let host = ctx.st.proxy_target.as_ref().map_or(&[][..], |t| &t.0[..]);
+        push_field(&mut head, b"Host", host);
+    }
+    let mut reusable = pooled && !upgrade;
+    if !named("connection") {
+        if upgrade {
+            push_field(&mut head, b"Connection", b"upgrade");
+        } else if !pooled {
+            push_field(&mut head, b"Connection", b"close");
+        }
+    }
+    let mut value = Vec::new();
+    for (name, template) in set {
+        value.clear();
+        ctx.eval(template, &mut value);
+        if value.is_empty() {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("connection") {
+            reusable = pooled
+                && !connection_tokens(&value).any(|t| t.eq_ignore_ascii_case(b"close"))
+                && !upgrade;
+        }
+        push_field(&mut head, name.as_bytes(), &value);
+    }
+    if upgrade && !named("upgrade") {
+        if let Some(proto) = ctx.req.field("upgrade") {
+            push_field(&mut head, b"Upgrade", proto);
+        }
+    }
+    if settings.pass_request_headers {
+        forward_client_fields(ctx, &mut head, set);
+    }
+
+    let hash_key = match group.map(|g| &g.balance) {
+        Some(Balance::Hash { key, .. }) => {
+            let mut out = Vec::new();
+            ctx.eval(key, &mut out);
+            out
+        }
+        _ => Vec::new(),
+    };
+    let sent = Method::from_token(&sent_method);
+    Ok(ProxyPlan {
+        proxy,
+        target,
+        head,
+        hash_key,
+        upgrade,
+        idempotent: !matches!(sent, Method::Post | Method::Patch)
+            && !sent_method.eq_ignore_ascii_case(b"LOCK"),
+        send_body: settings.pass_request_body && method != Method::Head,
+        head_request: sent == Method::Head,
+        reusable,
+    })
+}
+
+fn push_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    head.extend_from_slice(name);
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
+}
+
+/// The client's fields that go on: everything except hop-by-hop fields, the ones anx sets
+/// itself (Host, framing, Expect) and the ones `proxy_set_header` names.
+fn forward_client_fields(ctx: &Ctx, head: &mut Vec<u8>, set: &[(String, Template)]) {
+    let req = &ctx.req;
+    let buf = req.buf;
+    let tokens: Vec<&[u8]> = req
+        .head
+        .fields
+        .iter()
+        .filter(|f| buf[f.name.clone()].eq_ignore_ascii_case(b"connection"))
+        .flat_map(|f| connection_tokens(&buf[f.value.clone()]))
+        .collect();
+    for f in &req.head.fields {
+        let name = &buf[f.name.clone()];
+        if is_hop_by_hop(name, &tokens)
+            || name.eq_ignore_ascii_case(b"host")
+            || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"expect")
+            || set
+                .iter()
+                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        push_field(head, name, &buf[f.value.clone()]);
+    }
+}
+
+/// `Connection: upgrade` with an `Upgrade` field, on HTTP/1.1.
+fn wants_upgrade(ctx: &Ctx) -> bool {
+    let req = &ctx.req;
+    if req.head.version != crate::http::request::Version::Http11 {
+        return false;
+    }
+    let buf = req.buf;
+    let has_upgrade = req.field("upgrade").is_some_and(|v| !v.is_empty());
+    has_upgrade
+        && req
+            .head
+            .fields
+            .iter()
+            .filter(|f| buf[f.name.clone()].eq_ignore_ascii_case(b"connection"))
+            .flat_map(|f| connection_tokens(&buf[f.value.clone()]))
+            .any(|t| t.eq_ignore_ascii_case(b"upgrade"))
+}
+
+/// With a URI part in proxy_pass: the part of the (normalised) URI that matched the
+/// location is replaced by it, and the result is escaped again (nginx's rule).
+fn replace_prefix(ctx: &Ctx, loc: &Location, part: &[u8]) -> Vec<u8> {
+    let uri = &ctx.st.uri;
+    let matched = match loc.match_kind {
+        MatchKind::Prefix | MatchKind::PrefixNoRegex | MatchKind::Exact
+            if uri.starts_with(&loc.path) =>
+        {
+            loc.path.len()
+        }
+        // A rewrite moved the URI out of the prefix: nginx passes the new URI whole.
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(part.len() + uri.len());
+    out.extend_from_slice(part);
+    escape_uri(&uri[matched..], &mut out);
+    append_args(ctx, &mut out);
+    out
+}
+
+/// Without a URI part: the request's own target when the URI was not changed, else the
+/// current URI escaped, with its args.
+fn unchanged_uri(ctx: &Ctx) -> Vec<u8> {
+    if !ctx.st.internal {
+        return ctx.req.target().to_vec();
+    }
+    let mut out = Vec::with_capacity(ctx.st.uri.len() + 16);
+    escape_uri(&ctx.st.uri, &mut out);
+    append_args(ctx, &mut out);
+    out
+}
+
+fn append_args(ctx: &Ctx, out: &mut Vec<u8>) {
+    if let Some(args) = ctx.st.args(&ctx.req) {
+        out.push(b'?');
+        out.extend_from_slice(args);
+    }
+}
+
+/// nginx's `NGX_ESCAPE_URI` set: controls, space, `#`, `%`, `?` and bytes ≥ 0x7f.
+pub fn escape_uri(path: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in path {
+        if b <= 0x20 || b >= 0x7f || matches!(b, b'#' | b'%' | b'?') {
+            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// A `proxy_pass` with variables: the host names a group or is a literal address; a URI
+/// part, when present, is the whole upstream URI.
+type Dynamic = (Target, Vec<u8>, u16, Option<Vec<u8>>);
+
+fn dynamic_target(
+    ctx: &mut Ctx,
+    template: &Template,
+    config: &Config,
+) -> Result<Dynamic, PlanError> {
+    let mut url = Vec::new();
+    ctx.eval(template, &mut url);
+    let invalid = |what: &str| PlanError {
+        status: 500,
+        message: format!(
+            "invalid URL prefix in \"{}\" ({what})",
+            String::from_utf8_lossy(&url)
+        ),
+    };
+    let rest = if url.len() >= 7 && url[..7].eq_ignore_ascii_case(b"http://") {
+        &url[7..]
+    } else {
+        return Err(invalid("only http:// is supported"));
+    };
+    let (authority, uri) = match memchr::memchr(b'/', rest) {
+        Some(i) => (&rest[..i], Some(rest[i..].to_vec())),
+        None => (rest, None),
+    };
+    if authority.is_empty() {
+        return Err(invalid("no host"));
+    }
+    let host = String::from_utf8_lossy(authority).to_ascii_lowercase();
+    if let Some(i) = find_group(&config.upstreams, &host) {
+        return Ok((Target::Group(i), authority.to_vec(), 80, uri));
+    }
+    // A literal address: "ip:port", "[v6]:port", or an address without a port (80).
+    let literal = host.parse::<SocketAddr>().ok().or_else(|| {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 80))
+    });
+    if let Some(addr) = literal {
+        return Ok((Target::Addr(addr), authority.to_vec(), addr.port(), uri));
+    }
+    Err(PlanError {
+        status: 502,
+        message: format!("no resolver defined to resolve {host}"),
+    })
+}
+
+fn find_group(upstreams: &[Upstream], host: &str) -> Option<usize> {
+    upstreams
+        .iter()
+        .position(|u| !u.implicit && u.name.eq_ignore_ascii_case(host))
+        .or_else(|| {
+            upstreams
+                .iter()
+                .position(|u| u.implicit && u.name.eq_ignore_ascii_case(host))
+        })
+}
+
+/// How the request body is sent to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendBody {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// The framing field for `framing` (what the client sent) on an upstream request of
+/// HTTP/1.`minor`: a chunked body goes on chunked to 1.1 upstreams; a 1.0 upstream needs a
+/// length, so the exchange buffers it first.
+pub fn send_framing(framing: BodyFraming, send_body: bool) -> SendBody {
+    match (framing, send_body) {
+        (_, false) | (BodyFraming::None, _) => SendBody::None,
+        (BodyFraming::Length(n), true) => SendBody::Length(n),
+        (BodyFraming::Chunked, true) => SendBody::Chunked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_nginx_escapes() {
+        let mut out = Vec::new();
+        escape_uri("/a b/%/?/#/é/ok-~".as_bytes(), &mut out);
+        assert_eq!(out, b"/a%20b/%25/%3F/%23/%C3%A9/ok-~");
+    }
+}
+
+/// `proxy_redirect`: the replacement for a `Location` / `Refresh` value from the upstream,
+/// or `None` to keep it. Rules are tried in order; the first that matches wins.
+pub fn rewrite_location<'c>(
+    ctx: &mut Ctx<'_, 'c>,
+    plan: &ProxyPlan<'c>,
+    value: &[u8],
+) -> Option<Vec<u8>> {
+    use crate::config::model::{ProxyRedirect, RedirectRule};
+    match &plan.proxy.settings.redirect {
+        ProxyRedirect::Off => None,
+        ProxyRedirect::Default => default_redirect(ctx, plan, value),
+        ProxyRedirect::Rules(rules) => {
+            for rule in rules {
+                let replaced = match rule {
+                    RedirectRule::Default => default_redirect(ctx, plan, value),
+                    RedirectRule::Prefix { from, to } => {
+                        let mut prefix = Vec::new();
+                        ctx.eval(from, &mut prefix);
+                        if value.len() >= prefix.len()
+                            && value[..prefix.len()].eq_ignore_ascii_case(&prefix)
+                        {
+                            let mut out = Vec::new();
+                            ctx.eval(to, &mut out);
+                            out.extend_from_slice(&value[prefix.len()..]);
+                            Some(out)
+                        } else {
+                            None
+                        }
+                    }
+                    RedirectRule::Regex { from, to } => {
+                        if ctx.st.match_bytes(from, value) {
+                            let mut out = Vec::new();
+                            ctx.eval(to, &mut out);
+                            Some(out)
+                        } else {
+                            None
+                        }
+                    }
+                };
+                if replaced.is_some() {
+                    return replaced;
+                }
+            }
+            None
+        }
+    }
+}
+
+/// nginx's `proxy_redirect default`: the proxy_pass URL is replaced by the location's
+/// prefix (`http://b/two/` → `/one/`); without a URI part, `http://b/` → `/`. Only for a
+/// proxy_pass without variables in a prefix or exact location.
+fn default_redirect(ctx: &Ctx, plan: &ProxyPlan, value: &[u8]) -> Option<Vec<u8>> {
+    let ProxyPass::Fixed {
+        proxy_host, uri, ..
+    } = &plan.proxy.pass
+    else {
+        return None;
+    };
+    let loc = ctx.st.location?;
+    if !matches!(
+        loc.match_kind,
+        MatchKind::Prefix | MatchKind::PrefixNoRegex | MatchKind::Exact
+    ) {
+        return None;
+    }
+    let mut from = b"http://".to_vec();
+    from.extend_from_slice(proxy_host.as_bytes());
+    let to: &[u8] = match uri {
+        Some(part) => {
+            from.extend_from_slice(part);
+            &loc.path
+        }
+        None => {
+            from.push(b'/');
+            b"/"
+        }
+    };
+    if value.len() >= from.len() && value[..from.len()].eq_ignore_ascii_case(&from) {
+        let mut out = to.to_vec();
+        out.extend_from_slice(&value[from.len()..]);
+        Some(out)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,157 @@
+//! Connections to upstream peers: TCP or unix socket, behind one type, with the proxy's
+//! connect/read/write timeouts.
+//!
+//! `serve::proxy` opens these (or takes one from the shard's pool, `upstream::pool`) and
+//! reads and writes through [`UpstreamConn`]; nothing above `serve/` sees glommio.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
+use glommio::net::{TcpStream, UnixStream};
+
+use crate::config::model::PeerAddr;
+
+/// One connection to a peer.
+pub enum UpstreamConn {
+    Tcp(TcpStream),
+    /// glommio's unix stream does not expose its descriptor; it is kept beside it.
+    Unix(UnixStream, RawFd),
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
+}
+
+/// Runs `fut`, failing with `TimedOut` after `limit` (zero = no limit).
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    if limit.is_zero() {
+        return fut.await;
+    }
+    fut.or(async {
+        glommio::timer::sleep(limit).await;
+        Err(timed_out(what))
+    })
+    .await
+}
+
+impl UpstreamConn {
+    /// Connects to `addr` within `timeout`.
+    pub async fn connect(addr: &PeerAddr, timeout: Duration) -> io::Result<UpstreamConn> {
+        let timeout = timeout.max(Duration::from_millis(1));
+        match addr {
+            PeerAddr::Inet(a) => {
+                let stream = TcpStream::connect_timeout(*a, timeout)
+                    .await
+                    .map_err(io::Error::from)?;
+                let _ = stream.set_nodelay(true);
+                Ok(UpstreamConn::Tcp(stream))
+            }
+            PeerAddr::Unix(path) => {
+                // A unix-socket connect completes at once or fails at once (a full backlog
+                // is EAGAIN on a non-blocking socket), so it runs here without io_uring.
+                let std_stream = std::os::unix::net::UnixStream::connect(path)?;
+                std_stream.set_nonblocking(true)?;
+                let fd = std::os::fd::IntoRawFd::into_raw_fd(std_stream);
+                // SAFETY: `fd` was just released by a connected std stream; glommio owns it
+                // from here and closes it on drop.
+                let stream = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+                Ok(UpstreamConn::Unix(stream, fd))
+            }
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            UpstreamConn::Tcp(s) => s.as_raw_fd(),
+            UpstreamConn::Unix(_, fd) => *fd,
+        }
+    }
+
+    /// True when an idle connection still looks usable: the peer has not closed it and has
+    /// sent nothing unasked (one non-blocking peek, no wait).
+    pub fn still_open(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: recv into a one-byte stack buffer on a descriptor this value owns.
+        let n = unsafe {
+            libc::recv(
+                self.fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
+    /// Reads some bytes, failing with `TimedOut` after `timeout` without any.
+    pub async fn read_within(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        match self {
+            UpstreamConn::Tcp(s) => {
+                s.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+                futures_lite::AsyncReadExt::read(s, buf).await
+            }
+            UpstreamConn::Unix(s, _) => {
+                within(timeout, "read", futures_lite::AsyncReadExt::read(s, buf)).await
+            }
+        }
+    }
+
+    /// Writes all of `buf`; each blocked write may wait up to `timeout`.
+    pub async fn write_within(&mut self, buf: &[u8], timeout: Duration) -> io::Result<()> {
+        match self {
+            UpstreamConn::Tcp(s) => {
+                s.set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+                s.write_all(buf).await
+            }
+            UpstreamConn::Unix(s, _) => within(timeout, "write", s.write_all(buf)).await,
+        }
+    }
+}
+
+impl AsyncRead for UpstreamConn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            UpstreamConn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            UpstreamConn::Unix(s, _) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for UpstreamConn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            UpstreamConn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            UpstreamConn::Unix(s, _) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamConn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            UpstreamConn::Unix(s, _) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpstreamConn::Tcp(s) => Pin::new(s).poll_close(cx),
+            UpstreamConn::Unix(s, _) => Pin::new(s).poll_close(cx),
+        }
+    }
+}

@@ -1,0 +1,1143 @@
+//! The upstream exchange of a proxied request, on the client's connection task.
+//!
+//! `serve::h1` hands over once the pipeline chose a `proxy_pass` location and built the
+//! [`ProxyPlan`]. Here: read the client's body when it is to be buffered, pick a peer
+//! (`upstream::balance`), take an idle connection from the shard's pool or connect, send
+//! the head and body, read the response head (`http::upstream`), retry on another peer as
+//! `proxy_next_upstream` allows, then relay the head and stream the body to the client
+//! through one bounded buffer, and give the connection back to the pool when it ended
+//! cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
+//! to the client goes back to the pipeline (`pipeline::after_upstream`) for its error page.
+
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::h1::{State, Stop};
+use super::upstreams::ShardUpstreams;
+use crate::config::model::{Config, Peer, PeerAddr, Upstream};
+use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::response::Response;
+use crate::http::upstream::{
+    self as codec, chunk_header, ClientFraming, InvalidHead, Parsed, RelayOptions, ResponseFraming,
+    UpstreamHead, LAST_CHUNK,
+};
+use crate::net::upstream::UpstreamConn;
+use crate::phases::state::{ConnInfo, Received, RequestState};
+use crate::phases::vars::{Ctx, Sent};
+use crate::pipeline::{self, Request, Selected};
+use crate::upstream::balance::{PickKey, Tried};
+
+/// Bodies up to this size are read whole before the upstream is contacted (so a failed
+/// attempt can be retried on another peer); larger ones stream after the head.
+const BUFFER_BODY_MAX: usize = 1024 * 1024;
+/// A chunked body for an HTTP/1.0 upstream must be measured first; with
+/// `client_max_body_size 0` it is still bounded by this.
+const BUFFER_CHUNKED_MAX: u64 = 64 * 1024 * 1024;
+/// The relay buffer: one per exchange, from the shard's pool.
+const RELAY_BUF: usize = 64 * 1024;
+
+/// What `serve::h1` hands over.
+pub(super) struct Job<'a, 'c> {
+    pub config: &'c Arc<Config>,
+    pub selected: &'a Selected<'c>,
+    pub head: &'a RequestHead,
+    /// A copy of the request head's bytes (`head`'s positions index it).
+    pub head_copy: &'a [u8],
+    pub conn: &'a ConnInfo,
+    pub started: Instant,
+    /// The client connection may stay open after this response.
+    pub keep_alive: bool,
+    pub now: i64,
+}
+
+/// The client's body, as far as the exchange has it.
+enum ClientBody {
+    None,
+    /// Read whole (retries possible).
+    Buffered(Vec<u8>),
+    /// Still on the client's connection; sent after the head, once.
+    Stream(BodyFraming),
+    /// Streamed to an attempt already: a retry would have nothing to send.
+    Spent,
+}
+
+/// Why an attempt failed, in `proxy_next_upstream`'s terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Error,
+    Timeout,
+    InvalidHeader,
+}
+
+impl Failure {
+    fn status(self) -> u16 {
+        match self {
+            Failure::Timeout => 504,
+            _ => 502,
+        }
+    }
+}
+
+/// An attempt that got a response head.
+struct Answer {
+    conn: UpstreamConn,
+    peer: Option<usize>,
+    /// Requests sent on `conn` (this one included), for `keepalive_requests`.
+    uses: u64,
+    head: UpstreamHead,
+    /// What was read: the head, and whatever of the body came with it.
+    buf: Vec<u8>,
+    filled: usize,
+}
+
+/// Runs the exchange; the result is the connection loop's (`Ok(true)` keeps the client
+/// connection).
+pub(super) async fn serve<'c>(
+    st: &mut State,
+    job: Job<'_, 'c>,
+    mut state: RequestState<'c>,
+    mut plan: Box<ProxyPlan<'c>>,
+) -> Result<bool, Stop> {
+    let server = job.selected.server;
+    let max_body = state
+        .location
+        .map_or(server.http.client_max_body_size, |l| l.client_max_body_size);
+    let mut body = match read_body(st, &job, &plan, max_body).await {
+        Ok(b) => b,
+        Err(stop) => return stop,
+    };
+    loop {
+        let upstreams = st.conn.shard.upstreams(job.config);
+        match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
+            Ok(keep) => return Ok(keep),
+            Err(Fallback::Close) => return Ok(false),
+            Err(Fallback::Status(status)) => {
+                let req = Request {
+                    head: job.head,
+                    buf: job.head_copy,
+                    listener: &st.conn.listener,
+                    conn: job.conn,
+                    started: job.started,
+                    declared_body: None,
+                    index: None,
+                };
+                let shard = st.conn.shard.clone();
+                let outcome = {
+                    let mut statics = shard.statics.borrow_mut();
+                    pipeline::after_upstream(
+                        job.config,
+                        job.selected,
+                        &req,
+                        &mut statics,
+                        job.now,
+                        state,
+                        Response::new(status),
+                    )
+                };
+                state = outcome.state;
+                if let Some(next) = outcome.proxy {
+                    // An error page served by another proxied location; the body went
+                    // with the first attempt unless it was buffered.
+                    plan = next;
+                    if matches!(body, ClientBody::Stream(_)) {
+                        body = ClientBody::Spent;
+                    }
+                    continue;
+                }
+                let response = outcome.response;
+                let keep =
+                    job.keep_alive && !response.close && !matches!(body, ClientBody::Stream(_));
+                let written = st
+                    .write_response(
+                        &response,
+                        server,
+                        keep,
+                        job.head.method == crate::http::request::Method::Head,
+                    )
+                    .await;
+                log_request(st, &job, state, &response, written.as_ref().ok().copied());
+                return match written {
+                    Ok(_) if keep => Ok(true),
+                    Ok(_) => {
+                        let _ = st.flush().await;
+                        Ok(false)
+                    }
+                    Err(_) => Ok(false),
+                };
+            }
+        }
+    }
+}
+
+/// How an exchange that relayed nothing ends.
+enum Fallback {
+    /// Answer with this status (through error_page).
+    Status(u16),
+    /// The client is gone or the response was cut: close without a word.
+    Close,
+}
+
+/// Reads the body now when it is small enough (or must be measured); otherwise leaves it
+/// on the connection to stream.
+async fn read_body(
+    st: &mut State,
+    job: &Job<'_, '_>,
+    plan: &ProxyPlan<'_>,
+    max_body: u64,
+) -> Result<ClientBody, Result<bool, Stop>> {
+    let framing = job.head.body;
+    if framing == BodyFraming::None {
+        return Ok(ClientBody::None);
+    }
+    if job.head.expect_continue {
+        st.wbuf_mut()
+            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        if st.flush().await.is_err() {
+            return Err(Ok(false));
+        }
+    }
+    let timeout = job.selected.server.http.client_body_timeout;
+    if !plan.send_body {
+        // proxy_pass_request_body off: the body is read and dropped, as a static location
+        // would.
+        return match super::body::discard(st, framing, max_body, timeout).await {
+            super::body::BodyOutcome::Done => Ok(ClientBody::None),
+            other => Err(body_refusal(other)),
+        };
+    }
+    let settings = &plan.proxy.settings;
+    let buffer = match framing {
+        BodyFraming::Length(n) => settings.request_buffering && n <= BUFFER_BODY_MAX as u64,
+        BodyFraming::Chunked => settings.request_buffering || settings.http_minor == 0,
+        BodyFraming::None => false,
+    };
+    if !buffer {
+        return Ok(ClientBody::Stream(framing));
+    }
+    let limit = match (framing, max_body) {
+        (BodyFraming::Chunked, 0) => BUFFER_CHUNKED_MAX,
+        (_, 0) => u64::MAX,
+        (_, m) => m,
+    };
+    let mut out = Vec::new();
+    match super::body::collect(st, framing, limit, timeout, &mut out).await {
+        super::body::BodyOutcome::Done => Ok(ClientBody::Buffered(out)),
+        other => Err(body_refusal(other)),
+    }
+}
+
+fn body_refusal(outcome: super::body::BodyOutcome) -> Result<bool, Stop> {
+    use super::body::BodyOutcome;
+    match outcome {
+        BodyOutcome::Done => Ok(true),
+        BodyOutcome::TooLarge => Err(Stop::Refuse(413)),
+        BodyOutcome::Malformed => Err(Stop::Refuse(400)),
+        BodyOutcome::TimedOut => Err(Stop::Refuse(408)),
+        BodyOutcome::Closed => Ok(false),
+    }
+}
+
+/// Tries peers until one answers, then relays its answer. `Err` when nothing was relayed.
+#[allow(clippy::too_many_arguments)]
+async fn exchange<'c>(
+    st: &mut State,
+    job: &Job<'_, 'c>,
+    state: &mut RequestState<'c>,
+    plan: &ProxyPlan<'c>,
+    body: &mut ClientBody,
+    upstreams: &Rc<ShardUpstreams>,
+    max_body: u64,
+) -> Result<bool, Fallback> {
+    let config: &Config = job.config;
+    let settings = &plan.proxy.settings;
+    state.upstream.get_or_insert_with(Default::default);
+    let first_try = Instant::now();
+    let mut tried = Tried::default();
+    let mut tries = 0u32;
+    let group = match plan.target {
+        Target::Group(i) => config.upstreams.get(i).map(|u| (i, u)),
+        Target::Addr(_) => None,
+    };
+    // Each peer is tried at most once per request (the balancer skips tried ones); a
+    // literal address has one.
+    let peer_count = group.map_or(1, |(_, u)| u.peers.len().max(1));
+    let tries_limit = match settings.next_upstream_tries {
+        0 => u32::MAX,
+        n => n,
+    };
+    let mut last_failure = Failure::Error;
+    let mut last_answer: Option<Answer> = None;
+    loop {
+        if tries >= tries_limit || tries as usize >= peer_count {
+            break;
+        }
+        if tries > 0 {
+            let out_of_time = !settings.next_upstream_timeout.is_zero()
+                && first_try.elapsed() >= settings.next_upstream_timeout;
+            let body_gone = matches!(body, ClientBody::Spent);
+            if out_of_time || body_gone {
+                break;
+            }
+        }
+        // Choose the peer.
+        let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (plan.target, group)
+        {
+            (Target::Addr(a), _) => (None, PeerAddr::Inet(a), a.to_string()),
+            (Target::Group(gi), Some((_, up))) => {
+                let Some(g) = upstreams.groups.get(gi) else {
+                    return Err(Fallback::Status(502));
+                };
+                let shard = &st.conn.shard;
+                let key = PickKey {
+                    client: job.conn.peer.ip(),
+                    hash: &plan.hash_key,
+                };
+                let healthy = |p: usize| shard.peer_up(gi, p);
+                let picked = g
+                    .peers
+                    .borrow_mut()
+                    .pick(up, key, &tried, &healthy, Instant::now());
+                let Some(p) = picked else {
+                    if tries == 0 {
+                        log_upstream_error(
+                            st,
+                            job,
+                            plan,
+                            &up.name,
+                            "no live upstreams",
+                            "connecting to upstream",
+                        );
+                    }
+                    break;
+                };
+                let peer: &Peer = &up.peers[p];
+                (Some(p), peer.addr.clone(), peer.addr.to_string())
+            }
+            (Target::Group(_), None) => return Err(Fallback::Status(502)),
+        };
+        if let Some(p) = peer {
+            tried.insert(p);
+        }
+        tries += 1;
+        if let Some(prev) = last_answer.take() {
+            release(upstreams, group, prev.peer);
+        }
+        let attempt_started = Instant::now();
+        let result = attempt(st, job, plan, body, upstreams, group, peer, &addr, max_body).await;
+        let vars = state.upstream.get_or_insert_with(Default::default);
+        vars.addr.push(peer_name.clone().into_bytes());
+        match result {
+            Ok((answer, connect_time)) => {
+                let status = answer.head.status;
+                vars.status.push(status);
+                vars.connect_time.push(Some(connect_time));
+                vars.header_time
+                    .push(Some(attempt_started.elapsed().as_secs_f64()));
+                vars.response_time.push(None);
+                vars.bytes_received += answer.head.len as u64;
+                let retry_status = settings.next_upstream.statuses.contains(status);
+                if retry_status {
+                    if let (Some((gi, up)), Some(p)) = (group, answer.peer) {
+                        if let Some(g) = upstreams.groups.get(gi) {
+                            if g.peers.borrow_mut().failed(up, p, Instant::now()) {
+                                log_peer_down(up, p);
+                            }
+                        }
+                    }
+                    let allowed = plan.idempotent || settings.next_upstream.non_idempotent;
+                    if allowed && !matches!(body, ClientBody::Spent) {
+                        last_answer = Some(answer);
+                        continue;
+                    }
+                } else if let (Some((gi, _)), Some(p)) = (group, answer.peer) {
+                    if let Some(g) = upstreams.groups.get(gi) {
+                        g.peers.borrow_mut().succeeded(p);
+                    }
+                }
+                return relay(
+                    st,
+                    job,
+                    state,
+                    plan,
+                    upstreams,
+                    group,
+                    answer,
+                    attempt_started,
+                )
+                .await;
+            }
+            Err((failure, message)) => {
+                let status = failure.status();
+                vars.status.push(status);
+                vars.connect_time.push(None);
+                vars.header_time.push(None);
+                vars.response_time
+                    .push(Some(attempt_started.elapsed().as_secs_f64()));
+                last_failure = failure;
+                let upstream_name = group.map_or(peer_name.as_str(), |(_, u)| u.name.as_str());
+                log_upstream_error(st, job, plan, upstream_name, &message.0, message.1);
+                if let (Some((gi, up)), Some(p)) = (group, peer) {
+                    if let Some(g) = upstreams.groups.get(gi) {
+                        let mut peers = g.peers.borrow_mut();
+                        peers.release(p);
+                        if peers.failed(up, p, Instant::now()) {
+                            log_peer_down(up, p);
+                        }
+                    }
+                }
+                let next = &settings.next_upstream;
+                let wanted = match failure {
+                    Failure::Error => next.error,
+                    Failure::Timeout => next.timeout,
+                    Failure::InvalidHeader => next.invalid_header,
+                };
+                let sent_body = message.2;
+                let allowed = wanted
+                    && (!sent_body || plan.idempotent || next.non_idempotent)
+                    && !matches!(body, ClientBody::Spent);
+                if !allowed {
+                    return Err(Fallback::Status(status));
+                }
+            }
+        }
+    }
+    // Out of peers or tries: the last answer that asked for a retry goes out as it is;
+    // otherwise the last failure's status.
+    if let Some(answer) = last_answer {
+        let started = Instant::now();
+        return relay(st, job, state, plan, upstreams, group, answer, started).await;
+    }
+    if tries == 0 {
+        return Err(Fallback::Status(502));
+    }
+    Err(Fallback::Status(last_failure.status()))
+}
+
+fn release(upstreams: &ShardUpstreams, group: Option<(usize, &Upstream)>, peer: Option<usize>) {
+    if let (Some((gi, _)), Some(p)) = (group, peer) {
+        if let Some(g) = upstreams.groups.get(gi) {
+            g.peers.borrow_mut().release(p);
+        }
+    }
+}
+
+fn log_peer_down(up: &Upstream, p: usize) {
+    if let Some(peer) = up.peers.get(p) {
+        log::warn!(
+            "upstream server temporarily disabled: upstream \"{}\" peer {} reached max_fails={} (fail_timeout={}s)",
+            up.name,
+            peer.addr,
+            peer.max_fails,
+            peer.fail_timeout.as_secs()
+        );
+    }
+}
+
+/// An attempt's failure: its kind, the message and the action for the error log, and
+/// whether part of the request (its body) was already sent.
+type AttemptError = (Failure, (String, &'static str, bool));
+
+/// One attempt on one peer: connection (pooled or new), request, response head.
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    st: &mut State,
+    job: &Job<'_, '_>,
+    plan: &ProxyPlan<'_>,
+    body: &mut ClientBody,
+    upstreams: &ShardUpstreams,
+    group: Option<(usize, &Upstream)>,
+    peer: Option<usize>,
+    addr: &PeerAddr,
+    max_body: u64,
+) -> Result<(Answer, f64), AttemptError> {
+    let settings = &plan.proxy.settings;
+    let started = Instant::now();
+    // A pooled connection first; if the upstream had closed it meanwhile, the request is
+    // sent again on a new one (that is no failure of the peer).
+    let mut pooled = None;
+    if let (Some((gi, up)), Some(p)) = (group, peer) {
+        if let Some(g) = upstreams.groups.get(gi) {
+            let mut pool = g.pool.borrow_mut();
+            while let Some(idle) = pool.take(p, Instant::now()) {
+                if idle.requests < up.keepalive_requests && idle.conn.still_open() {
+                    pooled = Some(idle);
+                    break;
+                }
+            }
+        }
+    }
+    if let (Some((gi, _)), Some(p)) = (group, peer) {
+        if let Some(g) = upstreams.groups.get(gi) {
+            g.peers.borrow_mut().acquire(p);
+        }
+    }
+    if let Some(idle) = pooled {
+        let uses = idle.requests + 1;
+        match send_and_read(st, job, plan, body, idle.conn, max_body, true).await {
+            Ok((conn, head, buf, filled)) => {
+                return Ok((
+                    Answer {
+                        conn,
+                        peer,
+                        uses,
+                        head,
+                        buf,
+                        filled,
+                    },
+                    0.0,
+                ));
+            }
+            Err(Retry::Stale) => {}
+            Err(Retry::Failed(e)) => return Err(e),
+        }
+    }
+    let conn = match UpstreamConn::connect(addr, settings.connect_timeout).await {
+        Ok(c) => c,
+        Err(e) => {
+            let failure = if e.kind() == io::ErrorKind::TimedOut {
+                Failure::Timeout
+            } else {
+                Failure::Error
+            };
+            let message = match failure {
+                Failure::Timeout => "upstream timed out (110: Connection timed out)".to_string(),
+                _ => format!("connect() failed ({e})"),
+            };
+            return Err((failure, (message, "connecting to upstream", false)));
+        }
+    };
+    let connect_time = started.elapsed().as_secs_f64();
+    match send_and_read(st, job, plan, body, conn, max_body, false).await {
+        Ok((conn, head, buf, filled)) => Ok((
+            Answer {
+                conn,
+                peer,
+                uses: 1,
+                head,
+                buf,
+                filled,
+            },
+            connect_time,
+        )),
+        Err(Retry::Stale) => Err((
+            Failure::Error,
+            (
+                "upstream prematurely closed connection".to_string(),
+                "reading response header from upstream",
+                true,
+            ),
+        )),
+        Err(Retry::Failed(e)) => Err(e),
+    }
+}
+
+enum Retry {
+    /// A reused connection failed before any byte of an answer: try a new one.
+    Stale,
+    Failed(AttemptError),
+}
+
+/// Sends the request on `conn` and reads the response head.
+async fn send_and_read(
+    st: &mut State,
+    job: &Job<'_, '_>,
+    plan: &ProxyPlan<'_>,
+    body: &mut ClientBody,
+    mut conn: UpstreamConn,
+    max_body: u64,
+    reused: bool,
+) -> Result<(UpstreamConn, UpstreamHead, Vec<u8>, usize), Retry> {
+    let settings = &plan.proxy.settings;
+    let send_timeout = settings.send_timeout;
+    let mut out = st.conn.shard.buffers.take_empty();
+    out.extend_from_slice(&plan.head);
+    let framing = match body {
+        ClientBody::None | ClientBody::Spent => SendBody::None,
+        ClientBody::Buffered(b) => SendBody::Length(b.len() as u64),
+        ClientBody::Stream(f) => send_framing(*f, true),
+    };
+    let framing = match (framing, body.is_buffered(), job.head.body) {
+        // A buffered chunked body was measured: it goes with a length.
+        (_, true, _) => framing,
+        (f, _, _) => f,
+    };
+    match framing {
+        SendBody::None if job.head.body != BodyFraming::None && plan.send_body => {
+            out.extend_from_slice(b"Content-Length: 0\r\n");
+        }
+        SendBody::None => {}
+        SendBody::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        SendBody::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+    if let ClientBody::Buffered(b) = body {
+        if b.len() <= 64 * 1024 {
+            out.extend_from_slice(b);
+        }
+    }
+    let sent_head = conn.write_within(&out, send_timeout).await;
+    let body_in_head = matches!(body, ClientBody::Buffered(b) if b.len() <= 64 * 1024);
+    out.clear();
+    st.conn.shard.buffers.give(out);
+    if let Err(e) = sent_head {
+        if reused && e.kind() != io::ErrorKind::TimedOut {
+            return Err(Retry::Stale);
+        }
+        return Err(Retry::Failed(io_failure(
+            &e,
+            "sending request to upstream",
+            false,
+        )));
+    }
+    match body {
+        ClientBody::Buffered(b) if !body_in_head => {
+            if let Err(e) = conn.write_within(b, send_timeout).await {
+                return Err(Retry::Failed(io_failure(
+                    &e,
+                    "sending request to upstream",
+                    true,
+                )));
+            }
+        }
+        ClientBody::Stream(framing) => {
+            let framing = *framing;
+            *body = ClientBody::Spent;
+            if let Err(e) = stream_body(st, job, &mut conn, framing, max_body, send_timeout).await {
+                return Err(Retry::Failed(e));
+            }
+        }
+        _ => {}
+    }
+    // The response head.
+    let mut buf = st.conn.shard.buffers.take();
+    if buf.len() < RELAY_BUF {
+        buf.resize(RELAY_BUF, 0);
+    }
+    let mut filled = 0usize;
+    let max = settings.buffer_size;
+    loop {
+        match codec::parse_response_head(&buf[..filled], max, plan.head_request) {
+            Ok(Parsed::Head(head)) => return Ok((conn, head, buf, filled)),
+            Ok(Parsed::Interim(len)) => {
+                buf.copy_within(len..filled, 0);
+                filled -= len;
+                continue;
+            }
+            Ok(Parsed::Incomplete) => {}
+            Err(InvalidHead::TooLarge) => {
+                st.conn.shard.buffers.give(buf);
+                return Err(Retry::Failed((
+                    Failure::InvalidHeader,
+                    (
+                        "upstream sent too big header".to_string(),
+                        "reading response header from upstream",
+                        true,
+                    ),
+                )));
+            }
+            Err(InvalidHead::Malformed(why)) => {
+                st.conn.shard.buffers.give(buf);
+                return Err(Retry::Failed((
+                    Failure::InvalidHeader,
+                    (
+                        format!("upstream sent invalid header ({why})"),
+                        "reading response header from upstream",
+                        true,
+                    ),
+                )));
+            }
+        }
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match conn
+            .read_within(&mut buf[filled..], settings.read_timeout)
+            .await
+        {
+            Ok(0) => {
+                st.conn.shard.buffers.give(buf);
+                if reused && filled == 0 {
+                    return Err(Retry::Stale);
+                }
+                return Err(Retry::Failed((
+                    Failure::Error,
+                    (
+                        "upstream prematurely closed connection".to_string(),
+                        "reading response header from upstream",
+                        true,
+                    ),
+                )));
+            }
+            Ok(n) => filled += n,
+            Err(e) => {
+                st.conn.shard.buffers.give(buf);
+                if reused && filled == 0 && e.kind() != io::ErrorKind::TimedOut {
+                    return Err(Retry::Stale);
+                }
+                return Err(Retry::Failed(io_failure(
+                    &e,
+                    "reading response header from upstream",
+                    true,
+                )));
+            }
+        }
+    }
+}
+
+impl ClientBody {
+    fn is_buffered(&self) -> bool {
+        matches!(self, ClientBody::Buffered(_))
+    }
+}
+
+fn io_failure(e: &io::Error, action: &'static str, sent: bool) -> AttemptError {
+    if e.kind() == io::ErrorKind::TimedOut {
+        (
+            Failure::Timeout,
+            (
+                "upstream timed out (110: Connection timed out)".to_string(),
+                action,
+                sent,
+            ),
+        )
+    } else {
+        (Failure::Error, (format!("{e}"), action, sent))
+    }
+}
+
+/// Streams the client's body to the upstream as it arrives (Content-Length as is, chunked
+/// re-chunked), within `client_body_timeout` per read and `proxy_send_timeout` per write.
+async fn stream_body(
+    st: &mut State,
+    job: &Job<'_, '_>,
+    conn: &mut UpstreamConn,
+    framing: BodyFraming,
+    max_body: u64,
+    send_timeout: Duration,
+) -> Result<(), AttemptError> {
+    let body_timeout = job.selected.server.http.client_body_timeout;
+    let client_gone = || {
+        (
+            Failure::Error,
+            (
+                "client prematurely closed connection".to_string(),
+                "sending request to upstream",
+                true,
+            ),
+        )
+    };
+    let mut left = match framing {
+        BodyFraming::Length(n) => Some(n),
+        BodyFraming::Chunked => None,
+        BodyFraming::None => return Ok(()),
+    };
+    let mut decoder = ChunkedDecoder::new();
+    let mut out = Vec::with_capacity(super::buffers::CHUNK + 16);
+    loop {
+        match left.as_mut() {
+            Some(left) => {
+                let take = (st.pending().len() as u64).min(*left) as usize;
+                if take > 0 {
+                    let r = conn.write_within(&st.pending()[..take], send_timeout).await;
+                    st.consume(take);
+                    *left -= take as u64;
+                    r.map_err(|e| io_failure(&e, "sending request to upstream", true))?;
+                }
+                if *left == 0 {
+                    return Ok(());
+                }
+            }
+            None => {
+                out.clear();
+                let progress = decoder.decode(st.pending(), &mut |data| {
+                    chunk_header(&mut out, data.len());
+                    out.extend_from_slice(data);
+                    out.extend_from_slice(b"\r\n");
+                });
+                let progress = progress.map_err(|_| {
+                    (
+                        Failure::Error,
+                        (
+                            "client sent invalid chunked body".to_string(),
+                            "sending request to upstream",
+                            true,
+                        ),
+                    )
+                })?;
+                st.consume(progress.consumed);
+                if max_body > 0 && decoder.total > max_body {
+                    return Err((
+                        Failure::Error,
+                        (
+                            "client intended to send too large chunked body".to_string(),
+                            "sending request to upstream",
+                            true,
+                        ),
+                    ));
+                }
+                if progress.done {
+                    out.extend_from_slice(LAST_CHUNK);
+                }
+                if !out.is_empty() {
+                    conn.write_within(&out, send_timeout)
+                        .await
+                        .map_err(|e| io_failure(&e, "sending request to upstream", true))?;
+                }
+                if progress.done {
+                    return Ok(());
+                }
+            }
+        }
+        match st.read_more(body_timeout, super::buffers::CHUNK).await {
+            Ok(0) => return Err(client_gone()),
+            Ok(_) => {}
+            Err(_) => return Err(client_gone()),
+        }
+    }
+}
+
+/// Relays an answer: head, then body by its framing; pools the connection afterwards when
+/// it ended cleanly.
+#[allow(clippy::too_many_arguments)]
+async fn relay<'c>(
+    st: &mut State,
+    job: &Job<'_, 'c>,
+    state: &mut RequestState<'c>,
+    plan: &ProxyPlan<'c>,
+    upstreams: &ShardUpstreams,
+    group: Option<(usize, &Upstream)>,
+    answer: Answer,
+    attempt_started: Instant,
+) -> Result<bool, Fallback> {
+    let Answer {
+        mut conn,
+        peer,
+        uses,
+        head,
+        mut buf,
+        mut filled,
+    } = answer;
+    let settings = &plan.proxy.settings;
+    let server = job.selected.server;
+    let status = head.status;
+    if let Some(vars) = state.upstream.as_mut() {
+        vars.head_fields = codec::raw_fields(&head, &buf[..filled]);
+    }
+    // proxy_intercept_errors: the upstream's error goes to this location's error_page.
+    if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
+    {
+        st.conn.shard.buffers.give(buf);
+        release(upstreams, group, peer);
+        return Err(Fallback::Status(status));
+    }
+    let upgrade = plan.upgrade && status == 101;
+    // add_header / expires for this status, and proxy_redirect, with the request's
+    // variables ($upstream_http_* included).
+    let client_minor = match job.head.version {
+        crate::http::request::Version::Http10 => 0,
+        crate::http::request::Version::Http11 => 1,
+    };
+    let head_request = job.head.method == crate::http::request::Method::Head;
+    let before = st.wbuf.len();
+    let client_framing = {
+        let mut ctx = Ctx {
+            config: job.config,
+            server,
+            req: Received {
+                head: job.head,
+                buf: job.head_copy,
+                conn: job.conn,
+                started: job.started,
+            },
+            st: std::mem::replace(state, RequestState::new(Vec::new())),
+        };
+        let mut extra = Response::new(status);
+        crate::filters::headers(&mut extra, &mut ctx);
+        let opts = RelayOptions {
+            hide: &settings.hide_headers,
+            pass: &settings.pass_headers,
+            server_tokens: server.http.server_tokens,
+            keep_alive: job.keep_alive && !upgrade,
+            client_minor,
+            head_request,
+            upgrade,
+            extra: &extra.extra,
+        };
+        let out = st.wbuf_mut();
+        let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |v| {
+            crate::handlers::proxy::rewrite_location(&mut ctx, plan, v)
+        });
+        *state = ctx.st;
+        framing
+    };
+    let head_bytes = (st.wbuf.len() - before) as u64;
+    let mut body_start = head.len;
+    let mut sent_body = 0u64;
+
+    if upgrade {
+        if st.flush().await.is_err() {
+            release(upstreams, group, peer);
+            return Err(Fallback::Close);
+        }
+        let leftover = buf[body_start..filled].to_vec();
+        st.conn.shard.buffers.give(buf);
+        let response = Response::new(101);
+        let moved = super::tunnel::run(st, &mut conn, &leftover, settings.read_timeout).await;
+        release(upstreams, group, peer);
+        if let Some(vars) = state.upstream.as_mut() {
+            if let Some(t) = vars.response_time.last_mut() {
+                *t = Some(attempt_started.elapsed().as_secs_f64());
+            }
+            vars.bytes_received += moved.0;
+        }
+        let state = std::mem::replace(state, RequestState::new(Vec::new()));
+        log_request(st, job, state, &response, Some((head_bytes, moved.1)));
+        return Ok(false);
+    }
+
+    let client_keep = job.keep_alive && client_framing != ClientFraming::Close;
+    let eager = !settings.buffering;
+    // The body, by the upstream's framing.
+    let mut clean = false;
+    let mut client_ok = true;
+    let mut received = (filled - head.len) as u64;
+    match head.framing {
+        ResponseFraming::Empty => clean = true,
+        ResponseFraming::Length(total) => {
+            let mut left = total;
+            loop {
+                let avail = ((filled - body_start) as u64).min(left) as usize;
+                if avail > 0 {
+                    if client_framing != ClientFraming::Empty {
+                        st.wbuf_mut()
+                            .extend_from_slice(&buf[body_start..body_start + avail]);
+                        sent_body += avail as u64;
+                    }
+                    left -= avail as u64;
+                }
+                if filled - body_start > avail {
+                    // Bytes beyond the declared length: the connection is out of step.
+                    break;
+                }
+                if left == 0 {
+                    clean = true;
+                    break;
+                }
+                if st.wbuf.len() >= RELAY_BUF / 2 || eager || !st.wbuf.is_empty() {
+                    if st.flush().await.is_err() {
+                        client_ok = false;
+                        break;
+                    }
+                }
+                body_start = 0;
+                match conn.read_within(&mut buf, settings.read_timeout).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        filled = n;
+                        received += n as u64;
+                    }
+                }
+            }
+        }
+        ResponseFraming::Chunked => {
+            let mut decoder = ChunkedDecoder::new();
+            loop {
+                let chunked_out = client_framing == ClientFraming::Chunked;
+                let wbuf = st.wbuf_mut();
+                let progress = decoder.decode(&buf[body_start..filled], &mut |data| {
+                    if chunked_out {
+                        chunk_header(wbuf, data.len());
+                        wbuf.extend_from_slice(data);
+                        wbuf.extend_from_slice(b"\r\n");
+                    } else {
+                        wbuf.extend_from_slice(data);
+                    }
+                    sent_body += data.len() as u64;
+                });
+                let Ok(progress) = progress else {
+                    break;
+                };
+                if progress.done {
+                    if chunked_out {
+                        st.wbuf_mut().extend_from_slice(LAST_CHUNK);
+                    }
+                    clean = body_start + progress.consumed == filled;
+                    break;
+                }
+                if st.flush().await.is_err() {
+                    client_ok = false;
+                    break;
+                }
+                body_start = 0;
+                match conn.read_within(&mut buf, settings.read_timeout).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        filled = n;
+                        received += n as u64;
+                    }
+                }
+            }
+        }
+        ResponseFraming::UntilClose => loop {
+            let data = &buf[body_start..filled];
+            if !data.is_empty() && client_framing != ClientFraming::Empty {
+                let chunked_out = client_framing == ClientFraming::Chunked;
+                let wbuf = st.wbuf_mut();
+                if chunked_out {
+                    chunk_header(wbuf, data.len());
+                    wbuf.extend_from_slice(data);
+                    wbuf.extend_from_slice(b"\r\n");
+                } else {
+                    wbuf.extend_from_slice(data);
+                }
+                sent_body += data.len() as u64;
+            }
+            if st.flush().await.is_err() {
+                client_ok = false;
+                break;
+            }
+            body_start = 0;
+            match conn.read_within(&mut buf, settings.read_timeout).await {
+                Ok(0) => {
+                    if client_framing == ClientFraming::Chunked {
+                        st.wbuf_mut().extend_from_slice(LAST_CHUNK);
+                    }
+                    clean = true;
+                    break;
+                }
+                Err(_) => break,
+                Ok(n) => {
+                    filled = n;
+                    received += n as u64;
+                }
+            }
+        },
+    }
+    st.conn.shard.buffers.give(buf);
+    if let Some(vars) = state.upstream.as_mut() {
+        if let Some(t) = vars.response_time.last_mut() {
+            *t = Some(attempt_started.elapsed().as_secs_f64());
+        }
+        vars.bytes_received += received;
+    }
+    if !clean && client_ok {
+        log_upstream_error(
+            st,
+            job,
+            plan,
+            group.map_or("", |(_, u)| u.name.as_str()),
+            "upstream prematurely closed connection",
+            "reading upstream",
+        );
+    }
+    // Back to the pool only after a clean end, when both sides agreed to keep it.
+    let reusable =
+        clean && head.keep_alive && plan.reusable && head.framing != ResponseFraming::UntilClose;
+    if let (Some((gi, up)), Some(p)) = (group, peer) {
+        if let Some(g) = upstreams.groups.get(gi) {
+            g.peers.borrow_mut().release(p);
+            if reusable && uses < up.keepalive_requests && up.keepalive > 0 {
+                g.pool.borrow_mut().put(p, conn, uses, Instant::now());
+            }
+        }
+    }
+    let flushed = if client_ok {
+        st.flush().await.is_ok()
+    } else {
+        false
+    };
+    let response = Response::new(status);
+    let state = std::mem::replace(state, RequestState::new(Vec::new()));
+    log_request(st, job, state, &response, Some((head_bytes, sent_body)));
+    if !clean || !flushed {
+        // The client got a cut response: closing is the only honest end.
+        return Err(Fallback::Close);
+    }
+    Ok(client_keep)
+}
+
+/// The access-log lines of a proxied request.
+fn log_request<'c>(
+    st: &State,
+    job: &Job<'_, 'c>,
+    state: RequestState<'c>,
+    response: &Response,
+    written: Option<(u64, u64)>,
+) {
+    let server = job.selected.server;
+    let logs = state
+        .location
+        .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
+    if logs.is_empty() {
+        return;
+    }
+    let (head_bytes, body_bytes) = written.unwrap_or((0, 0));
+    let body_len = match job.head.body {
+        BodyFraming::Length(n) => n,
+        _ => 0,
+    };
+    let sent = Sent {
+        status: response.status,
+        body_bytes,
+        bytes: head_bytes + body_bytes,
+        request_length: job.head.len as u64 + body_len,
+    };
+    st.log(
+        job.config,
+        server,
+        logs,
+        (job.head, job.head_copy, job.conn, job.started),
+        state,
+        response,
+        &sent,
+    );
+}
+
+/// nginx's error-log line for an upstream problem: what happened, while doing what, and
+/// for which client, server, request, upstream and host.
+fn log_upstream_error(
+    st: &State,
+    job: &Job<'_, '_>,
+    plan: &ProxyPlan<'_>,
+    upstream: &str,
+    message: &str,
+    action: &str,
+) {
+    let recv = Received {
+        head: job.head,
+        buf: job.head_copy,
+        conn: job.conn,
+        started: job.started,
+    };
+    let uri = plan
+        .head
+        .split(|&b| b == b' ')
+        .nth(1)
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let host = recv
+        .field("host")
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    log::error!(
+        "*{} {} while {}, client: {}, server: {}, request: \"{}\", upstream: \"http://{}{}\", host: \"{}\"",
+        st.conn.id,
+        message,
+        action,
+        job.conn.peer.ip(),
+        job.selected.server.primary_name,
+        String::from_utf8_lossy(recv.request_line()),
+        upstream,
+        uri,
+        host
+    );
+}
+
