@@ -161,7 +161,15 @@ impl Anx {
                 ),
                 1,
             );
-        let conf = format!("daemon off;\nmaster_process off;\npid {d}/nginx.pid;\n{conf}");
+        let conf = if conf.contains("daemon off;") {
+            conf.replacen(
+                "daemon off;",
+                &format!("daemon off;\npid {d}/nginx.pid;"),
+                1,
+            )
+        } else {
+            format!("daemon off;\nmaster_process off;\npid {d}/nginx.pid;\n{conf}")
+        };
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
         let mut cmd = Command::new("/usr/sbin/nginx");
