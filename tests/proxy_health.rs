@@ -17,15 +17,15 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A backend whose `/health` answers with the status in the returned cell (and body "ok"
-/// for 2xx, "sick" otherwise); other paths answer with `name`.
+/// A backend whose `/health` answers with the status in the returned cell (body "status: ok"
+/// for 2xx, "status: sick" otherwise); other paths answer with `name`.
 fn peer(name: &'static str) -> (Backend, Arc<AtomicU16>) {
     let health = Arc::new(AtomicU16::new(200));
     let h = health.clone();
     let b = Backend::start(move |req| {
         if req.path() == "/health" {
             let s = h.load(Ordering::SeqCst);
-            Reply::text(s, if s < 300 { "ok\n" } else { "sick\n" })
+            Reply::text(s, if s < 300 { "status: ok\n" } else { "status: sick\n" })
         } else {
             Reply::ok(name)
         }
@@ -172,7 +172,7 @@ fn body_regex_decides_too() {
     });
     let (b, _) = peer("B");
     let (_s, anx) = start(
-        "anx_health_check interval=200ms uri=/health fails=1 passes=1 timeout=500ms body=\"status: ok\";",
+        "anx_health_check interval=200ms uri=/health fails=1 passes=1 timeout=500ms \"body=^status: ok\";",
         &a,
         &b,
         1,
