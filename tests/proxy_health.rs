@@ -25,7 +25,14 @@ fn peer(name: &'static str) -> (Backend, Arc<AtomicU16>) {
     let b = Backend::start(move |req| {
         if req.path() == "/health" {
             let s = h.load(Ordering::SeqCst);
-            Reply::text(s, if s < 300 { "status: ok\n" } else { "status: sick\n" })
+            Reply::text(
+                s,
+                if s < 300 {
+                    "status: ok\n"
+                } else {
+                    "status: sick\n"
+                },
+            )
         } else {
             Reply::ok(name)
         }
