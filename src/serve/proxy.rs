@@ -378,8 +378,8 @@ async fn exchange<'c>(
                 vars.response_time
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 last_failure = failure;
-                let upstream_name = group.map_or(peer_name.as_str(), |(_, u)| u.name.as_str());
-                log_upstream_error(st, job, plan, upstream_name, &message.0, message.1);
+                // nginx names the peer that failed, not its group.
+                log_upstream_error(st, job, plan, &peer_name, &message.0, message.1);
                 if let (Some((gi, up)), Some(p)) = (group, peer) {
                     if let Some(g) = upstreams.groups.get(gi) {
                         let mut peers = g.peers.borrow_mut();
@@ -617,7 +617,7 @@ async fn send_and_read(
         _ => {}
     }
     // The response head.
-    let mut buf = st.conn.shard.buffers.take();
+    let mut buf = st.conn.shard.relay_buffers.take();
     if buf.len() < RELAY_BUF {
         buf.resize(RELAY_BUF, 0);
     }
@@ -633,7 +633,7 @@ async fn send_and_read(
             }
             Ok(Parsed::Incomplete) => {}
             Err(InvalidHead::TooLarge) => {
-                st.conn.shard.buffers.give(buf);
+                st.conn.shard.relay_buffers.give(buf);
                 return Err(Retry::Failed((
                     Failure::InvalidHeader,
                     (
@@ -644,7 +644,7 @@ async fn send_and_read(
                 )));
             }
             Err(InvalidHead::Malformed(why)) => {
-                st.conn.shard.buffers.give(buf);
+                st.conn.shard.relay_buffers.give(buf);
                 return Err(Retry::Failed((
                     Failure::InvalidHeader,
                     (
@@ -663,7 +663,7 @@ async fn send_and_read(
             .await
         {
             Ok(0) => {
-                st.conn.shard.buffers.give(buf);
+                st.conn.shard.relay_buffers.give(buf);
                 if reused && filled == 0 {
                     return Err(Retry::Stale);
                 }
@@ -678,7 +678,7 @@ async fn send_and_read(
             }
             Ok(n) => filled += n,
             Err(e) => {
-                st.conn.shard.buffers.give(buf);
+                st.conn.shard.relay_buffers.give(buf);
                 if reused && filled == 0 && e.kind() != io::ErrorKind::TimedOut {
                     return Err(Retry::Stale);
                 }
@@ -834,7 +834,7 @@ async fn relay<'c>(
     // proxy_intercept_errors: the upstream's error goes to this location's error_page.
     if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
     {
-        st.conn.shard.buffers.give(buf);
+        st.conn.shard.relay_buffers.give(buf);
         release(upstreams, group, peer);
         return Err(Fallback::Status(status));
     }
@@ -874,6 +874,7 @@ async fn relay<'c>(
         let out = st.wbuf_mut();
         let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |v| {
             crate::handlers::proxy::rewrite_location(&mut ctx, plan, v)
+                .map(|path| crate::filters::location::absolute_for(&path, &ctx))
         });
         *state = ctx.st;
         framing
@@ -888,7 +889,7 @@ async fn relay<'c>(
             return Err(Fallback::Close);
         }
         let leftover = buf[body_start..filled].to_vec();
-        st.conn.shard.buffers.give(buf);
+        st.conn.shard.relay_buffers.give(buf);
         let response = Response::new(101);
         let moved = super::tunnel::run(st, &mut conn, &leftover, settings.read_timeout).await;
         release(upstreams, group, peer);
@@ -904,7 +905,6 @@ async fn relay<'c>(
     }
 
     let client_keep = job.keep_alive && client_framing != ClientFraming::Close;
-    let eager = !settings.buffering;
     // The body, by the upstream's framing.
     let mut clean = false;
     let mut client_ok = true;
@@ -931,11 +931,11 @@ async fn relay<'c>(
                     clean = true;
                     break;
                 }
-                if st.wbuf.len() >= RELAY_BUF / 2 || eager || !st.wbuf.is_empty() {
-                    if st.flush().await.is_err() {
-                        client_ok = false;
-                        break;
-                    }
+                // What arrived goes out before the next read (with `proxy_buffering` on or
+                // off: anx never holds a response back to fill buffers).
+                if !st.wbuf.is_empty() && st.flush().await.is_err() {
+                    client_ok = false;
+                    break;
                 }
                 body_start = 0;
                 match conn.read_within(&mut buf, settings.read_timeout).await {
@@ -1021,7 +1021,7 @@ async fn relay<'c>(
             }
         },
     }
-    st.conn.shard.buffers.give(buf);
+    st.conn.shard.relay_buffers.give(buf);
     if let Some(vars) = state.upstream.as_mut() {
         if let Some(t) = vars.response_time.last_mut() {
             *t = Some(attempt_started.elapsed().as_secs_f64());
@@ -1033,7 +1033,10 @@ async fn relay<'c>(
             st,
             job,
             plan,
-            group.map_or("", |(_, u)| u.name.as_str()),
+            &group
+                .zip(peer)
+                .and_then(|((_, u), p)| u.peers.get(p))
+                .map_or_else(String::new, |p| p.addr.to_string()),
             "upstream prematurely closed connection",
             "reading upstream",
         );
