@@ -370,7 +370,12 @@ async fn exchange<'c>(
                 )
                 .await;
             }
-            Err((failure, message)) => {
+            Err(AttemptError {
+                failure,
+                message,
+                action,
+                sent: sent_body,
+            }) => {
                 let status = failure.status();
                 vars.status.push(status);
                 vars.connect_time.push(None);
@@ -379,7 +384,7 @@ async fn exchange<'c>(
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 last_failure = failure;
                 // nginx names the peer that failed, not its group.
-                log_upstream_error(st, job, plan, &peer_name, &message.0, message.1);
+                log_upstream_error(st, job, plan, &peer_name, &message, action);
                 if let (Some((gi, up)), Some(p)) = (group, peer) {
                     if let Some(g) = upstreams.groups.get(gi) {
                         let mut peers = g.peers.borrow_mut();
@@ -395,7 +400,6 @@ async fn exchange<'c>(
                     Failure::Timeout => next.timeout,
                     Failure::InvalidHeader => next.invalid_header,
                 };
-                let sent_body = message.2;
                 let allowed = wanted
                     && (!sent_body || plan.idempotent || next.non_idempotent)
                     && !matches!(body, ClientBody::Spent);
@@ -439,7 +443,23 @@ fn log_peer_down(up: &Upstream, p: usize) {
 
 /// An attempt's failure: its kind, the message and the action for the error log, and
 /// whether part of the request (its body) was already sent.
-type AttemptError = (Failure, (String, &'static str, bool));
+struct AttemptError {
+    failure: Failure,
+    message: String,
+    action: &'static str,
+    sent: bool,
+}
+
+impl AttemptError {
+    fn new(failure: Failure, message: impl Into<String>, action: &'static str, sent: bool) -> Self {
+        AttemptError {
+            failure,
+            message: message.into(),
+            action,
+            sent,
+        }
+    }
+}
 
 /// One attempt on one peer: connection (pooled or new), request, response head.
 #[allow(clippy::too_many_arguments)]
@@ -507,7 +527,12 @@ async fn attempt(
                 Failure::Timeout => "upstream timed out (110: Connection timed out)".to_string(),
                 _ => format!("connect() failed ({e})"),
             };
-            return Err((failure, (message, "connecting to upstream", false)));
+            return Err(AttemptError::new(
+                failure,
+                message,
+                "connecting to upstream",
+                false,
+            ));
         }
     };
     let connect_time = started.elapsed().as_secs_f64();
@@ -523,13 +548,11 @@ async fn attempt(
             },
             connect_time,
         )),
-        Err(Retry::Stale) => Err((
+        Err(Retry::Stale) => Err(AttemptError::new(
             Failure::Error,
-            (
-                "upstream prematurely closed connection".to_string(),
-                "reading response header from upstream",
-                true,
-            ),
+            "upstream prematurely closed connection".to_string(),
+            "reading response header from upstream",
+            true,
         )),
         Err(Retry::Failed(e)) => Err(e),
     }
@@ -588,14 +611,12 @@ async fn send_and_read(
     out.clear();
     st.conn.shard.buffers.give(out);
     if let Err(e) = sent_head {
-        if reused && e.kind() != io::ErrorKind::TimedOut {
-            return Err(Retry::Stale);
-        }
-        return Err(Retry::Failed(io_failure(
+        return Err(stale_or_failed(
             &e,
+            reused,
             "sending request to upstream",
             false,
-        )));
+        ));
     }
     match body {
         ClientBody::Buffered(b) if !body_in_head => {
@@ -634,24 +655,20 @@ async fn send_and_read(
             Ok(Parsed::Incomplete) => {}
             Err(InvalidHead::TooLarge) => {
                 st.conn.shard.relay_buffers.give(buf);
-                return Err(Retry::Failed((
+                return Err(Retry::Failed(AttemptError::new(
                     Failure::InvalidHeader,
-                    (
-                        "upstream sent too big header".to_string(),
-                        "reading response header from upstream",
-                        true,
-                    ),
+                    "upstream sent too big header".to_string(),
+                    "reading response header from upstream",
+                    true,
                 )));
             }
             Err(InvalidHead::Malformed(why)) => {
                 st.conn.shard.relay_buffers.give(buf);
-                return Err(Retry::Failed((
+                return Err(Retry::Failed(AttemptError::new(
                     Failure::InvalidHeader,
-                    (
-                        format!("upstream sent invalid header ({why})"),
-                        "reading response header from upstream",
-                        true,
-                    ),
+                    format!("upstream sent invalid header ({why})"),
+                    "reading response header from upstream",
+                    true,
                 )));
             }
         }
@@ -667,28 +684,33 @@ async fn send_and_read(
                 if reused && filled == 0 {
                     return Err(Retry::Stale);
                 }
-                return Err(Retry::Failed((
+                return Err(Retry::Failed(AttemptError::new(
                     Failure::Error,
-                    (
-                        "upstream prematurely closed connection".to_string(),
-                        "reading response header from upstream",
-                        true,
-                    ),
+                    "upstream prematurely closed connection".to_string(),
+                    "reading response header from upstream",
+                    true,
                 )));
             }
             Ok(n) => filled += n,
             Err(e) => {
                 st.conn.shard.relay_buffers.give(buf);
-                if reused && filled == 0 && e.kind() != io::ErrorKind::TimedOut {
-                    return Err(Retry::Stale);
+                let action = "reading response header from upstream";
+                if filled > 0 {
+                    return Err(Retry::Failed(io_failure(&e, action, true)));
                 }
-                return Err(Retry::Failed(io_failure(
-                    &e,
-                    "reading response header from upstream",
-                    true,
-                )));
+                return Err(stale_or_failed(&e, reused, action, true));
             }
         }
+    }
+}
+
+/// A reused connection that fails (not by timing out) before any answer was probably
+/// closed by the upstream while idle: the request goes again on a new connection.
+fn stale_or_failed(e: &io::Error, reused: bool, action: &'static str, sent: bool) -> Retry {
+    if reused && e.kind() != io::ErrorKind::TimedOut {
+        Retry::Stale
+    } else {
+        Retry::Failed(io_failure(e, action, sent))
     }
 }
 
@@ -700,16 +722,14 @@ impl ClientBody {
 
 fn io_failure(e: &io::Error, action: &'static str, sent: bool) -> AttemptError {
     if e.kind() == io::ErrorKind::TimedOut {
-        (
+        AttemptError::new(
             Failure::Timeout,
-            (
-                "upstream timed out (110: Connection timed out)".to_string(),
-                action,
-                sent,
-            ),
+            "upstream timed out (110: Connection timed out)".to_string(),
+            action,
+            sent,
         )
     } else {
-        (Failure::Error, (format!("{e}"), action, sent))
+        AttemptError::new(Failure::Error, format!("{e}"), action, sent)
     }
 }
 
@@ -725,13 +745,11 @@ async fn stream_body(
 ) -> Result<(), AttemptError> {
     let body_timeout = job.selected.server.http.client_body_timeout;
     let client_gone = || {
-        (
+        AttemptError::new(
             Failure::Error,
-            (
-                "client prematurely closed connection".to_string(),
-                "sending request to upstream",
-                true,
-            ),
+            "client prematurely closed connection".to_string(),
+            "sending request to upstream",
+            true,
         )
     };
     let mut left = match framing {
@@ -763,24 +781,20 @@ async fn stream_body(
                     out.extend_from_slice(b"\r\n");
                 });
                 let progress = progress.map_err(|_| {
-                    (
+                    AttemptError::new(
                         Failure::Error,
-                        (
-                            "client sent invalid chunked body".to_string(),
-                            "sending request to upstream",
-                            true,
-                        ),
+                        "client sent invalid chunked body".to_string(),
+                        "sending request to upstream",
+                        true,
                     )
                 })?;
                 st.consume(progress.consumed);
                 if max_body > 0 && decoder.total > max_body {
-                    return Err((
+                    return Err(AttemptError::new(
                         Failure::Error,
-                        (
-                            "client intended to send too large chunked body".to_string(),
-                            "sending request to upstream",
-                            true,
-                        ),
+                        "client intended to send too large chunked body".to_string(),
+                        "sending request to upstream",
+                        true,
                     ));
                 }
                 if progress.done {
