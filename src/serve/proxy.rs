@@ -511,6 +511,15 @@ async fn attempt(
                     0.0,
                 ));
             }
+            // A streamed body went with the stale attempt: there is nothing to send again.
+            Err(Retry::Stale) if matches!(body, ClientBody::Spent) => {
+                return Err(AttemptError::new(
+                    Failure::Error,
+                    "upstream prematurely closed a kept-alive connection",
+                    "sending request to upstream",
+                    true,
+                ));
+            }
             Err(Retry::Stale) => {}
             Err(Retry::Failed(e)) => return Err(e),
         }
