@@ -37,6 +37,10 @@ const BUFFER_BODY_MAX: usize = 1024 * 1024;
 /// A chunked body for an HTTP/1.0 upstream must be measured first; with
 /// `client_max_body_size 0` it is still bounded by this.
 const BUFFER_CHUNKED_MAX: u64 = 64 * 1024 * 1024;
+/// A pooled connection idle longer than this is checked (one non-blocking peek) before it
+/// is reused; one used more recently goes straight to work, and if the upstream closed it
+/// after all, an idempotent request is sent again on a new connection.
+const STALE_CHECK_AFTER: Duration = Duration::from_millis(500);
 /// The relay buffer: one per exchange, from the shard's pool.
 const RELAY_BUF: usize = 64 * 1024;
 
@@ -483,7 +487,10 @@ async fn attempt(
         if let Some(g) = upstreams.groups.get(gi) {
             let mut pool = g.pool.borrow_mut();
             while let Some(idle) = pool.take(p, Instant::now()) {
-                if idle.requests < up.keepalive_requests && idle.conn.still_open() {
+                // Only a connection idle for a while can have been closed by the upstream's
+                // own keep-alive timeout; checking every reuse cost a syscall per request.
+                let checked = idle.since.elapsed() < STALE_CHECK_AFTER || idle.conn.still_open();
+                if idle.requests < up.keepalive_requests && checked {
                     pooled = Some(idle);
                     break;
                 }
@@ -512,7 +519,7 @@ async fn attempt(
                 ));
             }
             // A streamed body went with the stale attempt: there is nothing to send again.
-            Err(Retry::Stale) if matches!(body, ClientBody::Spent) => {
+            Err(Retry::Stale) if matches!(body, ClientBody::Spent) || !plan.idempotent => {
                 return Err(AttemptError::new(
                     Failure::Error,
                     "upstream prematurely closed a kept-alive connection",
