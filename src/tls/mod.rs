@@ -33,3 +33,6 @@ pub fn full_provider() -> Arc<CryptoProvider> {
     p.kx_groups = rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.to_vec();
     Arc::new(p)
 }
+
+pub use acceptor::{host_allowed, TlsListener, TlsListeners};
+pub use info::{ClientVerify, TlsInfo};
