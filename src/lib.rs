@@ -32,4 +32,5 @@ pub mod route;
 pub mod runtime;
 pub mod serve;
 pub mod shard;
+pub mod tls;
 pub mod upstream;

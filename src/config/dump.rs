@@ -21,8 +21,8 @@ use std::time::Duration;
 use super::model::{
     AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath,
     ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileTest, Handler, HttpSettings,
-    Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server, ShardCount,
-    Step, TryFallback,
+    Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server, SessionCache,
+    ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
     Balance, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect, ProxySettings, RedirectRule, Upstream,
@@ -211,16 +211,20 @@ fn server_section(out: &mut String, config: &Config, server: &Server) {
         .iter()
         .map(|l| {
             format!(
-                "{{ addr = {}, default_server = {}, backlog = {} }}",
+                "{{ addr = {}, default_server = {}, backlog = {}{} }}",
                 q(&l.addr.to_string()),
                 l.default_server,
-                l.backlog
+                l.backlog,
+                if l.ssl { ", ssl = true" } else { "" }
             )
         })
         .collect();
     kv(out, "listen", &list(&listen));
     kv(out, "server_name", &list(&server_names(server)));
     http_settings(out, &server.http);
+    if let Some(tls) = &server.tls {
+        tls_settings(out, tls);
+    }
     // The server level's own settings (what a URI matching no location gets); its locations
     // write theirs in full, so nothing reaches them by inheritance except `alias`
     // locations' root (see the module docs).
@@ -290,6 +294,98 @@ fn http_settings(out: &mut String, h: &HttpSettings) {
     kv(out, "max_headers", &int(*max_headers as u64));
     kv(out, "server_tokens", &server_tokens.to_string());
     kv(out, "merge_slashes", &merge_slashes.to_string());
+}
+
+/// A server's `ssl_*` settings under nginx's names (files by path: they are read again
+/// when the dump is loaded).
+fn tls_settings(out: &mut String, t: &TlsSettings) {
+    // Destructured so that a new setting fails to compile here until the dump writes it.
+    let TlsSettings {
+        certificates,
+        protocols,
+        ciphers,
+        prefer_server_ciphers,
+        ecdh_curve,
+        session_tickets,
+        session_ticket_keys,
+        session_timeout,
+        session_cache,
+        client_certificate,
+        trusted_certificate,
+        verify_client,
+        verify_depth,
+        crl,
+        stapling,
+        stapling_file,
+    } = t;
+    let paths = |v: Vec<&Path>| list(&v.into_iter().map(path).collect::<Vec<_>>());
+    kv(
+        out,
+        "ssl_certificate",
+        &paths(
+            certificates
+                .iter()
+                .map(|c| c.chain.path.as_path())
+                .collect(),
+        ),
+    );
+    kv(
+        out,
+        "ssl_certificate_key",
+        &paths(certificates.iter().map(|c| c.key.path.as_path()).collect()),
+    );
+    let versions: Vec<String> = protocols.iter().map(|v| q(v.name())).collect();
+    kv(out, "ssl_protocols", &list(&versions));
+    let suites: Vec<String> = ciphers
+        .iter()
+        .map(|c| crate::tls::names::cipher_name(*c))
+        .collect();
+    kv(out, "ssl_ciphers", &q(&suites.join(":")));
+    kv(
+        out,
+        "ssl_prefer_server_ciphers",
+        &prefer_server_ciphers.to_string(),
+    );
+    let groups: Vec<String> = ecdh_curve
+        .iter()
+        .map(|g| crate::tls::names::group_name(*g))
+        .collect();
+    kv(out, "ssl_ecdh_curve", &q(&groups.join(":")));
+    kv(out, "ssl_session_tickets", &session_tickets.to_string());
+    if !session_ticket_keys.is_empty() {
+        kv(
+            out,
+            "ssl_session_ticket_key",
+            &paths(
+                session_ticket_keys
+                    .iter()
+                    .map(|k| k.path.as_path())
+                    .collect(),
+            ),
+        );
+    }
+    kv(out, "ssl_session_timeout", &q(&time(*session_timeout)));
+    let cache = match session_cache {
+        SessionCache::Off => "off".to_string(),
+        SessionCache::None => "none".to_string(),
+        SessionCache::PerShard { sessions } => format!("builtin:{sessions}"),
+    };
+    kv(out, "ssl_session_cache", &q(&cache));
+    if let Some(f) = client_certificate {
+        kv(out, "ssl_client_certificate", &path(&f.path));
+    }
+    if let Some(f) = trusted_certificate {
+        kv(out, "ssl_trusted_certificate", &path(&f.path));
+    }
+    kv(out, "ssl_verify_client", &q(verify_client.name()));
+    kv(out, "ssl_verify_depth", &verify_depth.to_string());
+    if let Some(f) = crl {
+        kv(out, "ssl_crl", &path(&f.path));
+    }
+    kv(out, "ssl_stapling", &stapling.to_string());
+    if let Some(f) = stapling_file {
+        kv(out, "ssl_stapling_file", &path(&f.path));
+    }
 }
 
 /// One location and, after its keys, its nested locations (`[[server.location.location]]`).

@@ -137,8 +137,9 @@ pub fn load_with_notes(
     prefix: &Path,
     globals: Option<&str>,
 ) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
-    let tree = load_tree(path, prefix, globals)?;
-    let config = resolve::resolve(&tree)?;
+    let mut tree = load_tree(path, prefix, globals)?;
+    let (config, notes) = resolve::resolve_with_notes(&tree)?;
+    tree.notes.extend(notes);
     Ok((config, tree.notes))
 }
 

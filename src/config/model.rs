@@ -11,12 +11,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod proxy;
+pub mod tls;
 
 pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 pub use proxy::{
     Balance, HealthCheck, NextUpstream, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
     ProxySettings, RedirectRule, Upstream,
+};
+pub use tls::{
+    CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,
+    TlsVersion, VerifyClient,
 };
 
 /// The whole configuration of one generation.
@@ -109,14 +114,20 @@ pub struct Server {
     /// that matches no location, and the server-rewrite phase, with the server level's
     /// configuration (root, add_header, expires, redirects, try_files, ...).
     pub fallback: Box<Location>,
+    /// The server's `ssl_*` settings: `Some` when any of its addresses serves TLS (its own
+    /// `listen … ssl`, or another server's on the same address, as nginx merges the flag).
+    pub tls: Option<TlsSettings>,
 }
 
-/// `listen address:port [default_server] [backlog=N]`.
+/// `listen address:port [default_server] [backlog=N] [ssl]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Listen {
     pub addr: SocketAddr,
     pub backlog: u32,
     pub default_server: bool,
+    /// `ssl`: connections to this address speak TLS. As nginx, one `listen … ssl` makes the
+    /// address TLS for every server on it; [`Config::listen_addrs`] merges it.
+    pub ssl: bool,
 }
 
 /// Connection and request limits of a server (nginx's core http directives).
@@ -521,6 +532,7 @@ impl Config {
             for l in &server.listen {
                 if let Some(existing) = out.iter_mut().find(|e| e.addr == l.addr) {
                     existing.backlog = existing.backlog.max(l.backlog);
+                    existing.ssl |= l.ssl;
                 } else {
                     out.push(*l);
                 }
@@ -592,6 +604,7 @@ impl Config {
                 check!(format!("server {i} location {j}"), la, lb);
             }
             check!(format!("server {i} own settings"), a.fallback, b.fallback);
+            check!(format!("server {i} tls"), a.tls, b.tls);
         }
         check!("source", self.source, other.source);
         None

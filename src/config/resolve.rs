@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod proxy;
+mod tls;
 
 use super::compile::{self, Scope};
 use super::model::{
@@ -36,6 +37,10 @@ struct Resolver<'a> {
     /// `upstream {}` groups, then the implicit groups proxy_pass creates.
     upstreams: Vec<Upstream>,
     errors: Vec<ConfigError>,
+    /// Remarks that are not errors (an expired certificate, a cipher rustls lacks).
+    notes: Vec<ConfigError>,
+    /// Addresses that serve TLS (some server has `listen … ssl` for them).
+    ssl_addrs: Vec<std::net::SocketAddr>,
 }
 
 impl Resolver<'_> {
@@ -86,12 +91,20 @@ impl Resolver<'_> {
 
 /// Resolves a tree from either front-end into the model.
 pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
+    resolve_with_notes(tree).map(|(config, _)| config)
+}
+
+/// [`resolve`], plus the remarks that are not errors (an expired certificate, a cipher name
+/// rustls does not implement), for `-t` and the start-up log.
+pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
     let mut r = Resolver {
         base_dir: &tree.base_dir,
         scope: Scope::default(),
         log_formats: Vec::new(),
         upstreams: Vec::new(),
         errors: Vec::new(),
+        notes: Vec::new(),
+        ssl_addrs: tls::ssl_addresses(tree),
     };
     let whole = Origin {
         file: tree.source.clone().map(std::sync::Arc::new),
@@ -175,7 +188,7 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
     let pid = main.pid.as_ref().map(|p| r.path(&p.value));
     let mut user_vars: Vec<(String, usize)> = r.scope.user.into_iter().collect();
     user_vars.sort_by_key(|(_, i)| *i);
-    Ok(Config {
+    let config = Config {
         source: tree.source.clone(),
         shards: main.shards.unwrap_or(ShardCount::Auto),
         cpu_affinity: main.cpu_affinity.clone().unwrap_or(CpuAffinity::Auto),
@@ -189,7 +202,8 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
         maps,
         user_vars: user_vars.into_iter().map(|(n, _)| n).collect(),
         upstreams: r.upstreams,
-    })
+    };
+    Ok((config, r.notes))
 }
 
 /// Finds every name a template may use beyond the built-ins: `set` targets, map results and
@@ -391,8 +405,12 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
             addr: l.value.addr,
             backlog: l.value.backlog.unwrap_or(DEFAULT_BACKLOG),
             default_server: l.value.default_server,
+            ssl: l.value.ssl,
         })
         .collect();
+    let ssl_addrs = std::mem::take(&mut r.ssl_addrs);
+    let tls = tls::resolve_server(at, http, &ssl_addrs, r);
+    r.ssl_addrs = ssl_addrs;
 
     let conn = merge_http(&[http, &server.layers], origin, r);
     let base = Inherited {
@@ -472,6 +490,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         error_pages: server_level.error_pages,
         locations,
         fallback,
+        tls,
     }
 }
 

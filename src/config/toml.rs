@@ -22,7 +22,7 @@ use super::tree::{
     self, AddHeaderTree, At, ConfigTree, FileLayer, HttpLayer, Layers, LocationTree, LogFormatTree,
     MainSettings, MapTree, MimeSource, Origin, ProxyHeaderTree, ProxyLayer, RawAccessLog,
     RawBalance, RawHealthCheck, RawListen, RawMatch, RawPeer, RawRedirect, ServerTree, StepTree,
-    UpstreamTree,
+    TlsLayer, UpstreamTree,
 };
 use super::units::{parse_duration, parse_size};
 use super::{resolve, Config, ConfigError, ConfigErrors};
@@ -105,7 +105,7 @@ fn one_of<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 }
 
 /// A key that takes one value or a list of them.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum OneOrMany<T> {
     One(T),
@@ -181,6 +181,8 @@ impl<'de> Deserialize<'de> for RawListen {
             backlog: Option<u32>,
             #[serde(default)]
             default_server: bool,
+            #[serde(default)]
+            ssl: bool,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -191,18 +193,19 @@ impl<'de> Deserialize<'de> for RawListen {
         }
         let form = one_of(
             d,
-            "expected \"address:port\", a port number, or { addr = \"…\", backlog = N, default_server = true }",
+            "expected \"address:port\", a port number, or { addr = \"…\", backlog = N, default_server = true, ssl = true }",
         )?;
-        let (text, backlog, default_server) = match form {
-            Form::Port(port) => (port.to_string(), None, false),
-            Form::Text(t) => (t, None, false),
-            Form::Table(t) => (t.addr, t.backlog, t.default_server),
+        let (text, backlog, default_server, ssl) = match form {
+            Form::Port(port) => (port.to_string(), None, false, false),
+            Form::Text(t) => (t, None, false, false),
+            Form::Table(t) => (t.addr, t.backlog, t.default_server, t.ssl),
         };
         let addr = parse_listen_addr(&text).map_err(de::Error::custom)?;
         Ok(RawListen {
             addr,
             backlog,
             default_server,
+            ssl,
         })
     }
 }
@@ -470,6 +473,7 @@ macro_rules! layered_block {
                         l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
                     }),
                     proxy: self.proxy_layer(at),
+                    tls: TlsLayer::default(),
                 }
             }
 
@@ -527,6 +531,23 @@ macro_rules! connection_block {
                 max_headers: Option<usize>,
                 server_tokens: Option<bool>,
                 merge_slashes: Option<bool>,
+                ssl_certificate: Option<OneOrMany<String>>,
+                ssl_certificate_key: Option<OneOrMany<String>>,
+                ssl_protocols: Option<Vec<String>>,
+                ssl_ciphers: Option<String>,
+                ssl_prefer_server_ciphers: Option<bool>,
+                ssl_ecdh_curve: Option<String>,
+                ssl_session_tickets: Option<bool>,
+                ssl_session_ticket_key: Option<OneOrMany<String>>,
+                ssl_session_timeout: Option<Time>,
+                ssl_session_cache: Option<String>,
+                ssl_client_certificate: Option<String>,
+                ssl_trusted_certificate: Option<String>,
+                ssl_verify_client: Option<String>,
+                ssl_verify_depth: Option<u32>,
+                ssl_crl: Option<String>,
+                ssl_stapling: Option<bool>,
+                ssl_stapling_file: Option<String>,
             }
         }
 
@@ -547,7 +568,38 @@ macro_rules! connection_block {
                     server_tokens: self.server_tokens,
                     merge_slashes: self.merge_slashes,
                 };
+                layers.tls = self.tls_layer(at);
                 layers
+            }
+
+            /// The `ssl_*` keys of this block (nginx's names, nginx's words).
+            fn tls_layer(&self, at: &Origin) -> TlsLayer {
+                let here = |v: &String| At::new(v.clone(), at.clone());
+                let all = |v: &OneOrMany<String>| match v {
+                    OneOrMany::One(one) => vec![here(one)],
+                    OneOrMany::Many(many) => many.iter().map(here).collect(),
+                };
+                TlsLayer {
+                    certificates: self.ssl_certificate.as_ref().map(all),
+                    certificate_keys: self.ssl_certificate_key.as_ref().map(all),
+                    protocols: self.ssl_protocols.as_ref().map(|v| At::new(v.clone(), at.clone())),
+                    ciphers: self.ssl_ciphers.as_ref().map(here),
+                    prefer_server_ciphers: self.ssl_prefer_server_ciphers,
+                    ecdh_curve: self.ssl_ecdh_curve.as_ref().map(here),
+                    session_tickets: self.ssl_session_tickets,
+                    session_ticket_keys: self.ssl_session_ticket_key.as_ref().map(all),
+                    session_timeout: self.ssl_session_timeout.map(|t| t.0),
+                    session_cache: self.ssl_session_cache.as_ref().map(|c| {
+                        At::new(c.split_whitespace().map(str::to_string).collect(), at.clone())
+                    }),
+                    client_certificate: self.ssl_client_certificate.as_ref().map(here),
+                    trusted_certificate: self.ssl_trusted_certificate.as_ref().map(here),
+                    verify_client: self.ssl_verify_client.as_ref().map(here),
+                    verify_depth: self.ssl_verify_depth,
+                    crl: self.ssl_crl.as_ref().map(here),
+                    stapling: self.ssl_stapling.map(|v| At::new(v, at.clone())),
+                    stapling_file: self.ssl_stapling_file.as_ref().map(here),
+                }
             }
         }
     };

@@ -188,6 +188,37 @@ pub struct Layers {
     pub server_name_in_redirect: Option<bool>,
     pub access_logs: Option<Vec<At<RawAccessLog>>>,
     pub proxy: ProxyLayer,
+    /// `ssl_*` settings (http and server levels only).
+    pub tls: TlsLayer,
+}
+
+/// The inheritable `ssl_*` settings of one block, as written (files are read, names mapped
+/// and cross-checks made by `resolve`, for both front-ends). `Some` at a level replaces what
+/// it inherits; `ssl_certificate` and `ssl_certificate_key` pair up by position.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TlsLayer {
+    pub certificates: Option<Vec<At<String>>>,
+    pub certificate_keys: Option<Vec<At<String>>>,
+    /// `ssl_protocols` words.
+    pub protocols: Option<At<Vec<String>>>,
+    /// `ssl_ciphers` as written (OpenSSL cipher-list syntax).
+    pub ciphers: Option<At<String>>,
+    pub prefer_server_ciphers: Option<bool>,
+    /// `ssl_ecdh_curve` as written (`auto` or `X25519:prime256v1`).
+    pub ecdh_curve: Option<At<String>>,
+    pub session_tickets: Option<bool>,
+    pub session_ticket_keys: Option<Vec<At<String>>>,
+    pub session_timeout: Option<Duration>,
+    /// `ssl_session_cache` words (`off`, `none`, `builtin:1000`, `shared:SSL:10m`).
+    pub session_cache: Option<At<Vec<String>>>,
+    pub client_certificate: Option<At<String>>,
+    pub trusted_certificate: Option<At<String>>,
+    /// `on`, `off`, `optional` or `optional_no_ca`.
+    pub verify_client: Option<At<String>>,
+    pub verify_depth: Option<u32>,
+    pub crl: Option<At<String>>,
+    pub stapling: Option<At<bool>>,
+    pub stapling_file: Option<At<String>>,
 }
 
 /// The inheritable `proxy_*` settings of one block (all optional). Lists follow nginx's
@@ -346,12 +377,13 @@ pub enum RawAccessLog {
     },
 }
 
-/// `listen address:port [default_server] [backlog=N] [reuseport]`.
+/// `listen address:port [default_server] [backlog=N] [reuseport] [ssl]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawListen {
     pub addr: SocketAddr,
     pub backlog: Option<u32>,
     pub default_server: bool,
+    pub ssl: bool,
 }
 
 /// `--shards`, `shards =`, `worker_processes`: "auto" or a positive count.

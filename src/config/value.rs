@@ -41,6 +41,20 @@ pub enum Var {
     Scheme,
     /// `$https`: "on" on TLS connections, else empty.
     Https,
+    /// `$ssl_protocol`: `TLSv1.2` / `TLSv1.3` (not found on a plain connection).
+    SslProtocol,
+    /// `$ssl_cipher`: the suite's OpenSSL name.
+    SslCipher,
+    /// `$ssl_server_name`: the SNI.
+    SslServerName,
+    /// `$ssl_session_reused`: `r` or `.`.
+    SslSessionReused,
+    /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
+    SslClientVerify,
+    /// `$ssl_client_s_dn`: the client certificate's subject (RFC 2253).
+    SslClientSDn,
+    /// `$ssl_client_fingerprint`: SHA-1 of the client certificate, hex.
+    SslClientFingerprint,
     RequestMethod,
     /// `$request`: the request line.
     Request,

@@ -16,7 +16,7 @@ use crate::http::request::RequestHead;
 pub const URI_CHANGES: u8 = 11;
 
 /// What the connection knows about itself; `serve::h1` fills it per request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// `$remote_addr`, `$remote_port`.
     pub peer: SocketAddr,
@@ -26,6 +26,9 @@ pub struct ConnInfo {
     pub serial: u64,
     /// `$connection_requests`: requests on this connection so far, this one included.
     pub requests: u64,
+    /// What the TLS handshake settled (`$ssl_*`, `$https`, `$scheme`); `None` on a plain
+    /// connection. Built once per connection by the connection side, shared by its requests.
+    pub tls: Option<std::rc::Rc<crate::tls::TlsInfo>>,
 }
 
 /// The request as received: its parsed head and the bytes the head's positions index.

@@ -47,6 +47,7 @@ pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
             local,
             serial: 42,
             requests: 3,
+            tls: None,
         },
         listener,
         index,

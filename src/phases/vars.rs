@@ -110,8 +110,22 @@ impl<'r, 'c> Ctx<'r, 'c> {
             Var::ServerAddr => ip(out, req.conn.local.ip()),
             Var::ServerPort => num(out, u64::from(req.conn.local.port())),
             Var::ServerName => server_name(self.server, out),
-            Var::Scheme => out.extend_from_slice(b"http"),
-            Var::Https => {}
+            Var::Scheme => match req.conn.tls {
+                Some(_) => out.extend_from_slice(b"https"),
+                None => out.extend_from_slice(b"http"),
+            },
+            Var::Https => {
+                if req.conn.tls.is_some() {
+                    out.extend_from_slice(b"on");
+                }
+            }
+            Var::SslProtocol
+            | Var::SslCipher
+            | Var::SslServerName
+            | Var::SslSessionReused
+            | Var::SslClientVerify
+            | Var::SslClientSDn
+            | Var::SslClientFingerprint => return ssl_var(req.conn.tls.as_deref(), v, out),
             // No authentication module yet: never set, so logs print "-" as nginx does
             // for a request without credentials.
             Var::RemoteUser => return false,
@@ -329,6 +343,27 @@ fn put(out: &mut Vec<u8>, v: Option<&[u8]>) -> bool {
 
 fn num(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// The `$ssl_*` variables: not found on a plain connection (a log prints `-`), as in nginx;
+/// on a TLS one, empty where the handshake has nothing to say (no client certificate).
+fn ssl_var(tls: Option<&crate::tls::TlsInfo>, v: &Var, out: &mut Vec<u8>) -> bool {
+    let Some(tls) = tls else {
+        return false;
+    };
+    let text =
+        |out: &mut Vec<u8>, s: Option<&str>| out.extend_from_slice(s.unwrap_or("").as_bytes());
+    match v {
+        Var::SslProtocol => out.extend_from_slice(tls.protocol.as_bytes()),
+        Var::SslCipher => out.extend_from_slice(tls.cipher.as_bytes()),
+        Var::SslServerName => text(out, tls.server_name.as_deref()),
+        Var::SslSessionReused => out.push(if tls.session_reused { b'r' } else { b'.' }),
+        Var::SslClientVerify => out.extend_from_slice(tls.client_verify.text().as_bytes()),
+        Var::SslClientSDn => text(out, tls.client_s_dn.as_deref()),
+        Var::SslClientFingerprint => text(out, tls.client_fingerprint.as_deref()),
+        _ => return false,
+    }
+    true
 }
 
 fn ip(out: &mut Vec<u8>, addr: std::net::IpAddr) {

@@ -224,6 +224,7 @@ impl State {
             local: self.local,
             serial: self.conn.id,
             requests: self.requests,
+            tls: None,
         };
         let index = self.conn.index.clone();
         let buf = self.rbuf.filled();

@@ -27,6 +27,7 @@ mod proxy;
 mod script;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -227,6 +228,24 @@ const SPECS: &[Spec] = &[
     simple("proxy_intercept_errors", HSL, 1, 1),
     simple("proxy_pass_request_headers", HSL, 1, 1),
     simple("proxy_pass_request_body", HSL, 1, 1),
+    // https (TlsLayer): http and server levels, as nginx
+    simple("ssl_certificate", HTTP | SRV, 1, 1),
+    simple("ssl_certificate_key", HTTP | SRV, 1, 1),
+    simple("ssl_protocols", HTTP | SRV, 1, ANY),
+    simple("ssl_ciphers", HTTP | SRV, 1, 1),
+    simple("ssl_prefer_server_ciphers", HTTP | SRV, 1, 1),
+    simple("ssl_ecdh_curve", HTTP | SRV, 1, 1),
+    simple("ssl_session_tickets", HTTP | SRV, 1, 1),
+    simple("ssl_session_ticket_key", HTTP | SRV, 1, 1),
+    simple("ssl_session_timeout", HTTP | SRV, 1, 1),
+    simple("ssl_session_cache", HTTP | SRV, 1, 2),
+    simple("ssl_client_certificate", HTTP | SRV, 1, 1),
+    simple("ssl_trusted_certificate", HTTP | SRV, 1, 1),
+    simple("ssl_verify_client", HTTP | SRV, 1, 1),
+    simple("ssl_verify_depth", HTTP | SRV, 1, 1),
+    simple("ssl_crl", HTTP | SRV, 1, 1),
+    simple("ssl_stapling", HTTP | SRV, 1, 1),
+    simple("ssl_stapling_file", HTTP | SRV, 1, 1),
     // server and location
     simple("listen", SRV, 1, ANY),
     simple("server_name", SRV, 1, ANY),
@@ -292,6 +311,7 @@ const SPECS: &[Spec] = &[
     simple("proxy_busy_buffers_size", HSL, 1, 1),
     simple("proxy_max_temp_file_size", HSL, 1, 1),
     simple("proxy_temp_file_write_size", HSL, 1, 1),
+    simple("ssl_dhparam", HTTP | SRV, 1, 1),
 ];
 
 /// What an accepted no-op may say.
@@ -426,6 +446,12 @@ const NO_OPS: &[NoOp] = &[
         directive: "proxy_temp_file_write_size",
         value: NoOpValue::Any,
         reason: PROXY_SPOOLING,
+    },
+    NoOp {
+        directive: "ssl_dhparam",
+        value: NoOpValue::Any,
+        reason: "rustls has no finite-field Diffie-Hellman (DHE) suites; key exchange is \
+                 always elliptic-curve (ssl_ecdh_curve)",
     },
     NoOp {
         directive: "log_not_found",

@@ -208,7 +208,7 @@ impl Walker {
         }
     }
 
-    /// `listen addr[:port] [default_server] [backlog=N] [reuseport]`.
+    /// `listen addr[:port] [default_server] [backlog=N] [reuseport] [ssl]`.
     fn listen(&mut self, d: &Directive) -> Option<At<RawListen>> {
         let addr = match tree::parse_listen_addr(arg(d, 0)) {
             Ok(addr) => addr,
@@ -221,6 +221,7 @@ impl Walker {
             addr,
             backlog: None,
             default_server: false,
+            ssl: false,
         };
         let mut ok = true;
         for a in d.args.iter().skip(1) {
@@ -246,7 +247,11 @@ impl Walker {
                     continue;
                 }
                 _ if is_no_op_parameter("listen", word) => continue,
-                ("ssl" | "http2" | "quic" | "proxy_protocol" | "deferred" | "bind", _) => word,
+                ("ssl", _) => {
+                    listen.ssl = true;
+                    continue;
+                }
+                ("http2" | "quic" | "proxy_protocol" | "deferred" | "bind", _) => word,
                 (
                     _,
                     Some(

@@ -232,7 +232,7 @@ fn listen_forms() {
 #[test]
 fn listen_errors() {
     let errs = errors(&server(
-        "listen 443 ssl;\n\
+        "listen 443 ssl quic;\n\
          listen 80 http2 proxy_protocol;\n\
          listen 80 backlog=0;\n\
          listen 80 fast;\n\
@@ -245,7 +245,7 @@ fn listen_errors() {
         got[0],
         (
             Some(4),
-            "the \"ssl\" parameter of \"listen\" is not supported by anx yet"
+            "the \"quic\" parameter of \"listen\" is not supported by anx yet"
         )
     );
     assert_eq!(
@@ -1187,7 +1187,7 @@ fn many_errors_in_one_run() {
                   server {\n\
                     listen 80;\n\
                     root /srv;\n\
-                    ssl_certificate cert.pem;\n\
+                    ssl_password_file pass.txt;\n\
                     location / {\n\
                       listen 81;\n\
                       autoindex maybe;\n\
@@ -1208,7 +1208,7 @@ fn many_errors_in_one_run() {
             (Some(7), "unknown directive \"foo\""),
             (
                 Some(11),
-                "\"ssl_certificate\" directive is not supported by anx yet"
+                "\"ssl_password_file\" directive is not supported by anx yet"
             ),
             (Some(13), "\"listen\" directive is not allowed here"),
             (

@@ -1,0 +1,647 @@
+//! From a configuration generation to the rustls objects the connection side accepts with.
+//!
+//! [`TlsListeners::build`] runs once per generation on the control thread: for every
+//! address with `listen … ssl` it makes a [`TlsListener`] holding
+//! - one SNI certificate resolver ([`SniResolver`]): the server block is chosen from the
+//!   client's SNI by nginx's `server_name` rules (`route::find_server`, no SNI → the
+//!   address's default server), then among that server's certificates (RSA, ECDSA,
+//!   Ed25519) the first whose key can sign with a scheme the client offers;
+//! - one `Arc<rustls::ServerConfig>` per *settings group*: servers on the address whose
+//!   `ssl_*` settings (certificates aside) are equal share one. Each carries the resolver,
+//!   ALPN `http/1.1` only (h2 is not served yet, so it is not advertised), the protocols,
+//!   suites and groups of the settings (through a `CryptoProvider` cut down to them),
+//!   client verification, and the session ticketer.
+//!
+//! Which `ServerConfig` a handshake uses: nginx takes protocols and ciphers from the
+//! address's default server and switches only certificate and client verification on SNI.
+//! anx can do better with rustls's lazy acceptor: the connection side reads the
+//! ClientHello and calls [`TlsListener::config_for_hello`], which returns the group of the
+//! server the SNI selects, so every `ssl_*` setting of that server applies, client
+//! verification included. [`TlsListener::server_config`] (the default server's group) is
+//! for an acceptor that cannot look at the hello first. A request whose Host selects a
+//! different server than the handshake did is checked by [`host_allowed`] (→ 421).
+//!
+//! Sessions: tickets are sealed with keys every shard derives the same way
+//! ([`super::ticket`]), so a client resumes on whichever shard its next connection lands.
+//! Session-ID resumption (TLS 1.2 without tickets, `ssl_session_cache`) uses a cache per
+//! shard: [`TlsListeners::for_shard`] gives each shard its own `ServerConfig` copies with
+//! their own cache and ticketer handle, so no handshake takes a lock another shard takes.
+//! With `ssl_session_tickets off` and no cache, TLS 1.3 sends no tickets at all.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ResolvesServerCert, ServerSessionMemoryCache,
+    WebPkiClientVerifier,
+};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
+
+use super::info::{ClientVerify, TlsInfo};
+use super::ticket::TicketSecret;
+use crate::config::model::{Config, SessionCache, TlsSettings, TlsVersion, VerifyClient};
+use crate::route::{find_server, servers_for_listener, ListenerServers};
+
+/// ALPN protocols anx serves (`h2` joins when HTTP/2 exists).
+pub const ALPN: &[&[u8]] = &[b"http/1.1"];
+
+/// Tickets sent after a TLS 1.3 handshake (rustls's default; two let a client open two
+/// connections with resumption).
+const TLS13_TICKETS: usize = 2;
+
+/// Every TLS listener of one configuration generation. `Send + Sync`: built once, then
+/// each shard takes [`TlsListeners::for_shard`].
+#[derive(Debug, Clone)]
+pub struct TlsListeners {
+    listeners: Vec<(SocketAddr, Arc<TlsListener>)>,
+}
+
+/// One TLS address: its servers, their certificates and their `ServerConfig`s.
+#[derive(Debug)]
+pub struct TlsListener {
+    addr: SocketAddr,
+    config: Arc<Config>,
+    servers: ListenerServers,
+    /// Group of each server on the address: (server index, group index).
+    group_of: Vec<(usize, usize)>,
+    groups: Vec<Group>,
+    resolver: Arc<SniResolver>,
+}
+
+#[derive(Debug)]
+struct Group {
+    settings: TlsSettings,
+    server_config: Arc<ServerConfig>,
+    secret: Option<Arc<TicketSecret>>,
+    /// The CA check `optional_no_ca` skips in the handshake, run for `$ssl_client_verify`.
+    strict: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+/// Picks the certificate for a ClientHello (see the module docs).
+#[derive(Debug)]
+pub struct SniResolver {
+    config: Arc<Config>,
+    servers: ListenerServers,
+    /// Certificates of each server on the address, in configuration order.
+    keys: Vec<(usize, Vec<Arc<CertifiedKey>>)>,
+}
+
+impl SniResolver {
+    /// The server a handshake with this SNI belongs to (index into `Config::servers`).
+    fn server(&self, sni: Option<&str>) -> usize {
+        find_server(&self.config, &self.servers, sni.map(str::as_bytes)).0
+    }
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let server = self.server(hello.server_name());
+        let (_, keys) = self.keys.iter().find(|(s, _)| *s == server)?;
+        let offered = hello.signature_schemes();
+        keys.iter()
+            .find(|k| k.key.choose_scheme(offered).is_some())
+            .cloned()
+    }
+}
+
+impl TlsListeners {
+    /// Builds every TLS listener of `config` (one per address with `listen … ssl`). Fails
+    /// only on what `resolve` could not check (rustls refusing a combination of settings).
+    pub fn build(config: &Arc<Config>) -> Result<TlsListeners, String> {
+        let mut secrets: Vec<(SecretKey, Arc<TicketSecret>)> = Vec::new();
+        let mut listeners = Vec::new();
+        for l in config.listen_addrs().into_iter().filter(|l| l.ssl) {
+            let listener = build_listener(config, l.addr, &mut secrets)?;
+            listeners.push((l.addr, Arc::new(listener)));
+        }
+        Ok(TlsListeners { listeners })
+    }
+
+    /// The listener of a bound address, `None` for a plain one.
+    pub fn get(&self, addr: SocketAddr) -> Option<&Arc<TlsListener>> {
+        self.listeners
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, l)| l)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.listeners.is_empty()
+    }
+
+    /// Copies for one shard: the same certificates, resolver and ticket keys, with a
+    /// session cache and ticketer handle of the shard's own.
+    pub fn for_shard(&self) -> TlsListeners {
+        let listeners = self
+            .listeners
+            .iter()
+            .map(|(addr, l)| (*addr, Arc::new(l.for_shard())))
+            .collect();
+        TlsListeners { listeners }
+    }
+}
+
+/// What distinguishes one ticket secret from another within a generation.
+#[derive(PartialEq)]
+enum SecretKey {
+    Files(Vec<crate::config::model::TicketKeyFile>),
+    Rotating(std::time::Duration),
+}
+
+fn build_listener(
+    config: &Arc<Config>,
+    addr: SocketAddr,
+    secrets: &mut Vec<(SecretKey, Arc<TicketSecret>)>,
+) -> Result<TlsListener, String> {
+    let servers = servers_for_listener(config, addr);
+    let provider = super::provider();
+    let mut keys = Vec::new();
+    for &i in &servers.servers {
+        let Some(tls) = &config.servers[i].tls else {
+            continue;
+        };
+        let ocsp = tls
+            .stapling
+            .then(|| tls.stapling_file.as_ref().map(|f| f.data.as_ref().clone()))
+            .flatten();
+        let mut certified = Vec::new();
+        for c in &tls.certificates {
+            let mut key = CertifiedKey::from_der(
+                c.chain.data.as_ref().clone(),
+                c.key.data.clone_key(),
+                &provider,
+            )
+            .map_err(|e| format!("{}: {e}", c.key.path.display()))?;
+            key.ocsp = ocsp.clone();
+            certified.push(Arc::new(key));
+        }
+        keys.push((i, certified));
+    }
+    let resolver = Arc::new(SniResolver {
+        config: Arc::clone(config),
+        servers: servers.clone(),
+        keys,
+    });
+
+    let mut groups: Vec<Group> = Vec::new();
+    let mut group_of = Vec::new();
+    for &i in &servers.servers {
+        let Some(tls) = &config.servers[i].tls else {
+            continue;
+        };
+        let settings = TlsSettings {
+            certificates: Vec::new(),
+            ..tls.clone()
+        };
+        let g = match groups.iter().position(|g| g.settings == settings) {
+            Some(g) => g,
+            None => {
+                groups.push(build_group(settings, &resolver, secrets)?);
+                groups.len() - 1
+            }
+        };
+        group_of.push((i, g));
+    }
+    if groups.is_empty() {
+        return Err(format!("{addr}: no server with TLS settings listens here"));
+    }
+    Ok(TlsListener {
+        addr,
+        config: Arc::clone(config),
+        servers,
+        group_of,
+        groups,
+        resolver,
+    })
+}
+
+fn build_group(
+    settings: TlsSettings,
+    resolver: &Arc<SniResolver>,
+    secrets: &mut Vec<(SecretKey, Arc<TicketSecret>)>,
+) -> Result<Group, String> {
+    let all = super::full_provider();
+    let provider = CryptoProvider {
+        cipher_suites: settings
+            .ciphers
+            .iter()
+            .filter_map(|c| all.cipher_suites.iter().find(|s| s.suite() == *c).copied())
+            .collect(),
+        kx_groups: settings
+            .ecdh_curve
+            .iter()
+            .filter_map(|g| all.kx_groups.iter().find(|k| k.name() == *g).copied())
+            .collect(),
+        ..super::provider()
+    };
+    let provider = Arc::new(provider);
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = settings
+        .protocols
+        .iter()
+        .map(|v| match v {
+            TlsVersion::Tls12 => &rustls::version::TLS12,
+            TlsVersion::Tls13 => &rustls::version::TLS13,
+        })
+        .collect();
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("ssl_protocols/ssl_ciphers/ssl_ecdh_curve: {e}"))?;
+    let (verifier, strict) = client_verifier(&settings, &provider)?;
+    let builder = match verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut sc = builder.with_cert_resolver(Arc::clone(resolver) as Arc<dyn ResolvesServerCert>);
+    sc.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    sc.ignore_client_order = settings.prefer_server_ciphers;
+    let secret = if settings.session_tickets {
+        let key = if settings.session_ticket_keys.is_empty() {
+            SecretKey::Rotating(settings.session_timeout)
+        } else {
+            SecretKey::Files(settings.session_ticket_keys.clone())
+        };
+        let secret = match secrets.iter().find(|(k, _)| *k == key) {
+            Some((_, s)) => Arc::clone(s),
+            None => {
+                let made = match &key {
+                    SecretKey::Rotating(period) => TicketSecret::rotating(*period),
+                    SecretKey::Files(files) => {
+                        let bytes: Vec<&[u8]> = files.iter().map(|f| f.data.as_slice()).collect();
+                        TicketSecret::from_files(&bytes)
+                    }
+                }
+                .ok_or("cannot make session ticket keys (no randomness?)")?;
+                let made = Arc::new(made);
+                secrets.push((key, Arc::clone(&made)));
+                made
+            }
+        };
+        Some(secret)
+    } else {
+        None
+    };
+    apply_sessions(&mut sc, &settings, secret.as_ref());
+    Ok(Group {
+        settings,
+        server_config: Arc::new(sc),
+        secret,
+        strict,
+    })
+}
+
+/// Session cache and ticketer, fresh for each shard (see the module docs).
+fn apply_sessions(
+    sc: &mut ServerConfig,
+    settings: &TlsSettings,
+    secret: Option<&Arc<TicketSecret>>,
+) {
+    sc.session_storage = match settings.session_cache {
+        SessionCache::Off | SessionCache::None => Arc::new(NoServerSessionStorage {}),
+        SessionCache::PerShard { sessions } => ServerSessionMemoryCache::new(sessions),
+    };
+    match secret {
+        Some(secret) => {
+            sc.ticketer = secret.ticketer();
+            sc.send_tls13_tickets = TLS13_TICKETS;
+        }
+        None => {
+            sc.ticketer = Arc::new(NoTickets);
+            // Without tickets TLS 1.3 resumes from the cache only; with no cache there is
+            // nothing a ticket could name.
+            sc.send_tls13_tickets = match settings.session_cache {
+                SessionCache::PerShard { .. } => TLS13_TICKETS,
+                _ => 0,
+            };
+        }
+    }
+}
+
+/// `ssl_session_tickets off`.
+#[derive(Debug)]
+struct NoTickets;
+
+impl rustls::server::ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+type Verifiers = (
+    Option<Arc<dyn ClientCertVerifier>>,
+    Option<Arc<dyn ClientCertVerifier>>,
+);
+
+/// The handshake's client verifier, and for `optional_no_ca` the strict one
+/// `$ssl_client_verify` is computed with.
+fn client_verifier(
+    settings: &TlsSettings,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Verifiers, String> {
+    if settings.verify_client == VerifyClient::Off {
+        return Ok((None, None));
+    }
+    let mut roots = RootCertStore::empty();
+    let mut hints: Vec<DistinguishedName> = Vec::new();
+    if let Some(ca) = &settings.client_certificate {
+        for cert in ca.data.iter() {
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("{}: {e}", ca.path.display()))?;
+        }
+        hints = roots.subjects();
+    }
+    if let Some(ca) = &settings.trusted_certificate {
+        for cert in ca.data.iter() {
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("{}: {e}", ca.path.display()))?;
+        }
+    }
+    let strict = if roots.is_empty() {
+        None
+    } else {
+        let mut b =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
+        if let Some(crl) = &settings.crl {
+            b = b.with_crls(crl.data.iter().cloned());
+        }
+        // `ssl_client_certificate` names are sent as hints, `ssl_trusted_certificate` ones
+        // are not (nginx's difference between the two).
+        b = b
+            .clear_root_hint_subjects()
+            .add_root_hint_subjects(hints.clone());
+        if settings.verify_client != VerifyClient::On {
+            b = b.allow_unauthenticated();
+        }
+        Some(b.build().map_err(|e| format!("client verification: {e}"))?)
+    };
+    let handshake: Arc<dyn ClientCertVerifier> = match (settings.verify_client, &strict) {
+        (VerifyClient::OptionalNoCa, _) => Arc::new(AnyClientCert {
+            hints,
+            provider: Arc::clone(provider),
+        }),
+        (_, Some(strict)) => Arc::new(DepthLimited {
+            inner: Arc::clone(strict),
+            depth: settings.verify_depth,
+        }),
+        (_, None) => return Err("ssl_verify_client needs ssl_client_certificate".to_string()),
+    };
+    let strict = (settings.verify_client == VerifyClient::OptionalNoCa)
+        .then_some(strict)
+        .flatten();
+    Ok((Some(handshake), strict))
+}
+
+/// `ssl_verify_depth`: the chain a client presents may hold at most `depth` certificates
+/// after its own (nginx counts the same way, the trusted CA included, so a client that also
+/// sends its root stays within depth 1).
+#[derive(Debug)]
+struct DepthLimited {
+    inner: Arc<dyn ClientCertVerifier>,
+    depth: u32,
+}
+
+impl ClientCertVerifier for DepthLimited {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if intermediates.len() > self.depth as usize {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Other(rustls::OtherError(Arc::new(TooDeep))),
+            ));
+        }
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[derive(Debug)]
+struct TooDeep;
+
+impl std::fmt::Display for TooDeep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("certificate chain too long (ssl_verify_depth)")
+    }
+}
+
+impl std::error::Error for TooDeep {}
+
+/// `optional_no_ca`: any certificate is taken (its signature over the handshake is still
+/// checked, so the client holds its key); whether it chains to a CA is for
+/// `$ssl_client_verify` to say.
+#[derive(Debug)]
+struct AnyClientCert {
+    hints: Vec<DistinguishedName>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for AnyClientCert {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+    fn verify_client_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl TlsListener {
+    /// The address this listener serves.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn group_index(&self, server: usize) -> usize {
+        self.group_of
+            .iter()
+            .find(|(s, _)| *s == server)
+            .map_or(0, |(_, g)| *g)
+    }
+
+    /// The server (index into `Config::servers`) a handshake with this SNI selects.
+    pub fn server_for_sni(&self, sni: Option<&str>) -> usize {
+        self.resolver.server(sni)
+    }
+
+    /// The `ServerConfig` of the address's default server (for accepting without looking
+    /// at the ClientHello first; certificates still follow SNI).
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        let g = self.group_index(self.servers.default);
+        Arc::clone(&self.groups[g].server_config)
+    }
+
+    /// The `ServerConfig` of the server the ClientHello's SNI selects (for
+    /// `rustls::server::Acceptor` / futures-rustls's `LazyConfigAcceptor`).
+    pub fn config_for_hello(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
+        self.config_for_sni(hello.server_name())
+    }
+
+    /// [`Self::config_for_hello`] by the SNI alone.
+    pub fn config_for_sni(&self, sni: Option<&str>) -> Arc<ServerConfig> {
+        let g = self.group_index(self.server_for_sni(sni));
+        Arc::clone(&self.groups[g].server_config)
+    }
+
+    /// The 421 rule; see [`host_allowed`].
+    pub fn host_allowed(&self, sni: Option<&str>, host: Option<&[u8]>) -> bool {
+        let by_sni = self.server_for_sni(sni);
+        let by_host = find_server(&self.config, &self.servers, host).0;
+        if by_sni == by_host {
+            return true;
+        }
+        // Client verification must be the same, or a certificate checked (or not asked
+        // for) by one server would admit a request to the other.
+        if self.group_index(by_sni) != self.group_index(by_host) {
+            return false;
+        }
+        if sni.is_none() {
+            // No SNI: the client took the default server's certificate for whatever it
+            // wanted; nginx serves the Host's server then, and so does anx.
+            return true;
+        }
+        let certs = |i: usize| self.config.servers[i].tls.as_ref().map(|t| &t.certificates);
+        certs(by_sni) == certs(by_host)
+    }
+
+    /// [`TlsInfo::from_connection`], with `$ssl_client_verify` computed against the CAs
+    /// for a server with `ssl_verify_client optional_no_ca`.
+    pub fn info(&self, conn: &rustls::ServerConnection) -> TlsInfo {
+        let mut info = TlsInfo::from_connection(conn);
+        let group = &self.groups[self.group_index(self.server_for_sni(conn.server_name()))];
+        if group.settings.verify_client != VerifyClient::OptionalNoCa {
+            return info;
+        }
+        let Some(certs) = conn.peer_certificates() else {
+            return info;
+        };
+        let Some((leaf, intermediates)) = certs.split_first() else {
+            return info;
+        };
+        info.client_verify = match &group.strict {
+            None => ClientVerify::Failed("no CA to verify against".to_string()),
+            Some(strict) => match strict.verify_client_cert(leaf, intermediates, UnixTime::now()) {
+                Ok(_) => ClientVerify::Success,
+                Err(e) => ClientVerify::Failed(e.to_string()),
+            },
+        };
+        info
+    }
+
+    fn for_shard(&self) -> TlsListener {
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| {
+                let mut sc = ServerConfig::clone(&g.server_config);
+                apply_sessions(&mut sc, &g.settings, g.secret.as_ref());
+                Group {
+                    settings: g.settings.clone(),
+                    server_config: Arc::new(sc),
+                    secret: g.secret.clone(),
+                    strict: g.strict.clone(),
+                }
+            })
+            .collect();
+        TlsListener {
+            addr: self.addr,
+            config: Arc::clone(&self.config),
+            servers: self.servers.clone(),
+            group_of: self.group_of.clone(),
+            groups,
+            resolver: Arc::clone(&self.resolver),
+        }
+    }
+}
+
+/// The 421 rule: may a request with this `Host` be served on a connection whose handshake
+/// sent `sni`? Yes when both select the same server; otherwise only when the two servers
+/// have the same client verification settings and (with SNI) the same certificates, so a
+/// client certificate check, or the certificate the client verified, cannot be bypassed by
+/// naming another server in Host (or by a session resumed for another name). The
+/// connection side answers 421 Misdirected Request when this is false.
+pub fn host_allowed(listener: &TlsListener, sni: Option<&str>, host: Option<&[u8]>) -> bool {
+    listener.host_allowed(sni, host)
+}
