@@ -473,3 +473,168 @@ http {
         assert!(dumped.contains("[[upstream]]"), "{dumped}");
     }
 }
+
+/// HTTPS settings (issue 5): `listen … ssl`, every `ssl_*` directive at http and server
+/// level, two certificates per server, inheritance (a server's own certificates replace the
+/// http level's), a server that only shares a TLS address. Both files load to one model,
+/// and `-T` of it reads back to it (certificates and keys loaded again from their paths).
+#[test]
+fn tls_directives_map_the_same() {
+    use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pair = |name: &str, rsa: bool| {
+        let key = KeyPair::generate_for(if rsa {
+            &PKCS_RSA_SHA256
+        } else {
+            &PKCS_ECDSA_P256_SHA256
+        })
+        .unwrap();
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    for (file, name, rsa) in [
+        ("default", "example.com", false),
+        ("a-ec", "a.example.com", false),
+        ("a-rsa", "a.example.com", true),
+    ] {
+        let (cert, key) = pair(name, rsa);
+        write(d, &format!("{file}.pem"), &cert);
+        write(d, &format!("{file}.key"), &key);
+    }
+    let (ca, _) = pair("Client CA", false);
+    write(d, "clients.pem", &ca);
+    std::fs::write(d.join("ticket.key"), [3u8; 80]).unwrap();
+    std::fs::write(d.join("ocsp.der"), [0x30, 0x00]).unwrap();
+
+    let toml = write(
+        d,
+        "a.toml",
+        r#"
+[http]
+ssl_certificate = "default.pem"
+ssl_certificate_key = "default.key"
+ssl_protocols = ["TLSv1.3", "TLSv1.2"]
+ssl_ciphers = "HIGH:!aNULL:!MD5"
+ssl_session_cache = "shared:SSL:10m"
+ssl_session_timeout = "1h"
+ssl_session_ticket_key = "ticket.key"
+ssl_ecdh_curve = "X25519:prime256v1"
+
+[[server]]
+listen = [{ addr = "127.0.0.1:8443", ssl = true, default_server = true }, "127.0.0.1:8080"]
+server_name = ["example.com"]
+
+[[server]]
+listen = [{ addr = "127.0.0.1:8443", ssl = true }]
+server_name = ["a.example.com"]
+ssl_certificate = ["a-ec.pem", "a-rsa.pem"]
+ssl_certificate_key = ["a-ec.key", "a-rsa.key"]
+ssl_ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256"
+ssl_prefer_server_ciphers = true
+ssl_session_tickets = false
+ssl_client_certificate = "clients.pem"
+ssl_verify_client = "optional"
+ssl_verify_depth = 2
+ssl_stapling = true
+ssl_stapling_file = "ocsp.der"
+
+[[server]]
+listen = ["127.0.0.1:8443"]
+server_name = ["shares.example.com"]
+ssl_session_cache = "off"
+"#,
+    );
+    let nginx = write(
+        d,
+        "a.conf",
+        r#"
+events {}
+http {
+    ssl_certificate default.pem;
+    ssl_certificate_key default.key;
+    ssl_protocols TLSv1.3 TLSv1.2;
+    ssl_ciphers HIGH:!aNULL:!MD5;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1h;
+    ssl_session_ticket_key ticket.key;
+    ssl_ecdh_curve X25519:prime256v1;
+    ssl_dhparam dhparam.pem;
+
+    server {
+        listen 127.0.0.1:8443 ssl default_server;
+        listen 127.0.0.1:8080;
+        server_name example.com;
+    }
+    server {
+        listen 127.0.0.1:8443 ssl;
+        server_name a.example.com;
+        ssl_certificate a-ec.pem;
+        ssl_certificate_key a-ec.key;
+        ssl_certificate a-rsa.pem;
+        ssl_certificate_key a-rsa.key;
+        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256;
+        ssl_prefer_server_ciphers on;
+        ssl_session_tickets off;
+        ssl_client_certificate clients.pem;
+        ssl_verify_client optional;
+        ssl_verify_depth 2;
+        ssl_stapling on;
+        ssl_stapling_file ocsp.der;
+    }
+    server {
+        listen 127.0.0.1:8443;
+        server_name shares.example.com;
+        ssl_session_cache off;
+    }
+}
+"#,
+    );
+    let a = load(&toml);
+    let b = load(&nginx);
+    assert_same(&a, &b);
+
+    use anx::config::model::{SessionCache, TlsVersion, VerifyClient};
+    let tls = |i: usize| a.servers[i].tls.as_ref().expect("tls settings");
+    assert_eq!(tls(0).certificates.len(), 1);
+    assert_eq!(tls(0).protocols, [TlsVersion::Tls12, TlsVersion::Tls13]);
+    assert_eq!(
+        tls(0).session_cache,
+        SessionCache::PerShard { sessions: 40960 }
+    );
+    assert_eq!(tls(0).session_ticket_keys.len(), 1);
+    assert_eq!(tls(1).certificates.len(), 2);
+    assert_eq!(
+        tls(1).ciphers.len(),
+        3 + 2,
+        "TLS 1.3 defaults and the two named"
+    );
+    assert_eq!(tls(1).verify_client, VerifyClient::Optional);
+    assert!(tls(1).stapling_file.is_some());
+    // The third server only shares the TLS address: it inherits the http certificate.
+    assert_eq!(tls(2).certificates, tls(0).certificates);
+    assert_eq!(tls(2).session_cache, SessionCache::Off);
+    assert!(a
+        .listen_addrs()
+        .iter()
+        .any(|l| l.ssl && l.addr.port() == 8443));
+    assert!(a
+        .listen_addrs()
+        .iter()
+        .any(|l| !l.ssl && l.addr.port() == 8080));
+    assert!(a.servers[0].tls.is_some() && !a.servers[0].listen[1].ssl);
+
+    for model in [&a, &b] {
+        let dumped = anx::config::dump::to_toml(model);
+        let mut again =
+            anx::config::toml::parse(&dumped, None, d).unwrap_or_else(|e| panic!("{e}\n{dumped}"));
+        again.source = None;
+        if let Some(diff) = model.first_difference(&again) {
+            panic!("-T lost something: {diff}\n{dumped}");
+        }
+        assert!(dumped.contains("ssl = true"), "{dumped}");
+    }
+}

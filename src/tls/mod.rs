@@ -36,3 +36,6 @@ pub fn full_provider() -> Arc<CryptoProvider> {
 
 pub use acceptor::{host_allowed, TlsListener, TlsListeners};
 pub use info::{ClientVerify, TlsInfo};
+
+#[cfg(test)]
+mod tests;
