@@ -16,15 +16,20 @@ use std::time::Duration;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 
+/// A TLS session over an accepted TCP stream.
+pub type TlsStream = futures_rustls::server::TlsStream<TcpStream>;
+
 /// One accepted client connection.
 pub enum ClientStream {
     Plain(TcpStream),
+    Tls(Box<TlsStream>),
 }
 
 impl ClientStream {
     fn tcp(&self) -> &TcpStream {
         match self {
             ClientStream::Plain(s) => s,
+            ClientStream::Tls(s) => s.get_ref().0,
         }
     }
 
@@ -48,6 +53,7 @@ impl ClientStream {
     pub fn sendfile_fd(&self) -> Option<RawFd> {
         match self {
             ClientStream::Plain(s) => Some(s.as_raw_fd()),
+            ClientStream::Tls(_) => None,
         }
     }
 
@@ -58,6 +64,16 @@ impl ClientStream {
                 .shutdown(std::net::Shutdown::Write)
                 .await
                 .map_err(io::Error::from),
+            // close_notify first, then the TCP half-close.
+            ClientStream::Tls(s) => {
+                s.get_mut().1.send_close_notify();
+                futures_lite::AsyncWriteExt::flush(&mut **s).await?;
+                s.get_ref()
+                    .0
+                    .shutdown(std::net::Shutdown::Write)
+                    .await
+                    .map_err(io::Error::from)
+            }
         }
     }
 }
@@ -70,6 +86,7 @@ impl AsyncRead for ClientStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
 }
@@ -82,18 +99,21 @@ impl AsyncWrite for ClientStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_close(cx),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_close(cx),
         }
     }
 }

@@ -4,5 +4,6 @@
 pub mod client;
 pub mod listener;
 pub mod sendfile;
+pub mod tls;
 pub mod upstream;
 pub mod uring_probe;

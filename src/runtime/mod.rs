@@ -90,6 +90,12 @@ pub fn run(config: Config) -> Result<(), String> {
         .any(|u| u.health_check.is_some())
         .then(|| crate::upstream::health::HealthBoard::new(&config));
     let snapshot = Arc::new(Snapshot::new(config));
+    // rustls objects for every `listen … ssl` address, built once and shared by the shards.
+    let tls = {
+        let config = snapshot.load();
+        let listeners = crate::tls::TlsListeners::build(&config)?;
+        (!listeners.is_empty()).then_some(listeners)
+    };
     let _prober = health
         .as_ref()
         .and_then(|board| crate::upstream::health::start(snapshot.load(), board.clone()));
@@ -113,6 +119,7 @@ pub fn run(config: Config) -> Result<(), String> {
             snapshot.clone(),
             stop.clone(),
             health.clone(),
+            tls.clone(),
         ) {
             Ok(h) => shards.push(h),
             Err(e) => {

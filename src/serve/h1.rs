@@ -39,6 +39,14 @@ const FLUSH_AT: usize = 64 * 1024;
 const LINGER_TOTAL: Duration = Duration::from_secs(5);
 const LINGER_READ: Duration = Duration::from_secs(1);
 
+/// What the TLS handshake of a connection settled (kept for its requests).
+pub struct TlsConn {
+    pub listener: Arc<crate::tls::TlsListener>,
+    pub info: Rc<crate::tls::TlsInfo>,
+    /// The SNI of the handshake (the 421 rule compares each request's Host with it).
+    pub sni: Option<String>,
+}
+
 /// Everything a connection needs from its shard and listener.
 pub struct Connection {
     pub stream: ClientStream,
@@ -49,6 +57,8 @@ pub struct Connection {
     pub shard: Rc<ShardResources>,
     pub peer: SocketAddr,
     pub id: u64,
+    /// `Some` on a `listen … ssl` address.
+    pub tls: Option<TlsConn>,
 }
 
 /// Why the loop stops.
@@ -224,10 +234,23 @@ impl State {
             local: self.local,
             serial: self.conn.id,
             requests: self.requests,
-            tls: None,
+            tls: self.conn.tls.as_ref().map(|t| t.info.clone()),
         };
         let index = self.conn.index.clone();
         let buf = self.rbuf.filled();
+        if let Some(tls) = &self.conn.tls {
+            let host = head.host.clone().map(|h| &buf[h]);
+            if !tls.listener.host_allowed(tls.sni.as_deref(), host) {
+                // The Host names a server the handshake's certificate (or client check) is
+                // not for: 421, and the client retries on a connection of its own.
+                log::info!(
+                    "*{} request for another server than the TLS handshake's, client: {}",
+                    self.conn.id,
+                    self.conn.peer
+                );
+                return Err(Stop::Refuse(421));
+            }
+        }
         let req = Request {
             head: &head,
             buf,
@@ -609,6 +632,50 @@ impl State {
             let filled = self.rbuf.filled().len();
             self.rbuf.consume(filled);
             match n {
+                Ok(n) if n > 0 => continue,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// nginx's answer to plain HTTP on a TLS port: a 400 page naming the mistake, then close.
+pub async fn refuse_plain_http(mut stream: glommio::net::TcpStream, server_tokens: bool) {
+    const REASON: &str = "The plain HTTP request was sent to HTTPS port";
+    let footer = if server_tokens {
+        concat!("anx/", env!("CARGO_PKG_VERSION"))
+    } else {
+        "anx"
+    };
+    let page = format!(
+        "<html>\r\n<head><title>400 {REASON}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>{REASON}</center>\r\n<hr><center>{footer}</center>\r\n</body>\r\n</html>\r\n"
+    );
+    let mut resp = Response::new(400);
+    resp.close = true;
+    resp.content_type = Some("text/html".to_string());
+    resp.body = Body::Bytes(page.into_bytes());
+    let mut out = Vec::new();
+    write_head(
+        &mut out,
+        &resp,
+        &HeadContext {
+            server_tokens,
+            keep_alive: false,
+        },
+    );
+    if let Body::Bytes(b) = &resp.body {
+        out.extend_from_slice(b);
+    }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(&out).await.is_ok() {
+        let _ = stream.shutdown(std::net::Shutdown::Write).await;
+        // Read what the client still sends for a moment, so the close does not reset
+        // the page away.
+        let _ = stream.set_read_timeout(Some(LINGER_READ));
+        let mut sink = [0u8; 4096];
+        let deadline = Instant::now() + LINGER_READ;
+        while Instant::now() < deadline {
+            match futures_lite::AsyncReadExt::read(&mut stream, &mut sink).await {
                 Ok(n) if n > 0 => continue,
                 _ => break,
             }

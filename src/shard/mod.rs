@@ -25,7 +25,10 @@ use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 
 use crate::config::model::{AccessLog, Config, Listen, Location};
 use crate::config::snapshot::Snapshot;
+use crate::net::client::ClientStream;
 use crate::net::listener;
+use crate::net::tls::{self, Accepted};
+use crate::tls::{TlsListener, TlsListeners};
 use crate::upstream::health::HealthBoard;
 
 use crate::serve::{h1, ShardResources};
@@ -108,6 +111,7 @@ pub fn start(
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
     health: Option<Arc<HealthBoard>>,
+    tls: Option<TlsListeners>,
 ) -> Result<ShardHandle, String> {
     let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
     let thread = std::thread::Builder::new()
@@ -134,7 +138,7 @@ pub fn start(
                     return;
                 }
             };
-            executor.run(shard_main(id, listeners, snapshot, stop, health, ready_tx));
+            executor.run(shard_main(id, listeners, snapshot, stop, health, tls, ready_tx));
         })
         .map_err(|e| format!("shard {id}: cannot start its thread: {e}"))?;
     match ready_rx.recv() {
@@ -150,8 +154,11 @@ async fn shard_main(
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
     health: Option<Arc<HealthBoard>>,
+    tls: Option<TlsListeners>,
     ready: crossbeam::channel::Sender<Result<(), String>>,
 ) {
+    // Session caches and ticketer handles of this shard's own; keys shared by all.
+    let tls = tls.map(|t| t.for_shard());
     let resources = Rc::new(ShardResources {
         id,
         health,
@@ -165,12 +172,14 @@ async fn shard_main(
         let resources = resources.clone();
         let snapshot = snapshot.clone();
         let glommio_listener = listener::into_glommio(bound.socket);
+        let tls_listener = tls.as_ref().and_then(|t| t.get(bound.listen.addr).cloned());
         accept_tasks.push(glommio::spawn_local(accept_loop(
             glommio_listener,
             bound.listen,
             resources,
             snapshot,
             limit.clone(),
+            tls_listener,
         )));
     }
     let _ = ready.send(Ok(()));
@@ -272,6 +281,7 @@ async fn accept_loop(
     resources: Rc<ShardResources>,
     snapshot: Arc<Snapshot>,
     limit: Rc<ConnLimit>,
+    tls: Option<Arc<TlsListener>>,
 ) {
     let mut next_id: u64 = resources.id as u64;
     loop {
@@ -305,18 +315,49 @@ async fn accept_loop(
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         // Connection numbers are unique per process: shard id + k × 1024.
         next_id += 1024;
-        let conn = h1::Connection {
-            stream: crate::net::client::ClientStream::Plain(stream),
-            config,
-            listener: servers,
-            index,
-            shard: resources.clone(),
-            peer,
-            id: next_id,
-        };
+        let id = next_id;
+        let shard = resources.clone();
+        let tls = tls.clone();
         glommio::spawn_local(async move {
             // Held for the connection's life, panics included; dropping it frees the slot.
             let _permit = permit;
+            let default_http = &config.servers[servers.default].http;
+            let (stream, tls) = match tls {
+                None => (ClientStream::Plain(stream), None),
+                Some(listener) => {
+                    // The handshake counts as part of the first request's head.
+                    let timeout = default_http.client_header_timeout;
+                    match tls::accept(stream, &listener, timeout).await {
+                        Accepted::Tls { stream, info, sni } => (
+                            stream,
+                            Some(h1::TlsConn {
+                                listener,
+                                info: Rc::new(info),
+                                sni,
+                            }),
+                        ),
+                        Accepted::PlainHttp(stream) => {
+                            log::info!("*{id} client sent plain HTTP request to HTTPS port, client: {peer}");
+                            h1::refuse_plain_http(stream, default_http.server_tokens).await;
+                            return;
+                        }
+                        Accepted::Failed(reason) => {
+                            log::info!("*{id} {reason} while SSL handshaking, client: {peer}");
+                            return;
+                        }
+                    }
+                }
+            };
+            let conn = h1::Connection {
+                stream,
+                config,
+                listener: servers,
+                index,
+                shard,
+                peer,
+                id,
+                tls,
+            };
             if AssertUnwindSafe(h1::serve(conn))
                 .catch_unwind()
                 .await
