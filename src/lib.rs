@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! accept (shard)        shard/        one pinned glommio executor per core, SO_REUSEPORT listeners
+//!   → TLS handshake     net/tls.rs    rustls on the shard (SNI picks the server, tls/)
 //!   → connection loop   serve/h1.rs   read, parse, pipelining, keep-alive, write (sendfile)
 //!   → codec             http/         httparse heads, chunked bodies, response heads (sans-io)
 //!   → pipeline          pipeline.rs   the request path in one function:
@@ -11,7 +12,8 @@
 //!                                       (= / longest prefix, nested / ^~ / regex in order)
 //!       phases          phases/         server-rewrite → rewrite (rewrite/return/set/if) →
 //!                                       try_files; variables, maps, error_page
-//!       content         handlers/       static files (root/alias, index, autoindex)
+//!       content         handlers/       static files (root/alias, index, autoindex), proxy
+//!   → upstream          serve/proxy.rs  peer choice (upstream/), pool, retries, relay, tunnel
 //!       filters         filters/        not-modified → range → headers (add_header, expires)
 //!   → log               log/          access log (per-shard buffers, log_format), error log
 //! ```
