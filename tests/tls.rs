@@ -425,7 +425,7 @@ fn site_text(site: &Site, rel: &str) -> String {
 }
 
 /// Resumes with one client until a resumed connection lands on another shard than the
-/// first (full) one; returns how many resumed connections it took.
+/// first (full) one, every one of them resumed.
 fn resume_on_other_shard(version: &'static rustls::SupportedProtocolVersion) {
     let (site, ca, _a, _b) = two_servers_site();
     let conf = two_servers_conf(

@@ -136,7 +136,7 @@ fn sign(ca: &Ca, params: CertificateParams, alg: Alg) -> Leaf {
     }
 }
 
-/// Three distinct free loopback ports (held open together so they differ).
+/// `N` distinct free loopback ports (held open together so they differ).
 pub fn free_ports<const N: usize>() -> [u16; N] {
     let ls: Vec<std::net::TcpListener> = (0..N)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
