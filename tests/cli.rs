@@ -262,6 +262,44 @@ return = { status = 302, text = "https://a.example/" }
     assert!(dumped.contains("rewrite"), "{dumped}");
 }
 
+/// `-T` of an nginx.conf with upstream groups and proxy locations: the groups become
+/// `[[upstream]]` tables, each proxy location carries its `proxy_pass` and settings.
+#[test]
+fn dump_of_a_proxy_config_reloads_to_the_same_model() {
+    let site = Site::new();
+    let text = r#"
+events {}
+http {
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_next_upstream error http_502;
+    upstream app {
+        hash $remote_addr consistent;
+        server 127.0.0.1:9001 weight=3;
+        server 127.0.0.1:9001 weight=3;
+        server unix:/run/app.sock max_fails=0;
+        keepalive 16;
+        anx_health_check uri=/up status=200 status=204-206;
+    }
+    server {
+        listen 127.0.0.1:0;
+        location / { proxy_pass http://app/; proxy_redirect http://app/ /; }
+        location /direct/ { proxy_pass http://127.0.0.1:9002; proxy_method HEAD; }
+        location /var/ { proxy_pass http://app$request_uri; proxy_http_version 1.1; }
+        location /sock { proxy_pass http://unix:/run/b.sock; proxy_buffering off; }
+    }
+}
+"#;
+    let conf = site.write("nginx.conf", text);
+    let (model, dumped) = dump_and_reload(&conf, site.path());
+    assert_eq!(model.upstreams.len(), 3, "app and two implicit groups");
+    assert_eq!(model.upstreams[0].peers.len(), 3);
+    assert!(dumped.contains("[[upstream]]"), "{dumped}");
+    assert!(
+        dumped.contains("proxy_pass = \"http://unix:/run/b.sock\""),
+        "{dumped}"
+    );
+}
+
 #[test]
 fn dump_of_a_broken_config_prints_nothing_and_fails() {
     let site = Site::new();

@@ -234,3 +234,242 @@ http {
         panic!("-T lost something: {diff}\n{dumped}");
     }
 }
+
+/// The reverse proxy's directives (issue 4): `upstream {}` / `[[upstream]]` with every
+/// server parameter, balancing method and the active health check; `proxy_pass` in each
+/// form (group, host:port with URI, unix socket, variables, shared implicit groups); every
+/// `proxy_*` setting at http, server and location level; the accepted no-ops. Both files
+/// must load to one model, and `-T` of it must read back to it.
+#[test]
+fn proxy_directives_map_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = write(
+        dir.path(),
+        "p.toml",
+        r#"
+[http]
+proxy_set_header = [{ name = "X-Real-IP", value = "$remote_addr" }, { name = "X-Forwarded-For", value = "$proxy_add_x_forwarded_for" }]
+proxy_http_version = "1.1"
+proxy_read_timeout = "30s"
+
+[[upstream]]
+name = "app"
+servers = [
+    { addr = "127.0.0.1:9001", weight = 2, max_fails = 3, fail_timeout = "5s" },
+    { addr = "127.0.0.1:9002", backup = true },
+    { addr = "localhost:9003", down = true, max_conns = 10 },
+    "unix:/run/app.sock",
+]
+balance = "least_conn"
+keepalive = 64
+keepalive_timeout = "30s"
+keepalive_requests = 500
+health_check = { interval = "1s", uri = "/health", timeout = "500ms", fails = 2, passes = 3, status = ["200-299", 304], body = "^ok", host = "app.local" }
+
+[[upstream]]
+name = "hashed"
+servers = ["127.0.0.1:9010"]
+balance = { hash = "$request_uri", consistent = true }
+
+[[upstream]]
+name = "sticky"
+servers = ["127.0.0.1:9020"]
+balance = "ip_hash"
+
+[[upstream]]
+name = "rnd"
+servers = ["127.0.0.1:9030", "127.0.0.1:9031"]
+balance = "random_two"
+
+[[server]]
+listen = ["127.0.0.1:8081"]
+proxy_connect_timeout = "5s"
+proxy_next_upstream = ["error", "timeout", "http_502", "http_503", "non_idempotent"]
+proxy_next_upstream_tries = 3
+proxy_next_upstream_timeout = "10s"
+
+[[server.location]]
+path = "/"
+proxy_pass = "http://app"
+proxy_hide_header = ["X-Powered-By"]
+proxy_pass_header = ["Server"]
+proxy_redirect = ["default", { from = '~^http://app(/.*)$', to = "$1" }, { from = "http://old/", to = "/" }]
+proxy_method = "POST"
+proxy_buffering = false
+proxy_request_buffering = false
+proxy_buffer_size = "16k"
+proxy_intercept_errors = true
+
+[[server.location.location]]
+path = "/api/"
+proxy_pass = "http://127.0.0.1:9100/v1/"
+proxy_set_header = [{ name = "Host", value = "$proxy_host" }]
+
+[[server.location]]
+path = "/h/"
+proxy_pass = "http://hashed/"
+proxy_redirect = "off"
+proxy_send_timeout = "1m"
+
+[[server.location]]
+path = "/s"
+proxy_pass = "http://sticky"
+proxy_pass_request_headers = false
+proxy_pass_request_body = false
+
+[[server.location]]
+path = "^/r/"
+match = "regex"
+proxy_pass = "http://rnd"
+proxy_next_upstream = ["off"]
+
+[[server.location]]
+path = "/sock/"
+proxy_pass = "http://unix:/run/other.sock:/x/"
+
+[[server.location]]
+path = "/dyn/"
+proxy_pass = "http://$host$request_uri"
+proxy_set_header = [{ name = "Connection", value = "" }]
+
+[[server.location]]
+path = "/same"
+proxy_pass = "http://127.0.0.1:9100"
+
+[[server.location]]
+path = "named"
+match = "named"
+proxy_pass = "http://app"
+
+[[server.location]]
+path = "/static/"
+root = "/srv"
+"#,
+    );
+    let nginx = write(
+        dir.path(),
+        "p.conf",
+        r#"
+events {}
+http {
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_http_version 1.1;
+    proxy_read_timeout 30s;
+    proxy_buffers 8 4k;
+    proxy_busy_buffers_size 8k;
+    proxy_max_temp_file_size 0;
+    proxy_temp_file_write_size 8k;
+    upstream app {
+        least_conn;
+        server 127.0.0.1:9001 weight=2 max_fails=3 fail_timeout=5s;
+        server 127.0.0.1:9002 backup;
+        server localhost:9003 down max_conns=10;
+        server unix:/run/app.sock;
+        keepalive 64;
+        keepalive_timeout 30s;
+        keepalive_requests 500;
+        anx_health_check interval=1s uri=/health timeout=500ms fails=2 passes=3 status=200-299,304 body=^ok host=app.local;
+    }
+    upstream hashed { hash $request_uri consistent; server 127.0.0.1:9010; }
+    upstream sticky { ip_hash; server 127.0.0.1:9020; }
+    upstream rnd { random two least_conn; server 127.0.0.1:9030; server 127.0.0.1:9031; }
+    server {
+        listen 127.0.0.1:8081;
+        proxy_connect_timeout 5s;
+        proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+        proxy_next_upstream_tries 3;
+        proxy_next_upstream_timeout 10s;
+        location / {
+            proxy_pass http://app;
+            proxy_hide_header X-Powered-By;
+            proxy_pass_header Server;
+            proxy_redirect default;
+            proxy_redirect ~^http://app(/.*)$ $1;
+            proxy_redirect http://old/ /;
+            proxy_method POST;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_buffer_size 16k;
+            proxy_intercept_errors on;
+            location /api/ {
+                proxy_pass http://127.0.0.1:9100/v1/;
+                proxy_set_header Host $proxy_host;
+            }
+        }
+        location /h/ { proxy_pass http://hashed/; proxy_redirect off; proxy_send_timeout 1m; }
+        location /s {
+            proxy_pass http://sticky;
+            proxy_pass_request_headers off;
+            proxy_pass_request_body off;
+        }
+        location ~ ^/r/ { proxy_pass http://rnd; proxy_next_upstream off; }
+        location /sock/ { proxy_pass http://unix:/run/other.sock:/x/; }
+        location /dyn/ { proxy_pass http://$host$request_uri; proxy_set_header Connection ""; }
+        location /same { proxy_pass http://127.0.0.1:9100; }
+        location @named { proxy_pass http://app; }
+        location /static/ { root /srv; }
+    }
+}
+"#,
+    );
+    let a = load(&toml);
+    let b = load(&nginx);
+    assert_same(&a, &b);
+
+    use anx::config::model::{Balance, Handler, ProxyPass};
+    // Spot checks: the pair really set what it says.
+    let names: Vec<(&str, bool)> = a
+        .upstreams
+        .iter()
+        .map(|u| (u.name.as_str(), u.implicit))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("app", false),
+            ("hashed", false),
+            ("sticky", false),
+            ("rnd", false),
+            ("127.0.0.1:9100", true),
+            ("unix:/run/other.sock", true),
+        ]
+    );
+    assert_eq!(a.upstreams[3].balance, Balance::Random { two: true });
+    assert!(a.upstreams[0].health_check.is_some());
+    let proxy_of = |l: &anx::config::model::Location| match &l.handler {
+        Handler::Proxy(p) => (**p).clone(),
+        Handler::Static => panic!("not a proxy: {:?}", String::from_utf8_lossy(&l.path)),
+    };
+    let root = proxy_of(&a.servers[0].locations[0]);
+    assert_eq!(root.settings.set_headers.len(), 2);
+    assert_eq!(root.settings.http_minor, 1);
+    let api = proxy_of(&a.servers[0].locations[0].locations[0]);
+    assert_eq!(api.settings.set_headers.len(), 1);
+    assert!(
+        api.settings.intercept_errors,
+        "inherited from the parent location"
+    );
+    let same = proxy_of(&a.servers[0].locations[6]);
+    assert!(matches!(
+        (&api.pass, &same.pass),
+        (ProxyPass::Fixed { upstream: x, .. }, ProxyPass::Fixed { upstream: y, .. }) if x == y
+    ));
+    assert!(matches!(
+        proxy_of(&a.servers[0].locations[5]).pass,
+        ProxyPass::Dynamic(_)
+    ));
+    assert_eq!(a.servers[0].locations[8].handler, Handler::Static);
+
+    // `-T` of this model reads back to it, and so does `-T` of the nginx one.
+    for model in [&a, &b] {
+        let dumped = anx::config::dump::to_toml(model);
+        let mut again = anx::config::toml::parse(&dumped, None, dir.path())
+            .unwrap_or_else(|e| panic!("{e}\n{dumped}"));
+        again.source = None;
+        if let Some(diff) = model.first_difference(&again) {
+            panic!("-T lost something: {diff}\n{dumped}");
+        }
+        assert!(dumped.contains("[[upstream]]"), "{dumped}");
+    }
+}

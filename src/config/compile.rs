@@ -65,6 +65,16 @@ fn builtin(name: &str) -> Option<Var> {
         "pid" => Var::Pid,
         "hostname" => Var::Hostname,
         "nginx_version" => Var::NginxVersion,
+        "proxy_host" => Var::ProxyHost,
+        "proxy_port" => Var::ProxyPort,
+        "proxy_add_x_forwarded_for" => Var::ProxyAddXForwardedFor,
+        "upstream_addr" => Var::UpstreamAddr,
+        "upstream_status" => Var::UpstreamStatus,
+        "upstream_response_time" => Var::UpstreamResponseTime,
+        "upstream_connect_time" => Var::UpstreamConnectTime,
+        "upstream_header_time" => Var::UpstreamHeaderTime,
+        "upstream_bytes_received" => Var::UpstreamBytesReceived,
+        "upstream_bytes_sent" => Var::UpstreamBytesSent,
         _ => return None,
     })
 }
@@ -72,7 +82,7 @@ fn builtin(name: &str) -> Option<Var> {
 /// Whether `name` is a built-in variable (`set` may not redefine one).
 pub fn is_builtin(name: &str) -> bool {
     builtin(name).is_some()
-        || ["arg_", "http_", "cookie_", "sent_http_"]
+        || ["arg_", "http_", "cookie_", "sent_http_", "upstream_http_"]
             .iter()
             .any(|p| name.starts_with(p))
 }
@@ -100,6 +110,11 @@ impl Scope {
         }
         if let Some(rest) = prefixed("sent_http_") {
             return Some(Var::SentHttp(rest.to_ascii_lowercase().replace('_', "-")));
+        }
+        if let Some(rest) = prefixed("upstream_http_") {
+            return Some(Var::UpstreamHttp(
+                rest.to_ascii_lowercase().replace('_', "-"),
+            ));
         }
         if let Some(rest) = prefixed("cookie_") {
             return Some(Var::Cookie(rest.to_string()));
@@ -480,6 +495,18 @@ mod tests {
                 Part::Var(Var::Map(0)),
             ]
         );
+        let t = s
+            .template("$proxy_host$upstream_http_X_Cache$upstream_response_time")
+            .unwrap();
+        assert_eq!(
+            t.parts,
+            vec![
+                Part::Var(Var::ProxyHost),
+                Part::Var(Var::UpstreamHttp("x-cache".into())),
+                Part::Var(Var::UpstreamResponseTime),
+            ]
+        );
+        assert!(is_builtin("upstream_http_server"));
         assert_eq!(s.template("plain").unwrap().as_literal(), Some("plain"));
         assert!(s
             .template("$nope")

@@ -24,6 +24,9 @@ use super::model::{
     Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server, ShardCount,
     Step, TryFallback,
 };
+use super::model::{
+    Balance, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect, ProxySettings, RedirectRule, Upstream,
+};
 use super::value::{Pattern, Template};
 
 /// The whole configuration as TOML (see the module docs for the layout).
@@ -43,6 +46,9 @@ pub fn to_toml(config: &Config) -> String {
     );
     main_section(&mut out, config);
     http_section(&mut out, config);
+    for upstream in config.upstreams.iter().filter(|u| !u.implicit) {
+        upstream_section(&mut out, upstream);
+    }
     for server in &config.servers {
         server_section(&mut out, config, server);
     }
@@ -316,12 +322,14 @@ fn location_section(
     kv(out, "path", &q(&path));
     kv(out, "match", &q(kind));
     kv(out, "internal", &loc.internal.to_string());
-    match loc.handler {
-        // The static handler is the default; a future handler adds its key here.
-        Handler::Static => {}
-        Handler::Proxy(_) => {}
-    }
     layer_settings(out, loc, inherited_root);
+    match &loc.handler {
+        // The static handler is the default.
+        Handler::Static => {}
+        // Proxy settings exist in the model only where a proxy_pass is, so they are
+        // written there, in full (a nested proxy location writes its own again).
+        Handler::Proxy(p) => proxy_settings(out, config, p),
+    }
     // The server level writes its own with the connection settings.
     kv(out, "client_max_body_size", &int(loc.client_max_body_size));
     if !loc.rewrite.is_empty() {
@@ -409,6 +417,241 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
         &loc.redirects.server_name_in_redirect.to_string(),
     );
     kv(out, "access_log", &access_logs(&loc.access_logs));
+}
+
+/// `[[upstream]]`: one table per `upstream {}` block (the implicit groups come back from
+/// their proxy_pass).
+fn upstream_section(out: &mut String, u: &Upstream) {
+    out.push_str("\n[[upstream]]\n");
+    kv(out, "name", &q(&u.name));
+    let servers: Vec<String> = server_lines(&u.peers)
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{{ addr = {}, weight = {}, max_fails = {}, fail_timeout = {}, backup = {}, \
+                 down = {}, max_conns = {} }}",
+                q(&p.name),
+                p.weight,
+                p.max_fails,
+                q(&time(p.fail_timeout)),
+                p.backup,
+                p.down,
+                p.max_conns
+            )
+        })
+        .collect();
+    if servers.is_empty() {
+        kv(out, "servers", "[]");
+    } else {
+        out.push_str("servers = [\n");
+        for s in servers {
+            let _ = writeln!(out, "    {s},");
+        }
+        out.push_str("]\n");
+    }
+    let balance = match &u.balance {
+        Balance::RoundRobin => q("round_robin"),
+        Balance::LeastConn => q("least_conn"),
+        Balance::IpHash => q("ip_hash"),
+        Balance::Random { two: false } => q("random"),
+        Balance::Random { two: true } => q("random_two"),
+        Balance::Hash { key, consistent } => {
+            format!("{{ hash = {}, consistent = {consistent} }}", q(&key.source))
+        }
+    };
+    kv(out, "balance", &balance);
+    kv(out, "keepalive", &int(u.keepalive as u64));
+    kv(out, "keepalive_timeout", &q(&time(u.keepalive_timeout)));
+    kv(out, "keepalive_requests", &int(u.keepalive_requests));
+    if let Some(h) = &u.health_check {
+        let status: Vec<String> = h
+            .status
+            .iter()
+            .map(|(lo, hi)| {
+                if lo == hi {
+                    q(&lo.to_string())
+                } else {
+                    q(&format!("{lo}-{hi}"))
+                }
+            })
+            .collect();
+        let mut table = format!(
+            "{{ interval = {}, uri = {}, timeout = {}, fails = {}, passes = {}, status = {}",
+            q(&time(h.interval)),
+            q(&h.uri),
+            q(&time(h.timeout)),
+            h.fails,
+            h.passes,
+            list(&status)
+        );
+        if let Some(body) = &h.body {
+            let _ = write!(table, ", body = {}", q(&body.source));
+        }
+        if let Some(host) = &h.host {
+            let _ = write!(table, ", host = {}", q(host));
+        }
+        table.push_str(" }");
+        kv(out, "health_check", &table);
+    }
+}
+
+/// The `server` lines a group's peers came from: one line gives one peer per address its
+/// name resolved to, so consecutive peers with the same name and parameters are one line,
+/// until an address repeats (then the same line was written twice).
+fn server_lines(peers: &[Peer]) -> Vec<&Peer> {
+    let mut lines: Vec<&Peer> = Vec::new();
+    let mut current: Vec<&PeerAddr> = Vec::new();
+    for p in peers {
+        let same_line = lines.last().is_some_and(|last| {
+            last.name == p.name
+                && last.weight == p.weight
+                && last.max_fails == p.max_fails
+                && last.fail_timeout == p.fail_timeout
+                && last.backup == p.backup
+                && last.down == p.down
+                && last.max_conns == p.max_conns
+                && !current.contains(&&p.addr)
+        });
+        if same_line {
+            current.push(&p.addr);
+        } else {
+            lines.push(p);
+            current = vec![&p.addr];
+        }
+    }
+    lines
+}
+
+/// `proxy_pass` as written (rebuilt from the model) and every `proxy_*` setting.
+fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
+    let url = match &p.pass {
+        ProxyPass::Dynamic(t) => t.source.clone(),
+        ProxyPass::Fixed {
+            upstream,
+            proxy_host,
+            uri,
+            ..
+        } => {
+            let uri = uri.as_deref().map(bytes).unwrap_or_default();
+            match config.upstreams.get(*upstream) {
+                // `http://unix:/path:/uri`: the path ends at the ':' before the URI.
+                Some(u) if u.implicit && u.name.starts_with("unix:") => {
+                    if uri.is_empty() {
+                        format!("http://{}", u.name)
+                    } else {
+                        format!("http://{}:{uri}", u.name)
+                    }
+                }
+                _ => format!("http://{proxy_host}{uri}"),
+            }
+        }
+    };
+    kv(out, "proxy_pass", &q(&url));
+    // Destructured so that a new setting fails to compile here until the dump writes it.
+    let ProxySettings {
+        set_headers,
+        hide_headers,
+        pass_headers,
+        http_minor,
+        method,
+        redirect,
+        connect_timeout,
+        read_timeout,
+        send_timeout,
+        next_upstream,
+        next_upstream_tries,
+        next_upstream_timeout,
+        buffering,
+        request_buffering,
+        buffer_size,
+        intercept_errors,
+        pass_request_headers,
+        pass_request_body,
+    } = &p.settings;
+    let headers: Vec<String> = set_headers
+        .iter()
+        .map(|(name, value)| format!("{{ name = {}, value = {} }}", q(name), q(&value.source)))
+        .collect();
+    kv(out, "proxy_set_header", &list(&headers));
+    let names = |v: &[String]| list(&v.iter().map(|n| q(n)).collect::<Vec<_>>());
+    kv(out, "proxy_hide_header", &names(hide_headers));
+    kv(out, "proxy_pass_header", &names(pass_headers));
+    kv(out, "proxy_http_version", &q(&format!("1.{http_minor}")));
+    if let Some(m) = method {
+        kv(out, "proxy_method", &q(&m.source));
+    }
+    let redirect = match redirect {
+        ProxyRedirect::Default => q("default"),
+        ProxyRedirect::Off => q("off"),
+        ProxyRedirect::Rules(rules) => {
+            let items: Vec<String> = rules
+                .iter()
+                .map(|rule| match rule {
+                    RedirectRule::Default => q("default"),
+                    RedirectRule::Prefix { from, to } => {
+                        format!("{{ from = {}, to = {} }}", q(&from.source), q(&to.source))
+                    }
+                    RedirectRule::Regex { from, to } => format!(
+                        "{{ from = {}, to = {} }}",
+                        q(&regex_word(from)),
+                        q(&to.source)
+                    ),
+                })
+                .collect();
+            list(&items)
+        }
+    };
+    kv(out, "proxy_redirect", &redirect);
+    kv(out, "proxy_connect_timeout", &q(&time(*connect_timeout)));
+    kv(out, "proxy_read_timeout", &q(&time(*read_timeout)));
+    kv(out, "proxy_send_timeout", &q(&time(*send_timeout)));
+    let n = next_upstream;
+    let mut words: Vec<String> = Vec::new();
+    for (on, word) in [
+        (n.error, "error"),
+        (n.timeout, "timeout"),
+        (n.invalid_header, "invalid_header"),
+    ] {
+        if on {
+            words.push(q(word));
+        }
+    }
+    words.extend(n.statuses.iter().map(|c| q(&format!("http_{c}"))));
+    if n.non_idempotent {
+        words.push(q("non_idempotent"));
+    }
+    if words.is_empty() {
+        words.push(q("off"));
+    }
+    kv(out, "proxy_next_upstream", &list(&words));
+    kv(
+        out,
+        "proxy_next_upstream_tries",
+        &int(u64::from(*next_upstream_tries)),
+    );
+    kv(
+        out,
+        "proxy_next_upstream_timeout",
+        &q(&time(*next_upstream_timeout)),
+    );
+    kv(out, "proxy_buffering", &buffering.to_string());
+    kv(
+        out,
+        "proxy_request_buffering",
+        &request_buffering.to_string(),
+    );
+    kv(out, "proxy_buffer_size", &int(*buffer_size as u64));
+    kv(out, "proxy_intercept_errors", &intercept_errors.to_string());
+    kv(
+        out,
+        "proxy_pass_request_headers",
+        &pass_request_headers.to_string(),
+    );
+    kv(
+        out,
+        "proxy_pass_request_body",
+        &pass_request_body.to_string(),
+    );
 }
 
 fn error_pages(pages: &[ErrorPage]) -> String {

@@ -8,11 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod proxy;
+
 use super::compile::{self, Scope};
 use super::model::{
     AccessLog, AccessLogFormat, AddHeader, Config, CpuAffinity, DocPath, ErrorLog, ErrorPage,
     Expires, FileSettings, Handler, HttpSettings, Listen, Location, LogEscape, LogFormat,
-    LogTarget, Map, MatchKind, RedirectSettings, Server, ShardCount, Step,
+    LogTarget, Map, MatchKind, ProxySettings, RedirectSettings, Server, ShardCount, Step, Upstream,
     DEFAULT_WORKER_CONNECTIONS,
 };
 use super::tree::{
@@ -31,6 +33,8 @@ struct Resolver<'a> {
     base_dir: &'a Path,
     scope: Scope,
     log_formats: Vec<LogFormat>,
+    /// `upstream {}` groups, then the implicit groups proxy_pass creates.
+    upstreams: Vec<Upstream>,
     errors: Vec<ConfigError>,
 }
 
@@ -86,6 +90,7 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
         base_dir: &tree.base_dir,
         scope: Scope::default(),
         log_formats: Vec::new(),
+        upstreams: Vec::new(),
         errors: Vec::new(),
     };
     let whole = Origin {
@@ -96,6 +101,8 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
     collect_scope(tree, &mut r);
     let maps = resolve_maps(tree, &mut r);
     resolve_log_formats(tree, &mut r);
+    proxy::resolve_upstreams(tree, &mut r);
+    proxy::check_redirect_default(&tree.http, None, &mut r);
 
     let main = &tree.main;
     let error_log = ErrorLog {
@@ -181,7 +188,7 @@ pub fn resolve(tree: &ConfigTree) -> Result<Config, ConfigErrors> {
         mime,
         maps,
         user_vars: user_vars.into_iter().map(|(n, _)| n).collect(),
-        upstreams: Vec::new(),
+        upstreams: r.upstreams,
     })
 }
 
@@ -359,6 +366,7 @@ struct Inherited {
     /// `autoindex` and `autoindex_format` inherit separately; the model combines them.
     autoindex_on: bool,
     autoindex_format: super::model::AutoindexFormat,
+    proxy: ProxySettings,
 }
 
 impl Inherited {
@@ -401,9 +409,11 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         client_max_body_size: HttpSettings::default().client_max_body_size,
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
+        proxy: ProxySettings::default(),
     };
     let http_level = inherit(&base, http, origin, r);
     let server_level = inherit(&http_level, &server.layers, origin, r);
+    proxy::check_redirect_default(&server.layers, None, r);
     if server.layers.files.alias.is_some() || http.files.alias.is_some() {
         r.error(origin, "\"alias\" directive is not allowed here");
     }
@@ -561,6 +571,19 @@ fn resolve_location(
         .collect();
     check_siblings(&l.locations, r);
 
+    let handler = match &l.proxy_pass {
+        None => {
+            proxy::check_redirect_default(&l.layers, None, r);
+            Handler::Static
+        }
+        Some(url) => match proxy::proxy_pass(url, l.match_kind, r) {
+            Some(pass) => {
+                proxy::check_redirect_default(&l.layers, Some(&pass), r);
+                Handler::Proxy(Box::new(proxy::finish(pass, &here.proxy)))
+            }
+            None => Handler::Static,
+        },
+    };
     let files = here.file_settings();
     let mut location = Location {
         match_kind,
@@ -571,7 +594,7 @@ fn resolve_location(
         // Filled below, once the location exists for its if-blocks to copy.
         rewrite: Vec::new(),
         try_files: here.try_files.clone(),
-        handler: Handler::Static,
+        handler,
         error_pages: here.error_pages.clone(),
         add_headers: here.add_headers.clone(),
         expires: here.expires,
@@ -761,6 +784,7 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
             }
         }
     }
+    proxy::inherit(&mut out.proxy, &layers.proxy, r);
     out
 }
 

@@ -20,8 +20,9 @@ use toml::Spanned;
 use super::model::{AutoindexFormat, CpuAffinity, ShardCount};
 use super::tree::{
     self, AddHeaderTree, At, ConfigTree, FileLayer, HttpLayer, Layers, LocationTree, LogFormatTree,
-    MainSettings, MapTree, MimeSource, Origin, RawAccessLog, RawListen, RawMatch, ServerTree,
-    StepTree,
+    MainSettings, MapTree, MimeSource, Origin, ProxyHeaderTree, ProxyLayer, RawAccessLog,
+    RawBalance, RawHealthCheck, RawListen, RawMatch, RawPeer, RawRedirect, ServerTree, StepTree,
+    UpstreamTree,
 };
 use super::units::{parse_duration, parse_size};
 use super::{resolve, Config, ConfigError, ConfigErrors};
@@ -276,6 +277,81 @@ enum TomlAutoindexFormat {
     Json,
 }
 
+/// `proxy_http_version = "1.1"` (a bare `1.1` is a TOML float; it is taken too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TomlHttpVersion(String);
+
+impl<'de> Deserialize<'de> for TomlHttpVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            Float(f64),
+        }
+        match Form::deserialize(d).map_err(|_| de::Error::custom("expected \"1.0\" or \"1.1\""))? {
+            Form::Text(t) => Ok(TomlHttpVersion(t)),
+            // `{:?}` keeps the ".0" of 1.0.
+            Form::Float(f) => Ok(TomlHttpVersion(format!("{f:?}"))),
+        }
+    }
+}
+
+/// `proxy_redirect = "default" | "off" | false | ["default", { from = "…", to = "…" }]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TomlRedirects(Vec<RawRedirect>);
+
+impl<'de> Deserialize<'de> for TomlRedirects {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Rule {
+            from: String,
+            to: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum One {
+            Switch(bool),
+            Word(String),
+            Rule(Rule),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(One),
+            Many(Vec<One>),
+        }
+        let form = Form::deserialize(d).map_err(|_| {
+            de::Error::custom(
+                "expected \"default\", \"off\", false, { from = \"…\", to = \"…\" }, or a list of those",
+            )
+        })?;
+        let ones = match form {
+            Form::One(o) => vec![o],
+            Form::Many(v) => v,
+        };
+        let mut out = Vec::new();
+        for one in ones {
+            out.push(match one {
+                One::Switch(false) => RawRedirect::Off,
+                One::Word(w) if w == "off" => RawRedirect::Off,
+                One::Word(w) if w == "default" => RawRedirect::Default,
+                One::Switch(true) | One::Word(_) => {
+                    return Err(de::Error::custom(
+                        "proxy_redirect: expected \"default\", \"off\" or { from, to }",
+                    ))
+                }
+                One::Rule(r) => RawRedirect::Rule {
+                    from: r.from,
+                    to: r.to,
+                },
+            });
+        }
+        Ok(TomlRedirects(out))
+    }
+}
+
 /// Settings every block may set (http, server, location), written once for all of them.
 macro_rules! layered_block {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
@@ -304,6 +380,24 @@ macro_rules! layered_block {
             port_in_redirect: Option<bool>,
             server_name_in_redirect: Option<bool>,
             access_log: Option<TomlAccessLogs>,
+            proxy_set_header: Option<Vec<ProxyHeaderTree>>,
+            proxy_hide_header: Option<Vec<String>>,
+            proxy_pass_header: Option<Vec<String>>,
+            proxy_http_version: Option<TomlHttpVersion>,
+            proxy_method: Option<String>,
+            proxy_redirect: Option<TomlRedirects>,
+            proxy_connect_timeout: Option<Time>,
+            proxy_read_timeout: Option<Time>,
+            proxy_send_timeout: Option<Time>,
+            proxy_next_upstream: Option<Vec<String>>,
+            proxy_next_upstream_tries: Option<u32>,
+            proxy_next_upstream_timeout: Option<Time>,
+            proxy_buffering: Option<bool>,
+            proxy_request_buffering: Option<bool>,
+            proxy_buffer_size: Option<Size>,
+            proxy_intercept_errors: Option<bool>,
+            proxy_pass_request_headers: Option<bool>,
+            proxy_pass_request_body: Option<bool>,
         }
 
         impl $name {
@@ -355,6 +449,40 @@ macro_rules! layered_block {
                     access_logs: self.access_log.as_ref().map(|l| {
                         l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
                     }),
+                    proxy: self.proxy_layer(at),
+                }
+            }
+
+            /// The `proxy_*` keys of this block.
+            fn proxy_layer(&self, at: &Origin) -> ProxyLayer {
+                let here = |v: &String| At::new(v.clone(), at.clone());
+                let all = |v: &Vec<String>| v.iter().map(here).collect::<Vec<_>>();
+                ProxyLayer {
+                    set_headers: self.proxy_set_header.as_ref().map(|v| {
+                        v.iter().map(|h| At::new(h.clone(), at.clone())).collect()
+                    }),
+                    hide_headers: self.proxy_hide_header.as_ref().map(all),
+                    pass_headers: self.proxy_pass_header.as_ref().map(all),
+                    http_version: self.proxy_http_version.as_ref().map(|v| here(&v.0)),
+                    method: self.proxy_method.as_ref().map(here),
+                    redirect: self.proxy_redirect.as_ref().map(|r| {
+                        r.0.iter().map(|r| At::new(r.clone(), at.clone())).collect()
+                    }),
+                    connect_timeout: self.proxy_connect_timeout.map(|t| t.0),
+                    read_timeout: self.proxy_read_timeout.map(|t| t.0),
+                    send_timeout: self.proxy_send_timeout.map(|t| t.0),
+                    next_upstream: self
+                        .proxy_next_upstream
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
+                    next_upstream_tries: self.proxy_next_upstream_tries,
+                    next_upstream_timeout: self.proxy_next_upstream_timeout.map(|t| t.0),
+                    buffering: self.proxy_buffering,
+                    request_buffering: self.proxy_request_buffering,
+                    buffer_size: self.proxy_buffer_size.map(|s| At::new(s.0, at.clone())),
+                    intercept_errors: self.proxy_intercept_errors,
+                    pass_request_headers: self.proxy_pass_request_headers,
+                    pass_request_body: self.proxy_pass_request_body,
                 }
             }
         }
@@ -513,6 +641,8 @@ layered_block! {
         rewrite: Option<Spanned<String>>,
         #[serde(rename = "return")]
         return_action: Option<TomlReturn>,
+        /// `proxy_pass = "http://app/"`: the location's handler (not inherited).
+        proxy_pass: Option<String>,
         /// The one connection-level setting nginx lets a location change.
         client_max_body_size: Option<Size>,
         #[serde(default)]
@@ -529,7 +659,178 @@ struct TomlConfig {
     #[serde(default)]
     http: TomlHttp,
     #[serde(default)]
+    upstream: Vec<Spanned<TomlUpstream>>,
+    #[serde(default)]
     server: Vec<Spanned<TomlServer>>,
+}
+
+/// `[[upstream]]`: nginx's `upstream name {}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlUpstream {
+    name: String,
+    servers: Vec<RawPeer>,
+    balance: Option<TomlBalance>,
+    /// Idle connections kept per shard; 0 (the default) closes after each request.
+    keepalive: Option<usize>,
+    keepalive_timeout: Option<Time>,
+    keepalive_requests: Option<u64>,
+    health_check: Option<TomlHealthCheck>,
+}
+
+/// `servers = ["127.0.0.1:9001", { addr = "…", weight = 2, backup = true, … }]`.
+impl<'de> Deserialize<'de> for RawPeer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            addr: String,
+            weight: Option<u32>,
+            max_fails: Option<u32>,
+            fail_timeout: Option<Time>,
+            #[serde(default)]
+            backup: bool,
+            #[serde(default)]
+            down: bool,
+            max_conns: Option<u32>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Addr(String),
+            Table(Table),
+        }
+        let form = Form::deserialize(d).map_err(|_| {
+            de::Error::custom(
+                "expected \"host:port\", \"unix:/path\", or { addr = \"…\", weight = N, max_fails = N, fail_timeout = \"10s\", backup = true, down = true, max_conns = N }",
+            )
+        })?;
+        Ok(match form {
+            Form::Addr(addr) => RawPeer {
+                addr,
+                ..RawPeer::default()
+            },
+            Form::Table(t) => {
+                if t.weight == Some(0) {
+                    return Err(de::Error::custom("weight must be at least 1"));
+                }
+                RawPeer {
+                    addr: t.addr,
+                    weight: t.weight,
+                    max_fails: t.max_fails,
+                    fail_timeout: t.fail_timeout.map(|t| t.0),
+                    backup: t.backup,
+                    down: t.down,
+                    max_conns: t.max_conns,
+                }
+            }
+        })
+    }
+}
+
+/// `balance = "round_robin" | "least_conn" | "ip_hash" | "random" | "random_two" |
+/// { hash = "$request_uri", consistent = true }`.
+#[derive(Debug)]
+struct TomlBalance(RawBalance);
+
+impl<'de> Deserialize<'de> for TomlBalance {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Hash {
+            hash: String,
+            #[serde(default)]
+            consistent: bool,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Word(String),
+            Hash(Hash),
+        }
+        let bad = || {
+            de::Error::custom(
+                "expected \"round_robin\", \"least_conn\", \"ip_hash\", \"random\", \"random_two\" or { hash = \"$key\", consistent = true }",
+            )
+        };
+        Ok(TomlBalance(
+            match Form::deserialize(d).map_err(|_| bad())? {
+                Form::Word(w) => match w.as_str() {
+                    "round_robin" => RawBalance::RoundRobin,
+                    "least_conn" => RawBalance::LeastConn,
+                    "ip_hash" => RawBalance::IpHash,
+                    "random" => RawBalance::Random { two: false },
+                    "random_two" => RawBalance::Random { two: true },
+                    _ => return Err(bad()),
+                },
+                Form::Hash(h) => RawBalance::Hash {
+                    key: h.hash,
+                    consistent: h.consistent,
+                },
+            },
+        ))
+    }
+}
+
+/// `health_check = { interval = "5s", uri = "/", timeout = "1s", fails = 1, passes = 1,
+/// status = ["200-399"], body = "regex", host = "name" }`, or `true` for all defaults.
+#[derive(Debug)]
+struct TomlHealthCheck(Option<RawHealthCheck>);
+
+impl<'de> Deserialize<'de> for TomlHealthCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Status {
+            Code(u16),
+            Text(String),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            interval: Option<Time>,
+            uri: Option<String>,
+            timeout: Option<Time>,
+            fails: Option<u32>,
+            passes: Option<u32>,
+            status: Option<Vec<Status>>,
+            body: Option<String>,
+            host: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Switch(bool),
+            Table(Table),
+        }
+        let form = Form::deserialize(d).map_err(|_| {
+            de::Error::custom(
+                "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\" }",
+            )
+        })?;
+        Ok(TomlHealthCheck(match form {
+            Form::Switch(false) => None,
+            Form::Switch(true) => Some(RawHealthCheck::default()),
+            Form::Table(t) => Some(RawHealthCheck {
+                interval: t.interval.map(|t| t.0),
+                uri: t.uri,
+                timeout: t.timeout.map(|t| t.0),
+                fails: t.fails,
+                passes: t.passes,
+                status: t
+                    .status
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| match s {
+                        Status::Code(c) => c.to_string(),
+                        Status::Text(t) => t,
+                    })
+                    .collect(),
+                body: t.body,
+                host: t.host,
+            }),
+        }))
+    }
 }
 
 /// Line number (1-based) of a byte offset in `text`.
@@ -669,6 +970,35 @@ pub fn parse_tree(
         })
         .collect();
 
+    let upstreams = raw
+        .upstream
+        .iter()
+        .map(|u| {
+            let origin = loc.at(u.span().start);
+            let u = u.get_ref();
+            let at = |v| At::new(v, origin.clone());
+            At::new(
+                UpstreamTree {
+                    name: u.name.clone(),
+                    servers: u.servers.iter().map(|p| at(p.clone())).collect(),
+                    balance: u
+                        .balance
+                        .as_ref()
+                        .map(|b| At::new(b.0.clone(), origin.clone())),
+                    keepalive: u.keepalive,
+                    keepalive_timeout: u.keepalive_timeout.map(|t| t.0),
+                    keepalive_requests: u.keepalive_requests,
+                    health_check: u
+                        .health_check
+                        .as_ref()
+                        .and_then(|h| h.0.clone())
+                        .map(|h| At::new(h, origin.clone())),
+                },
+                origin.clone(),
+            )
+        })
+        .collect();
+
     let mut servers = Vec::new();
     for spanned in &raw.server {
         let origin = loc.at(spanned.span().start);
@@ -706,6 +1036,7 @@ pub fn parse_tree(
         http,
         maps,
         log_formats,
+        upstreams,
         servers,
         notes: Vec::new(),
     })
@@ -735,6 +1066,10 @@ fn location(
             match_kind: l.match_kind.unwrap_or(RawMatch::Prefix),
             path: l.path.clone(),
             internal: l.internal,
+            proxy_pass: l
+                .proxy_pass
+                .as_ref()
+                .map(|p| At::new(p.clone(), origin.clone())),
             layers,
             rewrite,
             locations: l

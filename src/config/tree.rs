@@ -47,6 +47,8 @@ pub struct ConfigTree {
     pub http: Layers,
     pub maps: Vec<At<MapTree>>,
     pub log_formats: Vec<At<LogFormatTree>>,
+    /// `upstream name {}` / `[[upstream]]` groups, in configuration order.
+    pub upstreams: Vec<At<UpstreamTree>>,
     pub servers: Vec<At<ServerTree>>,
     /// Remarks for the operator that are not errors ("daemon on has no effect"), printed by
     /// `-t` and at start-up; they are not part of the model.
@@ -111,6 +113,8 @@ pub struct LocationTree {
     pub match_kind: RawMatch,
     pub path: String,
     pub internal: bool,
+    /// `proxy_pass URL` as written (not inherited: it is the location's handler).
+    pub proxy_pass: Option<At<String>>,
     pub layers: Layers,
     pub rewrite: Vec<At<StepTree>>,
     pub locations: Vec<At<LocationTree>>,
@@ -183,6 +187,106 @@ pub struct Layers {
     pub port_in_redirect: Option<bool>,
     pub server_name_in_redirect: Option<bool>,
     pub access_logs: Option<Vec<At<RawAccessLog>>>,
+    pub proxy: ProxyLayer,
+}
+
+/// The inheritable `proxy_*` settings of one block (all optional). Lists follow nginx's
+/// arrays: `Some` at a level replaces the inherited list. Words that need compiling or
+/// cross-checks (`proxy_http_version`, `proxy_next_upstream`, `proxy_redirect`) are kept as
+/// written for `resolve`, so both front-ends share one reading of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProxyLayer {
+    pub set_headers: Option<Vec<At<ProxyHeaderTree>>>,
+    pub hide_headers: Option<Vec<At<String>>>,
+    pub pass_headers: Option<Vec<At<String>>>,
+    /// "1.0" or "1.1".
+    pub http_version: Option<At<String>>,
+    pub method: Option<At<String>>,
+    pub redirect: Option<Vec<At<RawRedirect>>>,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub send_timeout: Option<Duration>,
+    pub next_upstream: Option<At<Vec<String>>>,
+    pub next_upstream_tries: Option<u32>,
+    pub next_upstream_timeout: Option<Duration>,
+    pub buffering: Option<bool>,
+    pub request_buffering: Option<bool>,
+    pub buffer_size: Option<At<u64>>,
+    pub intercept_errors: Option<bool>,
+    pub pass_request_headers: Option<bool>,
+    pub pass_request_body: Option<bool>,
+}
+
+/// `proxy_set_header name value`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyHeaderTree {
+    pub name: String,
+    pub value: String,
+}
+
+/// One `proxy_redirect` directive as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawRedirect {
+    Default,
+    Off,
+    /// `from` may start with `~` / `~*` (a regex).
+    Rule {
+        from: String,
+        to: String,
+    },
+}
+
+/// One `upstream name {}` / `[[upstream]]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamTree {
+    pub name: String,
+    pub servers: Vec<At<RawPeer>>,
+    /// The balancing method; `None` is round-robin. nginx lets a later one replace an
+    /// earlier one (with a warning), so the front-end keeps the last.
+    pub balance: Option<At<RawBalance>>,
+    pub keepalive: Option<usize>,
+    pub keepalive_timeout: Option<Duration>,
+    pub keepalive_requests: Option<u64>,
+    pub health_check: Option<At<RawHealthCheck>>,
+}
+
+/// `server addr [weight=N] [max_fails=N] [fail_timeout=time] [backup] [down] [max_conns=N]`:
+/// the address as written (resolved by `resolve`), the parameters already read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawPeer {
+    pub addr: String,
+    pub weight: Option<u32>,
+    pub max_fails: Option<u32>,
+    pub fail_timeout: Option<Duration>,
+    pub backup: bool,
+    pub down: bool,
+    pub max_conns: Option<u32>,
+}
+
+/// A balancing method as written (`hash`'s key not compiled yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawBalance {
+    RoundRobin,
+    LeastConn,
+    IpHash,
+    Hash { key: String, consistent: bool },
+    Random { two: bool },
+}
+
+/// `anx_health_check [interval=] [uri=] [timeout=] [fails=] [passes=] [status=] [body=]
+/// [host=]` / `health_check = { … }`; unset parts take `HealthCheck::default()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawHealthCheck {
+    pub interval: Option<Duration>,
+    pub uri: Option<String>,
+    pub timeout: Option<Duration>,
+    pub fails: Option<u32>,
+    pub passes: Option<u32>,
+    /// Ranges as written: "200-399", "204".
+    pub status: Vec<String>,
+    pub body: Option<String>,
+    pub host: Option<String>,
 }
 
 /// `add_header name value [always]`.

@@ -65,6 +65,25 @@ pub enum Var {
     Hostname,
     /// `$nginx_version` (anx reports its own version).
     NginxVersion,
+    /// `$proxy_host`: the proxy_pass host ("host" or "host:port" as written).
+    ProxyHost,
+    /// `$proxy_port` (empty for a unix socket).
+    ProxyPort,
+    /// `$proxy_add_x_forwarded_for`: the request's X-Forwarded-For, ", ", `$remote_addr`.
+    ProxyAddXForwardedFor,
+    /// `$upstream_addr`: the peers tried, ", " between them.
+    UpstreamAddr,
+    /// `$upstream_status`, one per attempt.
+    UpstreamStatus,
+    /// `$upstream_response_time`, seconds with milliseconds, one per attempt.
+    UpstreamResponseTime,
+    UpstreamConnectTime,
+    UpstreamHeaderTime,
+    UpstreamBytesReceived,
+    UpstreamBytesSent,
+    /// `$upstream_http_NAME`: a field of the upstream's response head (name lowercased,
+    /// `_` read as `-`).
+    UpstreamHttp(String),
     /// `$1` … `$9` of the last successful regex (nginx has no `$0`).
     Capture(u8),
     /// A named capture `(?<name>…)` of the last successful regex.

@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use super::state::{Received, RequestState};
+use super::state::{Received, RequestState, UpstreamVars};
 use super::{clock, docroot, map, request_id};
 use crate::config::model::{Config, Part, Server, Template, Var};
 use crate::http::host::normalize_host_into;
@@ -170,8 +170,44 @@ impl<'r, 'c> Ctx<'r, 'c> {
             Var::NamedCapture(name) => return put(out, self.st.named_capture(name)),
             Var::User(i) => return put(out, self.st.user.get(*i).and_then(|v| v.as_deref())),
             Var::Map(i) => map::value(self, *i, out, scope),
+            Var::ProxyHost => {
+                let host = self.st.proxy_target.as_ref().map(|(h, _)| h.as_slice());
+                return put(out, host);
+            }
+            Var::ProxyPort => match &self.st.proxy_target {
+                // A unix socket has no port: nginx's $proxy_port is empty there.
+                Some((_, 0)) => {}
+                Some((_, port)) => num(out, u64::from(*port)),
+                None => return false,
+            },
+            Var::ProxyAddXForwardedFor => self.x_forwarded_for(out),
+            Var::UpstreamAddr
+            | Var::UpstreamStatus
+            | Var::UpstreamResponseTime
+            | Var::UpstreamConnectTime
+            | Var::UpstreamHeaderTime
+            | Var::UpstreamBytesReceived
+            | Var::UpstreamBytesSent
+            | Var::UpstreamHttp(_) => match self.st.upstream.as_deref() {
+                Some(u) => return upstream_var(u, v, out),
+                // No upstream exchange (yet): nginx's "not found", `-` in the log.
+                None => return false,
+            },
         }
         true
+    }
+
+    /// `$proxy_add_x_forwarded_for`: every X-Forwarded-For field of the request joined with
+    /// ", " (nginx 1.23+ reads them all), then `$remote_addr`.
+    fn x_forwarded_for(&self, out: &mut Vec<u8>) {
+        let buf = self.req.buf;
+        for f in &self.req.head.fields {
+            if buf[f.name.clone()].eq_ignore_ascii_case(b"x-forwarded-for") {
+                out.extend_from_slice(&buf[f.value.clone()]);
+                out.extend_from_slice(b", ");
+            }
+        }
+        ip(out, self.req.conn.peer.ip());
     }
 
     /// `$host`: the request's host (lowercased, no port, no trailing dot), else the
@@ -219,6 +255,66 @@ pub fn server_name(server: &Server, out: &mut Vec<u8>) {
     }
     let name = name.strip_prefix(b".").unwrap_or(name);
     out.extend(name.iter().map(u8::to_ascii_lowercase));
+}
+
+/// The `$upstream_*` variables, in nginx's formats: one entry per attempt, ", " between
+/// them, times as seconds with three decimals, `-` for an attempt without the value.
+fn upstream_var(u: &UpstreamVars, v: &Var, out: &mut Vec<u8>) -> bool {
+    fn join<T>(out: &mut Vec<u8>, items: &[T], mut one: impl FnMut(&mut Vec<u8>, &T)) -> bool {
+        if items.is_empty() {
+            return false;
+        }
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            one(out, item);
+        }
+        true
+    }
+    fn seconds(out: &mut Vec<u8>, t: &Option<f64>) {
+        match t {
+            Some(s) if s.is_finite() && *s >= 0.0 => {
+                let ms = (s * 1000.0).round() as u64;
+                let _ = write!(out, "{}.{:03}", ms / 1000, ms % 1000);
+            }
+            _ => out.push(b'-'),
+        }
+    }
+    match v {
+        Var::UpstreamAddr => join(out, &u.addr, |out, a| out.extend_from_slice(a)),
+        Var::UpstreamStatus => join(out, &u.status, |out, s| match s {
+            0 => out.push(b'-'),
+            s => num(out, u64::from(*s)),
+        }),
+        Var::UpstreamResponseTime => join(out, &u.response_time, seconds),
+        Var::UpstreamConnectTime => join(out, &u.connect_time, seconds),
+        Var::UpstreamHeaderTime => join(out, &u.header_time, seconds),
+        Var::UpstreamBytesReceived => {
+            num(out, u.bytes_received);
+            true
+        }
+        Var::UpstreamBytesSent => {
+            num(out, u.bytes_sent);
+            true
+        }
+        Var::UpstreamHttp(name) => put(out, upstream_field(&u.head_fields, name)),
+        _ => false,
+    }
+}
+
+/// The first field `name` (lowercase, `-` for `_`) in raw "Name: value\r\n" lines.
+fn upstream_field<'a>(fields: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    for line in fields.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        if same_header(&line[..colon], name.as_bytes()) {
+            return Some(crate::http::request::trim_ows(&line[colon + 1..]));
+        }
+    }
+    None
 }
 
 fn put(out: &mut Vec<u8>, v: Option<&[u8]>) -> bool {
@@ -318,6 +414,49 @@ mod tests {
     }
 
     #[test]
+    fn upstream_variables() {
+        let u = UpstreamVars {
+            addr: vec![b"127.0.0.1:9001".to_vec(), b"unix:/run/a.sock".to_vec()],
+            status: vec![502, 200],
+            connect_time: vec![Some(0.0004), None],
+            header_time: vec![Some(1.2345), Some(0.010)],
+            response_time: vec![Some(2.0), Some(0.0126)],
+            bytes_received: 1234,
+            bytes_sent: 56,
+            head_fields: b"Content-Type: text/html\r\nX-Cache:  HIT \r\nX-Cache: MISS\r\n".to_vec(),
+        };
+        let get = |v: Var| {
+            let mut out = Vec::new();
+            let found = upstream_var(&u, &v, &mut out);
+            (found, String::from_utf8(out).unwrap())
+        };
+        assert_eq!(
+            get(Var::UpstreamAddr),
+            (true, "127.0.0.1:9001, unix:/run/a.sock".into())
+        );
+        assert_eq!(get(Var::UpstreamStatus), (true, "502, 200".into()));
+        assert_eq!(get(Var::UpstreamConnectTime), (true, "0.000, -".into()));
+        assert_eq!(get(Var::UpstreamHeaderTime), (true, "1.235, 0.010".into()));
+        assert_eq!(
+            get(Var::UpstreamResponseTime),
+            (true, "2.000, 0.013".into())
+        );
+        assert_eq!(get(Var::UpstreamBytesReceived), (true, "1234".into()));
+        assert_eq!(get(Var::UpstreamBytesSent), (true, "56".into()));
+        assert_eq!(
+            get(Var::UpstreamHttp("x-cache".into())),
+            (true, "HIT".into())
+        );
+        assert_eq!(
+            get(Var::UpstreamHttp("content-type".into())),
+            (true, "text/html".into())
+        );
+        assert_eq!(get(Var::UpstreamHttp("missing".into())), (false, "".into()));
+        let empty = UpstreamVars::default();
+        assert!(!upstream_var(&empty, &Var::UpstreamAddr, &mut Vec::new()));
+    }
+
+    #[test]
     fn header_names() {
         assert!(same_header(b"User-Agent", b"user_agent"));
         assert!(same_header(b"user-agent", b"user-agent"));
@@ -395,6 +534,22 @@ mod request_tests {
         assert_eq!(answer("$status", req), "200");
         assert_eq!(answer("$nginx_version", req), env!("CARGO_PKG_VERSION"));
         assert_eq!(answer("$pid", req), std::process::id().to_string());
+    }
+
+    #[test]
+    fn proxy_variables_outside_a_proxied_request() {
+        let req = "GET /x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, 3.3.3.3\r\n\r\n";
+        assert_eq!(
+            answer("$proxy_add_x_forwarded_for", req),
+            "1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.7"
+        );
+        let req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(answer("$proxy_add_x_forwarded_for", req), "10.0.0.7");
+        // Not found before (or without) an upstream exchange.
+        assert_eq!(
+            answer("[$proxy_host][$proxy_port][$upstream_addr][$upstream_status][$upstream_http_server]", req),
+            "[][][][][]"
+        );
     }
 
     #[test]

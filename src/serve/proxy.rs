@@ -1140,4 +1140,3 @@ fn log_upstream_error(
         host
     );
 }
-

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod backend;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -117,33 +119,102 @@ impl Anx {
         Self::spawn(cmd)
     }
 
+    /// Writes an nginx-syntax `conf` to `<site>/anx.conf` and starts anx with `shards`.
+    ///
+    /// With `ANX_TESTS_AGAINST_NGINX=1` in the environment, starts Debian's nginx on the
+    /// same conf instead (one worker, its listen port chosen here): a way to check that the
+    /// proxy tests themselves expect what nginx does. anx's own directives (`anx_*`) make
+    /// nginx refuse the conf, and tests of anx-only behaviour then fail, as they should.
+    pub fn start_conf(site: &Site, conf: &str, shards: usize) -> Anx {
+        if std::env::var_os("ANX_TESTS_AGAINST_NGINX").is_some_and(|v| v == "1") {
+            return Self::start_nginx(site, conf);
+        }
+        let path = site.path().join("anx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut cmd = Command::new(anx_bin());
+        cmd.arg("-c")
+            .arg(&path)
+            .arg("--shards")
+            .arg(shards.to_string())
+            .current_dir(site.path());
+        Self::spawn(cmd)
+    }
+
+    fn start_nginx(site: &Site, conf: &str) -> Anx {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dir = site.path().join("nginx");
+        for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            std::fs::create_dir_all(dir.join(t)).unwrap();
+        }
+        let d = dir.display();
+        let conf = conf
+            .replace("listen 127.0.0.1:0;", &format!("listen 127.0.0.1:{port};"))
+            .replacen(
+                "http {",
+                &format!(
+                    "http {{\n    client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; \
+                     fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; \
+                     scgi_temp_path {d}/scgi;"
+                ),
+                1,
+            );
+        let conf = if conf.contains("daemon off;") {
+            conf.replacen(
+                "daemon off;",
+                &format!("daemon off;\npid {d}/nginx.pid;"),
+                1,
+            )
+        } else {
+            format!("daemon off;\nmaster_process off;\npid {d}/nginx.pid;\n{conf}")
+        };
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut cmd = Command::new("/usr/sbin/nginx");
+        cmd.arg("-p")
+            .arg(site.path())
+            .arg("-e")
+            .arg("stderr")
+            .arg("-c")
+            .arg(&path)
+            .current_dir(site.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn nginx");
+        let lines = capture_lines(child.stderr.take().unwrap()).0;
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "nginx exited ({status}):\n{}",
+                    lines.lock().unwrap().join("\n")
+                );
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Anx {
+            child,
+            port,
+            ports: vec![port],
+            lines,
+        }
+    }
+
     /// Starts a prepared command (stderr is piped here) and waits for "ready".
     pub fn spawn(mut cmd: Command) -> Anx {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn anx");
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stderr);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {
-                            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                            lines.lock().unwrap().push(line.clone());
-                            let _ = tx.send(line);
-                        }
-                    }
-                }
-            });
-        }
+        let (lines, rx) = capture_lines(child.stderr.take().unwrap());
         let deadline = Instant::now() + START_DEADLINE;
         let mut ports = Vec::new();
         loop {
@@ -201,6 +272,24 @@ impl Anx {
     /// Everything anx printed on stderr so far.
     pub fn stderr(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now (VmRSS from /proc), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid())
+    }
+
+    /// Stderr lines containing every one of `needles`.
+    pub fn stderr_matching(&self, needles: &[&str]) -> Vec<String> {
+        self.stderr()
+            .into_iter()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .collect()
     }
 
     /// Still running (not crashed)?
@@ -351,6 +440,17 @@ impl Conn {
         &self.buf
     }
 
+    /// Takes the bytes received but not yet consumed.
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Puts bytes back in front of the unconsumed ones.
+    pub fn unread(&mut self, mut bytes: Vec<u8>) {
+        bytes.extend_from_slice(&self.buf);
+        self.buf = bytes;
+    }
+
     /// Reads one response to a non-HEAD request; panics if none arrives.
     pub fn response(&mut self) -> Response {
         self.try_response(false)
@@ -365,6 +465,38 @@ impl Conn {
 
     /// Reads one response; `Err` describes what went wrong (EOF, timeout, garbage).
     pub fn try_response(&mut self, head_request: bool) -> Result<Response, String> {
+        let mut resp = self.try_head()?;
+        let status = resp.status;
+        let bodyless = head_request || status < 200 || status == 204 || status == 304;
+        if bodyless {
+            return Ok(resp);
+        }
+        if resp
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            resp.body = self.read_chunked()?;
+        } else if let Some(len) = resp.content_length() {
+            let len = len as usize;
+            while self.buf.len() < len {
+                if self.fill()? == 0 {
+                    return Err(format!(
+                        "connection closed after {} of {len} body bytes",
+                        self.buf.len()
+                    ));
+                }
+            }
+            resp.body = self.buf.drain(..len).collect();
+        } else {
+            // Close-delimited.
+            while self.fill()? > 0 {}
+            resp.body = std::mem::take(&mut self.buf);
+        }
+        Ok(resp)
+    }
+
+    /// Reads one response head only (the body, if any, stays unread: see [`Conn::chunk`]).
+    pub fn try_head(&mut self) -> Result<Response, String> {
         let head_end = loop {
             if let Some(i) = find(&self.buf, b"\r\n\r\n") {
                 break i + 4;
@@ -402,40 +534,64 @@ impl Conn {
             headers.push((n.to_string(), v.trim().to_string()));
         }
         self.buf.drain(..head_end);
-        let mut resp = Response {
+        Ok(Response {
             version,
             status,
             reason,
             headers,
             body: Vec::new(),
             raw_head,
-        };
-        let bodyless = head_request || status < 200 || status == 204 || status == 304;
-        if bodyless {
-            return Ok(resp);
+        })
+    }
+
+    /// The bytes received and not yet consumed, reading once more if there are none:
+    /// `Ok(empty)` at EOF. For streaming a body without holding it.
+    pub fn chunk(&mut self) -> Result<Vec<u8>, String> {
+        if self.buf.is_empty() {
+            self.fill()?;
         }
-        if resp
-            .header("transfer-encoding")
-            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-        {
-            resp.body = self.read_chunked()?;
-        } else if let Some(len) = resp.content_length() {
-            let len = len as usize;
-            while self.buf.len() < len {
-                if self.fill()? == 0 {
-                    return Err(format!(
-                        "connection closed after {} of {len} body bytes",
-                        self.buf.len()
-                    ));
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    /// Reads one chunked-encoding chunk's data (`Ok(None)` after the last chunk and the
+    /// trailers), for a client that must see chunks as they arrive.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let line_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n") {
+                break i;
+            }
+            if self.fill()? == 0 {
+                return Err("closed inside a chunk size line".into());
+            }
+        };
+        let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16)
+            .map_err(|_| format!("bad chunk size line {line:?}"))?;
+        self.buf.drain(..line_end + 2);
+        if size == 0 {
+            loop {
+                let end = loop {
+                    if let Some(i) = find(&self.buf, b"\r\n") {
+                        break i;
+                    }
+                    if self.fill()? == 0 {
+                        return Err("closed inside trailers".into());
+                    }
+                };
+                self.buf.drain(..end + 2);
+                if end == 0 {
+                    return Ok(None);
                 }
             }
-            resp.body = self.buf.drain(..len).collect();
-        } else {
-            // Close-delimited.
-            while self.fill()? > 0 {}
-            resp.body = std::mem::take(&mut self.buf);
         }
-        Ok(resp)
+        while self.buf.len() < size + 2 {
+            if self.fill()? == 0 {
+                return Err("closed inside a chunk".into());
+            }
+        }
+        let data = self.buf.drain(..size).collect();
+        self.buf.drain(..2);
+        Ok(Some(data))
     }
 
     fn read_chunked(&mut self) -> Result<Vec<u8>, String> {
@@ -557,4 +713,48 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Collects a child's stderr lines (into the shared list, and onto the channel).
+fn capture_lines(
+    stderr: std::process::ChildStderr,
+) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel::<String>();
+    let l = lines.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    l.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+    (lines, rx)
+}
+
+/// VmRSS of process `pid` in KiB (0 if it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// An nginx-syntax configuration for the proxy tests: the error log on stderr at `info`,
+/// no access log, `http` holding `http` (upstream blocks and the like) and one server on
+/// 127.0.0.1:ephemeral whose body is `server`.
+pub fn proxy_conf(http: &str, server: &str) -> String {
+    format!(
+        "error_log stderr info;\nevents {{}}\nhttp {{\n    access_log off;\n{http}\n    server {{\n        listen 127.0.0.1:0;\n{server}\n    }}\n}}\n"
+    )
 }

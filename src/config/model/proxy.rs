@@ -100,7 +100,7 @@ pub enum Balance {
 pub struct HealthCheck {
     /// Time between two probes of one peer. Default 5s.
     pub interval: Duration,
-    /// Request path of the probe (`GET path HTTP/1.1`). Default "/".
+    /// Request path of the probe (`GET path HTTP/1.0`). Default "/".
     pub uri: String,
     /// Host header of the probe; default the upstream's name.
     pub host: Option<String>,

@@ -23,6 +23,7 @@ mod http;
 mod layers;
 mod main;
 mod names;
+mod proxy;
 mod script;
 #[cfg(test)]
 mod tests;
@@ -129,6 +130,8 @@ const LIF: Ctx = 1 << 6;
 const SCRIPT: Ctx = 1 << 7;
 /// Inside `if` in such a script.
 const SCRIPT_IF: Ctx = 1 << 8;
+/// Inside `upstream {}` (nginx's `NGX_HTTP_UPS_CONF`).
+const UPS: Ctx = 1 << 9;
 const HSL: Ctx = HTTP | SRV | LOC;
 /// The rewrite module's directives other than `if` go everywhere a script runs.
 const REWRITE: Ctx = SRV | LOC | SIF | LIF | SCRIPT | SCRIPT_IF;
@@ -191,6 +194,39 @@ const SPECS: &[Spec] = &[
     block("types", HSL, 0, 0),
     block("map", HTTP, 2, 2),
     simple("log_format", HTTP, 2, ANY),
+    block("upstream", HTTP, 1, 1),
+    // upstream (`server`, `keepalive_timeout` and `keepalive_requests` share their names
+    // with http-level directives; `spec` picks by context)
+    simple("server", UPS, 1, ANY),
+    simple("keepalive", UPS, 1, 1),
+    simple("keepalive_timeout", UPS, 1, 1),
+    simple("keepalive_requests", UPS, 1, 1),
+    simple("least_conn", UPS, 0, 0),
+    simple("ip_hash", UPS, 0, 0),
+    simple("hash", UPS, 1, 2),
+    simple("random", UPS, 0, 2),
+    simple("anx_health_check", UPS, 0, ANY),
+    // proxy (ProxyLayer; `proxy_pass` is the location's handler). nginx allows proxy_pass
+    // inside `if` in a location; anx does not (see script.rs).
+    simple("proxy_pass", LOC | LIF, 1, 1),
+    simple("proxy_set_header", HSL, 2, 2),
+    simple("proxy_hide_header", HSL, 1, 1),
+    simple("proxy_pass_header", HSL, 1, 1),
+    simple("proxy_http_version", HSL, 1, 1),
+    simple("proxy_method", HSL, 1, 1),
+    simple("proxy_redirect", HSL, 1, 2),
+    simple("proxy_connect_timeout", HSL, 1, 1),
+    simple("proxy_read_timeout", HSL, 1, 1),
+    simple("proxy_send_timeout", HSL, 1, 1),
+    simple("proxy_next_upstream", HSL, 1, ANY),
+    simple("proxy_next_upstream_tries", HSL, 1, 1),
+    simple("proxy_next_upstream_timeout", HSL, 1, 1),
+    simple("proxy_buffering", HSL, 1, 1),
+    simple("proxy_request_buffering", HSL, 1, 1),
+    simple("proxy_buffer_size", HSL, 1, 1),
+    simple("proxy_intercept_errors", HSL, 1, 1),
+    simple("proxy_pass_request_headers", HSL, 1, 1),
+    simple("proxy_pass_request_body", HSL, 1, 1),
     // server and location
     simple("listen", SRV, 1, ANY),
     simple("server_name", SRV, 1, ANY),
@@ -252,6 +288,10 @@ const SPECS: &[Spec] = &[
     simple("map_hash_bucket_size", HTTP, 1, 1),
     simple("variables_hash_max_size", HTTP, 1, 1),
     simple("variables_hash_bucket_size", HTTP, 1, 1),
+    simple("proxy_buffers", HSL, 2, 2),
+    simple("proxy_busy_buffers_size", HSL, 1, 1),
+    simple("proxy_max_temp_file_size", HSL, 1, 1),
+    simple("proxy_temp_file_write_size", HSL, 1, 1),
 ];
 
 /// What an accepted no-op may say.
@@ -267,6 +307,11 @@ enum NoOpValue {
 /// Why nginx's hash-table sizing directives need no counterpart.
 const HASH_SIZING: &str = "they size nginx's static hash tables; anx's tables (hashbrown) grow \
                            as needed, so there is nothing to size";
+
+/// Why nginx's proxy buffer and temporary-file sizing needs no counterpart.
+const PROXY_SPOOLING: &str = "anx streams an upstream response through one bounded buffer per \
+                              request (proxy_buffer_size) and never spools it to disk, so there \
+                              are no buffer chains or temporary files to size";
 
 /// A directive (or a directive's parameter) anx accepts and ignores.
 struct NoOp {
@@ -363,6 +408,26 @@ const NO_OPS: &[NoOp] = &[
         reason: HASH_SIZING,
     },
     NoOp {
+        directive: "proxy_buffers",
+        value: NoOpValue::Any,
+        reason: PROXY_SPOOLING,
+    },
+    NoOp {
+        directive: "proxy_busy_buffers_size",
+        value: NoOpValue::Any,
+        reason: PROXY_SPOOLING,
+    },
+    NoOp {
+        directive: "proxy_max_temp_file_size",
+        value: NoOpValue::Any,
+        reason: PROXY_SPOOLING,
+    },
+    NoOp {
+        directive: "proxy_temp_file_write_size",
+        value: NoOpValue::Any,
+        reason: PROXY_SPOOLING,
+    },
+    NoOp {
         directive: "log_not_found",
         value: NoOpValue::Only("off"),
         reason: "anx writes no error-log line for a file that does not exist, which is what \
@@ -381,8 +446,13 @@ const NO_OPS: &[NoOp] = &[
     },
 ];
 
-fn spec(name: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.name == name)
+/// The entry for `name`, preferring the one allowed in `ctx` (a few names mean different
+/// directives in `upstream {}` and elsewhere).
+fn spec(name: &str, ctx: Ctx) -> Option<&'static Spec> {
+    SPECS
+        .iter()
+        .find(|s| s.name == name && s.ctx & ctx != 0)
+        .or_else(|| SPECS.iter().find(|s| s.name == name))
 }
 
 /// Whether `word` of `directive` is one of the accepted no-op parameters (`listen ...
@@ -474,7 +544,7 @@ impl Walker {
     /// nginx's checks before a directive's own handler: known, allowed in `ctx`, block or
     /// not, argument count. `true` when the directive may be handled.
     fn check(&mut self, d: &Directive, ctx: Ctx) -> bool {
-        let Some(spec) = spec(&d.name) else {
+        let Some(spec) = spec(&d.name, ctx) else {
             if names::is_nginx_directive(&d.name) {
                 self.error(
                     d,

@@ -44,6 +44,11 @@ impl Walker {
                     }
                 }
                 "log_format" => self.log_format(d, &mut tree.log_formats),
+                "upstream" => {
+                    if let Some(upstream) = self.upstream(d) {
+                        tree.upstreams.push(upstream);
+                    }
+                }
                 "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut tree.http, Level::Http),
@@ -161,6 +166,7 @@ impl Walker {
             match_kind: kind,
             path,
             internal: false,
+            proxy_pass: None,
             layers: Layers::default(),
             rewrite: Vec::new(),
             locations: Vec::new(),
@@ -186,6 +192,9 @@ impl Walker {
                     }
                 }
                 "internal" => location.internal = true,
+                "proxy_pass" => self.once(d, &mut location.proxy_pass, |w| {
+                    Some(At::new(arg(d, 0).to_string(), w.origin(d)))
+                }),
                 "if" | "rewrite" | "return" | "set" | "break" => {
                     if let Some(step) = self.step(d, super::LIF) {
                         location.rewrite.push(step);

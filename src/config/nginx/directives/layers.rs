@@ -288,6 +288,7 @@ impl Walker {
                 }
             }),
             "merge_slashes" => self.once(d, &mut conn.merge_slashes, |w| w.flag(d)),
+            name if name.starts_with("proxy_") => self.proxy_setting(d, &mut layers.proxy),
             _ => self.unhandled(d),
         }
     }

@@ -207,6 +207,11 @@ impl Walker {
                 "add_header" | "expires" => {
                     self.layer(inner, &mut layers, Level::Location { named: false })
                 }
+                "proxy_pass" => self.error(
+                    inner,
+                    "\"proxy_pass\" inside \"if\" is not supported by anx; choose the \
+                     upstream with a map, or put the proxy_pass in a location",
+                ),
                 // nginx allows a few more inside `if` in a location (root, ...).
                 _ => self.error(
                     inner,

@@ -1,0 +1,493 @@
+//! Upstream failures and connection reuse: a backend that dies mid-response (the client
+//! gets a truncated response and a closed connection, never a hang or a second response),
+//! one that never answers (504 after `proxy_read_timeout`), a refused connection (502), a
+//! malformed response head (502), all peers down (502 without contacting any); error-log
+//! lines naming the upstream and the client; anx keeps serving after each. Upstream
+//! keep-alive (`keepalive N` + HTTP/1.1 + `Connection ""`) reuses connections, none is
+//! reused without it, and a backend that closes or misbehaves does not poison the pool.
+//! `proxy_next_upstream`: `error` moves past a refused peer, `http_502`/`http_503` retry,
+//! a POST is not retried unless `non_idempotent`, `off`, and `proxy_next_upstream_tries`.
+
+mod common;
+
+use common::backend::*;
+use common::*;
+use std::time::Duration;
+
+fn start(http: &str, server: &str) -> (Site, Anx) {
+    start_shards(http, server, 1)
+}
+
+fn start_shards(http: &str, server: &str, shards: usize) -> (Site, Anx) {
+    let site = Site::new();
+    let anx = Anx::start_conf(&site, &proxy_conf(http, server), shards);
+    (site, anx)
+}
+
+/// A location every test server has, answered by anx itself.
+const LOCAL: &str = "location = /local { return 200 'local\\n'; }";
+
+/// anx still answers on fresh connections, itself and through the proxy (`path`).
+fn still_serves(anx: &Anx, path: &str) {
+    let r = anx.get("/local");
+    assert_eq!((r.status, r.text().as_str()), (200, "local\n"));
+    let r = anx.get(path);
+    assert_eq!(r.status, 200, "{path} after the failure: {r:?}");
+}
+
+/// Waits for an error-log line containing every needle; panics with the whole log if none.
+fn log_line(anx: &Anx, needles: &[&str]) -> String {
+    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_until(Duration::from_secs(5), "the error-log line", || {
+            anx.stderr_matching(needles).into_iter().next()
+        })
+    }));
+    match found {
+        Ok(l) => l,
+        Err(_) => panic!(
+            "no error-log line with {needles:?}; stderr:\n{}",
+            anx.stderr().join("\n")
+        ),
+    }
+}
+
+#[test]
+fn backend_dying_mid_response_truncates_and_closes() {
+    let good = Backend::text("good\n");
+    let b = Backend::start(|_| Reply::die_mid_body(1_000_000, 100_000));
+    let (_s, anx) = start(
+        &format!(
+            "    upstream b {{ server {}; }}\n    upstream good {{ server {}; }}\n",
+            b.addr(),
+            good.addr()
+        ),
+        &format!("{LOCAL}\n location / {{ proxy_pass http://b; }}\n location /ok {{ proxy_pass http://good; }}"),
+    );
+    let mut c = anx.connect();
+    c.send(get_req("/dies"));
+    let head = c
+        .try_head()
+        .expect("the head was sent before the backend died");
+    assert_eq!(head.status, 200, "{head:?}");
+    // The body is cut short and the connection closed: reading to EOF must end (no
+    // hang) with fewer bytes than announced and nothing that looks like a second response.
+    let rest = c.read_to_end();
+    assert!(
+        (rest.len() as u64) < 1_000_000,
+        "got {} body bytes, the backend sent 100000",
+        rest.len()
+    );
+    assert!(!contains(&rest, b"HTTP/1."), "a second response followed");
+    if head.header("transfer-encoding").is_some() {
+        assert!(
+            !rest.ends_with(b"0\r\n\r\n"),
+            "a truncated chunked body must not end with the last chunk"
+        );
+    }
+    still_serves(&anx, "/ok");
+}
+
+#[test]
+fn backend_that_never_answers_gives_504_after_read_timeout() {
+    let b = Backend::start(|_| Reply::never());
+    let good = Backend::text("good\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream b {{ server {}; }}\n    upstream good {{ server {}; }}\n",
+            b.addr(),
+            good.addr()
+        ),
+        &format!(
+            "{LOCAL}\n location / {{ proxy_pass http://b; proxy_read_timeout 1s; }}
+             location /ok {{ proxy_pass http://good; }}"
+        ),
+    );
+    let r = anx.get("/slow");
+    assert_eq!(r.status, 504, "{r:?}");
+    assert_eq!(
+        b.count(),
+        1,
+        "a GET timing out is not retried on a one-peer group"
+    );
+    let line = log_line(&anx, &["timed out", "client: 127.0.0.1", &b.addr()]);
+    assert!(line.contains("[error]"), "{line}");
+    still_serves(&anx, "/ok");
+}
+
+#[test]
+fn connection_refused_gives_502_and_an_error_log_line() {
+    let dead = refused_port();
+    let good = Backend::text("good\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream dead {{ server 127.0.0.1:{dead}; }}\n    upstream good {{ server {}; }}\n",
+            good.addr()
+        ),
+        &format!(
+            "{LOCAL}\n location / {{ proxy_pass http://dead; }}
+             location /ok {{ proxy_pass http://good; }}"
+        ),
+    );
+    let r = anx.get("/refused");
+    assert_eq!(r.status, 502, "{r:?}");
+    let line = log_line(
+        &anx,
+        &[
+            "client: 127.0.0.1",
+            &format!("127.0.0.1:{dead}"),
+            "upstream",
+        ],
+    );
+    assert!(line.contains("[error]"), "{line}");
+    assert!(
+        line.contains("/refused"),
+        "the line names the request: {line}"
+    );
+    still_serves(&anx, "/ok");
+}
+
+/// nginx differs here: a head that does not parse as a status line is passed to the
+/// client as an HTTP/0.9 response ("upstream sent no valid HTTP/1.0 header"). anx answers
+/// 502, as for any invalid header.
+#[test]
+fn malformed_response_head_gives_502() {
+    let b = Backend::start(|req| match req.path() {
+        "/garbage" => Reply::raw("HTTP/1.1 abc Nope\r\nNo colon here\r\n\r\n"),
+        "/not-http" => Reply::raw("SSH-2.0-OpenSSH_9.0\r\n\r\n"),
+        "/bad-length" => {
+            Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")
+        }
+        _ => Reply::ok("fine\n"),
+    });
+    let (_s, anx) = start(
+        &format!("    upstream b {{ server {}; }}\n", b.addr()),
+        &format!("{LOCAL}\n location / {{ proxy_pass http://b; }}"),
+    );
+    for path in ["/garbage", "/not-http", "/bad-length"] {
+        let r = anx.get(path);
+        assert_eq!(r.status, 502, "{path}: {r:?}");
+    }
+    still_serves(&anx, "/fine");
+}
+
+#[test]
+fn all_peers_down_gives_502_without_contacting_any() {
+    let a = Backend::text("a\n");
+    let b = Backend::text("b\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream g {{ server {} down; server {} down; }}\n",
+            a.addr(),
+            b.addr()
+        ),
+        &format!("{LOCAL}\n location / {{ proxy_pass http://g; }}"),
+    );
+    for _ in 0..5 {
+        let r = anx.get("/x");
+        assert_eq!(r.status, 502, "{r:?}");
+    }
+    assert_eq!(
+        a.accepted() + b.accepted(),
+        0,
+        "a peer marked down was contacted"
+    );
+    let r = anx.get("/local");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn peers_marked_failed_are_not_contacted_until_fail_timeout() {
+    // Both peers accept and drop the connection: each failure counts against the peer.
+    let a = Backend::start(|_| Reply::drop_connection());
+    let b = Backend::start(|_| Reply::drop_connection());
+    let (_s, anx) = start(
+        &format!(
+            "    upstream g {{ server {} max_fails=1 fail_timeout=60s; server {} max_fails=1 fail_timeout=60s; }}\n",
+            a.addr(),
+            b.addr()
+        ),
+        &format!("{LOCAL}\n location / {{ proxy_pass http://g; }}"),
+    );
+    let r = anx.get("/x");
+    assert_eq!(r.status, 502, "{r:?}");
+    let tried = a.accepted() + b.accepted();
+    assert_eq!(
+        tried, 2,
+        "the first request tries both peers (proxy_next_upstream error)"
+    );
+    for _ in 0..5 {
+        let r = anx.get("/x");
+        assert_eq!(r.status, 502, "{r:?}");
+    }
+    assert_eq!(
+        a.accepted() + b.accepted(),
+        tried,
+        "peers that failed max_fails times were contacted again within fail_timeout"
+    );
+    log_line(&anx, &["no live upstreams"]);
+}
+
+#[test]
+fn keepalive_pool_reuses_upstream_connections() {
+    for shards in [1, 2] {
+        let b = Backend::text("pooled\n");
+        let (_s, anx) = start_shards(
+            &format!("    upstream b {{ server {}; keepalive 8; }}\n", b.addr()),
+            "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
+            shards,
+        );
+        for i in 0..100 {
+            let r = anx.get(&format!("/r{i}"));
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, "pooled\n"),
+                "request {i}"
+            );
+        }
+        assert_eq!(b.count(), 100);
+        assert!(
+            b.accepted() <= 2 * shards,
+            "{shards} shard(s): 100 sequential requests used {} upstream connections",
+            b.accepted()
+        );
+        let last = b.last();
+        assert_eq!(last.version, "HTTP/1.1");
+        assert!(
+            last.header("connection").is_none(),
+            "Connection \"\" removes the field: {:?}",
+            last.headers
+        );
+    }
+}
+
+#[test]
+fn without_keepalive_each_request_gets_its_own_upstream_connection() {
+    let b = Backend::text("fresh\n");
+    let (_s, anx) = start(
+        &format!("    upstream b {{ server {}; }}\n", b.addr()),
+        "location / { proxy_pass http://b; }",
+    );
+    // Even on one keep-alive client connection.
+    let mut c = anx.connect();
+    for i in 0..20 {
+        c.send(get_req(&format!("/r{i}")));
+        assert_eq!(c.response().status, 200, "request {i}");
+    }
+    assert_eq!(b.accepted(), 20);
+    assert!(b
+        .requests()
+        .iter()
+        .all(|r| r.header("connection") == Some("close")));
+}
+
+#[test]
+fn a_backend_closing_after_each_response_does_not_poison_the_pool() {
+    let announced = Backend::start(|_| Reply::ok("announced\n").close());
+    let silent = Backend::start(|_| Reply::ok("silent\n").close_silently());
+    let (_s, anx) = start(
+        &format!(
+            "    upstream a {{ server {}; keepalive 8; }}\n    upstream s {{ server {}; keepalive 8; }}\n",
+            announced.addr(),
+            silent.addr()
+        ),
+        "proxy_http_version 1.1; proxy_set_header Connection \"\";
+         location /a { proxy_pass http://a; }
+         location /s { proxy_pass http://s; }",
+    );
+    for i in 0..10 {
+        let r = anx.get("/a");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "announced\n"),
+            "/a {i}"
+        );
+        let r = anx.get("/s");
+        assert_eq!((r.status, r.text().as_str()), (200, "silent\n"), "/s {i}");
+        // Let the silent backend's FIN reach anx's pooled connection before the next use.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(announced.count(), 10);
+    assert_eq!(silent.count(), 10);
+}
+
+#[test]
+fn a_malformed_response_does_not_poison_the_pool() {
+    let b = Backend::start(|req| match req.path() {
+        "/bad" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA-BYTES"),
+        "/short" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"),
+        _ => Reply::ok("good\n"),
+    });
+    let (_s, anx) = start(
+        &format!("    upstream b {{ server {}; keepalive 8; }}\n", b.addr()),
+        "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
+    );
+    for round in 0..3 {
+        assert_eq!(anx.get("/good").text(), "good\n", "round {round}");
+        // Extra bytes after the body: the connection cannot be reused.
+        let r = anx.get("/bad");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "abc");
+        assert_eq!(
+            anx.get("/good").text(),
+            "good\n",
+            "round {round}, after /bad"
+        );
+        // A body shorter than announced: the client sees a truncated response; the next
+        // request still works.
+        let mut c = anx.connect();
+        c.send("GET /short HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let _ = c.try_response(false);
+        assert_eq!(
+            anx.get("/good").text(),
+            "good\n",
+            "round {round}, after /short"
+        );
+    }
+}
+
+#[test]
+fn next_upstream_error_moves_past_a_refused_peer() {
+    let dead = refused_port();
+    let b = Backend::text("alive\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream g {{ server 127.0.0.1:{dead} max_fails=0; server {}; }}\n",
+            b.addr()
+        ),
+        "location / { proxy_pass http://g; }",
+    );
+    for i in 0..10 {
+        let r = anx.get("/x");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "alive\n"),
+            "request {i}"
+        );
+    }
+    assert_eq!(b.count(), 10);
+}
+
+#[test]
+fn next_upstream_off_returns_the_first_failure() {
+    let dead = refused_port();
+    let b = Backend::text("alive\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream g {{ server 127.0.0.1:{dead} max_fails=0; server {}; }}\n",
+            b.addr()
+        ),
+        "location / { proxy_pass http://g; proxy_next_upstream off; }",
+    );
+    let statuses: Vec<u16> = (0..10).map(|_| anx.get("/x").status).collect();
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let bad = statuses.iter().filter(|&&s| s == 502).count();
+    assert_eq!(ok + bad, 10, "{statuses:?}");
+    assert!(
+        bad >= 1,
+        "round-robin sent nothing to the refused peer? {statuses:?}"
+    );
+    assert_eq!(ok, b.count(), "{statuses:?}");
+}
+
+#[test]
+fn next_upstream_on_502_and_503() {
+    let flaky = Backend::start(|req| match req.path() {
+        "/502" => Reply::text(502, "flaky 502\n"),
+        _ => Reply::text(503, "flaky 503\n"),
+    });
+    let good = Backend::text("good\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream g {{ server {} max_fails=0; server {}; }}\n",
+            flaky.addr(),
+            good.addr()
+        ),
+        "location /503 { proxy_pass http://g; proxy_next_upstream error timeout http_503; }
+         location /502 { proxy_pass http://g; proxy_next_upstream error http_502; }
+         location /plain { proxy_pass http://g; }",
+    );
+    for path in ["/503", "/502"] {
+        flaky.clear();
+        for i in 0..6 {
+            let r = anx.get(path);
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, "good\n"),
+                "{path} #{i}"
+            );
+        }
+        assert!(flaky.count() >= 1, "{path}: the flaky peer was never tried");
+    }
+    // Without http_503, the backend's 503 is the answer.
+    let statuses: Vec<u16> = (0..6).map(|_| anx.get("/plain").status).collect();
+    assert!(statuses.contains(&503), "{statuses:?}");
+}
+
+#[test]
+fn post_is_retried_only_with_non_idempotent() {
+    // The first peer reads the request and drops the connection: the request may have
+    // been processed, so a POST must not be sent again unless allowed.
+    let dropper = Backend::start(|_| Reply::drop_connection());
+    let good = Backend::text("good\n");
+    let (_s, anx) = start(
+        &format!(
+            "    upstream g {{ server {} max_fails=0; server {}; }}\n",
+            dropper.addr(),
+            good.addr()
+        ),
+        "location /strict { proxy_pass http://g; }
+         location /lenient { proxy_pass http://g; proxy_next_upstream error timeout non_idempotent; }",
+    );
+    let post = |path: &str| {
+        anx.raw(format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata"
+        ))
+    };
+    let statuses: Vec<u16> = (0..4).map(|_| post("/strict").status).collect();
+    let dropped = dropper.count_path("/strict");
+    assert!(dropped >= 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 502).count(),
+        dropped,
+        "every POST the first peer dropped must fail, not be re-sent: {statuses:?}"
+    );
+    assert_eq!(good.count_path("/strict"), 4 - dropped, "{statuses:?}");
+
+    // GET on the same location is idempotent: retried.
+    for _ in 0..4 {
+        assert_eq!(anx.get("/strict").status, 200);
+    }
+
+    for i in 0..4 {
+        let r = post("/lenient");
+        assert_eq!(r.status, 200, "non_idempotent POST #{i}: {r:?}");
+    }
+    assert!(dropper.count_path("/lenient") >= 1);
+    assert_eq!(good.count_path("/lenient"), 4);
+    assert_eq!(good.last().body, b"data");
+}
+
+#[test]
+fn next_upstream_tries_limits_the_attempts() {
+    let peers: Vec<Backend> = (0..3)
+        .map(|_| Backend::start(|_| Reply::text(503, "busy\n")))
+        .collect();
+    let servers: String = peers
+        .iter()
+        .map(|p| format!("server {} max_fails=0; ", p.addr()))
+        .collect();
+    let (_s, anx) = start(
+        &format!("    upstream g {{ {servers} }}\n"),
+        "location /two { proxy_pass http://g; proxy_next_upstream http_503; proxy_next_upstream_tries 2; }
+         location /all { proxy_pass http://g; proxy_next_upstream http_503; }",
+    );
+    let total = |path: &str| peers.iter().map(|p| p.count_path(path)).sum::<usize>();
+    for _ in 0..6 {
+        assert_eq!(anx.get("/two").status, 503);
+    }
+    assert_eq!(total("/two"), 12, "2 tries for each of 6 requests");
+    for _ in 0..6 {
+        assert_eq!(anx.get("/all").status, 503);
+    }
+    assert_eq!(total("/all"), 18, "every peer once for each of 6 requests");
+}
