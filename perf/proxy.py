@@ -299,6 +299,27 @@ def strace_breakdown(front, url, duration, conns):
     return {"requests": r["requests"], "rps": r["rps"], "rows": rows}
 
 
+def profile(front, url, duration, conns, top=12):
+    """perf record (cpu-clock) over one wrk run: the proxy's hottest symbols."""
+    if not shutil.which("perf"):
+        return None
+    data = os.path.join(tempfile.gettempdir(), f"anx-proxy-{front.name}.perf.data")
+    p = subprocess.Popen(["perf", "record", "-q", "-F", "999", "-e", "cpu-clock", "-o", data,
+                          "-p", str(front.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    wrk(url, duration, conns)
+    p.send_signal(signal.SIGINT)
+    p.wait(10)
+    out = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol",
+                          "--stdio"], capture_output=True, text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[[.k]\]\s+(.+?)(\s{2,}|$)", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), m.group(3)))
+    return rows[:top]
+
+
 def soak(front, url, seconds, conns, interval=10):
     """Load for `seconds`, sampling the front's VmRSS every `interval` s."""
     samples = [(0.0, rss_kib([front.pid]))]
@@ -345,6 +366,7 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--only", default="", help="comma-separated scenario names (small, big, c8)")
     ap.add_argument("--syscalls", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="perf record each proxy on /small")
     ap.add_argument("--soak", type=int, default=0, help="seconds of soak on anx (0: none)")
     ap.add_argument("--no-anx", action="store_true", help="nginx only (dry run)")
     ap.add_argument("--no-table", action="store_true", help="skip the interleaved runs")
@@ -435,6 +457,12 @@ def run(args, tmp, nginx_bin, backend, fronts, ports):
                 log(f"{name}: strace " + ", ".join(f"{s} {c:.2f}" for s, c, _ in straces[name]["rows"][:8]))
         loads.append(load_average())
 
+    profiles = {}
+    if args.profile:
+        for name, front in fronts.items():
+            for path in ["/small", "/big"]:
+                profiles[(name, path)] = profile(front, url(name, path), args.duration, args.conns)
+
     soak_result = None
     if args.soak and "anx" in fronts:
         for name, front in fronts.items():
@@ -451,7 +479,7 @@ def run(args, tmp, nginx_bin, backend, fronts, ports):
         pass
 
     text = report(args, nginx_bin, fronts, scenarios, results, sys_counts, straces, soak_result,
-                  loads, temp_files)
+                  loads, temp_files, profiles)
     print(text)
     if args.out:
         with open(args.out, "a") as f:
@@ -460,7 +488,7 @@ def run(args, tmp, nginx_bin, backend, fronts, ports):
 
 
 def report(args, nginx_bin, fronts, scenarios, results, sys_counts, straces, soak_result, loads,
-           temp_files):
+           temp_files, profiles):
     date = datetime.date.today().isoformat()
     nginx_v = subprocess.run([nginx_bin, "-v"], capture_output=True, text=True).stderr.strip()
     wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip()
@@ -540,6 +568,11 @@ def report(args, nginx_bin, fronts, scenarios, results, sys_counts, straces, soa
                 calls = ", ".join(f"{name} {c:.2f}" + (f" ({e:.2f} failed)" if e >= 0.01 else "")
                                   for name, c, e in s["rows"] if c >= 0.01)
                 lines.append(f"- {n} ({s['requests']:,} requests): {calls}")
+    for (n, path), rows in profiles.items():
+        if rows:
+            lines.append("")
+            lines.append(f"Profile of {n} on {path} (`perf record -e cpu-clock`, share of the proxy's "
+                         "samples): " + "; ".join(f"{sym} ({dso}) {pct:.1f}%" for pct, dso, sym in rows))
     if soak_result:
         s = soak_result["samples"]
         rss = [v for _, v in s]
