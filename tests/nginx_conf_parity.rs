@@ -43,12 +43,12 @@
 
 mod common;
 
+use common::nginx::*;
 use common::*;
-use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// An intended difference: the case name and the rendered answers nginx and anx must give,
@@ -1202,23 +1202,11 @@ fn free_ports() -> [u16; 3] {
     [0, 1, 2].map(|i| ls[i].local_addr().unwrap().port())
 }
 
-fn connects(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-}
-
 /// A running nginx, killed on drop.
 struct Nginx {
-    child: Child,
+    _process: NginxProcess,
     ports: [u16; 3],
     dir: PathBuf,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Nginx {
@@ -1239,21 +1227,16 @@ fn start_nginx(site: &Site) -> Nginx {
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf(ports, "nginx", NGINX_ONLY)).unwrap();
         let startup_log = dir.join("startup.log");
-        let mut child = Command::new(&bin)
-            .arg("-p")
-            .arg(site.path())
-            .arg("-e")
-            .arg(&startup_log)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(dir.join("stderr.log")).unwrap())
-            .spawn()
-            .expect("spawn nginx");
+        let mut process = NginxProcess::spawn(
+            &bin,
+            site.path(),
+            &startup_log,
+            &conf_path,
+            &dir.join("stderr.log"),
+        );
         let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Some(status) = process.exited() {
                 let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
                 last_err = format!(
                     "nginx exited with {status}:\n{}{}{}",
@@ -1264,11 +1247,14 @@ fn start_nginx(site: &Site) -> Nginx {
                 break;
             }
             if ports.iter().all(|&p| connects(p)) {
-                return Nginx { child, ports, dir };
+                return Nginx {
+                    _process: process,
+                    ports,
+                    dir,
+                };
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
+                // Unwinding drops `process`, which kills nginx.
                 panic!("nginx did not listen on {ports:?} within {START_DEADLINE:?}");
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -14,12 +14,6 @@ use common::*;
 use std::collections::HashMap;
 use std::time::Duration;
 
-fn start(http: &str, server: &str) -> (Site, Anx) {
-    let site = Site::new();
-    let anx = Anx::start_conf(&site, &proxy_conf(http, server), 1);
-    (site, anx)
-}
-
 /// `n` backends answering with their index.
 fn backends(n: usize) -> Vec<Backend> {
     (0..n).map(|i| Backend::text(&i.to_string())).collect()
@@ -51,7 +45,7 @@ fn counts(bs: &[Backend]) -> Vec<usize> {
 #[test]
 fn weighted_round_robin_follows_the_weights() {
     let bs = backends(2);
-    let (_s, anx) = start(&group("", &[(&bs[0], "weight=3"), (&bs[1], "")]), PASS);
+    let (_s, anx) = start_proxy(&group("", &[(&bs[0], "weight=3"), (&bs[1], "")]), PASS);
     for i in 0..400 {
         who(&anx, &format!("/r{i}"));
     }
@@ -66,7 +60,7 @@ fn weighted_round_robin_follows_the_weights() {
 #[test]
 fn plain_round_robin_alternates() {
     let bs = backends(3);
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &group("", &[(&bs[0], ""), (&bs[1], ""), (&bs[2], "")]),
         PASS,
     );
@@ -80,7 +74,7 @@ fn plain_round_robin_alternates() {
 fn least_conn_avoids_the_busy_peer() {
     let slow = Backend::start(|_| Reply::ok("0\n").after(Duration::from_millis(400)));
     let fast = Backend::text("1");
-    let (_s, anx) = start(&group("least_conn;", &[(&slow, ""), (&fast, "")]), PASS);
+    let (_s, anx) = start_proxy(&group("least_conn;", &[(&slow, ""), (&fast, "")]), PASS);
     let port = anx.port;
     let threads: Vec<_> = (0..4)
         .map(|t| {
@@ -109,7 +103,7 @@ fn least_conn_avoids_the_busy_peer() {
 #[test]
 fn ip_hash_keeps_a_client_on_one_peer() {
     let bs = backends(3);
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &group("ip_hash;", &[(&bs[0], ""), (&bs[1], ""), (&bs[2], "")]),
         PASS,
     );
@@ -138,7 +132,7 @@ fn sticky_map(anx: &Anx, users: usize, repeat: usize) -> HashMap<usize, usize> {
 fn hash_by_argument_is_sticky_and_spreads_keys() {
     for consistent in ["", " consistent"] {
         let bs = backends(3);
-        let (_s, anx) = start(
+        let (_s, anx) = start_proxy(
             &group(
                 &format!("hash $arg_user{consistent};"),
                 &[(&bs[0], ""), (&bs[1], ""), (&bs[2], "")],
@@ -164,7 +158,7 @@ fn consistent_hash_keeps_other_keys_when_a_peer_goes_down() {
     let bs = backends(3);
     let all = [(&bs[0], ""), (&bs[1], ""), (&bs[2], "")];
     let before = {
-        let (_s, anx) = start(&group("hash $arg_user consistent;", &all), PASS);
+        let (_s, anx) = start_proxy(&group("hash $arg_user consistent;", &all), PASS);
         sticky_map(&anx, 40, 2)
     };
     // Take out whichever peer holds some keys (the first user's).
@@ -175,7 +169,7 @@ fn consistent_hash_keeps_other_keys_when_a_peer_goes_down() {
         .map(|(i, b)| (b, if i == gone { "down" } else { "" }))
         .collect();
     let after = {
-        let (_s, anx) = start(&group("hash $arg_user consistent;", &with_down), PASS);
+        let (_s, anx) = start_proxy(&group("hash $arg_user consistent;", &with_down), PASS);
         sticky_map(&anx, 40, 2)
     };
     for u in 0..40 {
@@ -193,7 +187,7 @@ fn consistent_hash_keeps_other_keys_when_a_peer_goes_down() {
 fn random_spreads_within_tolerance() {
     for method in ["random;", "random two;"] {
         let bs = backends(3);
-        let (_s, anx) = start(
+        let (_s, anx) = start_proxy(
             &group(method, &[(&bs[0], ""), (&bs[1], ""), (&bs[2], "")]),
             PASS,
         );
@@ -213,7 +207,7 @@ fn random_spreads_within_tolerance() {
 fn backup_is_used_only_when_the_primaries_are_unavailable() {
     let primary = Backend::text("0");
     let spare = Backend::text("1");
-    let (_s, anx) = start(&group("", &[(&primary, ""), (&spare, "backup")]), PASS);
+    let (_s, anx) = start_proxy(&group("", &[(&primary, ""), (&spare, "backup")]), PASS);
     for i in 0..20 {
         assert_eq!(who(&anx, &format!("/r{i}")), 0);
     }
@@ -235,7 +229,7 @@ fn backup_is_used_only_when_the_primaries_are_unavailable() {
 #[test]
 fn a_down_peer_is_never_used() {
     let bs = backends(3);
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &group("", &[(&bs[0], ""), (&bs[1], "down"), (&bs[2], "")]),
         PASS,
     );
@@ -250,7 +244,7 @@ fn a_down_peer_is_never_used() {
 fn max_fails_marks_a_peer_failed_for_fail_timeout() {
     let broken = Backend::start(|_| Reply::drop_connection());
     let good = Backend::text("1");
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &group(
             "",
             &[(&broken, "max_fails=2 fail_timeout=60s"), (&good, "")],
@@ -269,7 +263,7 @@ fn max_fails_marks_a_peer_failed_for_fail_timeout() {
 fn max_fails_zero_disables_failure_accounting() {
     let broken = Backend::start(|_| Reply::drop_connection());
     let good = Backend::text("1");
-    let (_s, anx) = start(&group("", &[(&broken, "max_fails=0"), (&good, "")]), PASS);
+    let (_s, anx) = start_proxy(&group("", &[(&broken, "max_fails=0"), (&good, "")]), PASS);
     for i in 0..20 {
         assert_eq!(who(&anx, &format!("/r{i}")), 1, "request {i}");
     }
@@ -284,7 +278,7 @@ fn max_fails_zero_disables_failure_accounting() {
 fn a_failed_peer_returns_after_fail_timeout() {
     let flaky = Backend::start(|_| Reply::drop_connection());
     let good = Backend::text("1");
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &group("", &[(&flaky, "max_fails=1 fail_timeout=1s"), (&good, "")]),
         PASS,
     );

@@ -12,16 +12,6 @@ mod common;
 use common::backend::*;
 use common::*;
 
-fn start(http: &str, server: &str) -> (Site, Anx) {
-    let site = Site::new();
-    let anx = Anx::start_conf(&site, &proxy_conf(http, server), 1);
-    (site, anx)
-}
-
-fn upstream(name: &str, b: &Backend) -> String {
-    format!("    upstream {name} {{ server {}; }}\n", b.addr())
-}
-
 /// GET `target` with extra header lines; the response.
 fn get_with(anx: &Anx, target: &str, headers: &str) -> Response {
     anx.raw(format!(
@@ -32,7 +22,7 @@ fn get_with(anx: &Anx, target: &str, headers: &str) -> Response {
 #[test]
 fn proxy_pass_with_a_uri_replaces_the_location_prefix() {
     let b = Backend::echo();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /app/ { proxy_pass http://b/; }
          location /old/ { proxy_pass http://b/base/; }
@@ -56,7 +46,7 @@ fn proxy_pass_with_a_uri_replaces_the_location_prefix() {
 #[test]
 fn proxy_pass_without_a_uri_passes_the_request_uri_unchanged() {
     let b = Backend::echo();
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     for target in [
         "/plain",
         "/a%20b/c%2Fd?x=%41&y",
@@ -81,7 +71,7 @@ fn proxy_pass_without_a_uri_passes_the_request_uri_unchanged() {
 #[test]
 fn regex_location_without_a_uri_passes_the_request_uri() {
     let b = Backend::echo();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         r"location ~ ^/re/(\d+)$ { proxy_pass http://b; }
           location / { return 200 'static\n'; }",
@@ -96,7 +86,7 @@ fn regex_location_without_a_uri_passes_the_request_uri() {
 #[test]
 fn variables_in_proxy_pass() {
     let b = Backend::echo();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /v/ { proxy_pass http://b$request_uri; }
          location /s/ { set $dest /elsewhere; proxy_pass http://b$dest$is_args$args; }",
@@ -114,7 +104,7 @@ fn variables_in_proxy_pass() {
 #[test]
 fn rewrite_break_then_proxy_pass_sends_the_rewritten_uri() {
     let b = Backend::echo();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /rw/ { rewrite ^/rw/(.*)$ /inner/$1 break; proxy_pass http://b; }
          location /rq/ { rewrite ^/rq/(.*)$ /inner?from=$1 break; proxy_pass http://b; }",
@@ -129,7 +119,7 @@ fn rewrite_break_then_proxy_pass_sends_the_rewritten_uri() {
 fn default_host_is_the_proxy_host_and_http_1_0_with_connection_close() {
     let b = Backend::echo();
     let port = b.port();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("named_group", &b),
         &format!(
             "location /g/ {{ proxy_pass http://named_group/; }}
@@ -155,7 +145,7 @@ fn default_host_is_the_proxy_host_and_http_1_0_with_connection_close() {
 #[test]
 fn set_header_host_and_the_forwarding_fields() {
     let b = Backend::echo();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location / {
             proxy_pass http://b;
@@ -197,7 +187,7 @@ fn set_header_host_and_the_forwarding_fields() {
 #[test]
 fn hop_by_hop_request_fields_do_not_reach_the_backend() {
     let b = Backend::echo();
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     let r = anx.raw(
         "GET /hop HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive, X-Secret\r\n\
          X-Secret: 1\r\nTE: trailers\r\nProxy-Authorization: Basic dTpw\r\n\
@@ -239,7 +229,7 @@ fn hop_by_hop_response_fields_do_not_reach_the_client() {
             .header("Trailer", "X-Checksum")
             .header("X-End-To-End", "yes")
     });
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     let mut c = anx.connect();
     for round in 0..2 {
         c.send(get_req("/hop"));
@@ -264,7 +254,7 @@ fn hide_header_and_pass_header() {
             .header("X-Internal", "secret")
             .header("X-Visible", "v")
     });
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /hide { proxy_pass http://b; proxy_hide_header X-Internal; }
          location /pass { proxy_pass http://b; proxy_pass_header Server; }",
@@ -287,7 +277,7 @@ fn the_backends_server_and_date_are_replaced() {
             .header("Server", "backend/1.0")
             .header("Date", "Mon, 01 Jan 2001 00:00:00 GMT")
     });
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     let r = anx.get("/");
     assert_eq!(r.status, 200);
     assert_eq!(r.header_count("server"), 1, "{r:?}");
@@ -302,7 +292,7 @@ fn proxy_redirect_default_explicit_and_off() {
         let to = req.arg("to").unwrap_or("http://b/login").to_string();
         Reply::text(302, "moved\n").header("Location", &to)
     });
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /app/ { proxy_pass http://b/; }
          location /exp/ { proxy_pass http://b/; proxy_redirect http://b/ http://front.example/; }
@@ -335,7 +325,7 @@ fn proxy_redirect_default_explicit_and_off() {
 #[test]
 fn proxy_method_and_proxy_http_version() {
     let b = Backend::echo();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /m { proxy_pass http://b; proxy_method POST; }
          location /v11 { proxy_pass http://b; proxy_http_version 1.1; }",
@@ -356,8 +346,8 @@ fn unix_socket_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("app.sock");
     let b = Backend::start_unix(&sock, Reply::echo);
-    let (_s, anx) = start(
-        &format!("    upstream u {{ server {}; }}\n", b.addr()),
+    let (_s, anx) = start_proxy(
+        &upstream("u", &b),
         &format!(
             "location /u/ {{ proxy_pass http://u/; }}
              location /direct/ {{ proxy_pass http://{}:/; }}",
@@ -385,7 +375,7 @@ fn response_status_headers_and_body_pass_through() {
             .header("Set-Cookie", "a=1")
             .header("Set-Cookie", "b=2"),
     });
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     let r = anx.get("/created");
     assert_eq!((r.status, r.text().as_str()), (201, "made\n"));
     assert_eq!(r.header("x-id"), Some("7"));
@@ -407,7 +397,7 @@ fn intercept_errors_sends_upstream_errors_to_error_page() {
         "/missing" => Reply::text(404, "backend 404\n"),
         _ => Reply::ok("fine\n"),
     });
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location / { proxy_pass http://b; proxy_intercept_errors on; error_page 404 = @nf; }
          location @nf { return 404 'anx page\n'; }",

@@ -17,16 +17,6 @@ use std::time::{Duration, Instant};
 /// How much anx's RSS may grow over its size after start-up while a 1 GiB body passes.
 const RSS_CEILING_KIB: u64 = 64 * 1024;
 
-fn start(http: &str, server: &str) -> (Site, Anx) {
-    let site = Site::new();
-    let anx = Anx::start_conf(&site, &proxy_conf(http, server), 1);
-    (site, anx)
-}
-
-fn upstream(name: &str, b: &Backend) -> String {
-    format!("    upstream {name} {{ server {}; }}\n", b.addr())
-}
-
 /// Samples a process's RSS every 20 ms until dropped; `max()` is the largest seen.
 struct RssWatch {
     stop: Arc<AtomicBool>,
@@ -64,7 +54,7 @@ impl RssWatch {
 #[test]
 fn content_length_upload_reaches_the_backend_intact() {
     let b = Backend::start(|req| Reply::ok(format!("{} {}\n", req.body_len, req.body_is_stream)));
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "client_max_body_size 16m;\n location / { proxy_pass http://b; }",
     );
@@ -88,7 +78,7 @@ fn content_length_upload_reaches_the_backend_intact() {
 #[test]
 fn chunked_upload_reaches_the_backend_intact() {
     let b = Backend::start(|req| Reply::ok(format!("{} {}\n", req.body_len, req.body_is_stream)));
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "client_max_body_size 16m;\n
          location / { proxy_pass http://b; }
@@ -145,7 +135,7 @@ fn chunked_response_is_rechunked_for_1_1_and_close_delimited_for_1_0() {
     let whole: Vec<u8> = chunks.concat();
     let cs = chunks.clone();
     let b = Backend::start(move |_| Reply::chunked(cs.clone()));
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
 
     // HTTP/1.1 client, keep-alive: a well-framed body and the connection reusable.
     let mut c = anx.connect();
@@ -175,7 +165,7 @@ fn chunked_response_is_rechunked_for_1_1_and_close_delimited_for_1_0() {
 #[test]
 fn head_through_the_proxy() {
     let b = Backend::start(|_| Reply::ok("five!"));
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     let mut c = anx.connect();
     c.send("HEAD /h HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let r = c.head_response();
@@ -195,7 +185,7 @@ fn one_gib_download_streams_in_bounded_memory() {
         "/big" => Reply::stream(LEN),
         _ => Reply::stream(1 << 20),
     });
-    let (_s, anx) = start(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     // Warm up (the first exchange allocates per-shard buffers), then measure.
     let r = anx.get("/warm-up");
     assert!(matches_stream(0, &r.body) && r.body.len() == 1 << 20);
@@ -232,7 +222,7 @@ fn one_gib_download_streams_in_bounded_memory() {
 fn one_gib_upload_streams_in_bounded_memory() {
     const LEN: u64 = 1 << 30;
     let b = Backend::start(|req| Reply::ok(format!("{} {}\n", req.body_len, req.body_is_stream)));
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "client_max_body_size 0;\n
          location / { proxy_pass http://b; proxy_request_buffering off; }",
@@ -265,7 +255,7 @@ fn one_gib_upload_streams_in_bounded_memory() {
 fn server_sent_events_pass_one_by_one_with_buffering_off() {
     const EVENTS: usize = 5;
     let b = Backend::start(|_| Reply::sse(EVENTS, Duration::from_millis(200)).without_length());
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &upstream("b", &b),
         "location /events { proxy_pass http://b; proxy_buffering off; }",
     );

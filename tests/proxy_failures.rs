@@ -14,16 +14,6 @@ use common::backend::*;
 use common::*;
 use std::time::Duration;
 
-fn start(http: &str, server: &str) -> (Site, Anx) {
-    start_shards(http, server, 1)
-}
-
-fn start_shards(http: &str, server: &str, shards: usize) -> (Site, Anx) {
-    let site = Site::new();
-    let anx = Anx::start_conf(&site, &proxy_conf(http, server), shards);
-    (site, anx)
-}
-
 /// A location every test server has, answered by anx itself.
 const LOCAL: &str = "location = /local { return 200 'local\\n'; }";
 
@@ -33,6 +23,38 @@ fn still_serves(anx: &Anx, path: &str) {
     assert_eq!((r.status, r.text().as_str()), (200, "local\n"));
     let r = anx.get(path);
     assert_eq!(r.status, 200, "{path} after the failure: {r:?}");
+}
+
+/// anx with upstream `g`: `first` (never marked failed, so every request may try it)
+/// then `second`, and the server's `locations`.
+fn retry_group(first: &str, second: &str, locations: &str) -> (Site, Anx) {
+    start_proxy(
+        &format!("    upstream g {{ server {first} max_fails=0; server {second}; }}\n"),
+        locations,
+    )
+}
+
+/// [`retry_group`] whose first peer refuses connections and whose second, returned,
+/// answers "alive\n".
+fn refused_then_alive(locations: &str) -> (Backend, Site, Anx) {
+    let alive = Backend::text("alive\n");
+    let (site, anx) = retry_group(
+        &format!("127.0.0.1:{}", refused_port()),
+        &alive.addr(),
+        locations,
+    );
+    (alive, site, anx)
+}
+
+/// GETs `path` and checks the answer is 200 with `body`; `what` names the request.
+fn assert_ok_text(anx: &Anx, path: &str, body: &str, what: impl std::fmt::Display) {
+    let r = anx.get(path);
+    assert_eq!((r.status, r.text().as_str()), (200, body), "{what}");
+}
+
+/// The statuses of `n` GETs of `path`.
+fn statuses(anx: &Anx, path: &str, n: usize) -> Vec<u16> {
+    (0..n).map(|_| anx.get(path).status).collect()
 }
 
 /// Waits for an error-log line containing every needle; panics with the whole log if none.
@@ -55,12 +77,8 @@ fn log_line(anx: &Anx, needles: &[&str]) -> String {
 fn backend_dying_mid_response_truncates_and_closes() {
     let good = Backend::text("good\n");
     let b = Backend::start(|_| Reply::die_mid_body(1_000_000, 100_000));
-    let (_s, anx) = start(
-        &format!(
-            "    upstream b {{ server {}; }}\n    upstream good {{ server {}; }}\n",
-            b.addr(),
-            good.addr()
-        ),
+    let (_s, anx) = start_proxy(
+        &(upstream("b", &b) + &upstream("good", &good)),
         &format!("{LOCAL}\n location / {{ proxy_pass http://b; }}\n location /ok {{ proxy_pass http://good; }}"),
     );
     let mut c = anx.connect();
@@ -91,12 +109,8 @@ fn backend_dying_mid_response_truncates_and_closes() {
 fn backend_that_never_answers_gives_504_after_read_timeout() {
     let b = Backend::start(|_| Reply::never());
     let good = Backend::text("good\n");
-    let (_s, anx) = start(
-        &format!(
-            "    upstream b {{ server {}; }}\n    upstream good {{ server {}; }}\n",
-            b.addr(),
-            good.addr()
-        ),
+    let (_s, anx) = start_proxy(
+        &(upstream("b", &b) + &upstream("good", &good)),
         &format!(
             "{LOCAL}\n location / {{ proxy_pass http://b; proxy_read_timeout 1s; }}
              location /ok {{ proxy_pass http://good; }}"
@@ -118,11 +132,8 @@ fn backend_that_never_answers_gives_504_after_read_timeout() {
 fn connection_refused_gives_502_and_an_error_log_line() {
     let dead = refused_port();
     let good = Backend::text("good\n");
-    let (_s, anx) = start(
-        &format!(
-            "    upstream dead {{ server 127.0.0.1:{dead}; }}\n    upstream good {{ server {}; }}\n",
-            good.addr()
-        ),
+    let (_s, anx) = start_proxy(
+        &(format!("    upstream dead {{ server 127.0.0.1:{dead}; }}\n") + &upstream("good", &good)),
         &format!(
             "{LOCAL}\n location / {{ proxy_pass http://dead; }}
              location /ok {{ proxy_pass http://good; }}"
@@ -159,8 +170,8 @@ fn malformed_response_head_gives_502() {
         }
         _ => Reply::ok("fine\n"),
     });
-    let (_s, anx) = start(
-        &format!("    upstream b {{ server {}; }}\n", b.addr()),
+    let (_s, anx) = start_proxy(
+        &upstream("b", &b),
         &format!("{LOCAL}\n location / {{ proxy_pass http://b; }}"),
     );
     for path in ["/garbage", "/not-http", "/bad-length"] {
@@ -174,7 +185,7 @@ fn malformed_response_head_gives_502() {
 fn all_peers_down_gives_502_without_contacting_any() {
     let a = Backend::text("a\n");
     let b = Backend::text("b\n");
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &format!(
             "    upstream g {{ server {} down; server {} down; }}\n",
             a.addr(),
@@ -200,7 +211,7 @@ fn peers_marked_failed_are_not_contacted_until_fail_timeout() {
     // Both peers accept and drop the connection: each failure counts against the peer.
     let a = Backend::start(|_| Reply::drop_connection());
     let b = Backend::start(|_| Reply::drop_connection());
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &format!(
             "    upstream g {{ server {} max_fails=1 fail_timeout=60s; server {} max_fails=1 fail_timeout=60s; }}\n",
             a.addr(),
@@ -231,17 +242,17 @@ fn peers_marked_failed_are_not_contacted_until_fail_timeout() {
 fn keepalive_pool_reuses_upstream_connections() {
     for shards in [1, 2] {
         let b = Backend::text("pooled\n");
-        let (_s, anx) = start_shards(
+        let (_s, anx) = start_proxy_shards(
             &format!("    upstream b {{ server {}; keepalive 8; }}\n", b.addr()),
             "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
             shards,
         );
         for i in 0..100 {
-            let r = anx.get(&format!("/r{i}"));
-            assert_eq!(
-                (r.status, r.text().as_str()),
-                (200, "pooled\n"),
-                "request {i}"
+            assert_ok_text(
+                &anx,
+                &format!("/r{i}"),
+                "pooled\n",
+                format_args!("request {i}"),
             );
         }
         assert_eq!(b.count(), 100);
@@ -263,10 +274,7 @@ fn keepalive_pool_reuses_upstream_connections() {
 #[test]
 fn without_keepalive_each_request_gets_its_own_upstream_connection() {
     let b = Backend::text("fresh\n");
-    let (_s, anx) = start(
-        &format!("    upstream b {{ server {}; }}\n", b.addr()),
-        "location / { proxy_pass http://b; }",
-    );
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     // Even on one keep-alive client connection.
     let mut c = anx.connect();
     for i in 0..20 {
@@ -284,7 +292,7 @@ fn without_keepalive_each_request_gets_its_own_upstream_connection() {
 fn a_backend_closing_after_each_response_does_not_poison_the_pool() {
     let announced = Backend::start(|_| Reply::ok("announced\n").close());
     let silent = Backend::start(|_| Reply::ok("silent\n").close_silently());
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &format!(
             "    upstream a {{ server {}; keepalive 8; }}\n    upstream s {{ server {}; keepalive 8; }}\n",
             announced.addr(),
@@ -295,14 +303,8 @@ fn a_backend_closing_after_each_response_does_not_poison_the_pool() {
          location /s { proxy_pass http://s; }",
     );
     for i in 0..10 {
-        let r = anx.get("/a");
-        assert_eq!(
-            (r.status, r.text().as_str()),
-            (200, "announced\n"),
-            "/a {i}"
-        );
-        let r = anx.get("/s");
-        assert_eq!((r.status, r.text().as_str()), (200, "silent\n"), "/s {i}");
+        assert_ok_text(&anx, "/a", "announced\n", format_args!("/a {i}"));
+        assert_ok_text(&anx, "/s", "silent\n", format_args!("/s {i}"));
         // Let the silent backend's FIN reach anx's pooled connection before the next use.
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -317,7 +319,7 @@ fn a_malformed_response_does_not_poison_the_pool() {
         "/short" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"),
         _ => Reply::ok("good\n"),
     });
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &format!("    upstream b {{ server {}; keepalive 8; }}\n", b.addr()),
         "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
     );
@@ -347,38 +349,18 @@ fn a_malformed_response_does_not_poison_the_pool() {
 
 #[test]
 fn next_upstream_error_moves_past_a_refused_peer() {
-    let dead = refused_port();
-    let b = Backend::text("alive\n");
-    let (_s, anx) = start(
-        &format!(
-            "    upstream g {{ server 127.0.0.1:{dead} max_fails=0; server {}; }}\n",
-            b.addr()
-        ),
-        "location / { proxy_pass http://g; }",
-    );
+    let (b, _s, anx) = refused_then_alive("location / { proxy_pass http://g; }");
     for i in 0..10 {
-        let r = anx.get("/x");
-        assert_eq!(
-            (r.status, r.text().as_str()),
-            (200, "alive\n"),
-            "request {i}"
-        );
+        assert_ok_text(&anx, "/x", "alive\n", format_args!("request {i}"));
     }
     assert_eq!(b.count(), 10);
 }
 
 #[test]
 fn next_upstream_off_returns_the_first_failure() {
-    let dead = refused_port();
-    let b = Backend::text("alive\n");
-    let (_s, anx) = start(
-        &format!(
-            "    upstream g {{ server 127.0.0.1:{dead} max_fails=0; server {}; }}\n",
-            b.addr()
-        ),
-        "location / { proxy_pass http://g; proxy_next_upstream off; }",
-    );
-    let statuses: Vec<u16> = (0..10).map(|_| anx.get("/x").status).collect();
+    let (b, _s, anx) =
+        refused_then_alive("location / { proxy_pass http://g; proxy_next_upstream off; }");
+    let statuses = statuses(&anx, "/x", 10);
     let ok = statuses.iter().filter(|&&s| s == 200).count();
     let bad = statuses.iter().filter(|&&s| s == 502).count();
     assert_eq!(ok + bad, 10, "{statuses:?}");
@@ -396,12 +378,9 @@ fn next_upstream_on_502_and_503() {
         _ => Reply::text(503, "flaky 503\n"),
     });
     let good = Backend::text("good\n");
-    let (_s, anx) = start(
-        &format!(
-            "    upstream g {{ server {} max_fails=0; server {}; }}\n",
-            flaky.addr(),
-            good.addr()
-        ),
+    let (_s, anx) = retry_group(
+        &flaky.addr(),
+        &good.addr(),
         "location /503 { proxy_pass http://g; proxy_next_upstream error timeout http_503; }
          location /502 { proxy_pass http://g; proxy_next_upstream error http_502; }
          location /plain { proxy_pass http://g; }",
@@ -409,17 +388,12 @@ fn next_upstream_on_502_and_503() {
     for path in ["/503", "/502"] {
         flaky.clear();
         for i in 0..6 {
-            let r = anx.get(path);
-            assert_eq!(
-                (r.status, r.text().as_str()),
-                (200, "good\n"),
-                "{path} #{i}"
-            );
+            assert_ok_text(&anx, path, "good\n", format_args!("{path} #{i}"));
         }
         assert!(flaky.count() >= 1, "{path}: the flaky peer was never tried");
     }
     // Without http_503, the backend's 503 is the answer.
-    let statuses: Vec<u16> = (0..6).map(|_| anx.get("/plain").status).collect();
+    let statuses = statuses(&anx, "/plain", 6);
     assert!(statuses.contains(&503), "{statuses:?}");
 }
 
@@ -429,12 +403,9 @@ fn post_is_retried_only_with_non_idempotent() {
     // been processed, so a POST must not be sent again unless allowed.
     let dropper = Backend::start(|_| Reply::drop_connection());
     let good = Backend::text("good\n");
-    let (_s, anx) = start(
-        &format!(
-            "    upstream g {{ server {} max_fails=0; server {}; }}\n",
-            dropper.addr(),
-            good.addr()
-        ),
+    let (_s, anx) = retry_group(
+        &dropper.addr(),
+        &good.addr(),
         "location /strict { proxy_pass http://g; }
          location /lenient { proxy_pass http://g; proxy_next_upstream error timeout non_idempotent; }",
     );
@@ -476,7 +447,7 @@ fn next_upstream_tries_limits_the_attempts() {
         .iter()
         .map(|p| format!("server {} max_fails=0; ", p.addr()))
         .collect();
-    let (_s, anx) = start(
+    let (_s, anx) = start_proxy(
         &format!("    upstream g {{ {servers} }}\n"),
         "location /two { proxy_pass http://g; proxy_next_upstream http_503; proxy_next_upstream_tries 2; }
          location /all { proxy_pass http://g; proxy_next_upstream http_503; }",

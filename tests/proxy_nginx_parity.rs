@@ -21,11 +21,10 @@
 mod common;
 
 use common::backend::*;
+use common::nginx::*;
 use common::*;
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The conf both load; `@PORT@` is the server's listen port, `@B@` its backend's address.
@@ -177,21 +176,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn connects(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-}
-
+/// A running nginx, killed on drop.
 struct Nginx {
-    child: Child,
+    _process: NginxProcess,
     port: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_nginx(site: &Site, backend: &str) -> Nginx {
@@ -215,21 +203,16 @@ fn start_nginx(site: &Site, backend: &str) -> Nginx {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, text).unwrap();
-    let mut child = Command::new(bin)
-        .arg("-p")
-        .arg(site.path())
-        .arg("-e")
-        .arg(dir.join("startup.log"))
-        .arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(dir.join("stderr.log")).unwrap())
-        .spawn()
-        .expect("spawn nginx");
+    let mut process = NginxProcess::spawn(
+        bin,
+        site.path(),
+        &dir.join("startup.log"),
+        &path,
+        &dir.join("stderr.log"),
+    );
     let deadline = Instant::now() + START_DEADLINE;
     while !connects(port) {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = process.exited() {
             panic!(
                 "nginx exited with {status}: {}{}",
                 std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default(),
@@ -239,7 +222,10 @@ fn start_nginx(site: &Site, backend: &str) -> Nginx {
         assert!(Instant::now() < deadline, "nginx did not listen on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Nginx { child, port }
+    Nginx {
+        _process: process,
+        port,
+    }
 }
 
 /// What one server did with one case, rendered for comparison.

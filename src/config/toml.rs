@@ -36,13 +36,13 @@ pub struct Time(pub Duration);
 
 impl<'de> Deserialize<'de> for Time {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match NumberOrText::deserialize(d)? {
-            NumberOrText::Number(n) if n >= 0 => Ok(Time(Duration::from_secs(n as u64))),
-            NumberOrText::Number(n) => Err(de::Error::custom(format!(
-                "expected a time such as \"75s\", found {n}"
-            ))),
-            NumberOrText::Text(t) => parse_duration(&t).map(Time).map_err(de::Error::custom),
-        }
+        number_or_text(
+            d,
+            0,
+            "a time such as \"75s\"",
+            |n| Time(Duration::from_secs(n)),
+            |t| parse_duration(t).map(Time),
+        )
     }
 }
 
@@ -52,31 +52,71 @@ pub struct Size(pub u64);
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match NumberOrText::deserialize(d)? {
-            NumberOrText::Number(n) if n >= 0 => Ok(Size(n as u64)),
-            NumberOrText::Number(n) => Err(de::Error::custom(format!(
-                "expected a size such as \"8k\", found {n}"
-            ))),
-            NumberOrText::Text(t) => parse_size(&t).map(Size).map_err(de::Error::custom),
-        }
+        number_or_text(d, 0, "a size such as \"8k\"", Size, |t| {
+            parse_size(t).map(Size)
+        })
     }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrText {
-    Number(i64),
-    Text(String),
 }
 
 impl<'de> Deserialize<'de> for ShardCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match NumberOrText::deserialize(d)? {
-            NumberOrText::Number(n) if n >= 1 => Ok(ShardCount::Fixed(n as usize)),
-            NumberOrText::Text(t) => parse_shards(&t).map_err(de::Error::custom),
-            NumberOrText::Number(n) => Err(de::Error::custom(format!(
-                "expected \"auto\" or a number of shards ≥ 1, found {n}"
-            ))),
+        number_or_text(
+            d,
+            1,
+            "\"auto\" or a number of shards ≥ 1",
+            |n| ShardCount::Fixed(n as usize),
+            parse_shards,
+        )
+    }
+}
+
+/// A value written as a bare number (at least `min`, turned into `T` by `number`) or as
+/// text with units (`text`); `expected` describes it for the error on a smaller number.
+fn number_or_text<'de, D: Deserializer<'de>, T>(
+    d: D,
+    min: i64,
+    expected: &str,
+    number: impl FnOnce(u64) -> T,
+    text: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(i64),
+        Text(String),
+    }
+    match NumberOrText::deserialize(d)? {
+        // `min` ≥ 0, so the number is not negative.
+        NumberOrText::Number(n) if n >= min => Ok(number(n as u64)),
+        NumberOrText::Number(n) => {
+            Err(de::Error::custom(format!("expected {expected}, found {n}")))
+        }
+        NumberOrText::Text(t) => text(&t).map_err(de::Error::custom),
+    }
+}
+
+/// Deserializes the untagged enum `T`, naming the forms a key accepts (`expected`) where
+/// serde would say only that the data matched no variant.
+fn one_of<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+    expected: &str,
+) -> Result<T, D::Error> {
+    T::deserialize(d).map_err(|_| de::Error::custom(expected))
+}
+
+/// A key that takes one value or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(o) => vec![o],
+            OneOrMany::Many(v) => v,
         }
     }
 }
@@ -93,10 +133,9 @@ impl<'de> Deserialize<'de> for TomlAffinity {
             Word(String),
             Masks(Vec<String>),
         }
-        let bad = || {
-            de::Error::custom("expected \"auto\" or a list of CPU masks such as [\"01\", \"10\"]")
-        };
-        match Form::deserialize(d).map_err(|_| bad())? {
+        const EXPECTED: &str = "expected \"auto\" or a list of CPU masks such as [\"01\", \"10\"]";
+        let bad = || de::Error::custom(EXPECTED);
+        match one_of(d, EXPECTED)? {
             Form::Word(w) if w == "auto" => Ok(TomlAffinity(CpuAffinity::Auto)),
             Form::Word(_) => Err(bad()),
             Form::Masks(masks) => {
@@ -150,11 +189,10 @@ impl<'de> Deserialize<'de> for RawListen {
             Port(u16),
             Table(Table),
         }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom(
-                "expected \"address:port\", a port number, or { addr = \"…\", backlog = N, default_server = true }",
-            )
-        })?;
+        let form = one_of(
+            d,
+            "expected \"address:port\", a port number, or { addr = \"…\", backlog = N, default_server = true }",
+        )?;
         let (text, backlog, default_server) = match form {
             Form::Port(port) => (port.to_string(), None, false),
             Form::Text(t) => (t, None, false),
@@ -192,19 +230,11 @@ impl<'de> Deserialize<'de> for TomlAccessLogs {
             Path(String),
             Table(Table),
         }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            One(One),
-            Many(Vec<One>),
-        }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom("expected a path, false, { path = \"…\", format = \"combined\", buffer = \"64k\", flush = \"1s\", if = \"$var\" }, or a list of those")
-        })?;
-        let ones = match form {
-            Form::One(o) => vec![o],
-            Form::Many(v) => v,
-        };
+        let ones = one_of::<OneOrMany<One>, _>(
+            d,
+            "expected a path, false, { path = \"…\", format = \"combined\", buffer = \"64k\", flush = \"1s\", if = \"$var\" }, or a list of those",
+        )?
+        .into_vec();
         let mut out = Vec::new();
         for one in ones {
             out.push(match one {
@@ -289,7 +319,7 @@ impl<'de> Deserialize<'de> for TomlHttpVersion {
             Text(String),
             Float(f64),
         }
-        match Form::deserialize(d).map_err(|_| de::Error::custom("expected \"1.0\" or \"1.1\""))? {
+        match one_of(d, "expected \"1.0\" or \"1.1\"")? {
             Form::Text(t) => Ok(TomlHttpVersion(t)),
             // `{:?}` keeps the ".0" of 1.0.
             Form::Float(f) => Ok(TomlHttpVersion(format!("{f:?}"))),
@@ -316,21 +346,11 @@ impl<'de> Deserialize<'de> for TomlRedirects {
             Word(String),
             Rule(Rule),
         }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            One(One),
-            Many(Vec<One>),
-        }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom(
-                "expected \"default\", \"off\", false, { from = \"…\", to = \"…\" }, or a list of those",
-            )
-        })?;
-        let ones = match form {
-            Form::One(o) => vec![o],
-            Form::Many(v) => v,
-        };
+        let ones = one_of::<OneOrMany<One>, _>(
+            d,
+            "expected \"default\", \"off\", false, { from = \"…\", to = \"…\" }, or a list of those",
+        )?
+        .into_vec();
         let mut out = Vec::new();
         for one in ones {
             out.push(match one {
@@ -614,9 +634,10 @@ impl<'de> Deserialize<'de> for TomlReturn {
             Status(u16),
             Table(Table),
         }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom("expected a status code or { status = 301, text = \"URL or body\" }")
-        })?;
+        let form = one_of(
+            d,
+            "expected a status code or { status = 301, text = \"URL or body\" }",
+        )?;
         let (status, text) = match form {
             Form::Status(s) => (s, None),
             Form::Table(t) => (t.status, t.text),
@@ -700,11 +721,10 @@ impl<'de> Deserialize<'de> for RawPeer {
             Addr(String),
             Table(Table),
         }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom(
-                "expected \"host:port\", \"unix:/path\", or { addr = \"…\", weight = N, max_fails = N, fail_timeout = \"10s\", backup = true, down = true, max_conns = N }",
-            )
-        })?;
+        let form = one_of(
+            d,
+            "expected \"host:port\", \"unix:/path\", or { addr = \"…\", weight = N, max_fails = N, fail_timeout = \"10s\", backup = true, down = true, max_conns = N }",
+        )?;
         Ok(match form {
             Form::Addr(addr) => RawPeer {
                 addr,
@@ -748,27 +768,22 @@ impl<'de> Deserialize<'de> for TomlBalance {
             Word(String),
             Hash(Hash),
         }
-        let bad = || {
-            de::Error::custom(
-                "expected \"round_robin\", \"least_conn\", \"ip_hash\", \"random\", \"random_two\" or { hash = \"$key\", consistent = true }",
-            )
-        };
-        Ok(TomlBalance(
-            match Form::deserialize(d).map_err(|_| bad())? {
-                Form::Word(w) => match w.as_str() {
-                    "round_robin" => RawBalance::RoundRobin,
-                    "least_conn" => RawBalance::LeastConn,
-                    "ip_hash" => RawBalance::IpHash,
-                    "random" => RawBalance::Random { two: false },
-                    "random_two" => RawBalance::Random { two: true },
-                    _ => return Err(bad()),
-                },
-                Form::Hash(h) => RawBalance::Hash {
-                    key: h.hash,
-                    consistent: h.consistent,
-                },
+        const EXPECTED: &str = "expected \"round_robin\", \"least_conn\", \"ip_hash\", \"random\", \"random_two\" or { hash = \"$key\", consistent = true }";
+        let bad = || de::Error::custom(EXPECTED);
+        Ok(TomlBalance(match one_of(d, EXPECTED)? {
+            Form::Word(w) => match w.as_str() {
+                "round_robin" => RawBalance::RoundRobin,
+                "least_conn" => RawBalance::LeastConn,
+                "ip_hash" => RawBalance::IpHash,
+                "random" => RawBalance::Random { two: false },
+                "random_two" => RawBalance::Random { two: true },
+                _ => return Err(bad()),
             },
-        ))
+            Form::Hash(h) => RawBalance::Hash {
+                key: h.hash,
+                consistent: h.consistent,
+            },
+        }))
     }
 }
 
@@ -803,11 +818,10 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
             Switch(bool),
             Table(Table),
         }
-        let form = Form::deserialize(d).map_err(|_| {
-            de::Error::custom(
-                "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\" }",
-            )
-        })?;
+        let form = one_of(
+            d,
+            "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\" }",
+        )?;
         Ok(TomlHealthCheck(match form {
             Form::Switch(false) => None,
             Form::Switch(true) => Some(RawHealthCheck::default()),

@@ -24,6 +24,16 @@ pub fn apply(resp: &mut Response, ctx: &Ctx) {
     resp.location = Some(url);
 }
 
+/// A path made absolute for `ctx`'s request, when the location's `absolute_redirect` is on
+/// (the proxy uses it for a Location that `proxy_redirect` rewrote to a path, as nginx).
+pub fn absolute_for(path: &[u8], ctx: &Ctx) -> Vec<u8> {
+    let settings = ctx.st.location.map(|l| l.redirects).unwrap_or_default();
+    if path.first() != Some(&b'/') || !settings.absolute_redirect {
+        return path.to_vec();
+    }
+    absolute(path, ctx, &settings)
+}
+
 fn absolute(path: &[u8], ctx: &Ctx, settings: &RedirectSettings) -> Vec<u8> {
     let mut url = Vec::with_capacity(path.len() + 40);
     url.extend_from_slice(b"http://");

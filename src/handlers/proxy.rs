@@ -34,8 +34,8 @@ pub struct ProxyPlan<'c> {
     pub head: Vec<u8>,
     /// The evaluated `hash` key (empty for other policies).
     pub hash_key: Vec<u8>,
-    /// The client asked to switch protocols (`Connection: upgrade`): the exchange relays a
-    /// 101 and then tunnels bytes both ways.
+    /// The client asked to switch protocols (`Connection: upgrade`): if the upstream answers
+    /// 101, the exchange relays it and then tunnels bytes both ways (nginx's rule).
     pub upgrade: bool,
     /// The method may be retried on another peer after the request was sent (nginx: not
     /// POST, LOCK, PATCH unless `non_idempotent`).
@@ -94,7 +94,7 @@ pub fn plan<'c>(
     // `proxy_set_header Connection ""` for it; anx drops its default `Connection: close`
     // by itself when both hold, and an explicit Connection header still wins.
     let pooled = settings.http_minor == 1 && group.is_some_and(|g| g.keepalive > 0);
-    let minor = if upgrade { 1 } else { settings.http_minor };
+    let minor = settings.http_minor;
 
     let mut head = Vec::with_capacity(512);
     let sent_method = match &settings.method {
@@ -120,13 +120,13 @@ pub fn plan<'c>(
         let host = ctx.st.proxy_target.as_ref().map_or(&[][..], |t| &t.0[..]);
         push_field(&mut head, b"Host", host);
     }
+    // As nginx: the upgrade reaches the upstream only through the configuration
+    // (`proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";`
+    // with `proxy_http_version 1.1`); a connection that may switch protocols never goes
+    // back to the pool.
     let mut reusable = pooled && !upgrade;
-    if !named("connection") {
-        if upgrade {
-            push_field(&mut head, b"Connection", b"upgrade");
-        } else if !pooled {
-            push_field(&mut head, b"Connection", b"close");
-        }
+    if !named("connection") && !pooled {
+        push_field(&mut head, b"Connection", b"close");
     }
     let mut value = Vec::new();
     for (name, template) in set {
@@ -141,11 +141,6 @@ pub fn plan<'c>(
                 && !upgrade;
         }
         push_field(&mut head, name.as_bytes(), &value);
-    }
-    if upgrade && !named("upgrade") {
-        if let Some(proto) = ctx.req.field("upgrade") {
-            push_field(&mut head, b"Upgrade", proto);
-        }
     }
     if settings.pass_request_headers {
         forward_client_fields(ctx, &mut head, set);
@@ -358,18 +353,6 @@ pub fn send_framing(framing: BodyFraming, send_body: bool) -> SendBody {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_what_nginx_escapes() {
-        let mut out = Vec::new();
-        escape_uri("/a b/%/?/#/é/ok-~".as_bytes(), &mut out);
-        assert_eq!(out, b"/a%20b/%25/%3F/%23/%C3%A9/ok-~");
-    }
-}
-
 /// `proxy_redirect`: the replacement for a `Location` / `Refresh` value from the upstream,
 /// or `None` to keep it. Rules are tried in order; the first that matches wins.
 pub fn rewrite_location<'c>(
@@ -453,5 +436,17 @@ fn default_redirect(ctx: &Ctx, plan: &ProxyPlan, value: &[u8]) -> Option<Vec<u8>
         Some(out)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_nginx_escapes() {
+        let mut out = Vec::new();
+        escape_uri("/a b/%/?/#/é/ok-~".as_bytes(), &mut out);
+        assert_eq!(out, b"/a%20b/%25/%3F/%23/%C3%A9/ok-~");
     }
 }

@@ -14,23 +14,41 @@ const POOL_MAX: usize = 1024;
 
 #[derive(Default)]
 pub struct BufferPool {
-    free: RefCell<Vec<Vec<u8>>>,
+    /// Buffers handed back at full length (read buffers): ready to read into.
+    full: RefCell<Vec<Vec<u8>>>,
+    /// Buffers handed back cleared (write buffers): ready to append to.
+    empty: RefCell<Vec<Vec<u8>>>,
 }
 
 impl BufferPool {
     /// A zero-filled buffer of at least `CHUNK` bytes (`len() == capacity` for reading into).
     pub fn take(&self) -> Vec<u8> {
-        self.free
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| vec![0; CHUNK])
+        if let Some(b) = self.full.borrow_mut().pop() {
+            return b;
+        }
+        // Kept apart so that a buffer is zeroed only when it changes from writing to
+        // reading: zeroing on every return cost a third of a proxied request's CPU.
+        match self.empty.borrow_mut().pop() {
+            Some(mut b) => {
+                b.resize(b.capacity(), 0);
+                b
+            }
+            None => vec![0; CHUNK],
+        }
     }
 
     /// An empty buffer for writing (its length is 0; capacity is kept).
     pub fn take_empty(&self) -> Vec<u8> {
-        let mut b = self.take();
-        b.clear();
-        b
+        if let Some(b) = self.empty.borrow_mut().pop() {
+            return b;
+        }
+        match self.full.borrow_mut().pop() {
+            Some(mut b) => {
+                b.clear();
+                b
+            }
+            None => Vec::with_capacity(CHUNK),
+        }
     }
 
     /// Returns a buffer. Oversized ones (grown for a large head) are freed instead.
@@ -38,10 +56,15 @@ impl BufferPool {
         if buf.capacity() < CHUNK || buf.capacity() > 4 * CHUNK {
             return;
         }
-        let mut free = self.free.borrow_mut();
-        if free.len() < POOL_MAX {
-            buf.resize(buf.capacity(), 0);
-            free.push(buf);
+        let list = if buf.len() == buf.capacity() {
+            &self.full
+        } else {
+            buf.clear();
+            &self.empty
+        };
+        let mut list = list.borrow_mut();
+        if list.len() < POOL_MAX {
+            list.push(buf);
         }
     }
 }

@@ -28,6 +28,8 @@ const ROUTE_GENERATIONS: usize = 2;
 pub struct ShardResources {
     pub id: usize,
     pub buffers: buffers::BufferPool,
+    /// The proxy's relay buffers (64 KiB each, kept full-length: never zeroed again).
+    pub relay_buffers: buffers::BufferPool,
     pub statics: RefCell<StaticState>,
     pub access_logs: AccessLogs,
     /// Routing indexes (regex sets) per configuration generation, built on first use.

@@ -37,6 +37,10 @@ const BUFFER_BODY_MAX: usize = 1024 * 1024;
 /// A chunked body for an HTTP/1.0 upstream must be measured first; with
 /// `client_max_body_size 0` it is still bounded by this.
 const BUFFER_CHUNKED_MAX: u64 = 64 * 1024 * 1024;
+/// A pooled connection idle longer than this is checked (one non-blocking peek) before it
+/// is reused; one used more recently goes straight to work, and if the upstream closed it
+/// after all, an idempotent request is sent again on a new connection.
+const STALE_CHECK_AFTER: Duration = Duration::from_millis(500);
 /// The relay buffer: one per exchange, from the shard's pool.
 const RELAY_BUF: usize = 64 * 1024;
 
@@ -370,7 +374,12 @@ async fn exchange<'c>(
                 )
                 .await;
             }
-            Err((failure, message)) => {
+            Err(AttemptError {
+                failure,
+                message,
+                action,
+                sent: sent_body,
+            }) => {
                 let status = failure.status();
                 vars.status.push(status);
                 vars.connect_time.push(None);
@@ -378,8 +387,8 @@ async fn exchange<'c>(
                 vars.response_time
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 last_failure = failure;
-                let upstream_name = group.map_or(peer_name.as_str(), |(_, u)| u.name.as_str());
-                log_upstream_error(st, job, plan, upstream_name, &message.0, message.1);
+                // nginx names the peer that failed, not its group.
+                log_upstream_error(st, job, plan, &peer_name, &message, action);
                 if let (Some((gi, up)), Some(p)) = (group, peer) {
                     if let Some(g) = upstreams.groups.get(gi) {
                         let mut peers = g.peers.borrow_mut();
@@ -395,7 +404,6 @@ async fn exchange<'c>(
                     Failure::Timeout => next.timeout,
                     Failure::InvalidHeader => next.invalid_header,
                 };
-                let sent_body = message.2;
                 let allowed = wanted
                     && (!sent_body || plan.idempotent || next.non_idempotent)
                     && !matches!(body, ClientBody::Spent);
@@ -439,7 +447,23 @@ fn log_peer_down(up: &Upstream, p: usize) {
 
 /// An attempt's failure: its kind, the message and the action for the error log, and
 /// whether part of the request (its body) was already sent.
-type AttemptError = (Failure, (String, &'static str, bool));
+struct AttemptError {
+    failure: Failure,
+    message: String,
+    action: &'static str,
+    sent: bool,
+}
+
+impl AttemptError {
+    fn new(failure: Failure, message: impl Into<String>, action: &'static str, sent: bool) -> Self {
+        AttemptError {
+            failure,
+            message: message.into(),
+            action,
+            sent,
+        }
+    }
+}
 
 /// One attempt on one peer: connection (pooled or new), request, response head.
 #[allow(clippy::too_many_arguments)]
@@ -463,7 +487,10 @@ async fn attempt(
         if let Some(g) = upstreams.groups.get(gi) {
             let mut pool = g.pool.borrow_mut();
             while let Some(idle) = pool.take(p, Instant::now()) {
-                if idle.requests < up.keepalive_requests && idle.conn.still_open() {
+                // Only a connection idle for a while can have been closed by the upstream's
+                // own keep-alive timeout; checking every reuse cost a syscall per request.
+                let checked = idle.since.elapsed() < STALE_CHECK_AFTER || idle.conn.still_open();
+                if idle.requests < up.keepalive_requests && checked {
                     pooled = Some(idle);
                     break;
                 }
@@ -491,6 +518,15 @@ async fn attempt(
                     0.0,
                 ));
             }
+            // A streamed body went with the stale attempt: there is nothing to send again.
+            Err(Retry::Stale) if matches!(body, ClientBody::Spent) || !plan.idempotent => {
+                return Err(AttemptError::new(
+                    Failure::Error,
+                    "upstream prematurely closed a kept-alive connection",
+                    "sending request to upstream",
+                    true,
+                ));
+            }
             Err(Retry::Stale) => {}
             Err(Retry::Failed(e)) => return Err(e),
         }
@@ -507,7 +543,12 @@ async fn attempt(
                 Failure::Timeout => "upstream timed out (110: Connection timed out)".to_string(),
                 _ => format!("connect() failed ({e})"),
             };
-            return Err((failure, (message, "connecting to upstream", false)));
+            return Err(AttemptError::new(
+                failure,
+                message,
+                "connecting to upstream",
+                false,
+            ));
         }
     };
     let connect_time = started.elapsed().as_secs_f64();
@@ -523,13 +564,11 @@ async fn attempt(
             },
             connect_time,
         )),
-        Err(Retry::Stale) => Err((
+        Err(Retry::Stale) => Err(AttemptError::new(
             Failure::Error,
-            (
-                "upstream prematurely closed connection".to_string(),
-                "reading response header from upstream",
-                true,
-            ),
+            "upstream prematurely closed connection".to_string(),
+            "reading response header from upstream",
+            true,
         )),
         Err(Retry::Failed(e)) => Err(e),
     }
@@ -588,14 +627,12 @@ async fn send_and_read(
     out.clear();
     st.conn.shard.buffers.give(out);
     if let Err(e) = sent_head {
-        if reused && e.kind() != io::ErrorKind::TimedOut {
-            return Err(Retry::Stale);
-        }
-        return Err(Retry::Failed(io_failure(
+        return Err(stale_or_failed(
             &e,
+            reused,
             "sending request to upstream",
             false,
-        )));
+        ));
     }
     match body {
         ClientBody::Buffered(b) if !body_in_head => {
@@ -617,7 +654,7 @@ async fn send_and_read(
         _ => {}
     }
     // The response head.
-    let mut buf = st.conn.shard.buffers.take();
+    let mut buf = st.conn.shard.relay_buffers.take();
     if buf.len() < RELAY_BUF {
         buf.resize(RELAY_BUF, 0);
     }
@@ -633,25 +670,21 @@ async fn send_and_read(
             }
             Ok(Parsed::Incomplete) => {}
             Err(InvalidHead::TooLarge) => {
-                st.conn.shard.buffers.give(buf);
-                return Err(Retry::Failed((
+                st.conn.shard.relay_buffers.give(buf);
+                return Err(Retry::Failed(AttemptError::new(
                     Failure::InvalidHeader,
-                    (
-                        "upstream sent too big header".to_string(),
-                        "reading response header from upstream",
-                        true,
-                    ),
+                    "upstream sent too big header".to_string(),
+                    "reading response header from upstream",
+                    true,
                 )));
             }
             Err(InvalidHead::Malformed(why)) => {
-                st.conn.shard.buffers.give(buf);
-                return Err(Retry::Failed((
+                st.conn.shard.relay_buffers.give(buf);
+                return Err(Retry::Failed(AttemptError::new(
                     Failure::InvalidHeader,
-                    (
-                        format!("upstream sent invalid header ({why})"),
-                        "reading response header from upstream",
-                        true,
-                    ),
+                    format!("upstream sent invalid header ({why})"),
+                    "reading response header from upstream",
+                    true,
                 )));
             }
         }
@@ -663,32 +696,37 @@ async fn send_and_read(
             .await
         {
             Ok(0) => {
-                st.conn.shard.buffers.give(buf);
+                st.conn.shard.relay_buffers.give(buf);
                 if reused && filled == 0 {
                     return Err(Retry::Stale);
                 }
-                return Err(Retry::Failed((
+                return Err(Retry::Failed(AttemptError::new(
                     Failure::Error,
-                    (
-                        "upstream prematurely closed connection".to_string(),
-                        "reading response header from upstream",
-                        true,
-                    ),
-                )));
-            }
-            Ok(n) => filled += n,
-            Err(e) => {
-                st.conn.shard.buffers.give(buf);
-                if reused && filled == 0 && e.kind() != io::ErrorKind::TimedOut {
-                    return Err(Retry::Stale);
-                }
-                return Err(Retry::Failed(io_failure(
-                    &e,
+                    "upstream prematurely closed connection".to_string(),
                     "reading response header from upstream",
                     true,
                 )));
             }
+            Ok(n) => filled += n,
+            Err(e) => {
+                st.conn.shard.relay_buffers.give(buf);
+                let action = "reading response header from upstream";
+                if filled > 0 {
+                    return Err(Retry::Failed(io_failure(&e, action, true)));
+                }
+                return Err(stale_or_failed(&e, reused, action, true));
+            }
         }
+    }
+}
+
+/// A reused connection that fails (not by timing out) before any answer was probably
+/// closed by the upstream while idle: the request goes again on a new connection.
+fn stale_or_failed(e: &io::Error, reused: bool, action: &'static str, sent: bool) -> Retry {
+    if reused && e.kind() != io::ErrorKind::TimedOut {
+        Retry::Stale
+    } else {
+        Retry::Failed(io_failure(e, action, sent))
     }
 }
 
@@ -700,16 +738,14 @@ impl ClientBody {
 
 fn io_failure(e: &io::Error, action: &'static str, sent: bool) -> AttemptError {
     if e.kind() == io::ErrorKind::TimedOut {
-        (
+        AttemptError::new(
             Failure::Timeout,
-            (
-                "upstream timed out (110: Connection timed out)".to_string(),
-                action,
-                sent,
-            ),
+            "upstream timed out (110: Connection timed out)".to_string(),
+            action,
+            sent,
         )
     } else {
-        (Failure::Error, (format!("{e}"), action, sent))
+        AttemptError::new(Failure::Error, format!("{e}"), action, sent)
     }
 }
 
@@ -725,13 +761,11 @@ async fn stream_body(
 ) -> Result<(), AttemptError> {
     let body_timeout = job.selected.server.http.client_body_timeout;
     let client_gone = || {
-        (
+        AttemptError::new(
             Failure::Error,
-            (
-                "client prematurely closed connection".to_string(),
-                "sending request to upstream",
-                true,
-            ),
+            "client prematurely closed connection".to_string(),
+            "sending request to upstream",
+            true,
         )
     };
     let mut left = match framing {
@@ -763,24 +797,20 @@ async fn stream_body(
                     out.extend_from_slice(b"\r\n");
                 });
                 let progress = progress.map_err(|_| {
-                    (
+                    AttemptError::new(
                         Failure::Error,
-                        (
-                            "client sent invalid chunked body".to_string(),
-                            "sending request to upstream",
-                            true,
-                        ),
+                        "client sent invalid chunked body".to_string(),
+                        "sending request to upstream",
+                        true,
                     )
                 })?;
                 st.consume(progress.consumed);
                 if max_body > 0 && decoder.total > max_body {
-                    return Err((
+                    return Err(AttemptError::new(
                         Failure::Error,
-                        (
-                            "client intended to send too large chunked body".to_string(),
-                            "sending request to upstream",
-                            true,
-                        ),
+                        "client intended to send too large chunked body".to_string(),
+                        "sending request to upstream",
+                        true,
                     ));
                 }
                 if progress.done {
@@ -834,7 +864,7 @@ async fn relay<'c>(
     // proxy_intercept_errors: the upstream's error goes to this location's error_page.
     if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
     {
-        st.conn.shard.buffers.give(buf);
+        st.conn.shard.relay_buffers.give(buf);
         release(upstreams, group, peer);
         return Err(Fallback::Status(status));
     }
@@ -874,6 +904,7 @@ async fn relay<'c>(
         let out = st.wbuf_mut();
         let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |v| {
             crate::handlers::proxy::rewrite_location(&mut ctx, plan, v)
+                .map(|path| crate::filters::location::absolute_for(&path, &ctx))
         });
         *state = ctx.st;
         framing
@@ -888,7 +919,7 @@ async fn relay<'c>(
             return Err(Fallback::Close);
         }
         let leftover = buf[body_start..filled].to_vec();
-        st.conn.shard.buffers.give(buf);
+        st.conn.shard.relay_buffers.give(buf);
         let response = Response::new(101);
         let moved = super::tunnel::run(st, &mut conn, &leftover, settings.read_timeout).await;
         release(upstreams, group, peer);
@@ -904,7 +935,6 @@ async fn relay<'c>(
     }
 
     let client_keep = job.keep_alive && client_framing != ClientFraming::Close;
-    let eager = !settings.buffering;
     // The body, by the upstream's framing.
     let mut clean = false;
     let mut client_ok = true;
@@ -931,11 +961,11 @@ async fn relay<'c>(
                     clean = true;
                     break;
                 }
-                if st.wbuf.len() >= RELAY_BUF / 2 || eager || !st.wbuf.is_empty() {
-                    if st.flush().await.is_err() {
-                        client_ok = false;
-                        break;
-                    }
+                // What arrived goes out before the next read (with `proxy_buffering` on or
+                // off: anx never holds a response back to fill buffers).
+                if !st.wbuf.is_empty() && st.flush().await.is_err() {
+                    client_ok = false;
+                    break;
                 }
                 body_start = 0;
                 match conn.read_within(&mut buf, settings.read_timeout).await {
@@ -1021,7 +1051,7 @@ async fn relay<'c>(
             }
         },
     }
-    st.conn.shard.buffers.give(buf);
+    st.conn.shard.relay_buffers.give(buf);
     if let Some(vars) = state.upstream.as_mut() {
         if let Some(t) = vars.response_time.last_mut() {
             *t = Some(attempt_started.elapsed().as_secs_f64());
@@ -1033,7 +1063,10 @@ async fn relay<'c>(
             st,
             job,
             plan,
-            group.map_or("", |(_, u)| u.name.as_str()),
+            &group
+                .zip(peer)
+                .and_then(|((_, u), p)| u.peers.get(p))
+                .map_or_else(String::new, |p| p.addr.to_string()),
             "upstream prematurely closed connection",
             "reading upstream",
         );

@@ -336,6 +336,11 @@ impl Reply {
     }
 }
 
+/// An http-level `upstream name { server <b>; }` line for [`super::proxy_conf`].
+pub fn upstream(name: &str, b: &Backend) -> String {
+    format!("    upstream {name} {{ server {}; }}\n", b.addr())
+}
+
 type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 
 #[derive(Default)]
@@ -673,10 +678,7 @@ impl<S: Stream> BConn<S> {
         if te.as_deref().is_some_and(|v| v.contains("chunked")) {
             req.chunked = true;
             loop {
-                let l = self.line()?;
-                let l = String::from_utf8_lossy(&l).into_owned();
-                let size = u64::from_str_radix(l.split(';').next().unwrap().trim(), 16)
-                    .map_err(|_| format!("bad chunk size line {l:?}"))?;
+                let size = super::chunk_size(&String::from_utf8_lossy(&self.line()?))? as u64;
                 if size == 0 {
                     while !self.line()?.is_empty() {}
                     break;

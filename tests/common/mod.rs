@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod backend;
+pub mod nginx;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -108,15 +109,7 @@ impl Anx {
     }
 
     pub fn start_shards(site: &Site, config: &str, shards: usize) -> Anx {
-        let conf = site.path().join("anx.toml");
-        std::fs::write(&conf, config).unwrap();
-        let mut cmd = Command::new(anx_bin());
-        cmd.arg("-c")
-            .arg(&conf)
-            .arg("--shards")
-            .arg(shards.to_string())
-            .current_dir(site.path());
-        Self::spawn(cmd)
+        Self::start_file(site, "anx.toml", config, shards)
     }
 
     /// Writes an nginx-syntax `conf` to `<site>/anx.conf` and starts anx with `shards`.
@@ -129,8 +122,14 @@ impl Anx {
         if std::env::var_os("ANX_TESTS_AGAINST_NGINX").is_some_and(|v| v == "1") {
             return Self::start_nginx(site, conf);
         }
-        let path = site.path().join("anx.conf");
-        std::fs::write(&path, conf).unwrap();
+        Self::start_file(site, "anx.conf", conf, shards)
+    }
+
+    /// Writes `config` to `<site>/<name>` (its extension picks the format) and starts anx
+    /// on it with `shards`, in the site directory.
+    fn start_file(site: &Site, name: &str, config: &str, shards: usize) -> Anx {
+        let path = site.path().join(name);
+        std::fs::write(&path, config).unwrap();
         let mut cmd = Command::new(anx_bin());
         cmd.arg("-c")
             .arg(&path)
@@ -553,36 +552,30 @@ impl Conn {
         Ok(std::mem::take(&mut self.buf))
     }
 
-    /// Reads one chunked-encoding chunk's data (`Ok(None)` after the last chunk and the
-    /// trailers), for a client that must see chunks as they arrive.
-    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
-        let line_end = loop {
+    /// Reads up to the next CRLF (which it consumes) and returns the line before it;
+    /// `closed` names where the stream ended, for the error.
+    fn crlf_line(&mut self, closed: &str) -> Result<String, String> {
+        let end = loop {
             if let Some(i) = find(&self.buf, b"\r\n") {
                 break i;
             }
             if self.fill()? == 0 {
-                return Err("closed inside a chunk size line".into());
+                return Err(format!("closed inside {closed}"));
             }
         };
-        let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
-        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16)
-            .map_err(|_| format!("bad chunk size line {line:?}"))?;
-        self.buf.drain(..line_end + 2);
+        let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+        self.buf.drain(..end + 2);
+        Ok(line)
+    }
+
+    /// Reads one chunked-encoding chunk's data (`Ok(None)` after the last chunk and the
+    /// trailers), for a client that must see chunks as they arrive.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let size = chunk_size(&self.crlf_line("a chunk size line")?)?;
         if size == 0 {
-            loop {
-                let end = loop {
-                    if let Some(i) = find(&self.buf, b"\r\n") {
-                        break i;
-                    }
-                    if self.fill()? == 0 {
-                        return Err("closed inside trailers".into());
-                    }
-                };
-                self.buf.drain(..end + 2);
-                if end == 0 {
-                    return Ok(None);
-                }
-            }
+            // Trailers until an empty line.
+            while !self.crlf_line("trailers")?.is_empty() {}
+            return Ok(None);
         }
         while self.buf.len() < size + 2 {
             if self.fill()? == 0 {
@@ -596,44 +589,10 @@ impl Conn {
 
     fn read_chunked(&mut self) -> Result<Vec<u8>, String> {
         let mut body = Vec::new();
-        loop {
-            let line_end = loop {
-                if let Some(i) = find(&self.buf, b"\r\n") {
-                    break i;
-                }
-                if self.fill()? == 0 {
-                    return Err("closed inside chunked body".into());
-                }
-            };
-            let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
-            let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16)
-                .map_err(|_| format!("bad chunk size {line:?}"))?;
-            self.buf.drain(..line_end + 2);
-            if size == 0 {
-                // Trailers until an empty line.
-                loop {
-                    let end = loop {
-                        if let Some(i) = find(&self.buf, b"\r\n") {
-                            break i;
-                        }
-                        if self.fill()? == 0 {
-                            return Err("closed inside trailers".into());
-                        }
-                    };
-                    self.buf.drain(..end + 2);
-                    if end == 0 {
-                        return Ok(body);
-                    }
-                }
-            }
-            while self.buf.len() < size + 2 {
-                if self.fill()? == 0 {
-                    return Err("closed inside a chunk".into());
-                }
-            }
-            body.extend(self.buf.drain(..size));
-            self.buf.drain(..2);
+        while let Some(data) = self.next_chunk()? {
+            body.extend(data);
         }
+        Ok(body)
     }
 
     /// Reads until EOF (or reset); panics if the server keeps the connection open past the
@@ -673,6 +632,13 @@ impl Conn {
             Err(_) => false,
         }
     }
+}
+
+/// The size a chunked-encoding size line announces (hex, extensions after `;` ignored).
+pub fn chunk_size(line: &str) -> Result<usize, String> {
+    // `split` always yields a first piece, even of an empty line.
+    let field = line.split(';').next().unwrap_or_default().trim();
+    usize::from_str_radix(field, 16).map_err(|_| format!("bad chunk size line {line:?}"))
 }
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -757,4 +723,16 @@ pub fn proxy_conf(http: &str, server: &str) -> String {
     format!(
         "error_log stderr info;\nevents {{}}\nhttp {{\n    access_log off;\n{http}\n    server {{\n        listen 127.0.0.1:0;\n{server}\n    }}\n}}\n"
     )
+}
+
+/// A site and anx running [`proxy_conf`]`(http, server)` on one shard.
+pub fn start_proxy(http: &str, server: &str) -> (Site, Anx) {
+    start_proxy_shards(http, server, 1)
+}
+
+/// [`start_proxy`] on `shards` shards.
+pub fn start_proxy_shards(http: &str, server: &str, shards: usize) -> (Site, Anx) {
+    let site = Site::new();
+    let anx = Anx::start_conf(&site, &proxy_conf(http, server), shards);
+    (site, anx)
 }

@@ -1156,14 +1156,8 @@ mod tests {
         let parse = |text: &str| {
             crate::config::toml::parse(text, Some(Path::new("t.toml")), Path::new("/srv"))
         };
-        let c = parse(
-            r#"
-[[upstream]]
-name = "app"
-servers = ["127.0.0.1:9001", { addr = "127.0.0.1:9002", weight = 2, backup = true }]
-balance = { hash = "$request_uri" }
-health_check = true
-
+        // A server proxying to the group `app`, after the [[upstream]] table that defines it.
+        const APP_SERVER: &str = r#"
 [[server]]
 listen = ["127.0.0.1:1"]
 proxy_http_version = 1.1
@@ -1171,8 +1165,16 @@ proxy_http_version = 1.1
 path = "/"
 proxy_pass = "http://app/"
 proxy_redirect = false
-"#,
-        );
+"#;
+        let c = parse(&format!(
+            r#"
+[[upstream]]
+name = "app"
+servers = ["127.0.0.1:9001", {{ addr = "127.0.0.1:9002", weight = 2, backup = true }}]
+balance = {{ hash = "$request_uri" }}
+health_check = true
+{APP_SERVER}"#
+        ));
         // A hash group with a backup server is refused, at the [[upstream]] line.
         let e = c.unwrap_err().0;
         assert_eq!(e.len(), 1, "{e:?}");
@@ -1182,21 +1184,14 @@ proxy_redirect = false
             "balancing method does not support parameter \"backup\""
         );
 
-        let c = parse(
+        let c = parse(&format!(
             r#"
 [[upstream]]
 name = "app"
 servers = ["127.0.0.1:9001"]
 health_check = true
-[[server]]
-listen = ["127.0.0.1:1"]
-proxy_http_version = 1.1
-[[server.location]]
-path = "/"
-proxy_pass = "http://app/"
-proxy_redirect = false
-"#,
-        )
+{APP_SERVER}"#
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.upstreams[0].health_check, Some(Default::default()));
         let p = proxy(&c, 0);
