@@ -462,3 +462,50 @@ fn next_upstream_tries_limits_the_attempts() {
     }
     assert_eq!(total("/all"), 18, "every peer once for each of 6 requests");
 }
+
+/// The `$upstream_*` variables in an access log line after a retry: one entry per
+/// attempt, nginx's ", " separators, the failed peer's 502, bytes both ways and a field of
+/// the answer.
+#[test]
+fn upstream_variables_in_the_access_log_after_a_retry() {
+    let alive = Backend::start(|_| Reply::ok("alive\n".to_string()).header("X-App", "v7"));
+    let refused = format!("127.0.0.1:{}", refused_port());
+    let site = Site::new();
+    let log = site.path().join("up.log");
+    let conf = format!(
+        "error_log stderr info;\nevents {{}}\nhttp {{\n    log_format up '$upstream_addr|$upstream_status|$upstream_bytes_sent|$upstream_bytes_received|$upstream_http_x_app|$upstream_connect_time|$upstream_response_time';\n    upstream g {{ server {refused} max_fails=0; server {}; }}\n    server {{\n        listen 127.0.0.1:0;\n        access_log {} up buffer=1k flush=100ms;\n        location / {{ proxy_pass http://g; }}\n    }}\n}}\n",
+        alive.addr(),
+        log.display()
+    );
+    let anx = Anx::start_conf(&site, &conf, 1);
+    let r = anx.get("/v");
+    assert_eq!((r.status, r.text().as_str()), (200, "alive\n"));
+    // Written at the next flush (100 ms); wait for it rather than for a fixed time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break line.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no access log line");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let fields: Vec<&str> = line.split('|').collect();
+    assert_eq!(fields.len(), 7, "{line}");
+    assert_eq!(fields[0], format!("{refused}, {}", alive.addr()), "{line}");
+    assert_eq!(fields[1], "502, 200", "{line}");
+    let sent: u64 = fields[2].parse().expect("bytes sent is a number");
+    let received: u64 = fields[3].parse().expect("bytes received is a number");
+    assert!(sent > 20, "the request head went to the upstream: {line}");
+    assert!(
+        received > "alive\n".len() as u64,
+        "head and body came back: {line}"
+    );
+    assert_eq!(fields[4], "v7", "{line}");
+    // The refused attempt has no connect time; the good one has one, with 3 decimals.
+    let connect: Vec<&str> = fields[5].split(", ").collect();
+    assert_eq!(connect.len(), 2, "{line}");
+    assert_eq!(connect[0], "-", "{line}");
+    assert!(connect[1].contains('.') && connect[1].len() >= 5, "{line}");
+    assert_eq!(fields[6].split(", ").count(), 2, "{line}");
+}

@@ -96,6 +96,8 @@ struct Answer {
     /// What was read: the head, and whatever of the body came with it.
     buf: Vec<u8>,
     filled: usize,
+    /// Bytes of request sent on this attempt (`$upstream_bytes_sent`).
+    sent: u64,
 }
 
 /// Runs the exchange; the result is the connection loop's (`Ok(true)` keeps the client
@@ -319,7 +321,8 @@ async fn exchange<'c>(
                     break;
                 };
                 let peer: &Peer = &up.peers[p];
-                (Some(p), peer.addr.clone(), peer.addr.to_string())
+                let name = g.addr_names.get(p).cloned().unwrap_or_default();
+                (Some(p), peer.addr.clone(), name)
             }
             (Target::Group(_), None) => return Err(Fallback::Status(502)),
         };
@@ -343,6 +346,7 @@ async fn exchange<'c>(
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 vars.response_time.push(None);
                 vars.bytes_received += answer.head.len as u64;
+                vars.bytes_sent += answer.sent;
                 let retry_status = settings.next_upstream.statuses.contains(status);
                 if retry_status {
                     if let (Some((gi, up)), Some(p)) = (group, answer.peer) {
@@ -505,7 +509,7 @@ async fn attempt(
     if let Some(idle) = pooled {
         let uses = idle.requests + 1;
         match send_and_read(st, job, plan, body, idle.conn, max_body, true).await {
-            Ok((conn, head, buf, filled)) => {
+            Ok((conn, head, buf, filled, sent)) => {
                 return Ok((
                     Answer {
                         conn,
@@ -514,6 +518,7 @@ async fn attempt(
                         head,
                         buf,
                         filled,
+                        sent,
                     },
                     0.0,
                 ));
@@ -553,7 +558,7 @@ async fn attempt(
     };
     let connect_time = started.elapsed().as_secs_f64();
     match send_and_read(st, job, plan, body, conn, max_body, false).await {
-        Ok((conn, head, buf, filled)) => Ok((
+        Ok((conn, head, buf, filled, sent)) => Ok((
             Answer {
                 conn,
                 peer,
@@ -561,6 +566,7 @@ async fn attempt(
                 head,
                 buf,
                 filled,
+                sent,
             },
             connect_time,
         )),
@@ -589,7 +595,7 @@ async fn send_and_read(
     mut conn: UpstreamConn,
     max_body: u64,
     reused: bool,
-) -> Result<(UpstreamConn, UpstreamHead, Vec<u8>, usize), Retry> {
+) -> Result<(UpstreamConn, UpstreamHead, Vec<u8>, usize, u64), Retry> {
     let settings = &plan.proxy.settings;
     let send_timeout = settings.send_timeout;
     let mut out = st.conn.shard.buffers.take_empty();
@@ -622,6 +628,7 @@ async fn send_and_read(
             out.extend_from_slice(b);
         }
     }
+    let mut sent = out.len() as u64;
     let sent_head = conn.write_within(&out, send_timeout).await;
     let body_in_head = matches!(body, ClientBody::Buffered(b) if b.len() <= 64 * 1024);
     out.clear();
@@ -636,6 +643,7 @@ async fn send_and_read(
     }
     match body {
         ClientBody::Buffered(b) if !body_in_head => {
+            sent += b.len() as u64;
             if let Err(e) = conn.write_within(b, send_timeout).await {
                 return Err(Retry::Failed(io_failure(
                     &e,
@@ -647,8 +655,9 @@ async fn send_and_read(
         ClientBody::Stream(framing) => {
             let framing = *framing;
             *body = ClientBody::Spent;
-            if let Err(e) = stream_body(st, job, &mut conn, framing, max_body, send_timeout).await {
-                return Err(Retry::Failed(e));
+            match stream_body(st, job, &mut conn, framing, max_body, send_timeout).await {
+                Ok(n) => sent += n,
+                Err(e) => return Err(Retry::Failed(e)),
             }
         }
         _ => {}
@@ -662,7 +671,7 @@ async fn send_and_read(
     let max = settings.buffer_size;
     loop {
         match codec::parse_response_head(&buf[..filled], max, plan.head_request) {
-            Ok(Parsed::Head(head)) => return Ok((conn, head, buf, filled)),
+            Ok(Parsed::Head(head)) => return Ok((conn, head, buf, filled, sent)),
             Ok(Parsed::Interim(len)) => {
                 buf.copy_within(len..filled, 0);
                 filled -= len;
@@ -758,7 +767,7 @@ async fn stream_body(
     framing: BodyFraming,
     max_body: u64,
     send_timeout: Duration,
-) -> Result<(), AttemptError> {
+) -> Result<u64, AttemptError> {
     let body_timeout = job.selected.server.http.client_body_timeout;
     let client_gone = || {
         AttemptError::new(
@@ -771,9 +780,10 @@ async fn stream_body(
     let mut left = match framing {
         BodyFraming::Length(n) => Some(n),
         BodyFraming::Chunked => None,
-        BodyFraming::None => return Ok(()),
+        BodyFraming::None => return Ok(0),
     };
     let mut decoder = ChunkedDecoder::new();
+    let mut sent = 0u64;
     let mut out = Vec::with_capacity(super::buffers::CHUNK + 16);
     loop {
         match left.as_mut() {
@@ -783,10 +793,11 @@ async fn stream_body(
                     let r = conn.write_within(&st.pending()[..take], send_timeout).await;
                     st.consume(take);
                     *left -= take as u64;
+                    sent += take as u64;
                     r.map_err(|e| io_failure(&e, "sending request to upstream", true))?;
                 }
                 if *left == 0 {
-                    return Ok(());
+                    return Ok(sent);
                 }
             }
             None => {
@@ -816,13 +827,14 @@ async fn stream_body(
                 if progress.done {
                     out.extend_from_slice(LAST_CHUNK);
                 }
+                sent += out.len() as u64;
                 if !out.is_empty() {
                     conn.write_within(&out, send_timeout)
                         .await
                         .map_err(|e| io_failure(&e, "sending request to upstream", true))?;
                 }
                 if progress.done {
-                    return Ok(());
+                    return Ok(sent);
                 }
             }
         }
@@ -854,6 +866,7 @@ async fn relay<'c>(
         head,
         mut buf,
         mut filled,
+        ..
     } = answer;
     let settings = &plan.proxy.settings;
     let server = job.selected.server;

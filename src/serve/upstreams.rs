@@ -16,6 +16,8 @@ use crate::upstream::pool::Pool;
 pub struct GroupState {
     pub peers: RefCell<PeerSet>,
     pub pool: RefCell<Pool<UpstreamConn>>,
+    /// Each peer's address as `$upstream_addr` prints it, formatted once.
+    pub addr_names: Vec<String>,
 }
 
 /// Every group of one configuration generation, on this shard.
@@ -32,6 +34,7 @@ impl ShardUpstreams {
                 .map(|u| GroupState {
                     peers: RefCell::new(PeerSet::new(u)),
                     pool: RefCell::new(Pool::new(u.keepalive, u.keepalive_timeout)),
+                    addr_names: u.peers.iter().map(|p| p.addr.to_string()).collect(),
                 })
                 .collect(),
         }
