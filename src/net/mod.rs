@@ -1,6 +1,7 @@
 //! Sockets: listeners built with socket2 (one SO_REUSEPORT socket per address per shard) and
 //! the raw syscalls `serve/` uses beside glommio's streams (sendfile, non-blocking mode).
 
+pub mod client;
 pub mod listener;
 pub mod sendfile;
 pub mod upstream;

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use crate::net::client::ClientStream;
 use futures_lite::{AsyncRead, AsyncWriteExt};
-use glommio::net::TcpStream;
 
 use super::body::{self, BodyOutcome};
 use super::ShardResources;
@@ -41,7 +41,7 @@ const LINGER_READ: Duration = Duration::from_secs(1);
 
 /// Everything a connection needs from its shard and listener.
 pub struct Connection {
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     pub config: Arc<Config>,
     pub listener: Rc<ListenerServers>,
     /// Routing index of `config` (the shard's, built once per generation).
@@ -476,7 +476,9 @@ impl State {
     /// task until the socket is writable), then resumes zero-copy.
     async fn send_file(&mut self, range: &crate::http::response::FileRange) -> io::Result<()> {
         self.flush().await?;
-        let fd = self.conn.stream.as_raw_fd();
+        let Some(fd) = self.conn.stream.sendfile_fd() else {
+            return self.copy_file(range).await;
+        };
         if !self.nonblocking {
             sendfile::set_nonblocking(fd)?;
             self.nonblocking = true;
@@ -504,12 +506,42 @@ impl State {
         Ok(())
     }
 
+    /// Sends a file range through the stream, 64 KiB at a time (a TLS stream must encrypt
+    /// it, so sendfile cannot be used).
+    async fn copy_file(&mut self, range: &crate::http::response::FileRange) -> io::Result<()> {
+        let mut offset = range.offset;
+        let end = range.offset + range.len;
+        let mut buf = self.conn.shard.relay_buffers.take();
+        let result = async {
+            while offset < end {
+                let want = ((end - offset) as usize).min(buf.len());
+                let n = read_at(&range.file, &mut buf[..want], offset)?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file truncated while sending",
+                    ));
+                }
+                self.conn.stream.write_all(&buf[..n]).await?;
+                offset += n as u64;
+            }
+            self.conn.stream.flush().await
+        }
+        .await;
+        self.conn.shard.relay_buffers.give(buf);
+        result
+    }
+
     /// Sends the write buffer, then returns it to the pool.
     pub(super) async fn flush(&mut self) -> io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let result = self.conn.stream.write_all(&self.wbuf).await;
+        let mut result = self.conn.stream.write_all(&self.wbuf).await;
+        if result.is_ok() {
+            // A TLS session holds what it has not sent yet until flushed.
+            result = self.conn.stream.flush().await;
+        }
         self.wbuf.clear();
         self.conn.shard.buffers.give(std::mem::take(&mut self.wbuf));
         result
@@ -562,7 +594,8 @@ impl State {
     /// Reads and discards whatever the client still sends, for a short while, after our
     /// response to an error; then the connection drops.
     pub(super) async fn linger(&mut self) {
-        let _ = self.conn.stream.shutdown(std::net::Shutdown::Write).await;
+        let _ = self.conn.stream.flush().await;
+        let _ = self.conn.stream.shutdown_write().await;
         let deadline = Instant::now() + LINGER_TOTAL;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -77,6 +77,13 @@ impl Direction {
                     Poll::Pending => return Ok(moved),
                 }
             }
+            if moved {
+                // A TLS session keeps what it was given until flushed; plain TCP has nothing
+                // to flush.
+                if let Poll::Ready(Err(e)) = Pin::new(&mut *to).poll_flush(cx) {
+                    return Err(e);
+                }
+            }
             if self.eof {
                 return Ok(moved);
             }
@@ -143,7 +150,8 @@ pub(super) async fn run(
         // Pass half-closes on.
         if up.done() && !up.shut {
             up.shut = true;
-            let _ = client.shutdown(std::net::Shutdown::Write).await;
+            let _ = client.flush().await;
+            let _ = client.shutdown_write().await;
         }
         if down.done() && !down.shut {
             down.shut = true;

@@ -306,7 +306,7 @@ async fn accept_loop(
         // Connection numbers are unique per process: shard id + k × 1024.
         next_id += 1024;
         let conn = h1::Connection {
-            stream,
+            stream: crate::net::client::ClientStream::Plain(stream),
             config,
             listener: servers,
             index,

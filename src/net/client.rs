@@ -1,0 +1,99 @@
+//! The client side of a connection: the accepted TCP stream, plain (and, with TLS, wrapped
+//! in a session), behind one type for `serve/`.
+//!
+//! `shard/` accepts and builds a [`ClientStream`]; `serve::h1` reads and writes through it
+//! and asks it for what only a plain socket offers (a descriptor for sendfile). Timeouts
+//! are set on the TCP stream underneath, so they bound the wait for bytes whatever wraps
+//! them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+
+/// One accepted client connection.
+pub enum ClientStream {
+    Plain(TcpStream),
+}
+
+impl ClientStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            ClientStream::Plain(s) => s,
+        }
+    }
+
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp()
+            .set_read_timeout(timeout)
+            .map_err(io::Error::from)
+    }
+
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp()
+            .set_write_timeout(timeout)
+            .map_err(io::Error::from)
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp().local_addr().map_err(io::Error::from)
+    }
+
+    /// The socket to sendfile(2) into, when bytes may go to it unencrypted.
+    pub fn sendfile_fd(&self) -> Option<RawFd> {
+        match self {
+            ClientStream::Plain(s) => Some(s.as_raw_fd()),
+        }
+    }
+
+    /// Ends the sending direction (what was written still goes out).
+    pub async fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            ClientStream::Plain(s) => s
+                .shutdown(std::net::Shutdown::Write)
+                .await
+                .map_err(io::Error::from),
+        }
+    }
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_close(cx),
+        }
+    }
+}
