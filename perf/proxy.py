@@ -561,6 +561,13 @@ def report(args, nginx_bin, fronts, scenarios, results, sys_counts, straces, soa
             lines.append(f"| {sname} | {spread(sname, other)} | {med(sname, other, 'p50'):.2f} | "
                          f"{med(sname, other, 'p99'):.2f} | {med(sname, other, 'cpu') * 100:.0f}% | "
                          f"{med(sname, other, 'bcpu') * 100:.0f}% |")
+    unsaturated = [(k, r) for k, rs in results.items() for r in rs if r["cpu"] < 0.9]
+    if unsaturated:
+        lines.append("")
+        lines.append("Runs where the proxy's core was not saturated (< 90 % CPU: another process "
+                     "had the core, or the client side was the limit): " + "; ".join(
+                         f"{k[0]} {k[1]} {r['rps']:,.0f} req/s at {r['cpu'] * 100:.0f} %"
+                         for k, r in unsaturated) + ".")
     bad = [(k, r) for k, rs in results.items() for r in rs if r["non2xx"] or r["sockerr"]]
     if bad:
         lines.append("")
