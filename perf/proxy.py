@@ -513,8 +513,10 @@ def report(args, nginx_bin, fronts, scenarios, results, sys_counts, straces, soa
     lines = [f"# anx vs nginx as reverse proxies — {date} {args.label}".rstrip(), ""]
     lines.append(f"Machine: {os.cpu_count()} cores, kernel {os.uname().release}; proxy on core 0; "
                  f"backend (nginx, 1 worker, `return 200 \"hello world\\n\"` and a 100 KiB file with "
-                 f"open_file_cache) and wrk -t1 -d{args.duration}s on core 1; {args.runs} interleaved "
-                 f"runs, medians (min–max). Load average (1/5/15 min) before / after the runs: "
+                 f"open_file_cache) and wrk -t1 on core 1; "
+                 + (f"-d{args.duration}s, {args.runs} interleaved runs, medians (min–max). "
+                    if scenarios else "")
+                 + f"Load average (1/5/15 min) at the start and after each part: "
                  f"{' → '.join(loads)}.")
     lines.append(f"nginx: `{nginx_v}`, 1 worker (master_process off); {wrk_v}. Both proxies: "
                  "`upstream backend { server …; keepalive 64; }`, `proxy_pass http://backend; "
