@@ -12,7 +12,7 @@ use super::{compile, is_token_byte, Resolver};
 use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
 use crate::config::model::{
     Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
-    ProxySettings, RedirectRule, Upstream,
+    ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -289,7 +289,6 @@ fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
 pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> Option<ProxyPass> {
     let text = at.value.as_str();
     let origin = &at.origin;
-    let tls = || "proxy_pass https is not supported yet (TLS issue)".to_string();
     if text.contains('$') {
         let before = r.errors.len();
         let t = r.template(origin, text);
@@ -301,7 +300,12 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             // with a variable is checked per request.
             if let Some(Part::Literal(head)) = t.parts.first() {
                 if strip_prefix_ci(head, "https://").is_some() {
-                    r.error(origin, tls());
+                    // The per-request path picks a group by name and speaks plain HTTP;
+                    // TLS there needs a ClientConfig per evaluated name, not built yet.
+                    r.error(
+                        origin,
+                        "proxy_pass https with variables is not supported yet",
+                    );
                     return None;
                 }
                 let lower = head.to_ascii_lowercase();
@@ -313,14 +317,15 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             return Some(ProxyPass::Dynamic(t));
         }
     }
-    if strip_prefix_ci(text, "https://").is_some() {
-        r.error(origin, tls());
-        return None;
-    }
-    let Some(rest) = strip_prefix_ci(text, "http://") else {
+    let (rest, https) = if let Some(rest) = strip_prefix_ci(text, "https://") {
+        (rest, true)
+    } else if let Some(rest) = strip_prefix_ci(text, "http://") {
+        (rest, false)
+    } else {
         r.error(origin, "invalid URL prefix");
         return None;
     };
+    let default_port = if https { 443 } else { 80 };
     // `unix:/path:/uri`: the path ends at the next ':'.
     let (authority, uri) = match rest.strip_prefix("unix:") {
         Some(path) => match path.find(':') {
@@ -344,7 +349,7 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
     let uri = uri.map(|u| u.as_bytes().to_vec());
 
     if authority.starts_with("unix:") {
-        let addrs = match resolve_addr(authority, 80) {
+        let addrs = match resolve_addr(authority, default_port) {
             Ok(a) => a,
             Err(e) => {
                 r.addr_error(origin, rest, e);
@@ -358,6 +363,7 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             proxy_host: "localhost".to_string(),
             proxy_port: 0,
             uri,
+            https,
         });
     }
     let (host, port_text) = match split_host_port(authority) {
@@ -383,11 +389,12 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
         return Some(ProxyPass::Fixed {
             upstream: i,
             proxy_host: host.to_string(),
-            proxy_port: 80,
+            proxy_port: default_port,
             uri,
+            https,
         });
     }
-    let addrs = match resolve_addr(authority, 80) {
+    let addrs = match resolve_addr(authority, default_port) {
         Ok(a) => a,
         Err(e) => {
             r.addr_error(origin, rest, e);
@@ -396,14 +403,21 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
     };
     let port = match addrs.first() {
         Some(PeerAddr::Inet(a)) => a.port(),
-        _ => 80,
+        _ => default_port,
     };
     let upstream = implicit_group(r, &format!("{host}:{port}"), addrs);
     Some(ProxyPass::Fixed {
         upstream,
-        proxy_host: if port == 80 { host } else { authority }.to_string(),
+        // As nginx: the port is part of $proxy_host only when it is not the scheme's.
+        proxy_host: if port == default_port {
+            host
+        } else {
+            authority
+        }
+        .to_string(),
         proxy_port: port,
         uri,
+        https,
     })
 }
 
@@ -577,6 +591,62 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     }
     if let Some(v) = p.pass_request_body {
         out.pass_request_body = v;
+    }
+    inherit_ssl(&mut out.ssl, p, r);
+}
+
+/// The `proxy_ssl_*` part of [`inherit`]: files are read here, at load time, so a missing
+/// CA or key is a config error rather than a 502 later.
+fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
+    if let Some(v) = p.ssl_verify {
+        out.verify = v;
+    }
+    if let Some(at) = &p.ssl_trusted_certificate {
+        out.trusted_certificate = super::tls::ca_file(at, "proxy_ssl_trusted_certificate", r);
+    }
+    if let Some(n) = p.ssl_verify_depth {
+        out.verify_depth = n;
+    }
+    if let Some(v) = p.ssl_server_name {
+        out.server_name = v;
+    }
+    if let Some(at) = &p.ssl_name {
+        out.name = Some(r.template(&at.origin, &at.value));
+    }
+    match (&p.ssl_certificate, &p.ssl_certificate_key) {
+        (Some(cert), Some(key)) => {
+            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", r);
+        }
+        (None, None) => {}
+        // Each file alone means nothing; loading them as a pair at the level that names
+        // them keeps the key check (does it match the certificate?) at load time.
+        (Some(at), None) => r.error(
+            &at.origin,
+            "no \"proxy_ssl_certificate_key\" is defined for \"proxy_ssl_certificate\" at \
+             this level",
+        ),
+        (None, Some(at)) => r.error(
+            &at.origin,
+            "no \"proxy_ssl_certificate\" is defined for \"proxy_ssl_certificate_key\" at \
+             this level",
+        ),
+    }
+    if let Some(at) = &p.ssl_protocols {
+        out.protocols = super::tls::protocols(at, "proxy_ssl_protocols", r);
+    }
+    if let Some(v) = p.ssl_session_reuse {
+        out.session_reuse = v;
+    }
+}
+
+/// nginx refuses `proxy_ssl_verify on` without `proxy_ssl_trusted_certificate` (it has no
+/// default trust store), for a location that proxies over https.
+pub(super) fn check_ssl(pass: &ProxyPass, ssl: &ProxySsl, at: &Origin, r: &mut Resolver) {
+    if matches!(pass, ProxyPass::Fixed { https: true, .. })
+        && ssl.verify
+        && ssl.trusted_certificate.is_none()
+    {
+        r.error(at, "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
     }
 }
 
