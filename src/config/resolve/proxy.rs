@@ -748,6 +748,7 @@ mod tests {
 
     use crate::config::model::{
         Balance, Config, Handler, PeerAddr, Proxy, ProxyPass, ProxyRedirect, RedirectRule,
+        TlsVersion,
     };
 
     /// `body` inside `http {}` of an nginx.conf: body line 1 is file line 3.
@@ -973,6 +974,7 @@ mod tests {
                 proxy_host,
                 proxy_port,
                 uri,
+                ..
             } => (
                 *upstream,
                 proxy_host.as_str(),
@@ -1022,15 +1024,60 @@ mod tests {
     }
 
     #[test]
+    fn proxy_pass_https() {
+        let c = ok("upstream app { server 127.0.0.1:9443; }
+            server { listen 127.0.0.1:1;
+                proxy_ssl_server_name on;
+                proxy_ssl_session_reuse off;
+                location /a { proxy_pass https://app/x/; proxy_ssl_name $host; }
+                location /b { proxy_pass https://127.0.0.1; }
+                location /c { proxy_pass HTTPS://127.0.0.1:8443; proxy_ssl_protocols TLSv1.3; }
+                location /d { proxy_pass http://127.0.0.1:443; }
+            }");
+        let fixed = |i: usize| match &proxy(&c, i).pass {
+            ProxyPass::Fixed {
+                upstream,
+                proxy_host,
+                proxy_port,
+                https,
+                ..
+            } => (*upstream, proxy_host.as_str(), *proxy_port, *https),
+            ProxyPass::Dynamic(_) => panic!("location {i} is dynamic"),
+        };
+        assert_eq!(fixed(0), (0, "app", 443, true));
+        // 443 is https's own port: not part of $proxy_host.
+        assert_eq!(fixed(1), (1, "127.0.0.1", 443, true));
+        assert_eq!(fixed(2), (2, "127.0.0.1:8443", 8443, true));
+        // The same address over plain http shares the implicit group, and is no TLS.
+        assert_eq!(fixed(3), (1, "127.0.0.1:443", 443, false));
+        let a = &proxy(&c, 0).settings.ssl;
+        assert!(a.server_name && !a.session_reuse && !a.verify);
+        assert_eq!(a.name.as_ref().map(|t| t.source.as_str()), Some("$host"));
+        assert_eq!(a.protocols, vec![TlsVersion::Tls12, TlsVersion::Tls13]);
+        let c3 = &proxy(&c, 2).settings.ssl;
+        assert!(c3.name.is_none() && c3.server_name);
+        assert_eq!(c3.protocols, vec![TlsVersion::Tls13]);
+    }
+
+    #[test]
     fn proxy_pass_errors() {
         let cases = [
             (
-                "proxy_pass https://a;",
-                "proxy_pass https is not supported yet (TLS issue)",
+                "proxy_pass https://$host;",
+                "proxy_pass https with variables is not supported yet",
             ),
             (
-                "proxy_pass https://$host;",
-                "proxy_pass https is not supported yet (TLS issue)",
+                "proxy_pass https://127.0.0.1; proxy_ssl_verify on;",
+                "no proxy_ssl_trusted_certificate for proxy_ssl_verify",
+            ),
+            (
+                "proxy_pass https://127.0.0.1; proxy_ssl_certificate /nonexistent.pem;",
+                "no \"proxy_ssl_certificate_key\" is defined for \"proxy_ssl_certificate\" at \
+                 this level",
+            ),
+            (
+                "proxy_pass https://127.0.0.1; proxy_ssl_protocols TLSv1.3 SSLv9;",
+                "invalid value \"SSLv9\" in \"proxy_ssl_protocols\" directive",
             ),
             ("proxy_pass ftp://a;", "invalid URL prefix"),
             ("proxy_pass ftp://$host;", "invalid URL prefix"),
