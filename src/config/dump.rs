@@ -25,7 +25,8 @@ use super::model::{
     ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
-    Balance, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect, ProxySettings, RedirectRule, Upstream,
+    Balance, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
+    RedirectRule, Upstream,
 };
 use super::value::{Pattern, Template};
 
@@ -626,19 +627,21 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
             upstream,
             proxy_host,
             uri,
+            https,
             ..
         } => {
             let uri = uri.as_deref().map(bytes).unwrap_or_default();
+            let scheme = if *https { "https" } else { "http" };
             match config.upstreams.get(*upstream) {
                 // `http://unix:/path:/uri`: the path ends at the ':' before the URI.
                 Some(u) if u.implicit && u.name.starts_with("unix:") => {
                     if uri.is_empty() {
-                        format!("http://{}", u.name)
+                        format!("{scheme}://{}", u.name)
                     } else {
-                        format!("http://{}:{uri}", u.name)
+                        format!("{scheme}://{}:{uri}", u.name)
                     }
                 }
-                _ => format!("http://{proxy_host}{uri}"),
+                _ => format!("{scheme}://{proxy_host}{uri}"),
             }
         }
     };
@@ -663,6 +666,7 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         intercept_errors,
         pass_request_headers,
         pass_request_body,
+        ssl,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -748,6 +752,37 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         "proxy_pass_request_body",
         &pass_request_body.to_string(),
     );
+    proxy_ssl(out, ssl);
+}
+
+/// The `proxy_ssl_*` settings (files by path, never their bytes).
+fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
+    let ProxySsl {
+        verify,
+        trusted_certificate,
+        verify_depth,
+        server_name,
+        name,
+        certificate,
+        protocols,
+        session_reuse,
+    } = ssl;
+    kv(out, "proxy_ssl_verify", &verify.to_string());
+    if let Some(f) = trusted_certificate {
+        kv(out, "proxy_ssl_trusted_certificate", &path(&f.path));
+    }
+    kv(out, "proxy_ssl_verify_depth", &verify_depth.to_string());
+    kv(out, "proxy_ssl_server_name", &server_name.to_string());
+    if let Some(t) = name {
+        kv(out, "proxy_ssl_name", &q(&t.source));
+    }
+    if let Some(c) = certificate {
+        kv(out, "proxy_ssl_certificate", &path(&c.chain.path));
+        kv(out, "proxy_ssl_certificate_key", &path(&c.key.path));
+    }
+    let versions: Vec<String> = protocols.iter().map(|v| q(v.name())).collect();
+    kv(out, "proxy_ssl_protocols", &list(&versions));
+    kv(out, "proxy_ssl_session_reuse", &session_reuse.to_string());
 }
 
 fn error_pages(pages: &[ErrorPage]) -> String {

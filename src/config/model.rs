@@ -17,7 +17,7 @@ pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 pub use proxy::{
     Balance, HealthCheck, NextUpstream, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
-    ProxySettings, RedirectRule, Upstream,
+    ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 pub use tls::{
     CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,

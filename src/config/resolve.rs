@@ -598,6 +598,7 @@ fn resolve_location(
         Some(url) => match proxy::proxy_pass(url, l.match_kind, r) {
             Some(pass) => {
                 proxy::check_redirect_default(&l.layers, Some(&pass), r);
+                proxy::check_ssl(&pass, &here.proxy.ssl, &url.origin, r);
                 Handler::Proxy(Box::new(proxy::finish(pass, &here.proxy)))
             }
             None => Handler::Static,

@@ -421,6 +421,15 @@ macro_rules! layered_block {
             proxy_intercept_errors: Option<bool>,
             proxy_pass_request_headers: Option<bool>,
             proxy_pass_request_body: Option<bool>,
+            proxy_ssl_verify: Option<bool>,
+            proxy_ssl_trusted_certificate: Option<String>,
+            proxy_ssl_verify_depth: Option<u32>,
+            proxy_ssl_server_name: Option<bool>,
+            proxy_ssl_name: Option<String>,
+            proxy_ssl_certificate: Option<String>,
+            proxy_ssl_certificate_key: Option<String>,
+            proxy_ssl_protocols: Option<Vec<String>>,
+            proxy_ssl_session_reuse: Option<bool>,
         }
 
         impl $name {
@@ -507,6 +516,18 @@ macro_rules! layered_block {
                     intercept_errors: self.proxy_intercept_errors,
                     pass_request_headers: self.proxy_pass_request_headers,
                     pass_request_body: self.proxy_pass_request_body,
+                    ssl_verify: self.proxy_ssl_verify,
+                    ssl_trusted_certificate: self.proxy_ssl_trusted_certificate.as_ref().map(here),
+                    ssl_verify_depth: self.proxy_ssl_verify_depth,
+                    ssl_server_name: self.proxy_ssl_server_name,
+                    ssl_name: self.proxy_ssl_name.as_ref().map(here),
+                    ssl_certificate: self.proxy_ssl_certificate.as_ref().map(here),
+                    ssl_certificate_key: self.proxy_ssl_certificate_key.as_ref().map(here),
+                    ssl_protocols: self
+                        .proxy_ssl_protocols
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
+                    ssl_session_reuse: self.proxy_ssl_session_reuse,
                 }
             }
         }

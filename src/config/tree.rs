@@ -246,6 +246,15 @@ pub struct ProxyLayer {
     pub intercept_errors: Option<bool>,
     pub pass_request_headers: Option<bool>,
     pub pass_request_body: Option<bool>,
+    pub ssl_verify: Option<bool>,
+    pub ssl_trusted_certificate: Option<At<String>>,
+    pub ssl_verify_depth: Option<u32>,
+    pub ssl_server_name: Option<bool>,
+    pub ssl_name: Option<At<String>>,
+    pub ssl_certificate: Option<At<String>>,
+    pub ssl_certificate_key: Option<At<String>>,
+    pub ssl_protocols: Option<At<Vec<String>>>,
+    pub ssl_session_reuse: Option<bool>,
 }
 
 /// `proxy_set_header name value`.

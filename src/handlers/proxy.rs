@@ -47,6 +47,10 @@ pub struct ProxyPlan<'c> {
     /// The head asks the upstream to keep the connection (no `Connection: close` sent),
     /// so it may go back to the pool.
     pub reusable: bool,
+    /// For `proxy_pass https://`: the name the upstream's certificate is checked against
+    /// (and sent in SNI with `proxy_ssl_server_name on`): `proxy_ssl_name` evaluated, or
+    /// `$proxy_host` without its port, as nginx. `None` for plain HTTP.
+    pub ssl_name: Option<String>,
 }
 
 /// Why no plan could be made; the pipeline answers with the status.
@@ -64,13 +68,16 @@ pub fn plan<'c>(
     method: Method,
 ) -> Result<ProxyPlan<'c>, PlanError> {
     let config = ctx.config;
+    let mut https = false;
     let (target, proxy_host, proxy_port, uri) = match &proxy.pass {
         ProxyPass::Fixed {
             upstream,
             proxy_host,
             proxy_port,
             uri,
+            https: tls,
         } => {
+            https = *tls;
             let uri = uri.as_deref().map(|part| replace_prefix(ctx, loc, part));
             (
                 Target::Group(*upstream),
@@ -155,6 +162,7 @@ pub fn plan<'c>(
         _ => Vec::new(),
     };
     let sent = Method::from_token(&sent_method);
+    let ssl_name = https.then(|| ssl_name(ctx, settings));
     Ok(ProxyPlan {
         proxy,
         target,
@@ -166,7 +174,36 @@ pub fn plan<'c>(
         send_body: settings.pass_request_body && method != Method::Head,
         head_request: sent == Method::Head,
         reusable,
+        ssl_name,
     })
+}
+
+/// `proxy_ssl_name`, or `$proxy_host` with its port cut off (nginx's
+/// `ngx_http_upstream_ssl_name`: a bracketed IPv6 literal keeps its colons).
+fn ssl_name(ctx: &mut Ctx, settings: &crate::config::model::ProxySettings) -> String {
+    let mut name = Vec::new();
+    match &settings.ssl.name {
+        Some(t) => ctx.eval(t, &mut name),
+        None => {
+            if let Some((host, _)) = &ctx.st.proxy_target {
+                name.extend_from_slice(host);
+            }
+        }
+    }
+    let end = if name.first() == Some(&b'[') {
+        name.iter()
+            .position(|&b| b == b']')
+            .map_or(name.len(), |i| i + 1)
+    } else {
+        name.iter().position(|&b| b == b':').unwrap_or(name.len())
+    };
+    name.truncate(end);
+    // rustls takes IPv6 literals without brackets.
+    let name = name
+        .strip_prefix(b"[")
+        .and_then(|n| n.strip_suffix(b"]"))
+        .unwrap_or(&name);
+    String::from_utf8_lossy(name).into_owned()
 }
 
 fn push_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {

@@ -1,5 +1,5 @@
-//! Connections to upstream peers: TCP or unix socket, behind one type, with the proxy's
-//! connect/read/write timeouts.
+//! Connections to upstream peers: TCP, TLS over TCP (`proxy_pass https://`) or unix
+//! socket, behind one type, with the proxy's connect/read/write timeouts.
 //!
 //! `serve::proxy` opens these (or takes one from the shard's pool, `upstream::pool`) and
 //! reads and writes through [`UpstreamConn`]; nothing above `serve/` sees glommio.
@@ -7,6 +7,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,9 +16,14 @@ use glommio::net::{TcpStream, UnixStream};
 
 use crate::config::model::PeerAddr;
 
+/// A TLS session to an upstream, over glommio's TCP stream.
+pub type TlsUpstream = futures_rustls::client::TlsStream<TcpStream>;
+
 /// One connection to a peer.
 pub enum UpstreamConn {
     Tcp(TcpStream),
+    /// Boxed: rustls's connection state is large, and most upstream connections are plain.
+    Tls(Box<TlsUpstream>),
     /// glommio's unix stream does not expose its descriptor; it is kept beside it.
     Unix(UnixStream, RawFd),
 }
@@ -68,9 +74,35 @@ impl UpstreamConn {
         }
     }
 
+    /// Runs the TLS handshake on a connected TCP stream within `timeout`, naming the
+    /// server `name` (checked when the config verifies; sent in SNI when it enables SNI).
+    /// The error is rustls's, for the error log; a non-TCP connection is refused.
+    pub async fn handshake(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        timeout: Duration,
+    ) -> io::Result<UpstreamConn> {
+        let UpstreamConn::Tcp(stream) = self else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS over a unix socket is not supported",
+            ));
+        };
+        let connector = futures_rustls::TlsConnector::from(config);
+        let tls = within(timeout, "SSL handshake", connector.connect(name, stream)).await?;
+        Ok(UpstreamConn::Tls(Box::new(tls)))
+    }
+
+    /// True for a TLS connection (a pooled one is only reused by an `https://` location).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, UpstreamConn::Tls(_))
+    }
+
     fn fd(&self) -> RawFd {
         match self {
             UpstreamConn::Tcp(s) => s.as_raw_fd(),
+            UpstreamConn::Tls(s) => s.get_ref().0.as_raw_fd(),
             UpstreamConn::Unix(_, fd) => *fd,
         }
     }
@@ -98,6 +130,13 @@ impl UpstreamConn {
                 s.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
                 futures_lite::AsyncReadExt::read(s, buf).await
             }
+            UpstreamConn::Tls(s) => {
+                // The timeout sits on the TCP stream: rustls reads through it.
+                s.get_ref()
+                    .0
+                    .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+                futures_lite::AsyncReadExt::read(s, buf).await
+            }
             UpstreamConn::Unix(s, _) => {
                 within(timeout, "read", futures_lite::AsyncReadExt::read(s, buf)).await
             }
@@ -110,6 +149,15 @@ impl UpstreamConn {
             UpstreamConn::Tcp(s) => {
                 s.set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
                 s.write_all(buf).await
+            }
+            UpstreamConn::Tls(s) => {
+                s.get_ref()
+                    .0
+                    .set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+                // futures-rustls keeps written bytes as records until flushed: without the
+                // flush the request could sit here while anx waits for its answer.
+                s.write_all(buf).await?;
+                s.flush().await
             }
             UpstreamConn::Unix(s, _) => within(timeout, "write", s.write_all(buf)).await,
         }
@@ -124,6 +172,7 @@ impl AsyncRead for UpstreamConn {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_read(cx, buf),
         }
     }
@@ -137,6 +186,7 @@ impl AsyncWrite for UpstreamConn {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -144,6 +194,7 @@ impl AsyncWrite for UpstreamConn {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -151,6 +202,7 @@ impl AsyncWrite for UpstreamConn {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_close(cx),
+            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_close(cx),
         }
     }

@@ -494,7 +494,10 @@ async fn attempt(
                 // Only a connection idle for a while can have been closed by the upstream's
                 // own keep-alive timeout; checking every reuse cost a syscall per request.
                 let checked = idle.since.elapsed() < STALE_CHECK_AFTER || idle.conn.still_open();
-                if idle.requests < up.keepalive_requests && checked {
+                // A group may serve `http://` and `https://` locations: a connection is
+                // only reused with the scheme it was opened for (else it is dropped).
+                let same_scheme = idle.conn.is_tls() == plan.ssl_name.is_some();
+                if idle.requests < up.keepalive_requests && checked && same_scheme {
                     pooled = Some(idle);
                     break;
                 }
@@ -556,6 +559,13 @@ async fn attempt(
             ));
         }
     };
+    let conn = match &plan.ssl_name {
+        Some(name) => {
+            let left = settings.connect_timeout.saturating_sub(started.elapsed());
+            handshake(conn, upstreams, plan, name, left).await?
+        }
+        None => conn,
+    };
     let connect_time = started.elapsed().as_secs_f64();
     match send_and_read(st, job, plan, body, conn, max_body, false).await {
         Ok((conn, head, buf, filled, sent)) => Ok((
@@ -577,6 +587,50 @@ async fn attempt(
             true,
         )),
         Err(Retry::Failed(e)) => Err(e),
+    }
+}
+
+/// The TLS handshake of a new `https://` upstream connection, within what is left of
+/// `proxy_connect_timeout`. A failure is an attempt failure (502, `proxy_next_upstream
+/// error`), logged in nginx's words.
+async fn handshake(
+    conn: UpstreamConn,
+    upstreams: &ShardUpstreams,
+    plan: &ProxyPlan<'_>,
+    name: &str,
+    left: Duration,
+) -> Result<UpstreamConn, AttemptError> {
+    const ACTION: &str = "SSL handshaking to upstream";
+    let fail = |failure, message: String| AttemptError::new(failure, message, ACTION, false);
+    let config = upstreams.tls_config(plan.proxy).map_err(|e| {
+        fail(
+            Failure::Error,
+            format!("SSL client configuration failed ({e})"),
+        )
+    })?;
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_string())
+        .map_err(|_| fail(Failure::Error, format!("invalid proxy_ssl_name \"{name}\"")))?;
+    match conn
+        .handshake(config, server_name, left.max(Duration::from_millis(1)))
+        .await
+    {
+        Ok(c) => Ok(c),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(fail(
+            Failure::Timeout,
+            "upstream timed out (110: Connection timed out)".to_string(),
+        )),
+        Err(e) => {
+            let verify = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+            let message = if verify {
+                format!("upstream SSL certificate verify error: ({e})")
+            } else {
+                format!("SSL_do_handshake() failed ({e})")
+            };
+            Err(fail(Failure::Error, message))
+        }
     }
 }
 

@@ -2,12 +2,16 @@
 //! and passive health) and a pool of idle connections per upstream group.
 //!
 //! Built on first use from the `Config`'s groups and kept in `ShardResources`; never shared
-//! with another shard, so nothing here locks.
+//! with another shard, so nothing here locks. The TLS client configs of `proxy_pass
+//! https://` locations live here too, one per location, built on first use: each holds
+//! this shard's session cache.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::model::Config;
+use crate::config::model::{Config, Proxy};
 use crate::net::upstream::UpstreamConn;
 use crate::upstream::balance::PeerSet;
 use crate::upstream::pool::Pool;
@@ -23,6 +27,10 @@ pub struct GroupState {
 /// Every group of one configuration generation, on this shard.
 pub struct ShardUpstreams {
     pub groups: Vec<GroupState>,
+    /// TLS client configs by the address of the location's [`Proxy`]: the `Config` this
+    /// state belongs to outlives it and never moves its locations, so the address names one
+    /// location for the whole generation.
+    tls: RefCell<HashMap<usize, Arc<rustls::ClientConfig>>>,
 }
 
 impl ShardUpstreams {
@@ -37,7 +45,19 @@ impl ShardUpstreams {
                     addr_names: u.peers.iter().map(|p| p.addr.to_string()).collect(),
                 })
                 .collect(),
+            tls: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The TLS client config of `proxy`'s location on this shard, built the first time.
+    pub fn tls_config(&self, proxy: &Proxy) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+        let key = std::ptr::from_ref(proxy) as usize;
+        if let Some(c) = self.tls.borrow().get(&key) {
+            return Ok(Arc::clone(c));
+        }
+        let config = crate::tls::upstream::client_config(&proxy.settings.ssl)?;
+        self.tls.borrow_mut().insert(key, Arc::clone(&config));
+        Ok(config)
     }
 
     /// Closes pooled connections that have been idle past their `keepalive_timeout`.

@@ -8,13 +8,15 @@
 //! and the session ticketer shared by all shards ([`ticket`]). The connection loop
 //! (`serve/`, with futures-rustls on glommio streams) drives the handshake, then asks
 //! [`acceptor::host_allowed`] whether a request's Host may be served on that handshake
-//! (the 421 rule) and builds a [`info::TlsInfo`] for the `$ssl_*` variables. Nothing here
-//! does I/O or knows glommio.
+//! (the 421 rule) and builds a [`info::TlsInfo`] for the `$ssl_*` variables. For
+//! `proxy_pass https://`, [`upstream`] builds the client side. Nothing here does I/O or
+//! knows glommio.
 
 pub mod acceptor;
 pub mod info;
 pub mod names;
 pub mod ticket;
+pub mod upstream;
 
 use std::sync::Arc;
 

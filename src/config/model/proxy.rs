@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::tls::{CertificateKey, Loaded, TlsVersion};
 use super::{Pattern, Template};
+use rustls::pki_types::CertificateDer;
 
 /// One `upstream name {}` block (or the implicit group of a `proxy_pass http://host:port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +152,9 @@ pub enum ProxyPass {
         proxy_host: String,
         /// `$proxy_port`.
         proxy_port: u16,
+        /// `proxy_pass https://…`: the connection to the peer is TLS, as the location's
+        /// [`ProxySsl`] says.
+        https: bool,
         /// The URI part of the URL (`proxy_pass http://b/app/;` → `/app/`); `None` when the
         /// URL has none, and the request URI is passed unchanged.
         uri: Option<Vec<u8>>,
@@ -203,6 +208,53 @@ pub struct ProxySettings {
     pub pass_request_headers: bool,
     /// `proxy_pass_request_body` (default on).
     pub pass_request_body: bool,
+    /// The `proxy_ssl_*` settings, used when the proxy_pass URL is `https://`.
+    pub ssl: ProxySsl,
+}
+
+/// The `proxy_ssl_*` directives of one location: how anx speaks TLS to an `https://`
+/// upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySsl {
+    /// `proxy_ssl_verify` (default off, as nginx: an upstream's certificate is not checked
+    /// unless asked for).
+    pub verify: bool,
+    /// `proxy_ssl_trusted_certificate`: the CAs a verified upstream chains to. Required when
+    /// `verify` is on (nginx has no default trust store either).
+    pub trusted_certificate: Option<Loaded<Vec<CertificateDer<'static>>>>,
+    /// `proxy_ssl_verify_depth` (default 1): intermediates allowed between the upstream's
+    /// certificate and a trusted CA, plus one.
+    pub verify_depth: u32,
+    /// `proxy_ssl_server_name` (default off): send the name in SNI.
+    pub server_name: bool,
+    /// `proxy_ssl_name` (default `$proxy_host` without its port): the name verified and
+    /// sent in SNI.
+    pub name: Option<Template>,
+    /// `proxy_ssl_certificate` / `proxy_ssl_certificate_key`: a client certificate shown to
+    /// upstreams that ask for one.
+    pub certificate: Option<CertificateKey>,
+    /// `proxy_ssl_protocols` (default TLSv1.2 TLSv1.3).
+    pub protocols: Vec<TlsVersion>,
+    /// `proxy_ssl_session_reuse` (default on): resume TLS sessions with upstreams.
+    pub session_reuse: bool,
+}
+
+/// Default `proxy_ssl_verify_depth`.
+pub const DEFAULT_PROXY_SSL_VERIFY_DEPTH: u32 = 1;
+
+impl Default for ProxySsl {
+    fn default() -> Self {
+        ProxySsl {
+            verify: false,
+            trusted_certificate: None,
+            verify_depth: DEFAULT_PROXY_SSL_VERIFY_DEPTH,
+            server_name: false,
+            name: None,
+            certificate: None,
+            protocols: vec![TlsVersion::Tls12, TlsVersion::Tls13],
+            session_reuse: true,
+        }
+    }
 }
 
 /// Default `proxy_buffer_size`: 4 KiB in nginx; anx allows response heads up to 8 KiB by
@@ -230,6 +282,7 @@ impl Default for ProxySettings {
             intercept_errors: false,
             pass_request_headers: true,
             pass_request_body: true,
+            ssl: ProxySsl::default(),
         }
     }
 }

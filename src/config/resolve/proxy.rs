@@ -12,7 +12,7 @@ use super::{compile, is_token_byte, Resolver};
 use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
 use crate::config::model::{
     Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
-    ProxySettings, RedirectRule, Upstream,
+    ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -289,7 +289,6 @@ fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
 pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> Option<ProxyPass> {
     let text = at.value.as_str();
     let origin = &at.origin;
-    let tls = || "proxy_pass https is not supported yet (TLS issue)".to_string();
     if text.contains('$') {
         let before = r.errors.len();
         let t = r.template(origin, text);
@@ -301,7 +300,12 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             // with a variable is checked per request.
             if let Some(Part::Literal(head)) = t.parts.first() {
                 if strip_prefix_ci(head, "https://").is_some() {
-                    r.error(origin, tls());
+                    // The per-request path picks a group by name and speaks plain HTTP;
+                    // TLS there needs a ClientConfig per evaluated name, not built yet.
+                    r.error(
+                        origin,
+                        "proxy_pass https with variables is not supported yet",
+                    );
                     return None;
                 }
                 let lower = head.to_ascii_lowercase();
@@ -313,14 +317,15 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             return Some(ProxyPass::Dynamic(t));
         }
     }
-    if strip_prefix_ci(text, "https://").is_some() {
-        r.error(origin, tls());
-        return None;
-    }
-    let Some(rest) = strip_prefix_ci(text, "http://") else {
+    let (rest, https) = if let Some(rest) = strip_prefix_ci(text, "https://") {
+        (rest, true)
+    } else if let Some(rest) = strip_prefix_ci(text, "http://") {
+        (rest, false)
+    } else {
         r.error(origin, "invalid URL prefix");
         return None;
     };
+    let default_port = if https { 443 } else { 80 };
     // `unix:/path:/uri`: the path ends at the next ':'.
     let (authority, uri) = match rest.strip_prefix("unix:") {
         Some(path) => match path.find(':') {
@@ -344,7 +349,7 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
     let uri = uri.map(|u| u.as_bytes().to_vec());
 
     if authority.starts_with("unix:") {
-        let addrs = match resolve_addr(authority, 80) {
+        let addrs = match resolve_addr(authority, default_port) {
             Ok(a) => a,
             Err(e) => {
                 r.addr_error(origin, rest, e);
@@ -358,6 +363,7 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             proxy_host: "localhost".to_string(),
             proxy_port: 0,
             uri,
+            https,
         });
     }
     let (host, port_text) = match split_host_port(authority) {
@@ -383,11 +389,12 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
         return Some(ProxyPass::Fixed {
             upstream: i,
             proxy_host: host.to_string(),
-            proxy_port: 80,
+            proxy_port: default_port,
             uri,
+            https,
         });
     }
-    let addrs = match resolve_addr(authority, 80) {
+    let addrs = match resolve_addr(authority, default_port) {
         Ok(a) => a,
         Err(e) => {
             r.addr_error(origin, rest, e);
@@ -396,14 +403,21 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
     };
     let port = match addrs.first() {
         Some(PeerAddr::Inet(a)) => a.port(),
-        _ => 80,
+        _ => default_port,
     };
     let upstream = implicit_group(r, &format!("{host}:{port}"), addrs);
     Some(ProxyPass::Fixed {
         upstream,
-        proxy_host: if port == 80 { host } else { authority }.to_string(),
+        // As nginx: the port is part of $proxy_host only when it is not the scheme's.
+        proxy_host: if port == default_port {
+            host
+        } else {
+            authority
+        }
+        .to_string(),
         proxy_port: port,
         uri,
+        https,
     })
 }
 
@@ -578,6 +592,62 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(v) = p.pass_request_body {
         out.pass_request_body = v;
     }
+    inherit_ssl(&mut out.ssl, p, r);
+}
+
+/// The `proxy_ssl_*` part of [`inherit`]: files are read here, at load time, so a missing
+/// CA or key is a config error rather than a 502 later.
+fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
+    if let Some(v) = p.ssl_verify {
+        out.verify = v;
+    }
+    if let Some(at) = &p.ssl_trusted_certificate {
+        out.trusted_certificate = super::tls::ca_file(at, "proxy_ssl_trusted_certificate", r);
+    }
+    if let Some(n) = p.ssl_verify_depth {
+        out.verify_depth = n;
+    }
+    if let Some(v) = p.ssl_server_name {
+        out.server_name = v;
+    }
+    if let Some(at) = &p.ssl_name {
+        out.name = Some(r.template(&at.origin, &at.value));
+    }
+    match (&p.ssl_certificate, &p.ssl_certificate_key) {
+        (Some(cert), Some(key)) => {
+            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", r);
+        }
+        (None, None) => {}
+        // Each file alone means nothing; loading them as a pair at the level that names
+        // them keeps the key check (does it match the certificate?) at load time.
+        (Some(at), None) => r.error(
+            &at.origin,
+            "no \"proxy_ssl_certificate_key\" is defined for \"proxy_ssl_certificate\" at \
+             this level",
+        ),
+        (None, Some(at)) => r.error(
+            &at.origin,
+            "no \"proxy_ssl_certificate\" is defined for \"proxy_ssl_certificate_key\" at \
+             this level",
+        ),
+    }
+    if let Some(at) = &p.ssl_protocols {
+        out.protocols = super::tls::protocols(at, "proxy_ssl_protocols", r);
+    }
+    if let Some(v) = p.ssl_session_reuse {
+        out.session_reuse = v;
+    }
+}
+
+/// nginx refuses `proxy_ssl_verify on` without `proxy_ssl_trusted_certificate` (it has no
+/// default trust store), for a location that proxies over https.
+pub(super) fn check_ssl(pass: &ProxyPass, ssl: &ProxySsl, at: &Origin, r: &mut Resolver) {
+    if matches!(pass, ProxyPass::Fixed { https: true, .. })
+        && ssl.verify
+        && ssl.trusted_certificate.is_none()
+    {
+        r.error(at, "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
+    }
 }
 
 fn header_names(list: &[At<String>], r: &mut Resolver) -> Vec<String> {
@@ -678,6 +748,7 @@ mod tests {
 
     use crate::config::model::{
         Balance, Config, Handler, PeerAddr, Proxy, ProxyPass, ProxyRedirect, RedirectRule,
+        TlsVersion,
     };
 
     /// `body` inside `http {}` of an nginx.conf: body line 1 is file line 3.
@@ -903,6 +974,7 @@ mod tests {
                 proxy_host,
                 proxy_port,
                 uri,
+                ..
             } => (
                 *upstream,
                 proxy_host.as_str(),
@@ -952,15 +1024,60 @@ mod tests {
     }
 
     #[test]
+    fn proxy_pass_https() {
+        let c = ok("upstream app { server 127.0.0.1:9443; }
+            server { listen 127.0.0.1:1;
+                proxy_ssl_server_name on;
+                proxy_ssl_session_reuse off;
+                location /a { proxy_pass https://app/x/; proxy_ssl_name $host; }
+                location /b { proxy_pass https://127.0.0.1; }
+                location /c { proxy_pass HTTPS://127.0.0.1:8443; proxy_ssl_protocols TLSv1.3; }
+                location /d { proxy_pass http://127.0.0.1:443; }
+            }");
+        let fixed = |i: usize| match &proxy(&c, i).pass {
+            ProxyPass::Fixed {
+                upstream,
+                proxy_host,
+                proxy_port,
+                https,
+                ..
+            } => (*upstream, proxy_host.as_str(), *proxy_port, *https),
+            ProxyPass::Dynamic(_) => panic!("location {i} is dynamic"),
+        };
+        assert_eq!(fixed(0), (0, "app", 443, true));
+        // 443 is https's own port: not part of $proxy_host.
+        assert_eq!(fixed(1), (1, "127.0.0.1", 443, true));
+        assert_eq!(fixed(2), (2, "127.0.0.1:8443", 8443, true));
+        // The same address over plain http shares the implicit group, and is no TLS.
+        assert_eq!(fixed(3), (1, "127.0.0.1:443", 443, false));
+        let a = &proxy(&c, 0).settings.ssl;
+        assert!(a.server_name && !a.session_reuse && !a.verify);
+        assert_eq!(a.name.as_ref().map(|t| t.source.as_str()), Some("$host"));
+        assert_eq!(a.protocols, vec![TlsVersion::Tls12, TlsVersion::Tls13]);
+        let c3 = &proxy(&c, 2).settings.ssl;
+        assert!(c3.name.is_none() && c3.server_name);
+        assert_eq!(c3.protocols, vec![TlsVersion::Tls13]);
+    }
+
+    #[test]
     fn proxy_pass_errors() {
         let cases = [
             (
-                "proxy_pass https://a;",
-                "proxy_pass https is not supported yet (TLS issue)",
+                "proxy_pass https://$host;",
+                "proxy_pass https with variables is not supported yet",
             ),
             (
-                "proxy_pass https://$host;",
-                "proxy_pass https is not supported yet (TLS issue)",
+                "proxy_pass https://127.0.0.1; proxy_ssl_verify on;",
+                "no proxy_ssl_trusted_certificate for proxy_ssl_verify",
+            ),
+            (
+                "proxy_pass https://127.0.0.1; proxy_ssl_certificate /nonexistent.pem;",
+                "no \"proxy_ssl_certificate_key\" is defined for \"proxy_ssl_certificate\" at \
+                 this level",
+            ),
+            (
+                "proxy_pass https://127.0.0.1; proxy_ssl_protocols TLSv1.3 SSLv9;",
+                "invalid value \"SSLv9\" in \"proxy_ssl_protocols\" directive",
             ),
             ("proxy_pass ftp://a;", "invalid URL prefix"),
             ("proxy_pass ftp://$host;", "invalid URL prefix"),

@@ -105,7 +105,7 @@ pub(super) fn resolve_server(
 
     let protocols = match &t.protocols {
         None => vec![TlsVersion::Tls12, TlsVersion::Tls13],
-        Some(at) => protocols(at, r),
+        Some(at) => protocols(at, "ssl_protocols", r),
     };
     let ciphers = match &t.ciphers {
         None => names::default_ciphers(),
@@ -276,7 +276,7 @@ fn certificates(t: &TlsLayer, r: &mut Resolver) -> Vec<CertificateKey> {
             );
             continue;
         };
-        if let Some(pair) = certificate_pair(cert_at, key_at, r) {
+        if let Some(pair) = certificate_pair(cert_at, key_at, "ssl", r) {
             out.push(pair);
         }
     }
@@ -303,13 +303,14 @@ fn no_variables(at: &At<String>, directive: &str, r: &mut Resolver) -> bool {
     true
 }
 
-fn certificate_pair(
+pub(super) fn certificate_pair(
     cert_at: &At<String>,
     key_at: &At<String>,
+    prefix: &str,
     r: &mut Resolver,
 ) -> Option<CertificateKey> {
-    if !no_variables(cert_at, "ssl_certificate", r)
-        || !no_variables(key_at, "ssl_certificate_key", r)
+    if !no_variables(cert_at, &format!("{prefix}_certificate"), r)
+        || !no_variables(key_at, &format!("{prefix}_certificate_key"), r)
     {
         return None;
     }
@@ -435,7 +436,7 @@ pub fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String
     })
 }
 
-fn ca_file(
+pub(super) fn ca_file(
     at: &At<String>,
     directive: &str,
     r: &mut Resolver,
@@ -509,7 +510,11 @@ fn ticket_key(at: &At<String>, r: &mut Resolver) -> Option<Loaded<Vec<u8>>> {
     }
 }
 
-fn protocols(at: &At<Vec<String>>, r: &mut Resolver) -> Vec<TlsVersion> {
+pub(super) fn protocols(
+    at: &At<Vec<String>>,
+    directive: &str,
+    r: &mut Resolver,
+) -> Vec<TlsVersion> {
     let mut out = Vec::new();
     let mut left_out = Vec::new();
     for word in &at.value {
@@ -519,7 +524,7 @@ fn protocols(at: &At<Vec<String>>, r: &mut Resolver) -> Vec<TlsVersion> {
             "SSLv2" | "SSLv3" | "TLSv1" | "TLSv1.1" => left_out.push(word.as_str()),
             other => r.error(
                 &at.origin,
-                format!("invalid value \"{other}\" in \"ssl_protocols\" directive"),
+                format!("invalid value \"{other}\" in \"{directive}\" directive"),
             ),
         }
     }
@@ -528,7 +533,7 @@ fn protocols(at: &At<Vec<String>>, r: &mut Resolver) -> Vec<TlsVersion> {
             r,
             &at.origin,
             format!(
-                "\"ssl_protocols\": rustls does not implement {}; left out",
+                "\"{directive}\": rustls does not implement {}; left out",
                 left_out.join(", ")
             ),
         );
@@ -539,7 +544,7 @@ fn protocols(at: &At<Vec<String>>, r: &mut Resolver) -> Vec<TlsVersion> {
     if out.is_empty() {
         r.error(
             &at.origin,
-            "\"ssl_protocols\" enables no protocol rustls implements (TLSv1.2, TLSv1.3)",
+            format!("\"{directive}\" enables no protocol rustls implements (TLSv1.2, TLSv1.3)"),
         );
         out = vec![TlsVersion::Tls12, TlsVersion::Tls13];
     }

@@ -269,6 +269,25 @@ impl Walker {
                 self.once(d, &mut p.pass_request_headers, |w| w.flag(d))
             }
             "proxy_pass_request_body" => self.once(d, &mut p.pass_request_body, |w| w.flag(d)),
+            "proxy_ssl_verify" => self.once(d, &mut p.ssl_verify, |w| w.flag(d)),
+            "proxy_ssl_trusted_certificate" => self.once(d, &mut p.ssl_trusted_certificate, |w| {
+                Some(here(w, arg(d, 0)))
+            }),
+            "proxy_ssl_verify_depth" => {
+                self.once(d, &mut p.ssl_verify_depth, |w| w.number(d, arg(d, 0)))
+            }
+            "proxy_ssl_server_name" => self.once(d, &mut p.ssl_server_name, |w| w.flag(d)),
+            "proxy_ssl_name" => self.once(d, &mut p.ssl_name, |w| Some(here(w, arg(d, 0)))),
+            "proxy_ssl_certificate" => {
+                self.once(d, &mut p.ssl_certificate, |w| Some(here(w, arg(d, 0))))
+            }
+            "proxy_ssl_certificate_key" => {
+                self.once(d, &mut p.ssl_certificate_key, |w| Some(here(w, arg(d, 0))))
+            }
+            "proxy_ssl_protocols" => self.once(d, &mut p.ssl_protocols, |w| {
+                Some(At::new(super::words(d), w.origin(d)))
+            }),
+            "proxy_ssl_session_reuse" => self.once(d, &mut p.ssl_session_reuse, |w| w.flag(d)),
             _ => self.unhandled(d),
         }
     }

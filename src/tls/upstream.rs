@@ -1,0 +1,219 @@
+//! TLS to upstreams, the sans-io part: one location's `proxy_ssl_*` settings → a
+//! `rustls::ClientConfig`.
+//!
+//! `serve::upstreams` builds one per shard and location the first time that location
+//! proxies over `https://`, so each shard has its own session cache (no lock shared between
+//! shards) and the handshake on `net::upstream` only looks the config up.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::config::model::{ProxySsl, TlsVersion};
+
+/// Sessions each shard remembers per location for `proxy_ssl_session_reuse` (one per
+/// upstream name is what matters; a few hundred covers large groups).
+const SESSION_CACHE_SIZE: usize = 256;
+
+/// The client config for `ssl`. Fails only on settings rustls refuses (a client key it
+/// cannot use, a CA file with no usable certificate), which the caller reports as the
+/// attempt's error.
+pub fn client_config(ssl: &ProxySsl) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let provider = Arc::new(super::provider());
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = ssl
+        .protocols
+        .iter()
+        .map(|v| match v {
+            TlsVersion::Tls12 => &rustls::version::TLS12,
+            TlsVersion::Tls13 => &rustls::version::TLS13,
+        })
+        .collect();
+    let verifier: Arc<dyn ServerCertVerifier> = if ssl.verify {
+        let mut roots = RootCertStore::empty();
+        let trusted: Vec<CertificateDer<'static>> = ssl
+            .trusted_certificate
+            .as_ref()
+            .map(|f| f.data.as_ref().clone())
+            .unwrap_or_default();
+        let (added, _ignored) = roots.add_parsable_certificates(trusted.iter().cloned());
+        if added == 0 {
+            return Err(rustls::Error::General(
+                "proxy_ssl_trusted_certificate holds no usable CA certificate".to_string(),
+            ));
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        Arc::new(Depth {
+            inner: webpki,
+            depth: ssl.verify_depth,
+            trusted,
+        })
+    } else {
+        Arc::new(AnyCertificate {
+            provider: provider.clone(),
+        })
+    };
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match &ssl.certificate {
+        Some(pair) => builder
+            .with_client_auth_cert(pair.chain.data.as_ref().clone(), pair.key.data.clone_key())?,
+        None => builder.with_no_client_auth(),
+    };
+    // nginx sends no SNI unless asked (`proxy_ssl_server_name on`); rustls never sends it
+    // for an IP address either way.
+    config.enable_sni = ssl.server_name;
+    config.resumption = if ssl.session_reuse {
+        Resumption::in_memory_sessions(SESSION_CACHE_SIZE)
+    } else {
+        Resumption::disabled()
+    };
+    Ok(Arc::new(config))
+}
+
+/// `proxy_ssl_verify on`: webpki's checks (chain to a trusted CA, name, validity), plus
+/// `proxy_ssl_verify_depth`, which webpki has no notion of.
+#[derive(Debug)]
+struct Depth {
+    inner: Arc<WebPkiServerVerifier>,
+    depth: u32,
+    /// The trusted CAs, so a server that sends its root along is not counted a level
+    /// deeper than the chain OpenSSL would build.
+    trusted: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Depth {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        // OpenSSL's depth counts the CAs above the leaf, the trusted one included: depth 1
+        // is a leaf signed by a trusted CA, each intermediate adds one.
+        let between = intermediates
+            .iter()
+            .filter(|c| !self.trusted.iter().any(|t| t.as_ref() == c.as_ref()))
+            .count();
+        if between as u64 + 1 > u64::from(self.depth) {
+            return Err(rustls::Error::General(format!(
+                "certificate chain too long ({} intermediates, proxy_ssl_verify_depth {})",
+                between, self.depth
+            )));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `proxy_ssl_verify off` (nginx's default): any certificate is taken, but the handshake
+/// signature is still checked against it, so the session is at least bound to the key of
+/// the certificate shown.
+#[derive(Debug)]
+struct AnyCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_build() {
+        let config = client_config(&ProxySsl::default()).expect("config");
+        assert!(!config.enable_sni);
+    }
+
+    #[test]
+    fn verify_without_roots_fails() {
+        let ssl = ProxySsl {
+            verify: true,
+            ..ProxySsl::default()
+        };
+        assert!(client_config(&ssl).is_err());
+    }
+}
