@@ -139,16 +139,28 @@ class Server:
 
 # --- configurations ------------------------------------------------------------------------
 
-def backend_config(path, tmp, root, port):
-    with open(path, "w") as f:
-        f.write(f"""
-daemon off;
+def nginx_main(tmp, name, level):
+    """The main context of an nginx instance: one worker in the foreground, its error log
+    (at `level`) and pid file named after `name`."""
+    return f"""daemon off;
 master_process off;
 worker_processes 1;
 worker_rlimit_nofile 65536;
-error_log {tmp}/backend-error.log error;
-pid {tmp}/backend.pid;
-events {{ worker_connections 20000; }}
+error_log {tmp}/{name}-error.log {level};
+pid {tmp}/{name}.pid;
+events {{ worker_connections 20000; }}"""
+
+
+def temp_paths(tmp, prefix):
+    """nginx's temporary directories, under `tmp` and named with `prefix`."""
+    return f"""    client_body_temp_path {tmp}/{prefix}-body; proxy_temp_path {tmp}/{prefix}-proxy;
+    fastcgi_temp_path {tmp}/{prefix}-fcgi; uwsgi_temp_path {tmp}/{prefix}-uwsgi; scgi_temp_path {tmp}/{prefix}-scgi;"""
+
+
+def backend_config(path, tmp, root, port):
+    with open(path, "w") as f:
+        f.write(f"""
+{nginx_main(tmp, "backend", "error")}
 http {{
     access_log off;
     sendfile on;
@@ -158,8 +170,7 @@ http {{
     open_file_cache max=100 inactive=600s;
     open_file_cache_valid 600s;
     default_type application/octet-stream;
-    client_body_temp_path {tmp}/b-body; proxy_temp_path {tmp}/b-proxy;
-    fastcgi_temp_path {tmp}/b-fcgi; uwsgi_temp_path {tmp}/b-uwsgi; scgi_temp_path {tmp}/b-scgi;
+{temp_paths(tmp, "b")}
     server {{
         listen 127.0.0.1:{port} reuseport;
         root {root};
@@ -213,17 +224,10 @@ def nginx_front_config(path, tmp, port, backend_port):
     # error_log at warn: nginx says there when a response was buffered to a temporary file.
     with open(path, "w") as f:
         f.write(f"""
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-error_log {tmp}/front-error.log warn;
-pid {tmp}/front.pid;
-events {{ worker_connections 20000; }}
+{nginx_main(tmp, "front", "warn")}
 http {{
 {front_common()}
-    client_body_temp_path {tmp}/f-body; proxy_temp_path {tmp}/f-proxy;
-    fastcgi_temp_path {tmp}/f-fcgi; uwsgi_temp_path {tmp}/f-uwsgi; scgi_temp_path {tmp}/f-scgi;
+{temp_paths(tmp, "f")}
 {proxy_block(port, backend_port)}
 }}
 """)

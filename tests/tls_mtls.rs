@@ -64,17 +64,31 @@ fn with_cert<'a>(p: &'a Pki, who: &str, buf: &'a mut Vec<String>) -> Vec<&'a str
     vec!["--cert", &buf[0], "--key", &buf[1]]
 }
 
+/// `curl_https` to a.test `/` presenting `who`'s certificate, with `extra` arguments.
+fn curl_as(p: &Pki, port: u16, who: &str, extra: &[&str]) -> Curl {
+    let mut buf = Vec::new();
+    let mut args = with_cert(p, who, &mut buf);
+    args.extend_from_slice(extra);
+    curl_https(&p.site, port, "a.test", "/", &args)
+}
+
+/// What `VARS` answers for `who`'s certificate when `$ssl_client_verify` is `verdict`.
+fn vars_for(p: &Pki, verdict: &str, who: &str) -> String {
+    format!("{verdict}|{}|{}", subject(p, who), fingerprint(p, who))
+}
+
+/// `openssl x509 -in <who>.crt -noout <flags>`.
+fn x509(p: &Pki, who: &str, flags: &[&str]) -> String {
+    let path = site_path(&p.site, &format!("{who}.crt"));
+    let mut args = vec!["x509", "-in", &path, "-noout"];
+    args.extend_from_slice(flags);
+    openssl(&args)
+}
+
 /// `openssl x509 -fingerprint -sha1` of a certificate file, as nginx prints it
 /// (lowercase hex, no colons).
 fn fingerprint(p: &Pki, who: &str) -> String {
-    let out = openssl(&[
-        "x509",
-        "-in",
-        &site_path(&p.site, &format!("{who}.crt")),
-        "-noout",
-        "-fingerprint",
-        "-sha1",
-    ]);
+    let out = x509(p, who, &["-fingerprint", "-sha1"]);
     out.trim()
         .split('=')
         .nth(1)
@@ -86,15 +100,7 @@ fn fingerprint(p: &Pki, who: &str) -> String {
 /// `openssl x509 -subject -nameopt RFC2253`: the form nginx prints `$ssl_client_s_dn` in
 /// (X509_NAME_print_ex with XN_FLAG_RFC2253: the last RDN first).
 fn subject(p: &Pki, who: &str) -> String {
-    let out = openssl(&[
-        "x509",
-        "-in",
-        &site_path(&p.site, &format!("{who}.crt")),
-        "-noout",
-        "-subject",
-        "-nameopt",
-        "RFC2253",
-    ]);
+    let out = x509(p, who, &["-subject", "-nameopt", "RFC2253"]);
     out.trim().trim_start_matches("subject=").to_string()
 }
 
@@ -102,27 +108,11 @@ fn subject(p: &Pki, who: &str) -> String {
 fn verify_client_on_accepts_a_certificate_from_the_ca() {
     let p = pki();
     let anx = start(&p.site, &verify_conf("on"), 1);
-    let mut buf = Vec::new();
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "alice", &mut buf),
-    );
+    let r = curl_as(&p, anx.port, "alice", &[]);
     assert_eq!(r.status, 200, "{}", r.stderr);
-    assert_eq!(
-        r.text(),
-        format!(
-            "SUCCESS|{}|{}",
-            subject(&p, "alice"),
-            fingerprint(&p, "alice")
-        )
-    );
+    assert_eq!(r.text(), vars_for(&p, "SUCCESS", "alice"));
     // TLS 1.2 too.
-    let mut args = with_cert(&p, "alice", &mut buf);
-    args.extend(["--tlsv1.2", "--tls-max", "1.2"]);
-    let r = curl_https(&p.site, anx.port, "a.test", "/", &args);
+    let r = curl_as(&p, anx.port, "alice", &["--tlsv1.2", "--tls-max", "1.2"]);
     assert_eq!(r.status, 200, "{}", r.stderr);
     assert!(r.text().starts_with("SUCCESS|"), "{}", r.text());
 }
@@ -169,13 +159,7 @@ fn verify_client_on_refuses_no_certificate_and_another_ca() {
         got.map(|(_, r)| r.text())
     );
     // Still serving the good client afterwards.
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "alice", &mut buf),
-    );
+    let r = curl_as(&p, anx.port, "alice", &[]);
     assert_eq!(r.status, 200, "{}", r.stderr);
 }
 
@@ -190,31 +174,11 @@ fn verify_client_optional() {
         "{}",
         r.stderr
     );
-    let mut buf = Vec::new();
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "alice", &mut buf),
-    );
+    let r = curl_as(&p, anx.port, "alice", &[]);
     assert_eq!(r.status, 200, "{}", r.stderr);
-    assert_eq!(
-        r.text(),
-        format!(
-            "SUCCESS|{}|{}",
-            subject(&p, "alice"),
-            fingerprint(&p, "alice")
-        )
-    );
+    assert_eq!(r.text(), vars_for(&p, "SUCCESS", "alice"));
     // A certificate from another CA is refused (nginx: 400 "The SSL certificate error").
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "mallory", &mut buf),
-    );
+    let r = curl_as(&p, anx.port, "mallory", &[]);
     assert!(r.status == 0 || r.status == 400, "{r:?}");
     // The rustls client sees the same values.
     let client = Client::new(ClientOptions {
@@ -223,54 +187,23 @@ fn verify_client_optional() {
         ..Default::default()
     });
     let (_, reply) = client.get(anx.port, "a.test", "a.test", "/").unwrap();
-    assert_eq!(
-        reply.text(),
-        format!(
-            "SUCCESS|{}|{}",
-            subject(&p, "alice"),
-            fingerprint(&p, "alice")
-        )
-    );
+    assert_eq!(reply.text(), vars_for(&p, "SUCCESS", "alice"));
 }
 
 #[test]
 fn verify_client_optional_no_ca_reports_the_failure() {
     let p = pki();
     let anx = start(&p.site, &verify_conf("optional_no_ca"), 1);
-    let mut buf = Vec::new();
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "mallory", &mut buf),
-    );
+    let r = curl_as(&p, anx.port, "mallory", &[]);
     assert_eq!(r.status, 200, "{}", r.stderr);
     let text = r.text();
     assert!(text.starts_with("FAILED:"), "{text}");
     assert!(
-        text.ends_with(&format!(
-            "|{}|{}",
-            subject(&p, "mallory"),
-            fingerprint(&p, "mallory")
-        )),
+        text.ends_with(vars_for(&p, "", "mallory").as_str()),
         "{text}"
     );
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "alice", &mut buf),
-    );
-    assert_eq!(
-        r.text(),
-        format!(
-            "SUCCESS|{}|{}",
-            subject(&p, "alice"),
-            fingerprint(&p, "alice")
-        )
-    );
+    let r = curl_as(&p, anx.port, "alice", &[]);
+    assert_eq!(r.text(), vars_for(&p, "SUCCESS", "alice"));
     let r = curl_https(&p.site, anx.port, "a.test", "/", &[]);
     assert_eq!(r.text(), "NONE||");
     let _ = &p.mallory;
@@ -298,14 +231,7 @@ fn handshake_without_client_verification_cannot_reach_a_server_with_it() {
     assert_eq!(r.status, 421, "{r:?}");
     let r = curl_https(&p.site, anx.port, "b.test", "/", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "NONE||"));
-    let mut buf = Vec::new();
-    let r = curl_https(
-        &p.site,
-        anx.port,
-        "a.test",
-        "/",
-        &with_cert(&p, "alice", &mut buf),
-    );
+    let r = curl_as(&p, anx.port, "alice", &[]);
     assert_eq!(r.status, 200, "{}", r.stderr);
     // A resumed b.test session with Host a.test: still 421.
     let client = Client::new(ClientOptions {
