@@ -857,9 +857,7 @@ async fn stream_body(
             None => {
                 out.clear();
                 let progress = decoder.decode(st.pending(), &mut |data| {
-                    chunk_header(&mut out, data.len());
-                    out.extend_from_slice(data);
-                    out.extend_from_slice(b"\r\n");
+                    push_body(&mut out, data, true);
                 });
                 let progress = progress.map_err(|_| {
                     AttemptError::new(
@@ -1050,14 +1048,7 @@ async fn relay<'c>(
                 let chunked_out = client_framing == ClientFraming::Chunked;
                 let wbuf = st.wbuf_mut();
                 let progress = decoder.decode(&buf[body_start..filled], &mut |data| {
-                    if chunked_out {
-                        chunk_header(wbuf, data.len());
-                        wbuf.extend_from_slice(data);
-                        wbuf.extend_from_slice(b"\r\n");
-                    } else {
-                        wbuf.extend_from_slice(data);
-                    }
-                    sent_body += data.len() as u64;
+                    sent_body += push_body(wbuf, data, chunked_out);
                 });
                 let Ok(progress) = progress else {
                     break;
@@ -1087,15 +1078,7 @@ async fn relay<'c>(
             let data = &buf[body_start..filled];
             if !data.is_empty() && client_framing != ClientFraming::Empty {
                 let chunked_out = client_framing == ClientFraming::Chunked;
-                let wbuf = st.wbuf_mut();
-                if chunked_out {
-                    chunk_header(wbuf, data.len());
-                    wbuf.extend_from_slice(data);
-                    wbuf.extend_from_slice(b"\r\n");
-                } else {
-                    wbuf.extend_from_slice(data);
-                }
-                sent_body += data.len() as u64;
+                sent_body += push_body(st.wbuf_mut(), data, chunked_out);
             }
             if st.flush().await.is_err() {
                 client_ok = false;
@@ -1162,6 +1145,19 @@ async fn relay<'c>(
         return Err(Fallback::Close);
     }
     Ok(client_keep)
+}
+
+/// Appends body bytes for the client, as one chunk when the client framing is chunked;
+/// returns the body bytes counted for `$body_bytes_sent`.
+fn push_body(wbuf: &mut Vec<u8>, data: &[u8], chunked: bool) -> u64 {
+    if chunked {
+        chunk_header(wbuf, data.len());
+        wbuf.extend_from_slice(data);
+        wbuf.extend_from_slice(b"\r\n");
+    } else {
+        wbuf.extend_from_slice(data);
+    }
+    data.len() as u64
 }
 
 /// The access-log lines of a proxied request.
