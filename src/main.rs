@@ -165,6 +165,20 @@ fn signal(cli: &cli::Cli, name: &str) -> ExitCode {
     }
 }
 
+/// `--shards` and `-e` win over the file, at start and on every reload.
+fn apply_overrides(config: &mut Config, cli: &cli::Cli) {
+    if let Some(shards) = cli.shards {
+        config.shards = shards;
+    }
+    if let Some(e) = &cli.error_log {
+        config.error_log.target = if e == "stderr" {
+            LogTarget::Stderr
+        } else {
+            LogTarget::File(PathBuf::from(e))
+        };
+    }
+}
+
 fn run(cli: &cli::Cli) -> ExitCode {
     let (mut config, path) = match load(cli) {
         Ok(c) => c,
@@ -178,21 +192,22 @@ fn run(cli: &cli::Cli) -> ExitCode {
             "anx: no configuration file given and {DEFAULT_CONFIG} not found: serving the current directory on http://127.0.0.1:8080/ (built-in default)"
         );
     }
-    if let Some(shards) = cli.shards {
-        config.shards = shards;
-    }
-    if let Some(e) = &cli.error_log {
-        config.error_log.target = if e == "stderr" {
-            LogTarget::Stderr
-        } else {
-            LogTarget::File(PathBuf::from(e))
-        };
-    }
+    apply_overrides(&mut config, cli);
     if let Err(e) = anx::log::error::init(&config.error_log) {
         eprintln!("anx: [emerg] {e}");
         return ExitCode::FAILURE;
     }
-    match anx::runtime::run(config) {
+    // SIGHUP reads the same file with the same command-line overrides, as `anx -t` would.
+    let reload_cli = cli.clone();
+    let reload = Box::new(move || {
+        let (mut config, _) = load(&reload_cli).map_err(|errors| {
+            let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            lines.join("; ")
+        })?;
+        apply_overrides(&mut config, &reload_cli);
+        Ok(config)
+    });
+    match anx::runtime::run(config, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("anx: [emerg] {e}");

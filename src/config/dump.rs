@@ -76,6 +76,9 @@ fn main_section(out: &mut String, config: &Config) {
         "worker_connections",
         &int(config.worker_connections as u64),
     );
+    if let Some(t) = config.shutdown_timeout {
+        kv(out, "worker_shutdown_timeout", &q(&time(t)));
+    }
     if let Some(pid) = &config.pid {
         kv(out, "pid", &path(pid));
     }

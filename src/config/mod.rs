@@ -9,7 +9,6 @@ pub mod dump;
 pub mod model;
 pub mod nginx;
 pub mod resolve;
-pub mod snapshot;
 pub mod toml;
 pub mod tree;
 pub mod units;

@@ -36,6 +36,10 @@ pub struct Config {
     /// Most client connections one shard holds at once (`worker_connections`); at the limit a
     /// shard stops accepting until a connection ends.
     pub worker_connections: usize,
+    /// `worker_shutdown_timeout`: how long a graceful stop (SIGQUIT, `anx -s quit`) waits for
+    /// requests in flight before the shards stop anyway; `None` waits for them all (nginx's
+    /// default).
+    pub shutdown_timeout: Option<Duration>,
     /// `pid`: where the running server writes its process id (read by `anx -s`).
     pub pid: Option<PathBuf>,
     /// Error log destination and level (`error_log` in nginx).
@@ -560,6 +564,11 @@ impl Config {
             "worker_connections",
             self.worker_connections,
             other.worker_connections
+        );
+        check!(
+            "shutdown_timeout",
+            self.shutdown_timeout,
+            other.shutdown_timeout
         );
         check!("pid", self.pid, other.pid);
         check!("error_log", self.error_log, other.error_log);

@@ -195,6 +195,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
         worker_connections: main
             .worker_connections
             .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
+        shutdown_timeout: main.shutdown_timeout,
         pid,
         error_log,
         servers,

@@ -633,6 +633,8 @@ struct TomlMain {
     shards: Option<ShardCount>,
     cpu_affinity: Option<TomlAffinity>,
     worker_connections: Option<usize>,
+    /// The longest a graceful stop (SIGQUIT) waits for requests in flight.
+    worker_shutdown_timeout: Option<Time>,
     pid: Option<String>,
     /// "stderr" or a path.
     error_log: Option<String>,
@@ -993,6 +995,7 @@ pub fn parse_tree(
         shards: raw.main.shards,
         cpu_affinity: raw.main.cpu_affinity.map(|a| a.0),
         worker_connections: raw.main.worker_connections,
+        shutdown_timeout: raw.main.worker_shutdown_timeout.map(|t| t.0),
         pid: raw.main.pid.map(|p| At::new(p, whole.clone())),
         error_log: raw.main.error_log.map(|p| At::new(p, whole.clone())),
         error_log_level: raw.main.error_log_level.map(|p| At::new(p, whole.clone())),

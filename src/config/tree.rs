@@ -61,6 +61,8 @@ pub struct MainSettings {
     pub shards: Option<ShardCount>,
     pub cpu_affinity: Option<CpuAffinity>,
     pub worker_connections: Option<usize>,
+    /// `worker_shutdown_timeout`: the longest a graceful stop waits for requests in flight.
+    pub shutdown_timeout: Option<std::time::Duration>,
     /// `pid` path as written.
     pub pid: Option<At<String>>,
     /// "stderr" or a path as written.

@@ -1,15 +1,25 @@
-//! The control thread: binds sockets, starts shards, waits for signals, stops shards.
+//! The control thread: binds sockets, starts shards, waits for signals, reloads, stops.
 //!
-//! `main` hands a validated [`Config`]; this picks the CPUs of every shard (`--shards auto|N`
-//! over `core_affinity::get_core_ids()`, or the `cpu_affinity` masks), binds one SO_REUSEPORT
-//! socket per listen address per shard, starts the shards, writes the pid file ([`pid`]),
-//! then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGHUP and SIGUSR1 (reload, log
-//! reopen) are logged and ignored until the operations issue lands. [`signal_cmd`] is the
-//! other side: the one-shot `anx -s` that sends those signals. Nothing here is on the request
-//! path.
+//! `main` hands a validated [`Config`] and a way to read it again; this picks the CPUs of
+//! every shard (`--shards auto|N` over `core_affinity::get_core_ids()`, or the `cpu_affinity`
+//! masks), binds one SO_REUSEPORT socket per listen address per shard ([`sockets`]), builds
+//! generation 1 (TLS listeners, health checks: `shard::generation`), starts the shards,
+//! writes the pid file ([`pid`]) and tells systemd ([`systemd`]), then waits for signals:
+//! - SIGHUP reloads: the configuration is read and checked here, off the shards; if it is
+//!   invalid nothing changes and the error log says why. Otherwise the new generation is
+//!   published, new listen addresses are bound and removed ones closed on every shard, and
+//!   no connection is closed: requests in flight finish under the old generation, the next
+//!   request of a kept-alive connection runs under the new one.
+//! - SIGQUIT stops gracefully: shards stop accepting, finish requests in flight (for at most
+//!   `worker_shutdown_timeout`), close idle connections; SIGINT/SIGTERM stop at once.
+//!
+//! [`signal_cmd`] is the other side: the one-shot `anx -s` that sends those signals. Nothing
+//! here is on the request path.
 
 pub mod pid;
 pub mod signal_cmd;
+mod sockets;
+mod systemd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,9 +29,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::config::model::{Config, CpuAffinity, ShardCount};
-use crate::config::snapshot::Snapshot;
-use crate::net::listener;
-use crate::shard::{self, BoundListener, ShardCpus, ShardHandle};
+use crate::shard::generation::{Current, Generation};
+use crate::shard::{self, Command, ShardCpus, ShardHandle};
+use sockets::Sockets;
 
 /// The CPUs of every shard. The count is one per allowed core for `auto`, else N. With
 /// `cpu_affinity = auto` shard i runs on the i-th allowed core (wrapping round when N exceeds
@@ -52,78 +62,27 @@ pub fn shard_cpus(count: ShardCount, affinity: &CpuAffinity) -> Vec<ShardCpus> {
         .collect()
 }
 
-/// Binds every listen address once per shard. Port 0 is resolved by the first socket so
-/// that all shards share the port the kernel chose.
-fn bind_all(config: &Config, shards: usize) -> Result<Vec<Vec<BoundListener>>, String> {
-    let mut per_shard: Vec<Vec<BoundListener>> = (0..shards).map(|_| Vec::new()).collect();
-    for listen in config.listen_addrs() {
-        let mut actual = listen;
-        for (i, bucket) in per_shard.iter_mut().enumerate() {
-            let socket = listener::bind(&actual)
-                .map_err(|e| format!("bind() to {} failed ({e})", actual.addr))?;
-            if i == 0 {
-                if let Some(local) = socket.local_addr().ok().and_then(|a| a.as_socket()) {
-                    actual.addr = local;
-                }
-            }
-            bucket.push(BoundListener {
-                listen,
-                local: actual.addr,
-                socket,
-            });
-        }
-        eprintln!("anx: listening on {}", actual.addr);
-    }
-    Ok(per_shard)
-}
-
-/// Runs anx until a stop signal; returns the process exit code.
-pub fn run(config: Config) -> Result<(), String> {
+/// Runs anx until a stop signal. `reload` reads and validates the configuration again (what
+/// `anx -t` does) for SIGHUP; it runs on this thread, never on a shard.
+pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     crate::net::uring_probe::probe()?;
     let cpus = shard_cpus(config.shards, &config.cpu_affinity);
-    let listeners = bind_all(&config, cpus.len())?;
+    let mut sockets = Sockets::default();
+    let listeners = sockets.bind_new(&config, cpus.len())?;
     let pid_path = config.pid.clone();
-    // One prober for the whole process, whatever the shard count; shards read its verdicts.
-    let health = config
-        .upstreams
-        .iter()
-        .any(|u| u.health_check.is_some())
-        .then(|| crate::upstream::health::HealthBoard::new(&config));
-    let snapshot = Arc::new(Snapshot::new(config));
-    // rustls objects for every `listen … ssl` address, built once and shared by the shards.
-    let tls = {
-        let config = snapshot.load();
-        let listeners = crate::tls::TlsListeners::build(&config)?;
-        (!listeners.is_empty()).then_some(listeners)
-    };
-    let _prober = health
-        .as_ref()
-        .and_then(|board| crate::upstream::health::start(snapshot.load(), board.clone()));
+    // TLS listeners and health checks are built once per generation, off the shards.
+    let current = Arc::new(Current::new(Generation::build(config, 1, None)?));
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     let mut shards: Vec<ShardHandle> = Vec::new();
-    let stop_all = |shards: Vec<ShardHandle>| {
-        stop.store(true, Ordering::Relaxed);
-        for h in shards {
-            let _ = h.thread.join();
-        }
-    };
     for (id, (cpu, bound)) in cpus.iter().zip(listeners).enumerate() {
-        match shard::start(
-            id,
-            cpu.clone(),
-            bound,
-            snapshot.clone(),
-            stop.clone(),
-            health.clone(),
-            tls.clone(),
-        ) {
+        match shard::start(id, cpu.clone(), bound, current.clone(), stop.clone()) {
             Ok(h) => shards.push(h),
             Err(e) => {
-                stop_all(shards);
+                stop_now(&stop, shards);
                 return Err(e);
             }
         }
@@ -133,7 +92,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let _pid_file = match pid_path.as_deref().map(pid::PidFile::create).transpose() {
         Ok(f) => f,
         Err(e) => {
-            stop_all(shards);
+            stop_now(&stop, shards);
             return Err(e);
         }
     };
@@ -145,30 +104,163 @@ pub fn run(config: Config) -> Result<(), String> {
         cpu_list.join(", ")
     );
     eprintln!("anx: ready ({} shards)", shards.len());
+    systemd::ready();
 
-    'control: loop {
-        for signal in signals.pending() {
-            match signal {
-                SIGINT | SIGTERM | SIGQUIT => {
-                    log::info!("signal {signal} received, stopping");
-                    break 'control;
-                }
-                SIGHUP => {
-                    log::warn!("SIGHUP: reload is not implemented yet; configuration unchanged")
-                }
-                SIGUSR1 => log::warn!("SIGUSR1: log reopening is not implemented yet"),
-                _ => {}
-            }
-        }
-        if let Some(dead) = shards.iter().find(|h| h.thread.is_finished()) {
-            log::error!("shard {} exited unexpectedly; stopping", dead.id);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let mut control = Control {
+        reload,
+        current,
+        sockets,
+        shards,
+        generation: 1,
+    };
+    let ending = control.serve_signals(&mut signals);
+    systemd::stopping();
+    match ending {
+        Ending::Fast => stop_now(&stop, control.shards),
+        Ending::Graceful => control.quit(&stop),
     }
-    stop_all(shards);
     log::info!("exit");
     Ok(())
+}
+
+/// Reads the configuration again for a reload (the command line's file and overrides).
+pub type Reloader = Box<dyn FnMut() -> Result<Config, String>>;
+
+enum Ending {
+    /// SIGINT, SIGTERM, or a shard that died: stop at once.
+    Fast,
+    /// SIGQUIT: finish what is in flight first.
+    Graceful,
+}
+
+/// The control thread's state while anx runs.
+struct Control {
+    reload: Reloader,
+    current: Arc<Current>,
+    sockets: Sockets,
+    shards: Vec<ShardHandle>,
+    generation: u64,
+}
+
+impl Control {
+    fn serve_signals(&mut self, signals: &mut Signals) -> Ending {
+        loop {
+            for signal in signals.pending() {
+                match signal {
+                    SIGINT | SIGTERM => {
+                        log::info!("signal {signal} received, exiting");
+                        return Ending::Fast;
+                    }
+                    SIGQUIT => {
+                        log::info!("signal {signal} received, shutting down gracefully");
+                        return Ending::Graceful;
+                    }
+                    SIGHUP => {
+                        log::info!("signal {signal} received, reconfiguring");
+                        self.reload();
+                    }
+                    SIGUSR1 => log::warn!("SIGUSR1: log reopening is not implemented yet"),
+                    _ => {}
+                }
+            }
+            if let Some(dead) = self.shards.iter().find(|h| h.thread.is_finished()) {
+                log::error!("shard {} exited unexpectedly; stopping", dead.id);
+                return Ending::Fast;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGHUP: a new generation if the configuration is valid, else nothing changes.
+    fn reload(&mut self) {
+        systemd::reloading();
+        match self.try_reload() {
+            Ok(n) => log::info!("reload: configuration generation {n} in effect"),
+            Err(e) => log::error!("reload failed, still serving the previous configuration: {e}"),
+        }
+        systemd::ready();
+    }
+
+    fn try_reload(&mut self) -> Result<u64, String> {
+        let config = (self.reload)()?;
+        let old = self.current.load();
+        for note in restart_only_changes(&old.config, &config) {
+            log::warn!("reload: {note} changes only when anx restarts; the old value stays");
+        }
+        let number = self.generation + 1;
+        let generation = Arc::new(Generation::build(config, number, Some(&old))?);
+        let plan = self.sockets.plan(&generation.config);
+        // Every new socket is bound before anything changes, so a busy port fails the whole
+        // reload and leaves the running configuration alone.
+        let mut added = self.sockets.bind_listens(&plan.add, self.shards.len())?;
+        self.current.store(generation);
+        let (done_tx, done_rx) = crossbeam::channel::unbounded();
+        for (i, shard) in self.shards.iter().enumerate() {
+            let add = std::mem::take(&mut added[i]);
+            let order = Command::Reload {
+                add,
+                remove: plan.remove.clone(),
+                done: done_tx.clone(),
+            };
+            if shard.commands.send(order).is_err() {
+                return Err(format!("shard {} is gone", shard.id));
+            }
+        }
+        for _ in &self.shards {
+            if done_rx.recv_timeout(SHARD_ANSWER).is_err() {
+                return Err("a shard did not take the new configuration in time".to_string());
+            }
+        }
+        self.sockets.forget(&plan.remove);
+        self.generation = number;
+        Ok(number)
+    }
+
+    /// SIGQUIT: every shard stops accepting, finishes its requests in flight (for at most
+    /// `worker_shutdown_timeout`), closes its idle connections and ends.
+    fn quit(self, stop: &AtomicBool) {
+        let deadline = self.current.load().config.shutdown_timeout;
+        for shard in &self.shards {
+            let _ = shard.commands.send(Command::Quit { deadline });
+        }
+        for h in self.shards {
+            let _ = h.thread.join();
+        }
+        stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How long the control thread waits for shards to take a reload (a shard reads its orders
+/// every 100 ms; building a generation's routing tables takes milliseconds).
+const SHARD_ANSWER: Duration = Duration::from_secs(10);
+
+fn stop_now(stop: &AtomicBool, shards: Vec<ShardHandle>) {
+    stop.store(true, Ordering::Relaxed);
+    for h in shards {
+        let _ = h.thread.join();
+    }
+}
+
+/// Settings a running anx cannot change: the shard count, their CPUs and their connection
+/// limit are fixed when the shards start, the error log is installed once.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if old.shards != new.shards {
+        out.push("worker_processes (shards)");
+    }
+    if old.cpu_affinity != new.cpu_affinity {
+        out.push("worker_cpu_affinity");
+    }
+    if old.worker_connections != new.worker_connections {
+        out.push("worker_connections");
+    }
+    if old.error_log != new.error_log {
+        out.push("error_log");
+    }
+    if old.pid != new.pid {
+        out.push("pid");
+    }
+    out
 }
 
 #[cfg(test)]

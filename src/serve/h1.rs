@@ -21,6 +21,7 @@ use crate::net::client::ClientStream;
 use futures_lite::{AsyncRead, AsyncWriteExt};
 
 use super::body::{self, BodyOutcome};
+use super::generation::ShardGeneration;
 use super::ShardResources;
 use crate::config::model::{Config, HttpSettings, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
@@ -50,7 +51,13 @@ pub struct TlsConn {
 /// Everything a connection needs from its shard and listener.
 pub struct Connection {
     pub stream: ClientStream,
+    /// The generation the connection's current request runs under; between requests the
+    /// connection moves to the shard's newest (a reload reaches kept-alive connections).
+    pub generation: Rc<ShardGeneration>,
+    /// `generation`'s configuration.
     pub config: Arc<Config>,
+    /// The configured address of the listener that accepted it (its key in every generation).
+    pub listen: SocketAddr,
     pub listener: Rc<ListenerServers>,
     /// Routing index of `config` (the shard's, built once per generation).
     pub index: Rc<ConfigIndex>,
@@ -77,6 +84,7 @@ pub(super) struct State {
     pub(super) wbuf: Vec<u8>,
     requests: u64,
     nonblocking: bool,
+    busy: super::BusyMark,
 }
 
 /// Serves one connection until it closes.
@@ -95,6 +103,7 @@ pub async fn serve(conn: Connection) {
         wbuf: Vec::new(),
         requests: 0,
         nonblocking: false,
+        busy: super::BusyMark::default(),
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -125,6 +134,8 @@ async fn finish(mut st: State, stop: Stop) {
     } else {
         let _ = st.flush().await;
     }
+    let shard = st.conn.shard.clone();
+    st.busy.set(&shard, false);
     st.rbuf.release_if_empty(&st.conn.shard.buffers);
     if !st.wbuf.is_empty() || st.wbuf.capacity() > 0 {
         st.wbuf.clear();
@@ -146,11 +157,45 @@ impl State {
         }
     }
 
+    /// Moves the connection to the shard's newest generation, between requests. Its listen
+    /// address may be gone from it (a reload removed the listener): then it stays, and ends
+    /// with its old generation.
+    fn adopt_newest_generation(&mut self) -> bool {
+        let Some(newest) = self.conn.shard.newer_than(&self.conn.generation) else {
+            return false;
+        };
+        let Some(slot) = newest.listen(self.conn.listen) else {
+            return false;
+        };
+        self.conn.listener = slot.servers.clone();
+        self.conn.config = newest.config().clone();
+        self.conn.index = newest.index.clone();
+        self.conn.generation = newest;
+        true
+    }
+
     async fn run(&mut self) -> Stop {
-        let limits = self.limits();
-        let config = self.conn.config.clone();
+        let mut limits = self.limits();
+        let mut config = self.conn.config.clone();
         let mut head_started: Option<Instant> = None;
         loop {
+            let idle = self.rbuf.is_empty();
+            if idle {
+                let shard = self.conn.shard.clone();
+                self.busy.set(&shard, false);
+                if shard.draining() {
+                    // A graceful stop: nothing is in flight here, so the connection ends.
+                    let _ = self.flush().await;
+                    return Stop::Quiet;
+                }
+                if self.requests > 0 && self.adopt_newest_generation() {
+                    limits = self.limits();
+                    config = self.conn.config.clone();
+                }
+            } else {
+                let shard = self.conn.shard.clone();
+                self.busy.set(&shard, true);
+            }
             let parsed = parse_head(self.rbuf.filled(), &limits);
             let head = match parsed {
                 Ok(Some(head)) => head,
@@ -180,6 +225,8 @@ impl State {
                         Ok(0) => return Stop::Quiet,
                         Ok(_) => {
                             head_started.get_or_insert_with(Instant::now);
+                            let shard = self.conn.shard.clone();
+                            self.busy.set(&shard, true);
                             continue;
                         }
                         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
@@ -289,6 +336,7 @@ impl State {
             }
         };
         let keep_alive = head.keep_alive
+            && !self.conn.shard.draining()
             && !http.keepalive_timeout.is_zero()
             && self.requests < http.keepalive_requests;
         if let Some(plan) = proxy_plan {

@@ -5,23 +5,20 @@
 
 pub mod body;
 pub mod buffers;
+pub mod generation;
 pub mod h1;
 pub mod proxy;
 pub mod tunnel;
 pub mod upstreams;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::config::model::Config;
 use crate::handlers::static_files::StaticState;
 use crate::log::access::AccessLogs;
-use crate::route::ConfigIndex;
-
-/// Configuration generations a shard keeps routing indexes for (a reload briefly has
-/// connections on the old and the new one).
-const ROUTE_GENERATIONS: usize = 2;
+use crate::shard::generation::{Current, Generation};
+use generation::ShardGeneration;
 
 /// What one shard shares between its connections (never between shards).
 #[derive(Default)]
@@ -32,48 +29,98 @@ pub struct ShardResources {
     pub relay_buffers: buffers::BufferPool,
     pub statics: RefCell<StaticState>,
     pub access_logs: AccessLogs,
-    /// Routing indexes (regex sets) per configuration generation, built on first use.
-    /// (Use [`ShardResources::route_index`].)
-    pub routes: RefCell<Vec<(Arc<Config>, Rc<ConfigIndex>)>>,
-    /// Upstream groups (balancing state, idle pools) per configuration generation.
-    /// (Use [`ShardResources::upstreams`].)
-    pub upstreams: RefCell<Vec<(Arc<Config>, Rc<upstreams::ShardUpstreams>)>>,
-    /// The active health checks' verdicts, written by the prober thread (shared, read-only
-    /// here); `None` when no group has a health check.
-    pub health: Option<Arc<crate::upstream::health::HealthBoard>>,
+    /// The newest generation this shard has seen (use [`ShardResources::generation`]).
+    current: RefCell<Option<Rc<ShardGeneration>>>,
+    /// Set by a graceful stop: answers say `Connection: close` and idle connections end.
+    draining: Cell<bool>,
+    /// Connections in the middle of a request (head partly read, or being answered).
+    busy: Cell<usize>,
 }
 
 impl ShardResources {
-    /// The routing index for `config`, built once per shard per generation.
-    pub fn route_index(&self, config: &Arc<Config>) -> Rc<ConfigIndex> {
-        let mut routes = self.routes.borrow_mut();
-        if let Some((_, index)) = routes.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
-            return index.clone();
+    pub fn new(id: usize) -> ShardResources {
+        ShardResources {
+            id,
+            ..ShardResources::default()
         }
-        let index = Rc::new(ConfigIndex::build(config));
-        routes.push((config.clone(), index.clone()));
-        if routes.len() > ROUTE_GENERATIONS {
-            routes.remove(0);
-        }
-        index
     }
 
-    /// This shard's upstream state for `config`, built once per generation.
-    pub fn upstreams(&self, config: &Arc<Config>) -> Rc<upstreams::ShardUpstreams> {
-        let mut all = self.upstreams.borrow_mut();
-        if let Some((_, u)) = all.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
-            return u.clone();
+    /// This shard's state for `shared`, built the first time the shard meets it. Only the
+    /// newest generation is kept here; connections still on an older one hold their own.
+    pub fn generation(&self, shared: &Arc<Generation>) -> Rc<ShardGeneration> {
+        let mut current = self.current.borrow_mut();
+        if let Some(g) = current.as_ref().filter(|g| Arc::ptr_eq(&g.shared, shared)) {
+            return g.clone();
         }
-        let built = Rc::new(upstreams::ShardUpstreams::build(config));
-        all.push((config.clone(), built.clone()));
-        if all.len() > ROUTE_GENERATIONS {
-            all.remove(0);
+        // A connection that started before a reload may meet an older generation than the
+        // newest; it gets a state of its own and the shard's stays the newest.
+        if let Some(g) = current.as_ref() {
+            if g.shared.number > shared.number {
+                return Rc::new(ShardGeneration::build(shared.clone(), Some(g)));
+            }
         }
+        let built = Rc::new(ShardGeneration::build(shared.clone(), current.as_deref()));
+        *current = Some(built.clone());
         built
     }
 
-    /// The health check's verdict on a peer (up when there is no check).
-    pub fn peer_up(&self, upstream: usize, peer: usize) -> bool {
-        self.health.as_ref().is_none_or(|h| h.is_up(upstream, peer))
+    /// The shard's state for the process's current generation (`current`), adopting it first
+    /// if a reload published it since.
+    pub fn refresh(&self, current: &Current) -> Rc<ShardGeneration> {
+        let known = self.current.borrow().clone();
+        match known {
+            Some(g) => match current.newer_than(&g.shared) {
+                Some(newer) => self.generation(&newer),
+                None => g,
+            },
+            None => self.generation(&current.load()),
+        }
+    }
+
+    /// The newest generation this shard has adopted, if it is not `than`.
+    pub fn newer_than(&self, than: &Rc<ShardGeneration>) -> Option<Rc<ShardGeneration>> {
+        let current = self.current.borrow();
+        let newest = current.as_ref()?;
+        (!Rc::ptr_eq(newest, than) && newest.shared.number > than.shared.number)
+            .then(|| newest.clone())
+    }
+
+    /// Closes pooled upstream connections idle past their `keepalive_timeout`.
+    pub fn expire_upstreams(&self, now: std::time::Instant) {
+        if let Some(g) = self.current.borrow().as_ref() {
+            g.upstreams.expire(now);
+        }
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.set(true);
+    }
+
+    /// Connections in the middle of a request.
+    pub fn busy(&self) -> usize {
+        self.busy.get()
+    }
+}
+
+/// Counts a connection as busy (in the middle of a request) while it is held; a graceful
+/// stop waits for the count to reach zero. Dropped on every way out, panics included.
+#[derive(Default)]
+pub struct BusyMark {
+    marked: bool,
+}
+
+impl BusyMark {
+    pub fn set(&mut self, shard: &ShardResources, busy: bool) {
+        if self.marked != busy {
+            self.marked = busy;
+            let n = shard.busy.get();
+            shard
+                .busy
+                .set(if busy { n + 1 } else { n.saturating_sub(1) });
+        }
     }
 }

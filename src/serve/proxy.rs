@@ -117,7 +117,7 @@ pub(super) async fn serve<'c>(
         Err(stop) => return stop,
     };
     loop {
-        let upstreams = st.conn.shard.upstreams(job.config);
+        let upstreams = st.conn.generation.upstreams.clone();
         match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
@@ -297,12 +297,11 @@ async fn exchange<'c>(
                 let Some(g) = upstreams.groups.get(gi) else {
                     return Err(Fallback::Status(502));
                 };
-                let shard = &st.conn.shard;
                 let key = PickKey {
                     client: job.conn.peer.ip(),
                     hash: &plan.hash_key,
                 };
-                let healthy = |p: usize| shard.peer_up(gi, p);
+                let healthy = |p: usize| upstreams.peer_up(gi, p);
                 let picked = g
                     .peers
                     .borrow_mut()

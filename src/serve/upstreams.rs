@@ -8,12 +8,14 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::model::{Config, Proxy};
+use crate::config::model::{Config, Proxy, Upstream};
 use crate::net::upstream::UpstreamConn;
 use crate::upstream::balance::PeerSet;
+use crate::upstream::health::HealthBoard;
 use crate::upstream::pool::Pool;
 
 /// The state of one group on this shard.
@@ -26,7 +28,11 @@ pub struct GroupState {
 
 /// Every group of one configuration generation, on this shard.
 pub struct ShardUpstreams {
-    pub groups: Vec<GroupState>,
+    /// Shared with the previous generation's state for every group the reload left
+    /// unchanged, so its balancer position and idle connections survive the reload.
+    pub groups: Vec<Rc<GroupState>>,
+    /// The active health checks' verdicts of this generation (written by its prober).
+    health: Option<Arc<HealthBoard>>,
     /// TLS client configs by the address of the location's [`Proxy`]: the `Config` this
     /// state belongs to outlives it and never moves its locations, so the address names one
     /// location for the whole generation.
@@ -34,19 +40,40 @@ pub struct ShardUpstreams {
 }
 
 impl ShardUpstreams {
-    pub fn build(config: &Config) -> ShardUpstreams {
+    /// This shard's state for `config`'s groups; with `previous` (the generation before a
+    /// reload), each group whose configuration is unchanged keeps its state.
+    pub fn build(
+        config: &Config,
+        health: Option<Arc<HealthBoard>>,
+        previous: Option<(&Config, &ShardUpstreams)>,
+    ) -> ShardUpstreams {
+        let kept = |u: &Upstream| {
+            let (old_config, old) = previous?;
+            let i = old_config.upstreams.iter().position(|o| o == u)?;
+            old.groups.get(i).cloned()
+        };
         ShardUpstreams {
             groups: config
                 .upstreams
                 .iter()
-                .map(|u| GroupState {
-                    peers: RefCell::new(PeerSet::new(u)),
-                    pool: RefCell::new(Pool::new(u.keepalive, u.keepalive_timeout)),
-                    addr_names: u.peers.iter().map(|p| p.addr.to_string()).collect(),
+                .map(|u| {
+                    kept(u).unwrap_or_else(|| {
+                        Rc::new(GroupState {
+                            peers: RefCell::new(PeerSet::new(u)),
+                            pool: RefCell::new(Pool::new(u.keepalive, u.keepalive_timeout)),
+                            addr_names: u.peers.iter().map(|p| p.addr.to_string()).collect(),
+                        })
+                    })
                 })
                 .collect(),
+            health,
             tls: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The health check's verdict on a peer (up when its group has no check).
+    pub fn peer_up(&self, upstream: usize, peer: usize) -> bool {
+        self.health.as_ref().is_none_or(|h| h.is_up(upstream, peer))
     }
 
     /// The TLS client config of `proxy`'s location on this shard, built the first time.

@@ -9,7 +9,9 @@
 //! loops wait (new connections queue in the kernel backlog) until one of its connections
 //! ends. The count is the shard's own; shards share nothing for it.
 
-use std::cell::Cell;
+pub mod generation;
+
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -17,19 +19,17 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
 use glommio::sync::Semaphore;
 use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 
 use crate::config::model::{AccessLog, Config, Listen, Location};
-use crate::config::snapshot::Snapshot;
 use crate::net::client::ClientStream;
 use crate::net::listener;
 use crate::net::tls::{self, Accepted};
-use crate::tls::{TlsListener, TlsListeners};
-use crate::upstream::health::HealthBoard;
+use generation::Current;
 
 use crate::serve::{h1, ShardResources};
 
@@ -41,6 +41,8 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// One listening socket for one shard, with the `listen` it serves.
 pub struct BoundListener {
+    /// Names the socket across reloads (the same on every shard for one address).
+    pub id: u64,
     pub listen: Listen,
     pub local: SocketAddr,
     pub socket: socket2::Socket,
@@ -101,6 +103,22 @@ impl fmt::Display for ShardCpus {
 pub struct ShardHandle {
     pub id: usize,
     pub thread: JoinHandle<()>,
+    /// Orders from the control thread (reload, graceful stop), read at the shard's tick.
+    pub commands: crossbeam::channel::Sender<Command>,
+}
+
+/// What the control thread asks of a running shard.
+pub enum Command {
+    /// A reload was published in [`Current`]: adopt it, accept on `add` and stop accepting
+    /// on the listeners `remove` names. Answered on `done` once in effect.
+    Reload {
+        add: Vec<BoundListener>,
+        remove: Vec<u64>,
+        done: crossbeam::channel::Sender<()>,
+    },
+    /// Graceful stop: stop accepting, let requests in flight finish (for at most
+    /// `deadline`), close idle connections, then end.
+    Quit { deadline: Option<Duration> },
 }
 
 /// Starts a shard on `cpus`; returns once it is listening, or with the reason it cannot.
@@ -108,12 +126,11 @@ pub fn start(
     id: usize,
     cpus: ShardCpus,
     listeners: Vec<BoundListener>,
-    snapshot: Arc<Snapshot>,
+    current: Arc<Current>,
     stop: Arc<AtomicBool>,
-    health: Option<Arc<HealthBoard>>,
-    tls: Option<TlsListeners>,
 ) -> Result<ShardHandle, String> {
     let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
+    let (commands, orders) = crossbeam::channel::unbounded::<Command>();
     let thread = std::thread::Builder::new()
         .name(format!("anx-shard-{id}"))
         .spawn(move || {
@@ -138,65 +155,120 @@ pub fn start(
                     return;
                 }
             };
-            executor.run(shard_main(id, listeners, snapshot, stop, health, tls, ready_tx));
+            let shard = Shard {
+                resources: Rc::new(ShardResources::new(id)),
+                current,
+                accepting: RefCell::new(Vec::new()),
+                limit: Rc::new(ConnLimit::new(id, 1)),
+            };
+            executor.run(shard.run(listeners, stop, orders, ready_tx));
         })
         .map_err(|e| format!("shard {id}: cannot start its thread: {e}"))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(ShardHandle { id, thread }),
+        Ok(Ok(())) => Ok(ShardHandle {
+            id,
+            thread,
+            commands,
+        }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(format!("shard {id} exited during start-up")),
     }
 }
 
-async fn shard_main(
-    id: usize,
-    listeners: Vec<BoundListener>,
-    snapshot: Arc<Snapshot>,
-    stop: Arc<AtomicBool>,
-    health: Option<Arc<HealthBoard>>,
-    tls: Option<TlsListeners>,
-    ready: crossbeam::channel::Sender<Result<(), String>>,
-) {
-    // Session caches and ticketer handles of this shard's own; keys shared by all.
-    let tls = tls.map(|t| t.for_shard());
-    let resources = Rc::new(ShardResources {
-        id,
-        health,
-        ..ShardResources::default()
-    });
-    let config = snapshot.load();
-    // The limit of the configuration the shard started with (a reload does not resize it).
-    let limit = Rc::new(ConnLimit::new(id, config.worker_connections));
-    let mut accept_tasks = Vec::new();
-    for bound in listeners {
-        let resources = resources.clone();
-        let snapshot = snapshot.clone();
-        let glommio_listener = listener::into_glommio(bound.socket);
-        let tls_listener = tls.as_ref().and_then(|t| t.get(bound.listen.addr).cloned());
-        accept_tasks.push(glommio::spawn_local(accept_loop(
-            glommio_listener,
-            bound.listen,
-            resources,
-            snapshot,
-            limit.clone(),
-            tls_listener,
-        )));
-    }
-    let _ = ready.send(Ok(()));
-    let flush_every = shortest_flush(&config)
-        .unwrap_or(Duration::from_secs(1))
-        .max(TICK);
-    drop(config);
-    while !stop.load(Ordering::Relaxed) {
-        glommio::timer::sleep(TICK).await;
-        resources.access_logs.flush_older_than(flush_every);
-        let now = std::time::Instant::now();
-        for (_, groups) in resources.upstreams.borrow().iter() {
-            groups.expire(now);
+/// One shard's own state, on its thread.
+struct Shard {
+    resources: Rc<ShardResources>,
+    current: Arc<Current>,
+    /// One accept loop per listening socket, by listener id; dropping one closes its socket.
+    accepting: RefCell<Vec<(u64, glommio::Task<()>)>>,
+    limit: Rc<ConnLimit>,
+}
+
+impl Shard {
+    async fn run(
+        mut self,
+        listeners: Vec<BoundListener>,
+        stop: Arc<AtomicBool>,
+        orders: crossbeam::channel::Receiver<Command>,
+        ready: crossbeam::channel::Sender<Result<(), String>>,
+    ) {
+        let generation = self.current.load();
+        // The limit of the configuration the shard started with (a reload does not resize it).
+        self.limit = Rc::new(ConnLimit::new(
+            self.resources.id,
+            generation.config.worker_connections,
+        ));
+        self.resources.generation(&generation);
+        for bound in listeners {
+            self.listen(bound);
         }
+        let _ = ready.send(Ok(()));
+        let mut flush_every = flush_period(&generation.config);
+        drop(generation);
+        let mut quitting: Option<Option<Instant>> = None;
+        while !stop.load(Ordering::Relaxed) {
+            glommio::timer::sleep(TICK).await;
+            self.resources.access_logs.flush_older_than(flush_every);
+            self.resources.expire_upstreams(Instant::now());
+            while let Ok(order) = orders.try_recv() {
+                match order {
+                    Command::Reload { add, remove, done } => {
+                        let generation = self.current.load();
+                        self.resources.generation(&generation);
+                        flush_every = flush_period(&generation.config);
+                        self.accepting
+                            .borrow_mut()
+                            .retain(|(id, _)| !remove.contains(id));
+                        for bound in add {
+                            self.listen(bound);
+                        }
+                        let _ = done.send(());
+                    }
+                    Command::Quit { deadline } => {
+                        // Closing the sockets first: new connections go to no one rather
+                        // than to a shard that is about to end.
+                        self.accepting.borrow_mut().clear();
+                        self.resources.start_draining();
+                        quitting = Some(deadline.map(|d| Instant::now() + d));
+                    }
+                }
+            }
+            if let Some(deadline) = quitting {
+                let busy = self.resources.busy();
+                if busy == 0 {
+                    break;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    log::warn!(
+                        "worker_shutdown_timeout: shard {} stops with {busy} request(s) in flight",
+                        self.resources.id
+                    );
+                    break;
+                }
+            }
+        }
+        self.resources.access_logs.flush_all();
+        self.accepting.borrow_mut().clear();
     }
-    resources.access_logs.flush_all();
-    drop(accept_tasks);
+
+    /// Starts accepting on `bound`.
+    fn listen(&self, bound: BoundListener) {
+        let task = glommio::spawn_local(accept_loop(
+            listener::into_glommio(bound.socket),
+            bound.listen.addr,
+            self.resources.clone(),
+            self.current.clone(),
+            self.limit.clone(),
+        ));
+        self.accepting.borrow_mut().push((bound.id, task));
+    }
+}
+
+/// How often the shard must look at its access-log buffers: the shortest `flush=`.
+fn flush_period(config: &Config) -> Duration {
+    shortest_flush(config)
+        .unwrap_or(Duration::from_secs(1))
+        .max(TICK)
 }
 
 /// The shortest `flush=` of any access log: how often the shard must look at its buffers.
@@ -277,11 +349,10 @@ impl ConnLimit {
 
 async fn accept_loop(
     listener: glommio::net::TcpListener,
-    listen: Listen,
+    listen_addr: SocketAddr,
     resources: Rc<ShardResources>,
-    snapshot: Arc<Snapshot>,
+    current: Arc<Current>,
     limit: Rc<ConnLimit>,
-    tls: Option<Arc<TlsListener>>,
 ) {
     let mut next_id: u64 = resources.id as u64;
     loop {
@@ -294,16 +365,19 @@ async fn accept_loop(
         let stream = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
-                log::error!("accept() failed on {}: {e}", listen.addr);
+                log::error!("accept() failed on {listen_addr}: {e}");
                 // Out of descriptors or memory: back off instead of spinning.
                 glommio::timer::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let config = snapshot.load();
-        // Routing tables (this listener's servers included) exist once per generation.
-        let index = resources.route_index(&config);
-        let servers = index.listener(&config, listen.addr);
+        // Routing tables, TLS objects and this listener's servers exist once per shard per
+        // generation.
+        let generation = resources.refresh(&current);
+        let Some(slot) = generation.listen(listen_addr).cloned() else {
+            // A reload removed this address and the shard has not closed its socket yet.
+            continue;
+        };
         // Normally free at once; if another listener of this shard took the last slot in
         // the meantime, this connection waits for one before it is served.
         let Some(permit) = limit.take().await else {
@@ -317,21 +391,21 @@ async fn accept_loop(
         next_id += 1024;
         let id = next_id;
         let shard = resources.clone();
-        let tls = tls.clone();
         glommio::spawn_local(async move {
             // Held for the connection's life, panics included; dropping it frees the slot.
             let _permit = permit;
-            let default_http = &config.servers[servers.default].http;
-            let (stream, tls) = match tls {
+            let config = generation.config().clone();
+            let default_http = &config.servers[slot.servers.default].http;
+            let (stream, tls) = match &slot.tls {
                 None => (ClientStream::Plain(stream), None),
                 Some(listener) => {
                     // The handshake counts as part of the first request's head.
                     let timeout = default_http.client_header_timeout;
-                    match tls::accept(stream, &listener, timeout).await {
+                    match tls::accept(stream, listener, timeout).await {
                         Accepted::Tls { stream, info, sni } => (
                             stream,
                             Some(h1::TlsConn {
-                                listener,
+                                listener: listener.clone(),
                                 info: Rc::new(info),
                                 sni,
                             }),
@@ -350,9 +424,11 @@ async fn accept_loop(
             };
             let conn = h1::Connection {
                 stream,
+                index: generation.index.clone(),
+                listener: slot.servers.clone(),
+                listen: listen_addr,
+                generation,
                 config,
-                listener: servers,
-                index,
                 shard,
                 peer,
                 id,

@@ -59,6 +59,9 @@ const TLS13_TICKETS: usize = 2;
 #[derive(Debug, Clone)]
 pub struct TlsListeners {
     listeners: Vec<(SocketAddr, Arc<TlsListener>)>,
+    /// The ticket secrets of this generation, handed to the next one so that a reload keeps
+    /// every session ticket issued before it valid.
+    secrets: Vec<(SecretKey, Arc<TicketSecret>)>,
 }
 
 /// One TLS address: its servers, their certificates and their `ServerConfig`s.
@@ -113,13 +116,27 @@ impl TlsListeners {
     /// Builds every TLS listener of `config` (one per address with `listen … ssl`). Fails
     /// only on what `resolve` could not check (rustls refusing a combination of settings).
     pub fn build(config: &Arc<Config>) -> Result<TlsListeners, String> {
-        let mut secrets: Vec<(SecretKey, Arc<TicketSecret>)> = Vec::new();
+        Self::build_after(config, None)
+    }
+
+    /// [`TlsListeners::build`] for a reload: ticket secrets the `previous` generation made
+    /// (random rotating keys, or the same key files) are reused, so clients resume across
+    /// the reload (nginx's new workers would make new random keys and lose them).
+    pub fn build_after(
+        config: &Arc<Config>,
+        previous: Option<&TlsListeners>,
+    ) -> Result<TlsListeners, String> {
+        let mut secrets: Vec<(SecretKey, Arc<TicketSecret>)> =
+            previous.map(|p| p.secrets.clone()).unwrap_or_default();
         let mut listeners = Vec::new();
         for l in config.listen_addrs().into_iter().filter(|l| l.ssl) {
             let listener = build_listener(config, l.addr, &mut secrets)?;
             listeners.push((l.addr, Arc::new(listener)));
         }
-        Ok(TlsListeners { listeners })
+        // Only what this generation uses is handed on.
+        let used = |s: &Arc<TicketSecret>| Arc::strong_count(s) > 1;
+        secrets.retain(|(_, s)| used(s));
+        Ok(TlsListeners { listeners, secrets })
     }
 
     /// The listener of a bound address, `None` for a plain one.
@@ -142,12 +159,15 @@ impl TlsListeners {
             .iter()
             .map(|(addr, l)| (*addr, Arc::new(l.for_shard())))
             .collect();
-        TlsListeners { listeners }
+        TlsListeners {
+            listeners,
+            secrets: self.secrets.clone(),
+        }
     }
 }
 
 /// What distinguishes one ticket secret from another within a generation.
-#[derive(PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum SecretKey {
     Files(Vec<crate::config::model::TicketKeyFile>),
     Rotating(std::time::Duration),

@@ -69,6 +69,19 @@ impl PeerHealth {
         }
     }
 
+    fn copy_from(&self, other: &PeerHealth) {
+        self.up.store(other.up.load(Relaxed), Relaxed);
+        let copy32 = |to: &AtomicU32, from: &AtomicU32| to.store(from.load(Relaxed), Relaxed);
+        let copy64 = |to: &AtomicU64, from: &AtomicU64| to.store(from.load(Relaxed), Relaxed);
+        copy32(&self.consecutive_fails, &other.consecutive_fails);
+        copy32(&self.consecutive_passes, &other.consecutive_passes);
+        copy64(&self.checks, &other.checks);
+        copy64(&self.failures, &other.failures);
+        copy64(&self.last_check_ms, &other.last_check_ms);
+        self.last_status
+            .store(other.last_status.load(Relaxed), Relaxed);
+    }
+
     /// The verdict: false after `fails` consecutive failures, until `passes` passes.
     pub fn is_up(&self) -> bool {
         self.up.load(Relaxed)
@@ -121,6 +134,30 @@ impl HealthBoard {
             })
             .collect();
         Arc::new(HealthBoard { groups })
+    }
+
+    /// A board for a reloaded `config`: a group unchanged since `previous` (same name, same
+    /// peers, same check) keeps its peers' verdicts and figures, so a peer that was down
+    /// stays down until it passes again instead of getting traffic right after the reload.
+    pub fn new_after(
+        config: &Config,
+        previous: Option<(&Config, &HealthBoard)>,
+    ) -> Arc<HealthBoard> {
+        let board = Self::new(config);
+        let Some((old_config, old_board)) = previous else {
+            return board;
+        };
+        for (u, group) in config.upstreams.iter().enumerate() {
+            let Some(old_u) = old_config.upstreams.iter().position(|o| o == group) else {
+                continue;
+            };
+            for (p, peer) in board.groups[u].iter().enumerate() {
+                if let Some(old) = old_board.peer(old_u, p) {
+                    peer.copy_from(old);
+                }
+            }
+        }
+        board
     }
 
     /// The active check's verdict on peer `peer` of group `upstream` (true when the group has

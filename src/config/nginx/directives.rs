@@ -179,6 +179,7 @@ const SPECS: &[Spec] = &[
     simple("worker_processes", MAIN, 1, 1),
     simple("worker_cpu_affinity", MAIN, 1, ANY),
     simple("pid", MAIN, 1, 1),
+    simple("worker_shutdown_timeout", MAIN, 1, 1),
     simple("error_log", MAIN | HSL, 1, 2),
     simple("daemon", MAIN, 1, 1),
     simple("master_process", MAIN, 1, 1),

@@ -1,5 +1,5 @@
 //! The directive table's main and events contexts (nginx front-end, control thread only):
-//! `worker_processes`, `worker_cpu_affinity`, `pid`, `error_log`, `events`, and the
+//! `worker_processes`, `worker_cpu_affinity`, `pid`, `worker_shutdown_timeout`, `error_log`, `events`, and the
 //! `http` block that the `http` module walks.
 
 use super::{arg, is_no_op_directive, Seen, Walker, EVENTS, MAIN};
@@ -31,6 +31,9 @@ impl Walker {
                 "pid" => self.once(d, &mut main.pid, |w| {
                     Some(tree::At::new(arg(d, 0).to_string(), w.origin(d)))
                 }),
+                "worker_shutdown_timeout" => {
+                    self.once(d, &mut main.shutdown_timeout, |w| w.time(d, arg(d, 0)))
+                }
                 "error_log" => self.error_log(d, main),
                 "user" => self.error(
                     d,
