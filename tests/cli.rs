@@ -207,6 +207,7 @@ fn dump_of_a_full_config_reloads_to_the_same_model() {
 shards = 2
 cpu_affinity = ["01", "10"]
 worker_connections = 100
+worker_shutdown_timeout = "1m"
 pid = "anx.pid"
 error_log_level = "warn"
 
@@ -386,7 +387,10 @@ fn s_reload_and_reopen_deliver_signals_and_quit_stops() {
     let (site, conf, pid) = site_with_pid();
     let mut anx = start(&conf, site.path());
     let c = conf.to_str().unwrap();
-    for (word, logged) in [("reload", "SIGHUP"), ("reopen", "SIGUSR1")] {
+    for (word, logged) in [
+        ("reload", "(SIGHUP) received"),
+        ("reopen", "(SIGUSR1) received"),
+    ] {
         let o = run(&["-s", word, "-c", c], site.path());
         assert_eq!(o.status.code(), Some(0), "{word}: {}", stderr(&o));
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -45,6 +45,7 @@ fn every_directive_family_maps_the_same() {
 shards = 2
 cpu_affinity = ["01", "10"]
 worker_connections = 100
+worker_shutdown_timeout = "30s"
 pid = "run/anx.pid"
 
 [main.types]
@@ -134,6 +135,7 @@ rewrite = "break;"
         r#"
 worker_processes 2;
 worker_cpu_affinity 01 10;
+worker_shutdown_timeout 30s;
 pid run/anx.pid;
 events { worker_connections 100; }
 http {

@@ -9,11 +9,9 @@
 mod common;
 
 use common::backend::*;
+use common::ws::{frame, send, KEY, MASK};
 use common::*;
 use std::time::Duration;
-
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 fn start() -> (Site, Anx, Backend) {
     let b = Backend::start(|req| {
@@ -39,52 +37,8 @@ fn start() -> (Site, Anx, Backend) {
     (site, anx, b)
 }
 
-/// Opens a WebSocket through anx; returns the connection after a checked 101.
 fn open(anx: &Anx) -> Conn {
-    let mut c = anx.connect();
-    c.send(format!(
-        "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ));
-    let r = c.try_head().expect("no handshake response");
-    assert_eq!(r.status, 101, "{r:?}");
-    assert_eq!(
-        r.header("upgrade").map(|v| v.to_ascii_lowercase()),
-        Some("websocket".to_string()),
-        "{r:?}"
-    );
-    assert!(
-        r.header("connection")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")),
-        "{r:?}"
-    );
-    assert_eq!(
-        r.header("sec-websocket-accept"),
-        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
-    );
-    c
-}
-
-/// Reads one frame from the client side.
-fn frame(c: &mut Conn) -> (u8, Vec<u8>) {
-    // Conn keeps bytes past the head (or past the last frame) in its buffer.
-    let mut buf = c.take_pending();
-    loop {
-        if let Some(f) = ws_parse(&mut buf) {
-            c.unread(buf);
-            return f;
-        }
-        let more = c.chunk().expect("no frame from anx");
-        assert!(
-            !more.is_empty(),
-            "connection closed while waiting for a frame"
-        );
-        buf.extend_from_slice(&more);
-    }
-}
-
-fn send(c: &mut Conn, op: u8, payload: &[u8]) {
-    c.send(ws_frame(op, payload, Some(MASK)));
+    ws::open(anx.connect(), "/ws")
 }
 
 #[test]

@@ -148,18 +148,21 @@ impl Control {
             for signal in signals.pending() {
                 match signal {
                     SIGINT | SIGTERM => {
-                        log::info!("signal {signal} received, exiting");
+                        log::info!("signal {signal} ({}) received, exiting", name(signal));
                         return Ending::Fast;
                     }
                     SIGQUIT => {
-                        log::info!("signal {signal} received, shutting down gracefully");
+                        log::info!("signal {signal} (SIGQUIT) received, shutting down gracefully");
                         return Ending::Graceful;
                     }
                     SIGHUP => {
-                        log::info!("signal {signal} received, reconfiguring");
+                        log::info!("signal {signal} (SIGHUP) received, reconfiguring");
                         self.reload();
                     }
-                    SIGUSR1 => log::warn!("SIGUSR1: log reopening is not implemented yet"),
+                    SIGUSR1 => {
+                        log::info!("signal {signal} (SIGUSR1) received, reopening logs");
+                        log::warn!("log reopening is not implemented yet");
+                    }
                     _ => {}
                 }
             }
@@ -227,6 +230,14 @@ impl Control {
             let _ = h.thread.join();
         }
         stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        _ => "signal",
     }
 }
 

@@ -188,10 +188,6 @@ impl State {
                     let _ = self.flush().await;
                     return Stop::Quiet;
                 }
-                if self.requests > 0 && self.adopt_newest_generation() {
-                    limits = self.limits();
-                    config = self.conn.config.clone();
-                }
             } else {
                 let shard = self.conn.shard.clone();
                 self.busy.set(&shard, true);
@@ -256,6 +252,12 @@ impl State {
                 }
             };
             head_started = None;
+            // Each request runs under the newest generation the shard knows (a reload
+            // reaches kept-alive connections at their next request).
+            if self.requests > 0 && self.adopt_newest_generation() {
+                limits = self.limits();
+                config = self.conn.config.clone();
+            }
             self.requests += 1;
             let started = Instant::now();
             // Boxed so that the per-request state lives on the heap only while a request is

@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod nginx;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -289,6 +290,11 @@ impl Anx {
             .into_iter()
             .filter(|l| needles.iter().all(|n| l.contains(n)))
             .collect()
+    }
+
+    /// The exit status, once the process has ended.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Still running (not crashed)?
