@@ -516,3 +516,29 @@ fn a_reload_serves_new_certificates_and_keeps_sessions_resumable() {
     assert!(resumed.contains("Reused, TLSv1.3"), "{resumed}");
     assert!(resumed.contains("two"), "{resumed}");
 }
+
+#[test]
+fn a_reload_that_changes_types_reaches_cached_files() {
+    let site = Site::new();
+    site.write("html/page.xyz", "cached in memory\n");
+    let conf = |types: &str| {
+        proxy_conf(
+            &format!("    types {{ {types} }}\n    default_type application/octet-stream;\n"),
+            "        root html;\n        location / { }",
+        )
+    };
+    let anx = Anx::start_conf(&site, &conf(""), 1);
+    let mut c = anx.connect();
+    for _ in 0..3 {
+        // Served (and then answered from the shard's memory cache) with the default type.
+        c.send("GET /page.xyz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let r = c.response();
+        assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    }
+    std::fs::write(site.path().join("anx.conf"), conf("text/x-custom xyz;")).unwrap();
+    assert!(reload(&anx).contains("in effect"));
+    c.send("GET /page.xyz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let r = c.response();
+    assert_eq!(r.header("content-type"), Some("text/x-custom"));
+    assert_eq!(r.body, b"cached in memory\n");
+}

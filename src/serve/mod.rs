@@ -60,6 +60,14 @@ impl ShardResources {
             }
         }
         let built = Rc::new(ShardGeneration::build(shared.clone(), current.as_deref()));
+        if let Some(old) = current.as_ref() {
+            // Cached files carry a Content-Type and fields made from the MIME table and the
+            // servers' file settings; the cache survives a reload that changed neither.
+            let (a, b) = (old.config(), built.config());
+            if a.mime != b.mime || a.servers != b.servers {
+                self.statics.borrow_mut().cache.clear();
+            }
+        }
         *current = Some(built.clone());
         built
     }

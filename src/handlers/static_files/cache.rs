@@ -125,6 +125,13 @@ impl FileCache {
         self.entries.insert(key, entry);
     }
 
+    /// Drops every entry (their Content-Type and fields were built under settings a reload
+    /// changed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
