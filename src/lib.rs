@@ -19,7 +19,9 @@
 //! ```
 //!
 //! Configuration (`config/`) is loaded and validated by the control thread (`runtime/`) and
-//! shared with shards as one immutable `Arc<Config>` snapshot.
+//! shared with shards as one immutable `Arc<Config>` per generation (`shard::generation`):
+//! a reload publishes a new generation lock-free, and each connection moves to it at its
+//! next request.
 
 pub mod cli;
 pub mod config;

@@ -1,8 +1,8 @@
 //! Configuration: front-ends turn a file into the one resolved [`model::Config`].
 //!
 //! Nothing here runs on the request path: the control thread loads, resolves and validates a
-//! configuration, then hands shards an immutable `Arc<Config>` snapshot through
-//! [`snapshot::Snapshot`].
+//! configuration, then hands shards an immutable `Arc<Config>` inside a configuration
+//! generation (`shard::generation`), swapped lock-free on reload.
 
 pub mod compile;
 pub mod dump;

@@ -1,7 +1,7 @@
 //! Routing data derived from one configuration generation, per shard: what makes a location
 //! search cost the same with 200 locations as with 3.
 //!
-//! Built by `serve::ShardResources::route_index` on first use of a generation (never stored
+//! Built once per shard per generation (`serve::generation::ShardGeneration`; never stored
 //! in the model, which stays as the front-ends resolved it). Per listen address, the
 //! servers that may answer there ([`ListenerServers`], with their name tables). Per level of
 //! locations (a server's top level, and each location with nested ones):
