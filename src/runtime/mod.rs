@@ -8,6 +8,7 @@
 //! other side: the one-shot `anx -s` that sends those signals. Nothing here is on the request
 //! path.
 
+pub mod ocsp;
 pub mod pid;
 pub mod signal_cmd;
 
@@ -96,6 +97,8 @@ pub fn run(config: Config) -> Result<(), String> {
         let listeners = crate::tls::TlsListeners::build(&config)?;
         (!listeners.is_empty()).then_some(listeners)
     };
+    // OCSP staples are fetched off the shards, by one thread for the whole process.
+    let _stapler = tls.as_ref().and_then(|t| ocsp::start(t.stapling_targets()));
     let _prober = health
         .as_ref()
         .and_then(|board| crate::upstream::health::start(snapshot.load(), board.clone()));

@@ -43,6 +43,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 
 use super::info::{ClientVerify, TlsInfo};
+use super::ocsp::{self, StapleSlot, Target};
 use super::ticket::TicketSecret;
 use crate::config::model::{Config, SessionCache, TlsSettings, TlsVersion, VerifyClient};
 use crate::route::{find_server, servers_for_listener, ListenerServers};
@@ -59,6 +60,8 @@ const TLS13_TICKETS: usize = 2;
 #[derive(Debug, Clone)]
 pub struct TlsListeners {
     listeners: Vec<(SocketAddr, Arc<TlsListener>)>,
+    /// Certificates whose OCSP response is fetched (`ssl_stapling on` without a file).
+    stapling: Vec<Target>,
 }
 
 /// One TLS address: its servers, their certificates and their `ServerConfig`s.
@@ -87,8 +90,9 @@ struct Group {
 pub struct SniResolver {
     config: Arc<Config>,
     servers: ListenerServers,
-    /// Certificates of each server on the address, in configuration order.
-    keys: Vec<(usize, Vec<Arc<CertifiedKey>>)>,
+    /// Certificates of each server on the address, in configuration order; a slot holds
+    /// the certificate with its current OCSP staple.
+    keys: Vec<(usize, Vec<Arc<StapleSlot>>)>,
 }
 
 impl SniResolver {
@@ -104,8 +108,8 @@ impl ResolvesServerCert for SniResolver {
         let (_, keys) = self.keys.iter().find(|(s, _)| *s == server)?;
         let offered = hello.signature_schemes();
         keys.iter()
+            .map(|slot| slot.key())
             .find(|k| k.key.choose_scheme(offered).is_some())
-            .cloned()
     }
 }
 
@@ -115,11 +119,22 @@ impl TlsListeners {
     pub fn build(config: &Arc<Config>) -> Result<TlsListeners, String> {
         let mut secrets: Vec<(SecretKey, Arc<TicketSecret>)> = Vec::new();
         let mut listeners = Vec::new();
+        let mut stapling = Vec::new();
         for l in config.listen_addrs().into_iter().filter(|l| l.ssl) {
-            let listener = build_listener(config, l.addr, &mut secrets)?;
+            let listener = build_listener(config, l.addr, &mut secrets, &mut stapling)?;
             listeners.push((l.addr, Arc::new(listener)));
         }
-        Ok(TlsListeners { listeners })
+        Ok(TlsListeners {
+            listeners,
+            stapling: ocsp::slot::merge(stapling),
+        })
+    }
+
+    /// What the OCSP fetcher (`runtime::ocsp`) works on for this generation: one target
+    /// per certificate that staples a fetched response. Its slots are weak, so the fetcher
+    /// ends when the generation is dropped.
+    pub fn stapling_targets(&self) -> Vec<Target> {
+        self.stapling.clone()
     }
 
     /// The listener of a bound address, `None` for a plain one.
@@ -142,7 +157,10 @@ impl TlsListeners {
             .iter()
             .map(|(addr, l)| (*addr, Arc::new(l.for_shard())))
             .collect();
-        TlsListeners { listeners }
+        TlsListeners {
+            listeners,
+            stapling: Vec::new(),
+        }
     }
 }
 
@@ -157,6 +175,7 @@ fn build_listener(
     config: &Arc<Config>,
     addr: SocketAddr,
     secrets: &mut Vec<(SecretKey, Arc<TicketSecret>)>,
+    stapling: &mut Vec<Target>,
 ) -> Result<TlsListener, String> {
     let servers = servers_for_listener(config, addr);
     let provider = super::provider();
@@ -165,10 +184,11 @@ fn build_listener(
         let Some(tls) = &config.servers[i].tls else {
             continue;
         };
-        let ocsp = tls
+        let from_file = tls
             .stapling
             .then(|| tls.stapling_file.as_ref().map(|f| f.data.as_ref().clone()))
             .flatten();
+        let fetch = tls.stapling && tls.stapling_file.is_none();
         let mut certified = Vec::new();
         for c in &tls.certificates {
             let mut key = CertifiedKey::from_der(
@@ -177,8 +197,15 @@ fn build_listener(
                 &provider,
             )
             .map_err(|e| format!("{}: {e}", c.key.path.display()))?;
-            key.ocsp = ocsp.clone();
-            certified.push(Arc::new(key));
+            key.ocsp = from_file.clone();
+            let slot = StapleSlot::new(key);
+            if fetch {
+                // What cannot staple was reported at load time; it serves without.
+                if let Some(target) = stapling_target(c, tls, &slot) {
+                    stapling.push(target);
+                }
+            }
+            certified.push(slot);
         }
         keys.push((i, certified));
     }
@@ -291,6 +318,30 @@ fn build_group(
         server_config: Arc::new(sc),
         secret,
         strict,
+    })
+}
+
+/// The fetch target of one certificate of a server with `ssl_stapling on` and no file.
+fn stapling_target(
+    c: &crate::config::model::CertificateKey,
+    tls: &TlsSettings,
+    slot: &Arc<StapleSlot>,
+) -> Option<Target> {
+    let trusted = tls
+        .trusted_certificate
+        .as_ref()
+        .map_or(&[][..], |t| t.data.as_slice());
+    let plan = ocsp::plan(
+        &c.chain.data,
+        tls.stapling_responder.as_deref(),
+        trusted,
+        tls.stapling_verify,
+    )
+    .ok()?;
+    Some(Target {
+        certificate: c.chain.path.clone(),
+        plan,
+        slots: vec![Arc::downgrade(slot)],
     })
 }
 
