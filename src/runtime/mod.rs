@@ -4,7 +4,8 @@
 //! over `core_affinity::get_core_ids()`, or the `cpu_affinity` masks), binds one SO_REUSEPORT
 //! socket per listen address per shard, starts the shards, writes the pid file ([`pid`]),
 //! then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGHUP and SIGUSR1 (reload, log
-//! reopen) are logged and ignored until the operations issue lands. [`signal_cmd`] is the
+//! reopen) are logged and ignored until the operations issue lands. [`ocsp`] is the
+//! background thread that fetches OCSP staples. [`signal_cmd`] is the
 //! other side: the one-shot `anx -s` that sends those signals. Nothing here is on the request
 //! path.
 

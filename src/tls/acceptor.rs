@@ -5,7 +5,9 @@
 //! - one SNI certificate resolver ([`SniResolver`]): the server block is chosen from the
 //!   client's SNI by nginx's `server_name` rules (`route::find_server`, no SNI → the
 //!   address's default server), then among that server's certificates (RSA, ECDSA,
-//!   Ed25519) the first whose key can sign with a scheme the client offers;
+//!   Ed25519) the first whose key can sign with a scheme the client offers. Each
+//!   certificate sits in an `ocsp::StapleSlot`, so the OCSP fetcher (`runtime::ocsp`) can
+//!   swap in a new staple that every shard's next handshake sees, without a lock;
 //! - one `Arc<rustls::ServerConfig>` per *settings group*: servers on the address whose
 //!   `ssl_*` settings (certificates aside) are equal share one. Each carries the resolver,
 //!   ALPN `http/1.1` only (h2 is not served yet, so it is not advertised), the protocols,
@@ -108,8 +110,9 @@ impl ResolvesServerCert for SniResolver {
         let (_, keys) = self.keys.iter().find(|(s, _)| *s == server)?;
         let offered = hello.signature_schemes();
         keys.iter()
-            .map(|slot| slot.key())
+            .map(|slot| slot.current())
             .find(|k| k.key.choose_scheme(offered).is_some())
+            .map(arc_swap::Guard::into_inner)
     }
 }
 

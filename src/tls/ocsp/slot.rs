@@ -27,9 +27,11 @@ impl StapleSlot {
         })
     }
 
-    /// The certificate to present now.
-    pub fn key(&self) -> Arc<CertifiedKey> {
-        self.key.load_full()
+    /// The certificate to present now. A guard rather than an `Arc`: the resolver looks
+    /// at several certificates per handshake and takes a reference
+    /// (`Guard::into_inner`) only to the one it presents.
+    pub fn current(&self) -> arc_swap::Guard<Arc<CertifiedKey>> {
+        self.key.load()
     }
 
     /// Replaces the staple (`None` removes it). Only the fetcher thread calls this, so
