@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::tls::ocsp::http::{self, Url, MAX_RESPONSE};
-use crate::tls::ocsp::response::{self, Good, Refusal};
-use crate::tls::ocsp::schedule::Schedule;
+use crate::tls::ocsp::response;
+use crate::tls::ocsp::state::{Change, Stapling};
 use crate::tls::ocsp::{StapleSlot, Target};
 
 /// How long one connection attempt may take.
@@ -54,9 +54,7 @@ pub fn start(targets: Vec<Target>) -> Option<std::thread::JoinHandle<()>> {
 /// One target's state in the thread.
 struct Entry {
     target: Target,
-    schedule: Schedule,
-    /// The response being stapled, if any.
-    good: Option<Good>,
+    state: Stapling,
 }
 
 fn unix_now() -> u64 {
@@ -71,8 +69,7 @@ fn run(targets: Vec<Target>) {
         .into_iter()
         .map(|target| Entry {
             target,
-            schedule: Schedule::now(now),
-            good: None,
+            state: Stapling::new(now),
         })
         .collect();
     loop {
@@ -84,11 +81,12 @@ fn run(targets: Vec<Target>) {
             }
             live = true;
             let now = unix_now();
-            if e.schedule.is_due(now) {
-                refresh(e, &slots);
+            let change = if e.state.schedule.is_due(now) {
+                refresh(e)
             } else {
-                drop_if_expired(e, &slots, now);
-            }
+                e.state.tick(now)
+            };
+            apply(&e.target, &slots, change);
         }
         if !live {
             return;
@@ -97,8 +95,8 @@ fn run(targets: Vec<Target>) {
     }
 }
 
-/// One fetch for `e`, and what follows from it.
-fn refresh(e: &mut Entry, slots: &[Arc<StapleSlot>]) {
+/// One fetch for `e`, logged; what the slots must do about it.
+fn refresh(e: &mut Entry) -> Change {
     let plan = &e.target.plan;
     let context = |peer: Option<SocketAddr>| {
         let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
@@ -110,60 +108,47 @@ fn refresh(e: &mut Entry, slots: &[Arc<StapleSlot>]) {
     };
     let fetched = fetch(&plan.url, &plan.request);
     let now = unix_now();
-    let outcome = match fetched {
-        Err(f) => Err((f.message, f.peer, false)),
+    match fetched {
+        Err(f) => {
+            log::warn!("{} {}", f.message, context(f.peer));
+            e.state.failed(None, now)
+        }
         Ok((body, peer)) => match response::check(&body, plan, now) {
-            Ok(good) => Ok((good, peer)),
+            Ok(good) => {
+                let next = good.next_update.map_or_else(
+                    || "none".to_string(),
+                    |n| httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(n)),
+                );
+                log::info!(
+                    "OCSP response stapled: certificate status \"good\", next update \"{next}\" {}",
+                    context(Some(peer))
+                );
+                e.state.stapled(good, now)
+            }
             Err(refusal) => {
-                let revoked = matches!(refusal, Refusal::Status(_));
-                Err((refusal.to_string(), Some(peer), revoked))
+                log::warn!("{refusal} {}", context(Some(peer)));
+                e.state.failed(Some(&refusal), now)
             }
         },
-    };
-    match outcome {
-        Ok((good, peer)) => {
+    }
+}
+
+fn apply(target: &Target, slots: &[Arc<StapleSlot>], change: Change) {
+    match change {
+        Change::Keep => {}
+        Change::Staple(der) => {
             for slot in slots {
-                slot.set_staple(Some(good.der.clone()));
-            }
-            let next = good.next_update.map_or_else(
-                || "none".to_string(),
-                |n| httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(n)),
-            );
-            log::info!(
-                "OCSP response stapled: certificate status \"good\", next update \"{next}\" {}",
-                context(Some(peer))
-            );
-            e.schedule.succeeded(now, good.next_update);
-            e.good = Some(good);
-        }
-        Err((message, peer, revoked)) => {
-            log::warn!("{message} {}", context(peer));
-            e.schedule.failed(now);
-            if revoked {
-                remove(e, slots);
-            } else {
-                drop_if_expired(e, slots, now);
+                slot.set_staple(Some(der.clone()));
             }
         }
-    }
-}
-
-/// Keeps the last good response only while it is current.
-fn drop_if_expired(e: &mut Entry, slots: &[Arc<StapleSlot>], now: u64) {
-    if e.good.as_ref().is_some_and(|g| !g.current(now)) {
-        log::warn!(
-            "OCSP response for certificate \"{}\" expired; not stapled until a new one is fetched",
-            e.target.certificate.display()
-        );
-        remove(e, slots);
-    }
-}
-
-fn remove(e: &mut Entry, slots: &[Arc<StapleSlot>]) {
-    e.good = None;
-    for slot in slots {
-        if slot.stapled() {
-            slot.set_staple(None);
+        Change::Remove => {
+            log::warn!(
+                "OCSP response for certificate \"{}\" removed: not stapled until a good one is fetched",
+                target.certificate.display()
+            );
+            for slot in slots {
+                slot.set_staple(None);
+            }
         }
     }
 }

@@ -7,7 +7,8 @@
 //! [`crate::tls::TlsListeners::stapling_targets`] lists one [`Target`] per certificate to
 //! fetch for. One background thread (`runtime::ocsp`) does the I/O: it sends each
 //! target's request ([`plan`], [`http`]), checks the answer ([`response`]), swaps the new
-//! staple into the slots, and sleeps until [`schedule`] says to refresh.
+//! staple into the slots as [`state`] decides, and sleeps until [`schedule`] says to
+//! refresh.
 //!
 //! The same [`plan`] runs at load time (`config::resolve`), so a certificate that cannot
 //! staple (no responder URL, no issuer) is reported with file:line, as nginx's
@@ -19,6 +20,7 @@ pub mod response;
 pub mod schedule;
 pub mod signed;
 pub mod slot;
+pub mod state;
 
 pub use plan::{plan, Plan};
 pub use slot::{StapleSlot, Target};

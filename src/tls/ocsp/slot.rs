@@ -41,11 +41,6 @@ impl StapleSlot {
         key.ocsp = ocsp;
         self.key.store(Arc::new(key));
     }
-
-    /// Whether a staple is being sent.
-    pub fn stapled(&self) -> bool {
-        self.key.load().ocsp.is_some()
-    }
 }
 
 /// One certificate to fetch for: its plan and every slot that shows it (the same

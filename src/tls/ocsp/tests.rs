@@ -316,3 +316,47 @@ fn failures_back_off_and_a_success_resets() {
     s.failed(now);
     assert_eq!(s.due - now, FIRST_RETRY_SECS);
 }
+
+#[test]
+fn last_good_staple_is_kept_until_it_expires_and_revocation_removes_it() {
+    use super::response::Good;
+    use super::state::{Change, Stapling};
+    let now = 10_000;
+    let good = |next| Good {
+        der: b"response".to_vec(),
+        this_update: now,
+        next_update: Some(next),
+    };
+    let mut s = Stapling::new(now);
+    assert!(s.schedule.is_due(now));
+    // Nothing to remove before anything was stapled.
+    assert_eq!(s.failed(None, now), Change::Keep);
+    assert_eq!(
+        s.failed(Some(&Refusal::Status("revoked")), now),
+        Change::Keep
+    );
+    assert_eq!(
+        s.stapled(good(now + 1000), now),
+        Change::Staple(b"response".to_vec())
+    );
+    assert_eq!(s.schedule.due, now + 500);
+    // A responder that is down, or answers badly, leaves the staple while it is current…
+    assert_eq!(s.failed(None, now + 500), Change::Keep);
+    let bad = Refusal::Invalid("OCSP_basic_verify() failed".into());
+    assert_eq!(s.failed(Some(&bad), now + 600), Change::Keep);
+    assert_eq!(s.tick(now + 1000 + LEEWAY_SECS), Change::Keep);
+    assert!(s.good().is_some());
+    // …and it goes when it expires, once.
+    assert_eq!(s.tick(now + 1000 + LEEWAY_SECS + 1), Change::Remove);
+    assert_eq!(s.tick(now + 2000), Change::Keep);
+    assert!(s.good().is_none());
+    // "revoked" takes a current staple away at once.
+    s.stapled(good(now + 5000), now + 2000);
+    assert_eq!(
+        s.failed(Some(&Refusal::Status("revoked")), now + 2001),
+        Change::Remove
+    );
+    // A failed fetch after an expired staple removes it too.
+    s.stapled(good(now + 3000), now + 2002);
+    assert_eq!(s.failed(None, now + 4000), Change::Remove);
+}
