@@ -548,6 +548,9 @@ ssl_stapling_file = "ocsp.der"
 listen = ["127.0.0.1:8443"]
 server_name = ["shares.example.com"]
 ssl_session_cache = "off"
+ssl_stapling = true
+ssl_stapling_responder = "http://ocsp.example.com:8080/ocsp"
+ssl_stapling_verify = true
 "#,
     );
     let nginx = write(
@@ -591,6 +594,9 @@ http {
         listen 127.0.0.1:8443;
         server_name shares.example.com;
         ssl_session_cache off;
+        ssl_stapling on;
+        ssl_stapling_responder http://ocsp.example.com:8080/ocsp;
+        ssl_stapling_verify on;
     }
 }
 "#,
@@ -619,6 +625,12 @@ http {
     // The third server only shares the TLS address: it inherits the http certificate.
     assert_eq!(tls(2).certificates, tls(0).certificates);
     assert_eq!(tls(2).session_cache, SessionCache::Off);
+    assert!(tls(2).stapling && tls(2).stapling_verify && !tls(1).stapling_verify);
+    assert_eq!(
+        tls(2).stapling_responder.as_deref(),
+        Some("http://ocsp.example.com:8080/ocsp")
+    );
+    assert_eq!(tls(1).stapling_responder, None);
     assert!(a
         .listen_addrs()
         .iter()

@@ -321,6 +321,8 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         crl,
         stapling,
         stapling_file,
+        stapling_responder,
+        stapling_verify,
     } = t;
     let paths = |v: Vec<&Path>| list(&v.into_iter().map(path).collect::<Vec<_>>());
     kv(
@@ -390,6 +392,10 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
     if let Some(f) = stapling_file {
         kv(out, "ssl_stapling_file", &path(&f.path));
     }
+    if let Some(url) = stapling_responder {
+        kv(out, "ssl_stapling_responder", &q(url));
+    }
+    kv(out, "ssl_stapling_verify", &stapling_verify.to_string());
 }
 
 /// One location and, after its keys, its nested locations (`[[server.location.location]]`).

@@ -569,6 +569,8 @@ macro_rules! connection_block {
                 ssl_crl: Option<String>,
                 ssl_stapling: Option<bool>,
                 ssl_stapling_file: Option<String>,
+                ssl_stapling_responder: Option<String>,
+                ssl_stapling_verify: Option<bool>,
             }
         }
 
@@ -620,6 +622,8 @@ macro_rules! connection_block {
                     crl: self.ssl_crl.as_ref().map(here),
                     stapling: self.ssl_stapling.map(|v| At::new(v, at.clone())),
                     stapling_file: self.ssl_stapling_file.as_ref().map(here),
+                    stapling_responder: self.ssl_stapling_responder.as_ref().map(here),
+                    stapling_verify: self.ssl_stapling_verify,
                 }
             }
         }

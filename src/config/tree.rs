@@ -221,6 +221,8 @@ pub struct TlsLayer {
     pub crl: Option<At<String>>,
     pub stapling: Option<At<bool>>,
     pub stapling_file: Option<At<String>>,
+    pub stapling_responder: Option<At<String>>,
+    pub stapling_verify: Option<bool>,
 }
 
 /// The inheritable `proxy_*` settings of one block (all optional). Lists follow nginx's

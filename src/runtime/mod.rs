@@ -13,9 +13,11 @@
 //! - SIGQUIT stops gracefully: shards stop accepting, finish requests in flight (for at most
 //!   `worker_shutdown_timeout`), close idle connections; SIGINT/SIGTERM stop at once.
 //!
+//! [`ocsp`] is the background thread that fetches OCSP staples, one per generation.
 //! [`signal_cmd`] is the other side: the one-shot `anx -s` that sends those signals. Nothing
 //! here is on the request path.
 
+pub mod ocsp;
 pub mod pid;
 pub mod signal_cmd;
 mod sockets;
@@ -72,6 +74,8 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let pid_path = config.pid.clone();
     // TLS listeners and health checks are built once per generation, off the shards.
     let current = Arc::new(Current::new(Generation::build(config, 1, None)?));
+    // OCSP staples are fetched off the shards, by one thread per generation.
+    start_stapling(&current.load());
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
@@ -192,6 +196,10 @@ impl Control {
         }
         let number = self.generation + 1;
         let generation = Arc::new(Generation::build(config, number, Some(&old))?);
+        if let (Some(before), Some(now)) = (&old.tls, &generation.tls) {
+            crate::tls::ocsp::slot::carry_over(&before.stapling_targets(), &now.stapling_targets());
+        }
+        start_stapling(&generation);
         let plan = self.sockets.plan(&generation.config);
         // Every new socket is bound before anything changes, so a busy port fails the whole
         // reload and leaves the running configuration alone.
@@ -244,6 +252,14 @@ fn name(signal: i32) -> &'static str {
 /// How long the control thread waits for shards to take a reload (a shard reads its orders
 /// every 100 ms; building a generation's routing tables takes milliseconds).
 const SHARD_ANSWER: Duration = Duration::from_secs(10);
+
+/// Starts the OCSP fetcher of `generation`'s certificates (none when nothing staples a
+/// fetched response); it ends by itself once the generation is gone.
+fn start_stapling(generation: &Generation) {
+    if let Some(tls) = &generation.tls {
+        drop(ocsp::start(tls.stapling_targets()));
+    }
+}
 
 fn stop_now(stop: &AtomicBool, shards: Vec<ShardHandle>) {
     stop.store(true, Ordering::Relaxed);

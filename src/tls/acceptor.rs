@@ -5,7 +5,9 @@
 //! - one SNI certificate resolver ([`SniResolver`]): the server block is chosen from the
 //!   client's SNI by nginx's `server_name` rules (`route::find_server`, no SNI → the
 //!   address's default server), then among that server's certificates (RSA, ECDSA,
-//!   Ed25519) the first whose key can sign with a scheme the client offers;
+//!   Ed25519) the first whose key can sign with a scheme the client offers. Each
+//!   certificate sits in an `ocsp::StapleSlot`, so the OCSP fetcher (`runtime::ocsp`) can
+//!   swap in a new staple that every shard's next handshake sees, without a lock;
 //! - one `Arc<rustls::ServerConfig>` per *settings group*: servers on the address whose
 //!   `ssl_*` settings (certificates aside) are equal share one. Each carries the resolver,
 //!   ALPN `http/1.1` only (h2 is not served yet, so it is not advertised), the protocols,
@@ -43,6 +45,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 
 use super::info::{ClientVerify, TlsInfo};
+use super::ocsp::{self, StapleSlot, Target};
 use super::ticket::TicketSecret;
 use crate::config::model::{Config, SessionCache, TlsSettings, TlsVersion, VerifyClient};
 use crate::route::{find_server, servers_for_listener, ListenerServers};
@@ -62,6 +65,8 @@ pub struct TlsListeners {
     /// The ticket secrets of this generation, handed to the next one so that a reload keeps
     /// every session ticket issued before it valid.
     secrets: Vec<(SecretKey, Arc<TicketSecret>)>,
+    /// Certificates whose OCSP response is fetched (`ssl_stapling on` without a file).
+    stapling: Vec<Target>,
 }
 
 /// One TLS address: its servers, their certificates and their `ServerConfig`s.
@@ -90,8 +95,9 @@ struct Group {
 pub struct SniResolver {
     config: Arc<Config>,
     servers: ListenerServers,
-    /// Certificates of each server on the address, in configuration order.
-    keys: Vec<(usize, Vec<Arc<CertifiedKey>>)>,
+    /// Certificates of each server on the address, in configuration order; a slot holds
+    /// the certificate with its current OCSP staple.
+    keys: Vec<(usize, Vec<Arc<StapleSlot>>)>,
 }
 
 impl SniResolver {
@@ -107,8 +113,9 @@ impl ResolvesServerCert for SniResolver {
         let (_, keys) = self.keys.iter().find(|(s, _)| *s == server)?;
         let offered = hello.signature_schemes();
         keys.iter()
+            .map(|slot| slot.current())
             .find(|k| k.key.choose_scheme(offered).is_some())
-            .cloned()
+            .map(arc_swap::Guard::into_inner)
     }
 }
 
@@ -129,14 +136,26 @@ impl TlsListeners {
         let mut secrets: Vec<(SecretKey, Arc<TicketSecret>)> =
             previous.map(|p| p.secrets.clone()).unwrap_or_default();
         let mut listeners = Vec::new();
+        let mut stapling = Vec::new();
         for l in config.listen_addrs().into_iter().filter(|l| l.ssl) {
-            let listener = build_listener(config, l.addr, &mut secrets)?;
+            let listener = build_listener(config, l.addr, &mut secrets, &mut stapling)?;
             listeners.push((l.addr, Arc::new(listener)));
         }
         // Only what this generation uses is handed on.
         let used = |s: &Arc<TicketSecret>| Arc::strong_count(s) > 1;
         secrets.retain(|(_, s)| used(s));
-        Ok(TlsListeners { listeners, secrets })
+        Ok(TlsListeners {
+            listeners,
+            secrets,
+            stapling: ocsp::slot::merge(stapling),
+        })
+    }
+
+    /// What the OCSP fetcher (`runtime::ocsp`) works on for this generation: one target
+    /// per certificate that staples a fetched response. Its slots are weak, so the fetcher
+    /// ends when the generation is dropped.
+    pub fn stapling_targets(&self) -> Vec<Target> {
+        self.stapling.clone()
     }
 
     /// The listener of a bound address, `None` for a plain one.
@@ -162,6 +181,7 @@ impl TlsListeners {
         TlsListeners {
             listeners,
             secrets: self.secrets.clone(),
+            stapling: Vec::new(),
         }
     }
 }
@@ -177,6 +197,7 @@ fn build_listener(
     config: &Arc<Config>,
     addr: SocketAddr,
     secrets: &mut Vec<(SecretKey, Arc<TicketSecret>)>,
+    stapling: &mut Vec<Target>,
 ) -> Result<TlsListener, String> {
     let servers = servers_for_listener(config, addr);
     let provider = super::provider();
@@ -185,10 +206,11 @@ fn build_listener(
         let Some(tls) = &config.servers[i].tls else {
             continue;
         };
-        let ocsp = tls
+        let from_file = tls
             .stapling
             .then(|| tls.stapling_file.as_ref().map(|f| f.data.as_ref().clone()))
             .flatten();
+        let fetch = tls.stapling && tls.stapling_file.is_none();
         let mut certified = Vec::new();
         for c in &tls.certificates {
             let mut key = CertifiedKey::from_der(
@@ -197,8 +219,15 @@ fn build_listener(
                 &provider,
             )
             .map_err(|e| format!("{}: {e}", c.key.path.display()))?;
-            key.ocsp = ocsp.clone();
-            certified.push(Arc::new(key));
+            key.ocsp = from_file.clone();
+            let slot = StapleSlot::new(key);
+            if fetch {
+                // What cannot staple was reported at load time; it serves without.
+                if let Some(target) = stapling_target(c, tls, &slot) {
+                    stapling.push(target);
+                }
+            }
+            certified.push(slot);
         }
         keys.push((i, certified));
     }
@@ -311,6 +340,30 @@ fn build_group(
         server_config: Arc::new(sc),
         secret,
         strict,
+    })
+}
+
+/// The fetch target of one certificate of a server with `ssl_stapling on` and no file.
+fn stapling_target(
+    c: &crate::config::model::CertificateKey,
+    tls: &TlsSettings,
+    slot: &Arc<StapleSlot>,
+) -> Option<Target> {
+    let trusted = tls
+        .trusted_certificate
+        .as_ref()
+        .map_or(&[][..], |t| t.data.as_slice());
+    let plan = ocsp::plan(
+        &c.chain.data,
+        tls.stapling_responder.as_deref(),
+        trusted,
+        tls.stapling_verify,
+    )
+    .ok()?;
+    Some(Target {
+        certificate: c.chain.path.clone(),
+        plan,
+        slots: vec![Arc::downgrade(slot)],
     })
 }
 

@@ -9,12 +9,14 @@
 //! (`serve/`, with futures-rustls on glommio streams) drives the handshake, then asks
 //! [`acceptor::host_allowed`] whether a request's Host may be served on that handshake
 //! (the 421 rule) and builds a [`info::TlsInfo`] for the `$ssl_*` variables. For
-//! `proxy_pass https://`, [`upstream`] builds the client side. Nothing here does I/O or
+//! `proxy_pass https://`, [`upstream`] builds the client side. [`ocsp`] plans and checks
+//! fetched OCSP staples; the fetching thread is `runtime::ocsp`. Nothing here does I/O or
 //! knows glommio.
 
 pub mod acceptor;
 pub mod info;
 pub mod names;
+pub mod ocsp;
 pub mod ticket;
 pub mod upstream;
 

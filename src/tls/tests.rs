@@ -488,9 +488,80 @@ fn ocsp_staple_from_a_file() {
     let (client, seen) = Client::default().config();
     handshake(l.server_config(), client, "a.test").expect("handshake");
     assert_eq!(*seen.ocsp.lock().expect("lock"), b"\x30\x03\x0a\x01\x00");
+}
+
+#[test]
+fn ocsp_fetch_targets_and_their_slots() {
+    let site = Site::new();
+    // No issuer anywhere (the chains hold only leaves): each certificate is reported and
+    // serves without a staple.
     let (toml, _) = two_servers(&site, "ssl_stapling = true", "");
-    let err = site.load(&toml).expect_err("stapling without a file");
-    assert!(err.contains("not supported by anx yet"), "{err}");
+    let (_, notes) = site.load(&toml).expect("loads");
+    let notes: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+    let ignored: Vec<&String> = notes
+        .iter()
+        .filter(|n| n.contains("\"ssl_stapling\" ignored, issuer certificate not found"))
+        .collect();
+    assert_eq!(ignored.len(), 2, "{notes:?}");
+    assert!(site.listeners(&toml).stapling_targets().is_empty());
+    // The issuer from ssl_trusted_certificate, but rcgen's leaves name no responder.
+    let (toml, _) = two_servers(
+        &site,
+        "ssl_stapling = true\nssl_trusted_certificate = \"ca.pem\"",
+        "",
+    );
+    let (_, notes) = site.load(&toml).expect("loads");
+    assert!(
+        notes.iter().any(|n| n
+            .to_string()
+            .contains("ignored, no OCSP responder URL for certificate")),
+        "{notes:?}"
+    );
+    // ssl_stapling_responder supplies it: one target per certificate of a.test.
+    let (toml, _) = two_servers(
+        &site,
+        "ssl_stapling = true\nssl_trusted_certificate = \"ca.pem\"\n\
+         ssl_stapling_responder = \"http://127.0.0.1:9/ocsp\"\nssl_stapling_verify = true",
+        "",
+    );
+    let listeners = site.listeners(&toml);
+    let targets = listeners.stapling_targets();
+    assert_eq!(targets.len(), 2);
+    assert!(targets
+        .iter()
+        .all(|t| t.plan.verify && t.plan.url.port == 9));
+    // What the fetcher puts into a slot is what the next handshake staples.
+    let l = listeners.get(addr()).expect("listener");
+    let (client, seen) = Client::default().config();
+    handshake(l.server_config(), client, "a.test").expect("handshake");
+    assert!(
+        seen.ocsp.lock().expect("lock").is_empty(),
+        "nothing before a fetch"
+    );
+    for t in &targets {
+        for slot in t.live_slots() {
+            slot.set_staple(Some(b"\x30\x03\x0a\x01\x00".to_vec()));
+        }
+    }
+    let shard = listeners.for_shard();
+    let l = shard.get(addr()).expect("listener");
+    let (client, seen) = Client::default().config();
+    handshake(l.server_config(), client, "a.test").expect("handshake");
+    assert_eq!(*seen.ocsp.lock().expect("lock"), b"\x30\x03\x0a\x01\x00");
+    // The slots go with the generation: the fetcher's weak handles then find none.
+    drop((listeners, shard));
+    assert!(targets.iter().all(|t| t.live_slots().is_empty()));
+    // A bad responder URL is a load error with file:line.
+    let (toml, _) = two_servers(
+        &site,
+        "ssl_stapling = true\nssl_stapling_responder = \"https://ocsp.test/\"",
+        "",
+    );
+    let err = site.load(&toml).expect_err("https responder");
+    assert!(
+        err.contains("anx.toml:") && err.contains("ssl_stapling_responder"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -223,12 +223,18 @@ pub struct TlsSettings {
     pub verify_depth: u32,
     /// `ssl_crl`: revocation lists checked for client certificates.
     pub crl: Option<Loaded<Vec<CertificateRevocationListDer<'static>>>>,
-    /// `ssl_stapling` (default off). Fetching from the OCSP responder is not built: with
-    /// stapling on, `stapling_file` is required.
+    /// `ssl_stapling` (default off): staple an OCSP response to each certificate, from
+    /// `stapling_file` or else fetched from the responder in the background.
     pub stapling: bool,
     /// `ssl_stapling_file`: a DER OCSP response stapled to every certificate of the server
-    /// (used when `stapling` is on, as in nginx).
+    /// (used when `stapling` is on, as in nginx; nothing is fetched then).
     pub stapling_file: Option<Loaded<Vec<u8>>>,
+    /// `ssl_stapling_responder`: an `http://` URL that replaces the responder named in the
+    /// certificates' Authority Information Access (checked at load time).
+    pub stapling_responder: Option<String>,
+    /// `ssl_stapling_verify` (default off): a fetched response must be signed by the
+    /// issuer, its delegated responder or an `ssl_trusted_certificate`.
+    pub stapling_verify: bool,
 }
 
 /// nginx's default `ssl_session_timeout`.

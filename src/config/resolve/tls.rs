@@ -62,7 +62,9 @@ fn merge(http: &TlsLayer, server: &TlsLayer) -> TlsLayer {
         verify_depth,
         crl,
         stapling,
-        stapling_file
+        stapling_file,
+        stapling_responder,
+        stapling_verify
     );
     // nginx inherits certificates and keys together (both are arrays merged as one pair
     // of lists): a server with its own certificates never takes the http level's keys.
@@ -221,12 +223,30 @@ pub(super) fn resolve_server(
             }
         }
     });
+    let stapling_responder = t.stapling_responder.as_ref().and_then(|at| {
+        match crate::tls::ocsp::http::parse_url(&at.value) {
+            Ok(_) => Some(at.value.clone()),
+            Err(e) => {
+                r.error(
+                    &at.origin,
+                    format!(
+                        "invalid URL \"{}\" in \"ssl_stapling_responder\": {e}",
+                        at.value
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let stapling_verify = t.stapling_verify.unwrap_or(false);
     if let Some(at) = t.stapling.as_ref().filter(|a| a.value) {
         if t.stapling_file.is_none() {
-            r.error(
+            stapling_notes(
+                &certificates,
+                stapling_responder.as_deref(),
+                trusted_certificate.as_ref(),
                 &at.origin,
-                "\"ssl_stapling on\" without \"ssl_stapling_file\" is not supported by anx yet \
-                 (OCSP responses are not fetched from the responder)",
+                r,
             );
         }
     }
@@ -247,7 +267,33 @@ pub(super) fn resolve_server(
         crl,
         stapling,
         stapling_file,
+        stapling_responder,
+        stapling_verify,
     })
+}
+
+/// nginx's `"ssl_stapling" ignored, …` warnings: a certificate that cannot staple (no
+/// responder URL, no issuer) is served without a staple, and the load says why.
+fn stapling_notes(
+    certificates: &[CertificateKey],
+    responder: Option<&str>,
+    trusted: Option<&Loaded<Vec<CertificateDer<'static>>>>,
+    at: &Origin,
+    r: &mut Resolver,
+) {
+    let trusted = trusted.map_or(&[][..], |t| t.data.as_slice());
+    for c in certificates {
+        if let Err(why) = crate::tls::ocsp::plan(&c.chain.data, responder, trusted, false) {
+            note(
+                r,
+                at,
+                format!(
+                    "\"ssl_stapling\" ignored, {why} for certificate \"{}\"",
+                    c.chain.path.display()
+                ),
+            );
+        }
+    }
 }
 
 /// Whether the certificate lists are themselves in error (then "no certificate" would only

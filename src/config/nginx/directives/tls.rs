@@ -57,6 +57,10 @@ impl Walker {
                 w.flag(d).map(|v| At::new(v, w.origin(d)))
             }),
             "ssl_stapling_file" => self.once(d, &mut tls.stapling_file, |w| Some(here(w))),
+            "ssl_stapling_responder" => {
+                self.once(d, &mut tls.stapling_responder, |w| Some(here(w)))
+            }
+            "ssl_stapling_verify" => self.once(d, &mut tls.stapling_verify, |w| w.flag(d)),
             _ => self.unhandled(d),
         }
     }
