@@ -299,17 +299,11 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             // The scheme, when it is written out, must be one anx speaks; a URL that starts
             // with a variable is checked per request.
             if let Some(Part::Literal(head)) = t.parts.first() {
-                if strip_prefix_ci(head, "https://").is_some() {
-                    // The per-request path picks a group by name and speaks plain HTTP;
-                    // TLS there needs a ClientConfig per evaluated name, not built yet.
-                    r.error(
-                        origin,
-                        "proxy_pass https with variables is not supported yet",
-                    );
-                    return None;
-                }
                 let lower = head.to_ascii_lowercase();
-                if !lower.starts_with("http://") && !"http://".starts_with(&lower) {
+                let scheme_ok = ["http://", "https://"]
+                    .iter()
+                    .any(|s| lower.starts_with(s) || s.starts_with(&lower));
+                if !scheme_ok {
                     r.error(origin, "invalid URL prefix");
                     return None;
                 }
@@ -640,12 +634,14 @@ fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
 }
 
 /// nginx refuses `proxy_ssl_verify on` without `proxy_ssl_trusted_certificate` (it has no
-/// default trust store), for a location that proxies over https.
+/// default trust store), for a location that proxies over https or may do so (a URL with
+/// variables, as nginx, which sets up TLS for every such location).
 pub(super) fn check_ssl(pass: &ProxyPass, ssl: &ProxySsl, at: &Origin, r: &mut Resolver) {
-    if matches!(pass, ProxyPass::Fixed { https: true, .. })
-        && ssl.verify
-        && ssl.trusted_certificate.is_none()
-    {
+    let may_be_https = match pass {
+        ProxyPass::Fixed { https, .. } => *https,
+        ProxyPass::Dynamic(_) => true,
+    };
+    if may_be_https && ssl.verify && ssl.trusted_certificate.is_none() {
         r.error(at, "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
     }
 }
@@ -1033,6 +1029,7 @@ mod tests {
                 location /b { proxy_pass https://127.0.0.1; }
                 location /c { proxy_pass HTTPS://127.0.0.1:8443; proxy_ssl_protocols TLSv1.3; }
                 location /d { proxy_pass http://127.0.0.1:443; }
+                location /e { proxy_pass HTTPS://$host$uri; }
             }");
         let fixed = |i: usize| match &proxy(&c, i).pass {
             ProxyPass::Fixed {
@@ -1057,14 +1054,24 @@ mod tests {
         let c3 = &proxy(&c, 2).settings.ssl;
         assert!(c3.name.is_none() && c3.server_name);
         assert_eq!(c3.protocols, vec![TlsVersion::Tls13]);
+        // With variables the scheme is read per request; the settings are the location's.
+        match &proxy(&c, 4).pass {
+            ProxyPass::Dynamic(t) => assert_eq!(t.source, "HTTPS://$host$uri"),
+            other => panic!("location 4 is {other:?}"),
+        }
+        assert!(proxy(&c, 4).settings.ssl.server_name);
     }
 
     #[test]
     fn proxy_pass_errors() {
         let cases = [
             (
-                "proxy_pass https://$host;",
-                "proxy_pass https with variables is not supported yet",
+                "proxy_pass https://$host; proxy_ssl_verify on;",
+                "no proxy_ssl_trusted_certificate for proxy_ssl_verify",
+            ),
+            (
+                "proxy_pass $scheme://$host; proxy_ssl_verify on;",
+                "no proxy_ssl_trusted_certificate for proxy_ssl_verify",
             ),
             (
                 "proxy_pass https://127.0.0.1; proxy_ssl_verify on;",
