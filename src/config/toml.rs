@@ -861,7 +861,8 @@ impl<'de> Deserialize<'de> for TomlBalance {
 }
 
 /// `health_check = { interval = "5s", uri = "/", timeout = "1s", fails = 1, passes = 1,
-/// status = ["200-399"], body = "regex", host = "name" }`, or `true` for all defaults.
+/// status = ["200-399"], body = "regex", host = "name", scheme = "https" }`, or `true`
+/// for all defaults.
 #[derive(Debug)]
 struct TomlHealthCheck(Option<RawHealthCheck>);
 
@@ -884,6 +885,7 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
             status: Option<Vec<Status>>,
             body: Option<String>,
             host: Option<String>,
+            scheme: Option<String>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -893,7 +895,7 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
         }
         let form = one_of(
             d,
-            "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\" }",
+            "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\", scheme = \"https\" }",
         )?;
         Ok(TomlHealthCheck(match form {
             Form::Switch(false) => None,
@@ -915,6 +917,7 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
                     .collect(),
                 body: t.body,
                 host: t.host,
+                scheme: t.scheme,
             }),
         }))
     }

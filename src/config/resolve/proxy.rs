@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::{compile, is_token_byte, Resolver};
 use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
 use crate::config::model::{
-    Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
-    ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy,
+    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -159,10 +159,10 @@ pub(super) fn resolve_upstreams(tree: &ConfigTree, r: &mut Resolver) {
         if !peers.is_empty() && peers.iter().all(|p: &Peer| p.backup) {
             r.error(origin, format!("no servers in upstream \"{}\"", u.name));
         }
-        let health_check = u
-            .health_check
-            .as_ref()
-            .map(|h| health_check(&h.value, &h.origin, r));
+        let health_check = u.health_check.as_ref().map(|h| {
+            r.health_origins.push((r.upstreams.len(), h.origin.clone()));
+            health_check(&h.value, &h.origin, r)
+        });
         r.upstreams.push(Upstream {
             name: u.name.clone(),
             peers,
@@ -270,7 +270,99 @@ fn health_check(raw: &RawHealthCheck, origin: &Origin, r: &mut Resolver) -> Heal
             Err(msg) => bad(r, &format!("body: {msg}")),
         }
     }
+    h.scheme = match raw.scheme.as_deref() {
+        None => None,
+        Some("http") => Some(ProbeScheme::Http),
+        Some("https") => Some(ProbeScheme::Https),
+        Some(other) => {
+            bad(
+                r,
+                &format!("invalid scheme \"{other}\": expected http or https"),
+            );
+            None
+        }
+    };
     h
+}
+
+/// How the fixed `proxy_pass` URLs of the configuration use one group.
+#[derive(Debug, Clone, Default)]
+pub(super) struct GroupUse {
+    http: bool,
+    /// The `proxy_ssl_*` settings of the first location with `proxy_pass https://` to it.
+    https: Option<ProxySsl>,
+}
+
+/// Records that a location's fixed `proxy_pass` reaches its group over http or https.
+pub(super) fn note_use(pass: &ProxyPass, ssl: &ProxySsl, r: &mut Resolver) {
+    let ProxyPass::Fixed {
+        upstream, https, ..
+    } = pass
+    else {
+        return;
+    };
+    if r.group_uses.len() <= *upstream {
+        r.group_uses.resize(*upstream + 1, GroupUse::default());
+    }
+    let used = &mut r.group_uses[*upstream];
+    if *https {
+        used.https.get_or_insert_with(|| ssl.clone());
+    } else {
+        used.http = true;
+    }
+}
+
+/// Decides, once every location is resolved, whether each group's health probes speak TLS
+/// and with which settings (the rule is on [`HealthCheck::tls`]). A group reached over both
+/// http:// and https:// must say which its probes use.
+pub(super) fn health_tls(r: &mut Resolver) {
+    for (i, origin) in std::mem::take(&mut r.health_origins) {
+        let used = r.group_uses.get(i).cloned().unwrap_or_default();
+        let Some(group) = r.upstreams.get(i) else {
+            continue;
+        };
+        let Some(check) = &group.health_check else {
+            continue;
+        };
+        let (scheme, host, group_name) = (check.scheme, check.host.clone(), group.name.clone());
+        let ssl = match scheme {
+            Some(ProbeScheme::Http) => None,
+            Some(ProbeScheme::Https) => Some(used.https.unwrap_or_default()),
+            None if used.http && used.https.is_some() => {
+                let message = format!(
+                    "anx_health_check: upstream \"{}\" is proxied to over both http:// and \
+                     https://: add scheme=http or scheme=https",
+                    group_name
+                );
+                r.error(&origin, message);
+                None
+            }
+            None => used.https,
+        };
+        let tls = ssl.map(|ssl| {
+            let literal = ssl
+                .name
+                .as_ref()
+                .filter(|t| !t.has_vars())
+                .map(|t| t.source.clone());
+            let name = literal.or(host).unwrap_or_else(|| group_host(&group_name));
+            ProbeTls { ssl, name }
+        });
+        if let Some(check) = r.upstreams[i].health_check.as_mut() {
+            check.tls = tls;
+        }
+    }
+}
+
+/// A group's name without a port (`127.0.0.1:8443` → `127.0.0.1`, `[::1]:443` → `::1`).
+fn group_host(name: &str) -> String {
+    if let Some(rest) = name.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    match name.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host.to_string(),
+        _ => name.to_string(),
+    }
 }
 
 /// nginx's message for a URI part where the request URI cannot be mapped onto it.
