@@ -279,7 +279,7 @@ http {
         server 127.0.0.1:9001 weight=3;
         server unix:/run/app.sock max_fails=0;
         keepalive 16;
-        anx_health_check uri=/up status=200 status=204-206;
+        anx_health_check uri=/up status=200 status=204-206 scheme=http;
     }
     server {
         listen 127.0.0.1:0;

@@ -266,7 +266,7 @@ balance = "least_conn"
 keepalive = 64
 keepalive_timeout = "30s"
 keepalive_requests = 500
-health_check = { interval = "1s", uri = "/health", timeout = "500ms", fails = 2, passes = 3, status = ["200-299", 304], body = "^ok", host = "app.local" }
+health_check = { interval = "1s", uri = "/health", timeout = "500ms", fails = 2, passes = 3, status = ["200-299", 304], body = "^ok", host = "app.local", scheme = "https" }
 
 [[upstream]]
 name = "hashed"
@@ -371,7 +371,7 @@ http {
         keepalive 64;
         keepalive_timeout 30s;
         keepalive_requests 500;
-        anx_health_check interval=1s uri=/health timeout=500ms fails=2 passes=3 status=200-299,304 body=^ok host=app.local;
+        anx_health_check interval=1s uri=/health timeout=500ms fails=2 passes=3 status=200-299,304 body=^ok host=app.local scheme=https;
     }
     upstream hashed { hash $request_uri consistent; server 127.0.0.1:9010; }
     upstream sticky { ip_hash; server 127.0.0.1:9020; }
@@ -438,7 +438,12 @@ http {
         ]
     );
     assert_eq!(a.upstreams[3].balance, Balance::Random { two: true });
-    assert!(a.upstreams[0].health_check.is_some());
+    // scheme=https with no `proxy_pass https://` to the group: TLS with the defaults.
+    let tls = a.upstreams[0]
+        .health_check
+        .as_ref()
+        .and_then(|h| h.tls.as_ref());
+    assert_eq!(tls.map(|t| t.name.as_str()), Some("app.local"));
     let proxy_of = |l: &anx::config::model::Location| match &l.handler {
         Handler::Proxy(p) => (**p).clone(),
         Handler::Static => panic!("not a proxy: {:?}", String::from_utf8_lossy(&l.path)),

@@ -8,122 +8,12 @@
 mod common;
 mod tls_util;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Anx, Site};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{HandshakeKind, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+use tls_util::backend::backend;
 use tls_util::*;
-
-/// What the backend counted.
-#[derive(Default)]
-struct Seen {
-    accepts: AtomicUsize,
-    resumed: AtomicUsize,
-    /// Handshakes that failed (a client that refused the certificate, for instance).
-    failed: AtomicUsize,
-    snis: Mutex<Vec<Option<String>>>,
-}
-
-struct Backend {
-    port: u16,
-    seen: Arc<Seen>,
-}
-
-/// An HTTPS backend with `leaf`'s certificate; with `client_ca`, a client certificate
-/// signed by it is required.
-fn backend(leaf: &Leaf, client_ca: Option<&Ca>) -> Backend {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let chain = vec![CertificateDer::from(leaf.der.clone())];
-    let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).expect("key");
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("versions");
-    let builder = match client_ca {
-        Some(ca) => {
-            let mut roots = RootCertStore::empty();
-            for c in CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
-                roots.add(c.expect("CA pem")).expect("root");
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .expect("client verifier");
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let config = Arc::new(builder.with_single_cert(chain, key).expect("cert"));
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = Arc::new(Seen::default());
-    let s = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for sock in listener.incoming() {
-            let Ok(sock) = sock else { continue };
-            s.accepts.fetch_add(1, Ordering::SeqCst);
-            let (config, s) = (Arc::clone(&config), Arc::clone(&s));
-            std::thread::spawn(move || serve(sock, config, &s));
-        }
-    });
-    Backend { port, seen }
-}
-
-/// One backend connection: handshake, then requests until the client closes.
-fn serve(mut sock: TcpStream, config: Arc<ServerConfig>, seen: &Seen) {
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(mut conn) = ServerConnection::new(config) else {
-        return;
-    };
-    while conn.is_handshaking() {
-        if conn.complete_io(&mut sock).is_err() {
-            seen.failed.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-    }
-    let sni = conn.server_name().map(str::to_string);
-    let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
-    if resumed {
-        seen.resumed.fetch_add(1, Ordering::SeqCst);
-    }
-    let client_cert = conn.peer_certificates().is_some_and(|c| !c.is_empty());
-    seen.snis.lock().expect("lock").push(sni.clone());
-    let mut tls = StreamOwned::new(conn, sock);
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            match tls.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end + 4);
-        let line = head.lines().next().unwrap_or_default().to_string();
-        let body = format!(
-            "sni={} line={line} resumed={resumed} client_cert={client_cert}\n",
-            sni.as_deref().unwrap_or("-")
-        );
-        let close = !head.contains("HTTP/1.1") || head.to_ascii_lowercase().contains("close");
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{}\r\n{body}",
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" }
-        );
-        if tls.write_all(reply.as_bytes()).is_err() || tls.flush().is_err() || close {
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
-            return;
-        }
-    }
-}
 
 /// A site with a CA written as `ca.pem`, a backend certificate for `backend.test` and a
 /// second, unrelated CA as `other-ca.pem`.
@@ -139,8 +29,14 @@ fn site() -> (Site, Ca, Leaf) {
 /// anx with one plain server whose `/` proxies to `upstream` (`https://` + it), with
 /// `http` and `location` lines added.
 fn start(site: &Site, http: &str, upstream: &str, location: &str) -> Anx {
+    start_url(site, http, &format!("https://{upstream}"), location)
+}
+
+/// anx with one plain server whose `/` has `proxy_pass url` (variables allowed), with
+/// `http` and `location` lines added.
+fn start_url(site: &Site, http: &str, url: &str, location: &str) -> Anx {
     let server = format!(
-        "        listen 127.0.0.1:0;\n        location / {{\n            proxy_pass https://{upstream};\n{location}\n        }}"
+        "        listen 127.0.0.1:0;\n        location / {{\n            proxy_pass {url};\n{location}\n        }}"
     );
     Anx::start_conf(site, &conf(http, &[server]), 1)
 }
@@ -296,6 +192,72 @@ fn keepalive_and_session_reuse_over_tls() {
         assert_eq!(anx.get("/").status, 200);
     }
     assert_eq!(b.seen.resumed.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn https_with_variables_uses_tls_with_the_location_settings() {
+    let (site, _ca, leaf) = site();
+    let b = backend(&leaf, None);
+    let up = format!("upstream backend.test {{ server 127.0.0.1:{}; }}", b.port);
+    // The scheme and the group both come from variables.
+    let anx = start_url(
+        &site,
+        &up,
+        "$arg_s://backend.test$uri",
+        "            proxy_ssl_verify on;\n            proxy_ssl_trusted_certificate ca.pem;\n            proxy_ssl_server_name on;",
+    );
+    let r = anx.get("/x?s=https");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("line=GET /x HTTP/1.0"), "{}", r.text());
+    // The default name is the URL's host, verified and sent in SNI.
+    assert!(r.text().contains("sni=backend.test"), "{}", r.text());
+    // The same URL evaluated to http:// speaks plain HTTP to the TLS port, which fails.
+    assert_eq!(anx.get("/x?s=http").status, 502);
+    assert_eq!(b.seen.lines.lock().expect("lock").len(), 1);
+    drop(anx);
+
+    // A literal address with variables after it; proxy_ssl_verify applies per request.
+    let anx = start_url(
+        &site,
+        "",
+        &format!("https://127.0.0.1:{}$uri", b.port),
+        "            proxy_ssl_verify on;\n            proxy_ssl_trusted_certificate ca.pem;\n            proxy_ssl_name $arg_n;",
+    );
+    let r = anx.get("/y?n=backend.test");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("line=GET /y HTTP/1.0"), "{}", r.text());
+    assert_eq!(anx.get("/y?n=elsewhere.test").status, 502);
+}
+
+#[test]
+fn pooled_tls_connections_keep_their_scheme_and_name() {
+    let (site, _ca, leaf) = site();
+    let b = backend(&leaf, None);
+    let up = format!(
+        "upstream tlsapp {{ server 127.0.0.1:{}; keepalive 4; }}",
+        b.port
+    );
+    let anx = start_url(
+        &site,
+        &up,
+        "$arg_s://tlsapp",
+        "            proxy_http_version 1.1;\n            proxy_ssl_server_name on;\n            proxy_ssl_name $arg_n;",
+    );
+    for _ in 0..3 {
+        let r = anx.get("/?s=https&n=a.test");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("sni=a.test"), "{}", r.text());
+    }
+    assert_eq!(b.seen.accepts.load(Ordering::SeqCst), 1);
+    // A connection opened (and verified) for one name is not reused for another.
+    let r = anx.get("/?s=https&n=b.test");
+    assert!(r.text().contains("sni=b.test"), "{}", r.text());
+    assert_eq!(b.seen.accepts.load(Ordering::SeqCst), 2);
+    // Nor is a TLS connection reused by a request that evaluates to http://: it goes out
+    // in plain text on a new connection, which the TLS backend refuses.
+    assert_eq!(anx.get("/?s=http&n=b.test").status, 502);
+    assert_eq!(b.seen.accepts.load(Ordering::SeqCst), 3);
+    assert_eq!(b.seen.lines.lock().expect("lock").len(), 4);
 }
 
 #[test]

@@ -25,7 +25,7 @@ use super::model::{
     ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
-    Balance, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
+    Balance, Peer, PeerAddr, ProbeScheme, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
     RedirectRule, Upstream,
 };
 use super::value::{Pattern, Template};
@@ -595,6 +595,14 @@ fn upstream_section(out: &mut String, u: &Upstream) {
         }
         if let Some(host) = &h.host {
             let _ = write!(table, ", host = {}", q(host));
+        }
+        // As written: the TLS settings it resolves to come from the locations again.
+        if let Some(scheme) = h.scheme {
+            let name = match scheme {
+                ProbeScheme::Http => "http",
+                ProbeScheme::Https => "https",
+            };
+            let _ = write!(table, ", scheme = {}", q(name));
         }
         table.push_str(" }");
         kv(out, "health_check", &table);

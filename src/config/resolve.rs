@@ -41,6 +41,10 @@ struct Resolver<'a> {
     notes: Vec<ConfigError>,
     /// Addresses that serve TLS (some server has `listen … ssl` for them).
     ssl_addrs: Vec<std::net::SocketAddr>,
+    /// How fixed `proxy_pass` URLs use each group (by index), for the health checks.
+    group_uses: Vec<proxy::GroupUse>,
+    /// Where each group's `anx_health_check` was written (group index, origin).
+    health_origins: Vec<(usize, Origin)>,
 }
 
 impl Resolver<'_> {
@@ -105,6 +109,8 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
         errors: Vec::new(),
         notes: Vec::new(),
         ssl_addrs: tls::ssl_addresses(tree),
+        group_uses: Vec::new(),
+        health_origins: Vec::new(),
     };
     let whole = Origin {
         file: tree.source.clone().map(std::sync::Arc::new),
@@ -178,6 +184,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
         .iter()
         .map(|s| resolve_server(s, &tree.http, &mut r))
         .collect();
+    proxy::health_tls(&mut r);
 
     if !r.errors.is_empty() {
         // Reported in file order, as a reader goes through the file.
@@ -600,6 +607,7 @@ fn resolve_location(
             Some(pass) => {
                 proxy::check_redirect_default(&l.layers, Some(&pass), r);
                 proxy::check_ssl(&pass, &here.proxy.ssl, &url.origin, r);
+                proxy::note_use(&pass, &here.proxy.ssl, r);
                 Handler::Proxy(Box::new(proxy::finish(pass, &here.proxy)))
             }
             None => Handler::Static,

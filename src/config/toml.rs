@@ -867,7 +867,8 @@ impl<'de> Deserialize<'de> for TomlBalance {
 }
 
 /// `health_check = { interval = "5s", uri = "/", timeout = "1s", fails = 1, passes = 1,
-/// status = ["200-399"], body = "regex", host = "name" }`, or `true` for all defaults.
+/// status = ["200-399"], body = "regex", host = "name", scheme = "https" }`, or `true`
+/// for all defaults.
 #[derive(Debug)]
 struct TomlHealthCheck(Option<RawHealthCheck>);
 
@@ -890,6 +891,7 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
             status: Option<Vec<Status>>,
             body: Option<String>,
             host: Option<String>,
+            scheme: Option<String>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -899,7 +901,7 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
         }
         let form = one_of(
             d,
-            "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\" }",
+            "expected true, false, or { interval = \"5s\", uri = \"/\", timeout = \"1s\", fails = 1, passes = 1, status = [\"200-399\"], body = \"regex\", host = \"name\", scheme = \"https\" }",
         )?;
         Ok(TomlHealthCheck(match form {
             Form::Switch(false) => None,
@@ -921,6 +923,7 @@ impl<'de> Deserialize<'de> for TomlHealthCheck {
                     .collect(),
                 body: t.body,
                 host: t.host,
+                scheme: t.scheme,
             }),
         }))
     }

@@ -331,6 +331,8 @@ pub struct RawHealthCheck {
     pub status: Vec<String>,
     pub body: Option<String>,
     pub host: Option<String>,
+    /// `scheme=http|https` as written (checked by `resolve`).
+    pub scheme: Option<String>,
 }
 
 /// `add_header name value [always]`.

@@ -68,8 +68,7 @@ pub fn plan<'c>(
     method: Method,
 ) -> Result<ProxyPlan<'c>, PlanError> {
     let config = ctx.config;
-    let mut https = false;
-    let (target, proxy_host, proxy_port, uri) = match &proxy.pass {
+    let (target, proxy_host, proxy_port, uri, https) = match &proxy.pass {
         ProxyPass::Fixed {
             upstream,
             proxy_host,
@@ -77,16 +76,19 @@ pub fn plan<'c>(
             uri,
             https: tls,
         } => {
-            https = *tls;
             let uri = uri.as_deref().map(|part| replace_prefix(ctx, loc, part));
             (
                 Target::Group(*upstream),
                 proxy_host.as_bytes().to_vec(),
                 *proxy_port,
                 uri,
+                *tls,
             )
         }
-        ProxyPass::Dynamic(template) => dynamic_target(ctx, template, config)?,
+        ProxyPass::Dynamic(template) => {
+            let d = dynamic_target(ctx, template, config)?;
+            (d.target, d.proxy_host, d.proxy_port, d.uri, d.https)
+        }
     };
     let uri = uri.unwrap_or_else(|| unchanged_uri(ctx));
     ctx.st.proxy_target = Some((proxy_host, proxy_port));
@@ -310,10 +312,21 @@ pub fn escape_uri(path: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// A `proxy_pass` with variables: the host names a group or is a literal address; a URI
-/// part, when present, is the whole upstream URI.
-type Dynamic = (Target, Vec<u8>, u16, Option<Vec<u8>>);
+/// A `proxy_pass` with variables, evaluated: where it goes and what `$proxy_host`,
+/// `$proxy_port` and the upstream URI become.
+struct Dynamic {
+    target: Target,
+    proxy_host: Vec<u8>,
+    proxy_port: u16,
+    /// The URI part, when the URL has one: the whole upstream URI.
+    uri: Option<Vec<u8>>,
+    /// The URL's scheme was `https://`: the connection is TLS with the location's
+    /// `proxy_ssl_*` settings.
+    https: bool,
+}
 
+/// A `proxy_pass` with variables: the scheme is `http://` or `https://`, the host names a
+/// group or is a literal address.
 fn dynamic_target(
     ctx: &mut Ctx,
     template: &Template,
@@ -328,11 +341,15 @@ fn dynamic_target(
             String::from_utf8_lossy(&url)
         ),
     };
-    let rest = if url.len() >= 7 && url[..7].eq_ignore_ascii_case(b"http://") {
-        &url[7..]
+    let scheme = |s: &[u8]| url.len() >= s.len() && url[..s.len()].eq_ignore_ascii_case(s);
+    let (rest, https) = if scheme(b"http://") {
+        (&url[7..], false)
+    } else if scheme(b"https://") {
+        (&url[8..], true)
     } else {
-        return Err(invalid("only http:// is supported"));
+        return Err(invalid("only http:// and https:// are supported"));
     };
+    let default_port = if https { 443 } else { 80 };
     let (authority, uri) = match memchr::memchr(b'/', rest) {
         Some(i) => (&rest[..i], Some(rest[i..].to_vec())),
         None => (rest, None),
@@ -341,18 +358,26 @@ fn dynamic_target(
         return Err(invalid("no host"));
     }
     let host = String::from_utf8_lossy(authority).to_ascii_lowercase();
+    let found = |target, proxy_port| Dynamic {
+        target,
+        proxy_host: authority.to_vec(),
+        proxy_port,
+        uri: uri.clone(),
+        https,
+    };
     if let Some(i) = find_group(&config.upstreams, &host) {
-        return Ok((Target::Group(i), authority.to_vec(), 80, uri));
+        return Ok(found(Target::Group(i), default_port));
     }
-    // A literal address: "ip:port", "[v6]:port", or an address without a port (80).
+    // A literal address: "ip:port", "[v6]:port", or an address without a port (the
+    // scheme's).
     let literal = host.parse::<SocketAddr>().ok().or_else(|| {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         bare.parse::<std::net::IpAddr>()
             .ok()
-            .map(|ip| SocketAddr::new(ip, 80))
+            .map(|ip| SocketAddr::new(ip, default_port))
     });
     if let Some(addr) = literal {
-        return Ok((Target::Addr(addr), authority.to_vec(), addr.port(), uri));
+        return Ok(found(Target::Addr(addr), addr.port()));
     }
     Err(PlanError {
         status: 502,
@@ -439,11 +464,15 @@ pub fn rewrite_location<'c>(
 }
 
 /// nginx's `proxy_redirect default`: the proxy_pass URL is replaced by the location's
-/// prefix (`http://b/two/` → `/one/`); without a URI part, `http://b/` → `/`. Only for a
+/// prefix (`http://b/two/` → `/one/`, `https://` for an https URL); without a URI part,
+/// `http://b/` → `/`. Only for a
 /// proxy_pass without variables in a prefix or exact location.
 fn default_redirect(ctx: &Ctx, plan: &ProxyPlan, value: &[u8]) -> Option<Vec<u8>> {
     let ProxyPass::Fixed {
-        proxy_host, uri, ..
+        proxy_host,
+        uri,
+        https,
+        ..
     } = &plan.proxy.pass
     else {
         return None;
@@ -455,7 +484,11 @@ fn default_redirect(ctx: &Ctx, plan: &ProxyPlan, value: &[u8]) -> Option<Vec<u8>
     ) {
         return None;
     }
-    let mut from = b"http://".to_vec();
+    let mut from = if *https {
+        b"https://".to_vec()
+    } else {
+        b"http://".to_vec()
+    };
     from.extend_from_slice(proxy_host.as_bytes());
     let to: &[u8] = match uri {
         Some(part) => {

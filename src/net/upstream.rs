@@ -23,9 +23,18 @@ pub type TlsUpstream = futures_rustls::client::TlsStream<TcpStream>;
 pub enum UpstreamConn {
     Tcp(TcpStream),
     /// Boxed: rustls's connection state is large, and most upstream connections are plain.
-    Tls(Box<TlsUpstream>),
+    Tls(Box<TlsConn>),
     /// glommio's unix stream does not expose its descriptor; it is kept beside it.
     Unix(UnixStream, RawFd),
+}
+
+/// A TLS session and what it was opened with, so that the pool hands it only to a request
+/// that would have opened the same one (same location settings on this shard, same name
+/// checked): a connection verified for one name is never reused for another.
+pub struct TlsConn {
+    stream: TlsUpstream,
+    config: Arc<rustls::ClientConfig>,
+    name: String,
 }
 
 fn timed_out(what: &str) -> io::Error {
@@ -80,7 +89,7 @@ impl UpstreamConn {
     pub async fn handshake(
         self,
         config: Arc<rustls::ClientConfig>,
-        name: rustls::pki_types::ServerName<'static>,
+        name: &str,
         timeout: Duration,
     ) -> io::Result<UpstreamConn> {
         let UpstreamConn::Tcp(stream) = self else {
@@ -89,20 +98,38 @@ impl UpstreamConn {
                 "TLS over a unix socket is not supported",
             ));
         };
-        let connector = futures_rustls::TlsConnector::from(config);
-        let tls = within(timeout, "SSL handshake", connector.connect(name, stream)).await?;
-        Ok(UpstreamConn::Tls(Box::new(tls)))
+        let server_name = rustls::pki_types::ServerName::try_from(name.to_string())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid server name"))?;
+        let connector = futures_rustls::TlsConnector::from(Arc::clone(&config));
+        let stream = within(
+            timeout,
+            "SSL handshake",
+            connector.connect(server_name, stream),
+        )
+        .await?;
+        Ok(UpstreamConn::Tls(Box::new(TlsConn {
+            stream,
+            config,
+            name: name.to_string(),
+        })))
     }
 
-    /// True for a TLS connection (a pooled one is only reused by an `https://` location).
-    pub fn is_tls(&self) -> bool {
-        matches!(self, UpstreamConn::Tls(_))
+    /// Whether a pooled connection may serve a request that wants plain TCP (`tls` is
+    /// `None`) or TLS with this client config and server name.
+    pub fn opened_for(&self, tls: Option<(&Arc<rustls::ClientConfig>, &str)>) -> bool {
+        match (self, tls) {
+            (UpstreamConn::Tls(t), Some((config, name))) => {
+                Arc::ptr_eq(&t.config, config) && t.name == name
+            }
+            (UpstreamConn::Tls(_), None) | (_, Some(_)) => false,
+            (_, None) => true,
+        }
     }
 
     fn fd(&self) -> RawFd {
         match self {
             UpstreamConn::Tcp(s) => s.as_raw_fd(),
-            UpstreamConn::Tls(s) => s.get_ref().0.as_raw_fd(),
+            UpstreamConn::Tls(s) => s.stream.get_ref().0.as_raw_fd(),
             UpstreamConn::Unix(_, fd) => *fd,
         }
     }
@@ -132,6 +159,7 @@ impl UpstreamConn {
             }
             UpstreamConn::Tls(s) => {
                 // The timeout sits on the TCP stream: rustls reads through it.
+                let s = &mut s.stream;
                 s.get_ref()
                     .0
                     .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
@@ -151,6 +179,7 @@ impl UpstreamConn {
                 s.write_all(buf).await
             }
             UpstreamConn::Tls(s) => {
+                let s = &mut s.stream;
                 s.get_ref()
                     .0
                     .set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
@@ -172,7 +201,7 @@ impl AsyncRead for UpstreamConn {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            UpstreamConn::Tls(s) => Pin::new(&mut s.stream).poll_read(cx, buf),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_read(cx, buf),
         }
     }
@@ -186,7 +215,7 @@ impl AsyncWrite for UpstreamConn {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            UpstreamConn::Tls(s) => Pin::new(&mut s.stream).poll_write(cx, buf),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -194,7 +223,7 @@ impl AsyncWrite for UpstreamConn {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_flush(cx),
-            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            UpstreamConn::Tls(s) => Pin::new(&mut s.stream).poll_flush(cx),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -202,7 +231,7 @@ impl AsyncWrite for UpstreamConn {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             UpstreamConn::Tcp(s) => Pin::new(s).poll_close(cx),
-            UpstreamConn::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+            UpstreamConn::Tls(s) => Pin::new(&mut s.stream).poll_close(cx),
             UpstreamConn::Unix(s, _) => Pin::new(s).poll_close(cx),
         }
     }

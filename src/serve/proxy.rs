@@ -486,6 +486,12 @@ async fn attempt(
     // A pooled connection first; if the upstream had closed it meanwhile, the request is
     // sent again on a new one (that is no failure of the peer).
     let mut pooled = None;
+    // A failed config is reported by the handshake below; no pooled connection matches it.
+    let tls_config = plan
+        .ssl_name
+        .as_ref()
+        .and_then(|_| upstreams.tls_config(plan.proxy).ok());
+    let wanted_tls = tls_config.as_ref().zip(plan.ssl_name.as_deref());
     if let (Some((gi, up)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
             let mut pool = g.pool.borrow_mut();
@@ -493,10 +499,15 @@ async fn attempt(
                 // Only a connection idle for a while can have been closed by the upstream's
                 // own keep-alive timeout; checking every reuse cost a syscall per request.
                 let checked = idle.since.elapsed() < STALE_CHECK_AFTER || idle.conn.still_open();
-                // A group may serve `http://` and `https://` locations: a connection is
-                // only reused with the scheme it was opened for (else it is dropped).
-                let same_scheme = idle.conn.is_tls() == plan.ssl_name.is_some();
-                if idle.requests < up.keepalive_requests && checked && same_scheme {
+                // A group may serve `http://` and `https://` locations (or one URL with
+                // variables that evaluates to either): a connection is only reused with the
+                // scheme, TLS settings and name it was opened for (else it is dropped).
+                let same = if plan.ssl_name.is_some() {
+                    wanted_tls.is_some_and(|w| idle.conn.opened_for(Some(w)))
+                } else {
+                    idle.conn.opened_for(None)
+                };
+                if idle.requests < up.keepalive_requests && checked && same {
                     pooled = Some(idle);
                     break;
                 }
@@ -607,10 +618,14 @@ async fn handshake(
             format!("SSL client configuration failed ({e})"),
         )
     })?;
-    let server_name = rustls::pki_types::ServerName::try_from(name.to_string())
-        .map_err(|_| fail(Failure::Error, format!("invalid proxy_ssl_name \"{name}\"")))?;
+    if rustls::pki_types::ServerName::try_from(name).is_err() {
+        return Err(fail(
+            Failure::Error,
+            format!("invalid proxy_ssl_name \"{name}\""),
+        ));
+    }
     match conn
-        .handshake(config, server_name, left.max(Duration::from_millis(1)))
+        .handshake(config, name, left.max(Duration::from_millis(1)))
         .await
     {
         Ok(c) => Ok(c),

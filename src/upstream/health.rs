@@ -19,14 +19,13 @@
 //! thread ends when it holds the last reference to the board (the server dropped its own,
 //! at exit or when a reload replaced the generation); it checks at least every 100 ms.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::model::{Config, HealthCheck, Peer, PeerAddr, Upstream};
+use super::probe_conn::{Conn, OpenError, ProbeClient};
+use crate::config::model::{Config, HealthCheck, Peer, Upstream};
 
 /// Most of a probe's response read (head and body).
 const MAX_RESPONSE: usize = 64 * 1024;
@@ -200,6 +199,16 @@ struct Target {
 
 fn run(config: &Config, board: &Arc<HealthBoard>) {
     let start = Instant::now();
+    // Built once: the TLS client of each group whose probes speak TLS (its session cache
+    // lets later probes resume).
+    let clients: Vec<Option<ProbeClient>> = config
+        .upstreams
+        .iter()
+        .map(|u| {
+            let tls = u.health_check.as_ref()?.tls.as_ref()?;
+            Some(ProbeClient::new(tls))
+        })
+        .collect();
     let mut targets: Vec<Target> = Vec::new();
     for (u, group) in config.upstreams.iter().enumerate() {
         if group.health_check.is_none() {
@@ -229,7 +238,8 @@ fn run(config: &Config, board: &Arc<HealthBoard>) {
                     continue;
                 };
                 if let Some(health) = board.peer(t.upstream, t.peer) {
-                    let outcome = probe(group, &group.peers[t.peer], check);
+                    let tls = clients.get(t.upstream).and_then(Option::as_ref);
+                    let outcome = probe(group, &group.peers[t.peer], check, tls);
                     record(group, &group.peers[t.peer], check, health, &outcome);
                 }
                 // On the interval's grid, unless probing fell a whole interval behind.
@@ -255,6 +265,8 @@ fn run(config: &Config, board: &Arc<HealthBoard>) {
 #[derive(Debug)]
 enum Failure {
     Connect(io::Error),
+    /// TLS could not start (the handshake's own errors are `Io`).
+    Tls(String),
     TimedOut,
     Io(io::Error),
     /// The connection closed before a whole response head arrived, or the head did not
@@ -268,6 +280,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Connect(e) => write!(f, "connect() failed: {e}"),
+            Failure::Tls(e) => write!(f, "SSL: {e}"),
             Failure::TimedOut => f.write_str("timed out"),
             Failure::Io(e) => write!(f, "{e}"),
             Failure::Invalid => f.write_str("invalid response"),
@@ -332,49 +345,6 @@ fn peer_label(peer: &Peer) -> String {
     }
 }
 
-/// A probe's connection.
-enum Conn {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Conn {
-    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
-        match self {
-            Conn::Tcp(s) => {
-                s.set_read_timeout(Some(t))?;
-                s.set_write_timeout(Some(t))
-            }
-            Conn::Unix(s) => {
-                s.set_read_timeout(Some(t))?;
-                s.set_write_timeout(Some(t))
-            }
-        }
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.read(buf),
-            Conn::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.write(buf),
-            Conn::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -383,19 +353,15 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 /// One probe of one peer; the whole exchange must finish within the check's timeout.
-fn probe(group: &Upstream, peer: &Peer, check: &HealthCheck) -> Outcome {
+/// With `tls`, the probe goes inside a TLS session (the handshake is part of the exchange
+/// and of its timeout).
+fn probe(group: &Upstream, peer: &Peer, check: &HealthCheck, tls: Option<&ProbeClient>) -> Outcome {
     let timeout = check.timeout.max(Duration::from_millis(1));
     let deadline = Instant::now() + timeout;
-    let mut conn = match &peer.addr {
-        PeerAddr::Inet(a) => TcpStream::connect_timeout(a, timeout).map(Conn::Tcp),
-        PeerAddr::Unix(p) => UnixStream::connect(p).map(Conn::Unix),
-    }
-    .map_err(|e| {
-        if is_timeout(&e) {
-            Failure::TimedOut
-        } else {
-            Failure::Connect(e)
-        }
+    let mut conn = Conn::open(&peer.addr, timeout, tls).map_err(|e| match e {
+        OpenError::Connect(e) if is_timeout(&e) => Failure::TimedOut,
+        OpenError::Connect(e) => Failure::Connect(e),
+        OpenError::Tls(why) => Failure::Tls(why),
     })?;
     let host = check.host.as_deref().unwrap_or(&group.name);
     let request = format!(
@@ -420,6 +386,7 @@ fn probe(group: &Upstream, peer: &Peer, check: &HealthCheck) -> Outcome {
     conn.set_timeouts(remaining(deadline)?)
         .map_err(Failure::Io)?;
     conn.write_all(request.as_bytes()).map_err(io_failure)?;
+    conn.flush().map_err(io_failure)?;
 
     let mut buf = vec![0u8; MAX_RESPONSE];
     let mut len = 0;
@@ -437,7 +404,7 @@ fn probe(group: &Upstream, peer: &Peer, check: &HealthCheck) -> Outcome {
         }
         conn.set_timeouts(remaining(deadline)?)
             .map_err(Failure::Io)?;
-        let n = match conn.read(&mut buf[len..]) {
+        let n = match conn.read_some(&mut buf[len..], len > 0) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_failure(e)),
@@ -498,7 +465,8 @@ fn status_passes(ranges: &[(u16, u16)], status: u16) -> bool {
 mod tests {
     use super::*;
     use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
-    use crate::config::model::{Balance, Pattern};
+    use crate::config::model::{Balance, Pattern, PeerAddr};
+    use std::io::Read;
     use std::net::{SocketAddr, TcpListener};
     use std::sync::Mutex;
 
@@ -574,6 +542,8 @@ mod tests {
             passes,
             status: vec![(200, 399)],
             body: None,
+            scheme: None,
+            tls: None,
         }
     }
 

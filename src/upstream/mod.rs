@@ -8,3 +8,4 @@
 pub mod balance;
 pub mod health;
 pub mod pool;
+mod probe_conn;

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod backend;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -116,6 +116,31 @@ pub struct HealthCheck {
     pub status: Vec<(u16, u16)>,
     /// When set, the body must match this regex too.
     pub body: Option<Pattern>,
+    /// `scheme=http|https` as written; `None` follows the group's `proxy_pass` (see
+    /// [`HealthCheck::tls`]).
+    pub scheme: Option<ProbeScheme>,
+    /// Resolved: probes speak TLS with these settings, or plain HTTP when `None`. TLS when
+    /// `scheme=https`, or without `scheme` when a location's `proxy_pass https://` names the
+    /// group; the `proxy_ssl_*` settings are those of the first such location in the
+    /// configuration (the defaults when none).
+    pub tls: Option<ProbeTls>,
+}
+
+/// `anx_health_check scheme=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeScheme {
+    Http,
+    Https,
+}
+
+/// How a TLS probe connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTls {
+    pub ssl: ProxySsl,
+    /// The name verified (and sent in SNI with `proxy_ssl_server_name on`): a
+    /// `proxy_ssl_name` without variables, else the check's `host=`, else the group's name
+    /// without a port.
+    pub name: String,
 }
 
 impl Default for HealthCheck {
@@ -129,6 +154,8 @@ impl Default for HealthCheck {
             passes: 1,
             status: vec![(200, 399)],
             body: None,
+            scheme: None,
+            tls: None,
         }
     }
 }

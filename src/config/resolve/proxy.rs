@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::{compile, is_token_byte, Resolver};
 use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
 use crate::config::model::{
-    Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, Proxy, ProxyPass, ProxyRedirect,
-    ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy,
+    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -159,10 +159,10 @@ pub(super) fn resolve_upstreams(tree: &ConfigTree, r: &mut Resolver) {
         if !peers.is_empty() && peers.iter().all(|p: &Peer| p.backup) {
             r.error(origin, format!("no servers in upstream \"{}\"", u.name));
         }
-        let health_check = u
-            .health_check
-            .as_ref()
-            .map(|h| health_check(&h.value, &h.origin, r));
+        let health_check = u.health_check.as_ref().map(|h| {
+            r.health_origins.push((r.upstreams.len(), h.origin.clone()));
+            health_check(&h.value, &h.origin, r)
+        });
         r.upstreams.push(Upstream {
             name: u.name.clone(),
             peers,
@@ -270,7 +270,99 @@ fn health_check(raw: &RawHealthCheck, origin: &Origin, r: &mut Resolver) -> Heal
             Err(msg) => bad(r, &format!("body: {msg}")),
         }
     }
+    h.scheme = match raw.scheme.as_deref() {
+        None => None,
+        Some("http") => Some(ProbeScheme::Http),
+        Some("https") => Some(ProbeScheme::Https),
+        Some(other) => {
+            bad(
+                r,
+                &format!("invalid scheme \"{other}\": expected http or https"),
+            );
+            None
+        }
+    };
     h
+}
+
+/// How the fixed `proxy_pass` URLs of the configuration use one group.
+#[derive(Debug, Clone, Default)]
+pub(super) struct GroupUse {
+    http: bool,
+    /// The `proxy_ssl_*` settings of the first location with `proxy_pass https://` to it.
+    https: Option<ProxySsl>,
+}
+
+/// Records that a location's fixed `proxy_pass` reaches its group over http or https.
+pub(super) fn note_use(pass: &ProxyPass, ssl: &ProxySsl, r: &mut Resolver) {
+    let ProxyPass::Fixed {
+        upstream, https, ..
+    } = pass
+    else {
+        return;
+    };
+    if r.group_uses.len() <= *upstream {
+        r.group_uses.resize(*upstream + 1, GroupUse::default());
+    }
+    let used = &mut r.group_uses[*upstream];
+    if *https {
+        used.https.get_or_insert_with(|| ssl.clone());
+    } else {
+        used.http = true;
+    }
+}
+
+/// Decides, once every location is resolved, whether each group's health probes speak TLS
+/// and with which settings (the rule is on [`HealthCheck::tls`]). A group reached over both
+/// http:// and https:// must say which its probes use.
+pub(super) fn health_tls(r: &mut Resolver) {
+    for (i, origin) in std::mem::take(&mut r.health_origins) {
+        let used = r.group_uses.get(i).cloned().unwrap_or_default();
+        let Some(group) = r.upstreams.get(i) else {
+            continue;
+        };
+        let Some(check) = &group.health_check else {
+            continue;
+        };
+        let (scheme, host, group_name) = (check.scheme, check.host.clone(), group.name.clone());
+        let ssl = match scheme {
+            Some(ProbeScheme::Http) => None,
+            Some(ProbeScheme::Https) => Some(used.https.unwrap_or_default()),
+            None if used.http && used.https.is_some() => {
+                let message = format!(
+                    "anx_health_check: upstream \"{}\" is proxied to over both http:// and \
+                     https://: add scheme=http or scheme=https",
+                    group_name
+                );
+                r.error(&origin, message);
+                None
+            }
+            None => used.https,
+        };
+        let tls = ssl.map(|ssl| {
+            let literal = ssl
+                .name
+                .as_ref()
+                .filter(|t| !t.has_vars())
+                .map(|t| t.source.clone());
+            let name = literal.or(host).unwrap_or_else(|| group_host(&group_name));
+            ProbeTls { ssl, name }
+        });
+        if let Some(check) = r.upstreams[i].health_check.as_mut() {
+            check.tls = tls;
+        }
+    }
+}
+
+/// A group's name without a port (`127.0.0.1:8443` → `127.0.0.1`, `[::1]:443` → `::1`).
+fn group_host(name: &str) -> String {
+    if let Some(rest) = name.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    match name.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host.to_string(),
+        _ => name.to_string(),
+    }
 }
 
 /// nginx's message for a URI part where the request URI cannot be mapped onto it.
@@ -299,17 +391,11 @@ pub(super) fn proxy_pass(at: &At<String>, kind: RawMatch, r: &mut Resolver) -> O
             // The scheme, when it is written out, must be one anx speaks; a URL that starts
             // with a variable is checked per request.
             if let Some(Part::Literal(head)) = t.parts.first() {
-                if strip_prefix_ci(head, "https://").is_some() {
-                    // The per-request path picks a group by name and speaks plain HTTP;
-                    // TLS there needs a ClientConfig per evaluated name, not built yet.
-                    r.error(
-                        origin,
-                        "proxy_pass https with variables is not supported yet",
-                    );
-                    return None;
-                }
                 let lower = head.to_ascii_lowercase();
-                if !lower.starts_with("http://") && !"http://".starts_with(&lower) {
+                let scheme_ok = ["http://", "https://"]
+                    .iter()
+                    .any(|s| lower.starts_with(s) || s.starts_with(&lower));
+                if !scheme_ok {
                     r.error(origin, "invalid URL prefix");
                     return None;
                 }
@@ -640,12 +726,14 @@ fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
 }
 
 /// nginx refuses `proxy_ssl_verify on` without `proxy_ssl_trusted_certificate` (it has no
-/// default trust store), for a location that proxies over https.
+/// default trust store), for a location that proxies over https or may do so (a URL with
+/// variables, as nginx, which sets up TLS for every such location).
 pub(super) fn check_ssl(pass: &ProxyPass, ssl: &ProxySsl, at: &Origin, r: &mut Resolver) {
-    if matches!(pass, ProxyPass::Fixed { https: true, .. })
-        && ssl.verify
-        && ssl.trusted_certificate.is_none()
-    {
+    let may_be_https = match pass {
+        ProxyPass::Fixed { https, .. } => *https,
+        ProxyPass::Dynamic(_) => true,
+    };
+    if may_be_https && ssl.verify && ssl.trusted_certificate.is_none() {
         r.error(at, "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
     }
 }
@@ -1033,6 +1121,7 @@ mod tests {
                 location /b { proxy_pass https://127.0.0.1; }
                 location /c { proxy_pass HTTPS://127.0.0.1:8443; proxy_ssl_protocols TLSv1.3; }
                 location /d { proxy_pass http://127.0.0.1:443; }
+                location /e { proxy_pass HTTPS://$host$uri; }
             }");
         let fixed = |i: usize| match &proxy(&c, i).pass {
             ProxyPass::Fixed {
@@ -1057,14 +1146,24 @@ mod tests {
         let c3 = &proxy(&c, 2).settings.ssl;
         assert!(c3.name.is_none() && c3.server_name);
         assert_eq!(c3.protocols, vec![TlsVersion::Tls13]);
+        // With variables the scheme is read per request; the settings are the location's.
+        match &proxy(&c, 4).pass {
+            ProxyPass::Dynamic(t) => assert_eq!(t.source, "HTTPS://$host$uri"),
+            other => panic!("location 4 is {other:?}"),
+        }
+        assert!(proxy(&c, 4).settings.ssl.server_name);
     }
 
     #[test]
     fn proxy_pass_errors() {
         let cases = [
             (
-                "proxy_pass https://$host;",
-                "proxy_pass https with variables is not supported yet",
+                "proxy_pass https://$host; proxy_ssl_verify on;",
+                "no proxy_ssl_trusted_certificate for proxy_ssl_verify",
+            ),
+            (
+                "proxy_pass $scheme://$host; proxy_ssl_verify on;",
+                "no proxy_ssl_trusted_certificate for proxy_ssl_verify",
             ),
             (
                 "proxy_pass https://127.0.0.1; proxy_ssl_verify on;",

@@ -165,7 +165,8 @@ impl Walker {
     }
 
     /// `anx_health_check [interval=time] [uri=path] [timeout=time] [fails=N] [passes=N]
-    /// [status=200-399[,…]] [body=regex] [host=name]`; `status=` may be repeated.
+    /// [status=200-399[,…]] [body=regex] [host=name] [scheme=http|https]`; `status=` may be
+    /// repeated.
     fn health_check(&mut self, d: &Directive) -> Option<RawHealthCheck> {
         let mut h = RawHealthCheck::default();
         let mut ok = true;
@@ -191,6 +192,10 @@ impl Walker {
                 }
                 "host" => {
                     h.host = Some(value.to_string());
+                    Some(())
+                }
+                "scheme" => {
+                    h.scheme = Some(value.to_string());
                     Some(())
                 }
                 "status" => {
