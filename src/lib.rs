@@ -27,6 +27,7 @@ pub mod filters;
 pub mod handlers;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod phases;
 pub mod pipeline;

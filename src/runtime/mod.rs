@@ -104,6 +104,8 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
+    // One registry for the process's life: it outlives every configuration generation.
+    let metrics = crate::metrics::Registry::new(cpus.len());
     let mut shards: Vec<ShardHandle> = Vec::new();
     let stop_all = |shards: Vec<ShardHandle>| {
         stop.store(true, Ordering::Relaxed);
@@ -120,6 +122,7 @@ pub fn run(config: Config) -> Result<(), String> {
             stop.clone(),
             health.clone(),
             tls.clone(),
+            metrics.clone(),
         ) {
             Ok(h) => shards.push(h),
             Err(e) => {

@@ -26,6 +26,7 @@ use crate::config::model::{Config, HttpSettings, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
 use crate::http::response::{write_head, Body, HeadContext, Response};
 use crate::http::status;
+use crate::metrics::{ConnTracker, Phase, ZoneMap};
 use crate::net::sendfile;
 use crate::phases::state::{ConnInfo, Received, RequestState};
 use crate::phases::vars::{Ctx, Sent};
@@ -59,6 +60,10 @@ pub struct Connection {
     pub id: u64,
     /// `Some` on a `listen … ssl` address.
     pub tls: Option<TlsConn>,
+    /// The connection's place in the shard's connection gauges.
+    pub tracker: ConnTracker,
+    /// The shard's server-zone counters for `config`.
+    pub zones: Rc<ZoneMap>,
 }
 
 /// Why the loop stops.
@@ -77,6 +82,9 @@ pub(super) struct State {
     pub(super) wbuf: Vec<u8>,
     requests: u64,
     nonblocking: bool,
+    /// The request whose bytes are arriving is in the shard's request count already
+    /// (nginx counts a request when its first bytes arrive).
+    counted: bool,
 }
 
 /// Serves one connection until it closes.
@@ -95,6 +103,7 @@ pub async fn serve(conn: Connection) {
         wbuf: Vec::new(),
         requests: 0,
         nonblocking: false,
+        counted: false,
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -110,7 +119,9 @@ async fn finish(mut st: State, stop: Stop) {
         let mut resp = Response::new(code);
         resp.close = true;
         pipeline::with_error_page(&mut resp, server);
-        st.write_response(&resp, server, false, false).await.ok();
+        let written = st.write_response(&resp, server, false, false).await;
+        let out = written.map_or(0, |(h, b)| h + b);
+        st.account(Some(st.conn.listener.default), code, (0, out), None);
         let sent = st.flush().await.is_ok();
         log::info!(
             "*{} client {} refused with {}, client: {}",
@@ -155,6 +166,14 @@ impl State {
             let head = match parsed {
                 Ok(Some(head)) => head,
                 Ok(None) => {
+                    // nginx's stub_status: reading once a request's first bytes are in,
+                    // waiting while idle.
+                    if self.rbuf.is_empty() {
+                        self.conn.tracker.set(Phase::Waiting);
+                    } else {
+                        self.count_request();
+                        self.conn.tracker.set(Phase::Reading);
+                    }
                     // Need more bytes: send what is pending first (pipelined batches end here).
                     if self.flush().await.is_err() {
                         return Stop::Quiet;
@@ -170,7 +189,7 @@ impl State {
                             .checked_sub(started.elapsed())
                         {
                             Some(left) if !left.is_zero() => left,
-                            _ => return Stop::Refuse(408),
+                            _ => return self.refuse_head(408),
                         }
                     };
                     if idle {
@@ -186,7 +205,7 @@ impl State {
                             return if idle && self.requests > 0 {
                                 Stop::Quiet
                             } else {
-                                Stop::Refuse(408)
+                                self.refuse_head(408)
                             };
                         }
                         Err(_) => return Stop::Quiet,
@@ -204,12 +223,15 @@ impl State {
                         | HeadError::UriTooLong
                         | HeadError::BadRequest(_)
                         | HeadError::NotImplemented(_)
-                        | HeadError::VersionNotSupported => Stop::Refuse(e.status()),
+                        | HeadError::VersionNotSupported => self.refuse_head(e.status()),
                     };
                 }
             };
             head_started = None;
             self.requests += 1;
+            self.count_request();
+            self.counted = false;
+            self.conn.tracker.set(Phase::Writing);
             let started = Instant::now();
             // Boxed so that the per-request state lives on the heap only while a request is
             // handled: an idle connection's future stays small.
@@ -237,6 +259,7 @@ impl State {
             tls: self.conn.tls.as_ref().map(|t| t.info.clone()),
         };
         let index = self.conn.index.clone();
+        let shard = self.conn.shard.clone();
         let buf = self.rbuf.filled();
         if let Some(tls) = &self.conn.tls {
             let host = head.host.clone().map(|h| &buf[h]);
@@ -262,12 +285,12 @@ impl State {
                 _ => None,
             },
             index: Some(&index),
+            status: Some(shard.status_sources()),
         };
         let selected = pipeline::select_server(config, &req);
         let server: &Server = selected.server;
         let http = &server.http;
 
-        let shard = self.conn.shard.clone();
         let run = {
             let mut statics = shard.statics.borrow_mut();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -323,6 +346,13 @@ impl State {
         if response.abort {
             // `return 444`: no answer at all; earlier pipelined answers still go out.
             let _ = self.flush().await;
+            let length = (head.len as u64, 0);
+            self.account(
+                Some(selected.position),
+                response.status,
+                length,
+                Some(started),
+            );
             if let Some(copy) = &head_copy {
                 let sent = Sent {
                     status: response.status,
@@ -373,12 +403,19 @@ impl State {
         let written = self
             .write_response(&response, server, keep, head_request)
             .await;
+        let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
+        let body_len = match framing {
+            BodyFraming::Length(n) => n,
+            _ => 0,
+        };
+        let bytes = (head.len as u64 + body_len, head_bytes + body_bytes);
+        self.account(
+            Some(selected.position),
+            response.status,
+            bytes,
+            Some(started),
+        );
         if let Some(copy) = &head_copy {
-            let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
-            let body_len = match framing {
-                BodyFraming::Length(n) => n,
-                _ => 0,
-            };
             let sent = Sent {
                 status: response.status,
                 body_bytes,
@@ -405,6 +442,44 @@ impl State {
                 Ok(false)
             }
             Err(_) => Ok(false),
+        }
+    }
+
+    /// A head that cannot be served (malformed, too large, too slow): a request for
+    /// stub_status all the same, as nginx counts it, answered with `status`.
+    fn refuse_head(&mut self, status: u16) -> Stop {
+        self.count_request();
+        Stop::Refuse(status)
+    }
+
+    /// Counts the request now arriving, once.
+    fn count_request(&mut self) {
+        if !std::mem::replace(&mut self.counted, true) {
+            self.conn.tracker.metrics().block().requests.inc();
+        }
+    }
+
+    /// Counts one finished request: its status, `(received, sent)` bytes and duration, for
+    /// the shard and for the zone of the server at `server` (position in `Config::servers`).
+    pub(super) fn account(
+        &self,
+        server: Option<usize>,
+        status: u16,
+        (received, sent): (u64, u64),
+        started: Option<Instant>,
+    ) {
+        let b = self.conn.tracker.metrics().block();
+        b.responses.record(status);
+        b.bytes_in.add(received);
+        b.bytes_out.add(sent);
+        if let Some(t) = started {
+            b.request_time.observe(t.elapsed());
+        }
+        if let Some(z) = server.and_then(|p| self.conn.zones.get(p)) {
+            z.requests.inc();
+            z.responses.record(status);
+            z.bytes_in.add(received);
+            z.bytes_out.add(sent);
         }
     }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::config::model::Config;
 use crate::handlers::static_files::StaticState;
 use crate::log::access::AccessLogs;
+use crate::metrics::{ShardMetrics, ZoneMap};
 use crate::route::ConfigIndex;
 
 /// Configuration generations a shard keeps routing indexes for (a reload briefly has
@@ -41,35 +42,55 @@ pub struct ShardResources {
     /// The active health checks' verdicts, written by the prober thread (shared, read-only
     /// here); `None` when no group has a health check.
     pub health: Option<Arc<crate::upstream::health::HealthBoard>>,
+    /// This shard's counters in the process's registry (`metrics/`).
+    pub metrics: ShardMetrics,
+    /// Server-zone counters per configuration generation (use [`ShardResources::zones`]).
+    pub zones: RefCell<Vec<(Arc<Config>, Rc<ZoneMap>)>>,
+}
+
+/// The entry of `config` in a per-generation list, built by `build` the first time; the
+/// oldest entry goes once more than [`ROUTE_GENERATIONS`] are kept.
+fn per_generation<T>(
+    list: &RefCell<Vec<(Arc<Config>, Rc<T>)>>,
+    config: &Arc<Config>,
+    build: impl FnOnce() -> T,
+) -> Rc<T> {
+    let mut all = list.borrow_mut();
+    if let Some((_, v)) = all.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
+        return v.clone();
+    }
+    let built = Rc::new(build());
+    all.push((config.clone(), built.clone()));
+    if all.len() > ROUTE_GENERATIONS {
+        all.remove(0);
+    }
+    built
 }
 
 impl ShardResources {
     /// The routing index for `config`, built once per shard per generation.
     pub fn route_index(&self, config: &Arc<Config>) -> Rc<ConfigIndex> {
-        let mut routes = self.routes.borrow_mut();
-        if let Some((_, index)) = routes.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
-            return index.clone();
-        }
-        let index = Rc::new(ConfigIndex::build(config));
-        routes.push((config.clone(), index.clone()));
-        if routes.len() > ROUTE_GENERATIONS {
-            routes.remove(0);
-        }
-        index
+        per_generation(&self.routes, config, || ConfigIndex::build(config))
     }
 
     /// This shard's upstream state for `config`, built once per generation.
     pub fn upstreams(&self, config: &Arc<Config>) -> Rc<upstreams::ShardUpstreams> {
-        let mut all = self.upstreams.borrow_mut();
-        if let Some((_, u)) = all.iter().find(|(c, _)| Arc::ptr_eq(c, config)) {
-            return u.clone();
+        per_generation(&self.upstreams, config, || {
+            upstreams::ShardUpstreams::build(config, &self.metrics)
+        })
+    }
+
+    /// This shard's server-zone counters for `config`'s servers, mapped once per generation.
+    pub fn zones(&self, config: &Arc<Config>) -> Rc<ZoneMap> {
+        per_generation(&self.zones, config, || self.metrics.zones(config))
+    }
+
+    /// What the status pages read: the registry and the health checks' verdicts.
+    pub fn status_sources(&self) -> crate::handlers::status::Sources<'_> {
+        crate::handlers::status::Sources {
+            registry: self.metrics.registry(),
+            health: self.health.as_deref(),
         }
-        let built = Rc::new(upstreams::ShardUpstreams::build(config));
-        all.push((config.clone(), built.clone()));
-        if all.len() > ROUTE_GENERATIONS {
-            all.remove(0);
-        }
-        built
     }
 
     /// The health check's verdict on a peer (up when there is no check).

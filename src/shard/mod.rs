@@ -25,6 +25,7 @@ use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 
 use crate::config::model::{AccessLog, Config, Listen, Location};
 use crate::config::snapshot::Snapshot;
+use crate::metrics::Registry;
 use crate::net::client::ClientStream;
 use crate::net::listener;
 use crate::net::tls::{self, Accepted};
@@ -104,6 +105,8 @@ pub struct ShardHandle {
 }
 
 /// Starts a shard on `cpus`; returns once it is listening, or with the reason it cannot.
+/// `metrics` is the process's registry (the shard counts into its block `id`).
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     id: usize,
     cpus: ShardCpus,
@@ -112,6 +115,7 @@ pub fn start(
     stop: Arc<AtomicBool>,
     health: Option<Arc<HealthBoard>>,
     tls: Option<TlsListeners>,
+    metrics: Arc<Registry>,
 ) -> Result<ShardHandle, String> {
     let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
     let thread = std::thread::Builder::new()
@@ -138,7 +142,13 @@ pub fn start(
                     return;
                 }
             };
-            executor.run(shard_main(id, listeners, snapshot, stop, health, tls, ready_tx));
+            let resources = ShardResources {
+                id,
+                health,
+                metrics: metrics.for_shard(id),
+                ..ShardResources::default()
+            };
+            executor.run(shard_main(resources, listeners, snapshot, stop, tls, ready_tx));
         })
         .map_err(|e| format!("shard {id}: cannot start its thread: {e}"))?;
     match ready_rx.recv() {
@@ -149,21 +159,17 @@ pub fn start(
 }
 
 async fn shard_main(
-    id: usize,
+    resources: ShardResources,
     listeners: Vec<BoundListener>,
     snapshot: Arc<Snapshot>,
     stop: Arc<AtomicBool>,
-    health: Option<Arc<HealthBoard>>,
     tls: Option<TlsListeners>,
     ready: crossbeam::channel::Sender<Result<(), String>>,
 ) {
     // Session caches and ticketer handles of this shard's own; keys shared by all.
     let tls = tls.map(|t| t.for_shard());
-    let resources = Rc::new(ShardResources {
-        id,
-        health,
-        ..ShardResources::default()
-    });
+    let id = resources.id;
+    let resources = Rc::new(resources);
     let config = snapshot.load();
     // The limit of the configuration the shard started with (a reload does not resize it).
     let limit = Rc::new(ConnLimit::new(id, config.worker_connections));
@@ -309,6 +315,9 @@ async fn accept_loop(
         let Some(permit) = limit.take().await else {
             return;
         };
+        // Counted as accepted and handled, and in the connection gauges until it ends.
+        let tracker = resources.metrics.connection();
+        let zones = resources.zones(&config);
         let _ = stream.set_nodelay(true);
         let peer = stream
             .peer_addr()
@@ -327,21 +336,30 @@ async fn accept_loop(
                 Some(listener) => {
                     // The handshake counts as part of the first request's head.
                     let timeout = default_http.client_header_timeout;
+                    let counts = shard.metrics.block();
                     match tls::accept(stream, &listener, timeout).await {
-                        Accepted::Tls { stream, info, sni } => (
-                            stream,
-                            Some(h1::TlsConn {
-                                listener,
-                                info: Rc::new(info),
-                                sni,
-                            }),
-                        ),
+                        Accepted::Tls { stream, info, sni } => {
+                            counts.tls_handshakes.inc();
+                            if info.session_reused {
+                                counts.tls_resumed.inc();
+                            }
+                            (
+                                stream,
+                                Some(h1::TlsConn {
+                                    listener,
+                                    info: Rc::new(info),
+                                    sni,
+                                }),
+                            )
+                        }
                         Accepted::PlainHttp(stream) => {
+                            counts.tls_failed.inc();
                             log::info!("*{id} client sent plain HTTP request to HTTPS port, client: {peer}");
                             h1::refuse_plain_http(stream, default_http.server_tokens).await;
                             return;
                         }
                         Accepted::Failed(reason) => {
+                            counts.tls_failed.inc();
                             log::info!("*{id} {reason} while SSL handshaking, client: {peer}");
                             return;
                         }
@@ -357,6 +375,8 @@ async fn accept_loop(
                 peer,
                 id,
                 tls,
+                tracker,
+                zones,
             };
             if AssertUnwindSafe(h1::serve(conn))
                 .catch_unwind()
