@@ -2,9 +2,11 @@
 //! the JSON report (`anx_status`), the Prometheus page (`anx_metrics`, checked with
 //! `promtool check metrics`), counts that are exact after known traffic (on one shard and
 //! summed over two), per server zone and per upstream peer, and the directives in both
-//! configuration formats (`anx -T` round trip, errors with file:line).
+//! configuration formats (`anx -T` round trip, errors with file:line), and TLS handshakes
+//! (full, resumed, failed) counted.
 
 mod common;
+mod tls_util;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -451,4 +453,59 @@ fn status_directives_in_both_formats_round_trip_through_dump() {
         .unwrap();
     let err = String::from_utf8_lossy(&t.stderr);
     assert!(!t.status.success() && err.contains("bad.toml:5"), "{err}");
+}
+
+#[test]
+fn tls_handshakes_are_counted_ok_failed_and_resumed() {
+    let site = Site::new();
+    let ca = tls_util::ca("anx test CA");
+    tls_util::write_ca(&site, &ca);
+    tls_util::server_leaf(&ca, &["a.test"], tls_util::Alg::P256).write(&site, "a");
+    let [plain] = tls_util::free_ports::<1>();
+    let conf = tls_util::conf(
+        "",
+        &[
+            tls_util::tls_server(
+                "a.test",
+                "a",
+                "        location /c { return 200 \"reused=$ssl_session_reused\"; }\n",
+            ),
+            format!(
+                "        listen 127.0.0.1:{plain};\n        location = /status {{ anx_status; }}\n"
+            ),
+        ],
+    );
+    let anx = tls_util::start(&site, &conf, 2);
+    let sess = tls_util::site_path(&site, "sess.pem");
+    let req = b"GET /c HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+    let out = tls_util::s_client(
+        anx.port,
+        &["-servername", "a.test", "-ign_eof", "-sess_out", &sess],
+        req,
+    );
+    assert!(out.contains("reused=."), "{out}");
+    for _ in 0..3 {
+        let out = tls_util::s_client(
+            anx.port,
+            &["-servername", "a.test", "-ign_eof", "-sess_in", &sess],
+            req,
+        );
+        assert!(out.contains("reused=r"), "{out}");
+    }
+    // Garbage instead of a ClientHello, and plain HTTP on the TLS port: two failures.
+    let mut garbage = anx.connect();
+    garbage.send("this is not TLS at all, not even close\r\n\r\n");
+    assert!(garbage.closed_within(WAIT));
+    assert_eq!(anx.get("/c").status, 400);
+    let status = || -> Value {
+        let mut c = Conn::open(plain);
+        c.send(request_line("any", "/status"));
+        serde_json::from_slice(&c.response().body).unwrap()
+    };
+    let r = poll_until(WAIT, "both failures counted", || {
+        let r = status();
+        (r["tls"]["failed"] == 2).then_some(r)
+    });
+    assert_eq!(r["tls"]["handshakes"], 4);
+    assert_eq!(r["tls"]["resumed"], 3);
 }
