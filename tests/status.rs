@@ -167,6 +167,14 @@ fn two_zone_config(extra_site: &str, upstreams: &str) -> String {
     )
 }
 
+/// [`two_zone_config`] with the "site" zone proxying to group `app` of `upstreams`.
+fn proxying(upstreams: &str, shards: usize) -> (Site, Anx) {
+    let site = Site::new();
+    let config = two_zone_config("proxy_pass = \"http://app\"\n", upstreams);
+    let anx = Anx::start_shards(&site, &config, shards);
+    (site, anx)
+}
+
 #[test]
 fn two_shards_sum_and_zones_are_exact() {
     let site = Site::new();
@@ -228,11 +236,7 @@ fn upstream_peers_count_attempts_failures_and_health() {
         ok.addr(),
         ok.addr()
     );
-    let site = Site::new();
-    let anx = Anx::start(
-        &site,
-        &two_zone_config("proxy_pass = \"http://app\"\n", &upstreams),
-    );
+    let (_site, anx) = proxying(&upstreams, 1);
     for _ in 0..6 {
         let r = fetch(&anx, "site", "/x");
         assert_eq!((r.status, r.text().as_str()), (200, "from ok\n"));
@@ -271,12 +275,7 @@ fn prometheus_page_passes_promtool_after_real_traffic() {
         "[[upstream]]\nname = \"app\"\nservers = [\"{}\"]\nhealth_check = {{ interval = \"100ms\" }}\n",
         ok.addr()
     );
-    let site = Site::new();
-    let anx = Anx::start_shards(
-        &site,
-        &two_zone_config("proxy_pass = \"http://app\"\n", &upstreams),
-        2,
-    );
+    let (_site, anx) = proxying(&upstreams, 2);
     for _ in 0..7 {
         assert_eq!(fetch(&anx, "site", "/x").status, 200);
     }

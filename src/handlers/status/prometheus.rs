@@ -179,15 +179,8 @@ fn peers(o: &mut Out, r: &Report) {
         (&n::PEER_REQUESTS, |p| p.requests),
         (&n::PEER_FAILS, |p| p.fails),
     ];
-    for (m, value) in simple {
-        o.family(m);
-        for (group, p) in &all {
-            o.sample(
-                m.name,
-                &[("upstream", group), ("peer", &p.server)],
-                value(p),
-            );
-        }
+    for figure in simple {
+        peer_family(o, figure, &all);
     }
     o.family(&n::PEER_RESPONSES);
     for (group, p) in &all {
@@ -197,6 +190,7 @@ fn peers(o: &mut Out, r: &Report) {
     let checked: Vec<_> = all
         .iter()
         .filter(|(_, p)| p.health_check.is_some())
+        .copied()
         .collect();
     let health: [PeerFigure; 2] = [
         (&n::PEER_HEALTH_CHECKS, |p| {
@@ -206,19 +200,24 @@ fn peers(o: &mut Out, r: &Report) {
             p.health_check.as_ref().map_or(0, |h| h.fails)
         }),
     ];
-    for (m, value) in health.into_iter().filter(|_| !checked.is_empty()) {
-        o.family(m);
-        for (group, p) in &checked {
-            o.sample(
-                m.name,
-                &[("upstream", group), ("peer", &p.server)],
-                value(p),
-            );
-        }
+    for figure in health.into_iter().filter(|_| !checked.is_empty()) {
+        peer_family(o, figure, &checked);
     }
     o.family(&n::PEER_HEADER_DURATION);
     for (group, p) in &all {
         let labels = [("upstream", *group), ("peer", p.server.as_str())];
         o.histogram(&n::PEER_HEADER_DURATION, &labels, &p.header_time);
+    }
+}
+
+/// One per-peer family: its HELP/TYPE lines, then a sample per (group, peer).
+fn peer_family(o: &mut Out, (m, value): PeerFigure, peers: &[(&str, &PeerReport)]) {
+    o.family(m);
+    for (group, p) in peers {
+        o.sample(
+            m.name,
+            &[("upstream", group), ("peer", &p.server)],
+            value(p),
+        );
     }
 }
