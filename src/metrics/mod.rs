@@ -177,6 +177,30 @@ impl PeerMap {
     }
 }
 
+/// Counts one finished request on its shard's `block` and its server's `zone`: the status
+/// class, `(received, sent)` bytes and, when `started` is known, the duration.
+#[inline]
+pub fn finished(
+    block: &ShardBlock,
+    zone: Option<&ZoneBlock>,
+    status: u16,
+    (received, sent): (u64, u64),
+    started: Option<Instant>,
+) {
+    block.responses.record(status);
+    block.bytes_in.add(received);
+    block.bytes_out.add(sent);
+    if let Some(t) = started {
+        block.request_time.observe(t.elapsed());
+    }
+    if let Some(z) = zone {
+        z.requests.inc();
+        z.responses.record(status);
+        z.bytes_in.add(received);
+        z.bytes_out.add(sent);
+    }
+}
+
 /// What a client connection is doing, in stub_status's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

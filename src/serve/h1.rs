@@ -468,19 +468,9 @@ impl State {
         (received, sent): (u64, u64),
         started: Option<Instant>,
     ) {
-        let b = self.conn.tracker.metrics().block();
-        b.responses.record(status);
-        b.bytes_in.add(received);
-        b.bytes_out.add(sent);
-        if let Some(t) = started {
-            b.request_time.observe(t.elapsed());
-        }
-        if let Some(z) = server.and_then(|p| self.conn.zones.get(p)) {
-            z.requests.inc();
-            z.responses.record(status);
-            z.bytes_in.add(received);
-            z.bytes_out.add(sent);
-        }
+        let zone = server.and_then(|p| self.conn.zones.get(p));
+        let block = self.conn.tracker.metrics().block();
+        crate::metrics::finished(block, zone, status, (received, sent), started);
     }
 
     /// Writes the request's access-log lines (the location's logs, else the server's).
