@@ -16,6 +16,8 @@
 //!   → upstream          serve/proxy.rs  peer choice (upstream/), pool, retries, relay, tunnel
 //!       filters         filters/        not-modified → range → headers (add_header, expires)
 //!   → log               log/          access log (per-shard buffers, log_format), error log
+//!   → counters          metrics/      per-shard blocks each shard writes alone; the status
+//!                                     pages (handlers/status/) sum them when asked
 //! ```
 //!
 //! Configuration (`config/`) is loaded and validated by the control thread (`runtime/`) and
