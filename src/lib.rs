@@ -16,6 +16,8 @@
 //!   → upstream          serve/proxy.rs  peer choice (upstream/), pool, retries, relay, tunnel
 //!       filters         filters/        not-modified → range → headers (add_header, expires)
 //!   → log               log/          access log (per-shard buffers, log_format), error log
+//!   → counters          metrics/      per-shard blocks each shard writes alone; the status
+//!                                     pages (handlers/status/) sum them when asked
 //! ```
 //!
 //! Configuration (`config/`) is loaded and validated by the control thread (`runtime/`) and
@@ -29,6 +31,7 @@ pub mod filters;
 pub mod handlers;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod phases;
 pub mod pipeline;

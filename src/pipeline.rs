@@ -3,7 +3,7 @@
 //! ```text
 //! select server (listen + Host, server_name regexes) → normalise the URI
 //!   → server-rewrite → find location → (internal? 404) → (body too large? 413)
-//!   → rewrite → try_files → content (static)
+//!   → rewrite → try_files → content (static, proxy plan, status pages)
 //!   → error_page / built-in page for errors and bodiless redirects
 //!   → filters (not-modified → range → headers) → absolute Location
 //! ```
@@ -20,6 +20,7 @@ use crate::config::model::{Config, Handler, Location, Pattern, Server};
 use crate::filters::{self, FilterRequest};
 use crate::handlers::proxy::{self, ProxyPlan};
 use crate::handlers::static_files::{self, path, Content, StaticRequest, StaticState};
+use crate::handlers::status;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
 use crate::phases::docroot;
@@ -44,6 +45,8 @@ pub struct Request<'a> {
     pub declared_body: Option<u64>,
     /// Routing data derived from this configuration (per shard); `None` scans plainly.
     pub index: Option<&'a ConfigIndex>,
+    /// The counters the status pages read (`None` answers them with 503).
+    pub status: Option<status::Sources<'a>>,
 }
 
 impl Request<'_> {
@@ -327,6 +330,17 @@ impl Engine<'_> {
         }
         match &loc.handler {
             Handler::Static => {}
+            Handler::Status(page) => {
+                let query = ctx.st.args(&ctx.req).unwrap_or_default();
+                let method = self.req.head.method;
+                return Step::Done(status::respond(
+                    *page,
+                    self.req.status,
+                    ctx.config,
+                    method,
+                    query,
+                ));
+            }
             Handler::Proxy(p) => {
                 let method = self.req.head.method;
                 return match proxy::plan(ctx, loc, p, method) {

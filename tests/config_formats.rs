@@ -446,7 +446,9 @@ http {
     assert_eq!(tls.map(|t| t.name.as_str()), Some("app.local"));
     let proxy_of = |l: &anx::config::model::Location| match &l.handler {
         Handler::Proxy(p) => (**p).clone(),
-        Handler::Static => panic!("not a proxy: {:?}", String::from_utf8_lossy(&l.path)),
+        Handler::Static | Handler::Status(_) => {
+            panic!("not a proxy: {:?}", String::from_utf8_lossy(&l.path))
+        }
     };
     let root = proxy_of(&a.servers[0].locations[0]);
     assert_eq!(root.settings.set_headers.len(), 2);

@@ -435,6 +435,7 @@ fn location_section(
         // Proxy settings exist in the model only where a proxy_pass is, so they are
         // written there, in full (a nested proxy location writes its own again).
         Handler::Proxy(p) => proxy_settings(out, config, p),
+        Handler::Status(page) => kv(out, "status", &q(page.name())),
     }
     // The server level writes its own with the connection settings.
     kv(out, "client_max_body_size", &int(loc.client_max_body_size));

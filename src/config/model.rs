@@ -273,6 +273,45 @@ pub enum Handler {
     Static,
     /// `proxy_pass`: forward to an upstream.
     Proxy(Box<Proxy>),
+    /// `stub_status`, `anx_status`, `anx_metrics`, `anx_dashboard`: a status page.
+    Status(StatusPage),
+}
+
+/// The status pages anx serves (`handlers/status/`). TOML: `status = "stub"`, …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusPage {
+    /// `stub_status`: nginx's text, byte for byte.
+    Stub,
+    /// `anx_status`: everything, as JSON.
+    Json,
+    /// `anx_metrics`: the Prometheus text exposition format.
+    Prometheus,
+    /// `anx_dashboard`: an HTML page drawing the JSON (`?json` on the same URI serves it).
+    Dashboard,
+}
+
+impl StatusPage {
+    /// The TOML value.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusPage::Stub => "stub",
+            StatusPage::Json => "json",
+            StatusPage::Prometheus => "prometheus",
+            StatusPage::Dashboard => "dashboard",
+        }
+    }
+
+    /// The page an nginx-syntax directive asks for.
+    pub fn from_directive(name: &str) -> Option<StatusPage> {
+        Some(match name {
+            "stub_status" => StatusPage::Stub,
+            "anx_status" => StatusPage::Json,
+            "anx_metrics" => StatusPage::Prometheus,
+            "anx_dashboard" => StatusPage::Dashboard,
+            _ => return None,
+        })
+    }
 }
 
 /// One rewrite-module directive (`rewrite`, `return`, `set`, `if`, `break`), run in order.

@@ -598,12 +598,20 @@ fn resolve_location(
         .collect();
     check_siblings(&l.locations, r);
 
-    let handler = match &l.proxy_pass {
-        None => {
+    let handler = match (&l.proxy_pass, &l.status) {
+        (Some(_), Some(page)) => {
+            r.error(
+                &page.origin,
+                "a location cannot have both proxy_pass and a status page",
+            );
+            Handler::Static
+        }
+        (None, Some(page)) => Handler::Status(page.value),
+        (None, None) => {
             proxy::check_redirect_default(&l.layers, None, r);
             Handler::Static
         }
-        Some(url) => match proxy::proxy_pass(url, l.match_kind, r) {
+        (Some(url), None) => match proxy::proxy_pass(url, l.match_kind, r) {
             Some(pass) => {
                 proxy::check_redirect_default(&l.layers, Some(&pass), r);
                 proxy::check_ssl(&pass, &here.proxy.ssl, &url.origin, r);

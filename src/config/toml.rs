@@ -743,6 +743,8 @@ layered_block! {
         return_action: Option<TomlReturn>,
         /// `proxy_pass = "http://app/"`: the location's handler (not inherited).
         proxy_pass: Option<String>,
+        /// `status = "stub" | "json" | "prometheus" | "dashboard"`: a status page handler.
+        status: Option<crate::config::model::StatusPage>,
         /// The one connection-level setting nginx lets a location change.
         client_max_body_size: Option<Size>,
         #[serde(default)]
@@ -1167,6 +1169,7 @@ fn location(
                 .proxy_pass
                 .as_ref()
                 .map(|p| At::new(p.clone(), origin.clone())),
+            status: l.status.map(|p| At::new(p, origin.clone())),
             layers,
             rewrite,
             locations: l

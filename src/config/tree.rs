@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::model::{AutoindexFormat, CpuAffinity, RewriteFlag, ShardCount};
+use super::model::{AutoindexFormat, CpuAffinity, RewriteFlag, ShardCount, StatusPage};
 use super::units::{parse_duration, parse_size};
 use crate::http::mime::MimeTypes;
 
@@ -117,6 +117,8 @@ pub struct LocationTree {
     pub internal: bool,
     /// `proxy_pass URL` as written (not inherited: it is the location's handler).
     pub proxy_pass: Option<At<String>>,
+    /// `stub_status` / `anx_status` / `anx_metrics` / `anx_dashboard` (also a handler).
+    pub status: Option<At<StatusPage>>,
     pub layers: Layers,
     pub rewrite: Vec<At<StepTree>>,
     pub locations: Vec<At<LocationTree>>,

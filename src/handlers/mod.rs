@@ -8,3 +8,4 @@
 
 pub mod proxy;
 pub mod static_files;
+pub mod status;

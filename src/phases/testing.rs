@@ -64,6 +64,7 @@ impl Fixture {
             started: Instant::now(),
             declared_body: None,
             index: Some(&self.index),
+            status: None,
         }
     }
 

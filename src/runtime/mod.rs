@@ -81,9 +81,18 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
+    // One registry for the process's life: it outlives every configuration generation.
+    let metrics = crate::metrics::Registry::new(cpus.len());
     let mut shards: Vec<ShardHandle> = Vec::new();
     for (id, (cpu, bound)) in cpus.iter().zip(listeners).enumerate() {
-        match shard::start(id, cpu.clone(), bound, current.clone(), stop.clone()) {
+        match shard::start(
+            id,
+            cpu.clone(),
+            bound,
+            current.clone(),
+            stop.clone(),
+            metrics.clone(),
+        ) {
             Ok(h) => shards.push(h),
             Err(e) => {
                 stop_now(&stop, shards);
@@ -116,12 +125,13 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
         sockets,
         shards,
         generation: 1,
+        metrics,
     };
     let ending = control.serve_signals(&mut signals);
     systemd::stopping();
     match ending {
         Ending::Fast => stop_now(&stop, control.shards),
-        Ending::Graceful => control.quit(&stop),
+        Ending::Graceful => control.quit(&stop, &mut signals),
     }
     log::info!("exit");
     Ok(())
@@ -144,6 +154,8 @@ struct Control {
     sockets: Sockets,
     shards: Vec<ShardHandle>,
     generation: u64,
+    /// Where reload results are counted for the status pages.
+    metrics: Arc<crate::metrics::Registry>,
 }
 
 impl Control {
@@ -182,8 +194,15 @@ impl Control {
     fn reload(&mut self) {
         systemd::reloading();
         match self.try_reload() {
-            Ok(n) => log::info!("reload: configuration generation {n} in effect"),
-            Err(e) => log::error!("reload failed, still serving the previous configuration: {e}"),
+            Ok(n) => {
+                let message = format!("configuration generation {n} in effect");
+                log::info!("reload: {message}");
+                self.metrics.control.record_reload(true, &message);
+            }
+            Err(e) => {
+                log::error!("reload failed, still serving the previous configuration: {e}");
+                self.metrics.control.record_reload(false, &e);
+            }
         }
         systemd::ready();
     }
@@ -204,8 +223,11 @@ impl Control {
         // Every new socket is bound before anything changes, so a busy port fails the whole
         // reload and leaves the running configuration alone.
         let mut added = self.sockets.bind_listens(&plan.add, self.shards.len())?;
+        // From here on the reload is committed: new connections already use it.
         self.current.store(generation);
+        self.generation = number;
         let (done_tx, done_rx) = crossbeam::channel::unbounded();
+        let mut told = 0;
         for (i, shard) in self.shards.iter().enumerate() {
             let add = std::mem::take(&mut added[i]);
             let order = Command::Reload {
@@ -213,26 +235,37 @@ impl Control {
                 remove: plan.remove.clone(),
                 done: done_tx.clone(),
             };
-            if shard.commands.send(order).is_err() {
-                return Err(format!("shard {} is gone", shard.id));
-            }
-        }
-        for _ in &self.shards {
-            if done_rx.recv_timeout(SHARD_ANSWER).is_err() {
-                return Err("a shard did not take the new configuration in time".to_string());
+            match shard.commands.send(order) {
+                Ok(()) => told += 1,
+                // Its thread has ended; the control loop notices and stops the server.
+                Err(_) => log::error!("reload: shard {} is gone", shard.id),
             }
         }
         self.sockets.forget(&plan.remove);
-        self.generation = number;
+        for _ in 0..told {
+            if done_rx.recv_timeout(SHARD_ANSWER).is_err() {
+                // Its order is queued and applies at its next tick; nothing to undo.
+                log::warn!("reload: a shard is slow to take generation {number}");
+                break;
+            }
+        }
         Ok(number)
     }
 
     /// SIGQUIT: every shard stops accepting, finishes its requests in flight (for at most
     /// `worker_shutdown_timeout`), closes its idle connections and ends.
-    fn quit(self, stop: &AtomicBool) {
+    /// SIGTERM or SIGINT during it turns it into a fast stop, as with nginx.
+    fn quit(self, stop: &AtomicBool, signals: &mut Signals) {
         let deadline = self.current.load().config.shutdown_timeout;
         for shard in &self.shards {
             let _ = shard.commands.send(Command::Quit { deadline });
+        }
+        while !self.shards.iter().all(|h| h.thread.is_finished()) {
+            if signals.pending().any(|s| s == SIGTERM || s == SIGINT) {
+                log::info!("fast stop requested during the graceful stop");
+                stop.store(true, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         for h in self.shards {
             let _ = h.thread.join();

@@ -11,7 +11,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::upstreams::ShardUpstreams;
-use crate::config::model::{Config, Listen};
+use crate::config::model::{Config, Listen, TlsSettings};
+use crate::config::value::Pattern;
+use crate::metrics::{ShardMetrics, ZoneMap};
 use crate::route::{ConfigIndex, ListenerServers};
 use crate::shard::generation::Generation;
 use crate::tls::TlsListener;
@@ -24,18 +26,36 @@ pub struct ListenSlot {
     pub tls: Option<Arc<TlsListener>>,
 }
 
+/// The names and TLS settings of every server on a listen address, in order.
+type TlsView<'a> = Vec<(&'a Vec<String>, &'a Vec<Pattern>, &'a Option<TlsSettings>)>;
+
+fn tls_view<'a>(g: &'a ShardGeneration, slot: &ListenSlot) -> TlsView<'a> {
+    slot.servers
+        .servers
+        .iter()
+        .filter_map(|&i| g.config().servers.get(i))
+        .map(|s| (&s.names, &s.name_regexes, &s.tls))
+        .collect()
+}
+
 /// A generation as one shard uses it.
 pub struct ShardGeneration {
     pub shared: Arc<Generation>,
     pub index: Rc<ConfigIndex>,
     pub upstreams: Rc<ShardUpstreams>,
+    /// This generation's servers mapped onto the shard's server-zone counters (by name).
+    pub zones: Rc<ZoneMap>,
     listens: Vec<(SocketAddr, Rc<ListenSlot>)>,
 }
 
 impl ShardGeneration {
     /// This shard's state for `shared`; `previous` (the shard's generation before a reload)
     /// lends the state of upstream groups that did not change.
-    pub fn build(shared: Arc<Generation>, previous: Option<&ShardGeneration>) -> ShardGeneration {
+    pub fn build(
+        shared: Arc<Generation>,
+        previous: Option<&ShardGeneration>,
+        metrics: &ShardMetrics,
+    ) -> ShardGeneration {
         let config = &shared.config;
         let index = Rc::new(ConfigIndex::build(config));
         let tls = shared.tls.as_ref().map(|t| t.for_shard());
@@ -55,8 +75,10 @@ impl ShardGeneration {
             config,
             shared.health.clone(),
             previous.map(|p| (&*p.shared.config, &*p.upstreams)),
+            metrics,
         );
         ShardGeneration {
+            zones: Rc::new(metrics.zones(config)),
             index,
             upstreams: Rc::new(upstreams),
             listens,
@@ -66,6 +88,25 @@ impl ShardGeneration {
 
     pub fn config(&self) -> &Arc<Config> {
         &self.shared.config
+    }
+
+    /// Whether a connection accepted on `addr` under `older` may run its next request under
+    /// this generation: the address must still speak the same protocol (plain or TLS), and
+    /// for TLS every server on it must keep its names and `ssl_*` settings. The handshake
+    /// (certificate, client verification) happened under the old settings; moving a TLS
+    /// connection to changed ones could let it reach a server whose client check it never
+    /// passed. Such a connection stays on its generation until it closes.
+    pub fn accepts_connection_from(&self, older: &ShardGeneration, addr: SocketAddr) -> bool {
+        let (Some(new), Some(old)) = (self.listen(addr), older.listen(addr)) else {
+            return false;
+        };
+        if new.listen.ssl != old.listen.ssl {
+            return false;
+        }
+        if !new.listen.ssl {
+            return true;
+        }
+        tls_view(self, new) == tls_view(older, old)
     }
 
     /// What the listen address `addr` (as configured) serves; `None` once a reload has

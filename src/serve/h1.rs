@@ -27,6 +27,7 @@ use crate::config::model::{Config, HttpSettings, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
 use crate::http::response::{write_head, Body, HeadContext, Response};
 use crate::http::status;
+use crate::metrics::{ConnTracker, Phase, ZoneMap};
 use crate::net::sendfile;
 use crate::phases::state::{ConnInfo, Received, RequestState};
 use crate::phases::vars::{Ctx, Sent};
@@ -66,6 +67,12 @@ pub struct Connection {
     pub id: u64,
     /// `Some` on a `listen … ssl` address.
     pub tls: Option<TlsConn>,
+    /// Holds a graceful stop back while the connection is not idle.
+    pub busy: super::BusyMark,
+    /// The connection's place in the shard's connection gauges.
+    pub tracker: ConnTracker,
+    /// The shard's server-zone counters for `config`.
+    pub zones: Rc<ZoneMap>,
 }
 
 /// Why the loop stops.
@@ -84,7 +91,9 @@ pub(super) struct State {
     pub(super) wbuf: Vec<u8>,
     requests: u64,
     nonblocking: bool,
-    busy: super::BusyMark,
+    /// The request whose bytes are arriving is in the shard's request count already
+    /// (nginx counts a request when its first bytes arrive).
+    counted: bool,
 }
 
 /// Serves one connection until it closes.
@@ -103,7 +112,7 @@ pub async fn serve(conn: Connection) {
         wbuf: Vec::new(),
         requests: 0,
         nonblocking: false,
-        busy: super::BusyMark::default(),
+        counted: false,
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -119,7 +128,9 @@ async fn finish(mut st: State, stop: Stop) {
         let mut resp = Response::new(code);
         resp.close = true;
         pipeline::with_error_page(&mut resp, server);
-        st.write_response(&resp, server, false, false).await.ok();
+        let written = st.write_response(&resp, server, false, false).await;
+        let out = written.map_or(0, |(h, b)| h + b);
+        st.account(Some(st.conn.listener.default), code, (0, out), None);
         let sent = st.flush().await.is_ok();
         log::info!(
             "*{} client {} refused with {}, client: {}",
@@ -134,8 +145,6 @@ async fn finish(mut st: State, stop: Stop) {
     } else {
         let _ = st.flush().await;
     }
-    let shard = st.conn.shard.clone();
-    st.busy.set(&shard, false);
     st.rbuf.release_if_empty(&st.conn.shard.buffers);
     if !st.wbuf.is_empty() || st.wbuf.capacity() > 0 {
         st.wbuf.clear();
@@ -164,12 +173,20 @@ impl State {
         let Some(newest) = self.conn.shard.newer_than(&self.conn.generation) else {
             return false;
         };
+        if !newest.accepts_connection_from(&self.conn.generation, self.conn.listen) {
+            return false;
+        }
         let Some(slot) = newest.listen(self.conn.listen) else {
             return false;
         };
         self.conn.listener = slot.servers.clone();
         self.conn.config = newest.config().clone();
         self.conn.index = newest.index.clone();
+        self.conn.zones = newest.zones.clone();
+        let send_timeout = newest.config().servers[slot.servers.default]
+            .http
+            .send_timeout;
+        let _ = self.conn.stream.set_write_timeout(Some(send_timeout));
         self.conn.generation = newest;
         true
     }
@@ -179,28 +196,31 @@ impl State {
         let mut config = self.conn.config.clone();
         let mut head_started: Option<Instant> = None;
         loop {
-            let idle = self.rbuf.is_empty();
-            if idle {
-                let shard = self.conn.shard.clone();
-                self.busy.set(&shard, false);
-                if shard.draining() {
-                    // A graceful stop: nothing is in flight here, so the connection ends.
-                    let _ = self.flush().await;
-                    return Stop::Quiet;
-                }
-            } else {
-                let shard = self.conn.shard.clone();
-                self.busy.set(&shard, true);
-            }
             let parsed = parse_head(self.rbuf.filled(), &limits);
             let head = match parsed {
                 Ok(Some(head)) => head,
                 Ok(None) => {
+                    // nginx's stub_status: reading once a request's first bytes are in,
+                    // waiting while idle.
+                    if self.rbuf.is_empty() {
+                        self.conn.tracker.set(Phase::Waiting);
+                    } else {
+                        self.count_request();
+                        self.conn.tracker.set(Phase::Reading);
+                    }
                     // Need more bytes: send what is pending first (pipelined batches end here).
                     if self.flush().await.is_err() {
                         return Stop::Quiet;
                     }
                     let idle = self.rbuf.is_empty();
+                    if idle && self.requests > 0 {
+                        // Everything answered and sent: the connection is idle. A graceful
+                        // stop ends it here; otherwise it does not hold the stop back.
+                        if self.conn.shard.draining() {
+                            return Stop::Quiet;
+                        }
+                        self.conn.busy.set(false);
+                    }
                     let timeout = if idle && self.requests > 0 {
                         self.default_http().keepalive_timeout
                     } else {
@@ -211,7 +231,7 @@ impl State {
                             .checked_sub(started.elapsed())
                         {
                             Some(left) if !left.is_zero() => left,
-                            _ => return Stop::Refuse(408),
+                            _ => return self.refuse_head(408),
                         }
                     };
                     if idle {
@@ -221,15 +241,14 @@ impl State {
                         Ok(0) => return Stop::Quiet,
                         Ok(_) => {
                             head_started.get_or_insert_with(Instant::now);
-                            let shard = self.conn.shard.clone();
-                            self.busy.set(&shard, true);
+                            self.conn.busy.set(true);
                             continue;
                         }
                         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                             return if idle && self.requests > 0 {
                                 Stop::Quiet
                             } else {
-                                Stop::Refuse(408)
+                                self.refuse_head(408)
                             };
                         }
                         Err(_) => return Stop::Quiet,
@@ -247,7 +266,7 @@ impl State {
                         | HeadError::UriTooLong
                         | HeadError::BadRequest(_)
                         | HeadError::NotImplemented(_)
-                        | HeadError::VersionNotSupported => Stop::Refuse(e.status()),
+                        | HeadError::VersionNotSupported => self.refuse_head(e.status()),
                     };
                 }
             };
@@ -259,6 +278,9 @@ impl State {
                 config = self.conn.config.clone();
             }
             self.requests += 1;
+            self.count_request();
+            self.counted = false;
+            self.conn.tracker.set(Phase::Writing);
             let started = Instant::now();
             // Boxed so that the per-request state lives on the heap only while a request is
             // handled: an idle connection's future stays small.
@@ -286,6 +308,7 @@ impl State {
             tls: self.conn.tls.as_ref().map(|t| t.info.clone()),
         };
         let index = self.conn.index.clone();
+        let shard = self.conn.shard.clone();
         let buf = self.rbuf.filled();
         if let Some(tls) = &self.conn.tls {
             let host = head.host.clone().map(|h| &buf[h]);
@@ -300,6 +323,7 @@ impl State {
                 return Err(Stop::Refuse(421));
             }
         }
+        let generation = self.conn.generation.clone();
         let req = Request {
             head: &head,
             buf,
@@ -311,12 +335,12 @@ impl State {
                 _ => None,
             },
             index: Some(&index),
+            status: Some(shard.status_sources(&generation)),
         };
         let selected = pipeline::select_server(config, &req);
         let server: &Server = selected.server;
         let http = &server.http;
 
-        let shard = self.conn.shard.clone();
         let run = {
             let mut statics = shard.statics.borrow_mut();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -373,6 +397,13 @@ impl State {
         if response.abort {
             // `return 444`: no answer at all; earlier pipelined answers still go out.
             let _ = self.flush().await;
+            let length = (head.len as u64, 0);
+            self.account(
+                Some(selected.position),
+                response.status,
+                length,
+                Some(started),
+            );
             if let Some(copy) = &head_copy {
                 let sent = Sent {
                     status: response.status,
@@ -423,12 +454,19 @@ impl State {
         let written = self
             .write_response(&response, server, keep, head_request)
             .await;
+        let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
+        let body_len = match framing {
+            BodyFraming::Length(n) => n,
+            _ => 0,
+        };
+        let bytes = (head.len as u64 + body_len, head_bytes + body_bytes);
+        self.account(
+            Some(selected.position),
+            response.status,
+            bytes,
+            Some(started),
+        );
         if let Some(copy) = &head_copy {
-            let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
-            let body_len = match framing {
-                BodyFraming::Length(n) => n,
-                _ => 0,
-            };
             let sent = Sent {
                 status: response.status,
                 body_bytes,
@@ -456,6 +494,34 @@ impl State {
             }
             Err(_) => Ok(false),
         }
+    }
+
+    /// A head that cannot be served (malformed, too large, too slow): a request for
+    /// stub_status all the same, as nginx counts it, answered with `status`.
+    fn refuse_head(&mut self, status: u16) -> Stop {
+        self.count_request();
+        Stop::Refuse(status)
+    }
+
+    /// Counts the request now arriving, once.
+    fn count_request(&mut self) {
+        if !std::mem::replace(&mut self.counted, true) {
+            self.conn.tracker.metrics().block().requests.inc();
+        }
+    }
+
+    /// Counts one finished request: its status, `(received, sent)` bytes and duration, for
+    /// the shard and for the zone of the server at `server` (position in `Config::servers`).
+    pub(super) fn account(
+        &self,
+        server: Option<usize>,
+        status: u16,
+        (received, sent): (u64, u64),
+        started: Option<Instant>,
+    ) {
+        let zone = server.and_then(|p| self.conn.zones.get(p));
+        let block = self.conn.tracker.metrics().block();
+        crate::metrics::finished(block, zone, status, (received, sent), started);
     }
 
     /// Writes the request's access-log lines (the location's logs, else the server's).

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::handlers::static_files::StaticState;
 use crate::log::access::AccessLogs;
+use crate::metrics::ShardMetrics;
 use crate::shard::generation::{Current, Generation};
 use generation::ShardGeneration;
 
@@ -34,14 +35,29 @@ pub struct ShardResources {
     /// Set by a graceful stop: answers say `Connection: close` and idle connections end.
     draining: Cell<bool>,
     /// Connections in the middle of a request (head partly read, or being answered).
-    busy: Cell<usize>,
+    busy: Rc<Cell<usize>>,
+    /// This shard's counters in the process's registry (`metrics/`).
+    pub metrics: ShardMetrics,
 }
 
 impl ShardResources {
-    pub fn new(id: usize) -> ShardResources {
+    pub fn new(id: usize, metrics: ShardMetrics) -> ShardResources {
         ShardResources {
             id,
+            metrics,
             ..ShardResources::default()
+        }
+    }
+
+    /// What the status pages read: the registry and the health checks' verdicts of the
+    /// generation the request runs under (their indexes are that configuration's).
+    pub fn status_sources<'a>(
+        &'a self,
+        generation: &'a ShardGeneration,
+    ) -> crate::handlers::status::Sources<'a> {
+        crate::handlers::status::Sources {
+            registry: self.metrics.registry(),
+            health: generation.shared.health.as_deref(),
         }
     }
 
@@ -56,10 +72,18 @@ impl ShardResources {
         // newest; it gets a state of its own and the shard's stays the newest.
         if let Some(g) = current.as_ref() {
             if g.shared.number > shared.number {
-                return Rc::new(ShardGeneration::build(shared.clone(), Some(g)));
+                return Rc::new(ShardGeneration::build(
+                    shared.clone(),
+                    Some(g),
+                    &self.metrics,
+                ));
             }
         }
-        let built = Rc::new(ShardGeneration::build(shared.clone(), current.as_deref()));
+        let built = Rc::new(ShardGeneration::build(
+            shared.clone(),
+            current.as_deref(),
+            &self.metrics,
+        ));
         if let Some(old) = current.as_ref() {
             // Cached files carry a Content-Type and fields made from the MIME table and the
             // servers' file settings; the cache survives a reload that changed neither.
@@ -114,21 +138,35 @@ impl ShardResources {
     }
 }
 
-/// Counts a connection as busy (in the middle of a request) while it is held; a graceful
-/// stop waits for the count to reach zero. Dropped on every way out, panics included.
-#[derive(Default)]
+/// Counts a connection as busy (accepted, or in the middle of a request, or with an answer
+/// not yet sent) while set; a graceful stop waits for the shard's count to reach zero. It
+/// starts set, and unsets itself when dropped, however the connection ends (panics too).
 pub struct BusyMark {
+    count: Rc<Cell<usize>>,
     marked: bool,
 }
 
 impl BusyMark {
-    pub fn set(&mut self, shard: &ShardResources, busy: bool) {
+    pub fn new(shard: &ShardResources) -> BusyMark {
+        shard.busy.set(shard.busy.get() + 1);
+        BusyMark {
+            count: shard.busy.clone(),
+            marked: true,
+        }
+    }
+
+    pub fn set(&mut self, busy: bool) {
         if self.marked != busy {
             self.marked = busy;
-            let n = shard.busy.get();
-            shard
-                .busy
+            let n = self.count.get();
+            self.count
                 .set(if busy { n + 1 } else { n.saturating_sub(1) });
         }
+    }
+}
+
+impl Drop for BusyMark {
+    fn drop(&mut self) {
+        self.set(false);
     }
 }

@@ -122,6 +122,8 @@ pub(super) async fn serve<'c>(
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
             Err(Fallback::Status(status)) => {
+                let shard = st.conn.shard.clone();
+                let generation = st.conn.generation.clone();
                 let req = Request {
                     head: job.head,
                     buf: job.head_copy,
@@ -130,8 +132,8 @@ pub(super) async fn serve<'c>(
                     started: job.started,
                     declared_body: None,
                     index: None,
+                    status: Some(shard.status_sources(&generation)),
                 };
-                let shard = st.conn.shard.clone();
                 let outcome = {
                     let mut statics = shard.statics.borrow_mut();
                     pipeline::after_upstream(
@@ -347,12 +349,16 @@ async fn exchange<'c>(
                 vars.bytes_received += answer.head.len as u64;
                 vars.bytes_sent += answer.sent;
                 let retry_status = settings.next_upstream.statuses.contains(status);
+                let group_state = group
+                    .zip(answer.peer)
+                    .and_then(|((gi, up), p)| upstreams.groups.get(gi).map(|g| (g, up, p)));
+                if let Some((g, _, p)) = group_state {
+                    g.answered(p, status, attempt_started.elapsed());
+                }
                 if retry_status {
-                    if let (Some((gi, up)), Some(p)) = (group, answer.peer) {
-                        if let Some(g) = upstreams.groups.get(gi) {
-                            if g.peers.borrow_mut().failed(up, p, Instant::now()) {
-                                log_peer_down(up, p);
-                            }
+                    if let Some((g, up, p)) = group_state {
+                        if g.failed(up, p, Instant::now()) {
+                            log_peer_down(up, p);
                         }
                     }
                     let allowed = plan.idempotent || settings.next_upstream.non_idempotent;
@@ -394,9 +400,8 @@ async fn exchange<'c>(
                 log_upstream_error(st, job, plan, &peer_name, &message, action);
                 if let (Some((gi, up)), Some(p)) = (group, peer) {
                     if let Some(g) = upstreams.groups.get(gi) {
-                        let mut peers = g.peers.borrow_mut();
-                        peers.release(p);
-                        if peers.failed(up, p, Instant::now()) {
+                        g.release(p);
+                        if g.failed(up, p, Instant::now()) {
                             log_peer_down(up, p);
                         }
                     }
@@ -431,7 +436,7 @@ async fn exchange<'c>(
 fn release(upstreams: &ShardUpstreams, group: Option<(usize, &Upstream)>, peer: Option<usize>) {
     if let (Some((gi, _)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
-            g.peers.borrow_mut().release(p);
+            g.release(p);
         }
     }
 }
@@ -516,7 +521,7 @@ async fn attempt(
     }
     if let (Some((gi, _)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
-            g.peers.borrow_mut().acquire(p);
+            g.acquire(p);
         }
     }
     if let Some(idle) = pooled {
@@ -1140,7 +1145,7 @@ async fn relay<'c>(
         clean && head.keep_alive && plan.reusable && head.framing != ResponseFraming::UntilClose;
     if let (Some((gi, up)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
-            g.peers.borrow_mut().release(p);
+            g.release(p);
             if reusable && uses < up.keepalive_requests && up.keepalive > 0 {
                 g.pool.borrow_mut().put(p, conn, uses, Instant::now());
             }
@@ -1183,17 +1188,24 @@ fn log_request<'c>(
     written: Option<(u64, u64)>,
 ) {
     let server = job.selected.server;
+    let (head_bytes, body_bytes) = written.unwrap_or((0, 0));
+    let body_len = match job.head.body {
+        BodyFraming::Length(n) => n,
+        _ => 0,
+    };
+    let bytes = (job.head.len as u64 + body_len, head_bytes + body_bytes);
+    st.account(
+        Some(job.selected.position),
+        response.status,
+        bytes,
+        Some(job.started),
+    );
     let logs = state
         .location
         .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
     if logs.is_empty() {
         return;
     }
-    let (head_bytes, body_bytes) = written.unwrap_or((0, 0));
-    let body_len = match job.head.body {
-        BodyFraming::Length(n) => n,
-        _ => 0,
-    };
     let sent = Sent {
         status: response.status,
         body_bytes,

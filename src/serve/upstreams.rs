@@ -10,9 +10,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::model::{Config, Proxy, Upstream};
+use crate::metrics::{PeerMap, ShardMetrics};
 use crate::net::upstream::UpstreamConn;
 use crate::upstream::balance::PeerSet;
 use crate::upstream::health::HealthBoard;
@@ -24,6 +25,58 @@ pub struct GroupState {
     pub pool: RefCell<Pool<UpstreamConn>>,
     /// Each peer's address as `$upstream_addr` prints it, formatted once.
     pub addr_names: Vec<String>,
+    /// This shard's counters for each peer (kept by group name and address across reloads).
+    pub metrics: PeerMap,
+}
+
+impl GroupState {
+    /// An attempt on `peer` starts: a connection goes to work (the balancer's count, the
+    /// peer's gauge and its request count).
+    pub fn acquire(&self, peer: usize) {
+        self.peers.borrow_mut().acquire(peer);
+        if let Some(m) = self.metrics.get(peer) {
+            m.active.add(1);
+            m.requests.inc();
+        }
+    }
+
+    /// `peer` sent a response head with `status`, `elapsed` after the attempt started.
+    pub fn answered(&self, peer: usize, status: u16, elapsed: Duration) {
+        if let Some(m) = self.metrics.get(peer) {
+            m.responses.record(status);
+            m.header_time.observe(elapsed);
+        }
+    }
+
+    /// An attempt on `peer` failed, as `max_fails` counts failures; true when that takes
+    /// the peer out for its `fail_timeout` on this shard.
+    pub fn failed(&self, up: &Upstream, peer: usize, now: Instant) -> bool {
+        let out = self.peers.borrow_mut().failed(up, peer, now);
+        if let Some(m) = self.metrics.get(peer) {
+            m.fails.inc();
+            if out {
+                let timeout = up
+                    .peers
+                    .get(peer)
+                    .map_or(Duration::ZERO, |p| p.fail_timeout);
+                let until = SystemTime::now() + timeout;
+                let ms = until
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                m.unavailable_until_ms
+                    .set(u64::try_from(ms).unwrap_or(u64::MAX));
+            }
+        }
+        out
+    }
+
+    /// The connection to `peer` is done with (pooled or closed).
+    pub fn release(&self, peer: usize) {
+        self.peers.borrow_mut().release(peer);
+        if let Some(m) = self.metrics.get(peer) {
+            m.active.add(-1);
+        }
+    }
 }
 
 /// Every group of one configuration generation, on this shard.
@@ -46,6 +99,7 @@ impl ShardUpstreams {
         config: &Config,
         health: Option<Arc<HealthBoard>>,
         previous: Option<(&Config, &ShardUpstreams)>,
+        metrics: &ShardMetrics,
     ) -> ShardUpstreams {
         let kept = |u: &Upstream| {
             let (old_config, old) = previous?;
@@ -58,10 +112,13 @@ impl ShardUpstreams {
                 .iter()
                 .map(|u| {
                     kept(u).unwrap_or_else(|| {
+                        let addr_names: Vec<String> =
+                            u.peers.iter().map(|p| p.addr.to_string()).collect();
                         Rc::new(GroupState {
                             peers: RefCell::new(PeerSet::new(u)),
                             pool: RefCell::new(Pool::new(u.keepalive, u.keepalive_timeout)),
-                            addr_names: u.peers.iter().map(|p| p.addr.to_string()).collect(),
+                            metrics: metrics.peers(&u.name, &addr_names),
+                            addr_names,
                         })
                     })
                 })

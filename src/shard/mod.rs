@@ -26,6 +26,7 @@ use glommio::sync::Semaphore;
 use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 
 use crate::config::model::{AccessLog, Config, Listen, Location};
+use crate::metrics::Registry;
 use crate::net::client::ClientStream;
 use crate::net::listener;
 use crate::net::tls::{self, Accepted};
@@ -122,12 +123,15 @@ pub enum Command {
 }
 
 /// Starts a shard on `cpus`; returns once it is listening, or with the reason it cannot.
+/// `metrics` is the process's registry (the shard counts into its block `id`).
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     id: usize,
     cpus: ShardCpus,
     listeners: Vec<BoundListener>,
     current: Arc<Current>,
     stop: Arc<AtomicBool>,
+    metrics: Arc<Registry>,
 ) -> Result<ShardHandle, String> {
     let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
     let (commands, orders) = crossbeam::channel::unbounded::<Command>();
@@ -156,7 +160,7 @@ pub fn start(
                 }
             };
             let shard = Shard {
-                resources: Rc::new(ShardResources::new(id)),
+                resources: Rc::new(ShardResources::new(id, metrics.for_shard(id))),
                 current,
                 accepting: RefCell::new(Vec::new()),
                 limit: Rc::new(ConnLimit::new(id, 1)),
@@ -383,6 +387,9 @@ async fn accept_loop(
         let Some(permit) = limit.take().await else {
             return;
         };
+        // Counted as accepted and handled, and in the connection gauges until it ends.
+        let tracker = resources.metrics.connection();
+        let zones = generation.zones.clone();
         let _ = stream.set_nodelay(true);
         let peer = stream
             .peer_addr()
@@ -394,6 +401,8 @@ async fn accept_loop(
         glommio::spawn_local(async move {
             // Held for the connection's life, panics included; dropping it frees the slot.
             let _permit = permit;
+            // Busy from accept (TLS handshake, first request) until its first idle wait.
+            let busy = crate::serve::BusyMark::new(&shard);
             let config = generation.config().clone();
             let default_http = &config.servers[slot.servers.default].http;
             let (stream, tls) = match &slot.tls {
@@ -401,21 +410,30 @@ async fn accept_loop(
                 Some(listener) => {
                     // The handshake counts as part of the first request's head.
                     let timeout = default_http.client_header_timeout;
+                    let counts = shard.metrics.block();
                     match tls::accept(stream, listener, timeout).await {
-                        Accepted::Tls { stream, info, sni } => (
-                            stream,
-                            Some(h1::TlsConn {
-                                listener: listener.clone(),
-                                info: Rc::new(info),
-                                sni,
-                            }),
-                        ),
+                        Accepted::Tls { stream, info, sni } => {
+                            counts.tls_handshakes.inc();
+                            if info.session_reused {
+                                counts.tls_resumed.inc();
+                            }
+                            (
+                                stream,
+                                Some(h1::TlsConn {
+                                    listener: listener.clone(),
+                                    info: Rc::new(info),
+                                    sni,
+                                }),
+                            )
+                        }
                         Accepted::PlainHttp(stream) => {
+                            counts.tls_failed.inc();
                             log::info!("*{id} client sent plain HTTP request to HTTPS port, client: {peer}");
                             h1::refuse_plain_http(stream, default_http.server_tokens).await;
                             return;
                         }
                         Accepted::Failed(reason) => {
+                            counts.tls_failed.inc();
                             log::info!("*{id} {reason} while SSL handshaking, client: {peer}");
                             return;
                         }
@@ -433,6 +451,9 @@ async fn accept_loop(
                 peer,
                 id,
                 tls,
+                tracker,
+                zones,
+                busy,
             };
             if AssertUnwindSafe(h1::serve(conn))
                 .catch_unwind()

@@ -141,8 +141,17 @@ impl TlsListeners {
             let listener = build_listener(config, l.addr, &mut secrets, &mut stapling)?;
             listeners.push((l.addr, Arc::new(listener)));
         }
-        // Only what this generation uses is handed on.
-        let used = |s: &Arc<TicketSecret>| Arc::strong_count(s) > 1;
+        // Only what this generation uses is handed on (the previous generation still holds
+        // every secret it had, so reference counts cannot tell).
+        let used = |s: &Arc<TicketSecret>| {
+            listeners
+                .iter()
+                .any(|(_, l): &(SocketAddr, Arc<TlsListener>)| {
+                    l.groups
+                        .iter()
+                        .any(|g| g.secret.as_ref().is_some_and(|own| Arc::ptr_eq(own, s)))
+                })
+        };
         secrets.retain(|(_, s)| used(s));
         Ok(TlsListeners {
             listeners,

@@ -140,7 +140,7 @@ impl Anx {
         Self::spawn(cmd)
     }
 
-    fn start_nginx(site: &Site, conf: &str) -> Anx {
+    pub fn start_nginx(site: &Site, conf: &str) -> Anx {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()

@@ -211,6 +211,11 @@ const SPECS: &[Spec] = &[
     // proxy (ProxyLayer; `proxy_pass` is the location's handler). nginx allows proxy_pass
     // inside `if` in a location; anx does not (see script.rs).
     simple("proxy_pass", LOC | LIF, 1, 1),
+    // status pages (handlers too); nginx's stub_status still takes the old `on` argument.
+    simple("stub_status", LOC, 0, 1),
+    simple("anx_status", LOC, 0, 0),
+    simple("anx_metrics", LOC, 0, 0),
+    simple("anx_dashboard", LOC, 0, 0),
     simple("proxy_set_header", HSL, 2, 2),
     simple("proxy_hide_header", HSL, 1, 1),
     simple("proxy_pass_header", HSL, 1, 1),

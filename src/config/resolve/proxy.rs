@@ -880,7 +880,7 @@ mod tests {
     fn proxy(c: &Config, i: usize) -> &Proxy {
         match &c.servers[0].locations[i].handler {
             Handler::Proxy(p) => p,
-            Handler::Static => panic!("location {i} is not a proxy"),
+            Handler::Static | Handler::Status(_) => panic!("location {i} is not a proxy"),
         }
     }
 
@@ -1296,7 +1296,7 @@ mod tests {
 
         let nested = match &c.servers[0].locations[1].locations[0].handler {
             Handler::Proxy(p) => &p.settings,
-            Handler::Static => panic!("nested location is not a proxy"),
+            Handler::Static | Handler::Status(_) => panic!("nested location is not a proxy"),
         };
         let headers: Vec<&str> = nested.set_headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(headers, vec!["X-C"]);

@@ -4,6 +4,7 @@
 
 use super::layers::Level;
 use super::{arg, is_no_op_directive, is_no_op_parameter, Walker, HTTP, LOC, SRV};
+use crate::config::model::StatusPage;
 use crate::config::nginx::parser::Directive;
 use crate::config::tree::{
     self, At, ConfigTree, Layers, LocationTree, LogFormatTree, MainSettings, MapTree, MimeSource,
@@ -167,12 +168,34 @@ impl Walker {
             path,
             internal: false,
             proxy_pass: None,
+            status: None,
             layers: Layers::default(),
             rewrite: Vec::new(),
             locations: Vec::new(),
         };
         self.location_body(d.block.as_deref().unwrap_or_default(), &mut location);
         allowed.then(|| At::new(location, self.origin(d)))
+    }
+
+    /// `stub_status [on]`, `anx_status`, `anx_metrics`, `anx_dashboard`: the location's
+    /// handler, one per location.
+    fn status_page(&mut self, d: &Directive, slot: &mut Option<At<StatusPage>>) {
+        let Some(page) = StatusPage::from_directive(&d.name) else {
+            return self.unhandled(d);
+        };
+        if !d.args.is_empty() && !arg(d, 0).eq_ignore_ascii_case("on") {
+            return self.error(
+                d,
+                format!("invalid parameter \"{}\" in \"{}\"", arg(d, 0), d.name),
+            );
+        }
+        if slot.is_some() {
+            return self.error(
+                d,
+                format!("\"{}\": this location already has a status page", d.name),
+            );
+        }
+        *slot = Some(At::new(page, self.origin(d)));
     }
 
     fn location_body(&mut self, dirs: &[Directive], location: &mut LocationTree) {
@@ -195,6 +218,9 @@ impl Walker {
                 "proxy_pass" => self.once(d, &mut location.proxy_pass, |w| {
                     Some(At::new(arg(d, 0).to_string(), w.origin(d)))
                 }),
+                name if StatusPage::from_directive(name).is_some() => {
+                    self.status_page(d, &mut location.status)
+                }
                 "if" | "rewrite" | "return" | "set" | "break" => {
                     if let Some(step) = self.step(d, super::LIF) {
                         location.rewrite.push(step);
