@@ -542,3 +542,33 @@ fn a_reload_that_changes_types_reaches_cached_files() {
     assert_eq!(r.header("content-type"), Some("text/x-custom"));
     assert_eq!(r.body, b"cached in memory\n");
 }
+
+#[test]
+fn reload_results_are_counted_on_the_status_page() {
+    let site = Site::new();
+    let conf = |body: &str| {
+        proxy_conf(
+            "",
+            &format!(
+                "        location = /status {{ anx_status; }}\n        location = / {{ return 200 \"{body}\\n\"; }}"
+            ),
+        )
+    };
+    let status = |anx: &Anx| -> serde_json::Value {
+        serde_json::from_slice(&anx.get("/status").body).expect("the status page is JSON")
+    };
+    let anx = Anx::start_conf(&site, &conf("one"), 2);
+    assert_eq!(status(&anx)["generation"], 1);
+    let conf_path = site.path().join("anx.conf");
+    std::fs::write(&conf_path, conf("two")).unwrap();
+    assert!(reload(&anx).contains("in effect"));
+    std::fs::write(&conf_path, "http { nonsense").unwrap();
+    assert!(reload(&anx).contains("reload failed"));
+    let s = status(&anx);
+    assert_eq!(s["generation"], 2, "{s}");
+    assert_eq!(s["reloads"]["ok"], 1, "{s}");
+    assert_eq!(s["reloads"]["failed"], 1, "{s}");
+    assert_eq!(s["reloads"]["last"]["ok"], false, "{s}");
+    let message = s["reloads"]["last"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("anx.conf"), "{s}");
+}
