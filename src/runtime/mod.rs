@@ -3,8 +3,8 @@
 //! `main` hands a validated [`Config`]; this picks the CPUs of every shard (`--shards auto|N`
 //! over `core_affinity::get_core_ids()`, or the `cpu_affinity` masks), binds one SO_REUSEPORT
 //! socket per listen address per shard, starts the shards, writes the pid file ([`pid`]),
-//! then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGHUP and SIGUSR1 (reload, log
-//! reopen) are logged and ignored until the operations issue lands. [`signal_cmd`] is the
+//! then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGUSR1 reopens every log file
+//! (`log::reopen`); SIGHUP (reload) is logged and ignored until the operations issue lands. [`signal_cmd`] is the
 //! other side: the one-shot `anx -s` that sends those signals. Nothing here is on the request
 //! path.
 
@@ -137,6 +137,9 @@ pub fn run(config: Config) -> Result<(), String> {
             return Err(e);
         }
     };
+    // Built-in access-log rotation (`rotate_size=` / `rotate_time=`): one thread, see log::rotate.
+    let _rotator = crate::log::rotate::spawn(snapshot.clone(), stop.clone())
+        .map_err(|e| log::error!("cannot start the log rotation thread: {e}"));
     let cpu_list: Vec<String> = cpus.iter().map(ShardCpus::to_string).collect();
     log::info!(
         "anx/{} started: {} shard(s) on CPUs [{}]",
@@ -156,7 +159,10 @@ pub fn run(config: Config) -> Result<(), String> {
                 SIGHUP => {
                     log::warn!("SIGHUP: reload is not implemented yet; configuration unchanged")
                 }
-                SIGUSR1 => log::warn!("SIGUSR1: log reopening is not implemented yet"),
+                SIGUSR1 => {
+                    log::info!("signal {signal} (SIGUSR1) received, reopening logs");
+                    crate::log::reopen::request();
+                }
                 _ => {}
             }
         }

@@ -189,7 +189,7 @@ async fn shard_main(
     drop(config);
     while !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(TICK).await;
-        resources.access_logs.flush_older_than(flush_every);
+        resources.access_logs.tick(flush_every);
         let now = std::time::Instant::now();
         for (_, groups) in resources.upstreams.borrow().iter() {
             groups.expire(now);

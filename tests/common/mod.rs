@@ -139,7 +139,8 @@ impl Anx {
         Self::spawn(cmd)
     }
 
-    fn start_nginx(site: &Site, conf: &str) -> Anx {
+    /// Debian's nginx on `conf` (one worker, no master), its port chosen here; killed on drop.
+    pub fn start_nginx(site: &Site, conf: &str) -> Anx {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
