@@ -4,9 +4,9 @@
 //! over `core_affinity::get_core_ids()`, or the `cpu_affinity` masks), binds one SO_REUSEPORT
 //! socket per listen address per shard, starts the shards, writes the pid file ([`pid`]),
 //! then blocks on signals. SIGINT/SIGTERM/SIGQUIT stop; SIGUSR1 reopens every log file
-//! (`log::reopen`); SIGHUP (reload) is logged and ignored until the operations issue lands. [`signal_cmd`] is the
-//! other side: the one-shot `anx -s` that sends those signals. Nothing here is on the request
-//! path.
+//! (`log::reopen`); SIGHUP (reload) is logged and ignored until the operations issue lands.
+//! [`signal_cmd`] is the other side: the one-shot `anx -s` that sends those signals. Nothing
+//! here is on the request path.
 
 pub mod pid;
 pub mod signal_cmd;
