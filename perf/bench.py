@@ -152,6 +152,15 @@ def write_site(root):
             f.write(os.urandom(size))
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("<html>hello</html>\n")
+    # The same 1 KiB file under /logged/, the location with the access log on.
+    os.makedirs(os.path.join(root, "logged"), exist_ok=True)
+    shutil.copy(os.path.join(root, "1k.bin"), os.path.join(root, "logged", "1k.bin"))
+
+
+# The "access_log on" row: combined lines, buffered (64k, flushed every second) in both
+# servers. The files are truncated after every run so that the disk does not fill.
+def access_log_path(tmp, server):
+    return os.path.join(tmp, f"{server}-access.log")
 
 
 # Routing load: 40 prefix and 10 regex locations in front of the one the regex row hits, so
@@ -180,7 +189,7 @@ def nginx_routing():
     return "".join(out)
 
 
-def anx_config(path, root, port):
+def anx_config(path, tmp, root, port):
     with open(path, "w") as f:
         f.write(f"""
 [main]
@@ -197,10 +206,13 @@ path = "/tiny"
 match = "exact"
 default_type = "text/plain"
 return = {{ status = 200, text = "hello" }}
+[[server.location]]
+path = "/logged/"
+access_log = {{ path = "{access_log_path(tmp, 'anx')}", format = "combined", buffer = "64k", flush = "1s" }}
 """ + anx_routing())
 
 
-def nginx_config(path, tmp, root, port, open_file_cache):
+def nginx_config(path, tmp, root, port, open_file_cache, name):
     ofc = "open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s;" if open_file_cache else ""
     with open(path, "w") as f:
         f.write(f"""
@@ -225,6 +237,7 @@ http {{
         root {root};
         location / {{ }}
         location = /tiny {{ default_type text/plain; return 200 "hello"; }}
+        location /logged/ {{ access_log {access_log_path(tmp, name)} combined buffer=64k flush=1s; }}
         {nginx_routing()}
     }}
 }}
@@ -282,9 +295,9 @@ def main():
 
     ports = {"anx": free_port(), "nginx": free_port(), "nginx+ofc": free_port()}
     anx_conf = os.path.join(tmp, "anx.toml")
-    anx_config(anx_conf, root, ports["anx"])
-    nginx_config(os.path.join(tmp, "nginx.conf"), tmp, root, ports["nginx"], False)
-    nginx_config(os.path.join(tmp, "nginx-ofc.conf"), tmp, root, ports["nginx+ofc"], True)
+    anx_config(anx_conf, tmp, root, ports["anx"])
+    nginx_config(os.path.join(tmp, "nginx.conf"), tmp, root, ports["nginx"], False, "nginx")
+    nginx_config(os.path.join(tmp, "nginx-ofc.conf"), tmp, root, ports["nginx+ofc"], True, "nginx+ofc")
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
 
     servers = {
@@ -296,6 +309,7 @@ def main():
     scenarios = [
         ("tiny (return 200)", "/tiny", None),
         ("1 KiB file", "/1k.bin", None),
+        ("1 KiB file, access_log on (buffered)", "/logged/1k.bin", None),
         ("100 KiB file", "/100k.bin", None),
         ("1 MiB file", "/1m.bin", None),
         ("404", "/missing", None),
@@ -311,8 +325,11 @@ def main():
     try:
         for srv in servers.values():  # warm-up: page cache, connection setup paths
             wrk(f"http://127.0.0.1:{srv.port}/tiny", 2, args.conns)
-        for name, path, script in scenarios:
-            for run in range(args.runs):
+        # Every run goes through all scenarios before the next run starts, so that rows
+        # compared with each other (the 1 KiB file with the access log off and on) see the
+        # same moments of a busy machine.
+        for run in range(args.runs):
+            for name, path, script in scenarios:
                 for sname, srv in servers.items():
                     url = f"http://127.0.0.1:{srv.port}{path}"
                     t0 = cpu_ticks(srv.pids())
@@ -322,7 +339,12 @@ def main():
                     t1 = cpu_ticks(srv.pids())
                     r["cpu"] = (t1 - t0) / os.sysconf("SC_CLK_TCK") / elapsed
                     results.setdefault((name, sname), []).append(r)
-                    print(f"{name:26} {sname:10} run {run + 1}: {r['rps']:>10.0f} req/s  p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  server CPU {r['cpu'] * 100:.0f}%  {r['sockerr']}", file=sys.stderr)
+                    log = access_log_path(tmp, sname)
+                    if os.path.exists(log):
+                        r["log_bytes"] = os.path.getsize(log)
+                        os.truncate(log, 0)
+                    logged = f"  log {r['log_bytes'] / 1e6:.1f} MB" if "log_bytes" in r else ""
+                    print(f"{name:26} {sname:10} run {run + 1}: {r['rps']:>10.0f} req/s  p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  server CPU {r['cpu'] * 100:.0f}%  {r['sockerr']}{logged}", file=sys.stderr)
         memory = {}
         if not args.only or "memory" in args.only:
             for sname in ["anx", "nginx"]:
@@ -337,6 +359,9 @@ def main():
     lines.append("")
     lines.append(f"Machine: {os.cpu_count()} cores, kernel {os.uname().release}; server on core 0, wrk -t1 -c{args.conns} -d{args.duration}s on core 1; {args.runs} interleaved runs, medians (min–max).")
     lines.append(f"nginx: `{subprocess.run([nginx_bin, '-v'], capture_output=True, text=True).stderr.strip()}`, 1 worker, access_log off, sendfile on, tcp_nopush on; nginx+ofc adds open_file_cache.")
+    lines.append("The access_log row: both servers write `combined` lines with buffer=64k flush=1s (the others have the log off).")
+    with open("/proc/loadavg") as f:
+        lines.append(f"Load average at the end (other work on the machine): {f.read().split()[0:3]}.")
     lines.append("")
     lines.append("| scenario | anx req/s | nginx req/s | nginx+ofc req/s | anx/nginx | anx/nginx+ofc | p50 anx / nginx (ms) | p99 anx / nginx (ms) | server CPU anx / nginx |")
     lines.append("|---|---|---|---|---|---|---|---|---|")

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anx::cli::{self, Action};
-use anx::config::{self, model::LogTarget, Config};
+use anx::config::model::{ErrorLevel, ErrorLog, LogTarget};
+use anx::config::{self, Config};
 use anx::runtime::signal_cmd;
 
 const DEFAULT_CONFIG: &str = "conf/anx.toml";
@@ -171,11 +172,17 @@ fn apply_overrides(config: &mut Config, cli: &cli::Cli) {
         config.shards = shards;
     }
     if let Some(e) = &cli.error_log {
-        config.error_log.target = if e == "stderr" {
+        // -e replaces the configured logs with one, at the first one's level.
+        let level = config
+            .error_log
+            .first()
+            .map_or(ErrorLevel::Notice, |l| l.level);
+        let target = if e == "stderr" {
             LogTarget::Stderr
         } else {
             LogTarget::File(PathBuf::from(e))
         };
+        config.error_log = vec![ErrorLog { target, level }];
     }
 }
 
@@ -211,7 +218,7 @@ fn run(cli: &cli::Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("anx: [emerg] {e}");
-            log::error!("{e}");
+            log::error!(target: anx::log::error::EMERG, "{e}");
             ExitCode::FAILURE
         }
     }

@@ -19,6 +19,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `-T` of `model` reads back to it; returns the dumped text for further checks.
+fn assert_round_trips(model: &Config, dir: &Path) -> String {
+    let dumped = anx::config::dump::to_toml(model);
+    let mut again =
+        anx::config::toml::parse(&dumped, None, dir).unwrap_or_else(|e| panic!("{e}\n{dumped}"));
+    again.source = None;
+    if let Some(diff) = model.first_difference(&again) {
+        panic!("-T lost something: {diff}\n{dumped}");
+    }
+    dumped
+}
+
 /// Part by part, so a failure names what differs.
 fn assert_same(toml: &Config, nginx: &Config) {
     if let Some(diff) = toml.first_difference(nginx) {
@@ -228,13 +240,7 @@ http {
     assert_ne!(if_loc.add_headers, php.add_headers);
 
     // And `-T` of this model reads back to it.
-    let dumped = anx::config::dump::to_toml(&a);
-    let mut again = anx::config::toml::parse(&dumped, None, dir.path())
-        .unwrap_or_else(|e| panic!("{e}\n{dumped}"));
-    again.source = None;
-    if let Some(diff) = a.first_difference(&again) {
-        panic!("-T lost something: {diff}\n{dumped}");
-    }
+    assert_round_trips(&a, dir.path());
 }
 
 /// The reverse proxy's directives (issue 4): `upstream {}` / `[[upstream]]` with every
@@ -472,13 +478,7 @@ http {
 
     // `-T` of this model reads back to it, and so does `-T` of the nginx one.
     for model in [&a, &b] {
-        let dumped = anx::config::dump::to_toml(model);
-        let mut again = anx::config::toml::parse(&dumped, None, dir.path())
-            .unwrap_or_else(|e| panic!("{e}\n{dumped}"));
-        again.source = None;
-        if let Some(diff) = model.first_difference(&again) {
-            panic!("-T lost something: {diff}\n{dumped}");
-        }
+        let dumped = assert_round_trips(model, dir.path());
         assert!(dumped.contains("[[upstream]]"), "{dumped}");
     }
 }
@@ -649,13 +649,108 @@ http {
     assert!(a.servers[0].tls.is_some() && !a.servers[0].listen[1].ssl);
 
     for model in [&a, &b] {
-        let dumped = anx::config::dump::to_toml(model);
-        let mut again =
-            anx::config::toml::parse(&dumped, None, d).unwrap_or_else(|e| panic!("{e}\n{dumped}"));
-        again.source = None;
-        if let Some(diff) = model.first_difference(&again) {
-            panic!("-T lost something: {diff}\n{dumped}");
-        }
+        let dumped = assert_round_trips(model, d);
         assert!(dumped.contains("ssl = true"), "{dumped}");
+    }
+}
+
+/// The log settings (issue 6): several `error_log` with their levels, the `common` and `json`
+/// presets, `access_log off`, and anx's rotation parameters, in both formats and through -T.
+#[test]
+fn log_settings_are_the_same_in_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = write(
+        dir.path(),
+        "logs.toml",
+        r#"
+[main]
+error_log = [{ path = "logs/error.log", level = "info" }, { path = "logs/crit.log", level = "crit" }, "stderr"]
+error_log_level = "warn"
+
+[[server]]
+listen = ["127.0.0.1:8081"]
+access_log = [{ path = "logs/a.log", format = "common" }, { path = "logs/j.log", format = "json", buffer = "8k", flush = "2s", rotate_size = "100m", rotate_time = "1d", rotate_keep = 7 }]
+
+[[server.location]]
+path = "/quiet/"
+access_log = false
+
+[[server.location]]
+path = "/hourly/"
+access_log = { path = "logs/h.log", rotate_time = "1h" }
+"#,
+    );
+    let nginx = write(
+        dir.path(),
+        "logs.conf",
+        r#"
+error_log logs/error.log info;
+error_log logs/crit.log crit;
+error_log stderr warn;
+events {}
+http {
+    server {
+        listen 127.0.0.1:8081;
+        access_log logs/a.log common;
+        access_log logs/j.log json buffer=8k flush=2s rotate_size=100m rotate_time=1d rotate_keep=7;
+        location /quiet/ { access_log off; }
+        location /hourly/ { access_log logs/h.log combined rotate_time=1h; }
+    }
+}
+"#,
+    );
+    let a = load(&toml);
+    let b = load(&nginx);
+    assert_same(&a, &b);
+    use anx::config::model::{AccessLogFormat, ErrorLevel, LogTarget, Rotate};
+    let levels: Vec<ErrorLevel> = a.error_log.iter().map(|l| l.level).collect();
+    assert_eq!(
+        levels,
+        [ErrorLevel::Info, ErrorLevel::Crit, ErrorLevel::Warn]
+    );
+    assert_eq!(a.error_log[2].target, LogTarget::Stderr);
+    let logs = &a.servers[0].access_logs;
+    assert_eq!(logs[0].format, AccessLogFormat::Common);
+    assert!(matches!(logs[1].format, AccessLogFormat::Json(_)));
+    assert_eq!(
+        logs[1].rotate,
+        Some(Rotate {
+            size: Some(100 << 20),
+            every: Some(std::time::Duration::from_secs(86400)),
+            keep: 7
+        })
+    );
+    assert!(a.servers[0].locations[0].access_logs.is_empty());
+    assert_eq!(
+        a.servers[0].locations[1].access_logs[0]
+            .rotate
+            .unwrap()
+            .keep,
+        5
+    );
+
+    let dumped = assert_round_trips(&a, dir.path());
+    assert!(dumped.contains("rotate_keep = 7"), "{dumped}");
+}
+
+/// Bad log settings name their line.
+#[test]
+fn bad_log_settings_are_errors_with_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (conf, want) in [
+        ("error_log logs/e.log loud;\n", "invalid log level \"loud\""),
+        (
+            "http { server { listen 127.0.0.1:1; access_log logs/a.log combined rotate_keep=3; } }\n",
+            "rotate_keep needs rotate_size or rotate_time",
+        ),
+        (
+            "http { server { listen 127.0.0.1:1; access_log logs/a.log combined rotate_size=big; } }\n",
+            "invalid rotate_size \"big\"",
+        ),
+    ] {
+        let path = write(dir.path(), "bad.conf", &format!("events {{}}\n{conf}"));
+        let err = config::load(&path).expect_err("an error").to_string();
+        assert!(err.contains(want), "{err}");
+        assert!(err.contains("bad.conf:2"), "{err}");
     }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::model::{
-    AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath,
+    AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath, ErrorLog,
     ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileTest, Handler, HttpSettings,
     Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server, SessionCache,
     ShardCount, Step, TlsSettings, TryFallback,
@@ -82,15 +82,7 @@ fn main_section(out: &mut String, config: &Config) {
     if let Some(pid) = &config.pid {
         kv(out, "pid", &path(pid));
     }
-    match &config.error_log.target {
-        LogTarget::Stderr => kv(out, "error_log", &q("stderr")),
-        LogTarget::File(p) => kv(out, "error_log", &path(p)),
-    }
-    kv(
-        out,
-        "error_log_level",
-        &q(level_word(config.error_log.level)),
-    );
+    error_logs(out, &config.error_log);
 
     // The MIME table inline, grouped by type (the file form would need the file next to it).
     let mut by_type: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
@@ -115,14 +107,29 @@ fn cpu_mask(cpus: &[usize], width: usize) -> String {
         .collect()
 }
 
-/// The word `[main] error_log_level` reads back as `level`.
-fn level_word(level: log::LevelFilter) -> &'static str {
-    match level {
-        log::LevelFilter::Trace | log::LevelFilter::Debug => "debug",
-        log::LevelFilter::Info => "info",
-        log::LevelFilter::Warn => "warn",
-        log::LevelFilter::Error | log::LevelFilter::Off => "error",
+/// One log as `error_log` + `error_log_level` (the common case, as people write it), several
+/// as a list of `{ path, level }`.
+fn error_logs(out: &mut String, logs: &[ErrorLog]) {
+    let target = |t: &LogTarget| match t {
+        LogTarget::Stderr => q("stderr"),
+        LogTarget::File(p) => path(p),
+    };
+    if let [one] = logs {
+        kv(out, "error_log", &target(&one.target));
+        kv(out, "error_log_level", &q(one.level.name()));
+        return;
     }
+    let items: Vec<String> = logs
+        .iter()
+        .map(|l| {
+            format!(
+                "{{ path = {}, level = {} }}",
+                target(&l.target),
+                q(l.level.name())
+            )
+        })
+        .collect();
+    kv(out, "error_log", &list(&items));
 }
 
 /// `[[http.log_format]]` for every custom format in use, then `[[http.map]]`.
@@ -837,15 +844,26 @@ fn access_logs(logs: &[AccessLog]) -> String {
         .map(|l| {
             let format = match &l.format {
                 AccessLogFormat::Combined => "combined",
-                AccessLogFormat::Json => "json",
+                AccessLogFormat::Common => "common",
+                AccessLogFormat::Json(_) => "json",
                 AccessLogFormat::Custom(f) => f.name.as_str(),
             };
+            let mut rotate = String::new();
+            if let Some(r) = &l.rotate {
+                if let Some(size) = r.size {
+                    rotate.push_str(&format!(", rotate_size = {}", int(size)));
+                }
+                if let Some(every) = r.every {
+                    rotate.push_str(&format!(", rotate_time = {}", q(&time(every))));
+                }
+                rotate.push_str(&format!(", rotate_keep = {}", r.keep));
+            }
             let condition = match &l.condition {
                 Some(c) => format!(", if = {}", q(&c.source)),
                 None => String::new(),
             };
             format!(
-                "{{ path = {}, format = {}, buffer = {}, flush = {}{condition} }}",
+                "{{ path = {}, format = {}, buffer = {}, flush = {}{condition}{rotate} }}",
                 path(&l.path),
                 q(format),
                 int(l.buffer_bytes as u64),
@@ -1196,19 +1214,27 @@ mod tests {
 
     #[test]
     fn every_level_reads_back() {
-        for level in [
-            log::LevelFilter::Debug,
-            log::LevelFilter::Info,
-            log::LevelFilter::Warn,
-            log::LevelFilter::Error,
-        ] {
+        use crate::config::model::ErrorLevel;
+        for level in ErrorLevel::ALL {
             let text = format!(
                 "[main]\nerror_log_level = {}\n[[server]]\nlisten = [\"127.0.0.1:1\"]\n",
-                q(level_word(level))
+                q(level.name())
             );
             let c = crate::config::toml::parse(&text, None, Path::new("/")).unwrap();
-            assert_eq!(c.error_log.level, level);
+            assert_eq!(c.error_log[0].level, level);
         }
+    }
+
+    #[test]
+    fn several_error_logs_round_trip() {
+        let text = "[main]\nerror_log = [\"stderr\", { path = \"/l/e.log\", level = \"crit\" }]\nerror_log_level = \"warn\"\n[[server]]\nlisten = [\"127.0.0.1:1\"]\n";
+        let c = crate::config::toml::parse(text, None, Path::new("/")).unwrap();
+        assert_eq!(c.error_log.len(), 2);
+        use crate::config::model::ErrorLevel;
+        assert_eq!(c.error_log[0].level, ErrorLevel::Warn);
+        assert_eq!(c.error_log[1].level, ErrorLevel::Crit);
+        let again = crate::config::toml::parse(&to_toml(&c), None, Path::new("/")).unwrap();
+        assert_eq!(again.error_log, c.error_log);
     }
 
     #[test]

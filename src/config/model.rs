@@ -42,8 +42,9 @@ pub struct Config {
     pub shutdown_timeout: Option<Duration>,
     /// `pid`: where the running server writes its process id (read by `anx -s`).
     pub pid: Option<PathBuf>,
-    /// Error log destination and level (`error_log` in nginx).
-    pub error_log: ErrorLog,
+    /// Error log destinations, each with its level (`error_log` in nginx, several allowed);
+    /// never empty (resolve puts stderr at `notice` when none is given).
+    pub error_log: Vec<ErrorLog>,
     /// Every virtual server, in configuration order.
     pub servers: Vec<Server>,
     /// Extension → MIME type (`types` / `include mime.types` in nginx).
@@ -80,10 +81,56 @@ pub enum ShardCount {
     Fixed(usize),
 }
 
+/// One `error_log target [level]`: lines at `level` or more severe go to `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorLog {
     pub target: LogTarget,
-    pub level: log::LevelFilter,
+    pub level: ErrorLevel,
+}
+
+/// nginx's eight error-log levels, most severe first (so `a <= b` means "a is at least as
+/// severe as b"). `log/error.rs` maps them onto the `log` crate's five.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorLevel {
+    Emerg,
+    Alert,
+    Crit,
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl ErrorLevel {
+    pub const ALL: [ErrorLevel; 8] = [
+        ErrorLevel::Emerg,
+        ErrorLevel::Alert,
+        ErrorLevel::Crit,
+        ErrorLevel::Error,
+        ErrorLevel::Warn,
+        ErrorLevel::Notice,
+        ErrorLevel::Info,
+        ErrorLevel::Debug,
+    ];
+
+    /// The word nginx writes in brackets and reads in `error_log … level`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorLevel::Emerg => "emerg",
+            ErrorLevel::Alert => "alert",
+            ErrorLevel::Crit => "crit",
+            ErrorLevel::Error => "error",
+            ErrorLevel::Warn => "warn",
+            ErrorLevel::Notice => "notice",
+            ErrorLevel::Info => "info",
+            ErrorLevel::Debug => "debug",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<ErrorLevel> {
+        ErrorLevel::ALL.into_iter().find(|l| l.name() == word)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,17 +238,53 @@ pub struct AccessLog {
     pub flush: Duration,
     /// `if=`: the line is written only when this is neither empty nor "0".
     pub condition: Option<Template>,
+    /// anx's built-in rotation (`rotate_size=`, `rotate_time=`, `rotate_keep=`).
+    pub rotate: Option<Rotate>,
 }
+
+/// When `log/rotate.rs` renames an access log to `path.1` (older ones shift up to
+/// `path.keep`; beyond that they are deleted). At least one of `size` and `every` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotate {
+    /// Rotate once the file holds this many bytes or more.
+    pub size: Option<u64>,
+    /// Rotate at every multiple of this period since the Unix epoch (UTC): `1d` is midnight
+    /// UTC, `1h` the top of each hour.
+    pub every: Option<Duration>,
+    /// How many rotated files to keep (default 5).
+    pub keep: u32,
+}
+
+/// `rotate_keep` when it is not given.
+pub const DEFAULT_ROTATE_KEEP: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessLogFormat {
     /// nginx's `combined` (built in, formatted without the template machinery).
     Combined,
-    /// One JSON object per line (anx's built-in `json`).
-    Json,
+    /// nginx's `common` (`combined` without referer and user agent), built in the same way.
+    Common,
+    /// anx's built-in `json` preset: a `log_format … escape=json` that `log/presets.rs`
+    /// writes and resolve compiles (it is not a user's `log_format`, so `anx -T` does not
+    /// print it).
+    Json(LogFormat),
     /// A `log_format`.
     Custom(LogFormat),
 }
+
+/// The built-in `json` format: one object per line with the fields operators expect. Numbers
+/// are bare; `$upstream_*` are strings because a retried request lists several
+/// ("10.0.0.1:80, 10.0.0.2:80"); the TLS fields are empty on plain connections.
+pub const JSON_LOG_FORMAT: &str = concat!(
+    r#"{"time":"$time_iso8601","remote_addr":"$remote_addr","remote_user":"$remote_user","#,
+    r#""request":"$request","method":"$request_method","uri":"$request_uri","#,
+    r#""status":$status,"body_bytes_sent":$body_bytes_sent,"bytes_sent":$bytes_sent,"#,
+    r#""request_time":$request_time,"upstream_addr":"$upstream_addr","#,
+    r#""upstream_status":"$upstream_status","upstream_response_time":"$upstream_response_time","#,
+    r#""http_referer":"$http_referer","http_user_agent":"$http_user_agent","host":"$host","#,
+    r#""request_id":"$request_id","ssl_protocol":"$ssl_protocol","ssl_cipher":"$ssl_cipher","#,
+    r#""connection":$connection,"connection_requests":$connection_requests}"#
+);
 
 /// `log_format name [escape=default|json|none] string ...`.
 #[derive(Debug, Clone, PartialEq, Eq)]

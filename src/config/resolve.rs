@@ -13,14 +13,14 @@ mod tls;
 
 use super::compile::{self, Scope};
 use super::model::{
-    AccessLog, AccessLogFormat, AddHeader, Config, CpuAffinity, DocPath, ErrorLog, ErrorPage,
-    Expires, FileSettings, Handler, HttpSettings, Listen, Location, LogEscape, LogFormat,
-    LogTarget, Map, MatchKind, ProxySettings, RedirectSettings, Server, ShardCount, Step, Upstream,
-    DEFAULT_WORKER_CONNECTIONS,
+    AccessLog, AccessLogFormat, AddHeader, Config, CpuAffinity, DocPath, ErrorLevel, ErrorLog,
+    ErrorPage, Expires, FileSettings, Handler, HttpSettings, Listen, Location, LogEscape,
+    LogFormat, LogTarget, Map, MatchKind, ProxySettings, RedirectSettings, Rotate, Server,
+    ShardCount, Step, Upstream, DEFAULT_ROTATE_KEEP, DEFAULT_WORKER_CONNECTIONS, JSON_LOG_FORMAT,
 };
 use super::tree::{
-    At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, ServerTree,
-    StepTree,
+    At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, RawRotate,
+    ServerTree, StepTree,
 };
 use super::value::Template;
 use super::{ConfigError, ConfigErrors};
@@ -124,19 +124,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
     proxy::check_redirect_default(&tree.http, None, &mut r);
 
     let main = &tree.main;
-    let error_log = ErrorLog {
-        target: match main.error_log.as_ref().map(|a| a.value.as_str()) {
-            None | Some("stderr") => LogTarget::Stderr,
-            Some(p) => LogTarget::File(r.path(p)),
-        },
-        level: match &main.error_log_level {
-            None => log::LevelFilter::Info,
-            Some(l) => parse_level(&l.value).unwrap_or_else(|msg| {
-                r.error(&l.origin, format!("error_log level: {msg}"));
-                log::LevelFilter::Info
-            }),
-        },
-    };
+    let error_log = resolve_error_logs(main, &mut r);
     let mime = match &main.mime {
         None => MimeTypes::builtin(),
         Some(At {
@@ -362,16 +350,46 @@ fn resolve_log_formats(tree: &ConfigTree, r: &mut Resolver) {
     }
 }
 
-fn parse_level(l: &str) -> Result<log::LevelFilter, String> {
-    match l {
-        "debug" => Ok(log::LevelFilter::Debug),
-        "info" | "notice" => Ok(log::LevelFilter::Info),
-        "warn" => Ok(log::LevelFilter::Warn),
-        "error" | "crit" | "alert" | "emerg" => Ok(log::LevelFilter::Error),
-        other => Err(format!(
-            "unknown level {other:?}: expected debug, info, notice, warn, error, crit, alert or emerg"
-        )),
+/// Every `error_log` with its level (its own, else `error_log_level`, else `notice`); stderr
+/// when none is given.
+fn resolve_error_logs(main: &super::tree::MainSettings, r: &mut Resolver) -> Vec<ErrorLog> {
+    let level_of = |word: &At<String>, r: &mut Resolver| {
+        ErrorLevel::parse(&word.value).unwrap_or_else(|| {
+            r.error(
+                &word.origin,
+                format!(
+                    "error_log level: unknown level {:?}: expected debug, info, notice, warn, error, crit, alert or emerg",
+                    word.value
+                ),
+            );
+            ErrorLevel::Notice
+        })
+    };
+    let default = match &main.error_log_level {
+        None => ErrorLevel::Notice,
+        Some(l) => level_of(l, r),
+    };
+    let mut logs: Vec<ErrorLog> = main
+        .error_log
+        .iter()
+        .map(|at| ErrorLog {
+            target: match at.value.target.as_str() {
+                "stderr" => LogTarget::Stderr,
+                p => LogTarget::File(r.path(p)),
+            },
+            level: match &at.value.level {
+                None => default,
+                Some(l) => level_of(&At::new(l.clone(), at.origin.clone()), r),
+            },
+        })
+        .collect();
+    if logs.is_empty() {
+        logs.push(ErrorLog {
+            target: LogTarget::Stderr,
+            level: default,
+        });
     }
+    logs
 }
 
 /// The settings a block passes down to the blocks inside it.
@@ -832,6 +850,7 @@ fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
         buffer,
         flush,
         condition,
+        rotate,
     } = &at.value
     else {
         return None;
@@ -840,7 +859,12 @@ fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
         None | Some("combined") => AccessLogFormat::Combined,
         Some(name) => match r.log_formats.iter().find(|f| f.name == name) {
             Some(f) => AccessLogFormat::Custom(f.clone()),
-            None if name == "json" => AccessLogFormat::Json,
+            None if name == "common" => AccessLogFormat::Common,
+            None if name == "json" => AccessLogFormat::Json(LogFormat {
+                name: "json".to_string(),
+                escape: LogEscape::Json,
+                template: r.template(&at.origin, JSON_LOG_FORMAT),
+            }),
             None => {
                 r.error(&at.origin, format!("unknown log format \"{name}\""));
                 AccessLogFormat::Combined
@@ -857,6 +881,25 @@ fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
         buffer_bytes: buffer.unwrap_or(64 * 1024) as usize,
         flush: flush.unwrap_or(Duration::from_secs(1)),
         condition,
+        rotate: resolve_rotate(rotate, at, r),
+    })
+}
+
+/// `rotate_keep` alone rotates nothing: say so rather than ignore it.
+fn resolve_rotate(raw: &RawRotate, at: &At<RawAccessLog>, r: &mut Resolver) -> Option<Rotate> {
+    if raw.size.is_none() && raw.every.is_none() {
+        if raw.keep.is_some() {
+            r.error(
+                &at.origin,
+                "access_log: rotate_keep needs rotate_size or rotate_time",
+            );
+        }
+        return None;
+    }
+    Some(Rotate {
+        size: raw.size,
+        every: raw.every,
+        keep: raw.keep.unwrap_or(DEFAULT_ROTATE_KEEP),
     })
 }
 

@@ -21,8 +21,8 @@ use super::model::{AutoindexFormat, CpuAffinity, ShardCount};
 use super::tree::{
     self, AddHeaderTree, At, ConfigTree, FileLayer, HttpLayer, Layers, LocationTree, LogFormatTree,
     MainSettings, MapTree, MimeSource, Origin, ProxyHeaderTree, ProxyLayer, RawAccessLog,
-    RawBalance, RawHealthCheck, RawListen, RawMatch, RawPeer, RawRedirect, ServerTree, StepTree,
-    TlsLayer, UpstreamTree,
+    RawBalance, RawErrorLog, RawHealthCheck, RawListen, RawMatch, RawPeer, RawRedirect, RawRotate,
+    ServerTree, StepTree, TlsLayer, UpstreamTree,
 };
 use super::units::{parse_duration, parse_size};
 use super::{resolve, Config, ConfigError, ConfigErrors};
@@ -225,6 +225,9 @@ impl<'de> Deserialize<'de> for TomlAccessLogs {
             flush: Option<Time>,
             #[serde(rename = "if")]
             condition: Option<String>,
+            rotate_size: Option<Size>,
+            rotate_time: Option<Time>,
+            rotate_keep: Option<u32>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -254,6 +257,7 @@ impl<'de> Deserialize<'de> for TomlAccessLogs {
                     buffer: None,
                     flush: None,
                     condition: None,
+                    rotate: RawRotate::default(),
                 },
                 One::Table(t) => RawAccessLog::On {
                     path: t.path,
@@ -261,10 +265,55 @@ impl<'de> Deserialize<'de> for TomlAccessLogs {
                     buffer: t.buffer.map(|s| s.0),
                     flush: t.flush.map(|t| t.0),
                     condition: t.condition,
+                    rotate: RawRotate {
+                        size: t.rotate_size.map(|s| s.0),
+                        every: t.rotate_time.map(|t| t.0),
+                        keep: t.rotate_keep,
+                    },
                 },
             });
         }
         Ok(TomlAccessLogs(out))
+    }
+}
+
+/// `error_log = "path"`, `"stderr"`, `{ path = "…", level = "warn" }`, or a list of those.
+#[derive(Debug)]
+struct TomlErrorLogs(Vec<RawErrorLog>);
+
+impl<'de> Deserialize<'de> for TomlErrorLogs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            path: String,
+            level: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum One {
+            Path(String),
+            Table(Table),
+        }
+        let ones = one_of::<OneOrMany<One>, _>(
+            d,
+            "expected \"stderr\", a path, { path = \"…\", level = \"warn\" }, or a list of those",
+        )?
+        .into_vec();
+        Ok(TomlErrorLogs(
+            ones.into_iter()
+                .map(|one| match one {
+                    One::Path(target) => RawErrorLog {
+                        target,
+                        level: None,
+                    },
+                    One::Table(t) => RawErrorLog {
+                        target: t.path,
+                        level: t.level,
+                    },
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -640,8 +689,8 @@ struct TomlMain {
     /// The longest a graceful stop (SIGQUIT) waits for requests in flight.
     worker_shutdown_timeout: Option<Time>,
     pid: Option<String>,
-    /// "stderr" or a path.
-    error_log: Option<String>,
+    /// "stderr", a path, `{ path, level }`, or a list of those.
+    error_log: Option<TomlErrorLogs>,
     error_log_level: Option<String>,
     /// An nginx-format mime.types file, relative to the configuration's directory.
     mime_types: Option<String>,
@@ -1006,7 +1055,13 @@ pub fn parse_tree(
         worker_connections: raw.main.worker_connections,
         shutdown_timeout: raw.main.worker_shutdown_timeout.map(|t| t.0),
         pid: raw.main.pid.map(|p| At::new(p, whole.clone())),
-        error_log: raw.main.error_log.map(|p| At::new(p, whole.clone())),
+        error_log: raw
+            .main
+            .error_log
+            .map_or_else(Vec::new, |l| l.0)
+            .into_iter()
+            .map(|l| At::new(l, whole.clone()))
+            .collect(),
         error_log_level: raw.main.error_log_level.map(|p| At::new(p, whole.clone())),
         mime: match (raw.main.mime_types, raw.main.types) {
             (Some(_), Some(_)) => {

@@ -65,8 +65,9 @@ pub struct MainSettings {
     pub shutdown_timeout: Option<std::time::Duration>,
     /// `pid` path as written.
     pub pid: Option<At<String>>,
-    /// "stderr" or a path as written.
-    pub error_log: Option<At<String>>,
+    /// Every `error_log`, in order: "stderr" or a path as written, and its own level.
+    pub error_log: Vec<At<RawErrorLog>>,
+    /// The level of the logs that give none (TOML's `error_log_level`).
     pub error_log_level: Option<At<String>>,
     pub mime: Option<At<MimeSource>>,
 }
@@ -380,18 +381,34 @@ pub struct HttpLayer {
     pub merge_slashes: Option<bool>,
 }
 
-/// `access_log off` or `access_log path [format] [buffer=] [flush=] [if=]`.
+/// `error_log stderr|path [level]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawErrorLog {
+    pub target: String,
+    pub level: Option<String>,
+}
+
+/// `access_log off` or `access_log path [format] [buffer=] [flush=] [if=] [rotate_*=]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawAccessLog {
     Off,
     On {
         path: String,
-        /// Format name: "combined" (default), "json", or a `log_format` name.
+        /// Format name: "combined" (default), "common", "json", or a `log_format` name.
         format: Option<String>,
         buffer: Option<u64>,
         flush: Option<Duration>,
         condition: Option<String>,
+        rotate: RawRotate,
     },
+}
+
+/// `rotate_size=`, `rotate_time=`, `rotate_keep=` as given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawRotate {
+    pub size: Option<u64>,
+    pub every: Option<Duration>,
+    pub keep: Option<u32>,
 }
 
 /// `listen address:port [default_server] [backlog=N] [reuseport] [ssl]`.

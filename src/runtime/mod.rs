@@ -10,6 +10,8 @@
 //!   published, new listen addresses are bound and removed ones closed on every shard, and
 //!   no connection is closed: requests in flight finish under the old generation, the next
 //!   request of a kept-alive connection runs under the new one.
+//! - SIGUSR1 reopens every log file (`log::reopen`); access logs can also rotate by
+//!   themselves (`log::rotate`, one thread).
 //! - SIGQUIT stops gracefully: shards stop accepting, finish requests in flight (for at most
 //!   `worker_shutdown_timeout`), close idle connections; SIGINT/SIGTERM stop at once.
 //!
@@ -109,6 +111,11 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
             return Err(e);
         }
     };
+    // Built-in access-log rotation (`rotate_size=` / `rotate_time=`): one thread, see log::rotate.
+    let rotator_view = current.clone();
+    let _rotator =
+        crate::log::rotate::spawn(move || rotator_view.load().config.clone(), stop.clone())
+            .map_err(|e| log::error!("cannot start the log rotation thread: {e}"));
     let cpu_list: Vec<String> = cpus.iter().map(ShardCpus::to_string).collect();
     log::info!(
         "anx/{} started: {} shard(s) on CPUs [{}]",
@@ -177,7 +184,7 @@ impl Control {
                     }
                     SIGUSR1 => {
                         log::info!("signal {signal} (SIGUSR1) received, reopening logs");
-                        log::warn!("log reopening is not implemented yet");
+                        crate::log::reopen::request();
                     }
                     _ => {}
                 }

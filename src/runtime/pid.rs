@@ -6,7 +6,6 @@
 //! still holds its own id: a second instance started by mistake must not delete the pid file
 //! of the one that is really serving.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 /// A pid file this process wrote; removed on drop if it still names this process.
@@ -61,20 +60,8 @@ pub fn parse_pid(text: &str) -> Option<libc::pid_t> {
     digits.parse::<libc::pid_t>().ok().filter(|&p| p > 0)
 }
 
-/// An OS error as nginx prints it: "2: No such file or directory".
-pub fn os_error(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => {
-            // std's text is "No such file or directory (os error 2)"; keep the words only.
-            let text = io::Error::from_raw_os_error(code).to_string();
-            let words = text
-                .strip_suffix(&format!(" (os error {code})"))
-                .unwrap_or(&text);
-            format!("{code}: {words}")
-        }
-        None => e.to_string(),
-    }
-}
+/// Kept here for the callers that found it here; it lives with the logs now.
+pub use crate::log::os_error;
 
 #[cfg(test)]
 mod tests {
@@ -95,7 +82,7 @@ mod tests {
 
     #[test]
     fn errors_read_like_nginx() {
-        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
         assert_eq!(os_error(&e), "2: No such file or directory");
     }
 

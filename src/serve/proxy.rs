@@ -564,7 +564,7 @@ async fn attempt(
             };
             let message = match failure {
                 Failure::Timeout => "upstream timed out (110: Connection timed out)".to_string(),
-                _ => format!("connect() failed ({e})"),
+                _ => format!("connect() failed ({})", crate::log::os_error(&e)),
             };
             return Err(AttemptError::new(
                 failure,

@@ -212,7 +212,7 @@ impl Shard {
         let mut quitting: Option<Option<Instant>> = None;
         while !stop.load(Ordering::Relaxed) {
             glommio::timer::sleep(TICK).await;
-            self.resources.access_logs.flush_older_than(flush_every);
+            self.resources.access_logs.tick(flush_every);
             self.resources.expire_upstreams(Instant::now());
             while let Ok(order) = orders.try_recv() {
                 match order {

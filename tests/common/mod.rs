@@ -140,6 +140,7 @@ impl Anx {
         Self::spawn(cmd)
     }
 
+    /// Debian's nginx on `conf` (one worker, no master), its port chosen here; killed on drop.
     pub fn start_nginx(site: &Site, conf: &str) -> Anx {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

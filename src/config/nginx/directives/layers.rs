@@ -15,7 +15,9 @@ pub(super) enum Level {
 }
 
 impl Walker {
-    /// `access_log off` or `access_log path [format [buffer=size] [flush=time] [if=cond]]`.
+    /// `access_log off` or `access_log path [format [buffer=size] [flush=time] [if=cond]
+    /// [rotate_size=size] [rotate_time=time] [rotate_keep=n]]` (the `rotate_*` parameters
+    /// are anx's own).
     fn access_log(&mut self, d: &Directive) -> Option<RawAccessLog> {
         let path = arg(d, 0);
         if path == "off" {
@@ -35,6 +37,7 @@ impl Walker {
         // As nginx, the second word is always the format name.
         let format = d.args.get(1).map(|a| a.value.clone());
         let (mut buffer, mut flush, mut condition) = (None, None, None);
+        let mut rotate = tree::RawRotate::default();
         let mut ok = true;
         for a in d.args.iter().skip(2) {
             let word = a.value.as_str();
@@ -56,6 +59,30 @@ impl Walker {
                 }
             } else if let Some(value) = word.strip_prefix("if=") {
                 condition = Some(value.to_string());
+            } else if let Some(value) = word.strip_prefix("rotate_size=") {
+                match tree::size(value) {
+                    Ok(n) if n > 0 => rotate.size = Some(n),
+                    _ => {
+                        self.error(d, format!("invalid rotate_size \"{value}\""));
+                        ok = false;
+                    }
+                }
+            } else if let Some(value) = word.strip_prefix("rotate_time=") {
+                match tree::time(value) {
+                    Ok(t) if t.as_secs() > 0 => rotate.every = Some(t),
+                    _ => {
+                        self.error(d, format!("invalid rotate_time \"{value}\""));
+                        ok = false;
+                    }
+                }
+            } else if let Some(value) = word.strip_prefix("rotate_keep=") {
+                match value.parse::<u32>() {
+                    Ok(n) if n > 0 => rotate.keep = Some(n),
+                    _ => {
+                        self.error(d, format!("invalid rotate_keep \"{value}\""));
+                        ok = false;
+                    }
+                }
             } else if word == "gzip" || word.starts_with("gzip=") {
                 self.error(
                     d,
@@ -77,6 +104,7 @@ impl Walker {
             buffer,
             flush,
             condition,
+            rotate,
         })
     }
 

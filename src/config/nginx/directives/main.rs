@@ -3,7 +3,7 @@
 //! `http` block that the `http` module walks.
 
 use super::{arg, is_no_op_directive, Seen, Walker, EVENTS, MAIN};
-use crate::config::model::CpuAffinity;
+use crate::config::model::{CpuAffinity, ErrorLevel};
 use crate::config::nginx::parser::Directive;
 use crate::config::tree::{self, ConfigTree};
 
@@ -92,15 +92,9 @@ impl Walker {
         ok.then_some(CpuAffinity::Sets(sets))
     }
 
-    /// `error_log path|stderr [level]`: anx has one error log, set in the main context.
+    /// `error_log path|stderr [level]`, as often as wanted in the main context: every line
+    /// goes to each log whose level it meets.
     fn error_log(&mut self, d: &Directive, main: &mut tree::MainSettings) {
-        if main.error_log.is_some() {
-            self.error(
-                d,
-                "\"error_log\" directive is duplicate: anx writes one error log",
-            );
-            return;
-        }
         let target = arg(d, 0);
         for scheme in ["syslog:", "memory:"] {
             if target.starts_with(scheme) {
@@ -111,19 +105,20 @@ impl Walker {
                 return;
             }
         }
-        let origin = self.origin(d);
-        if d.args.len() == 2 {
-            let level = arg(d, 1);
-            const LEVELS: [&str; 8] = [
-                "debug", "info", "notice", "warn", "error", "crit", "alert", "emerg",
-            ];
-            if !LEVELS.contains(&level) {
+        let level = d.args.get(1).map(|a| a.value.clone());
+        if let Some(level) = &level {
+            if ErrorLevel::parse(level).is_none() {
                 self.error(d, format!("invalid log level \"{level}\""));
                 return;
             }
-            main.error_log_level = Some(tree::At::new(level.to_string(), origin.clone()));
         }
-        main.error_log = Some(tree::At::new(target.to_string(), origin));
+        main.error_log.push(tree::At::new(
+            tree::RawErrorLog {
+                target: target.to_string(),
+                level,
+            },
+            self.origin(d),
+        ));
     }
 
     fn events_block(&mut self, dirs: &[Directive], tree: &mut ConfigTree) {

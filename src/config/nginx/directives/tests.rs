@@ -96,10 +96,12 @@ fn main_and_events_directives() {
     assert_eq!(main.worker_connections, Some(4096));
     let pid = main.pid.as_ref().map(|p| (p.value.as_str(), p.origin.line));
     assert_eq!(pid, Some(("run/anx.pid", Some(3))));
-    let log = main.error_log.as_ref().map(|l| l.value.as_str());
-    assert_eq!(log, Some("logs/error.log"));
-    let level = main.error_log_level.as_ref().map(|l| l.value.as_str());
-    assert_eq!(level, Some("warn"));
+    let logs: Vec<(&str, Option<&str>)> = main
+        .error_log
+        .iter()
+        .map(|l| (l.value.target.as_str(), l.value.level.as_deref()))
+        .collect();
+    assert_eq!(logs, [("logs/error.log", Some("warn"))]);
     assert_eq!(tree.source.as_deref(), Some(Path::new(FILE)));
     assert_eq!(tree.base_dir, PathBuf::from("/prefix"));
     let origin = &main
@@ -980,14 +982,16 @@ fn access_logs() {
                 format: None,
                 buffer: None,
                 flush: None,
-                condition: None
+                condition: None,
+                rotate: Default::default(),
             },
             &RawAccessLog::On {
                 path: "logs/b.log".into(),
                 format: Some("main".into()),
                 buffer: Some(32 * 1024),
                 flush: Some(Duration::from_secs(5)),
-                condition: Some("$loggable".into())
+                condition: Some("$loggable".into()),
+                rotate: Default::default(),
             },
         ]
     );
