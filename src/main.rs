@@ -55,10 +55,12 @@ fn build_options() -> String {
         "release"
     };
     format!(
-        "built for {arch}-{os} ({profile} build) with glommio 0.9 (io_uring), httparse, regex\n\
+        "built for {arch}-{os} ({profile} build) with glommio 0.9 (io_uring), httparse, regex, \
+         rustls 0.23 ({provider})\n\
          configuration: TOML (native) and nginx.conf syntax; default file {DEFAULT_CONFIG}\n",
         arch = std::env::consts::ARCH,
         os = std::env::consts::OS,
+        provider = anx::tls::PROVIDER_NAME,
     )
 }
 

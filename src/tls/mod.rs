@@ -24,17 +24,34 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 
-/// The crypto provider every TLS object of anx uses: aws-lc-rs, rustls's default and its
-/// fastest for handshakes (it builds here with only a C compiler).
+// The provider is chosen at build time: aws-lc-rs by default, ring with `--features ring`
+// (perf/results/2026-12-01-tls.md compares them). Session-ticket sealing (`ticket`) and the
+// certificate fingerprint (`info`) call aws-lc-rs directly either way; they are not on the
+// handshake's path.
+#[cfg(not(feature = "ring"))]
+use rustls::crypto::aws_lc_rs as chosen;
+#[cfg(feature = "ring")]
+use rustls::crypto::ring as chosen;
+
+/// The name of the provider built in, for `anx -V` and the benchmark's notes.
+pub const PROVIDER_NAME: &str = if cfg!(feature = "ring") {
+    "ring"
+} else {
+    "aws-lc-rs"
+};
+
+/// The crypto provider every TLS object of anx uses: aws-lc-rs (rustls's default and, on
+/// this machine, the faster one for handshakes) unless built with the `ring` feature.
 pub fn provider() -> CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
+    chosen::default_provider()
 }
 
 /// [`provider`] with every suite and group it has (the configuration picks among them).
+/// ring has no post-quantum hybrid group, so `X25519MLKEM768` is only there with aws-lc-rs.
 pub fn full_provider() -> Arc<CryptoProvider> {
     let mut p = provider();
-    p.cipher_suites = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.to_vec();
-    p.kx_groups = rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.to_vec();
+    p.cipher_suites = chosen::ALL_CIPHER_SUITES.to_vec();
+    p.kx_groups = chosen::ALL_KX_GROUPS.to_vec();
     Arc::new(p)
 }
 

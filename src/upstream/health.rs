@@ -8,7 +8,8 @@
 //! the prober and the prober never touches their state.
 //!
 //! Probes do not multiply with the shard count: one thread ("anx-health") with blocking std
-//! sockets sends `GET uri HTTP/1.0` to each peer on its group's interval, each peer on its
+//! sockets (inside TLS for a group whose `HealthCheck::tls` says so, see `probe_conn`)
+//! sends `GET uri HTTP/1.0` to each peer on its group's interval, each peer on its
 //! own schedule (`interval` after its previous probe was due, so every peer is probed every
 //! `interval`, not `interval × peers`). Probes run one after another, so a round of peers
 //! that all time out takes up to `peers × timeout`; a schedule that falls behind skips ahead

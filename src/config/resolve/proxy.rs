@@ -1112,6 +1112,18 @@ mod tests {
     }
 
     #[test]
+    fn probe_names_lose_their_port() {
+        for (group, name) in [
+            ("app", "app"),
+            ("127.0.0.1:8443", "127.0.0.1"),
+            ("[::1]:443", "::1"),
+            ("backend.test:9", "backend.test"),
+        ] {
+            assert_eq!(super::group_host(group), name, "{group}");
+        }
+    }
+
+    #[test]
     fn proxy_pass_https() {
         let c = ok("upstream app { server 127.0.0.1:9443; }
             server { listen 127.0.0.1:1;
