@@ -118,7 +118,10 @@ fn several_destinations_each_with_its_level() {
             .is_empty())
         .then_some(())
     });
-    assert!(!anx.stderr_matching(&["[crit]"]).is_empty());
+    // stderr is read by a thread of the test: wait for the line rather than race it.
+    poll_until(Duration::from_secs(15), "the crit line on stderr", || {
+        (!anx.stderr_matching(&["[crit]"]).is_empty()).then_some(())
+    });
     // Below each log's level nothing is written.
     assert!(!read(&site, "crit.log").contains("[error]"));
     assert!(!read(&site, "crit.log").contains("[notice]"));
