@@ -98,17 +98,9 @@ fn custom_formats_conditions_and_locations() {
     assert_eq!(lines(&site, "custom.log", 2).len(), 2);
 }
 
-/// Sends `sig` (libc::SIGUSR1, …) to `pid`.
-fn signal(pid: u32, sig: libc::c_int) {
-    let pid = libc::pid_t::try_from(pid).expect("a pid");
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
-}
-
 /// Stops `server` with SIGTERM and waits until it has exited (buffers written).
 fn stop(server: &mut Anx) {
-    signal(server.pid(), libc::SIGTERM);
+    server.signal(libc::SIGTERM);
     poll_until(Duration::from_secs(15), "the server to exit", || {
         (!server.alive()).then_some(())
     });
@@ -497,7 +489,7 @@ access_log = { path = "logs/access.log", format = "seq", buffer = "4k", flush = 
     target.store(2 * PHASE, Ordering::SeqCst);
     std::fs::rename(&log, &old).unwrap();
     all_reach(PHASE + PHASE / 2);
-    signal(anx.pid(), libc::SIGUSR1);
+    anx.signal(libc::SIGUSR1);
     // Phase 3: on until every connection's lines reach the new file.
     target.store(u64::MAX, Ordering::SeqCst);
     poll_until(

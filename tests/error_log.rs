@@ -142,9 +142,7 @@ fn reopen_moves_the_error_log_to_a_new_file() {
     line_with(&site, "error.log", "GET /before");
     let logs = site.path().join("logs");
     std::fs::rename(logs.join("error.log"), logs.join("error.log.1")).unwrap();
-    let pid = libc::pid_t::try_from(anx.pid()).unwrap();
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
+    anx.signal(libc::SIGUSR1);
     line_with(&site, "error.log.1", "reopening logs");
     assert_eq!(anx.get("/after").status, 502);
     line_with(&site, "error.log", "GET /after");

@@ -24,18 +24,10 @@ use common::*;
 /// Generous bound for things that happen within a few shard ticks (100 ms each).
 const SETTLE: Duration = Duration::from_secs(20);
 
-fn signal(anx: &Anx, sig: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{sig}"), &anx.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{sig} failed");
-}
-
 /// Sends SIGHUP and waits until the error log says the reload is done (or refused).
 fn reload(anx: &Anx) -> String {
     let before = anx.stderr_matching(&["reload"]).len();
-    signal(anx, "HUP");
+    anx.signal(libc::SIGHUP);
     let deadline = Instant::now() + SETTLE;
     loop {
         let lines = anx.stderr_matching(&["reload"]);
@@ -369,7 +361,7 @@ fn a_graceful_stop_finishes_requests_in_flight_and_closes_idle_connections() {
     assert_eq!(idle.response().status, 206);
     let (mut download, mut got) = start_download(port);
 
-    signal(&anx, "QUIT");
+    anx.signal(libc::SIGQUIT);
     // The idle kept-alive connection is closed (EOF, no response).
     idle.set_read_timeout(SETTLE);
     assert!(
@@ -400,7 +392,7 @@ fn worker_shutdown_timeout_bounds_a_graceful_stop() {
     let mut anx = Anx::start_conf(&site, &static_conf("worker_shutdown_timeout 1s;"), 1);
     // A download nobody reads: it can never finish on its own.
     let (_stuck, _) = start_download(anx.port);
-    signal(&anx, "QUIT");
+    anx.signal(libc::SIGQUIT);
     let status = wait_exit(&mut anx);
     assert!(status.success(), "exit status {status}");
     assert!(
@@ -416,7 +408,7 @@ fn sigterm_stops_at_once_even_with_requests_in_flight() {
     let site = site_with_big_file();
     let mut anx = Anx::start_conf(&site, &static_conf(""), 1);
     let (_stuck, _) = start_download(anx.port);
-    signal(&anx, "TERM");
+    anx.signal(libc::SIGTERM);
     assert!(wait_exit(&mut anx).success());
 }
 
@@ -441,7 +433,7 @@ fn systemd_hears_ready_reloading_and_stopping() {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     assert_eq!(next(), "READY=1\n");
-    signal(&anx, "HUP");
+    anx.signal(libc::SIGHUP);
     let reloading = next();
     let lines: Vec<&str> = reloading.lines().collect();
     assert_eq!(lines.first(), Some(&"RELOADING=1"), "{reloading:?}");
@@ -451,7 +443,7 @@ fn systemd_hears_ready_reloading_and_stopping() {
         .and_then(|v| v.parse::<u64>().ok());
     assert!(usec.is_some_and(|u| u > 0), "{reloading:?}");
     assert_eq!(next(), "READY=1\n");
-    signal(&anx, "QUIT");
+    anx.signal(libc::SIGQUIT);
     assert_eq!(next(), "STOPPING=1\n");
     assert!(wait_exit(&mut anx).success());
 }

@@ -451,19 +451,11 @@ fn a_reload_keeps_the_staple_while_the_responder_is_down() {
     std::fs::write(site.path().join("anx.conf"), page("two")).unwrap();
     let before = anx.stderr_matching(&["generation 2 in effect"]).len();
     assert_eq!(before, 0);
-    signal_reload(&anx);
+    anx.signal(libc::SIGHUP);
     wait_for_log(&anx, &["generation 2 in effect"]);
     // The new generation's first handshakes already carry the response fetched before.
     for _ in 0..4 {
         let out = status(&anx, "a.test", "-tls1_3");
         assert!(out.contains("Cert Status: good"), "{out}");
     }
-}
-
-fn signal_reload(anx: &Anx) {
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &anx.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
 }

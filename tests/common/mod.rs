@@ -293,6 +293,14 @@ impl Anx {
             .collect()
     }
 
+    /// Sends `sig` (`libc::SIGHUP`, …) to the server.
+    pub fn signal(&self, sig: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("a pid");
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+
     /// The exit status, once the process has ended.
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
