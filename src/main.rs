@@ -47,7 +47,14 @@ fn version_line() -> String {
     format!("anx version: anx/{}\n", env!("CARGO_PKG_VERSION"))
 }
 
-/// `-V`: what this binary was built with, in nginx's shape.
+/// The nginx release whose behaviour anx follows and is checked against (Debian 12's
+/// package, which the parity tests run beside anx). Tools that read `nginx -V` (nginx's own
+/// test suite, certbot's nginx plugin) look for this line.
+const NGINX_COMPATIBLE: &str = "1.22.1";
+
+/// `-V`: what this binary was built with, in nginx's shape: the lines tools parse (`nginx
+/// version:`, `built with`, `TLS SNI support enabled`, `configure arguments:`) after anx's
+/// own, and anx's details last.
 fn build_options() -> String {
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -55,12 +62,17 @@ fn build_options() -> String {
         "release"
     };
     format!(
-        "built for {arch}-{os} ({profile} build) with glommio 0.9 (io_uring), httparse, regex, \
-         rustls 0.23 ({provider})\n\
-         configuration: TOML (native) and nginx.conf syntax; default file {DEFAULT_CONFIG}\n",
+        "nginx version: nginx/{NGINX_COMPATIBLE} (anx follows this release's behaviour)\n\
+         built with rustls 0.23 ({provider})\n\
+         TLS SNI support enabled\n\
+         configure arguments: --prefix=./ --conf-path={DEFAULT_CONFIG} \
+         --error-log-path=stderr {modules}\n\
+         anx: built for {arch}-{os} ({profile} build) with glommio 0.9 (io_uring), httparse, \
+         regex; configuration in TOML (native) or nginx.conf syntax\n",
         arch = std::env::consts::ARCH,
         os = std::env::consts::OS,
         provider = anx::tls::PROVIDER_NAME,
+        modules = anx::config::nginx::modules::configure_arguments(),
     )
 }
 
@@ -94,7 +106,7 @@ fn load(cli: &cli::Cli) -> Result<(Config, Option<PathBuf>), config::ConfigError
             };
             let (config, notes) = config::load_with_notes(&path, &prefix, globals)?;
             for note in notes {
-                eprintln!("anx: [notice] {note}");
+                eprintln!("anx: [warn] {note}");
             }
             Ok((config, Some(path)))
         }
@@ -179,10 +191,12 @@ fn apply_overrides(config: &mut Config, cli: &cli::Cli) {
             .error_log
             .first()
             .map_or(ErrorLevel::Notice, |l| l.level);
-        let target = if e == "stderr" {
-            LogTarget::Stderr
-        } else {
-            LogTarget::File(PathBuf::from(e))
+        // As nginx: a relative -e names a file under the prefix (-p), not the current
+        // directory.
+        let target = match (&cli.prefix, e.as_str()) {
+            (_, "stderr") => LogTarget::Stderr,
+            (Some(prefix), path) => LogTarget::File(prefix.join(path)),
+            (None, path) => LogTarget::File(PathBuf::from(path)),
         };
         config.error_log = vec![ErrorLog { target, level }];
     }

@@ -577,7 +577,7 @@ fn daemon_on_is_accepted_and_anx_says_it_stays_in_the_foreground() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("[notice] \"daemon on\" has no effect") && err.contains("nginx.conf:1"),
+        err.contains("[warn] \"daemon on\" has no effect") && err.contains("nginx.conf:1"),
         "{err}"
     );
     assert!(!err.contains("master_process"), "{err}");

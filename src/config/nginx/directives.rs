@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::modules;
 use super::parser::{parse_file, parse_param, Directive, ParseOptions};
 use crate::config::tree::{self, ConfigTree, Origin};
 use crate::config::{ConfigError, ConfigErrors};
@@ -184,6 +185,7 @@ const SPECS: &[Spec] = &[
     simple("daemon", MAIN, 1, 1),
     simple("master_process", MAIN, 1, 1),
     simple("user", MAIN, 1, 2),
+    simple("load_module", MAIN, 1, 1),
     block("events", MAIN, 0, 0),
     block("http", MAIN, 0, 0),
     // events
@@ -328,6 +330,8 @@ const SPECS: &[Spec] = &[
     simple("proxy_busy_buffers_size", HSL, 1, 1),
     simple("proxy_max_temp_file_size", HSL, 1, 1),
     simple("proxy_temp_file_write_size", HSL, 1, 1),
+    simple("proxy_temp_path", HSL, 1, 4),
+    simple("client_body_temp_path", HSL, 1, 4),
     simple("ssl_dhparam", HTTP | SRV, 1, 1),
 ];
 
@@ -465,6 +469,17 @@ const NO_OPS: &[NoOp] = &[
         reason: PROXY_SPOOLING,
     },
     NoOp {
+        directive: "proxy_temp_path",
+        value: NoOpValue::Any,
+        reason: PROXY_SPOOLING,
+    },
+    NoOp {
+        directive: "client_body_temp_path",
+        value: NoOpValue::Any,
+        reason: "anx does not spill request bodies to disk yet: it holds them in memory, bounded \
+                 by client_max_body_size",
+    },
+    NoOp {
         directive: "ssl_dhparam",
         value: NoOpValue::Any,
         reason: "rustls has no finite-field Diffie-Hellman (DHE) suites; key exchange is \
@@ -531,6 +546,9 @@ struct Walker {
     notes: Vec<ConfigError>,
     /// Set for [`script_from_text`]: every step and error is placed at the script.
     script: Option<ScriptPlace>,
+    /// Modules named by `load_module` that anx does not have, with where: a directive of
+    /// one of them is then reported with the line that loaded it.
+    loaded_modules: Vec<(String, String)>,
 }
 
 /// Sections seen in the main context, across the `-g` text and the file.
@@ -588,14 +606,7 @@ impl Walker {
     /// not, argument count. `true` when the directive may be handled.
     fn check(&mut self, d: &Directive, ctx: Ctx) -> bool {
         let Some(spec) = spec(&d.name, ctx) else {
-            if names::is_nginx_directive(&d.name) {
-                self.error(
-                    d,
-                    format!("\"{}\" directive is not supported by anx yet", d.name),
-                );
-            } else {
-                self.error(d, format!("unknown directive \"{}\"", d.name));
-            }
+            self.not_in_anx(d);
             return false;
         };
         if spec.ctx & ctx == 0 {
@@ -633,6 +644,31 @@ impl Walker {
             return false;
         }
         true
+    }
+
+    /// A directive the table does not have: a module anx lacks (naming it, and the
+    /// `load_module` that asked for it), a stock directive not done yet, or a typo.
+    fn not_in_anx(&mut self, d: &Directive) {
+        let module = modules::module_of(&d.name).filter(|m| !m.in_anx);
+        let message = match module {
+            Some(m) => {
+                let loaded = self
+                    .loaded_modules
+                    .iter()
+                    .find(|(name, _)| name == m.name)
+                    .map(|(_, at)| format!(" (loaded by \"load_module\" at {at})"))
+                    .unwrap_or_default();
+                format!(
+                    "\"{}\" directive is not supported by anx yet ({}{loaded}: {})",
+                    d.name, m.name, m.instead
+                )
+            }
+            None if names::is_nginx_directive(&d.name) => {
+                format!("\"{}\" directive is not supported by anx yet", d.name)
+            }
+            None => format!("unknown directive \"{}\"", d.name),
+        };
+        self.error(d, message);
     }
 
     fn duplicate(&mut self, d: &Directive) {

@@ -11,5 +11,6 @@ pub mod parser;
 
 pub use parser::{parse_file, parse_str, Arg, Directive, ParseOptions};
 pub mod directives;
+pub mod modules;
 
 pub use directives::{load_tree, script_from_text};

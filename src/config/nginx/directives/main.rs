@@ -4,8 +4,10 @@
 
 use super::{arg, is_no_op_directive, Seen, Walker, EVENTS, MAIN};
 use crate::config::model::{CpuAffinity, ErrorLevel};
+use crate::config::nginx::modules;
 use crate::config::nginx::parser::Directive;
 use crate::config::tree::{self, ConfigTree};
+use crate::config::ConfigError;
 
 impl Walker {
     pub(super) fn main_block(
@@ -35,6 +37,7 @@ impl Walker {
                     self.once(d, &mut main.shutdown_timeout, |w| w.time(d, arg(d, 0)))
                 }
                 "error_log" => self.error_log(d, main),
+                "load_module" => self.load_module(d),
                 "user" => self.error(
                     d,
                     "\"user\" directive is not supported: anx does not switch users; run it \
@@ -90,6 +93,40 @@ impl Walker {
             }
         }
         ok.then_some(CpuAffinity::Sets(sets))
+    }
+
+    /// `load_module file.so`: anx links its modules in, so the line is accepted with a
+    /// warning naming the module — that anx has it built in, or that it lacks it. Debian
+    /// enables modules this way by default (`modules-enabled/*.conf`), so a configuration
+    /// that never uses a missing module's directives still starts; using one is the error,
+    /// and it names this line.
+    fn load_module(&mut self, d: &Directive) {
+        let path = arg(d, 0);
+        let name = modules::module_file_stem(path);
+        let message = match modules::by_name(name) {
+            Some(m) if m.in_anx => {
+                format!("\"load_module {path}\" has no effect: {name} is built into anx")
+            }
+            Some(m) => {
+                let at = format!("{}:{}", d.file.display(), d.line);
+                self.loaded_modules.push((name.to_string(), at));
+                format!(
+                    "\"load_module {path}\" is ignored: anx does not have {name} ({}); \
+                     the configuration uses none of its directives, or they are errors",
+                    m.instead
+                )
+            }
+            None => format!(
+                "\"load_module {path}\" is ignored: anx cannot load nginx modules and has \
+                 no built-in {name}; directives it would add are unknown to anx"
+            ),
+        };
+        let origin = self.origin(d);
+        self.notes.push(ConfigError {
+            file: origin.file.map(|f| f.as_ref().clone()),
+            line: origin.line,
+            message,
+        });
     }
 
     /// `error_log path|stderr [level]`, as often as wanted in the main context: every line

@@ -53,6 +53,7 @@ pub fn script_from_text(text: &str, origin: &Origin) -> Result<Vec<At<StepTree>>
             origin: origin.clone(),
             multiline,
         }),
+        ..Walker::default()
     };
     let mut steps = Vec::new();
     for d in &dirs {

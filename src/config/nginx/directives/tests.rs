@@ -1206,7 +1206,11 @@ fn many_errors_in_one_run() {
     assert_eq!(
         got,
         [
-            (Some(2), "\"gzip\" directive is not supported by anx yet"),
+            (
+                Some(2),
+                "\"gzip\" directive is not supported by anx yet (ngx_http_gzip_module: \
+                 compression is planned)"
+            ),
             // nginx allows proxy_pass in locations only.
             (Some(6), "\"proxy_pass\" directive is not allowed here"),
             (Some(7), "unknown directive \"foo\""),
@@ -1221,7 +1225,8 @@ fn many_errors_in_one_run() {
             ),
             (
                 Some(15),
-                "\"limit_req\" directive is not supported by anx yet"
+                "\"limit_req\" directive is not supported by anx yet (ngx_http_limit_req_module: \
+                 access rules, auth and limits are planned)"
             ),
             (
                 Some(18),
@@ -1229,7 +1234,8 @@ fn many_errors_in_one_run() {
             ),
             (
                 Some(19),
-                "\"auth_basic\" directive is not supported by anx yet"
+                "\"auth_basic\" directive is not supported by anx yet (ngx_http_auth_basic_module: \
+                 access rules, auth and limits are planned)"
             ),
         ]
     );
@@ -1395,4 +1401,66 @@ fn never_panics_on_odd_input() {
             }
         }
     }
+}
+
+/// The module table behind `-V` and the directive table agree: every directive anx accepts
+/// belongs to a module `-V` says anx has, none to a module it says anx lacks, and every
+/// directive the module table names is one stock nginx (or the third-party module listed)
+/// has, so a typo in either table shows here.
+#[test]
+fn module_table_matches_directive_table() {
+    use crate::config::nginx::modules::{module_of, MODULES};
+    for spec in SPECS {
+        if spec.name.starts_with("anx_") {
+            continue;
+        }
+        match module_of(spec.name) {
+            Some(m) => assert!(
+                m.in_anx,
+                "\"{}\" is accepted but belongs to {}, which -V says anx lacks",
+                spec.name, m.name
+            ),
+            None => panic!("\"{}\" belongs to no module in the module table", spec.name),
+        }
+    }
+    for m in MODULES.iter().filter(|m| !m.flag.is_empty()) {
+        for d in m.directives.iter().filter(|d| !d.ends_with('*')) {
+            assert!(
+                super::names::is_nginx_directive(d),
+                "{} lists \"{d}\", which nginx does not have",
+                m.name
+            );
+        }
+    }
+}
+
+#[test]
+fn load_module_is_a_warning_and_its_directives_an_error() {
+    let text = "load_module modules/ngx_http_echo_module.so;\n\
+                load_module modules/ngx_http_map_module.so;\n\
+                events {}\nhttp { server { listen 8080; } }";
+    let tree = ok(text);
+    let notes: Vec<String> = tree.notes.iter().map(|n| n.to_string()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("ngx_http_echo_module") && n.contains("ignored")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("ngx_http_map_module") && n.contains("built into anx")),
+        "{notes:?}"
+    );
+    let used = "load_module modules/ngx_http_echo_module.so;\n\
+                events {}\nhttp { server { listen 8080; location / { echo hi; } } }";
+    let err = load(used).expect_err("a directive of a missing module is an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("ngx_http_echo_module") && text.contains("/t/nginx.conf:1"),
+        "{text}"
+    );
+    let gzip = load("events {}\nhttp { gzip on; }").expect_err("gzip is not in anx");
+    assert!(gzip.to_string().contains("ngx_http_gzip_module"), "{gzip}");
 }
