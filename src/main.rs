@@ -150,6 +150,9 @@ fn test_config(cli: &cli::Cli, dump: bool) -> ExitCode {
                 );
             }
             if dump {
+                if let Some(path) = &path {
+                    eprint!("{}", source_dump(path));
+                }
                 print!("{}", config::dump::to_toml(&config));
             }
             ExitCode::SUCCESS
@@ -160,6 +163,35 @@ fn test_config(cli: &cli::Cli, dump: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// nginx's `-T` listing: every configuration file read, in reading order, behind a
+/// `# configuration file PATH:` line. anx prints it on stderr so that stdout stays the TOML
+/// model (`anx -T > anx.toml` is the migration), while tools that read `nginx -T 2>&1` find
+/// nginx's sections.
+fn source_dump(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let files = match config::detect_syntax(path, &text) {
+        config::Syntax::Nginx => {
+            let conf_dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let opts = config::nginx::ParseOptions { prefix: conf_dir };
+            config::nginx::source_files(path, &opts)
+        }
+        config::Syntax::Toml => vec![(path.to_path_buf(), text.into_bytes())],
+    };
+    let mut out = String::new();
+    for (file, bytes) in files {
+        out.push_str(&format!("# configuration file {}:\n", file.display()));
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        if !bytes.ends_with(b"\n") {
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// `-s stop|quit|reopen|reload`: signal the server named by the configuration's pid file.

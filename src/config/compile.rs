@@ -108,7 +108,9 @@ impl Scope {
         if self.captures.contains(name) {
             return Some(Var::NamedCapture(name.to_string()));
         }
-        let prefixed = |p: &str| name.strip_prefix(p).filter(|rest| !rest.is_empty());
+        // As nginx, a prefix alone names a variable too: `$arg_` is the argument with an
+        // empty name (`?=value`).
+        let prefixed = |p: &str| name.strip_prefix(p);
         if let Some(rest) = prefixed("arg_") {
             return Some(Var::Arg(rest.to_string()));
         }
@@ -192,14 +194,15 @@ impl Scope {
 /// Compiles a regex the way nginx's PCRE runs it (bytes, ASCII classes), with a clear message
 /// for the PCRE constructs the regex crate does not have.
 pub fn pattern(source: &str, caseless: bool) -> Result<Pattern, String> {
-    let regex = regex::bytes::RegexBuilder::new(source)
+    let translated = pcre_quotes(source);
+    let regex = regex::bytes::RegexBuilder::new(&translated)
         .case_insensitive(caseless)
         .unicode(false)
         .size_limit(1 << 22)
         .build()
         .or_else(|_| {
             // Patterns with non-ASCII literals or Unicode classes need Unicode mode.
-            regex::bytes::RegexBuilder::new(source)
+            regex::bytes::RegexBuilder::new(&translated)
                 .case_insensitive(caseless)
                 .size_limit(1 << 22)
                 .build()
@@ -222,6 +225,43 @@ pub fn pattern(source: &str, caseless: bool) -> Result<Pattern, String> {
         caseless,
         regex,
     })
+}
+
+/// PCRE's `\Q…\E` (everything between is literal, `\E` optional at the end), which the
+/// regex crate lacks, rewritten as escaped text. Other escapes are copied as they are, so
+/// `\\Q` stays an escaped backslash followed by `Q`.
+fn pcre_quotes(source: &str) -> std::borrow::Cow<'_, str> {
+    if !source.contains("\\Q") {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut rest = source;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.chars().next() {
+            Some('Q') => {
+                let quoted = &after[1..];
+                let (literal, tail) = match quoted.find("\\E") {
+                    Some(end) => (&quoted[..end], &quoted[end + 2..]),
+                    None => (quoted, ""),
+                };
+                out.push_str(&regex::escape(literal));
+                rest = tail;
+            }
+            Some(c) => {
+                out.push('\\');
+                out.push(c);
+                rest = &after[c.len_utf8()..];
+            }
+            None => {
+                out.push('\\');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 fn last_line(s: &str) -> &str {
@@ -422,7 +462,8 @@ pub fn is_url(text: &str) -> bool {
     text.starts_with("http://") || text.starts_with("https://") || text.starts_with("$scheme")
 }
 
-/// `expires off|epoch|max|[modified] [-]time|@time-of-day`.
+/// `expires off|epoch|max|[modified] [-]time|@time-of-day`, with no variables (those are
+/// [`Expires::Variable`], which `resolve` builds and evaluates per request with this).
 pub fn expires(words: &[String]) -> Result<Expires, String> {
     let signed = |t: &str| -> Result<i64, String> {
         let (neg, t) = match t.strip_prefix('-') {
@@ -468,6 +509,17 @@ pub fn rewrite_flag(word: &str) -> Option<RewriteFlag> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pcre_quoting() {
+        assert_eq!(pcre_quotes(r"^\Q.example.com\E$"), r"^\.example\.com$");
+        assert_eq!(pcre_quotes(r"a\Q+*"), r"a\+\*");
+        assert_eq!(pcre_quotes(r"\\Q"), r"\\Q");
+        assert_eq!(pcre_quotes(r"\d+"), r"\d+");
+        let p = pattern(r"^(?P<name>[a-z]+)\Q.example.com\E$", false).unwrap();
+        assert!(p.regex.is_match(b"www.example.com"));
+        assert!(!p.regex.is_match(b"wwwxexample.com"));
+    }
 
     fn scope() -> Scope {
         let mut s = Scope::default();

@@ -514,7 +514,7 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
         })
         .collect();
     kv(out, "add_header", &list(&headers));
-    kv(out, "expires", &q(&expires(loc.expires)));
+    kv(out, "expires", &q(&expires(&loc.expires)));
     kv(
         out,
         "absolute_redirect",
@@ -875,14 +875,21 @@ fn access_logs(logs: &[AccessLog]) -> String {
 }
 
 /// `expires` in nginx's words.
-fn expires(e: Expires) -> String {
-    match e {
+fn expires(e: &Expires) -> String {
+    match *e {
         Expires::Off => "off".to_string(),
         Expires::Epoch => "epoch".to_string(),
         Expires::Max => "max".to_string(),
         Expires::After(s) => signed_seconds(s),
         Expires::Modified(s) => format!("modified {}", signed_seconds(s)),
         Expires::DailyAt(s) => format!("@{}", time(Duration::from_secs(u64::from(s)))),
+        Expires::Variable {
+            modified,
+            ref template,
+        } => {
+            let prefix = if modified { "modified " } else { "" };
+            format!("{prefix}{}", template.source)
+        }
     }
 }
 
@@ -1011,7 +1018,7 @@ fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) 
                             word(&h.value.source)
                         );
                     }
-                    let _ = writeln!(out, "{inner}expires {};", expires(loc.expires));
+                    let _ = writeln!(out, "{inner}expires {};", expires(&loc.expires));
                 }
                 write_steps(out, config, steps, depth + 1);
                 out.push_str(&indent);
@@ -1207,9 +1214,9 @@ mod tests {
         assert_eq!(time(Duration::from_secs(3600)), "1h");
         assert_eq!(time(Duration::from_millis(1500)), "1500ms");
         assert_eq!(time(Duration::ZERO), "0s");
-        assert_eq!(expires(Expires::After(-1)), "-1s");
-        assert_eq!(expires(Expires::Modified(3600)), "modified 1h");
-        assert_eq!(expires(Expires::DailyAt(15 * 3600 + 30 * 60)), "@15h30m");
+        assert_eq!(expires(&Expires::After(-1)), "-1s");
+        assert_eq!(expires(&Expires::Modified(3600)), "modified 1h");
+        assert_eq!(expires(&Expires::DailyAt(15 * 3600 + 30 * 60)), "@15h30m");
     }
 
     #[test]

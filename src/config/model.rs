@@ -530,7 +530,7 @@ pub struct AddHeader {
 }
 
 /// `expires`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expires {
     /// `expires off` (the default): no Expires or Cache-Control added.
     Off,
@@ -544,6 +544,12 @@ pub enum Expires {
     Modified(i64),
     /// `expires @15h30m`: the next time of day, in seconds after midnight.
     DailyAt(u32),
+    /// `expires [modified] $variable`: the value, read per request, is one of the forms
+    /// above (without `modified`); a value that is none of them sets nothing, as nginx.
+    Variable {
+        modified: bool,
+        template: crate::config::value::Template,
+    },
 }
 
 /// `absolute_redirect`, `port_in_redirect`, `server_name_in_redirect`.

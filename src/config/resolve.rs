@@ -498,7 +498,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         handler: Handler::Static,
         error_pages: server_level.error_pages.clone(),
         add_headers: server_level.add_headers.clone(),
-        expires: server_level.expires,
+        expires: server_level.expires.clone(),
         redirects: server_level.redirects,
         access_logs: server_level.access_logs.clone(),
         client_max_body_size: server_level.client_max_body_size,
@@ -652,7 +652,7 @@ fn resolve_location(
         handler,
         error_pages: here.error_pages.clone(),
         add_headers: here.add_headers.clone(),
-        expires: here.expires,
+        expires: here.expires.clone(),
         redirects: here.redirects,
         files,
         access_logs: here.access_logs.clone(),
@@ -695,7 +695,7 @@ fn if_locations(
                 if_here = inherit(here, headers, &at.origin, r);
                 *location = Some(Box::new(Location {
                     add_headers: if_here.add_headers.clone(),
-                    expires: if_here.expires,
+                    expires: if_here.expires.clone(),
                     // Never routed to: its own copy of the subtree would only cost memory.
                     locations: Vec::new(),
                     ..enclosing.clone()
@@ -815,9 +815,21 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
         }
     }
     if let Some(words) = &layers.expires {
-        match compile::expires(&words.value) {
-            Ok(e) => out.expires = e,
-            Err(msg) => r.error(&words.origin, msg),
+        let (modified, last) = match words.value.as_slice() {
+            [m, t] if m == "modified" => (true, t.as_str()),
+            [t] => (false, t.as_str()),
+            _ => (false, ""),
+        };
+        if last.contains('$') {
+            out.expires = Expires::Variable {
+                modified,
+                template: r.template(&words.origin, last),
+            };
+        } else {
+            match compile::expires(&words.value) {
+                Ok(e) => out.expires = e,
+                Err(msg) => r.error(&words.origin, msg),
+            }
         }
     }
     if let Some(v) = layers.absolute_redirect {

@@ -30,7 +30,24 @@ pub fn apply(resp: &mut Response, loc: Option<&Location>, ctx: &mut Ctx, status:
     }
     let safe = safe_status(status);
     if safe {
-        expires(resp, loc.expires, crate::http::date::now_secs());
+        let now = crate::http::date::now_secs();
+        match &loc.expires {
+            Expires::Variable { modified, template } => {
+                let mut text = Vec::new();
+                ctx.eval_in(
+                    template,
+                    &mut text,
+                    Scope {
+                        response: Some(resp),
+                        sent: None,
+                    },
+                );
+                if let Some(e) = expires_from_value(&text, *modified) {
+                    expires(resp, &e, now);
+                }
+            }
+            fixed => expires(resp, fixed, now),
+        }
     }
     let mut value = Vec::new();
     for h in &loc.add_headers {
@@ -66,10 +83,25 @@ fn set(resp: &mut Response, name: &str, value: &[u8]) {
     }
 }
 
+/// A variable's value as an `expires` argument: nginx parses it per request and sets
+/// nothing when it is empty or not a valid form (`modified` combines only with a time).
+fn expires_from_value(value: &[u8], modified: bool) -> Option<Expires> {
+    let text = std::str::from_utf8(value).ok()?;
+    if text.is_empty() {
+        return None;
+    }
+    let words: Vec<String> = if modified {
+        vec!["modified".to_string(), text.to_string()]
+    } else {
+        vec![text.to_string()]
+    };
+    crate::config::compile::expires(&words).ok()
+}
+
 /// nginx's `ngx_http_set_expires`.
-pub fn expires(resp: &mut Response, e: Expires, now: i64) {
-    let (at, cache_control) = match e {
-        Expires::Off => return,
+pub fn expires(resp: &mut Response, e: &Expires, now: i64) {
+    let (at, cache_control) = match *e {
+        Expires::Off | Expires::Variable { .. } => return,
         Expires::Epoch => (
             "Thu, 01 Jan 1970 00:00:01 GMT".to_string(),
             "no-cache".to_string(),
@@ -110,7 +142,7 @@ mod tests {
     fn fields(e: Expires, last_modified: Option<i64>, now: i64) -> String {
         let mut r = Response::new(200);
         r.last_modified = last_modified;
-        expires(&mut r, e, now);
+        expires(&mut r, &e, now);
         String::from_utf8(r.extra).unwrap()
     }
 

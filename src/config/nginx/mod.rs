@@ -9,7 +9,7 @@
 pub mod lexer;
 pub mod parser;
 
-pub use parser::{parse_file, parse_str, Arg, Directive, ParseOptions};
+pub use parser::{parse_file, parse_str, source_files, Arg, Directive, ParseOptions};
 pub mod directives;
 pub mod modules;
 

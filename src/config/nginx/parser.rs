@@ -68,6 +68,17 @@ pub fn parse_file(path: &Path, opts: &ParseOptions) -> Result<Vec<Directive>, Co
     parser.finish(out)
 }
 
+/// Every file [`parse_file`] reads for `path`, in the order it reads them, each once, with
+/// its bytes: what `anx -T` prints as nginx's `# configuration file PATH:` sections. Errors
+/// are left to `parse_file`; a file that cannot be read is not listed.
+pub fn source_files(path: &Path, opts: &ParseOptions) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut parser = Parser::new(opts);
+    parser.sources = Some(Vec::new());
+    let mut out = Vec::new();
+    parser.read_file(path, None, 0, &mut out);
+    parser.sources.unwrap_or_default()
+}
+
 /// Parses `text` as if it were a file at `pseudo_file` (whose name is only used in
 /// directives and errors; includes still resolve against `opts.prefix`).
 pub fn parse_str(
@@ -103,6 +114,8 @@ struct Parser<'o> {
     open: Vec<PathBuf>,
     /// How many `include`s deep we are.
     include_depth: usize,
+    /// When set, every file read, once, with its bytes ([`source_files`]).
+    sources: Option<Vec<(PathBuf, Vec<u8>)>>,
 }
 
 /// Where the source being parsed came from, for errors.
@@ -129,6 +142,7 @@ impl<'o> Parser<'o> {
             errors: Vec::new(),
             open: Vec::new(),
             include_depth: 0,
+            sources: None,
         }
     }
 
@@ -172,6 +186,11 @@ impl<'o> Parser<'o> {
                 return;
             }
         };
+        if let Some(sources) = &mut self.sources {
+            if !sources.iter().any(|(p, _)| p == path) {
+                sources.push((path.to_path_buf(), bytes.clone()));
+            }
+        }
         let file = Arc::new(path.to_path_buf());
         self.open.push(key);
         self.parse_source(&bytes, &file, Mode::File, depth, out);
