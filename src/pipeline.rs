@@ -297,8 +297,14 @@ impl Engine<'_> {
     fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
         ctx.st.uri_changed = false;
         // No location matches: nginx serves with the server level's own settings.
-        let loc = route::find_location(ctx.server, self.index, &mut ctx.st)
-            .unwrap_or(&ctx.server.fallback);
+        let loc = match route::find_location(ctx.server, self.index, &mut ctx.st) {
+            route::Found::Location(loc) => loc,
+            route::Found::None => &ctx.server.fallback,
+            route::Found::AutoRedirect(loc) => {
+                ctx.st.location = Some(loc);
+                return Step::Done(slash_redirect(ctx));
+            }
+        };
         ctx.st.location = Some(loc);
         if loc.internal && !ctx.st.internal {
             return Step::Done(Response::new(404));
@@ -376,8 +382,8 @@ impl Engine<'_> {
         let same = ctx.server.rewrite.is_empty()
             && loc.rewrite.is_empty()
             && loc.try_files.is_none()
-            && route::find_location(ctx.server, self.index, &mut ctx.st)
-                .is_some_and(|l| std::ptr::eq(l, loc));
+            && matches!(route::find_location(ctx.server, self.index, &mut ctx.st),
+                route::Found::Location(l) if std::ptr::eq(l, loc));
         let uri = std::mem::replace(&mut ctx.st.uri, old);
         if !same {
             let args = ctx.st.args.clone();
@@ -492,6 +498,20 @@ fn apply_err_status(ctx: &mut Ctx, resp: &mut Response) {
         resp.last_modified = None;
         resp.accept_ranges = false;
     }
+}
+
+/// nginx's auto redirect ([`route::Found::AutoRedirect`]): 301 to the URI with a trailing
+/// slash, keeping the args; the Location is made absolute by the filters as usual.
+fn slash_redirect(ctx: &Ctx<'_, '_>) -> Response {
+    let mut location = crate::handlers::static_files::path::encode_path(&ctx.st.uri).into_bytes();
+    location.push(b'/');
+    if let Some(args) = ctx.st.args(&ctx.req).filter(|a| !a.is_empty()) {
+        location.push(b'?');
+        location.extend_from_slice(args);
+    }
+    let mut r = Response::new(301);
+    r.location = Some(location);
+    r
 }
 
 /// nginx's `ngx_http_internal_redirect`: a new URI, a new search from server-rewrite.

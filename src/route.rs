@@ -29,8 +29,19 @@ pub fn select_location<'c>(server: &'c Server, path: &[u8]) -> Option<&'c Locati
         p.regex.is_match(path)
     }) {
         Search::Declined => None,
-        Search::Prefix(l) | Search::Final(l) => Some(l),
+        Search::Prefix(l) | Search::Final(l) | Search::AutoRedirect(l) => Some(l),
     }
+}
+
+/// What [`find_location`] found.
+pub enum Found<'c> {
+    /// No location matches: the server level's own settings answer.
+    None,
+    Location(&'c Location),
+    /// nginx's auto redirect: the URI plus `/` names a location whose handler passes
+    /// requests on (`proxy_pass` in `location /dir/`), and no location is named by the URI
+    /// itself, so the answer is a 301 to the URI with the slash, in that location.
+    AutoRedirect(&'c Location),
 }
 
 /// The location for the request's current URI (`st.uri`) by nginx's
@@ -39,7 +50,7 @@ pub fn find_location<'c>(
     server: &'c Server,
     index: Option<&ServerIndex>,
     st: &mut RequestState<'c>,
-) -> Option<&'c Location> {
+) -> Found<'c> {
     // The URI moves out for the search so the matcher may write captures into `st`.
     let uri = std::mem::take(&mut st.uri);
     let found = find_in(&server.locations, index.map(|i| &i.top), &uri, &mut |p| {
@@ -47,8 +58,9 @@ pub fn find_location<'c>(
     });
     st.uri = uri;
     match found {
-        Search::Declined => None,
-        Search::Prefix(l) | Search::Final(l) => Some(l),
+        Search::Declined => Found::None,
+        Search::Prefix(l) | Search::Final(l) => Found::Location(l),
+        Search::AutoRedirect(l) => Found::AutoRedirect(l),
     }
 }
 
@@ -69,6 +81,8 @@ enum Search<'c> {
     Prefix(&'c Location),
     /// An exact or regex match: the search ends.
     Final(&'c Location),
+    /// nginx's NGX_DONE: see [`Found::AutoRedirect`]; the search ends, regexes unchecked.
+    AutoRedirect(&'c Location),
 }
 
 /// The static part of one level: an exact match, else the longest prefix's position.
@@ -122,6 +136,9 @@ fn find_in<'c>(
         Static::Prefix(best) => best,
     };
 
+    if let Some(loc) = auto_redirect(locs, best, uri) {
+        return Search::AutoRedirect(loc);
+    }
     let mut result = Search::Declined;
     let mut noregex = false;
     if let Some(i) = best {
@@ -131,6 +148,7 @@ fn find_in<'c>(
         if !loc.locations.is_empty() {
             match find_in(&loc.locations, index.and_then(|x| x.child(i)), uri, matches) {
                 Search::Final(l) => return Search::Final(l),
+                Search::AutoRedirect(l) => return Search::AutoRedirect(l),
                 Search::Prefix(l) => result = Search::Prefix(l),
                 Search::Declined => {}
             }
@@ -161,6 +179,28 @@ fn find_in<'c>(
     result
 }
 
+/// The location at this level that `uri` + `/` names, when it redirects automatically and
+/// no static location here is named by `uri` itself (nginx's location tree gives the same:
+/// the longer name is reached through every shorter prefix of it).
+fn auto_redirect<'c>(
+    locs: &'c [Location],
+    best: Option<usize>,
+    uri: &[u8],
+) -> Option<&'c Location> {
+    if best.is_some_and(|i| locs[i].path.len() == uri.len()) {
+        return None;
+    }
+    locs.iter().find(|l| {
+        l.auto_redirect
+            && l.path.len() == uri.len() + 1
+            && l.path.starts_with(uri)
+            && matches!(
+                l.match_kind,
+                MatchKind::Prefix | MatchKind::PrefixNoRegex | MatchKind::Exact
+            )
+    })
+}
+
 /// Location `i` if it is a regex location matching `uri` (captures recorded), with its
 /// nested locations searched.
 fn regex_location<'c>(
@@ -179,10 +219,10 @@ fn regex_location<'c>(
         return None;
     }
     if !loc.locations.is_empty() {
-        if let Search::Prefix(l) | Search::Final(l) =
-            find_in(&loc.locations, index.and_then(|x| x.child(i)), uri, matches)
-        {
-            return Some(Search::Final(l));
+        match find_in(&loc.locations, index.and_then(|x| x.child(i)), uri, matches) {
+            Search::Prefix(l) | Search::Final(l) => return Some(Search::Final(l)),
+            Search::AutoRedirect(l) => return Some(Search::AutoRedirect(l)),
+            Search::Declined => {}
         }
     }
     Some(Search::Final(loc))

@@ -328,6 +328,9 @@ pub struct Location {
     pub regex: Option<Pattern>,
     /// `internal`: only internal redirects may reach it (a direct request gets 404).
     pub internal: bool,
+    /// nginx's `auto_redirect`: a request for the path without its trailing `/` is
+    /// answered 301 to the path with it (set for proxy_pass in a location ending in `/`).
+    pub auto_redirect: bool,
     /// Nested locations, in configuration order.
     pub locations: Vec<Location>,
     /// Rewrite-module directives of this location, in order (nginx's rewrite phase).

@@ -492,6 +492,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         path: Vec::new(),
         regex: None,
         internal: false,
+        auto_redirect: false,
         locations: Vec::new(),
         rewrite: Vec::new(),
         try_files: server_level.try_files.clone(),
@@ -640,11 +641,14 @@ fn resolve_location(
         },
     };
     let files = here.file_settings();
+    // nginx sets it for every `*_pass` handler in a location whose name ends with `/`.
+    let auto_redirect = matches!(handler, Handler::Proxy(_)) && l.path.ends_with('/');
     let mut location = Location {
         match_kind,
         path: l.path.as_bytes().to_vec(),
         regex,
         internal: l.internal,
+        auto_redirect,
         locations,
         // Filled below, once the location exists for its if-blocks to copy.
         rewrite: Vec::new(),

@@ -91,9 +91,9 @@ pub fn find_server<'c>(
     if candidates.servers.len() <= 1 && !candidates.regexes {
         return (candidates.default, None);
     }
-    let Some(host) = host else {
-        return (candidates.default, None);
-    };
+    // As nginx, a request without Host looks up the empty name: `server_name ""` (or a
+    // regex matching nothing) catches it, else the default server answers.
+    let host = host.unwrap_or_default();
     let mut stack = [0u8; STACK_HOST];
     let heap: Vec<u8>;
     let host: &[u8] = if host.len() <= STACK_HOST {
