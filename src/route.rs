@@ -44,6 +44,16 @@ pub enum Found<'c> {
     AutoRedirect(&'c Location),
 }
 
+impl<'c> Found<'c> {
+    /// The location that answers (for an auto redirect, the one redirected to).
+    pub fn location(&self) -> Option<&'c Location> {
+        match *self {
+            Found::None => None,
+            Found::Location(l) | Found::AutoRedirect(l) => Some(l),
+        }
+    }
+}
+
 /// The location for the request's current URI (`st.uri`) by nginx's
 /// `ngx_http_core_find_location`; the regex that picks it leaves its captures in `st`.
 pub fn find_location<'c>(
@@ -336,7 +346,7 @@ mod tests {
 
     fn which(s: &Server, index: Option<&ServerIndex>, uri: &str) -> String {
         let mut st = RequestState::new(uri.as_bytes().to_vec());
-        let loc = find_location(s, index, &mut st).unwrap();
+        let loc = find_location(s, index, &mut st).location().unwrap();
         let kind = match loc.match_kind {
             MatchKind::Exact => "=",
             MatchKind::PrefixNoRegex => "^~",
@@ -381,7 +391,7 @@ mod tests {
         let c = nested();
         let s = &c.servers[0];
         let mut st = RequestState::new(b"/re/abc/42".to_vec());
-        let loc = find_location(s, None, &mut st).unwrap();
+        let loc = find_location(s, None, &mut st).location().unwrap();
         assert_eq!(loc.match_kind, MatchKind::Regex);
         assert_eq!(st.captures.get(1), Some(&b"abc"[..]));
         assert_eq!(st.captures.get(2), Some(&b"42"[..]));
@@ -394,7 +404,7 @@ mod tests {
             .iter()
             .find_map(|l| l.regex.as_ref().filter(|p| p.source.starts_with("^/re")));
         st2.match_bytes(re.unwrap(), b"/re/q/1");
-        find_location(s, None, &mut st2).unwrap();
+        find_location(s, None, &mut st2).location().unwrap();
         assert_eq!(st2.captures.get(1), None);
         assert_eq!(st2.named_capture("name"), Some(&b"q"[..]));
     }
@@ -457,7 +467,9 @@ mod tests {
         for u in &uris {
             let plain = select_location(s, u.as_bytes()).map(|l| (l.match_kind, l.path.clone()));
             let mut st = RequestState::new(u.as_bytes().to_vec());
-            let fast = find_location(s, idx, &mut st).map(|l| (l.match_kind, l.path.clone()));
+            let fast = find_location(s, idx, &mut st)
+                .location()
+                .map(|l| (l.match_kind, l.path.clone()));
             assert_eq!(plain, fast, "{u}");
         }
     }

@@ -476,6 +476,8 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
         let word = match format {
             AutoindexFormat::Html => "html",
             AutoindexFormat::Json => "json",
+            AutoindexFormat::Xml => "xml",
+            AutoindexFormat::Jsonp => "jsonp",
         };
         kv(out, "autoindex_format", &q(word));
     }

@@ -639,6 +639,9 @@ pub struct FileSettings {
 pub enum AutoindexFormat {
     Html,
     Json,
+    Xml,
+    /// JSON wrapped in the `callback` argument's function call (plain JSON without one).
+    Jsonp,
 }
 
 impl Default for FileSettings {

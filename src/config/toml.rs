@@ -357,6 +357,8 @@ impl TomlErrorPage {
 enum TomlAutoindexFormat {
     Html,
     Json,
+    Xml,
+    Jsonp,
 }
 
 /// `proxy_http_version = "1.1"` (a bare `1.1` is a TOML float; it is taken too).
@@ -507,6 +509,8 @@ macro_rules! layered_block {
                         autoindex_format: self.autoindex_format.map(|f| match f {
                             TomlAutoindexFormat::Html => AutoindexFormat::Html,
                             TomlAutoindexFormat::Json => AutoindexFormat::Json,
+                            TomlAutoindexFormat::Xml => AutoindexFormat::Xml,
+                            TomlAutoindexFormat::Jsonp => AutoindexFormat::Jsonp,
                         }),
                         default_type: self.default_type.clone(),
                         allow_dotfiles: self.allow_dotfiles,

@@ -204,6 +204,39 @@ fn push_json_escaped(out: &mut String, name: &[u8]) {
 /// JSON listing in nginx's layout:
 /// `[ { "name":"a", "type":"directory", "mtime":"<HTTP-date>" }, { ..., "size":123 } ]`,
 /// one object per line; `size` only for files.
+/// nginx's `autoindex_format xml`: `<directory>` and `<file>` elements in a `<list>`, the
+/// mtime in ISO 8601 UTC, sizes for files only; names escaped as nginx's `ngx_escape_html`
+/// does (`&`, `<`, `>`, `"`; an apostrophe needs no escape in element text).
+pub fn render_xml(entries: &mut [DirEntry]) -> String {
+    sort_entries(entries);
+    let mut out = String::with_capacity(40 + entries.len() * 96);
+    out.push_str("<?xml version=\"1.0\"?>\r\n<list>\r\n");
+    for e in entries.iter() {
+        let tag = if e.is_dir { "directory" } else { "file" };
+        let c = civil(e.mtime_secs.clamp(0, MAX_HTTP_DATE_SECS));
+        out.push_str(&format!(
+            "<{tag} mtime=\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\"",
+            c.year, c.month, c.day, c.hour, c.minute, c.second
+        ));
+        if !e.is_dir {
+            out.push_str(&format!(" size=\"{}\"", e.size));
+        }
+        out.push('>');
+        for ch in String::from_utf8_lossy(&e.name).chars() {
+            match ch {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                c => out.push(c),
+            }
+        }
+        out.push_str(&format!("</{tag}>\r\n"));
+    }
+    out.push_str("</list>\r\n");
+    out
+}
+
 pub fn render_json(entries: &mut [DirEntry]) -> String {
     sort_entries(entries);
 
@@ -453,6 +486,21 @@ mod tests {
             "]\r\n"
         );
         assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn xml_layout_and_escaping() {
+        let mut e = vec![file(b"a'<b>\"&", 42), dir(b"sub")];
+        let xml = render_xml(&mut e);
+        assert_eq!(
+            xml,
+            concat!(
+                "<?xml version=\"1.0\"?>\r\n<list>\r\n",
+                "<directory mtime=\"2026-11-25T21:22:00Z\">sub</directory>\r\n",
+                "<file mtime=\"2026-11-25T21:22:00Z\" size=\"42\">a'&lt;b&gt;&quot;&amp;</file>\r\n",
+                "</list>\r\n"
+            )
+        );
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub fn serve(
         }
         return match files.autoindex {
             // nginx's autoindex answers GET and HEAD only; a POST finds nothing to serve.
-            Some(format) if !post => listing(base, relative, req.path, format, files),
+            Some(format) if !post => listing(base, relative, req, format, files),
             _ => Response::new(403),
         }
         .into();
@@ -330,10 +330,11 @@ fn redirect_to_slash(req: &StaticRequest) -> Response {
 fn listing(
     base: &std::path::Path,
     relative: &[u8],
-    uri_path: &[u8],
+    req: &StaticRequest,
     format: AutoindexFormat,
     files: &FileSettings,
 ) -> Response {
+    let uri_path = req.path;
     let dir = base.join(std::ffi::OsStr::from_bytes(relative));
     let read = match std::fs::read_dir(&dir) {
         Ok(r) => r,
@@ -366,6 +367,31 @@ fn listing(
         AutoindexFormat::Json => {
             r.content_type = Some("application/json".to_string());
             r.body = Body::Bytes(autoindex::render_json(&mut entries).into_bytes());
+        }
+        AutoindexFormat::Xml => {
+            r.content_type = Some("text/xml; charset=utf-8".to_string());
+            r.body = Body::Bytes(autoindex::render_xml(&mut entries).into_bytes());
+        }
+        AutoindexFormat::Jsonp => {
+            let callback = req
+                .query
+                .and_then(|q| crate::phases::vars::arg(q, "callback"))
+                .unwrap_or_default();
+            // As nginx: a callback that would need escaping is refused, never echoed.
+            if !callback
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"_.$".contains(&b))
+            {
+                return Response::new(400);
+            }
+            let json = autoindex::render_json(&mut entries);
+            let body = if callback.is_empty() {
+                json
+            } else {
+                format!("{}({json});\r\n", String::from_utf8_lossy(callback))
+            };
+            r.content_type = Some("application/javascript".to_string());
+            r.body = Body::Bytes(body.into_bytes());
         }
     }
     r

@@ -140,13 +140,8 @@ impl Walker {
                 match arg(d, 0).to_ascii_lowercase().as_str() {
                     "html" => Some(AutoindexFormat::Html),
                     "json" => Some(AutoindexFormat::Json),
-                    other @ ("xml" | "jsonp") => {
-                        w.error(
-                            d,
-                            format!("\"autoindex_format {other}\" is not supported by anx yet"),
-                        );
-                        None
-                    }
+                    "xml" => Some(AutoindexFormat::Xml),
+                    "jsonp" => Some(AutoindexFormat::Jsonp),
                     _ => {
                         w.error(
                             d,
