@@ -137,7 +137,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
             origin,
         }) => {
             let path = r.path(p);
-            match std::fs::read_to_string(&path) {
+            match super::files::read_to_string(&path) {
                 Ok(text) => MimeTypes::parse_nginx(&text).unwrap_or_else(|msg| {
                     r.errors.push(ConfigError {
                         file: Some(path.clone()),

@@ -21,6 +21,7 @@
 
 pub mod ocsp;
 pub mod pid;
+pub mod privilege;
 pub mod signal_cmd;
 mod sockets;
 mod systemd;
@@ -68,11 +69,13 @@ pub fn shard_cpus(count: ShardCount, affinity: &CpuAffinity) -> Vec<ShardCpus> {
 
 /// Runs anx until a stop signal. `reload` reads and validates the configuration again (what
 /// `anx -t` does) for SIGHUP; it runs on this thread, never on a shard.
-pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
+pub fn run(config: Config, mut reload: Reloader) -> Result<(), String> {
     crate::net::uring_probe::probe()?;
     let cpus = shard_cpus(config.shards, &config.cpu_affinity);
     let mut sockets = Sockets::default();
     let listeners = sockets.bind_new(&config, cpus.len())?;
+    // `user`: give up root now, before any other thread starts (see `privilege`).
+    privilege::separate(&config, &mut reload)?;
     let pid_path = config.pid.clone();
     // TLS listeners and health checks are built once per generation, off the shards.
     let current = Arc::new(Current::new(Generation::build(config, 1, None)?));
@@ -104,7 +107,12 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     }
     // Written once the sockets are bound and the shards run, so `anx -s` never finds the pid
     // of a server that then fails to start; removed on return (see `pid::PidFile`).
-    let _pid_file = match pid_path.as_deref().map(pid::PidFile::create).transpose() {
+    let written = match privilege::write_pid().filter(|_| pid_path.is_some()) {
+        // The helper writes it where the user may not, and removes it after we exit.
+        Some(done) => done.map(|()| None),
+        None => pid_path.as_deref().map(pid::PidFile::create).transpose(),
+    };
+    let _pid_file = match written {
         Ok(f) => f,
         Err(e) => {
             stop_now(&stop, shards);
@@ -184,6 +192,7 @@ impl Control {
                     }
                     SIGUSR1 => {
                         log::info!("signal {signal} (SIGUSR1) received, reopening logs");
+                        privilege::before_reopen();
                         crate::log::reopen::request();
                     }
                     _ => {}
@@ -215,6 +224,7 @@ impl Control {
     }
 
     fn try_reload(&mut self) -> Result<u64, String> {
+        privilege::before_reload()?;
         let config = (self.reload)()?;
         let old = self.current.load();
         for note in restart_only_changes(&old.config, &config) {
