@@ -9,11 +9,12 @@
 //! - the helper itself loads the configuration as root inside [`record`], and what that
 //!   load opened (path plus device and inode) is the list of files it will hand out.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// One file a load opened: its path as the loader named it, and which file that was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +27,11 @@ pub struct Opened {
 type Fallback = Box<dyn Fn(&Path) -> io::Result<File> + Send + Sync>;
 
 static FALLBACK: OnceLock<Fallback> = OnceLock::new();
-/// `Some` while [`record`] runs (only in the helper, a single-threaded process).
-static RECORDING: Mutex<Option<Vec<Opened>>> = Mutex::new(None);
+thread_local! {
+    /// `Some` while [`record`] runs on this thread (the helper's only thread; a load never
+    /// spreads over threads).
+    static RECORDING: RefCell<Option<Vec<Opened>>> = const { RefCell::new(None) };
+}
 
 /// Installs the opener tried when opening a file here fails with EACCES/EPERM. Set once,
 /// when the process gives up root; later calls are ignored.
@@ -37,15 +41,12 @@ pub fn set_fallback(f: impl Fn(&Path) -> io::Result<File> + Send + Sync + 'stati
 
 /// Runs `load` and returns, with its result, every file it opened through [`open`].
 pub fn record<T>(load: impl FnOnce() -> T) -> (T, Vec<Opened>) {
-    *lock() = Some(Vec::new());
+    RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
     let out = load();
-    let opened = lock().take().unwrap_or_default();
+    let opened = RECORDING
+        .with(|r| r.borrow_mut().take())
+        .unwrap_or_default();
     (out, opened)
-}
-
-fn lock() -> std::sync::MutexGuard<'static, Option<Vec<Opened>>> {
-    // A panic while recording leaves nothing half-written worth refusing.
-    RECORDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Opens `path` for reading, through the fallback when this process may not.
@@ -60,13 +61,14 @@ pub fn open(path: &Path) -> io::Result<File> {
         }
         Err(e) => return Err(e),
     };
-    if let Some(list) = lock().as_mut() {
+    if RECORDING.with(|r| r.borrow().is_some()) {
         let meta = file.metadata()?;
-        list.push(Opened {
+        let opened = Opened {
             path: path.to_path_buf(),
             dev: meta.dev(),
             ino: meta.ino(),
-        });
+        };
+        RECORDING.with(|r| r.borrow_mut().as_mut().map(|list| list.push(opened)));
     }
     Ok(file)
 }

@@ -275,3 +275,72 @@ impl Helper<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper(reload: &mut Reloader) -> Helper<'_> {
+        let (_, theirs) = wire::pair().unwrap();
+        Helper {
+            channel: theirs,
+            reload,
+            uid: 0,
+            server: 1,
+            files: Vec::new(),
+            listens: Vec::new(),
+            config: None,
+            pid_file: None,
+        }
+    }
+
+    #[test]
+    fn grants_only_what_its_own_load_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = dir.path().join("named.key");
+        let other = dir.path().join("other.key");
+        std::fs::write(&named, "k").unwrap();
+        std::fs::write(&other, "o").unwrap();
+        let path = named.clone();
+        let mut reload: Reloader = Box::new(move || {
+            files::read(&path).map_err(|e| e.to_string())?;
+            Err("stop after reading".to_string())
+        });
+        let mut h = helper(&mut reload);
+        // A refused load keeps the old (empty) list.
+        assert!(h.load().is_err());
+        assert!(h.open(&named).is_err());
+
+        let (_, opened) = files::record(|| files::read(&named));
+        h.files = opened;
+        assert!(h.open(&named).is_ok());
+        assert!(h
+            .open(&other)
+            .unwrap_err()
+            .contains("not a file the configuration names"));
+        // The same path pointed at another file since the load: refused.
+        std::fs::remove_file(&named).unwrap();
+        std::fs::rename(&other, &named).unwrap();
+        assert!(h.open(&named).is_err());
+    }
+
+    #[test]
+    fn binds_only_listen_addresses_of_the_configuration() {
+        let mut reload: Reloader = Box::new(|| Err("unused".to_string()));
+        let h = helper(&mut reload);
+        let e = h.bind("127.0.0.1:81").unwrap_err();
+        assert!(e.contains("not a listen address"), "{e}");
+        assert!(h.bind("not an address").is_err());
+    }
+
+    #[test]
+    fn unknown_requests_are_refused() {
+        let mut reload: Reloader = Box::new(|| Err("unused".to_string()));
+        let mut h = helper(&mut reload);
+        assert!(h.answer(b'?', b"").is_err());
+        assert!(
+            h.answer(wire::WRITE_PID, b"").is_err(),
+            "no configuration, no pid file"
+        );
+    }
+}
