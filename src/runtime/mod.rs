@@ -15,6 +15,10 @@
 //! - SIGQUIT stops gracefully: shards stop accepting, finish requests in flight (for at most
 //!   `worker_shutdown_timeout`), close idle connections; SIGINT/SIGTERM stop at once.
 //!
+//! With `user`, [`privilege`] gives up root once the sockets are bound, before any other
+//! thread starts, and keeps a root helper process for what reloads and reopens still need
+//! (new ports below 1024, root-only keys, log files in root-owned directories).
+//!
 //! [`ocsp`] is the background thread that fetches OCSP staples, one per generation.
 //! [`signal_cmd`] is the other side: the one-shot `anx -s` that sends those signals. Nothing
 //! here is on the request path.
@@ -319,7 +323,8 @@ fn stop_now(stop: &AtomicBool, shards: Vec<ShardHandle>) {
 }
 
 /// Settings a running anx cannot change: the shard count, their CPUs and their connection
-/// limit are fixed when the shards start, the error log is installed once.
+/// limit are fixed when the shards start, the error log is installed once, root is given
+/// up once.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut out = Vec::new();
     if old.shards != new.shards {
@@ -336,6 +341,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.pid != new.pid {
         out.push("pid");
+    }
+    if old.user != new.user {
+        // The switch is made once; the helper keeps giving files to the first user.
+        out.push("user");
     }
     out
 }
