@@ -754,3 +754,56 @@ fn bad_log_settings_are_errors_with_a_line() {
         assert!(err.contains("bad.conf:2"), "{err}");
     }
 }
+
+/// `user USER [GROUP]` (nginx) and `[main] user` / `group` (TOML) are one setting, and -T
+/// writes it back. As root the names are looked up (`www-data` and `nogroup` exist on
+/// Debian); as anyone else they are kept unresolved, in both formats alike.
+#[test]
+fn user_is_the_same_in_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml_user, nginx_user, group) in [
+        ("user = \"www-data\"", "user www-data;", None),
+        (
+            "user = \"nobody\"\ngroup = \"nogroup\"",
+            "user nobody nogroup;",
+            Some("nogroup"),
+        ),
+    ] {
+        let toml = write(
+            dir.path(),
+            "user.toml",
+            &format!("[main]\n{toml_user}\n\n[[server]]\nlisten = [\"127.0.0.1:8081\"]\n"),
+        );
+        let nginx = write(
+            dir.path(),
+            "user.conf",
+            &format!("{nginx_user}\nevents {{}}\nhttp {{ server {{ listen 127.0.0.1:8081; }} }}\n"),
+        );
+        let a = load(&toml);
+        let b = load(&nginx);
+        assert_same(&a, &b);
+        let user = a.user.as_ref().expect("a user");
+        assert_eq!(user.group.as_deref(), group);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let ids = user.ids.expect("looked up as root");
+            assert_ne!(ids.uid, 0);
+        } else {
+            assert!(user.ids.is_none());
+        }
+        let dumped = assert_round_trips(&a, dir.path());
+        assert!(dumped.contains("user = "), "{dumped}");
+    }
+
+    // A group needs its user.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[main]\ngroup = \"nogroup\"\n\n[[server]]\nlisten = [\"127.0.0.1:8081\"]\n",
+    );
+    let e = config::load(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("group needs a user") && e.ends_with("bad.toml:2"),
+        "{e}"
+    );
+}

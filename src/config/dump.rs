@@ -82,6 +82,12 @@ fn main_section(out: &mut String, config: &Config) {
     if let Some(pid) = &config.pid {
         kv(out, "pid", &path(pid));
     }
+    if let Some(user) = &config.user {
+        kv(out, "user", &q(&user.name));
+        if let Some(group) = &user.group {
+            kv(out, "group", &q(group));
+        }
+    }
     error_logs(out, &config.error_log);
 
     // The MIME table inline, grouped by type (the file form would need the file next to it).

@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod dump;
+pub mod files;
 pub mod model;
 pub mod nginx;
 pub mod resolve;
@@ -148,7 +149,7 @@ pub fn load_tree(
     prefix: &Path,
     globals: Option<&str>,
 ) -> Result<tree::ConfigTree, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: Some(path.to_path_buf()),
             line: None,

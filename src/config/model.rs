@@ -42,6 +42,9 @@ pub struct Config {
     pub shutdown_timeout: Option<Duration>,
     /// `pid`: where the running server writes its process id (read by `anx -s`).
     pub pid: Option<PathBuf>,
+    /// `user USER [GROUP]`: who the shards run as once the sockets are bound (see
+    /// `runtime::privilege`); `None` keeps the user anx was started as.
+    pub user: Option<User>,
     /// Error log destinations, each with its level (`error_log` in nginx, several allowed);
     /// never empty (resolve puts stderr at `notice` when none is given).
     pub error_log: Vec<ErrorLog>,
@@ -56,6 +59,27 @@ pub struct Config {
     /// `upstream {}` groups, then the implicit groups of `proxy_pass http://host:port`
     /// ([`ProxyPass::Fixed`] indexes this).
     pub upstreams: Vec<Upstream>,
+}
+
+/// `user USER [GROUP]` (nginx's main-context directive; TOML's `[main] user` / `group`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The account name as written.
+    pub name: String,
+    /// The group as written; `None` means nginx's default, a group named like the user, and
+    /// failing that the user's primary group.
+    pub group: Option<String>,
+    /// The numeric ids, looked up at load time (`getpwnam`/`getgrnam`). `None` when anx was
+    /// not started as root: like nginx, it then ignores the directive with a warning and
+    /// does not look the names up.
+    pub ids: Option<UserIds>,
+}
+
+/// What `user` resolved to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserIds {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Default `worker_connections` per shard. nginx's is 512 per worker; anx's connections are
@@ -705,6 +729,7 @@ impl Config {
             other.shutdown_timeout
         );
         check!("pid", self.pid, other.pid);
+        check!("user", self.user, other.user);
         check!("error_log", self.error_log, other.error_log);
         check!("maps", self.maps, other.maps);
         check!("user_vars", self.user_vars, other.user_vars);

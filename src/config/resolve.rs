@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod proxy;
 mod tls;
+pub mod user;
 
 use super::compile::{self, Scope};
 use super::model::{
@@ -136,7 +137,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
             origin,
         }) => {
             let path = r.path(p);
-            match std::fs::read_to_string(&path) {
+            match super::files::read_to_string(&path) {
                 Ok(text) => MimeTypes::parse_nginx(&text).unwrap_or_else(|msg| {
                     r.errors.push(ConfigError {
                         file: Some(path.clone()),
@@ -160,6 +161,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
             r.error(&whole, "cpu_affinity: every mask must select a CPU");
         }
     }
+    let user = main.user.as_ref().and_then(|u| user::resolve(u, &mut r));
     if main.worker_connections == Some(0) {
         r.error(&whole, "worker_connections must be at least 1");
     }
@@ -192,6 +194,7 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
             .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
         shutdown_timeout: main.shutdown_timeout,
         pid,
+        user,
         error_log,
         servers,
         mime,

@@ -22,7 +22,7 @@ use super::tree::{
     self, AddHeaderTree, At, ConfigTree, FileLayer, HttpLayer, Layers, LocationTree, LogFormatTree,
     MainSettings, MapTree, MimeSource, Origin, ProxyHeaderTree, ProxyLayer, RawAccessLog,
     RawBalance, RawErrorLog, RawHealthCheck, RawListen, RawMatch, RawPeer, RawRedirect, RawRotate,
-    ServerTree, StepTree, TlsLayer, UpstreamTree,
+    RawUser, ServerTree, StepTree, TlsLayer, UpstreamTree,
 };
 use super::units::{parse_duration, parse_size};
 use super::{resolve, Config, ConfigError, ConfigErrors};
@@ -693,6 +693,9 @@ struct TomlMain {
     /// The longest a graceful stop (SIGQUIT) waits for requests in flight.
     worker_shutdown_timeout: Option<Time>,
     pid: Option<String>,
+    /// nginx's `user USER [GROUP]`, as two keys.
+    user: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
     /// "stderr", a path, `{ path, level }`, or a list of those.
     error_log: Option<TomlErrorLogs>,
     error_log_level: Option<String>,
@@ -1033,6 +1036,32 @@ pub fn parse(text: &str, file: Option<&Path>, base_dir: &Path) -> Result<Config,
     resolve::resolve(&tree)
 }
 
+/// `[main] user` and `group`; a group alone is an error (nginx's GROUP needs its USER).
+fn main_user(
+    user: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Option<At<RawUser>> {
+    match (user, group) {
+        (Some(user), group) => Some(At::new(
+            RawUser {
+                name: user.get_ref().clone(),
+                group: group.map(Spanned::into_inner),
+            },
+            loc.at(user.span().start),
+        )),
+        (None, Some(group)) => {
+            errors.push(
+                loc.at(group.span().start)
+                    .error("[main] group needs a user: set user = \"…\" too"),
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}
+
 /// Parses TOML text into the unresolved tree.
 pub fn parse_tree(
     text: &str,
@@ -1059,6 +1088,7 @@ pub fn parse_tree(
         worker_connections: raw.main.worker_connections,
         shutdown_timeout: raw.main.worker_shutdown_timeout.map(|t| t.0),
         pid: raw.main.pid.map(|p| At::new(p, whole.clone())),
+        user: main_user(raw.main.user, raw.main.group, &loc, &mut errors),
         error_log: raw
             .main
             .error_log

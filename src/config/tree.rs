@@ -65,11 +65,20 @@ pub struct MainSettings {
     pub shutdown_timeout: Option<std::time::Duration>,
     /// `pid` path as written.
     pub pid: Option<At<String>>,
+    /// `user USER [GROUP]` as written.
+    pub user: Option<At<RawUser>>,
     /// Every `error_log`, in order: "stderr" or a path as written, and its own level.
     pub error_log: Vec<At<RawErrorLog>>,
     /// The level of the logs that give none (TOML's `error_log_level`).
     pub error_log_level: Option<At<String>>,
     pub mime: Option<At<MimeSource>>,
+}
+
+/// `user USER [GROUP]` as written (TOML: `[main] user`, `group`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawUser {
+    pub name: String,
+    pub group: Option<String>,
 }
 
 /// Where the MIME table comes from.

@@ -15,12 +15,17 @@
 //! - SIGQUIT stops gracefully: shards stop accepting, finish requests in flight (for at most
 //!   `worker_shutdown_timeout`), close idle connections; SIGINT/SIGTERM stop at once.
 //!
+//! With `user`, [`privilege`] gives up root once the sockets are bound, before any other
+//! thread starts, and keeps a root helper process for what reloads and reopens still need
+//! (new ports below 1024, root-only keys, log files in root-owned directories).
+//!
 //! [`ocsp`] is the background thread that fetches OCSP staples, one per generation.
 //! [`signal_cmd`] is the other side: the one-shot `anx -s` that sends those signals. Nothing
 //! here is on the request path.
 
 pub mod ocsp;
 pub mod pid;
+pub mod privilege;
 pub mod signal_cmd;
 mod sockets;
 mod systemd;
@@ -68,11 +73,13 @@ pub fn shard_cpus(count: ShardCount, affinity: &CpuAffinity) -> Vec<ShardCpus> {
 
 /// Runs anx until a stop signal. `reload` reads and validates the configuration again (what
 /// `anx -t` does) for SIGHUP; it runs on this thread, never on a shard.
-pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
+pub fn run(config: Config, mut reload: Reloader) -> Result<(), String> {
     crate::net::uring_probe::probe()?;
     let cpus = shard_cpus(config.shards, &config.cpu_affinity);
     let mut sockets = Sockets::default();
     let listeners = sockets.bind_new(&config, cpus.len())?;
+    // `user`: give up root now, before any other thread starts (see `privilege`).
+    privilege::separate(&config, &mut reload)?;
     let pid_path = config.pid.clone();
     // TLS listeners and health checks are built once per generation, off the shards.
     let current = Arc::new(Current::new(Generation::build(config, 1, None)?));
@@ -104,7 +111,12 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     }
     // Written once the sockets are bound and the shards run, so `anx -s` never finds the pid
     // of a server that then fails to start; removed on return (see `pid::PidFile`).
-    let _pid_file = match pid_path.as_deref().map(pid::PidFile::create).transpose() {
+    let written = match privilege::write_pid().filter(|_| pid_path.is_some()) {
+        // The helper writes it where the user may not, and removes it after we exit.
+        Some(done) => done.map(|()| None),
+        None => pid_path.as_deref().map(pid::PidFile::create).transpose(),
+    };
+    let _pid_file = match written {
         Ok(f) => f,
         Err(e) => {
             stop_now(&stop, shards);
@@ -184,6 +196,7 @@ impl Control {
                     }
                     SIGUSR1 => {
                         log::info!("signal {signal} (SIGUSR1) received, reopening logs");
+                        privilege::before_reopen();
                         crate::log::reopen::request();
                     }
                     _ => {}
@@ -215,6 +228,7 @@ impl Control {
     }
 
     fn try_reload(&mut self) -> Result<u64, String> {
+        privilege::before_reload()?;
         let config = (self.reload)()?;
         let old = self.current.load();
         for note in restart_only_changes(&old.config, &config) {
@@ -309,7 +323,8 @@ fn stop_now(stop: &AtomicBool, shards: Vec<ShardHandle>) {
 }
 
 /// Settings a running anx cannot change: the shard count, their CPUs and their connection
-/// limit are fixed when the shards start, the error log is installed once.
+/// limit are fixed when the shards start, the error log is installed once, root is given
+/// up once.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut out = Vec::new();
     if old.shards != new.shards {
@@ -326,6 +341,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.pid != new.pid {
         out.push("pid");
+    }
+    if old.user != new.user {
+        // The switch is made once; the helper keeps giving files to the first user.
+        out.push("user");
     }
     out
 }

@@ -82,6 +82,7 @@ impl Sockets {
             let id = self.next_id + entries.len() as u64;
             for (i, bucket) in per_shard.iter_mut().enumerate() {
                 let socket = listener::bind(&actual)
+                    .or_else(|e| super::privilege::bind_denied(&actual, e))
                     .map_err(|e| format!("bind() to {} failed ({e})", actual.addr))?;
                 if i == 0 {
                     if let Some(local) = socket.local_addr().ok().and_then(|a| a.as_socket()) {

@@ -12,7 +12,6 @@
 //! first error, we carry on wherever that is cheap (after a missing include, in the file
 //! that included a broken one) so one run reports as much as possible.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -430,7 +429,8 @@ fn directive(
 /// as empty instead of never ending. Errors are worded as nginx's.
 fn read_whole(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
-    let mut file = File::open(path).map_err(|e| format!("open() \"{shown}\" failed {}", os(&e)))?;
+    let mut file = crate::config::files::open(path)
+        .map_err(|e| format!("open() \"{shown}\" failed {}", os(&e)))?;
     let size = file
         .metadata()
         .map_err(|e| format!("fstat() \"{shown}\" failed {}", os(&e)))?

@@ -202,7 +202,7 @@ pub(super) fn resolve_server(
     let stapling = t.stapling.as_ref().is_some_and(|a| a.value);
     let stapling_file = t.stapling_file.as_ref().and_then(|at| {
         let path = r.path(&at.value);
-        match std::fs::read(&path) {
+        match crate::config::files::read(&path) {
             Ok(der) if !der.is_empty() => Some(Loaded::new(path, der)),
             Ok(_) => {
                 r.error(
@@ -461,7 +461,7 @@ fn check_validity(
 
 /// Every certificate in a PEM file, in order (leaf first for a chain).
 pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::config::files::read(path).map_err(|e| e.to_string())?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("bad PEM: {e}"))?;
@@ -473,7 +473,7 @@ pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>
 
 /// The private key in a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC).
 pub fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::config::files::read(path).map_err(|e| e.to_string())?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             "no private key found (expected PEM \"BEGIN PRIVATE KEY\")".to_string()
@@ -505,7 +505,7 @@ fn crl_file(
     r: &mut Resolver,
 ) -> Option<Loaded<Vec<CertificateRevocationListDer<'static>>>> {
     let path: PathBuf = r.path(&at.value);
-    let loaded = std::fs::read(&path)
+    let loaded = crate::config::files::read(&path)
         .map_err(|e| e.to_string())
         .and_then(|bytes| {
             let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
@@ -530,7 +530,7 @@ fn crl_file(
 
 fn ticket_key(at: &At<String>, r: &mut Resolver) -> Option<Loaded<Vec<u8>>> {
     let path = r.path(&at.value);
-    match std::fs::read(&path) {
+    match crate::config::files::read(&path) {
         Ok(bytes) if bytes.len() == 48 || bytes.len() == 80 => Some(Loaded::new(path, bytes)),
         Ok(bytes) => {
             r.error(

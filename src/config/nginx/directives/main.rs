@@ -1,5 +1,5 @@
 //! The directive table's main and events contexts (nginx front-end, control thread only):
-//! `worker_processes`, `worker_cpu_affinity`, `pid`, `worker_shutdown_timeout`, `error_log`, `events`, and the
+//! `worker_processes`, `worker_cpu_affinity`, `pid`, `user`, `worker_shutdown_timeout`, `error_log`, `events`, and the
 //! `http` block that the `http` module walks.
 
 use super::{arg, is_no_op_directive, Seen, Walker, EVENTS, MAIN};
@@ -38,11 +38,13 @@ impl Walker {
                 }
                 "error_log" => self.error_log(d, main),
                 "load_module" => self.load_module(d),
-                "user" => self.error(
-                    d,
-                    "\"user\" directive is not supported: anx does not switch users; run it \
-                     as the user you want",
-                ),
+                "user" => self.once(d, &mut main.user, |w| {
+                    let raw = tree::RawUser {
+                        name: arg(d, 0).to_string(),
+                        group: d.args.get(1).map(|a| a.value.clone()),
+                    };
+                    Some(tree::At::new(raw, w.origin(d)))
+                }),
                 "events" => {
                     if seen.events {
                         self.duplicate(d);

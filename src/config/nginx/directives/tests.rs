@@ -129,7 +129,7 @@ fn main_errors() {
         "worker_processes 0;\n\
          worker_cpu_affinity 01x1 0000;\n\
          worker_cpu_affinity auto 0011;\n\
-         user nobody;\n\
+         user www-data; user nobody nogroup;\n\
          worker_rlimit_nofile 8192;\n\
          error_log syslog:server=x;\n\
          error_log a.log loud;\n\
@@ -163,7 +163,7 @@ fn main_errors() {
         messages[3],
         "\"worker_cpu_affinity auto\" with a mask is not supported by anx yet"
     );
-    assert!(messages[4].contains("anx does not switch users"));
+    assert_eq!(messages[4], "\"user\" directive is duplicate");
     assert_eq!(
         messages[5],
         "\"worker_rlimit_nofile\" directive is not supported by anx yet"
