@@ -53,7 +53,9 @@ fn bench(c: &mut Criterion) {
     let server_index = &index.servers[target];
 
     let mut st = RequestState::new(b"/section57/assets/app.min.js".to_vec());
-    let found = route::find_location(server, Some(server_index), &mut st).expect("prefix hit");
+    let found = route::find_location(server, Some(server_index), &mut st)
+        .location()
+        .expect("prefix hit");
     assert_eq!(found.path, b"/section57/");
 
     c.bench_function("route/server_of_50", |b| {
@@ -62,24 +64,32 @@ fn bench(c: &mut Criterion) {
     c.bench_function("route/prefix_hit_200_locations", |b| {
         b.iter(|| {
             let s = route::select_server(&config, &listener, Some(black_box(host.as_bytes())));
-            route::find_location(&config.servers[s], index.servers.get(s), &mut st).is_some()
+            route::find_location(&config.servers[s], index.servers.get(s), &mut st)
+                .location()
+                .is_some()
         })
     });
     c.bench_function("route/prefix_hit_200_locations_no_index", |b| {
         b.iter(|| {
             let s = route::select_server(&config, &listener, Some(black_box(host.as_bytes())));
-            route::find_location(&config.servers[s], None, &mut st).is_some()
+            route::find_location(&config.servers[s], None, &mut st)
+                .location()
+                .is_some()
         })
     });
     let mut regex_st = RequestState::new(b"/api/v90/12345/items".to_vec());
-    let found = route::find_location(server, Some(server_index), &mut regex_st).expect("regex");
+    let found = route::find_location(server, Some(server_index), &mut regex_st)
+        .location()
+        .expect("regex");
     assert_eq!(
         found.regex.as_ref().map(|p| p.source.as_str()),
         Some("^/api/v90/(\\d+)/items$")
     );
     c.bench_function("route/regex_hit_90th_of_100", |b| {
         b.iter(|| {
-            route::find_location(black_box(server), Some(server_index), &mut regex_st).is_some()
+            route::find_location(black_box(server), Some(server_index), &mut regex_st)
+                .location()
+                .is_some()
         })
     });
 }

@@ -287,7 +287,8 @@ impl Engine<'_> {
                     }
                     Step::Go(Next::Find)
                 }
-                Flow::Next | Flow::Last => Step::Go(Next::Content(loc)),
+                // An if-location whose condition held (`proxy_pass` inside `if`) answers.
+                Flow::Next | Flow::Last => Step::Go(Next::Content(ctx.st.location.unwrap_or(loc))),
             },
             Next::Content(loc) => self.content(ctx, loc),
         }
@@ -304,6 +305,12 @@ impl Engine<'_> {
                 ctx.st.location = Some(loc);
                 return Step::Done(slash_redirect(ctx));
             }
+        };
+        // nginx's find-config phase moves a request whose method limit_except does not
+        // list into the limit_except block.
+        let loc = match &loc.limit_except {
+            Some(le) if !le.allows(&ctx.req.buf[ctx.req.head.method_raw.clone()]) => &le.location,
+            _ => loc,
         };
         ctx.st.location = Some(loc);
         if loc.internal && !ctx.st.internal {

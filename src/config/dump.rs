@@ -452,6 +452,18 @@ fn location_section(
     }
     // The server level writes its own with the connection settings.
     kv(out, "client_max_body_size", &int(loc.client_max_body_size));
+    if let Some(le) = &loc.limit_except {
+        let methods: Vec<String> = le.methods.iter().map(|m| q(m)).collect();
+        let pass = match &le.location.handler {
+            Handler::Proxy(p) => format!(", proxy_pass = {}", q(&proxy_url(config, p))),
+            _ => String::new(),
+        };
+        kv(
+            out,
+            "limit_except",
+            &format!("{{ methods = [{}]{pass} }}", methods.join(", ")),
+        );
+    }
     if !loc.rewrite.is_empty() {
         kv(out, "rewrite", &script(config, &loc.rewrite));
     }
@@ -654,7 +666,13 @@ fn server_lines(peers: &[Peer]) -> Vec<&Peer> {
 
 /// `proxy_pass` as written (rebuilt from the model) and every `proxy_*` setting.
 fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
-    let url = match &p.pass {
+    kv(out, "proxy_pass", &q(&proxy_url(config, p)));
+    proxy_only_settings(out, p);
+}
+
+/// `proxy_pass` as written, rebuilt from the model.
+fn proxy_url(config: &Config, p: &Proxy) -> String {
+    match &p.pass {
         ProxyPass::Dynamic(t) => t.source.clone(),
         ProxyPass::Fixed {
             upstream,
@@ -677,8 +695,11 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
                 _ => format!("{scheme}://{proxy_host}{uri}"),
             }
         }
-    };
-    kv(out, "proxy_pass", &q(&url));
+    }
+}
+
+/// Every `proxy_*` setting but `proxy_pass`.
+fn proxy_only_settings(out: &mut String, p: &Proxy) {
     // Destructured so that a new setting fails to compile here until the dump writes it.
     let ProxySettings {
         set_headers,
@@ -1027,6 +1048,11 @@ fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) 
                         );
                     }
                     let _ = writeln!(out, "{inner}expires {};", expires(&loc.expires));
+                    // The if-location's handler: its own proxy_pass or the enclosing one's,
+                    // which written here means the same.
+                    if let Handler::Proxy(p) = &loc.handler {
+                        let _ = writeln!(out, "{inner}proxy_pass {};", word(&proxy_url(config, p)));
+                    }
                 }
                 write_steps(out, config, steps, depth + 1);
                 out.push_str(&indent);

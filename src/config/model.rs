@@ -355,6 +355,8 @@ pub struct Location {
     /// nginx's `auto_redirect`: a request for the path without its trailing `/` is
     /// answered 301 to the path with it (set for proxy_pass in a location ending in `/`).
     pub auto_redirect: bool,
+    /// `limit_except`: requests whose method is not listed continue in this location.
+    pub limit_except: Option<Box<LimitExcept>>,
     /// Nested locations, in configuration order.
     pub locations: Vec<Location>,
     /// Rewrite-module directives of this location, in order (nginx's rewrite phase).
@@ -554,6 +556,21 @@ pub struct AddHeader {
     /// Without `always` the header goes only on 200, 201, 204, 206, 301, 302, 303, 304, 307
     /// and 308 responses.
     pub always: bool,
+}
+
+/// `limit_except METHOD ... { ... }` resolved: the methods kept (HEAD added when GET is
+/// listed), and the location every other method is served by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitExcept {
+    pub methods: Vec<String>,
+    pub location: Location,
+}
+
+impl LimitExcept {
+    /// Whether a request with `method` keeps the enclosing location's settings.
+    pub fn allows(&self, method: &[u8]) -> bool {
+        self.methods.iter().any(|m| m.as_bytes() == method)
+    }
 }
 
 /// `expires`.

@@ -15,9 +15,10 @@ pub mod user;
 use super::compile::{self, Scope};
 use super::model::{
     AccessLog, AccessLogFormat, AddHeader, Config, CpuAffinity, DocPath, ErrorLevel, ErrorLog,
-    ErrorPage, Expires, FileSettings, Handler, HttpSettings, Listen, Location, LogEscape,
-    LogFormat, LogTarget, Map, MatchKind, ProxySettings, RedirectSettings, Rotate, Server,
-    ShardCount, Step, Upstream, DEFAULT_ROTATE_KEEP, DEFAULT_WORKER_CONNECTIONS, JSON_LOG_FORMAT,
+    ErrorPage, Expires, FileSettings, Handler, HttpSettings, LimitExcept, Listen, Location,
+    LogEscape, LogFormat, LogTarget, Map, MatchKind, ProxySettings, RedirectSettings, Rotate,
+    Server, ShardCount, Step, Upstream, DEFAULT_ROTATE_KEEP, DEFAULT_WORKER_CONNECTIONS,
+    JSON_LOG_FORMAT,
 };
 use super::tree::{
     At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, RawRotate,
@@ -496,6 +497,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         regex: None,
         internal: false,
         auto_redirect: false,
+        limit_except: None,
         locations: Vec::new(),
         rewrite: Vec::new(),
         try_files: server_level.try_files.clone(),
@@ -633,15 +635,7 @@ fn resolve_location(
             proxy::check_redirect_default(&l.layers, None, r);
             Handler::Static
         }
-        (Some(url), None) => match proxy::proxy_pass(url, l.match_kind, r) {
-            Some(pass) => {
-                proxy::check_redirect_default(&l.layers, Some(&pass), r);
-                proxy::check_ssl(&pass, &here.proxy.ssl, &url.origin, r);
-                proxy::note_use(&pass, &here.proxy.ssl, r);
-                Handler::Proxy(Box::new(proxy::finish(pass, &here.proxy)))
-            }
-            None => Handler::Static,
-        },
+        (Some(url), None) => proxy_handler(url, l, &here, r),
     };
     let files = here.file_settings();
     // nginx sets it for every `*_pass` handler in a location whose name ends with `/`.
@@ -652,6 +646,7 @@ fn resolve_location(
         regex,
         internal: l.internal,
         auto_redirect,
+        limit_except: None,
         locations,
         // Filled below, once the location exists for its if-blocks to copy.
         rewrite: Vec::new(),
@@ -665,9 +660,46 @@ fn resolve_location(
         access_logs: here.access_logs.clone(),
         client_max_body_size: here.client_max_body_size,
     };
-    if_locations(&mut rewrite, &l.rewrite, &location, &here, r);
+    if_locations(&mut rewrite, &l.rewrite, l, &location, &here, r);
     location.rewrite = rewrite;
+    if let Some(le) = &l.limit_except {
+        // nginx's limit_except is a nameless location inside this one, inheriting all of
+        // it; the request moves there after the location search when its method is not
+        // listed.
+        let mut inner = location.clone();
+        inner.locations = Vec::new();
+        inner.auto_redirect = false;
+        if let Some(url) = &le.value.proxy_pass {
+            inner.handler = proxy_handler(url, l, &here, r);
+        }
+        let mut methods = le.value.methods.clone();
+        if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+            methods.push("HEAD".to_string());
+        }
+        location.limit_except = Some(Box::new(LimitExcept {
+            methods,
+            location: inner,
+        }));
+    }
     location
+}
+
+/// A location's `proxy_pass` (or its limit_except's) as a handler, with its checks.
+fn proxy_handler(
+    url: &At<String>,
+    l: &LocationTree,
+    here: &Inherited,
+    r: &mut Resolver,
+) -> Handler {
+    match proxy::proxy_pass(url, l.match_kind, r) {
+        Some(pass) => {
+            proxy::check_redirect_default(&l.layers, Some(&pass), r);
+            proxy::check_ssl(&pass, &here.proxy.ssl, &url.origin, r);
+            proxy::note_use(&pass, &here.proxy.ssl, r);
+            Handler::Proxy(Box::new(proxy::finish(pass, &here.proxy)))
+        }
+        None => Handler::Static,
+    }
 }
 
 /// Gives each `if` block that sets `add_header`/`expires` its own location: the enclosing
@@ -675,6 +707,7 @@ fn resolve_location(
 fn if_locations(
     steps: &mut [Step],
     tree: &[At<StepTree>],
+    l: &LocationTree,
     enclosing: &Location,
     here: &Inherited,
     r: &mut Resolver,
@@ -693,22 +726,30 @@ fn if_locations(
             StepTree::If {
                 steps: inner_tree,
                 headers,
+                proxy_pass,
                 ..
             },
         ) = (step, &at.value)
         {
             let mut if_here = here.clone();
-            if **headers != Layers::default() {
+            if **headers != Layers::default() || proxy_pass.is_some() {
                 if_here = inherit(here, headers, &at.origin, r);
+                // nginx's "if is a location": proxy_pass inside it is that location's
+                // handler while the condition holds.
+                let handler = match proxy_pass {
+                    Some(url) => proxy_handler(url, l, &if_here, r),
+                    None => enclosing.handler.clone(),
+                };
                 *location = Some(Box::new(Location {
                     add_headers: if_here.add_headers.clone(),
                     expires: if_here.expires.clone(),
+                    handler,
                     // Never routed to: its own copy of the subtree would only cost memory.
                     locations: Vec::new(),
                     ..enclosing.clone()
                 }));
             }
-            if_locations(inner, inner_tree, enclosing, &if_here, r);
+            if_locations(inner, inner_tree, l, enclosing, &if_here, r);
         }
     }
 }
@@ -717,12 +758,25 @@ fn if_locations(
 /// `if` inside a location).
 fn check_server_ifs(tree: &[At<StepTree>], r: &mut Resolver) {
     for at in tree {
-        if let StepTree::If { steps, headers, .. } = &at.value {
+        if let StepTree::If {
+            steps,
+            headers,
+            proxy_pass,
+            ..
+        } = &at.value
+        {
             if **headers != Layers::default() {
                 r.error(
                     &at.origin,
                     "\"add_header\" and \"expires\" inside a server-level if are not allowed; \
                      put the if in a location",
+                );
+            }
+            if let Some(p) = proxy_pass {
+                r.error(
+                    &p.origin,
+                    "\"proxy_pass\" directive is not allowed here: an if at server level \
+                     cannot hold it; put the if in a location",
                 );
             }
             check_server_ifs(steps, r);

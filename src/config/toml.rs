@@ -803,9 +803,19 @@ layered_block! {
         status: Option<crate::config::model::StatusPage>,
         /// The one connection-level setting nginx lets a location change.
         client_max_body_size: Option<Size>,
+        /// nginx's `limit_except`: `{ methods = ["GET"], proxy_pass = "..." }`.
+        limit_except: Option<TomlLimitExcept>,
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
+}
+
+/// `limit_except = { methods = [...], proxy_pass = "..." }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TomlLimitExcept {
+    methods: Vec<String>,
+    proxy_pass: Option<String>,
 }
 
 /// The whole file.
@@ -1266,6 +1276,33 @@ fn location(
                 .iter()
                 .map(|n| location(n, loc, errors))
                 .collect(),
+            limit_except: l.limit_except.as_ref().and_then(|le| {
+                let mut methods = Vec::new();
+                for m in &le.methods {
+                    let upper = m.to_ascii_uppercase();
+                    if !crate::config::tree::LIMIT_EXCEPT_METHODS.contains(&upper.as_str()) {
+                        errors.push(origin.error(format!("limit_except: invalid method \"{m}\"")));
+                        return None;
+                    }
+                    if !methods.contains(&upper) {
+                        methods.push(upper);
+                    }
+                }
+                if methods.is_empty() {
+                    errors.push(origin.error("limit_except: methods must name at least one"));
+                    return None;
+                }
+                Some(At::new(
+                    crate::config::tree::LimitExceptTree {
+                        methods,
+                        proxy_pass: le
+                            .proxy_pass
+                            .as_ref()
+                            .map(|p| At::new(p.clone(), origin.clone())),
+                    },
+                    origin.clone(),
+                ))
+            }),
         },
         origin,
     )

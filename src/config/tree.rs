@@ -101,6 +101,34 @@ pub struct ServerTree {
     pub locations: Vec<At<LocationTree>>,
 }
 
+/// `limit_except` as written: the methods that keep the location's own settings, and what
+/// the block sets for every other method.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitExceptTree {
+    /// Upper-case method names as written (`GET` implies `HEAD`, as nginx).
+    pub methods: Vec<String>,
+    /// `proxy_pass` inside the block: the handler for the other methods.
+    pub proxy_pass: Option<At<String>>,
+}
+
+/// The methods `limit_except` takes (nginx's list).
+pub const LIMIT_EXCEPT_METHODS: &[&str] = &[
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "OPTIONS",
+    "PROPFIND",
+    "PROPPATCH",
+    "LOCK",
+    "UNLOCK",
+    "PATCH",
+];
+
 /// How a location's path is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +160,8 @@ pub struct LocationTree {
     pub layers: Layers,
     pub rewrite: Vec<At<StepTree>>,
     pub locations: Vec<At<LocationTree>>,
+    /// `limit_except METHOD ... { ... }`.
+    pub limit_except: Option<At<LimitExceptTree>>,
 }
 
 /// A rewrite-module directive as written.
@@ -158,6 +188,9 @@ pub enum StepTree {
         steps: Vec<At<StepTree>>,
         /// `add_header` / `expires` written inside the block (the rest stays empty).
         headers: Box<Layers>,
+        /// `proxy_pass` inside the block (an `if` in a location): the handler while the
+        /// condition holds.
+        proxy_pass: Option<At<String>>,
     },
     Break,
 }

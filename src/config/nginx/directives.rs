@@ -134,6 +134,8 @@ const SCRIPT: Ctx = 1 << 7;
 const SCRIPT_IF: Ctx = 1 << 8;
 /// Inside `upstream {}` (nginx's `NGX_HTTP_UPS_CONF`).
 const UPS: Ctx = 1 << 9;
+/// Inside `limit_except {}` (nginx's `NGX_HTTP_LMT_CONF`).
+const LMT: Ctx = 1 << 10;
 const HSL: Ctx = HTTP | SRV | LOC;
 /// The rewrite module's directives other than `if` go everywhere a script runs.
 const REWRITE: Ctx = SRV | LOC | SIF | LIF | SCRIPT | SCRIPT_IF;
@@ -212,7 +214,8 @@ const SPECS: &[Spec] = &[
     simple("anx_health_check", UPS, 0, ANY),
     // proxy (ProxyLayer; `proxy_pass` is the location's handler). nginx allows proxy_pass
     // inside `if` in a location; anx does not (see script.rs).
-    simple("proxy_pass", LOC | LIF, 1, 1),
+    simple("proxy_pass", LOC | LIF | LMT | SCRIPT_IF, 1, 1),
+    block("limit_except", LOC, 1, ANY),
     // status pages (handlers too); nginx's stub_status still takes the old `on` argument.
     simple("stub_status", LOC, 0, 1),
     simple("anx_status", LOC, 0, 0),

@@ -1207,9 +1207,8 @@ mod tests {
                 "\"proxy_pass\" directive is duplicate",
             ),
             (
-                "if ($uri) { proxy_pass http://127.0.0.1; }",
-                "\"proxy_pass\" inside \"if\" is not supported by anx; choose the upstream with \
-                 a map, or put the proxy_pass in a location",
+                "if ($uri) { proxy_pass http://127.0.0.1; proxy_pass http://127.0.0.2; }",
+                "\"proxy_pass\" directive is duplicate",
             ),
         ];
         for (loc, message) in cases {

@@ -172,6 +172,7 @@ impl Walker {
             layers: Layers::default(),
             rewrite: Vec::new(),
             locations: Vec::new(),
+            limit_except: None,
         };
         self.location_body(d.block.as_deref().unwrap_or_default(), &mut location);
         allowed.then(|| At::new(location, self.origin(d)))
@@ -215,6 +216,13 @@ impl Walker {
                     }
                 }
                 "internal" => location.internal = true,
+                "limit_except" => {
+                    if location.limit_except.is_some() {
+                        self.error(d, "\"limit_except\" directive is duplicate");
+                    } else {
+                        location.limit_except = self.limit_except(d);
+                    }
+                }
                 "proxy_pass" => self.once(d, &mut location.proxy_pass, |w| {
                     Some(At::new(arg(d, 0).to_string(), w.origin(d)))
                 }),
@@ -232,6 +240,35 @@ impl Walker {
                 _ => self.layer(d, &mut location.layers, Level::Location { named }),
             }
         }
+    }
+
+    /// `limit_except METHOD ... { proxy_pass ...; }`: the block applies to the methods not
+    /// listed. nginx allows the access, auth and proxy_pass directives inside; anx has
+    /// proxy_pass (the others are refused by the table until their modules exist).
+    fn limit_except(&mut self, d: &Directive) -> Option<At<tree::LimitExceptTree>> {
+        let mut le = tree::LimitExceptTree::default();
+        let mut ok = true;
+        for a in &d.args {
+            let method = a.value.to_ascii_uppercase();
+            if !tree::LIMIT_EXCEPT_METHODS.contains(&method.as_str()) {
+                self.error(d, format!("invalid method \"{}\"", a.value));
+                ok = false;
+            } else if !le.methods.contains(&method) {
+                le.methods.push(method);
+            }
+        }
+        for inner in d.block.as_deref().unwrap_or_default() {
+            if !self.check(inner, super::LMT) {
+                continue;
+            }
+            match inner.name.as_str() {
+                "proxy_pass" => self.once(inner, &mut le.proxy_pass, |w| {
+                    Some(At::new(arg(inner, 0).to_string(), w.origin(inner)))
+                }),
+                _ => self.unhandled(inner),
+            }
+        }
+        ok.then(|| At::new(le, self.origin(d)))
     }
 
     /// `listen addr[:port] [default_server] [backlog=N] [reuseport] [ssl]`.

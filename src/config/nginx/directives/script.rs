@@ -193,6 +193,7 @@ impl Walker {
         }
         let mut steps = Vec::new();
         let mut layers = Layers::default();
+        let mut proxy_pass = None;
         for inner in d.block.as_deref().unwrap_or_default() {
             if !self.check(inner, if_ctx) {
                 continue;
@@ -208,11 +209,10 @@ impl Walker {
                 "add_header" | "expires" => {
                     self.layer(inner, &mut layers, Level::Location { named: false })
                 }
-                "proxy_pass" => self.error(
-                    inner,
-                    "\"proxy_pass\" inside \"if\" is not supported by anx; choose the \
-                     upstream with a map, or put the proxy_pass in a location",
-                ),
+                // The table allows it only in an `if` of a location, as nginx.
+                "proxy_pass" => self.once(inner, &mut proxy_pass, |w| {
+                    Some(At::new(arg(inner, 0).to_string(), w.origin(inner)))
+                }),
                 // nginx allows a few more inside `if` in a location (root, ...).
                 _ => self.error(
                     inner,
@@ -228,6 +228,7 @@ impl Walker {
             condition,
             steps,
             headers: Box::new(layers),
+            proxy_pass,
         })
     }
 }

@@ -457,6 +457,7 @@ fn rewrite_steps_in_server_and_location() {
             &StepTree::If {
                 condition: strings(&["$host", "=", "example.org"]),
                 headers: Box::default(),
+                proxy_pass: None,
                 steps: vec![
                     At::new(
                         StepTree::Rewrite {
@@ -491,6 +492,7 @@ fn rewrite_steps_in_server_and_location() {
         &StepTree::If {
             condition: strings(&["-f", "$request_filename"]),
             headers: Box::default(),
+            proxy_pass: None,
             steps: vec![At::new(
                 StepTree::Return {
                     status: 404,
@@ -598,11 +600,6 @@ fn rewrite_module_errors() {
                  set, break, add_header and expires are"
             ),
             (Some(11), "\"listen\" directive is not allowed here"),
-            (
-                Some(11),
-                "\"proxy_pass\" inside \"if\" is not supported by anx; choose the upstream with \
-                 a map, or put the proxy_pass in a location"
-            ),
             // `root` is not allowed inside `if` in a server even by nginx.
             (Some(13), "\"root\" directive is not allowed here"),
             (
@@ -630,6 +627,7 @@ fn scripts_from_text() {
         StepTree::If {
             condition: strings(&["$http_x"]),
             headers: Box::default(),
+            proxy_pass: None,
             steps: vec![At::new(
                 StepTree::Return {
                     status: 403,
