@@ -469,6 +469,10 @@ impl Engine<'_> {
             range: req.field("range"),
             if_range: req.field("if-range"),
             max_ranges: ctx.st.location.map_or(16, |l| l.files.max_ranges),
+            modified_since_mode: ctx
+                .st
+                .location
+                .map_or(Default::default(), |l| l.files.if_modified_since),
         }
     }
 }

@@ -510,6 +510,7 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
     kv(out, "memory_cache_max_file", &int(f.memory_cache_max_file));
     kv(out, "memory_cache_bytes", &int(f.memory_cache_bytes));
     kv(out, "max_ranges", &int(f.max_ranges as u64));
+    kv(out, "if_modified_since", &q(f.if_modified_since.name()));
 
     if let Some(t) = &loc.try_files {
         let mut words: Vec<String> = t.candidates.iter().map(|c| q(&c.source)).collect();

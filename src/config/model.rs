@@ -674,6 +674,32 @@ pub struct FileSettings {
     pub memory_cache_bytes: u64,
     /// Ranges allowed in one request before the full body is sent (`max_ranges`).
     pub max_ranges: usize,
+    /// `if_modified_since off|exact|before`: how If-Modified-Since is compared.
+    pub if_modified_since: IfModifiedSince,
+}
+
+/// nginx's `if_modified_since`. anx's default is `before` (RFC 9110: "not modified since"),
+/// where nginx's is `exact`; the README lists the difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IfModifiedSince {
+    /// The header is ignored.
+    Off,
+    /// 304 only when the file's time equals the date.
+    Exact,
+    /// 304 when the file is not newer than the date.
+    #[default]
+    Before,
+}
+
+impl IfModifiedSince {
+    pub fn name(self) -> &'static str {
+        match self {
+            IfModifiedSince::Off => "off",
+            IfModifiedSince::Exact => "exact",
+            IfModifiedSince::Before => "before",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -699,6 +725,7 @@ impl Default for FileSettings {
             memory_cache_max_file: 64 * 1024,
             memory_cache_bytes: 64 * 1024 * 1024,
             max_ranges: 16,
+            if_modified_since: IfModifiedSince::Before,
         }
     }
 }

@@ -839,6 +839,9 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     if let Some(v) = f.max_ranges {
         out.files.max_ranges = v;
     }
+    if let Some(v) = f.if_modified_since {
+        out.files.if_modified_since = v;
+    }
     if let Some(words) = &layers.try_files {
         match compile::try_files(&r.scope, &words.value) {
             Ok(t) => out.try_files = Some(t),

@@ -405,6 +405,7 @@ pub struct FileLayer {
     pub memory_cache_max_file: Option<u64>,
     pub memory_cache_bytes: Option<u64>,
     pub max_ranges: Option<usize>,
+    pub if_modified_since: Option<super::model::IfModifiedSince>,
 }
 
 /// The inheritable connection settings of one block (all optional).
@@ -476,6 +477,22 @@ pub fn parse_shards(text: &str) -> Result<ShardCount, String> {
 }
 
 /// nginx's listen address forms: "addr:port", "port", "[v6]:port", "*:port", "localhost:port".
+/// nginx's port range in a listen address (1.27.3): `127.0.0.1:8182-8183` is one listen per
+/// port, written out here; `None` when `text` names no range. The model holds the ports,
+/// so `-T` writes them as a list.
+pub fn expand_port_range(text: &str) -> Option<Result<Vec<String>, String>> {
+    let (host, ports) = text.rsplit_once(':')?;
+    let (first, last) = ports.split_once('-')?;
+    let parse = |p: &str| p.parse::<u16>().ok().filter(|&p| p > 0);
+    let (Some(first), Some(last)) = (parse(first), parse(last)) else {
+        return Some(Err(format!("invalid port range \"{ports}\" in \"{text}\"")));
+    };
+    if first > last {
+        return Some(Err(format!("invalid port range \"{ports}\" in \"{text}\"")));
+    }
+    Some(Ok((first..=last).map(|p| format!("{host}:{p}")).collect()))
+}
+
 pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
     let bad = || {
         format!("expected a listen address such as \"127.0.0.1:8080\", \"8080\" or \"[::]:8080\", found {text:?}")
@@ -516,6 +533,26 @@ pub fn size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_port_ranges() {
+        assert_eq!(
+            expand_port_range("127.0.0.1:8182-8184"),
+            Some(Ok(vec![
+                "127.0.0.1:8182".to_string(),
+                "127.0.0.1:8183".to_string(),
+                "127.0.0.1:8184".to_string()
+            ]))
+        );
+        assert_eq!(
+            expand_port_range("[::1]:80-80"),
+            Some(Ok(vec!["[::1]:80".to_string()]))
+        );
+        assert!(matches!(expand_port_range("127.0.0.1:9-8"), Some(Err(_))));
+        assert!(matches!(expand_port_range("127.0.0.1:0-8"), Some(Err(_))));
+        assert_eq!(expand_port_range("127.0.0.1:8080"), None);
+        assert_eq!(expand_port_range("[::1]:8080"), None);
+    }
 
     #[test]
     fn listen_forms() {

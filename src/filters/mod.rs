@@ -29,6 +29,7 @@ pub struct FilterRequest<'a> {
     pub range: Option<&'a [u8]>,
     pub if_range: Option<&'a [u8]>,
     pub max_ranges: usize,
+    pub modified_since_mode: crate::config::model::IfModifiedSince,
 }
 
 /// Runs every filter on `resp`, in order. True when a filter refused the request (412,
@@ -70,6 +71,7 @@ fn conditional(resp: &mut Response, req: &FilterRequest) -> bool {
             if_none_match: req.if_none_match,
             if_modified_since: req.if_modified_since,
             if_unmodified_since: req.if_unmodified_since,
+            modified_since_mode: req.modified_since_mode,
         },
         &not_modified::Validators {
             etag,

@@ -59,6 +59,8 @@ pub struct Conditions<'a> {
     pub if_match: Option<&'a [u8]>,
     pub if_none_match: Option<&'a [u8]>,
     pub if_modified_since: Option<&'a [u8]>,
+    /// How If-Modified-Since compares (`if_modified_since`).
+    pub modified_since_mode: crate::config::model::IfModifiedSince,
     pub if_unmodified_since: Option<&'a [u8]>,
 }
 
@@ -205,7 +207,13 @@ pub fn evaluate(c: &Conditions, v: &Validators) -> Precondition {
         }
         None => {
             if let Some(date) = c.if_modified_since.and_then(parse_http_date) {
-                if v.mtime_secs <= date {
+                use crate::config::model::IfModifiedSince;
+                let unmodified = match c.modified_since_mode {
+                    IfModifiedSince::Off => false,
+                    IfModifiedSince::Exact => v.mtime_secs == date,
+                    IfModifiedSince::Before => v.mtime_secs <= date,
+                };
+                if unmodified {
                     return Precondition::NotModified;
                 }
             }
@@ -229,6 +237,7 @@ mod tests {
             if_none_match: None,
             if_modified_since: None,
             if_unmodified_since: None,
+            modified_since_mode: crate::config::model::IfModifiedSince::Before,
         }
     }
 
@@ -520,8 +529,41 @@ mod tests {
             if_none_match: Some(b"\"other\""),
             if_modified_since: Some(T_STR.as_bytes()),
             if_unmodified_since: Some(T_STR.as_bytes()),
+            ..none()
         };
         assert_eq!(evaluate(&c, &v()), Precondition::Proceed);
+    }
+
+    #[test]
+    fn if_modified_since_modes() {
+        use crate::config::model::IfModifiedSince;
+        let later = "Sun, 06 Nov 1994 08:49:38 GMT";
+        for (mode, same, after) in [
+            (
+                IfModifiedSince::Before,
+                Precondition::NotModified,
+                Precondition::NotModified,
+            ),
+            (
+                IfModifiedSince::Exact,
+                Precondition::NotModified,
+                Precondition::Proceed,
+            ),
+            (
+                IfModifiedSince::Off,
+                Precondition::Proceed,
+                Precondition::Proceed,
+            ),
+        ] {
+            for (date, expected) in [(T_STR, same), (later, after)] {
+                let c = Conditions {
+                    if_modified_since: Some(date.as_bytes()),
+                    modified_since_mode: mode,
+                    ..none()
+                };
+                assert_eq!(evaluate(&c, &v()), expected, "{mode:?} {date}");
+            }
+        }
     }
 
     #[test]

@@ -288,6 +288,7 @@ const SPECS: &[Spec] = &[
     simple("default_type", HSL, 1, 1),
     simple("etag", HSL, 1, 1),
     simple("max_ranges", HSL, 1, 1),
+    simple("if_modified_since", HSL, 1, 1),
     simple("disable_symlinks", HSL, 1, 2),
     simple("try_files", SRV | LOC, 2, ANY),
     simple("error_page", HSL | LIF, 2, ANY),

@@ -64,11 +64,25 @@ impl Walker {
                 continue;
             }
             match d.name.as_str() {
-                "listen" => {
-                    if let Some(listen) = self.listen(d) {
-                        server.listen.push(listen);
+                "listen" => match tree::expand_port_range(arg(d, 0)) {
+                    None => {
+                        if let Some(listen) = self.listen(d) {
+                            server.listen.push(listen);
+                        }
                     }
-                }
+                    Some(Ok(addrs)) => {
+                        for addr in addrs {
+                            let mut one = d.clone();
+                            if let Some(first) = one.args.first_mut() {
+                                first.value = addr;
+                            }
+                            if let Some(listen) = self.listen(&one) {
+                                server.listen.push(listen);
+                            }
+                        }
+                    }
+                    Some(Err(e)) => self.error(d, format!("\"listen\" directive: {e}")),
+                },
                 "server_name" => {
                     let origin = self.origin(d);
                     server.names.extend(

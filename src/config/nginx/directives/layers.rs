@@ -160,6 +160,21 @@ impl Walker {
             }
             "etag" => self.once(d, &mut files.etag, |w| w.flag(d)),
             "max_ranges" => self.once(d, &mut files.max_ranges, |w| w.number(d, arg(d, 0))),
+            "if_modified_since" => self.once(d, &mut files.if_modified_since, |w| {
+                use crate::config::model::IfModifiedSince;
+                match arg(d, 0).to_ascii_lowercase().as_str() {
+                    "off" => Some(IfModifiedSince::Off),
+                    "exact" => Some(IfModifiedSince::Exact),
+                    "before" => Some(IfModifiedSince::Before),
+                    other => {
+                        w.error(
+                            d,
+                            format!("invalid value \"{other}\" in \"if_modified_since\" directive, it must be \"off\", \"exact\" or \"before\""),
+                        );
+                        None
+                    }
+                }
+            }),
             "disable_symlinks" => self.once(d, &mut files.allow_symlinks_outside_root, |w| {
                 w.disable_symlinks(d)
             }),
