@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod conn;
 mod proxy;
 mod tls;
 
@@ -403,6 +404,7 @@ struct Inherited {
     access_logs: Vec<AccessLog>,
     try_files: Option<super::model::TryFiles>,
     client_max_body_size: u64,
+    http: super::model::LocationHttp,
     /// `autoindex` and `autoindex_format` inherit separately; the model combines them.
     autoindex_on: bool,
     autoindex_format: super::model::AutoindexFormat,
@@ -451,6 +453,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         access_logs: Vec::new(),
         try_files: None,
         client_max_body_size: HttpSettings::default().client_max_body_size,
+        http: super::model::LocationHttp::default(),
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
         proxy: ProxySettings::default(),
@@ -503,6 +506,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         access_logs: server_level.access_logs.clone(),
         client_max_body_size: server_level.client_max_body_size,
         files: server_level.file_settings(),
+        http: server_level.http.clone(),
     });
 
     Server {
@@ -657,6 +661,7 @@ fn resolve_location(
         files,
         access_logs: here.access_logs.clone(),
         client_max_body_size: here.client_max_body_size,
+        http: here.http.clone(),
     };
     if_locations(&mut rewrite, &l.rewrite, &location, &here, r);
     location.rewrite = rewrite;
@@ -731,6 +736,7 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     if let Some(v) = layers.conn.client_max_body_size {
         out.client_max_body_size = v;
     }
+    conn::inherit(&mut out.http, &layers.conn, origin, r);
     let f = &layers.files;
     if let Some(root) = &f.root {
         out.files.root = r.doc_path(root);
@@ -947,6 +953,15 @@ fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSett
         }
         if let Some(v) = l.merge_slashes {
             s.merge_slashes = v;
+        }
+        if let Some(v) = l.ignore_invalid_headers {
+            s.ignore_invalid_headers = v;
+        }
+        if let Some(v) = l.underscores_in_headers {
+            s.underscores_in_headers = v;
+        }
+        if let Some(v) = l.client_header_buffer_size {
+            s.client_header_buffer_size = v as usize;
         }
     }
     if s.max_request_line < 64 {

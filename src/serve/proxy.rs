@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::h1::{State, Stop};
+use super::spill::Stored;
 use super::upstreams::ShardUpstreams;
 use crate::config::model::{Config, Peer, PeerAddr, Upstream};
 use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
@@ -31,12 +32,6 @@ use crate::phases::vars::{Ctx, Sent};
 use crate::pipeline::{self, Request, Selected};
 use crate::upstream::balance::{PickKey, Tried};
 
-/// Bodies up to this size are read whole before the upstream is contacted (so a failed
-/// attempt can be retried on another peer); larger ones stream after the head.
-const BUFFER_BODY_MAX: usize = 1024 * 1024;
-/// A chunked body for an HTTP/1.0 upstream must be measured first; with
-/// `client_max_body_size 0` it is still bounded by this.
-const BUFFER_CHUNKED_MAX: u64 = 64 * 1024 * 1024;
 /// A pooled connection idle longer than this is checked (one non-blocking peek) before it
 /// is reused; one used more recently goes straight to work, and if the upstream closed it
 /// after all, an idempotent request is sent again on a new connection.
@@ -56,13 +51,15 @@ pub(super) struct Job<'a, 'c> {
     /// The client connection may stay open after this response.
     pub keep_alive: bool,
     pub now: i64,
+    /// The answering location's connection and body settings.
+    pub http: &'c crate::config::model::LocationHttp,
 }
 
 /// The client's body, as far as the exchange has it.
 enum ClientBody {
     None,
-    /// Read whole (retries possible).
-    Buffered(Vec<u8>),
+    /// Read whole, in memory or a temporary file (retries possible).
+    Buffered(super::spill::Stored),
     /// Still on the client's connection; sent after the head, once.
     Stream(BodyFraming),
     /// Streamed to an attempt already: a retry would have nothing to send.
@@ -116,6 +113,9 @@ pub(super) async fn serve<'c>(
         Ok(b) => b,
         Err(stop) => return stop,
     };
+    if let ClientBody::Buffered(stored) = &body {
+        state.body = Some(stored.vars());
+    }
     loop {
         let upstreams = st.conn.generation.upstreams.clone();
         match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
@@ -162,7 +162,7 @@ pub(super) async fn serve<'c>(
                 let written = st
                     .write_response(
                         &response,
-                        server,
+                        job.http,
                         keep,
                         job.head.method == crate::http::request::Method::Head,
                     )
@@ -208,7 +208,7 @@ async fn read_body(
             return Err(Ok(false));
         }
     }
-    let timeout = job.selected.server.http.client_body_timeout;
+    let timeout = job.http.client_body_timeout;
     if !plan.send_body {
         // proxy_pass_request_body off: the body is read and dropped, as a static location
         // would.
@@ -218,23 +218,30 @@ async fn read_body(
         };
     }
     let settings = &plan.proxy.settings;
+    // A chunked body for an HTTP/1.0 upstream must be measured first, whatever
+    // proxy_request_buffering says (as nginx).
     let buffer = match framing {
-        BodyFraming::Length(n) => settings.request_buffering && n <= BUFFER_BODY_MAX as u64,
+        BodyFraming::Length(_) => settings.request_buffering,
         BodyFraming::Chunked => settings.request_buffering || settings.http_minor == 0,
         BodyFraming::None => false,
     };
     if !buffer {
         return Ok(ClientBody::Stream(framing));
     }
-    let limit = match (framing, max_body) {
-        (BodyFraming::Chunked, 0) => BUFFER_CHUNKED_MAX,
-        (_, 0) => u64::MAX,
-        (_, m) => m,
-    };
-    let mut out = Vec::new();
-    match super::body::collect(st, framing, limit, timeout, &mut out).await {
-        super::body::BodyOutcome::Done => Ok(ClientBody::Buffered(out)),
-        other => Err(body_refusal(other)),
+    let body = &job.http.body;
+    match super::spill::store(st, framing, max_body, timeout, body).await {
+        Ok(stored) => Ok(ClientBody::Buffered(stored)),
+        Err(super::spill::StoreError::Client(outcome)) => Err(body_refusal(outcome)),
+        Err(super::spill::StoreError::Disk(e)) => {
+            log::error!(
+                "*{} writing the request body to a temporary file under {} failed: {e}, \
+                 client: {}",
+                st.conn.id,
+                body.temp_path.path.display(),
+                st.conn.peer
+            );
+            Err(Err(Stop::Refuse(500)))
+        }
     }
 }
 
@@ -675,7 +682,7 @@ async fn send_and_read(
     out.extend_from_slice(&plan.head);
     let framing = match body {
         ClientBody::None | ClientBody::Spent => SendBody::None,
-        ClientBody::Buffered(b) => SendBody::Length(b.len() as u64),
+        ClientBody::Buffered(b) => SendBody::Length(b.len()),
         ClientBody::Stream(f) => send_framing(*f, true),
     };
     let framing = match (framing, body.is_buffered(), job.head.body) {
@@ -696,14 +703,15 @@ async fn send_and_read(
         SendBody::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     out.extend_from_slice(b"\r\n");
-    if let ClientBody::Buffered(b) = body {
-        if b.len() <= 64 * 1024 {
+    let body_in_head = match body {
+        ClientBody::Buffered(Stored::Memory(b)) if b.len() <= 64 * 1024 => {
             out.extend_from_slice(b);
+            true
         }
-    }
+        _ => false,
+    };
     let mut sent = out.len() as u64;
     let sent_head = conn.write_within(&out, send_timeout).await;
-    let body_in_head = matches!(body, ClientBody::Buffered(b) if b.len() <= 64 * 1024);
     out.clear();
     st.conn.shard.buffers.give(out);
     if let Err(e) = sent_head {
@@ -715,7 +723,7 @@ async fn send_and_read(
         ));
     }
     match body {
-        ClientBody::Buffered(b) if !body_in_head => {
+        ClientBody::Buffered(Stored::Memory(b)) if !body_in_head => {
             sent += b.len() as u64;
             if let Err(e) = conn.write_within(b, send_timeout).await {
                 return Err(Retry::Failed(io_failure(
@@ -724,6 +732,9 @@ async fn send_and_read(
                     true,
                 )));
             }
+        }
+        ClientBody::Buffered(Stored::File(f)) => {
+            sent += send_file_body(st, &mut conn, f, send_timeout).await?;
         }
         ClientBody::Stream(framing) => {
             let framing = *framing;
@@ -812,6 +823,51 @@ fn stale_or_failed(e: &io::Error, reused: bool, action: &'static str, sent: bool
     }
 }
 
+/// Sends a body held in a temporary file, one relay buffer at a time.
+async fn send_file_body(
+    st: &mut State,
+    conn: &mut UpstreamConn,
+    file: &super::spill::TempBody,
+    send_timeout: Duration,
+) -> Result<u64, Retry> {
+    let mut buf = st.conn.shard.relay_buffers.take();
+    if buf.len() < RELAY_BUF {
+        buf.resize(RELAY_BUF, 0);
+    }
+    let mut offset = 0u64;
+    let result = loop {
+        if offset >= file.len {
+            break Ok(offset);
+        }
+        let want = ((file.len - offset) as usize).min(buf.len());
+        let n = match file.read_at(&mut buf[..want], offset) {
+            Ok(0) => {
+                break Err(AttemptError::new(
+                    Failure::Error,
+                    format!("request body file {} was truncated", file.path.display()),
+                    "sending request to upstream",
+                    true,
+                ))
+            }
+            Ok(n) => n,
+            Err(e) => {
+                break Err(AttemptError::new(
+                    Failure::Error,
+                    format!("reading request body file {}: {e}", file.path.display()),
+                    "sending request to upstream",
+                    true,
+                ))
+            }
+        };
+        if let Err(e) = conn.write_within(&buf[..n], send_timeout).await {
+            break Err(io_failure(&e, "sending request to upstream", true));
+        }
+        offset += n as u64;
+    };
+    st.conn.shard.relay_buffers.give(buf);
+    result.map_err(Retry::Failed)
+}
+
 impl ClientBody {
     fn is_buffered(&self) -> bool {
         matches!(self, ClientBody::Buffered(_))
@@ -841,7 +897,7 @@ async fn stream_body(
     max_body: u64,
     send_timeout: Duration,
 ) -> Result<u64, AttemptError> {
-    let body_timeout = job.selected.server.http.client_body_timeout;
+    let body_timeout = job.http.client_body_timeout;
     let client_gone = || {
         AttemptError::new(
             Failure::Error,
@@ -978,8 +1034,10 @@ async fn relay<'c>(
         let opts = RelayOptions {
             hide: &settings.hide_headers,
             pass: &settings.pass_headers,
-            server_tokens: server.http.server_tokens,
+            server_tokens: job.http.server_tokens,
             keep_alive: job.keep_alive && !upgrade,
+            chunked: job.http.chunked_transfer_encoding,
+            keepalive_header: job.http.keepalive_header.map(|t| t.as_secs()),
             client_minor,
             head_request,
             upgrade,
