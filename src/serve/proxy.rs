@@ -62,8 +62,10 @@ enum ClientBody {
     Buffered(super::spill::Stored),
     /// Still on the client's connection; sent after the head, once.
     Stream(BodyFraming),
-    /// Streamed to an attempt already: a retry would have nothing to send.
-    Spent,
+    /// Streamed to an attempt already: a retry would have nothing to send. Holds the
+    /// body when it fitted `client_body_buffer_size` (nginx's `$request_body` still shows
+    /// it then).
+    Spent(Option<Rc<Vec<u8>>>),
 }
 
 /// Why an attempt failed, in `proxy_next_upstream`'s terms.
@@ -122,6 +124,7 @@ pub(super) async fn serve<'c>(
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
             Err(Fallback::Status(status)) => {
+                body.note_vars(&mut state);
                 let shard = st.conn.shard.clone();
                 let generation = st.conn.generation.clone();
                 let req = Request {
@@ -152,7 +155,7 @@ pub(super) async fn serve<'c>(
                     // with the first attempt unless it was buffered.
                     plan = next;
                     if matches!(body, ClientBody::Stream(_)) {
-                        body = ClientBody::Spent;
+                        body = ClientBody::Spent(None);
                     }
                     continue;
                 }
@@ -293,7 +296,7 @@ async fn exchange<'c>(
         if tries > 0 {
             let out_of_time = !settings.next_upstream_timeout.is_zero()
                 && first_try.elapsed() >= settings.next_upstream_timeout;
-            let body_gone = matches!(body, ClientBody::Spent);
+            let body_gone = matches!(body, ClientBody::Spent(_));
             if out_of_time || body_gone {
                 break;
             }
@@ -369,7 +372,7 @@ async fn exchange<'c>(
                         }
                     }
                     let allowed = plan.idempotent || settings.next_upstream.non_idempotent;
-                    if allowed && !matches!(body, ClientBody::Spent) {
+                    if allowed && !matches!(body, ClientBody::Spent(_)) {
                         last_answer = Some(answer);
                         continue;
                     }
@@ -378,6 +381,7 @@ async fn exchange<'c>(
                         g.peers.borrow_mut().succeeded(p);
                     }
                 }
+                body.note_vars(state);
                 return relay(
                     st,
                     job,
@@ -421,7 +425,7 @@ async fn exchange<'c>(
                 };
                 let allowed = wanted
                     && (!sent_body || plan.idempotent || next.non_idempotent)
-                    && !matches!(body, ClientBody::Spent);
+                    && !matches!(body, ClientBody::Spent(_));
                 if !allowed {
                     return Err(Fallback::Status(status));
                 }
@@ -432,6 +436,7 @@ async fn exchange<'c>(
     // otherwise the last failure's status.
     if let Some(answer) = last_answer {
         let started = Instant::now();
+        body.note_vars(state);
         return relay(st, job, state, plan, upstreams, group, answer, started).await;
     }
     if tries == 0 {
@@ -549,7 +554,7 @@ async fn attempt(
                 ));
             }
             // A streamed body went with the stale attempt: there is nothing to send again.
-            Err(Retry::Stale) if matches!(body, ClientBody::Spent) || !plan.idempotent => {
+            Err(Retry::Stale) if matches!(body, ClientBody::Spent(_)) || !plan.idempotent => {
                 return Err(AttemptError::new(
                     Failure::Error,
                     "upstream prematurely closed a kept-alive connection",
@@ -681,7 +686,7 @@ async fn send_and_read(
     let mut out = st.conn.shard.buffers.take_empty();
     out.extend_from_slice(&plan.head);
     let framing = match body {
-        ClientBody::None | ClientBody::Spent => SendBody::None,
+        ClientBody::None | ClientBody::Spent(_) => SendBody::None,
         ClientBody::Buffered(b) => SendBody::Length(b.len()),
         ClientBody::Stream(f) => send_framing(*f, true),
     };
@@ -711,10 +716,16 @@ async fn send_and_read(
         _ => false,
     };
     let mut sent = out.len() as u64;
-    let sent_head = conn.write_within(&out, send_timeout).await;
-    out.clear();
-    st.conn.shard.buffers.give(out);
+    // A streamed body's first bytes go in one write with the head (as nginx's preread).
+    let streaming = matches!(body, ClientBody::Stream(_));
+    let sent_head = if streaming {
+        Ok(())
+    } else {
+        conn.write_within(&out, send_timeout).await
+    };
     if let Err(e) = sent_head {
+        out.clear();
+        st.conn.shard.buffers.give(out);
         return Err(stale_or_failed(
             &e,
             reused,
@@ -738,13 +749,34 @@ async fn send_and_read(
         }
         ClientBody::Stream(framing) => {
             let framing = *framing;
-            *body = ClientBody::Spent;
-            match stream_body(st, job, &mut conn, framing, max_body, send_timeout).await {
-                Ok(n) => sent += n,
-                Err(e) => return Err(Retry::Failed(e)),
+            let streamed = stream_body(
+                st,
+                job,
+                &mut conn,
+                (framing, max_body),
+                send_timeout,
+                (&out, reused),
+            )
+            .await;
+            out.clear();
+            st.conn.shard.buffers.give(out);
+            match streamed {
+                Ok((n, kept)) => {
+                    *body = ClientBody::Spent(kept);
+                    sent += n;
+                }
+                // Nothing of the body was taken: it goes again on a new connection.
+                Err(Retry::Stale) => return Err(Retry::Stale),
+                Err(e) => {
+                    *body = ClientBody::Spent(None);
+                    return Err(e);
+                }
             }
         }
-        _ => {}
+        _ => {
+            out.clear();
+            st.conn.shard.buffers.give(out);
+        }
     }
     // The response head.
     let mut buf = st.conn.shard.relay_buffers.take();
@@ -869,6 +901,16 @@ async fn send_file_body(
 }
 
 impl ClientBody {
+    /// A streamed body that fitted the buffer becomes `$request_body`, as in nginx.
+    fn note_vars(&self, state: &mut RequestState<'_>) {
+        if let ClientBody::Spent(Some(b)) = self {
+            state.body = Some(crate::phases::state::BodyVars {
+                memory: Some(b.clone()),
+                file: None,
+            });
+        }
+    }
+
     fn is_buffered(&self) -> bool {
         matches!(self, ClientBody::Buffered(_))
     }
@@ -888,87 +930,108 @@ fn io_failure(e: &io::Error, action: &'static str, sent: bool) -> AttemptError {
 }
 
 /// Streams the client's body to the upstream as it arrives (Content-Length as is, chunked
-/// re-chunked), within `client_body_timeout` per read and `proxy_send_timeout` per write.
+/// re-chunked: what one read decoded goes as one chunk), within `client_body_timeout` per
+/// read and `proxy_send_timeout` per write. The request head goes in the first write with
+/// the body bytes already read. Returns the body bytes sent, and the body itself when it
+/// fitted `client_body_buffer_size` (for `$request_body`). `Retry::Stale` only when the
+/// first write failed on a reused connection; nothing was taken from the client then.
 async fn stream_body(
     st: &mut State,
     job: &Job<'_, '_>,
     conn: &mut UpstreamConn,
-    framing: BodyFraming,
-    max_body: u64,
+    (framing, max_body): (BodyFraming, u64),
     send_timeout: Duration,
-) -> Result<u64, AttemptError> {
+    (head, reused): (&[u8], bool),
+) -> Result<(u64, Option<Rc<Vec<u8>>>), Retry> {
     let body_timeout = job.http.client_body_timeout;
-    let client_gone = || {
-        AttemptError::new(
+    let keep_up_to = job.http.body.buffer_size;
+    let failed = |why: &str| {
+        Retry::Failed(AttemptError::new(
             Failure::Error,
-            "client prematurely closed connection".to_string(),
+            why.to_string(),
             "sending request to upstream",
             true,
-        )
+        ))
     };
     let mut left = match framing {
         BodyFraming::Length(n) => Some(n),
         BodyFraming::Chunked => None,
-        BodyFraming::None => return Ok(0),
+        BodyFraming::None => return Ok((0, None)),
     };
     let mut decoder = ChunkedDecoder::new();
     let mut sent = 0u64;
-    let mut out = Vec::with_capacity(super::buffers::CHUNK + 16);
+    let mut kept: Option<Vec<u8>> = Some(Vec::new());
+    let mut out = Vec::with_capacity(head.len() + super::buffers::CHUNK + 16);
+    out.extend_from_slice(head);
+    let mut data = Vec::new();
+    let mut first = true;
     loop {
-        match left.as_mut() {
+        let (consumed, done) = match left {
             Some(left) => {
-                let take = (st.pending().len() as u64).min(*left) as usize;
-                if take > 0 {
-                    let r = conn.write_within(&st.pending()[..take], send_timeout).await;
-                    st.consume(take);
-                    *left -= take as u64;
-                    sent += take as u64;
-                    r.map_err(|e| io_failure(&e, "sending request to upstream", true))?;
-                }
-                if *left == 0 {
-                    return Ok(sent);
-                }
+                let take = (st.pending().len() as u64).min(left) as usize;
+                data.clear();
+                data.extend_from_slice(&st.pending()[..take]);
+                out.extend_from_slice(&data);
+                (take, take as u64 == left)
             }
             None => {
-                out.clear();
-                let progress = decoder.decode(st.pending(), &mut |data| {
-                    push_body(&mut out, data, true);
-                });
-                let progress = progress.map_err(|_| {
-                    AttemptError::new(
-                        Failure::Error,
-                        "client sent invalid chunked body".to_string(),
-                        "sending request to upstream",
-                        true,
-                    )
-                })?;
-                st.consume(progress.consumed);
+                data.clear();
+                let progress = decoder.decode(st.pending(), &mut |d| data.extend_from_slice(d));
+                let progress = progress.map_err(|_| failed("client sent invalid chunked body"))?;
                 if max_body > 0 && decoder.total > max_body {
-                    return Err(AttemptError::new(
-                        Failure::Error,
-                        "client intended to send too large chunked body".to_string(),
-                        "sending request to upstream",
-                        true,
-                    ));
+                    return Err(failed("client intended to send too large chunked body"));
+                }
+                if !data.is_empty() {
+                    push_body(&mut out, &data, true);
                 }
                 if progress.done {
                     out.extend_from_slice(LAST_CHUNK);
                 }
-                sent += out.len() as u64;
-                if !out.is_empty() {
-                    conn.write_within(&out, send_timeout)
-                        .await
-                        .map_err(|e| io_failure(&e, "sending request to upstream", true))?;
-                }
-                if progress.done {
-                    return Ok(sent);
-                }
+                (progress.consumed, progress.done)
+            }
+        };
+        if let Some(k) = kept.as_mut() {
+            if (k.len() + data.len()) as u64 <= keep_up_to {
+                k.extend_from_slice(&data);
+            } else {
+                kept = None;
             }
         }
+        if !out.is_empty() {
+            if let Err(e) = conn.write_within(&out, send_timeout).await {
+                if first {
+                    return Err(stale_or_failed(
+                        &e,
+                        reused,
+                        "sending request to upstream",
+                        false,
+                    ));
+                }
+                st.consume(consumed);
+                return Err(Retry::Failed(io_failure(
+                    &e,
+                    "sending request to upstream",
+                    true,
+                )));
+            }
+            if first {
+                sent += (out.len() - head.len()) as u64;
+            } else {
+                sent += out.len() as u64;
+            }
+            first = false;
+            out.clear();
+        }
+        st.consume(consumed);
+        if let Some(l) = left.as_mut() {
+            *l -= consumed as u64;
+        }
+        if done {
+            return Ok((sent, kept.map(Rc::new)));
+        }
         match st.read_more(body_timeout, super::buffers::CHUNK).await {
-            Ok(0) => return Err(client_gone()),
-            Ok(_) => {}
-            Err(_) => return Err(client_gone()),
+            Ok(n) if n > 0 => {}
+            _ => return Err(failed("client prematurely closed connection")),
         }
     }
 }
