@@ -453,7 +453,12 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         access_logs: Vec::new(),
         try_files: None,
         client_max_body_size: HttpSettings::default().client_max_body_size,
-        http: super::model::LocationHttp::default(),
+        http: {
+            // nginx's default directory, under the prefix.
+            let mut h = super::model::LocationHttp::default();
+            h.body.temp_path.path = r.path("client_body_temp");
+            h
+        },
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
         proxy: ProxySettings::default(),

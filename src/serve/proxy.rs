@@ -201,15 +201,16 @@ async fn read_body(
     max_body: u64,
 ) -> Result<ClientBody, Result<bool, Stop>> {
     let framing = job.head.body;
-    if framing == BodyFraming::None {
-        return Ok(ClientBody::None);
-    }
+    // nginx answers the expectation when the body is to be read, even an empty one.
     if job.head.expect_continue {
         st.wbuf_mut()
             .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         if st.flush().await.is_err() {
             return Err(Ok(false));
         }
+    }
+    if framing == BodyFraming::None {
+        return Ok(ClientBody::None);
     }
     let timeout = job.http.client_body_timeout;
     if !plan.send_body {

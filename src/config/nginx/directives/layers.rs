@@ -325,10 +325,9 @@ impl Walker {
                 match arg(d, 0).to_ascii_lowercase().as_str() {
                     "on" => Some(true),
                     "off" => Some(false),
-                    "build" => {
-                        w.error(d, "\"server_tokens build\" is not supported by anx yet");
-                        None
-                    }
+                    // nginx without a `--build=` name (anx has none) shows the version,
+                    // as "on" does.
+                    "build" => Some(true),
                     _ => {
                         w.error(
                             d,
