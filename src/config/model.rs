@@ -201,9 +201,10 @@ pub struct HttpSettings {
     pub client_max_body_size: u64,
     /// Longest request line in bytes (→ 414). nginx: `large_client_header_buffers` size.
     pub max_request_line: usize,
-    /// Largest request head (request line + headers) in bytes (→ 431).
+    /// Largest request head (request line + headers) in bytes; also the longest header line
+    /// is `max_request_line` (both → nginx's 400 "Request Header Or Cookie Too Large").
     pub max_header_bytes: usize,
-    /// Most header fields in one request (→ 431).
+    /// Most header fields in one request (→ the same 400).
     pub max_headers: usize,
     /// `server_tokens`: `Server: anx/VERSION` when on, `Server: anx` when off.
     pub server_tokens: bool,
