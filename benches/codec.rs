@@ -13,8 +13,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 const LIMITS: HeadLimits = HeadLimits {
     max_request_line: 8192,
+    max_header_line: 8192,
     max_header_bytes: 32768,
     max_headers: 100,
+    ignore_invalid_headers: true,
+    underscores_in_headers: false,
 };
 
 const WRK_REQUEST: &[u8] = b"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
@@ -68,6 +71,7 @@ fn bench(c: &mut Criterion) {
     let ctx = HeadContext {
         server_tokens: true,
         keep_alive: true,
+        keepalive_header: None,
     };
     let mut out = Vec::with_capacity(512);
     c.bench_function("write_head/structured", |b| {

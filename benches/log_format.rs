@@ -37,8 +37,11 @@ fn bench(c: &mut Criterion) {
     let buf = REQUEST.as_bytes();
     let limits = HeadLimits {
         max_request_line: 8192,
+        max_header_line: 8192,
         max_header_bytes: 32768,
         max_headers: 100,
+        ignore_invalid_headers: true,
+        underscores_in_headers: false,
     };
     let head = parse_head(buf, &limits).expect("head").expect("complete");
     let conn = ConnInfo {
@@ -47,6 +50,7 @@ fn bench(c: &mut Criterion) {
         serial: 42,
         requests: 3,
         tls: None,
+        born: std::time::Instant::now(),
     };
     let mut ctx = Ctx {
         config: &config,

@@ -17,13 +17,6 @@ use std::time::{Duration, Instant};
 /// A case listed here must still produce exactly these two statuses.
 const DEVIATIONS: &[(&str, u16, u16, &str)] = &[
     (
-        "header section too large",
-        400,
-        431,
-        "anx answers RFC 6585's 431 Request Header Fields Too Large; nginx uses its internal \
-         494 and sends it as 400",
-    ),
-    (
         "dotfile",
         200,
         403,

@@ -21,8 +21,8 @@ use std::time::Duration;
 use super::model::{
     AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath, ErrorLog,
     ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileTest, Handler, HttpSettings,
-    Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server, SessionCache,
-    ShardCount, Step, TlsSettings, TryFallback,
+    Location, LocationHttp, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server,
+    SessionCache, ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
     Balance, Peer, PeerAddr, ProbeScheme, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
@@ -239,6 +239,7 @@ fn server_section(out: &mut String, config: &Config, server: &Server) {
     kv(out, "listen", &list(&listen));
     kv(out, "server_name", &list(&server_names(server)));
     http_settings(out, &server.http);
+    location_http(out, &server.fallback.http, true);
     if let Some(tls) = &server.tls {
         tls_settings(out, tls);
     }
@@ -295,6 +296,9 @@ fn http_settings(out: &mut String, h: &HttpSettings) {
         max_headers,
         server_tokens,
         merge_slashes,
+        ignore_invalid_headers,
+        underscores_in_headers,
+        client_header_buffer_size,
     } = h;
     kv(
         out,
@@ -311,6 +315,91 @@ fn http_settings(out: &mut String, h: &HttpSettings) {
     kv(out, "max_headers", &int(*max_headers as u64));
     kv(out, "server_tokens", &server_tokens.to_string());
     kv(out, "merge_slashes", &merge_slashes.to_string());
+    kv(
+        out,
+        "ignore_invalid_headers",
+        &ignore_invalid_headers.to_string(),
+    );
+    kv(
+        out,
+        "underscores_in_headers",
+        &underscores_in_headers.to_string(),
+    );
+    kv(
+        out,
+        "client_header_buffer_size",
+        &int(*client_header_buffer_size as u64),
+    );
+}
+
+/// A location's connection and body settings; `server_level` leaves out the keys the
+/// server's [`HttpSettings`] already wrote.
+fn location_http(out: &mut String, h: &LocationHttp, server_level: bool) {
+    let LocationHttp {
+        client_body_timeout,
+        keepalive_timeout,
+        keepalive_header,
+        keepalive_requests,
+        keepalive_time,
+        keepalive_disable,
+        send_timeout,
+        server_tokens,
+        chunked_transfer_encoding,
+        body,
+    } = h;
+    if !server_level {
+        kv(out, "client_body_timeout", &q(&time(*client_body_timeout)));
+        kv(out, "keepalive_timeout", &q(&time(*keepalive_timeout)));
+        kv(out, "keepalive_requests", &int(*keepalive_requests));
+        kv(out, "send_timeout", &q(&time(*send_timeout)));
+        kv(out, "server_tokens", &server_tokens.to_string());
+    }
+    if let Some(t) = keepalive_header {
+        kv(out, "keepalive_header_timeout", &q(&time(*t)));
+    }
+    kv(out, "keepalive_time", &q(&time(*keepalive_time)));
+    let mut browsers = Vec::new();
+    if keepalive_disable.msie6 {
+        browsers.push(q("msie6"));
+    }
+    if keepalive_disable.safari {
+        browsers.push(q("safari"));
+    }
+    if browsers.is_empty() {
+        browsers.push(q("none"));
+    }
+    kv(out, "keepalive_disable", &list(&browsers));
+    kv(
+        out,
+        "chunked_transfer_encoding",
+        &chunked_transfer_encoding.to_string(),
+    );
+    kv(out, "client_body_buffer_size", &int(body.buffer_size));
+    let levels: Vec<String> = body
+        .temp_path
+        .levels
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    kv(
+        out,
+        "client_body_temp_path",
+        &format!(
+            "{{ path = {}, levels = {} }}",
+            q(&body.temp_path.path.display().to_string()),
+            list(&levels)
+        ),
+    );
+    kv(
+        out,
+        "client_body_in_file_only",
+        &q(body.in_file_only.name()),
+    );
+    kv(
+        out,
+        "client_body_in_single_buffer",
+        &body.single_buffer.to_string(),
+    );
 }
 
 /// A server's `ssl_*` settings under nginx's names (files by path: they are read again
@@ -464,6 +553,7 @@ fn location_section(
             &format!("{{ methods = [{}]{pass} }}", methods.join(", ")),
         );
     }
+    location_http(out, &loc.http, false);
     if !loc.rewrite.is_empty() {
         kv(out, "rewrite", &script(config, &loc.rewrite));
     }

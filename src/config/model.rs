@@ -10,11 +10,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod conn;
 pub mod proxy;
 pub mod tls;
 
 pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
+pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPath};
 pub use proxy::{
     Balance, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass,
     ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
@@ -223,14 +225,23 @@ pub struct HttpSettings {
     pub client_max_body_size: u64,
     /// Longest request line in bytes (→ 414). nginx: `large_client_header_buffers` size.
     pub max_request_line: usize,
-    /// Largest request head (request line + headers) in bytes (→ 431).
+    /// Largest request head (request line + headers) in bytes; also the longest header line
+    /// is `max_request_line` (both → nginx's 400 "Request Header Or Cookie Too Large").
     pub max_header_bytes: usize,
-    /// Most header fields in one request (→ 431).
+    /// Most header fields in one request (→ the same 400).
     pub max_headers: usize,
     /// `server_tokens`: `Server: anx/VERSION` when on, `Server: anx` when off.
     pub server_tokens: bool,
     /// `merge_slashes`.
     pub merge_slashes: bool,
+    /// `ignore_invalid_headers`: header fields whose names are not letters, digits and `-`
+    /// (and `_` with `underscores_in_headers`) are dropped (on) or kept (off).
+    pub ignore_invalid_headers: bool,
+    /// `underscores_in_headers`.
+    pub underscores_in_headers: bool,
+    /// `client_header_buffer_size`: a head that fits it is accepted whatever the
+    /// `large_client_header_buffers` limits say (nginx reads it into this buffer first).
+    pub client_header_buffer_size: usize,
 }
 
 impl Default for HttpSettings {
@@ -247,6 +258,9 @@ impl Default for HttpSettings {
             max_headers: 100,
             server_tokens: true,
             merge_slashes: true,
+            ignore_invalid_headers: true,
+            underscores_in_headers: false,
+            client_header_buffer_size: 1024,
         }
     }
 }
@@ -376,6 +390,8 @@ pub struct Location {
     /// `client_max_body_size` in bytes for requests served here; 0 means unlimited (→ 413).
     pub client_max_body_size: u64,
     pub files: FileSettings,
+    /// Keep-alive, timeouts, `server_tokens` and body buffering for requests served here.
+    pub http: LocationHttp,
 }
 
 /// The content handler of a location: exactly one runs per request.

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod conn;
 mod proxy;
 mod tls;
 pub mod user;
@@ -407,6 +408,7 @@ struct Inherited {
     access_logs: Vec<AccessLog>,
     try_files: Option<super::model::TryFiles>,
     client_max_body_size: u64,
+    http: super::model::LocationHttp,
     /// `autoindex` and `autoindex_format` inherit separately; the model combines them.
     autoindex_on: bool,
     autoindex_format: super::model::AutoindexFormat,
@@ -455,6 +457,12 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         access_logs: Vec::new(),
         try_files: None,
         client_max_body_size: HttpSettings::default().client_max_body_size,
+        http: {
+            // nginx's default directory, under the prefix.
+            let mut h = super::model::LocationHttp::default();
+            h.body.temp_path.path = r.path("client_body_temp");
+            h
+        },
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
         proxy: ProxySettings::default(),
@@ -509,6 +517,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         access_logs: server_level.access_logs.clone(),
         client_max_body_size: server_level.client_max_body_size,
         files: server_level.file_settings(),
+        http: server_level.http.clone(),
     });
 
     Server {
@@ -659,6 +668,7 @@ fn resolve_location(
         files,
         access_logs: here.access_logs.clone(),
         client_max_body_size: here.client_max_body_size,
+        http: here.http.clone(),
     };
     if_locations(&mut rewrite, &l.rewrite, l, &location, &here, r);
     location.rewrite = rewrite;
@@ -792,6 +802,7 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     if let Some(v) = layers.conn.client_max_body_size {
         out.client_max_body_size = v;
     }
+    conn::inherit(&mut out.http, &layers.conn, origin, r);
     let f = &layers.files;
     if let Some(root) = &f.root {
         out.files.root = r.doc_path(root);
@@ -1023,6 +1034,15 @@ fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSett
         }
         if let Some(v) = l.merge_slashes {
             s.merge_slashes = v;
+        }
+        if let Some(v) = l.ignore_invalid_headers {
+            s.ignore_invalid_headers = v;
+        }
+        if let Some(v) = l.underscores_in_headers {
+            s.underscores_in_headers = v;
+        }
+        if let Some(v) = l.client_header_buffer_size {
+            s.client_header_buffer_size = v as usize;
         }
     }
     if s.max_request_line < 64 {

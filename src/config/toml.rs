@@ -104,8 +104,30 @@ fn one_of<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     T::deserialize(d).map_err(|_| de::Error::custom(expected))
 }
 
-/// A key that takes one value or a list of them.
+/// `client_body_temp_path = "dir"` or `{ path = "dir", levels = [1, 2] }`.
 #[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TomlTempPath {
+    Path(String),
+    Full {
+        path: String,
+        #[serde(default)]
+        levels: Vec<u8>,
+    },
+}
+
+impl TomlTempPath {
+    fn tree(&self) -> crate::config::tree::TempPathTree {
+        let (path, levels) = match self {
+            TomlTempPath::Path(p) => (p.clone(), Vec::new()),
+            TomlTempPath::Full { path, levels } => (path.clone(), levels.clone()),
+        };
+        crate::config::tree::TempPathTree { path, levels }
+    }
+}
+
+/// A key that takes one value or a list of them.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum OneOrMany<T> {
     One(T),
@@ -482,6 +504,21 @@ macro_rules! layered_block {
             proxy_ssl_certificate_key: Option<String>,
             proxy_ssl_protocols: Option<Vec<String>>,
             proxy_ssl_session_reuse: Option<bool>,
+            client_body_timeout: Option<Time>,
+            keepalive_timeout: Option<Time>,
+            /// `keepalive_timeout`'s second argument.
+            keepalive_header_timeout: Option<Time>,
+            keepalive_requests: Option<u64>,
+            keepalive_time: Option<Time>,
+            keepalive_disable: Option<OneOrMany<String>>,
+            send_timeout: Option<Time>,
+            server_tokens: Option<bool>,
+            chunked_transfer_encoding: Option<bool>,
+            client_max_body_size: Option<Size>,
+            client_body_buffer_size: Option<Size>,
+            client_body_temp_path: Option<TomlTempPath>,
+            client_body_in_file_only: Option<String>,
+            client_body_in_single_buffer: Option<bool>,
         }
 
         impl $name {
@@ -501,7 +538,29 @@ macro_rules! layered_block {
                         .collect()
                 });
                 Layers {
-                    conn: HttpLayer::default(),
+                    conn: HttpLayer {
+                        client_body_timeout: self.client_body_timeout.map(|t| t.0),
+                        keepalive_timeout: self.keepalive_timeout.map(|t| t.0),
+                        keepalive_header: self.keepalive_header_timeout.map(|t| t.0),
+                        keepalive_requests: self.keepalive_requests,
+                        keepalive_time: self.keepalive_time.map(|t| t.0),
+                        keepalive_disable: self
+                            .keepalive_disable
+                            .as_ref()
+                            .map(|w| w.clone().into_vec()),
+                        send_timeout: self.send_timeout.map(|t| t.0),
+                        server_tokens: self.server_tokens,
+                        chunked_transfer_encoding: self.chunked_transfer_encoding,
+                        client_max_body_size: self.client_max_body_size.map(|s| s.0),
+                        client_body_buffer_size: self.client_body_buffer_size.map(|s| s.0),
+                        client_body_temp_path: self
+                            .client_body_temp_path
+                            .as_ref()
+                            .map(|t| At::new(t.tree(), at.clone())),
+                        client_body_in_file_only: self.client_body_in_file_only.clone(),
+                        client_body_in_single_buffer: self.client_body_in_single_buffer,
+                        ..HttpLayer::default()
+                    },
                     files: FileLayer {
                         root: self.root.as_ref().map(here),
                         alias: self.alias.as_ref().map(here),
@@ -597,16 +656,13 @@ macro_rules! connection_block {
             $name {
                 $($(#[$fmeta])* $field: $ty,)*
                 client_header_timeout: Option<Time>,
-                client_body_timeout: Option<Time>,
-                keepalive_timeout: Option<Time>,
-                keepalive_requests: Option<u64>,
-                send_timeout: Option<Time>,
-                client_max_body_size: Option<Size>,
+                client_header_buffer_size: Option<Size>,
                 max_request_line: Option<Size>,
                 max_header_bytes: Option<Size>,
                 max_headers: Option<usize>,
-                server_tokens: Option<bool>,
                 merge_slashes: Option<bool>,
+                ignore_invalid_headers: Option<bool>,
+                underscores_in_headers: Option<bool>,
                 ssl_certificate: Option<OneOrMany<String>>,
                 ssl_certificate_key: Option<OneOrMany<String>>,
                 ssl_protocols: Option<Vec<String>>,
@@ -635,16 +691,14 @@ macro_rules! connection_block {
                 let mut layers = self.common_layers(at, errors);
                 layers.conn = HttpLayer {
                     client_header_timeout: self.client_header_timeout.map(|t| t.0),
-                    client_body_timeout: self.client_body_timeout.map(|t| t.0),
-                    keepalive_timeout: self.keepalive_timeout.map(|t| t.0),
-                    keepalive_requests: self.keepalive_requests,
-                    send_timeout: self.send_timeout.map(|t| t.0),
-                    client_max_body_size: self.client_max_body_size.map(|s| s.0),
+                    client_header_buffer_size: self.client_header_buffer_size.map(|s| s.0),
                     max_request_line: self.max_request_line.map(|s| s.0),
                     max_header_bytes: self.max_header_bytes.map(|s| s.0),
                     max_headers: self.max_headers,
-                    server_tokens: self.server_tokens,
                     merge_slashes: self.merge_slashes,
+                    ignore_invalid_headers: self.ignore_invalid_headers,
+                    underscores_in_headers: self.underscores_in_headers,
+                    ..layers.conn
                 };
                 layers.tls = self.tls_layer(at);
                 layers
@@ -803,8 +857,6 @@ layered_block! {
         proxy_pass: Option<String>,
         /// `status = "stub" | "json" | "prometheus" | "dashboard"`: a status page handler.
         status: Option<crate::config::model::StatusPage>,
-        /// The one connection-level setting nginx lets a location change.
-        client_max_body_size: Option<Size>,
         /// nginx's `limit_except`: `{ methods = ["GET"], proxy_pass = "..." }`.
         limit_except: Option<TomlLimitExcept>,
         #[serde(default)]
@@ -1259,8 +1311,7 @@ fn location(
             origin.clone(),
         ));
     }
-    let mut layers = l.common_layers(&origin, errors);
-    layers.conn.client_max_body_size = l.client_max_body_size.map(|s| s.0);
+    let layers = l.common_layers(&origin, errors);
     At::new(
         LocationTree {
             match_kind: l.match_kind.unwrap_or(RawMatch::Prefix),

@@ -422,6 +422,28 @@ pub struct HttpLayer {
     pub max_headers: Option<usize>,
     pub server_tokens: Option<bool>,
     pub merge_slashes: Option<bool>,
+    /// `keepalive_timeout`'s second argument (the `Keep-Alive: timeout=` header).
+    pub keepalive_header: Option<Duration>,
+    pub keepalive_time: Option<Duration>,
+    /// `keepalive_disable` words as written (`none`, `msie6`, `safari`).
+    pub keepalive_disable: Option<Vec<String>>,
+    pub chunked_transfer_encoding: Option<bool>,
+    pub client_body_buffer_size: Option<u64>,
+    pub client_body_temp_path: Option<At<TempPathTree>>,
+    /// `client_body_in_file_only` word as written (`on`, `clean`, `off`).
+    pub client_body_in_file_only: Option<String>,
+    pub client_body_in_single_buffer: Option<bool>,
+    pub client_header_buffer_size: Option<u64>,
+    pub ignore_invalid_headers: Option<bool>,
+    pub underscores_in_headers: Option<bool>,
+}
+
+/// `client_body_temp_path path [level1 [level2 [level3]]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempPathTree {
+    pub path: String,
+    /// Digits of the hashed name per directory level (each 1 or 2).
+    pub levels: Vec<u8>,
 }
 
 /// `error_log stderr|path [level]`.

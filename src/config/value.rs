@@ -75,6 +75,12 @@ pub enum Var {
     RequestId,
     Connection,
     ConnectionRequests,
+    /// `$connection_time`: seconds (with milliseconds) since the connection was accepted.
+    ConnectionTime,
+    /// `$request_body`: the body read for a buffered proxy, when it is in memory.
+    RequestBody,
+    /// `$request_body_file`: the temporary file holding the body, when it is in one.
+    RequestBodyFile,
     Pid,
     Hostname,
     /// `$nginx_version` (anx reports its own version).

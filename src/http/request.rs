@@ -8,15 +8,35 @@
 
 use std::ops::Range;
 
-/// What the connection loop needs to enforce on a head.
+/// What the connection loop needs to enforce on a head (nginx's header buffers).
 #[derive(Debug, Clone, Copy)]
 pub struct HeadLimits {
-    /// Longest request line (→ 414).
+    /// Longest request line (→ 414): one `large_client_header_buffers` buffer.
     pub max_request_line: usize,
-    /// Largest head, request line included (→ 431).
+    /// Longest header line (→ 494, sent as 400): one buffer too.
+    pub max_header_line: usize,
+    /// Largest head, request line included (→ 494): all the buffers.
     pub max_header_bytes: usize,
-    /// Most header fields (→ 431).
+    /// Most header fields (→ 494).
     pub max_headers: usize,
+    /// `ignore_invalid_headers`: fields whose names are not letters, digits and `-` are
+    /// dropped rather than kept.
+    pub ignore_invalid_headers: bool,
+    /// `underscores_in_headers`: `_` counts as valid in a name.
+    pub underscores_in_headers: bool,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits {
+            max_request_line: 8 * 1024,
+            max_header_line: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            ignore_invalid_headers: true,
+            underscores_in_headers: false,
+        }
+    }
 }
 
 /// The most header fields httparse is ever given room for; `max_headers` is checked below it.
@@ -119,7 +139,9 @@ pub enum HeadError {
     BadRequest(&'static str),
     /// 414: request line longer than `max_request_line`.
     UriTooLong,
-    /// 431: head larger than `max_header_bytes` or more than `max_headers` fields.
+    /// nginx's 494 (sent as 400 "Request Header Or Cookie Too Large"): a header line
+    /// longer than one buffer, a head larger than `max_header_bytes`, or more than
+    /// `max_headers` fields.
     HeadersTooLarge,
     /// 501: a transfer coding anx does not implement.
     NotImplemented(&'static str),
@@ -132,7 +154,7 @@ impl HeadError {
         match self {
             HeadError::BadRequest(_) => 400,
             HeadError::UriTooLong => 414,
-            HeadError::HeadersTooLarge => 431,
+            HeadError::HeadersTooLarge => 494,
             HeadError::NotImplemented(_) => 501,
             HeadError::VersionNotSupported => 505,
         }
@@ -176,6 +198,11 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             if buf.len() > limits.max_header_bytes {
+                return Err(HeadError::HeadersTooLarge);
+            }
+            // The line being received may already be longer than a buffer.
+            let last = memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1);
+            if line_end.is_some() && buf.len() - last > limits.max_header_line {
                 return Err(HeadError::HeadersTooLarge);
             }
             return Ok(None);
@@ -235,6 +262,14 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = trim_ows(h.value);
+        // name, ": ", value and CRLF: what one nginx buffer must hold.
+        if name.len() + h.value.len() + 4 > limits.max_header_line {
+            return Err(HeadError::HeadersTooLarge);
+        }
+        if limits.ignore_invalid_headers && !valid_name(name, limits.underscores_in_headers) {
+            // nginx logs and drops such a field (httparse has refused the worst already).
+            continue;
+        }
         head.fields.push(Field {
             name: pos(name),
             value: pos(value),
@@ -308,6 +343,13 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         return Err(HeadError::BadRequest("missing Host header"));
     }
     Ok(Some(head))
+}
+
+/// nginx's valid header name with `ignore_invalid_headers on`: letters, digits, `-`, and
+/// `_` when `underscores_in_headers` is on.
+fn valid_name(name: &[u8], underscores: bool) -> bool {
+    name.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || (underscores && b == b'_'))
 }
 
 fn has_close(value: &[u8]) -> bool {
@@ -420,8 +462,11 @@ mod tests {
 
     const LIMITS: HeadLimits = HeadLimits {
         max_request_line: 64,
+        max_header_line: 64,
         max_header_bytes: 256,
         max_headers: 4,
+        ignore_invalid_headers: true,
+        underscores_in_headers: false,
     };
 
     fn parse(raw: &[u8]) -> Result<Option<RequestHead>, HeadError> {

@@ -189,6 +189,9 @@ pub struct HeadContext {
     /// `Server: anx/VERSION` (server_tokens on) or `Server: anx`.
     pub server_tokens: bool,
     pub keep_alive: bool,
+    /// `keepalive_timeout`'s header timeout in seconds: `Keep-Alive: timeout=N` with
+    /// keep-alive.
+    pub keepalive_header: Option<u64>,
 }
 
 /// Builds the field lines a cached 200 shares between requests (see `cached_fields`).
@@ -275,11 +278,17 @@ pub fn write_head(out: &mut Vec<u8>, resp: &Response, ctx: &HeadContext) {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(&resp.extra);
-    out.extend_from_slice(if ctx.keep_alive && !resp.close {
-        b"Connection: keep-alive\r\n\r\n"
+    if ctx.keep_alive && !resp.close {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+        if let Some(t) = ctx.keepalive_header {
+            out.extend_from_slice(b"Keep-Alive: timeout=");
+            out.extend_from_slice(itoa::Buffer::new().format(t).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
     } else {
-        b"Connection: close\r\n\r\n"
-    });
+        out.extend_from_slice(b"Connection: close\r\n\r\n");
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +303,7 @@ mod tests {
             &HeadContext {
                 server_tokens: false,
                 keep_alive,
+                keepalive_header: None,
             },
         );
         String::from_utf8(out).unwrap()

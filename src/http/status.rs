@@ -69,3 +69,18 @@ pub fn page(title: &str, server_tokens: bool) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// nginx's page for its internal 494 (a request header line or the whole head too large),
+/// which goes out with status 400.
+pub fn header_too_large_page(server_tokens: bool) -> Vec<u8> {
+    const REASON: &str = "Request Header Or Cookie Too Large";
+    let server = if server_tokens {
+        concat!("anx/", env!("CARGO_PKG_VERSION"))
+    } else {
+        "anx"
+    };
+    format!(
+        "<html>\r\n<head><title>400 {REASON}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>{REASON}</center>\r\n<hr><center>{server}</center>\r\n</body>\r\n</html>\r\n"
+    )
+    .into_bytes()
+}

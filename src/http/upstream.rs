@@ -227,6 +227,11 @@ pub struct RelayOptions<'a> {
     /// Field lines to append ("Name: value\r\n", from add_header), already chosen for this
     /// status.
     pub extra: &'a [u8],
+    /// `chunked_transfer_encoding`: a body of unknown length goes chunked to an HTTP/1.1
+    /// client (off: it ends with the connection).
+    pub chunked: bool,
+    /// `keepalive_timeout`'s header timeout, in seconds: `Keep-Alive: timeout=N`.
+    pub keepalive_header: Option<u64>,
 }
 
 /// Fields nginx's proxy module hides from the client unless `proxy_pass_header` names them
@@ -283,7 +288,7 @@ pub fn write_client_head(
     } else {
         match head.framing {
             ResponseFraming::Length(n) => ClientFraming::Length(n),
-            _ if opts.client_minor >= 1 => ClientFraming::Chunked,
+            _ if opts.client_minor >= 1 && opts.chunked => ClientFraming::Chunked,
             _ => ClientFraming::Close,
         }
     };
@@ -363,6 +368,11 @@ pub fn write_client_head(
         out.extend_from_slice(b"Connection: upgrade\r\n");
     } else if opts.keep_alive && framing != ClientFraming::Close {
         out.extend_from_slice(b"Connection: keep-alive\r\n");
+        if let Some(t) = opts.keepalive_header {
+            out.extend_from_slice(b"Keep-Alive: timeout=");
+            out.extend_from_slice(itoa::Buffer::new().format(t).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
     } else {
         out.extend_from_slice(b"Connection: close\r\n");
     }
@@ -449,6 +459,8 @@ mod tests {
             head_request: false,
             upgrade: false,
             extra: b"",
+            chunked: true,
+            keepalive_header: None,
         }
     }
 

@@ -119,11 +119,6 @@ pub fn builtin(resp: &mut Response, server_tokens: bool) {
             resp.content_type = Some("text/html".to_string());
             resp.body = Body::Bytes(page(title, server_tokens));
         }
-        None if resp.status == 431 => {
-            // anx answers 431 where nginx answers 400 (see README); it keeps a page.
-            resp.content_type = Some("text/html".to_string());
-            resp.body = Body::Bytes(crate::http::status::error_page(431, server_tokens));
-        }
         None => {
             resp.content_type = None;
             resp.body = Body::Empty;

@@ -29,6 +29,8 @@ pub struct ConnInfo {
     /// What the TLS handshake settled (`$ssl_*`, `$https`, `$scheme`); `None` on a plain
     /// connection. Built once per connection by the connection side, shared by its requests.
     pub tls: Option<std::rc::Rc<crate::tls::TlsInfo>>,
+    /// When the connection was accepted (`$connection_time`, `keepalive_time`).
+    pub born: Instant,
 }
 
 /// The request as received: its parsed head and the bytes the head's positions index.
@@ -168,6 +170,17 @@ pub struct RequestState<'c> {
     pub proxy_target: Option<(Vec<u8>, u16)>,
     /// What the upstream exchange recorded, for `$upstream_*` (filled by `serve::proxy`).
     pub upstream: Option<Box<UpstreamVars>>,
+    /// The request body as read for a handler, for `$request_body` / `$request_body_file`
+    /// (filled by `serve::proxy` once a buffered body is complete).
+    pub body: Option<BodyVars>,
+}
+
+/// Where a read request body is: in memory (`$request_body`), or in a file
+/// (`$request_body_file`; `$request_body` is then empty, as nginx).
+#[derive(Debug, Clone, Default)]
+pub struct BodyVars {
+    pub memory: Option<std::rc::Rc<Vec<u8>>>,
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// What one proxied request learnt from its upstream attempts, for the `$upstream_*`
@@ -215,6 +228,7 @@ impl<'c> RequestState<'c> {
             close: false,
             proxy_target: None,
             upstream: None,
+            body: None,
         }
     }
 

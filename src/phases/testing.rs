@@ -23,8 +23,11 @@ pub struct Fixture {
 
 const LIMITS: HeadLimits = HeadLimits {
     max_request_line: 8192,
+    max_header_line: 8192,
     max_header_bytes: 32768,
     max_headers: 100,
+    ignore_invalid_headers: true,
+    underscores_in_headers: false,
 };
 
 /// `toml` holds `[[server]]` blocks listening on 127.0.0.1:8080 (written by the caller);
@@ -48,6 +51,7 @@ pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
             serial: 42,
             requests: 3,
             tls: None,
+            born: std::time::Instant::now(),
         },
         listener,
         index,

@@ -173,6 +173,23 @@ impl<'r, 'c> Ctx<'r, 'c> {
             }
             Var::Connection => num(out, req.conn.serial),
             Var::ConnectionRequests => num(out, req.conn.requests),
+            Var::ConnectionTime => clock::append_seconds_millis(out, req.conn.born.elapsed()),
+            Var::RequestBody => {
+                // nginx: the body when it is in memory, "not found" before it was read.
+                let Some(body) = &self.st.body else {
+                    return false;
+                };
+                if let Some(m) = &body.memory {
+                    out.extend_from_slice(m);
+                }
+            }
+            Var::RequestBodyFile => {
+                let file = self.st.body.as_ref().and_then(|b| b.file.as_ref());
+                let Some(file) = file else {
+                    return false;
+                };
+                out.extend_from_slice(file.as_os_str().as_encoded_bytes());
+            }
             Var::Pid => num(out, u64::from(std::process::id())),
             Var::Hostname => out.extend_from_slice(hostname().as_bytes()),
             Var::NginxVersion => out.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes()),

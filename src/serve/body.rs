@@ -1,6 +1,6 @@
 //! Request bodies on the connection loop: read and discarded for handlers that take none,
-//! or collected whole for the proxy (`serve::proxy`), within `client_max_body_size` and
-//! `client_body_timeout`.
+//! or handed piece by piece to `serve::spill` (memory, then a temporary file) for a buffered
+//! proxy, within `client_max_body_size` and `client_body_timeout`.
 //!
 //! Discarding (rather than closing) keeps the connection usable for the next pipelined or
 //! kept-alive request, as nginx does.
@@ -35,25 +35,15 @@ pub(super) async fn discard(
     read(st, framing, max, timeout, &mut |_| {}).await
 }
 
-/// Reads the whole body into `out` (decoded, for chunked), within the same limits; `max`
-/// must not be 0 here (the caller bounds what it keeps in memory).
-pub(super) async fn collect(
+/// Reads the body, handing each decoded piece to `sink` (for `serve::spill`).
+pub(super) async fn read_with(
     st: &mut State,
     framing: BodyFraming,
     max: u64,
     timeout: Duration,
-    out: &mut Vec<u8>,
+    sink: &mut dyn FnMut(&[u8]),
 ) -> BodyOutcome {
-    if let BodyFraming::Length(n) = framing {
-        if n > max {
-            return BodyOutcome::TooLarge;
-        }
-        out.reserve(n as usize);
-    }
-    read(st, framing, max, timeout, &mut |data| {
-        out.extend_from_slice(data)
-    })
-    .await
+    read(st, framing, max, timeout, sink).await
 }
 
 async fn read(

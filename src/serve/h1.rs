@@ -23,7 +23,7 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 use super::body::{self, BodyOutcome};
 use super::generation::ShardGeneration;
 use super::ShardResources;
-use crate::config::model::{Config, HttpSettings, Server};
+use crate::config::model::{Config, HttpSettings, LocationHttp, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
 use crate::http::response::{write_head, Body, HeadContext, Response};
 use crate::http::status;
@@ -94,6 +94,11 @@ pub(super) struct State {
     /// The request whose bytes are arriving is in the shard's request count already
     /// (nginx counts a request when its first bytes arrive).
     counted: bool,
+    /// When the connection was accepted (`keepalive_time`, `$connection_time`).
+    born: Instant,
+    /// How long to wait for the next request: the `keepalive_timeout` of the location that
+    /// answered the last one (nginx reads it there).
+    idle_timeout: Duration,
 }
 
 /// Serves one connection until it closes.
@@ -113,6 +118,8 @@ pub async fn serve(conn: Connection) {
         requests: 0,
         nonblocking: false,
         counted: false,
+        born: Instant::now(),
+        idle_timeout: Duration::ZERO,
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -128,7 +135,19 @@ async fn finish(mut st: State, stop: Stop) {
         let mut resp = Response::new(code);
         resp.close = true;
         pipeline::with_error_page(&mut resp, server);
-        let written = st.write_response(&resp, server, false, false).await;
+        if code == 494 {
+            // nginx's internal 494 goes out as 400 with its own page.
+            resp = Response::new(400);
+            resp.close = true;
+            resp.content_type = Some("text/html".to_string());
+            resp.body = Body::Bytes(crate::http::status::header_too_large_page(
+                server.fallback.http.server_tokens,
+            ));
+        }
+        let code = resp.status;
+        let written = st
+            .write_response(&resp, &server.fallback.http, false, false)
+            .await;
         let out = written.map_or(0, |(h, b)| h + b);
         st.account(Some(st.conn.listener.default), code, (0, out), None);
         let sent = st.flush().await.is_ok();
@@ -159,10 +178,15 @@ impl State {
 
     fn limits(&self) -> HeadLimits {
         let h = self.default_http();
+        // A head that fits nginx's first buffer (`client_header_buffer_size`) is taken
+        // whatever the large buffers' limits say.
         HeadLimits {
-            max_request_line: h.max_request_line,
-            max_header_bytes: h.max_header_bytes,
+            max_request_line: h.max_request_line.max(h.client_header_buffer_size),
+            max_header_line: h.max_request_line.max(h.client_header_buffer_size),
+            max_header_bytes: h.max_header_bytes.max(h.client_header_buffer_size),
             max_headers: h.max_headers,
+            ignore_invalid_headers: h.ignore_invalid_headers,
+            underscores_in_headers: h.underscores_in_headers,
         }
     }
 
@@ -222,7 +246,7 @@ impl State {
                         self.conn.busy.set(false);
                     }
                     let timeout = if idle && self.requests > 0 {
-                        self.default_http().keepalive_timeout
+                        self.idle_timeout
                     } else {
                         let started = *head_started.get_or_insert_with(Instant::now);
                         match self
@@ -306,6 +330,7 @@ impl State {
             serial: self.conn.id,
             requests: self.requests,
             tls: self.conn.tls.as_ref().map(|t| t.info.clone()),
+            born: self.born,
         };
         let index = self.conn.index.clone();
         let shard = self.conn.shard.clone();
@@ -361,10 +386,19 @@ impl State {
                 (r, RequestState::new(Vec::new()), None)
             }
         };
+        // nginx reads the keep-alive settings from the location that answers.
+        let lh = state.location.map_or(&server.fallback.http, |l| &l.http);
+        let user_agent = head.field(buf, "user-agent");
         let keep_alive = head.keep_alive
             && !self.conn.shard.draining()
-            && !http.keepalive_timeout.is_zero()
-            && self.requests < http.keepalive_requests;
+            && !lh.keepalive_timeout.is_zero()
+            && self.requests < lh.keepalive_requests
+            && self.born.elapsed() < lh.keepalive_time
+            && !lh
+                .keepalive_disable
+                .refuses(user_agent, head.method == Method::Post);
+        self.idle_timeout = lh.keepalive_timeout;
+        let _ = self.conn.stream.set_write_timeout(Some(lh.send_timeout));
         if let Some(plan) = proxy_plan {
             // The exchange reads the body and more from the same buffer: it works on a copy
             // of the head.
@@ -379,6 +413,7 @@ impl State {
                 started,
                 keep_alive,
                 now,
+                http: lh,
             };
             return Box::pin(super::proxy::serve(self, job, state, plan)).await;
         }
@@ -440,7 +475,7 @@ impl State {
                 let max_body = state
                     .location
                     .map_or(http.client_max_body_size, |l| l.client_max_body_size);
-                match body::discard(self, framing, max_body, http.client_body_timeout).await {
+                match body::discard(self, framing, max_body, lh.client_body_timeout).await {
                     BodyOutcome::Done => {}
                     BodyOutcome::TooLarge => return Err(Stop::Refuse(413)),
                     BodyOutcome::Malformed => return Err(Stop::Refuse(400)),
@@ -451,9 +486,7 @@ impl State {
         }
 
         let keep = keep_alive && !response.close;
-        let written = self
-            .write_response(&response, server, keep, head_request)
-            .await;
+        let written = self.write_response(&response, lh, keep, head_request).await;
         let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
         let body_len = match framing {
             BodyFraming::Length(n) => n,
@@ -566,13 +599,14 @@ impl State {
     pub(super) async fn write_response(
         &mut self,
         resp: &Response,
-        server: &Server,
+        http: &LocationHttp,
         keep_alive: bool,
         head_request: bool,
     ) -> io::Result<(u64, u64)> {
         let ctx = HeadContext {
-            server_tokens: server.http.server_tokens,
+            server_tokens: http.server_tokens,
             keep_alive,
+            keepalive_header: http.keepalive_header.map(|t| t.as_secs()),
         };
         let before = self.wbuf.len();
         write_head(self.wbuf_mut(), resp, &ctx);
@@ -777,6 +811,7 @@ pub async fn refuse_plain_http(mut stream: glommio::net::TcpStream, server_token
         &HeadContext {
             server_tokens,
             keep_alive: false,
+            keepalive_header: None,
         },
     );
     if let Body::Bytes(b) = &resp.body {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::h1::{State, Stop};
+use super::spill::Stored;
 use super::upstreams::ShardUpstreams;
 use crate::config::model::{Config, Peer, PeerAddr, Upstream};
 use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
@@ -31,12 +32,6 @@ use crate::phases::vars::{Ctx, Sent};
 use crate::pipeline::{self, Request, Selected};
 use crate::upstream::balance::{PickKey, Tried};
 
-/// Bodies up to this size are read whole before the upstream is contacted (so a failed
-/// attempt can be retried on another peer); larger ones stream after the head.
-const BUFFER_BODY_MAX: usize = 1024 * 1024;
-/// A chunked body for an HTTP/1.0 upstream must be measured first; with
-/// `client_max_body_size 0` it is still bounded by this.
-const BUFFER_CHUNKED_MAX: u64 = 64 * 1024 * 1024;
 /// A pooled connection idle longer than this is checked (one non-blocking peek) before it
 /// is reused; one used more recently goes straight to work, and if the upstream closed it
 /// after all, an idempotent request is sent again on a new connection.
@@ -56,17 +51,21 @@ pub(super) struct Job<'a, 'c> {
     /// The client connection may stay open after this response.
     pub keep_alive: bool,
     pub now: i64,
+    /// The answering location's connection and body settings.
+    pub http: &'c crate::config::model::LocationHttp,
 }
 
 /// The client's body, as far as the exchange has it.
 enum ClientBody {
     None,
-    /// Read whole (retries possible).
-    Buffered(Vec<u8>),
+    /// Read whole, in memory or a temporary file (retries possible).
+    Buffered(super::spill::Stored),
     /// Still on the client's connection; sent after the head, once.
     Stream(BodyFraming),
-    /// Streamed to an attempt already: a retry would have nothing to send.
-    Spent,
+    /// Streamed to an attempt already: a retry would have nothing to send. Holds the
+    /// body when it fitted `client_body_buffer_size` (nginx's `$request_body` still shows
+    /// it then).
+    Spent(Option<Rc<Vec<u8>>>),
 }
 
 /// Why an attempt failed, in `proxy_next_upstream`'s terms.
@@ -116,12 +115,16 @@ pub(super) async fn serve<'c>(
         Ok(b) => b,
         Err(stop) => return stop,
     };
+    if let ClientBody::Buffered(stored) = &body {
+        state.body = Some(stored.vars());
+    }
     loop {
         let upstreams = st.conn.generation.upstreams.clone();
         match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
             Err(Fallback::Status(status)) => {
+                body.note_vars(&mut state);
                 let shard = st.conn.shard.clone();
                 let generation = st.conn.generation.clone();
                 let req = Request {
@@ -152,7 +155,7 @@ pub(super) async fn serve<'c>(
                     // with the first attempt unless it was buffered.
                     plan = next;
                     if matches!(body, ClientBody::Stream(_)) {
-                        body = ClientBody::Spent;
+                        body = ClientBody::Spent(None);
                     }
                     continue;
                 }
@@ -162,7 +165,7 @@ pub(super) async fn serve<'c>(
                 let written = st
                     .write_response(
                         &response,
-                        server,
+                        job.http,
                         keep,
                         job.head.method == crate::http::request::Method::Head,
                     )
@@ -198,9 +201,7 @@ async fn read_body(
     max_body: u64,
 ) -> Result<ClientBody, Result<bool, Stop>> {
     let framing = job.head.body;
-    if framing == BodyFraming::None {
-        return Ok(ClientBody::None);
-    }
+    // nginx answers the expectation when the body is to be read, even an empty one.
     if job.head.expect_continue {
         st.wbuf_mut()
             .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -208,7 +209,10 @@ async fn read_body(
             return Err(Ok(false));
         }
     }
-    let timeout = job.selected.server.http.client_body_timeout;
+    if framing == BodyFraming::None {
+        return Ok(ClientBody::None);
+    }
+    let timeout = job.http.client_body_timeout;
     if !plan.send_body {
         // proxy_pass_request_body off: the body is read and dropped, as a static location
         // would.
@@ -218,23 +222,30 @@ async fn read_body(
         };
     }
     let settings = &plan.proxy.settings;
+    // A chunked body for an HTTP/1.0 upstream must be measured first, whatever
+    // proxy_request_buffering says (as nginx).
     let buffer = match framing {
-        BodyFraming::Length(n) => settings.request_buffering && n <= BUFFER_BODY_MAX as u64,
+        BodyFraming::Length(_) => settings.request_buffering,
         BodyFraming::Chunked => settings.request_buffering || settings.http_minor == 0,
         BodyFraming::None => false,
     };
     if !buffer {
         return Ok(ClientBody::Stream(framing));
     }
-    let limit = match (framing, max_body) {
-        (BodyFraming::Chunked, 0) => BUFFER_CHUNKED_MAX,
-        (_, 0) => u64::MAX,
-        (_, m) => m,
-    };
-    let mut out = Vec::new();
-    match super::body::collect(st, framing, limit, timeout, &mut out).await {
-        super::body::BodyOutcome::Done => Ok(ClientBody::Buffered(out)),
-        other => Err(body_refusal(other)),
+    let body = &job.http.body;
+    match super::spill::store(st, framing, max_body, timeout, body).await {
+        Ok(stored) => Ok(ClientBody::Buffered(stored)),
+        Err(super::spill::StoreError::Client(outcome)) => Err(body_refusal(outcome)),
+        Err(super::spill::StoreError::Disk(e)) => {
+            log::error!(
+                "*{} writing the request body to a temporary file under {} failed: {e}, \
+                 client: {}",
+                st.conn.id,
+                body.temp_path.path.display(),
+                st.conn.peer
+            );
+            Err(Err(Stop::Refuse(500)))
+        }
     }
 }
 
@@ -286,7 +297,7 @@ async fn exchange<'c>(
         if tries > 0 {
             let out_of_time = !settings.next_upstream_timeout.is_zero()
                 && first_try.elapsed() >= settings.next_upstream_timeout;
-            let body_gone = matches!(body, ClientBody::Spent);
+            let body_gone = matches!(body, ClientBody::Spent(_));
             if out_of_time || body_gone {
                 break;
             }
@@ -362,7 +373,7 @@ async fn exchange<'c>(
                         }
                     }
                     let allowed = plan.idempotent || settings.next_upstream.non_idempotent;
-                    if allowed && !matches!(body, ClientBody::Spent) {
+                    if allowed && !matches!(body, ClientBody::Spent(_)) {
                         last_answer = Some(answer);
                         continue;
                     }
@@ -371,6 +382,7 @@ async fn exchange<'c>(
                         g.peers.borrow_mut().succeeded(p);
                     }
                 }
+                body.note_vars(state);
                 return relay(
                     st,
                     job,
@@ -414,7 +426,7 @@ async fn exchange<'c>(
                 };
                 let allowed = wanted
                     && (!sent_body || plan.idempotent || next.non_idempotent)
-                    && !matches!(body, ClientBody::Spent);
+                    && !matches!(body, ClientBody::Spent(_));
                 if !allowed {
                     return Err(Fallback::Status(status));
                 }
@@ -425,6 +437,7 @@ async fn exchange<'c>(
     // otherwise the last failure's status.
     if let Some(answer) = last_answer {
         let started = Instant::now();
+        body.note_vars(state);
         return relay(st, job, state, plan, upstreams, group, answer, started).await;
     }
     if tries == 0 {
@@ -542,7 +555,7 @@ async fn attempt(
                 ));
             }
             // A streamed body went with the stale attempt: there is nothing to send again.
-            Err(Retry::Stale) if matches!(body, ClientBody::Spent) || !plan.idempotent => {
+            Err(Retry::Stale) if matches!(body, ClientBody::Spent(_)) || !plan.idempotent => {
                 return Err(AttemptError::new(
                     Failure::Error,
                     "upstream prematurely closed a kept-alive connection",
@@ -674,8 +687,8 @@ async fn send_and_read(
     let mut out = st.conn.shard.buffers.take_empty();
     out.extend_from_slice(&plan.head);
     let framing = match body {
-        ClientBody::None | ClientBody::Spent => SendBody::None,
-        ClientBody::Buffered(b) => SendBody::Length(b.len() as u64),
+        ClientBody::None | ClientBody::Spent(_) => SendBody::None,
+        ClientBody::Buffered(b) => SendBody::Length(b.len()),
         ClientBody::Stream(f) => send_framing(*f, true),
     };
     let framing = match (framing, body.is_buffered(), job.head.body) {
@@ -696,17 +709,24 @@ async fn send_and_read(
         SendBody::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     out.extend_from_slice(b"\r\n");
-    if let ClientBody::Buffered(b) = body {
-        if b.len() <= 64 * 1024 {
+    let body_in_head = match body {
+        ClientBody::Buffered(Stored::Memory(b)) if b.len() <= 64 * 1024 => {
             out.extend_from_slice(b);
+            true
         }
-    }
+        _ => false,
+    };
     let mut sent = out.len() as u64;
-    let sent_head = conn.write_within(&out, send_timeout).await;
-    let body_in_head = matches!(body, ClientBody::Buffered(b) if b.len() <= 64 * 1024);
-    out.clear();
-    st.conn.shard.buffers.give(out);
+    // A streamed body's first bytes go in one write with the head (as nginx's preread).
+    let streaming = matches!(body, ClientBody::Stream(_));
+    let sent_head = if streaming {
+        Ok(())
+    } else {
+        conn.write_within(&out, send_timeout).await
+    };
     if let Err(e) = sent_head {
+        out.clear();
+        st.conn.shard.buffers.give(out);
         return Err(stale_or_failed(
             &e,
             reused,
@@ -715,7 +735,7 @@ async fn send_and_read(
         ));
     }
     match body {
-        ClientBody::Buffered(b) if !body_in_head => {
+        ClientBody::Buffered(Stored::Memory(b)) if !body_in_head => {
             sent += b.len() as u64;
             if let Err(e) = conn.write_within(b, send_timeout).await {
                 return Err(Retry::Failed(io_failure(
@@ -725,15 +745,39 @@ async fn send_and_read(
                 )));
             }
         }
+        ClientBody::Buffered(Stored::File(f)) => {
+            sent += send_file_body(st, &mut conn, f, send_timeout).await?;
+        }
         ClientBody::Stream(framing) => {
             let framing = *framing;
-            *body = ClientBody::Spent;
-            match stream_body(st, job, &mut conn, framing, max_body, send_timeout).await {
-                Ok(n) => sent += n,
-                Err(e) => return Err(Retry::Failed(e)),
+            let streamed = stream_body(
+                st,
+                job,
+                &mut conn,
+                (framing, max_body),
+                send_timeout,
+                (&out, reused),
+            )
+            .await;
+            out.clear();
+            st.conn.shard.buffers.give(out);
+            match streamed {
+                Ok((n, kept)) => {
+                    *body = ClientBody::Spent(kept);
+                    sent += n;
+                }
+                // Nothing of the body was taken: it goes again on a new connection.
+                Err(Retry::Stale) => return Err(Retry::Stale),
+                Err(e) => {
+                    *body = ClientBody::Spent(None);
+                    return Err(e);
+                }
             }
         }
-        _ => {}
+        _ => {
+            out.clear();
+            st.conn.shard.buffers.give(out);
+        }
     }
     // The response head.
     let mut buf = st.conn.shard.relay_buffers.take();
@@ -812,7 +856,62 @@ fn stale_or_failed(e: &io::Error, reused: bool, action: &'static str, sent: bool
     }
 }
 
+/// Sends a body held in a temporary file, one relay buffer at a time.
+async fn send_file_body(
+    st: &mut State,
+    conn: &mut UpstreamConn,
+    file: &super::spill::TempBody,
+    send_timeout: Duration,
+) -> Result<u64, Retry> {
+    let mut buf = st.conn.shard.relay_buffers.take();
+    if buf.len() < RELAY_BUF {
+        buf.resize(RELAY_BUF, 0);
+    }
+    let mut offset = 0u64;
+    let result = loop {
+        if offset >= file.len {
+            break Ok(offset);
+        }
+        let want = ((file.len - offset) as usize).min(buf.len());
+        let n = match file.read_at(&mut buf[..want], offset) {
+            Ok(0) => {
+                break Err(AttemptError::new(
+                    Failure::Error,
+                    format!("request body file {} was truncated", file.path.display()),
+                    "sending request to upstream",
+                    true,
+                ))
+            }
+            Ok(n) => n,
+            Err(e) => {
+                break Err(AttemptError::new(
+                    Failure::Error,
+                    format!("reading request body file {}: {e}", file.path.display()),
+                    "sending request to upstream",
+                    true,
+                ))
+            }
+        };
+        if let Err(e) = conn.write_within(&buf[..n], send_timeout).await {
+            break Err(io_failure(&e, "sending request to upstream", true));
+        }
+        offset += n as u64;
+    };
+    st.conn.shard.relay_buffers.give(buf);
+    result.map_err(Retry::Failed)
+}
+
 impl ClientBody {
+    /// A streamed body that fitted the buffer becomes `$request_body`, as in nginx.
+    fn note_vars(&self, state: &mut RequestState<'_>) {
+        if let ClientBody::Spent(Some(b)) = self {
+            state.body = Some(crate::phases::state::BodyVars {
+                memory: Some(b.clone()),
+                file: None,
+            });
+        }
+    }
+
     fn is_buffered(&self) -> bool {
         matches!(self, ClientBody::Buffered(_))
     }
@@ -832,87 +931,108 @@ fn io_failure(e: &io::Error, action: &'static str, sent: bool) -> AttemptError {
 }
 
 /// Streams the client's body to the upstream as it arrives (Content-Length as is, chunked
-/// re-chunked), within `client_body_timeout` per read and `proxy_send_timeout` per write.
+/// re-chunked: what one read decoded goes as one chunk), within `client_body_timeout` per
+/// read and `proxy_send_timeout` per write. The request head goes in the first write with
+/// the body bytes already read. Returns the body bytes sent, and the body itself when it
+/// fitted `client_body_buffer_size` (for `$request_body`). `Retry::Stale` only when the
+/// first write failed on a reused connection; nothing was taken from the client then.
 async fn stream_body(
     st: &mut State,
     job: &Job<'_, '_>,
     conn: &mut UpstreamConn,
-    framing: BodyFraming,
-    max_body: u64,
+    (framing, max_body): (BodyFraming, u64),
     send_timeout: Duration,
-) -> Result<u64, AttemptError> {
-    let body_timeout = job.selected.server.http.client_body_timeout;
-    let client_gone = || {
-        AttemptError::new(
+    (head, reused): (&[u8], bool),
+) -> Result<(u64, Option<Rc<Vec<u8>>>), Retry> {
+    let body_timeout = job.http.client_body_timeout;
+    let keep_up_to = job.http.body.buffer_size;
+    let failed = |why: &str| {
+        Retry::Failed(AttemptError::new(
             Failure::Error,
-            "client prematurely closed connection".to_string(),
+            why.to_string(),
             "sending request to upstream",
             true,
-        )
+        ))
     };
     let mut left = match framing {
         BodyFraming::Length(n) => Some(n),
         BodyFraming::Chunked => None,
-        BodyFraming::None => return Ok(0),
+        BodyFraming::None => return Ok((0, None)),
     };
     let mut decoder = ChunkedDecoder::new();
     let mut sent = 0u64;
-    let mut out = Vec::with_capacity(super::buffers::CHUNK + 16);
+    let mut kept: Option<Vec<u8>> = Some(Vec::new());
+    let mut out = Vec::with_capacity(head.len() + super::buffers::CHUNK + 16);
+    out.extend_from_slice(head);
+    let mut data = Vec::new();
+    let mut first = true;
     loop {
-        match left.as_mut() {
+        let (consumed, done) = match left {
             Some(left) => {
-                let take = (st.pending().len() as u64).min(*left) as usize;
-                if take > 0 {
-                    let r = conn.write_within(&st.pending()[..take], send_timeout).await;
-                    st.consume(take);
-                    *left -= take as u64;
-                    sent += take as u64;
-                    r.map_err(|e| io_failure(&e, "sending request to upstream", true))?;
-                }
-                if *left == 0 {
-                    return Ok(sent);
-                }
+                let take = (st.pending().len() as u64).min(left) as usize;
+                data.clear();
+                data.extend_from_slice(&st.pending()[..take]);
+                out.extend_from_slice(&data);
+                (take, take as u64 == left)
             }
             None => {
-                out.clear();
-                let progress = decoder.decode(st.pending(), &mut |data| {
-                    push_body(&mut out, data, true);
-                });
-                let progress = progress.map_err(|_| {
-                    AttemptError::new(
-                        Failure::Error,
-                        "client sent invalid chunked body".to_string(),
-                        "sending request to upstream",
-                        true,
-                    )
-                })?;
-                st.consume(progress.consumed);
+                data.clear();
+                let progress = decoder.decode(st.pending(), &mut |d| data.extend_from_slice(d));
+                let progress = progress.map_err(|_| failed("client sent invalid chunked body"))?;
                 if max_body > 0 && decoder.total > max_body {
-                    return Err(AttemptError::new(
-                        Failure::Error,
-                        "client intended to send too large chunked body".to_string(),
-                        "sending request to upstream",
-                        true,
-                    ));
+                    return Err(failed("client intended to send too large chunked body"));
+                }
+                if !data.is_empty() {
+                    push_body(&mut out, &data, true);
                 }
                 if progress.done {
                     out.extend_from_slice(LAST_CHUNK);
                 }
-                sent += out.len() as u64;
-                if !out.is_empty() {
-                    conn.write_within(&out, send_timeout)
-                        .await
-                        .map_err(|e| io_failure(&e, "sending request to upstream", true))?;
-                }
-                if progress.done {
-                    return Ok(sent);
-                }
+                (progress.consumed, progress.done)
+            }
+        };
+        if let Some(k) = kept.as_mut() {
+            if (k.len() + data.len()) as u64 <= keep_up_to {
+                k.extend_from_slice(&data);
+            } else {
+                kept = None;
             }
         }
+        if !out.is_empty() {
+            if let Err(e) = conn.write_within(&out, send_timeout).await {
+                if first {
+                    return Err(stale_or_failed(
+                        &e,
+                        reused,
+                        "sending request to upstream",
+                        false,
+                    ));
+                }
+                st.consume(consumed);
+                return Err(Retry::Failed(io_failure(
+                    &e,
+                    "sending request to upstream",
+                    true,
+                )));
+            }
+            if first {
+                sent += (out.len() - head.len()) as u64;
+            } else {
+                sent += out.len() as u64;
+            }
+            first = false;
+            out.clear();
+        }
+        st.consume(consumed);
+        if let Some(l) = left.as_mut() {
+            *l -= consumed as u64;
+        }
+        if done {
+            return Ok((sent, kept.map(Rc::new)));
+        }
         match st.read_more(body_timeout, super::buffers::CHUNK).await {
-            Ok(0) => return Err(client_gone()),
-            Ok(_) => {}
-            Err(_) => return Err(client_gone()),
+            Ok(n) if n > 0 => {}
+            _ => return Err(failed("client prematurely closed connection")),
         }
     }
 }
@@ -978,8 +1098,10 @@ async fn relay<'c>(
         let opts = RelayOptions {
             hide: &settings.hide_headers,
             pass: &settings.pass_headers,
-            server_tokens: server.http.server_tokens,
+            server_tokens: job.http.server_tokens,
             keep_alive: job.keep_alive && !upgrade,
+            chunked: job.http.chunked_transfer_encoding,
+            keepalive_header: job.http.keepalive_header.map(|t| t.as_secs()),
             client_minor,
             head_request,
             upgrade,

@@ -309,6 +309,16 @@ const SPECS: &[Spec] = &[
     simple("max_headers", HTTP | SRV, 1, 1),
     simple("server_tokens", HSL, 1, 1),
     simple("merge_slashes", HTTP | SRV, 1, 1),
+    simple("keepalive_time", HSL, 1, 1),
+    simple("keepalive_disable", HSL, 1, 2),
+    simple("chunked_transfer_encoding", HSL, 1, 1),
+    simple("client_body_buffer_size", HSL, 1, 1),
+    simple("client_body_temp_path", HSL, 1, 4),
+    simple("client_body_in_file_only", HSL, 1, 1),
+    simple("client_body_in_single_buffer", HSL, 1, 1),
+    simple("client_header_buffer_size", HTTP | SRV, 1, 1),
+    simple("ignore_invalid_headers", HTTP | SRV, 1, 1),
+    simple("underscores_in_headers", HTTP | SRV, 1, 1),
     // anx's own settings, named after their TOML keys, so every setting of the model can be
     // written in nginx.conf too
     simple("anx_allow_dotfiles", HSL, 1, 1),
@@ -335,7 +345,8 @@ const SPECS: &[Spec] = &[
     simple("proxy_max_temp_file_size", HSL, 1, 1),
     simple("proxy_temp_file_write_size", HSL, 1, 1),
     simple("proxy_temp_path", HSL, 1, 4),
-    simple("client_body_temp_path", HSL, 1, 4),
+    simple("connection_pool_size", HTTP | SRV, 1, 1),
+    simple("request_pool_size", HTTP | SRV, 1, 1),
     simple("ssl_dhparam", HTTP | SRV, 1, 1),
 ];
 
@@ -478,10 +489,15 @@ const NO_OPS: &[NoOp] = &[
         reason: PROXY_SPOOLING,
     },
     NoOp {
-        directive: "client_body_temp_path",
+        directive: "connection_pool_size",
         value: NoOpValue::Any,
-        reason: "anx does not spill request bodies to disk yet: it holds them in memory, bounded \
-                 by client_max_body_size",
+        reason: "it sizes nginx's per-connection memory pool; anx allocates per connection \
+                 from its shard's buffer pools, so there is no pool to size",
+    },
+    NoOp {
+        directive: "request_pool_size",
+        value: NoOpValue::Any,
+        reason: "it sizes nginx's per-request memory pool; anx has no per-request pool to size",
     },
     NoOp {
         directive: "ssl_dhparam",

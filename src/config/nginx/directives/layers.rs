@@ -110,7 +110,6 @@ impl Walker {
 
     /// The settings http, server and location blocks share (and inherit).
     pub(super) fn layer(&mut self, d: &Directive, layers: &mut Layers, level: Level) {
-        let in_location = matches!(level, Level::Location { .. });
         let files = &mut layers.files;
         let conn = &mut layers.conn;
         match d.name.as_str() {
@@ -224,23 +223,6 @@ impl Walker {
                     layers.access_logs.get_or_insert_with(Vec::new).push(log);
                 }
             }
-            // Connection settings: anx applies them per server, not per location (yet).
-            "client_body_timeout"
-            | "keepalive_timeout"
-            | "keepalive_requests"
-            | "send_timeout"
-            | "server_tokens"
-                if in_location =>
-            {
-                self.error(
-                    d,
-                    format!(
-                        "\"{}\" inside location is not supported by anx yet; set it in server \
-                         or http",
-                        d.name
-                    ),
-                );
-            }
             "client_header_timeout" => {
                 self.once(d, &mut conn.client_header_timeout, |w| w.time(d, arg(d, 0)))
             }
@@ -248,17 +230,62 @@ impl Walker {
                 self.once(d, &mut conn.client_body_timeout, |w| w.time(d, arg(d, 0)))
             }
             "send_timeout" => self.once(d, &mut conn.send_timeout, |w| w.time(d, arg(d, 0))),
-            "keepalive_timeout" => self.once(d, &mut conn.keepalive_timeout, |w| {
-                if d.args.len() > 1 {
-                    w.error(
-                        d,
-                        "the header timeout of \"keepalive_timeout\" (its second argument) is \
-                         not supported by anx yet",
-                    );
-                    return None;
+            "keepalive_timeout" => {
+                if conn.keepalive_timeout.is_some() {
+                    self.duplicate(d);
+                    return;
                 }
-                w.time(d, arg(d, 0))
+                let timeout = self.time(d, arg(d, 0));
+                let header = match d.args.get(1) {
+                    Some(a) => match self.time(d, &a.value) {
+                        Some(t) => Some(t),
+                        None => return,
+                    },
+                    None => None,
+                };
+                conn.keepalive_timeout = timeout;
+                conn.keepalive_header = header;
+            }
+            "keepalive_time" => self.once(d, &mut conn.keepalive_time, |w| w.time(d, arg(d, 0))),
+            "keepalive_disable" => self.once(d, &mut conn.keepalive_disable, |_| Some(words(d))),
+            "chunked_transfer_encoding" => {
+                self.once(d, &mut conn.chunked_transfer_encoding, |w| w.flag(d))
+            }
+            "client_body_buffer_size" => self.once(d, &mut conn.client_body_buffer_size, |w| {
+                w.size(d, arg(d, 0))
             }),
+            "client_body_temp_path" => self.once(d, &mut conn.client_body_temp_path, |w| {
+                let mut levels = Vec::new();
+                for a in d.args.iter().skip(1) {
+                    match a.value.parse::<u8>() {
+                        Ok(n @ 1..=2) => levels.push(n),
+                        _ => {
+                            w.error(d, format!("invalid value \"{}\"", a.value));
+                            return None;
+                        }
+                    }
+                }
+                let path = tree::TempPathTree {
+                    path: arg(d, 0).to_string(),
+                    levels,
+                };
+                Some(At::new(path, w.origin(d)))
+            }),
+            "client_body_in_file_only" => self.once(d, &mut conn.client_body_in_file_only, |_| {
+                Some(arg(d, 0).to_string())
+            }),
+            "client_body_in_single_buffer" => {
+                self.once(d, &mut conn.client_body_in_single_buffer, |w| w.flag(d))
+            }
+            "client_header_buffer_size" => self.once(d, &mut conn.client_header_buffer_size, |w| {
+                w.size(d, arg(d, 0)).filter(|&n| n > 0)
+            }),
+            "ignore_invalid_headers" => {
+                self.once(d, &mut conn.ignore_invalid_headers, |w| w.flag(d))
+            }
+            "underscores_in_headers" => {
+                self.once(d, &mut conn.underscores_in_headers, |w| w.flag(d))
+            }
             "keepalive_requests" => {
                 self.once(d, &mut conn.keepalive_requests, |w| w.number(d, arg(d, 0)))
             }
@@ -308,10 +335,9 @@ impl Walker {
                 match arg(d, 0).to_ascii_lowercase().as_str() {
                     "on" => Some(true),
                     "off" => Some(false),
-                    "build" => {
-                        w.error(d, "\"server_tokens build\" is not supported by anx yet");
-                        None
-                    }
+                    // nginx without a `--build=` name (anx has none) shows the version,
+                    // as "on" does.
+                    "build" => Some(true),
                     _ => {
                         w.error(
                             d,

@@ -1021,32 +1021,28 @@ fn access_logs() {
 }
 
 #[test]
-fn connection_settings_refused_in_location() {
-    // client_max_body_size is the exception: locations carry their own.
+fn connection_settings_in_location() {
+    // nginx reads keep-alive, timeouts, server_tokens and body buffering from the location;
+    // the head settings belong to the server.
     let errs = errors(&server(
         "location / {\n\
-           keepalive_timeout 5s;\n\
+           keepalive_timeout 5s 4s;\n\
            client_max_body_size 1m;\n\
            server_tokens off;\n\
            client_header_timeout 5s;\n\
            merge_slashes off;\n\
            anx_max_headers 5;\n\
+           client_body_buffer_size 2k;\n\
+           client_body_temp_path /tmp/b 1 2;\n\
+           client_body_in_file_only clean;\n\
+           keepalive_disable msie6 safari;\n\
+           ignore_invalid_headers off;\n\
          }",
     ));
     let got: Vec<(Option<usize>, &str)> = errs.iter().map(|(l, m)| (*l, m.as_str())).collect();
     assert_eq!(
         got,
         [
-            (
-                Some(5),
-                "\"keepalive_timeout\" inside location is not supported by anx yet; set it in \
-                 server or http"
-            ),
-            (
-                Some(7),
-                "\"server_tokens\" inside location is not supported by anx yet; set it in \
-                 server or http"
-            ),
             (
                 Some(8),
                 "\"client_header_timeout\" directive is not allowed here"
@@ -1055,6 +1051,10 @@ fn connection_settings_refused_in_location() {
             (
                 Some(10),
                 "\"anx_max_headers\" directive is not allowed here"
+            ),
+            (
+                Some(15),
+                "\"ignore_invalid_headers\" directive is not allowed here"
             ),
         ]
     );
@@ -1066,11 +1066,11 @@ fn value_errors() {
         "etag yes;\n\
          log_not_found on;\n\
          autoindex_format csv;\n\
-         keepalive_timeout 75s 60s;\n\
+         keepalive_timeout 75s soon;\n\
          client_body_timeout soon;\n\
          client_max_body_size 1x;\n\
          max_ranges -1;\n\
-         server_tokens build;\n\
+         client_body_temp_path /t 3;\n\
          large_client_header_buffers 0 8k;\n\
          disable_symlinks off from=$document_root;\n\
          disable_symlinks on from=/srv;\n\
@@ -1087,17 +1087,14 @@ fn value_errors() {
     );
     assert!(messages[1].starts_with("\"log_not_found on\" is not supported by anx yet"));
     assert!(messages[2].starts_with("invalid value \"csv\" in \"autoindex_format\""));
-    assert!(messages[3].contains("not supported by anx yet"));
+    assert!(messages[3].starts_with("\"keepalive_timeout\" directive: expected a time"));
     assert!(messages[4].starts_with("\"client_body_timeout\" directive: expected a time"));
     assert!(messages[5].starts_with("\"client_max_body_size\" directive: expected a size"));
     assert_eq!(
         messages[6],
         "\"max_ranges\" directive: expected a number, found \"-1\""
     );
-    assert_eq!(
-        messages[7],
-        "\"server_tokens build\" is not supported by anx yet"
-    );
+    assert_eq!(messages[7], "invalid value \"3\"");
     assert!(messages[8].starts_with("invalid value \"0 8k\""));
     assert_eq!(
         messages[9],
