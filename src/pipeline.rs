@@ -297,6 +297,7 @@ impl Engine<'_> {
     /// nginx's find-config phase.
     fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
         ctx.st.uri_changed = false;
+        ctx.st.valid_location = true;
         // No location matches: nginx serves with the server level's own settings.
         let loc = match route::find_location(ctx.server, self.index, &mut ctx.st) {
             route::Found::Location(loc) => loc,
