@@ -115,7 +115,8 @@ pub fn run<'c>(
         config,
         server,
         req: received,
-        st: RequestState::new(normalized.unwrap_or_else(|_| raw_path.to_vec())),
+        // A path that climbs above the root is refused with an empty `$uri`, as nginx.
+        st: RequestState::new(normalized.unwrap_or_default()),
     };
     // The server-rewrite phase runs with the server level's settings (add_header, expires…).
     ctx.st.location = Some(&server.fallback);

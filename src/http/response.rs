@@ -156,11 +156,15 @@ impl Response {
         if is("location") {
             return self.location.clone();
         }
+        // nginx joins every Cache-Control and Link line for `$sent_http_*`; other names
+        // give the first.
+        let joined = is("cache-control") || is("link");
         let lines = self
             .cached_fields
             .as_deref()
             .into_iter()
             .chain([&self.extra[..]]);
+        let mut found: Option<Vec<u8>> = None;
         for block in lines {
             for line in block.split(|&b| b == b'\n') {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -168,12 +172,19 @@ impl Response {
                     if line[..colon].eq_ignore_ascii_case(name) {
                         let v = &line[colon + 1..];
                         let v = v.strip_prefix(b" ").unwrap_or(v);
-                        return Some(v.to_vec());
+                        match &mut found {
+                            None if !joined => return Some(v.to_vec()),
+                            None => found = Some(v.to_vec()),
+                            Some(all) => {
+                                all.extend_from_slice(b", ");
+                                all.extend_from_slice(v);
+                            }
+                        }
                     }
                 }
             }
         }
-        None
+        found
     }
 }
 
