@@ -306,6 +306,21 @@ pub fn write_head(out: &mut Vec<u8>, resp: &Response, ctx: &HeadContext) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn sent_field_values_join_cache_control_only() {
+        let mut r = Response::new(200);
+        r.add_field("Cache-Control", "max-age=1");
+        r.add_field("X-A", "one");
+        r.add_field("cache-control", "private");
+        r.add_field("X-A", "two");
+        assert_eq!(
+            r.field_value(b"Cache-Control").as_deref(),
+            Some(&b"max-age=1, private"[..])
+        );
+        assert_eq!(r.field_value(b"x-a").as_deref(), Some(&b"one"[..]));
+        assert_eq!(r.field_value(b"link"), None);
+    }
+
     fn head_of(resp: &Response, keep_alive: bool) -> String {
         let mut out = Vec::new();
         write_head(
