@@ -18,8 +18,8 @@ pub mod tls;
 
 pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
-pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPath};
+pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use proxy::{
     Balance, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass,
     ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,

@@ -232,7 +232,10 @@ pub enum GeoEntry {
     /// `proxy address|CIDR`.
     Proxy(String),
     /// `CIDR value` or, with `ranges`, `from-to value`.
-    Net { net: String, value: String },
+    Net {
+        net: String,
+        value: String,
+    },
     Delete(String),
 }
 

@@ -14,7 +14,9 @@ pub fn value(ctx: &mut Ctx, index: usize, out: &mut Vec<u8>, scope: Scope) {
         return;
     };
     if ctx.st.splits.len() < config.split_clients.len() {
-        ctx.st.splits.resize(config.split_clients.len(), MapSlot::Unset);
+        ctx.st
+            .splits
+            .resize(config.split_clients.len(), MapSlot::Unset);
     }
     match &ctx.st.splits[index] {
         MapSlot::Done(v) => {

@@ -261,7 +261,9 @@ mod tests {
         assert_eq!(rules.first_match(None).map(|r| r.allow), Some(false));
         let unix = AccessRules::new(vec![rule(false, "unix:")]);
         assert_eq!(unix.first_match(None).map(|r| r.allow), Some(false));
-        assert!(unix.first_match(Some("127.0.0.1".parse().unwrap())).is_none());
+        assert!(unix
+            .first_match(Some("127.0.0.1".parse().unwrap()))
+            .is_none());
     }
 
     #[test]

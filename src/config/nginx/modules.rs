@@ -442,12 +442,7 @@ pub const MODULES: &[Module] = &[
         &["auth_basic", "auth_basic_user_file"],
         SECURITY,
     ),
-    has(
-        "ngx_http_geo_module",
-        "http_geo_module",
-        Default,
-        &["geo"],
-    ),
+    has("ngx_http_geo_module", "http_geo_module", Default, &["geo"]),
     has(
         "ngx_http_map_module",
         "http_map_module",

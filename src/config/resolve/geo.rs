@@ -251,7 +251,11 @@ fn hundredths(text: &str) -> Option<u32> {
         return None;
     }
     let int: u32 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: u32 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: u32 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     if frac.len() == 1 {
         f *= 10;
     }
@@ -279,7 +283,11 @@ pub(super) fn resolve_split_clients(tree: &ConfigTree, r: &mut Resolver) -> Vec<
                     }
                 }
             };
-            sum = if n == 0 { 10_000 } else { sum.saturating_add(n) };
+            sum = if n == 0 {
+                10_000
+            } else {
+                sum.saturating_add(n)
+            };
             if sum > 10_000 && !over {
                 over = true;
                 r.error(&at.origin, "percent total is greater than 100%");

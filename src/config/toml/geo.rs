@@ -39,14 +39,22 @@ impl TomlGeo {
         let here = |e: GeoEntry| At::new(e, at.clone());
         let mut entries: Vec<At<GeoEntry>> = Vec::new();
         entries.extend(self.proxy.iter().map(|p| here(GeoEntry::Proxy(p.clone()))));
-        entries.extend(self.default.iter().map(|d| here(GeoEntry::Default(d.clone()))));
+        entries.extend(
+            self.default
+                .iter()
+                .map(|d| here(GeoEntry::Default(d.clone()))),
+        );
         entries.extend(self.entries.iter().map(|(net, value)| {
             here(GeoEntry::Net {
                 net: net.clone(),
                 value: value.clone(),
             })
         }));
-        entries.extend(self.delete.iter().map(|d| here(GeoEntry::Delete(d.clone()))));
+        entries.extend(
+            self.delete
+                .iter()
+                .map(|d| here(GeoEntry::Delete(d.clone()))),
+        );
         Some(GeoTree {
             source: self.source.clone(),
             name: name.to_string(),

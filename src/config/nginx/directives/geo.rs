@@ -43,7 +43,10 @@ impl Walker {
             let word = entry.name.as_str();
             let entry_value = match (word, entry.args.as_slice()) {
                 ("ranges", []) => {
-                    let tables = geo.entries.iter().any(|e| !matches!(e.value, GeoEntry::Proxy(_)));
+                    let tables = geo
+                        .entries
+                        .iter()
+                        .any(|e| !matches!(e.value, GeoEntry::Proxy(_)));
                     if tables {
                         self.error(
                             entry,
