@@ -23,6 +23,7 @@ use crate::handlers::static_files::{self, path, Content, StaticRequest, StaticSt
 use crate::handlers::status;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
+use crate::phases::access;
 use crate::phases::docroot;
 use crate::phases::error_page::{self, Special};
 use crate::phases::rewrite::{self, Flow};
@@ -193,6 +194,8 @@ enum Next<'c> {
     Find,
     /// The rewrite directives of a location.
     Rewrite(&'c Location),
+    /// `allow`/`deny` of the location the rewrite phase settled on.
+    Access(&'c Location),
     /// try_files, then the content handler.
     Content(&'c Location),
 }
@@ -281,7 +284,7 @@ impl Engine<'_> {
             Next::Find => self.find(ctx),
             Next::Rewrite(loc) => match rewrite::run(ctx, &loc.rewrite) {
                 Flow::Respond(r) => Step::Done(r),
-                Flow::Break => Step::Go(Next::Content(loc)),
+                Flow::Break => Step::Go(Next::Access(loc)),
                 Flow::Next | Flow::Last if ctx.st.uri_changed => {
                     if !ctx.st.count_uri_change() {
                         return Step::Done(cycle(ctx, "while processing"));
@@ -289,7 +292,11 @@ impl Engine<'_> {
                     Step::Go(Next::Find)
                 }
                 // An if-location whose condition held (`proxy_pass` inside `if`) answers.
-                Flow::Next | Flow::Last => Step::Go(Next::Content(ctx.st.location.unwrap_or(loc))),
+                Flow::Next | Flow::Last => Step::Go(Next::Access(ctx.st.location.unwrap_or(loc))),
+            },
+            Next::Access(loc) => match access::check(ctx, loc) {
+                Some(denied) => Step::Done(denied),
+                None => Step::Go(Next::Content(loc)),
             },
             Next::Content(loc) => self.content(ctx, loc),
         }

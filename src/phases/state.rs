@@ -147,6 +147,10 @@ pub struct RequestState<'c> {
     pub user: Vec<Option<Vec<u8>>>,
     /// `map` results, indexed like `Config::maps` (sized on first use).
     pub maps: Vec<MapSlot>,
+    /// `geo` results (non-volatile ones), indexed like `Config::geos`.
+    pub geo: Vec<MapSlot>,
+    /// `split_clients` results, indexed like `Config::split_clients`.
+    pub splits: Vec<MapSlot>,
     /// `$request_id`, drawn on first use.
     pub request_id: Option<[u8; 32]>,
     /// An error page redirected this request: it runs as GET (HEAD stays HEAD).
@@ -221,6 +225,8 @@ impl<'c> RequestState<'c> {
             named: Vec::new(),
             user: Vec::new(),
             maps: Vec::new(),
+            geo: Vec::new(),
+            splits: Vec::new(),
             request_id: None,
             as_get: false,
             error_page_used: false,
