@@ -387,6 +387,9 @@ pub struct Location {
     pub redirects: RedirectSettings,
     /// `access_log` list in effect here; empty is `access_log off`.
     pub access_logs: Vec<AccessLog>,
+    /// `error_log` list in effect here (set at http, server or location level) for the
+    /// lines logged while serving a request here; empty: the main level's logs.
+    pub error_log: Vec<ErrorLog>,
     /// `client_max_body_size` in bytes for requests served here; 0 means unlimited (→ 413).
     pub client_max_body_size: u64,
     pub files: FileSettings,
@@ -672,8 +675,11 @@ pub struct FileSettings {
     /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
     /// usually with captures).
     pub alias: Option<DocPath>,
-    /// `index` files tried in order for a directory request.
-    pub index: Vec<String>,
+    /// `index` files tried in order for a directory request (variables allowed); one
+    /// starting with `/` is an internal redirect to it, made without a file test.
+    pub index: Vec<Template>,
+    /// `log_not_found`: a missing file is logged at `error` (nginx's default: on).
+    pub log_not_found: bool,
     /// `autoindex on` with its `autoindex_format`.
     pub autoindex: Option<AutoindexFormat>,
     /// `default_type` when no extension matches.
@@ -732,7 +738,8 @@ impl Default for FileSettings {
         FileSettings {
             root: DocPath::fixed(PathBuf::from("html")),
             alias: None,
-            index: vec!["index.html".to_string()],
+            index: vec![Template::literal("index.html")],
+            log_not_found: true,
             autoindex: None,
             default_type: "text/plain".to_string(),
             allow_dotfiles: false,

@@ -459,6 +459,7 @@ macro_rules! layered_block {
             root: Option<String>,
             alias: Option<String>,
             index: Option<Vec<String>>,
+            log_not_found: Option<bool>,
             autoindex: Option<bool>,
             autoindex_format: Option<TomlAutoindexFormat>,
             default_type: Option<String>,
@@ -477,6 +478,7 @@ macro_rules! layered_block {
             port_in_redirect: Option<bool>,
             server_name_in_redirect: Option<bool>,
             access_log: Option<TomlAccessLogs>,
+            error_log: Option<TomlErrorLogs>,
             proxy_set_header: Option<Vec<ProxyHeaderTree>>,
             proxy_hide_header: Option<Vec<String>>,
             proxy_pass_header: Option<Vec<String>>,
@@ -565,6 +567,7 @@ macro_rules! layered_block {
                         root: self.root.as_ref().map(here),
                         alias: self.alias.as_ref().map(here),
                         index: self.index.clone(),
+                        log_not_found: self.log_not_found,
                         autoindex: self.autoindex,
                         autoindex_format: self.autoindex_format.map(|f| match f {
                             TomlAutoindexFormat::Html => AutoindexFormat::Html,
@@ -593,6 +596,9 @@ macro_rules! layered_block {
                     port_in_redirect: self.port_in_redirect,
                     server_name_in_redirect: self.server_name_in_redirect,
                     access_logs: self.access_log.as_ref().map(|l| {
+                        l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
+                    }),
+                    error_logs: self.error_log.as_ref().map(|l| {
                         l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
                     }),
                     proxy: self.proxy_layer(at),

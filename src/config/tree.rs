@@ -234,6 +234,8 @@ pub struct Layers {
     pub port_in_redirect: Option<bool>,
     pub server_name_in_redirect: Option<bool>,
     pub access_logs: Option<Vec<At<RawAccessLog>>>,
+    /// `error_log` at this level (replaces the inherited list for requests served here).
+    pub error_logs: Option<Vec<At<RawErrorLog>>>,
     pub proxy: ProxyLayer,
     /// `ssl_*` settings (http and server levels only).
     pub tls: TlsLayer,
@@ -396,6 +398,8 @@ pub struct FileLayer {
     pub root: Option<At<String>>,
     pub alias: Option<At<String>>,
     pub index: Option<Vec<String>>,
+    /// `log_not_found on|off`.
+    pub log_not_found: Option<bool>,
     pub autoindex: Option<bool>,
     pub autoindex_format: Option<AutoindexFormat>,
     pub default_type: Option<String>,

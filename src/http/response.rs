@@ -161,6 +161,9 @@ impl Response {
             .as_deref()
             .into_iter()
             .chain([&self.extra[..]]);
+        // Several fields of one name read as one value joined by ", ", as nginx's
+        // `$sent_http_*` (1.23+) gives them.
+        let mut found: Option<Vec<u8>> = None;
         for block in lines {
             for line in block.split(|&b| b == b'\n') {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -168,12 +171,18 @@ impl Response {
                     if line[..colon].eq_ignore_ascii_case(name) {
                         let v = &line[colon + 1..];
                         let v = v.strip_prefix(b" ").unwrap_or(v);
-                        return Some(v.to_vec());
+                        match &mut found {
+                            Some(all) => {
+                                all.extend_from_slice(b", ");
+                                all.extend_from_slice(v);
+                            }
+                            None => found = Some(v.to_vec()),
+                        }
                     }
                 }
             }
         }
-        None
+        found
     }
 }
 

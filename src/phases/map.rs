@@ -26,7 +26,10 @@ pub fn value(ctx: &mut Ctx, index: usize, out: &mut Vec<u8>, scope: Scope) {
             return;
         }
         MapSlot::Busy => {
-            log::error!("cycle while evaluating variable \"{}\"", map.name);
+            ctx.log().error(format_args!(
+                "cycle while evaluating variable \"{}\"",
+                map.name
+            ));
             return;
         }
         MapSlot::Unset => {}

@@ -332,6 +332,7 @@ const SPECS: &[Spec] = &[
     simple("tcp_nopush", HSL, 1, 1),
     simple("tcp_nodelay", HSL, 1, 1),
     simple("log_not_found", HSL, 1, 1),
+    simple("log_subrequest", HSL, 1, 1),
     simple("types_hash_max_size", HSL, 1, 1),
     simple("types_hash_bucket_size", HSL, 1, 1),
     simple("server_names_hash_max_size", HTTP, 1, 1),
@@ -495,6 +496,11 @@ const NO_OPS: &[NoOp] = &[
                  from its shard's buffer pools, so there is no pool to size",
     },
     NoOp {
+        directive: "log_subrequest",
+        value: NoOpValue::Flag,
+        reason: "anx makes no subrequests, so there are none to log",
+    },
+    NoOp {
         directive: "request_pool_size",
         value: NoOpValue::Any,
         reason: "it sizes nginx's per-request memory pool; anx has no per-request pool to size",
@@ -504,12 +510,6 @@ const NO_OPS: &[NoOp] = &[
         value: NoOpValue::Any,
         reason: "rustls has no finite-field Diffie-Hellman (DHE) suites; key exchange is \
                  always elliptic-curve (ssl_ecdh_curve)",
-    },
-    NoOp {
-        directive: "log_not_found",
-        value: NoOpValue::Only("off"),
-        reason: "anx writes no error-log line for a file that does not exist, which is what \
-                 \"off\" asks for",
     },
     NoOp {
         directive: "listen",

@@ -50,7 +50,6 @@ impl Walker {
                         tree.upstreams.push(upstream);
                     }
                 }
-                "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut tree.http, Level::Http),
             }
@@ -102,7 +101,6 @@ impl Walker {
                     }
                 }
                 "types" => self.not_at_this_level(d, "write it in http"),
-                "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut server.layers, Level::Server),
             }
@@ -249,7 +247,6 @@ impl Walker {
                     }
                 }
                 "types" => self.not_at_this_level(d, "write it in http"),
-                "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut location.layers, Level::Location { named }),
             }

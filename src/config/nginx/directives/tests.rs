@@ -1255,12 +1255,24 @@ fn wrong_contexts() {
     );
     let (_, message) = one_error(&server("root /x { }"));
     assert_eq!(message, "directive \"root\" is not terminated by \";\"");
-    let (_, message) = one_error(&server("error_log x.log;"));
-    assert_eq!(
-        message,
-        "\"error_log\" directive is not supported at this level by anx yet; set it in the main \
-         context"
-    );
+    let (_, message) = one_error(&server("error_log x.log loud;"));
+    assert_eq!(message, "invalid log level \"loud\"");
+}
+
+#[test]
+fn error_logs_and_log_not_found_per_level() {
+    let tree = ok(&server(
+        "error_log s.log;\nlocation / {\nerror_log a.log warn;\nerror_log stderr;\nlog_not_found off;\n}",
+    ));
+    let server_logs = tree.servers[0].value.layers.error_logs.as_ref();
+    assert_eq!(server_logs.map(Vec::len), Some(1));
+    let loc = &first_server_location(&tree).layers;
+    let logs: Vec<_> = loc.error_logs.iter().flatten().map(|l| &l.value).collect();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0].target, "a.log");
+    assert_eq!(logs[0].level.as_deref(), Some("warn"));
+    assert_eq!(logs[1].target, "stderr");
+    assert_eq!(loc.files.log_not_found, Some(false));
 }
 
 #[test]
