@@ -183,6 +183,7 @@ fn map_table(out: &mut String, map: &Map) {
     kv(out, "source", &q(&map.source.source));
     kv(out, "variable", &q(&format!("${}", map.name)));
     kv(out, "hostnames", &map.hostnames.to_string());
+    kv(out, "volatile", &map.volatile.to_string());
     kv(out, "default", &q(&map.default.source));
     // Exact keys live in a hash map; sorted so the dump is stable. Their order never
     // matters: exact keys are tried before wildcards and regexes.

@@ -641,6 +641,9 @@ pub struct Map {
     pub source: Template,
     /// `hostnames`: keys may be `*.example.com`, `.example.com` or `www.example.*`.
     pub hostnames: bool,
+    /// `volatile`: evaluated at each use; otherwise the first value holds for the rest of
+    /// the request, internal redirects included (nginx's cached variable).
+    pub volatile: bool,
     /// Exact keys, lowercased (nginx matches them case-insensitively).
     pub exact: hashbrown::HashMap<String, Template>,
     /// Wildcard keys (with `hostnames`), lowercased, in configuration order.

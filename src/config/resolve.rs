@@ -292,6 +292,7 @@ fn resolve_maps(tree: &ConfigTree, r: &mut Resolver) -> Vec<Map> {
             name: m.name.clone(),
             source,
             hostnames: m.hostnames,
+            volatile: m.volatile,
             exact: hashbrown::HashMap::new(),
             wildcards: Vec::new(),
             regexes: Vec::new(),

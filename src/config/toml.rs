@@ -775,6 +775,8 @@ struct TomlMap {
     variable: String,
     #[serde(default)]
     hostnames: bool,
+    #[serde(default)]
+    volatile: bool,
     default: Option<String>,
     #[serde(default)]
     entries: Vec<(String, String)>,
@@ -1199,6 +1201,7 @@ pub fn parse_tree(
                     source: m.source.clone(),
                     name: m.variable.trim_start_matches('$').to_string(),
                     hostnames: m.hostnames,
+                    volatile: m.volatile,
                     default: m.default.clone(),
                     entries: m
                         .entries

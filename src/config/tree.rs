@@ -202,6 +202,8 @@ pub struct MapTree {
     /// Without `$`.
     pub name: String,
     pub hostnames: bool,
+    /// `volatile`: the value is not kept for the rest of the request.
+    pub volatile: bool,
     pub default: Option<String>,
     /// Keys as written (`~re`, `~*re`, `\~literal`, `*.host`), in order.
     pub entries: Vec<At<(String, String)>>,

@@ -516,12 +516,6 @@ const NO_OPS: &[NoOp] = &[
         value: NoOpValue::Only("reuseport"),
         reason: "anx always listens with SO_REUSEPORT, one socket per shard",
     },
-    NoOp {
-        directive: "map",
-        value: NoOpValue::Only("volatile"),
-        reason: "it only stops nginx caching a map's value within one request; the value \
-                 is the same either way unless the source changes mid-request",
-    },
 ];
 
 /// The entry for `name`, preferring the one allowed in `ctx` (a few names mean different
@@ -534,7 +528,7 @@ fn spec(name: &str, ctx: Ctx) -> Option<&'static Spec> {
 }
 
 /// Whether `word` of `directive` is one of the accepted no-op parameters (`listen ...
-/// reuseport`, `map`'s `volatile`).
+/// reuseport`).
 fn is_no_op_parameter(directive: &str, word: &str) -> bool {
     NO_OPS
         .iter()

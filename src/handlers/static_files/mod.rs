@@ -304,8 +304,14 @@ fn open_failed(
     match status {
         404 if !files.log_not_found => {}
         404 if dir_uri => {
+            // nginx's index module names the first index file it looked for.
             let dir = shown.strip_suffix('/').unwrap_or(shown);
-            req.log.error(format_args!("\"{dir}\" is not found ({os})"));
+            let first = (0..req.index.len())
+                .map(|i| req.index.get(i))
+                .find(|n| !n.is_empty());
+            let name = String::from_utf8_lossy(first.unwrap_or_default());
+            req.log
+                .error(format_args!("\"{dir}/{name}\" is not found ({os})"));
         }
         404 | 403 => req
             .log

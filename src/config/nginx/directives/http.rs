@@ -403,7 +403,7 @@ impl Walker {
             }
             match (entry.name.as_str(), entry.args.as_slice()) {
                 ("hostnames", []) => map.hostnames = true,
-                (word, []) if is_no_op_parameter("map", word) => {}
+                ("volatile", []) => map.volatile = true,
                 ("default", [value]) => {
                     if map.default.is_some() {
                         self.error(entry, "duplicate default map parameter");
