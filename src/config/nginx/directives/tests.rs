@@ -1064,7 +1064,7 @@ fn connection_settings_in_location() {
 fn value_errors() {
     let errs = errors(&server(
         "etag yes;\n\
-         log_not_found on;\n\
+         log_not_found maybe;\n\
          autoindex_format csv;\n\
          keepalive_timeout 75s soon;\n\
          client_body_timeout soon;\n\
@@ -1085,7 +1085,7 @@ fn value_errors() {
         messages[0],
         "invalid value \"yes\" in \"etag\" directive, it must be \"on\" or \"off\""
     );
-    assert!(messages[1].starts_with("\"log_not_found on\" is not supported by anx yet"));
+    assert!(messages[1].starts_with("invalid value \"maybe\" in \"log_not_found\""));
     assert!(messages[2].starts_with("invalid value \"csv\" in \"autoindex_format\""));
     assert!(messages[3].starts_with("\"keepalive_timeout\" directive: expected a time"));
     assert!(messages[4].starts_with("\"client_body_timeout\" directive: expected a time"));
