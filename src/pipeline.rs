@@ -115,8 +115,7 @@ pub fn run<'c>(
         config,
         server,
         req: received,
-        // A URI that cannot be normalised is refused (400) and leaves `$uri` empty, as
-        // nginx's failed request-line parse does.
+        // A path that climbs above the root is refused with an empty `$uri`, as nginx.
         st: RequestState::new(normalized.unwrap_or_default()),
     };
     // The server-rewrite phase runs with the server level's settings (add_header, expires…).
@@ -299,6 +298,7 @@ impl Engine<'_> {
     /// nginx's find-config phase.
     fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
         ctx.st.uri_changed = false;
+        ctx.st.valid_location = true;
         // No location matches: nginx serves with the server level's own settings.
         let loc = match route::find_location(ctx.server, self.index, &mut ctx.st) {
             route::Found::Location(loc) => loc,

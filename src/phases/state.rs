@@ -135,6 +135,9 @@ pub struct RequestState<'c> {
     pub internal: bool,
     /// A rewrite without `break` changed the URI: search the location again.
     pub uri_changed: bool,
+    /// nginx's `valid_location`: cleared when a `break` keeps a rewritten URI in the
+    /// location, so `proxy_pass` with a URI part then passes the new URI whole.
+    pub valid_location: bool,
     /// URI changes left before the request is a cycle (see [`URI_CHANGES`]).
     pub uri_changes_left: u8,
     /// The location chosen last (the one whose settings apply).
@@ -213,6 +216,7 @@ impl<'c> RequestState<'c> {
             args: Args::Request,
             internal: false,
             uri_changed: false,
+            valid_location: true,
             uri_changes_left: URI_CHANGES,
             location: None,
             captures: Captures::default(),
