@@ -49,6 +49,7 @@ fn bench(c: &mut Criterion) {
         local: "127.0.0.1:8080".parse().expect("addr"),
         serial: 42,
         requests: 3,
+        pipelined: false,
         tls: None,
         born: std::time::Instant::now(),
     };

@@ -252,6 +252,10 @@ fn run(cli: &cli::Cli) -> ExitCode {
         eprintln!("anx: [emerg] {e}");
         return ExitCode::FAILURE;
     }
+    if let Err(e) = anx::log::scoped::open_all(&config) {
+        eprintln!("anx: [emerg] {e}");
+        return ExitCode::FAILURE;
+    }
     // SIGHUP reads the same file with the same command-line overrides, as `anx -t` would.
     let reload_cli = cli.clone();
     let reload = Box::new(move || {
@@ -260,6 +264,9 @@ fn run(cli: &cli::Cli) -> ExitCode {
             lines.join("; ")
         })?;
         apply_overrides(&mut config, &reload_cli);
+        // nginx opens a new configuration's logs before taking it: one that cannot be
+        // opened refuses the reload.
+        anx::log::scoped::open_all(&config)?;
         Ok(config)
     });
     match anx::runtime::run(config, reload) {

@@ -19,7 +19,7 @@ use std::time::Instant;
 use crate::config::model::{Config, Handler, Location, Pattern, Server};
 use crate::filters::{self, FilterRequest};
 use crate::handlers::proxy::{self, ProxyPlan};
-use crate::handlers::static_files::{self, path, Content, StaticRequest, StaticState};
+use crate::handlers::static_files::{self, path, Content, IndexNames, StaticRequest, StaticState};
 use crate::handlers::status;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
@@ -331,10 +331,10 @@ impl Engine<'_> {
             .is_some_and(|n| loc.client_max_body_size > 0 && n > loc.client_max_body_size);
         if too_large && !self.body_refused {
             self.body_refused = true;
-            log::error!(
-                "client intended to send too large body, client: {}",
-                ctx.req.conn.peer.ip()
-            );
+            let declared = self.req.declared_body.unwrap_or(0);
+            ctx.log().error(format_args!(
+                "client intended to send too large body: {declared} bytes"
+            ));
             return Step::Done(Response::new(413));
         }
         Step::Go(Next::Rewrite(loc))
@@ -368,7 +368,7 @@ impl Engine<'_> {
                 return match proxy::plan(ctx, loc, p, method) {
                     Ok(plan) => Step::Proxy(Box::new(plan)),
                     Err(e) => {
-                        log::error!("{}, client: {}", e.message, ctx.req.conn.peer.ip());
+                        ctx.log().error(format_args!("{}", e.message));
                         Step::Done(Response::new(e.status))
                     }
                 };
@@ -382,6 +382,10 @@ impl Engine<'_> {
                 Step::Done(response)
             }
             Content::Index(uri) => self.index_file(ctx, loc, uri),
+            Content::Redirect(uri) => {
+                let args = ctx.st.args.clone();
+                internal_redirect(ctx, uri, args)
+            }
         }
     }
 
@@ -415,7 +419,7 @@ impl Engine<'_> {
                 Step::Done(response)
             }
             // The index vanished between the two looks: let the redirect find out.
-            Content::Index(uri) => {
+            Content::Index(uri) | Content::Redirect(uri) => {
                 let args = ctx.st.args.clone();
                 internal_redirect(ctx, uri, args)
             }
@@ -429,6 +433,20 @@ impl Engine<'_> {
         inline_index: bool,
     ) -> Content {
         let mapped = docroot::map_current(ctx, loc);
+        // Index names with variables are evaluated here, once per directory request.
+        let evaluated: Vec<Vec<u8>> = if ctx.st.uri.ends_with(b"/")
+            && loc.files.index.iter().any(|t| t.as_literal().is_none())
+        {
+            loc.files.index.iter().map(|t| ctx.eval_vec(t)).collect()
+        } else {
+            Vec::new()
+        };
+        let index = if evaluated.is_empty() {
+            IndexNames::Fixed(&loc.files.index)
+        } else {
+            IndexNames::Evaluated(&evaluated)
+        };
+        let log = ctx.log();
         let head_method = self.req.head.method;
         let method = if ctx.st.as_get && head_method != Method::Head {
             Method::Get
@@ -443,6 +461,8 @@ impl Engine<'_> {
             relative: mapped.relative(&ctx.st.uri),
             inline_index,
             generation: self.req.index.map_or(0, |i| i.generation),
+            index,
+            log: &log,
         };
         static_files::serve(&req, loc, &ctx.config.mime, self.statics, self.now)
     }
@@ -549,9 +569,9 @@ fn internal_redirect<'c>(ctx: &mut Ctx<'_, 'c>, uri: Vec<u8>, args: Args) -> Ste
 /// nginx's `ngx_http_named_location`: straight to that location's rewrite phase.
 fn named<'c>(ctx: &mut Ctx<'_, 'c>, name: &str) -> Step<'c> {
     if !ctx.st.count_uri_change() {
-        log::error!(
+        ctx.log().error(format_args!(
             "rewrite or internal redirection cycle while redirect to named location \"@{name}\""
-        );
+        ));
         return Step::Done(Response::new(500));
     }
     match route::named_location(ctx.server, name) {
@@ -561,7 +581,8 @@ fn named<'c>(ctx: &mut Ctx<'_, 'c>, name: &str) -> Step<'c> {
             Step::Go(Next::Rewrite(loc))
         }
         None => {
-            log::error!("could not find named location \"@{name}\"");
+            ctx.log()
+                .error(format_args!("could not find named location \"@{name}\""));
             Step::Done(Response::new(500))
         }
     }
@@ -569,11 +590,10 @@ fn named<'c>(ctx: &mut Ctx<'_, 'c>, name: &str) -> Step<'c> {
 
 /// The 500 for an eleventh URI change, with nginx's error-log line.
 fn cycle(ctx: &Ctx, what: &str) -> Response {
-    log::error!(
-        "rewrite or internal redirection cycle {what} \"{}\", client: {}",
-        String::from_utf8_lossy(&ctx.st.uri),
-        ctx.req.conn.peer.ip()
-    );
+    ctx.log().error(format_args!(
+        "rewrite or internal redirection cycle {what} \"{}\"",
+        String::from_utf8_lossy(&ctx.st.uri)
+    ));
     Response::new(500)
 }
 

@@ -733,6 +733,76 @@ http {
     assert!(dumped.contains("rotate_keep = 7"), "{dumped}");
 }
 
+/// `error_log` below main, `log_not_found`, `index` with variables and `map ... volatile`.
+#[test]
+fn scoped_error_logs_index_and_volatile_maps_are_the_same_in_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = write(
+        dir.path(),
+        "scoped.toml",
+        r#"
+[http]
+error_log = "logs/http.log"
+
+[[http.map]]
+source = "$uri"
+variable = "$m"
+volatile = true
+entries = [["/a", "b"]]
+
+[[server]]
+listen = ["127.0.0.1:8081"]
+server_name = ["s"]
+error_log = [{ path = "logs/s.log", level = "warn" }, "stderr"]
+
+[[server.location]]
+path = "/quiet/"
+log_not_found = false
+index = ["$server_name.html", "/$m"]
+error_log = { path = "logs/q.log", level = "info" }
+"#,
+    );
+    let nginx = write(
+        dir.path(),
+        "scoped.conf",
+        r#"
+events {}
+http {
+    error_log logs/http.log;
+    map $uri $m { volatile; /a b; }
+    server {
+        listen 127.0.0.1:8081;
+        server_name s;
+        error_log logs/s.log warn;
+        error_log stderr;
+        location /quiet/ {
+            log_not_found off;
+            index $server_name.html /$m;
+            error_log logs/q.log info;
+        }
+    }
+}
+"#,
+    );
+    let a = load(&toml);
+    let b = load(&nginx);
+    assert_same(&a, &b);
+    use anx::config::model::{ErrorLevel, LogTarget};
+    let server = &a.servers[0];
+    assert_eq!(server.fallback.error_log.len(), 2);
+    assert_eq!(server.fallback.error_log[0].level, ErrorLevel::Warn);
+    assert_eq!(server.fallback.error_log[1].target, LogTarget::Stderr);
+    assert_eq!(server.fallback.error_log[1].level, ErrorLevel::Error);
+    let quiet = &server.locations[0];
+    assert_eq!(quiet.error_log.len(), 1);
+    assert_eq!(quiet.error_log[0].level, ErrorLevel::Info);
+    assert!(!quiet.files.log_not_found);
+    assert!(quiet.files.index[0].as_literal().is_none());
+    assert!(a.maps[0].volatile);
+    let dumped = assert_round_trips(&a, dir.path());
+    assert!(dumped.contains("volatile = true"), "{dumped}");
+}
+
 /// Bad log settings name their line.
 #[test]
 fn bad_log_settings_are_errors_with_a_line() {

@@ -73,6 +73,7 @@ fn builtin(name: &str) -> Option<Var> {
         "request_id" => Var::RequestId,
         "connection" => Var::Connection,
         "connection_requests" => Var::ConnectionRequests,
+        "pipe" => Var::Pipe,
         "connection_time" => Var::ConnectionTime,
         "request_body" => Var::RequestBody,
         "request_body_file" => Var::RequestBodyFile,

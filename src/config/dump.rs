@@ -127,17 +127,20 @@ fn error_logs(out: &mut String, logs: &[ErrorLog]) {
         kv(out, "error_log_level", &q(one.level.name()));
         return;
     }
-    let items: Vec<String> = logs
-        .iter()
+    kv(out, "error_log", &list(&error_log_items(logs)));
+}
+
+/// Each log as `{ path, level }` (`path = "stderr"` for stderr).
+fn error_log_items(logs: &[ErrorLog]) -> Vec<String> {
+    logs.iter()
         .map(|l| {
-            format!(
-                "{{ path = {}, level = {} }}",
-                target(&l.target),
-                q(l.level.name())
-            )
+            let target = match &l.target {
+                LogTarget::Stderr => q("stderr"),
+                LogTarget::File(p) => path(p),
+            };
+            format!("{{ path = {target}, level = {} }}", q(l.level.name()))
         })
-        .collect();
-    kv(out, "error_log", &list(&items));
+        .collect()
 }
 
 /// `[[http.log_format]]` for every custom format in use, then `[[http.map]]`.
@@ -183,6 +186,7 @@ fn map_table(out: &mut String, map: &Map) {
     kv(out, "source", &q(&map.source.source));
     kv(out, "variable", &q(&format!("${}", map.name)));
     kv(out, "hostnames", &map.hostnames.to_string());
+    kv(out, "volatile", &map.volatile.to_string());
     kv(out, "default", &q(&map.default.source));
     // Exact keys live in a hash map; sorted so the dump is stable. Their order never
     // matters: exact keys are tried before wildcards and regexes.
@@ -584,8 +588,9 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
             kv(out, "alias", &doc_path(alias));
         }
     }
-    let index: Vec<String> = f.index.iter().map(|i| q(i)).collect();
+    let index: Vec<String> = f.index.iter().map(|i| q(&i.source)).collect();
     kv(out, "index", &list(&index));
+    kv(out, "log_not_found", &f.log_not_found.to_string());
     kv(out, "autoindex", &f.autoindex.is_some().to_string());
     if let Some(format) = f.autoindex {
         let word = match format {
@@ -650,6 +655,9 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
     );
     kv(out, "access_log", &access_logs(&loc.access_logs));
     kv(out, "access", &geo::access(&loc.access));
+    if !loc.error_log.is_empty() {
+        kv(out, "error_log", &list(&error_log_items(&loc.error_log)));
+    }
 }
 
 /// `[[upstream]]`: one table per `upstream {}` block (the implicit groups come back from

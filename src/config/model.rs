@@ -397,6 +397,9 @@ pub struct Location {
     pub redirects: RedirectSettings,
     /// `access_log` list in effect here; empty is `access_log off`.
     pub access_logs: Vec<AccessLog>,
+    /// `error_log` list in effect here (set at http, server or location level) for the
+    /// lines logged while serving a request here; empty: the main level's logs.
+    pub error_log: Vec<ErrorLog>,
     /// `client_max_body_size` in bytes for requests served here; 0 means unlimited (→ 413).
     pub client_max_body_size: u64,
     pub files: FileSettings,
@@ -648,6 +651,9 @@ pub struct Map {
     pub source: Template,
     /// `hostnames`: keys may be `*.example.com`, `.example.com` or `www.example.*`.
     pub hostnames: bool,
+    /// `volatile`: evaluated at each use; otherwise the first value holds for the rest of
+    /// the request, internal redirects included (nginx's cached variable).
+    pub volatile: bool,
     /// Exact keys, lowercased (nginx matches them case-insensitively).
     pub exact: hashbrown::HashMap<String, Template>,
     /// Wildcard keys (with `hostnames`), lowercased, in configuration order.
@@ -682,8 +688,11 @@ pub struct FileSettings {
     /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
     /// usually with captures).
     pub alias: Option<DocPath>,
-    /// `index` files tried in order for a directory request.
-    pub index: Vec<String>,
+    /// `index` files tried in order for a directory request (variables allowed); one
+    /// starting with `/` is an internal redirect to it, made without a file test.
+    pub index: Vec<Template>,
+    /// `log_not_found`: a missing file is logged at `error` (nginx's default: on).
+    pub log_not_found: bool,
     /// `autoindex on` with its `autoindex_format`.
     pub autoindex: Option<AutoindexFormat>,
     /// `default_type` when no extension matches.
@@ -742,7 +751,8 @@ impl Default for FileSettings {
         FileSettings {
             root: DocPath::fixed(PathBuf::from("html")),
             alias: None,
-            index: vec!["index.html".to_string()],
+            index: vec![Template::literal("index.html")],
+            log_not_found: true,
             autoindex: None,
             default_type: "text/plain".to_string(),
             allow_dotfiles: false,

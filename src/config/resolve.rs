@@ -298,6 +298,7 @@ fn resolve_maps(tree: &ConfigTree, r: &mut Resolver) -> Vec<Map> {
             name: m.name.clone(),
             source,
             hostnames: m.hostnames,
+            volatile: m.volatile,
             exact: hashbrown::HashMap::new(),
             wildcards: Vec::new(),
             regexes: Vec::new(),
@@ -361,6 +362,26 @@ fn resolve_log_formats(tree: &ConfigTree, r: &mut Resolver) {
     }
 }
 
+/// An http, server or location level's `error_log` list: each with its own level, else
+/// nginx's `error`.
+fn scoped_error_logs(logs: &[At<super::tree::RawErrorLog>], r: &mut Resolver) -> Vec<ErrorLog> {
+    logs.iter()
+        .map(|at| ErrorLog {
+            target: match at.value.target.as_str() {
+                "stderr" => LogTarget::Stderr,
+                p => LogTarget::File(r.path(p)),
+            },
+            level: match &at.value.level {
+                None => ErrorLevel::Error,
+                Some(l) => ErrorLevel::parse(l).unwrap_or_else(|| {
+                    r.error(&at.origin, format!("invalid log level \"{l}\""));
+                    ErrorLevel::Error
+                }),
+            },
+        })
+        .collect()
+}
+
 /// Every `error_log` with its level (its own, else `error_log_level`, else `notice`); stderr
 /// when none is given.
 fn resolve_error_logs(main: &super::tree::MainSettings, r: &mut Resolver) -> Vec<ErrorLog> {
@@ -413,6 +434,7 @@ struct Inherited {
     redirects: RedirectSettings,
     access_logs: Vec<AccessLog>,
     access: std::sync::Arc<super::model::AccessRules>,
+    error_log: Vec<ErrorLog>,
     try_files: Option<super::model::TryFiles>,
     client_max_body_size: u64,
     http: super::model::LocationHttp,
@@ -463,6 +485,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         redirects: RedirectSettings::default(),
         access_logs: Vec::new(),
         access: Default::default(),
+        error_log: Vec::new(),
         try_files: None,
         client_max_body_size: HttpSettings::default().client_max_body_size,
         http: {
@@ -524,6 +547,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         expires: server_level.expires.clone(),
         redirects: server_level.redirects,
         access_logs: server_level.access_logs.clone(),
+        error_log: server_level.error_log.clone(),
         client_max_body_size: server_level.client_max_body_size,
         files: server_level.file_settings(),
         http: server_level.http.clone(),
@@ -677,6 +701,7 @@ fn resolve_location(
         redirects: here.redirects,
         files,
         access_logs: here.access_logs.clone(),
+        error_log: here.error_log.clone(),
         client_max_body_size: here.client_max_body_size,
         http: here.http.clone(),
     };
@@ -827,12 +852,22 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
         out.files.alias = Some(r.doc_path(alias));
     }
     if let Some(v) = &f.index {
-        out.files.index = v.clone();
-        for name in v {
+        out.files.index = Vec::new();
+        for (i, name) in v.iter().enumerate() {
             if name.is_empty() {
                 r.error(origin, "index \"\" is invalid");
+            } else if name.starts_with('/') && i + 1 != v.len() {
+                r.error(
+                    origin,
+                    "only the last index in \"index\" directive should be absolute",
+                );
             }
+            let template = r.template(origin, name);
+            out.files.index.push(template);
         }
+    }
+    if let Some(v) = f.log_not_found {
+        out.files.log_not_found = v;
     }
     if let Some(v) = f.autoindex {
         out.autoindex_on = v;
@@ -932,6 +967,9 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     if let Some(rules) = &layers.access {
         out.access = geo::access_rules(rules, r);
+    }
+    if let Some(logs) = &layers.error_logs {
+        out.error_log = scoped_error_logs(logs, r);
     }
     if let Some(logs) = &layers.access_logs {
         out.access_logs = Vec::new();

@@ -461,6 +461,7 @@ macro_rules! layered_block {
             root: Option<String>,
             alias: Option<String>,
             index: Option<Vec<String>>,
+            log_not_found: Option<bool>,
             autoindex: Option<bool>,
             autoindex_format: Option<TomlAutoindexFormat>,
             default_type: Option<String>,
@@ -481,6 +482,7 @@ macro_rules! layered_block {
             access_log: Option<TomlAccessLogs>,
             /// nginx's `allow`/`deny`, in order.
             access: Option<Vec<geo::TomlAccessRule>>,
+            error_log: Option<TomlErrorLogs>,
             proxy_set_header: Option<Vec<ProxyHeaderTree>>,
             proxy_hide_header: Option<Vec<String>>,
             proxy_pass_header: Option<Vec<String>>,
@@ -569,6 +571,7 @@ macro_rules! layered_block {
                         root: self.root.as_ref().map(here),
                         alias: self.alias.as_ref().map(here),
                         index: self.index.clone(),
+                        log_not_found: self.log_not_found,
                         autoindex: self.autoindex,
                         autoindex_format: self.autoindex_format.map(|f| match f {
                             TomlAutoindexFormat::Html => AutoindexFormat::Html,
@@ -600,6 +603,9 @@ macro_rules! layered_block {
                         l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
                     }),
                     access: geo::access(&self.access, at, errors),
+                    error_logs: self.error_log.as_ref().map(|l| {
+                        l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
+                    }),
                     proxy: self.proxy_layer(at),
                     tls: TlsLayer::default(),
                 }
@@ -774,6 +780,8 @@ struct TomlMap {
     variable: String,
     #[serde(default)]
     hostnames: bool,
+    #[serde(default)]
+    volatile: bool,
     default: Option<String>,
     #[serde(default)]
     entries: Vec<(String, String)>,
@@ -1203,6 +1211,7 @@ pub fn parse_tree(
                     source: m.source.clone(),
                     name: m.variable.trim_start_matches('$').to_string(),
                     hostnames: m.hostnames,
+                    volatile: m.volatile,
                     default: m.default.clone(),
                     entries: m
                         .entries

@@ -206,6 +206,8 @@ pub struct MapTree {
     /// Without `$`.
     pub name: String,
     pub hostnames: bool,
+    /// `volatile`: the value is not kept for the rest of the request.
+    pub volatile: bool,
     pub default: Option<String>,
     /// Keys as written (`~re`, `~*re`, `\~literal`, `*.host`), in order.
     pub entries: Vec<At<(String, String)>>,
@@ -285,6 +287,8 @@ pub struct Layers {
     pub access_logs: Option<Vec<At<RawAccessLog>>>,
     /// `allow`/`deny` rules in order; `Some` at a level replaces the inherited list.
     pub access: Option<Vec<At<AccessTree>>>,
+    /// `error_log` at this level (replaces the inherited list for requests served here).
+    pub error_logs: Option<Vec<At<RawErrorLog>>>,
     pub proxy: ProxyLayer,
     /// `ssl_*` settings (http and server levels only).
     pub tls: TlsLayer,
@@ -447,6 +451,8 @@ pub struct FileLayer {
     pub root: Option<At<String>>,
     pub alias: Option<At<String>>,
     pub index: Option<Vec<String>>,
+    /// `log_not_found on|off`.
+    pub log_not_found: Option<bool>,
     pub autoindex: Option<bool>,
     pub autoindex_format: Option<AutoindexFormat>,
     pub default_type: Option<String>,

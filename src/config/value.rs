@@ -75,6 +75,8 @@ pub enum Var {
     RequestId,
     Connection,
     ConnectionRequests,
+    /// `$pipe`: "p" for a pipelined request, "." otherwise.
+    Pipe,
     /// `$connection_time`: seconds (with milliseconds) since the connection was accepted.
     ConnectionTime,
     /// `$request_body`: the body read for a buffered proxy, when it is in memory.

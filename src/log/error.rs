@@ -50,6 +50,34 @@ pub fn level_of(level: log::Level, target: &str) -> ErrorLevel {
     }
 }
 
+/// The `log` level and target that carry an nginx level (the inverse of [`level_of`]).
+pub fn log_level_of(level: ErrorLevel) -> (log::Level, &'static str) {
+    match level {
+        ErrorLevel::Emerg => (log::Level::Error, EMERG),
+        ErrorLevel::Alert => (log::Level::Error, ALERT),
+        ErrorLevel::Crit => (log::Level::Error, CRIT),
+        ErrorLevel::Error => (log::Level::Error, "anx::request"),
+        ErrorLevel::Warn => (log::Level::Warn, "anx::request"),
+        ErrorLevel::Notice => (log::Level::Info, "anx::request"),
+        ErrorLevel::Info => (log::Level::Debug, "anx::request"),
+        ErrorLevel::Debug => (log::Level::Trace, "anx::request"),
+    }
+}
+
+/// One error-log line in nginx's shape, without its newline:
+/// `2026/11/25 20:43:34 [error] PID#SHARD: message`.
+pub fn line(level: ErrorLevel, message: std::fmt::Arguments) -> String {
+    let now = crate::phases::clock::format_time_local(crate::http::date::now_secs());
+    format!(
+        "{} [{}] {}#{}: {}",
+        nginx_error_time(&now),
+        level.name(),
+        std::process::id(),
+        SHARD.with(Cell::get),
+        message
+    )
+}
+
 /// The loosest `log` filter that lets every line of `level` through.
 fn filter_for(level: ErrorLevel) -> log::LevelFilter {
     match level {
@@ -65,7 +93,6 @@ fn filter_for(level: ErrorLevel) -> log::LevelFilter {
 
 /// Installs the global logger. Calling it twice is harmless (the first one stays).
 pub fn init(logs: &[ErrorLog]) -> Result<(), String> {
-    let pid = std::process::id();
     let loosest = logs
         .iter()
         .map(|l| l.level)
@@ -75,15 +102,8 @@ pub fn init(logs: &[ErrorLog]) -> Result<(), String> {
         .level(filter_for(loosest))
         .level_for("glommio", log::LevelFilter::Warn)
         .format(move |out, message, record| {
-            let now = crate::phases::clock::format_time_local(crate::http::date::now_secs());
-            out.finish(format_args!(
-                "{} [{}] {}#{}: {}",
-                nginx_error_time(&now),
-                level_of(record.level(), record.target()).name(),
-                pid,
-                SHARD.with(Cell::get),
-                message
-            ))
+            let level = level_of(record.level(), record.target());
+            out.finish(format_args!("{}", line(level, *message)))
         });
     for log in logs {
         let level = log.level;
@@ -194,6 +214,15 @@ mod tests {
         ] {
             let nginx = level_of(level, target);
             assert!(level <= filter_for(nginx), "{level} vs {nginx:?}");
+        }
+        for nginx in [
+            ErrorLevel::Emerg,
+            ErrorLevel::Crit,
+            ErrorLevel::Notice,
+            ErrorLevel::Debug,
+        ] {
+            let (level, target) = log_level_of(nginx);
+            assert_eq!(level_of(level, target), nginx);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Logging: the error log (log + fern, nginx's line shape), per-shard buffered access logs,
-//! reopening (SIGUSR1) and built-in rotation.
+//! per-request-scope error logs (`error_log` in http, server, location), reopening (SIGUSR1)
+//! and built-in rotation.
 //!
 //! `serve/` records one access-log entry after each response is written; the control thread
 //! sets up the error log before shards start, asks for reopens ([`reopen::request`]) and
@@ -12,6 +13,7 @@ pub mod format;
 pub mod presets;
 pub mod reopen;
 pub mod rotate;
+pub mod scoped;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;

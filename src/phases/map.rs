@@ -26,7 +26,10 @@ pub fn value(ctx: &mut Ctx, index: usize, out: &mut Vec<u8>, scope: Scope) {
             return;
         }
         MapSlot::Busy => {
-            log::error!("cycle while evaluating variable \"{}\"", map.name);
+            ctx.log().error(format_args!(
+                "cycle while evaluating variable \"{}\"",
+                map.name
+            ));
             return;
         }
         MapSlot::Unset => {}
@@ -38,7 +41,11 @@ pub fn value(ctx: &mut Ctx, index: usize, out: &mut Vec<u8>, scope: Scope) {
     let mut v = Vec::new();
     ctx.eval_in(template, &mut v, scope);
     out.extend_from_slice(&v);
-    ctx.st.maps[index] = MapSlot::Done(v);
+    ctx.st.maps[index] = if map.volatile {
+        MapSlot::Unset
+    } else {
+        MapSlot::Done(v)
+    };
 }
 
 fn lookup<'c>(ctx: &mut Ctx<'_, 'c>, map: &'c Map, source: &[u8]) -> &'c Template {

@@ -147,10 +147,8 @@ fn rewrite(ctx: &mut Ctx, replacement: &Template, flag: RewriteFlag) -> Option<F
         ctx.st.args = Args::Owned(Vec::new());
     }
     if value.is_empty() {
-        log::error!(
-            "the rewritten URI has a zero length, client: {}",
-            ctx.req.conn.peer.ip()
-        );
+        ctx.log()
+            .error(format_args!("the rewritten URI has a zero length"));
         return Some(Flow::Respond(Response::new(500)));
     }
     ctx.st.uri = value;

@@ -26,6 +26,8 @@ pub struct ConnInfo {
     pub serial: u64,
     /// `$connection_requests`: requests on this connection so far, this one included.
     pub requests: u64,
+    /// `$pipe`: this request's bytes were read before the previous response was done.
+    pub pipelined: bool,
     /// What the TLS handshake settled (`$ssl_*`, `$https`, `$scheme`); `None` on a plain
     /// connection. Built once per connection by the connection side, shared by its requests.
     pub tls: Option<std::rc::Rc<crate::tls::TlsInfo>>,

@@ -50,6 +50,7 @@ pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
             local,
             serial: 42,
             requests: 3,
+            pipelined: false,
             tls: None,
             born: std::time::Instant::now(),
         },

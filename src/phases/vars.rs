@@ -18,6 +18,7 @@ use crate::config::model::{Config, Part, Server, Template, Var};
 use crate::http::host::normalize_host_into;
 use crate::http::request::Method;
 use crate::http::response::Response;
+use crate::log::scoped::RequestLog;
 
 /// One request being evaluated: the configuration it runs under, what was received, and
 /// the state the phases built.
@@ -50,6 +51,21 @@ pub struct Sent {
 }
 
 impl<'r, 'c> Ctx<'r, 'c> {
+    /// Where this request's error-log lines go: the `error_log` of the location serving it
+    /// (the server level's before one is chosen), with nginx's client/server/request/host
+    /// context.
+    pub fn log(&self) -> RequestLog<'_> {
+        let logs = self.st.location.map_or(&[][..], |l| &l.error_log[..]);
+        RequestLog {
+            logs,
+            conn: self.req.conn.serial,
+            client: self.req.conn.peer.ip(),
+            server: &self.server.primary_name,
+            request: self.req.request_line(),
+            host: self.req.field("host"),
+        }
+    }
+
     /// Appends the value of `t` (variables that are not found add nothing).
     pub fn eval(&mut self, t: &Template, out: &mut Vec<u8>) {
         self.eval_in(t, out, Scope::default());
@@ -173,6 +189,7 @@ impl<'r, 'c> Ctx<'r, 'c> {
             }
             Var::Connection => num(out, req.conn.serial),
             Var::ConnectionRequests => num(out, req.conn.requests),
+            Var::Pipe => out.push(if req.conn.pipelined { b'p' } else { b'.' }),
             Var::ConnectionTime => clock::append_seconds_millis(out, req.conn.born.elapsed()),
             Var::RequestBody => {
                 // nginx: the body when it is in memory, "not found" before it was read.

@@ -99,6 +99,9 @@ pub(super) struct State {
     /// How long to wait for the next request: the `keepalive_timeout` of the location that
     /// answered the last one (nginx reads it there).
     idle_timeout: Duration,
+    /// The next request's bytes were already read when the last one ended (`$pipe`, as
+    /// nginx's `r->pipeline`: data left in the buffer after a response).
+    pipelined: bool,
 }
 
 /// Serves one connection until it closes.
@@ -120,6 +123,7 @@ pub async fn serve(conn: Connection) {
         counted: false,
         born: Instant::now(),
         idle_timeout: Duration::ZERO,
+        pipelined: false,
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -309,7 +313,10 @@ impl State {
             // Boxed so that the per-request state lives on the heap only while a request is
             // handled: an idle connection's future stays small.
             match Box::pin(self.handle(&config, head, started)).await {
-                Ok(true) => continue,
+                Ok(true) => {
+                    self.pipelined = !self.rbuf.is_empty();
+                    continue;
+                }
                 Ok(false) => return Stop::Quiet,
                 Err(stop) => return stop,
             }
@@ -329,6 +336,7 @@ impl State {
             local: self.local,
             serial: self.conn.id,
             requests: self.requests,
+            pipelined: self.pipelined,
             tls: self.conn.tls.as_ref().map(|t| t.info.clone()),
             born: self.born,
         };
@@ -414,6 +422,9 @@ impl State {
                 keep_alive,
                 now,
                 http: lh,
+                error_log: state
+                    .location
+                    .map_or(&server.fallback.error_log[..], |l| &l.error_log[..]),
             };
             return Box::pin(super::proxy::serve(self, job, state, plan)).await;
         }

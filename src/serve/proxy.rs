@@ -53,6 +53,9 @@ pub(super) struct Job<'a, 'c> {
     pub now: i64,
     /// The answering location's connection and body settings.
     pub http: &'c crate::config::model::LocationHttp,
+    /// The answering location's `error_log` (empty: the main logs): the exchange's lines
+    /// go there, across its awaits.
+    pub error_log: &'c [crate::config::model::ErrorLog],
 }
 
 /// The client's body, as far as the exchange has it.
@@ -237,12 +240,16 @@ async fn read_body(
         Ok(stored) => Ok(ClientBody::Buffered(stored)),
         Err(super::spill::StoreError::Client(outcome)) => Err(body_refusal(outcome)),
         Err(super::spill::StoreError::Disk(e)) => {
-            log::error!(
-                "*{} writing the request body to a temporary file under {} failed: {e}, \
-                 client: {}",
-                st.conn.id,
-                body.temp_path.path.display(),
-                st.conn.peer
+            crate::log::scoped::emit(
+                job.error_log,
+                crate::config::model::ErrorLevel::Error,
+                format_args!(
+                    "*{} writing the request body to a temporary file under {} failed: {e}, \
+                     client: {}",
+                    st.conn.id,
+                    body.temp_path.path.display(),
+                    st.conn.peer
+                ),
             );
             Err(Err(Stop::Refuse(500)))
         }
@@ -1367,20 +1374,17 @@ fn log_upstream_error(
         .nth(1)
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let host = recv
-        .field("host")
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
-    log::error!(
-        "*{} {} while {}, client: {}, server: {}, request: \"{}\", upstream: \"http://{}{}\", host: \"{}\"",
-        st.conn.id,
-        message,
-        action,
-        job.conn.peer.ip(),
-        job.selected.server.primary_name,
-        String::from_utf8_lossy(recv.request_line()),
-        upstream,
-        uri,
-        host
+    let log = crate::log::scoped::RequestLog {
+        logs: job.error_log,
+        conn: st.conn.id,
+        client: job.conn.peer.ip(),
+        server: &job.selected.server.primary_name,
+        request: recv.request_line(),
+        host: recv.field("host"),
+    };
+    log.log_with(
+        crate::config::model::ErrorLevel::Error,
+        format_args!("{message} while {action}"),
+        format_args!(", upstream: \"http://{upstream}{uri}\""),
     );
 }

@@ -338,6 +338,7 @@ const SPECS: &[Spec] = &[
     simple("tcp_nopush", HSL, 1, 1),
     simple("tcp_nodelay", HSL, 1, 1),
     simple("log_not_found", HSL, 1, 1),
+    simple("log_subrequest", HSL, 1, 1),
     simple("types_hash_max_size", HSL, 1, 1),
     simple("types_hash_bucket_size", HSL, 1, 1),
     simple("server_names_hash_max_size", HTTP, 1, 1),
@@ -501,6 +502,11 @@ const NO_OPS: &[NoOp] = &[
                  from its shard's buffer pools, so there is no pool to size",
     },
     NoOp {
+        directive: "log_subrequest",
+        value: NoOpValue::Flag,
+        reason: "anx makes no subrequests, so there are none to log",
+    },
+    NoOp {
         directive: "request_pool_size",
         value: NoOpValue::Any,
         reason: "it sizes nginx's per-request memory pool; anx has no per-request pool to size",
@@ -512,21 +518,9 @@ const NO_OPS: &[NoOp] = &[
                  always elliptic-curve (ssl_ecdh_curve)",
     },
     NoOp {
-        directive: "log_not_found",
-        value: NoOpValue::Only("off"),
-        reason: "anx writes no error-log line for a file that does not exist, which is what \
-                 \"off\" asks for",
-    },
-    NoOp {
         directive: "listen",
         value: NoOpValue::Only("reuseport"),
         reason: "anx always listens with SO_REUSEPORT, one socket per shard",
-    },
-    NoOp {
-        directive: "map",
-        value: NoOpValue::Only("volatile"),
-        reason: "it only stops nginx caching a map's value within one request; the value \
-                 is the same either way unless the source changes mid-request",
     },
 ];
 
@@ -540,7 +534,7 @@ fn spec(name: &str, ctx: Ctx) -> Option<&'static Spec> {
 }
 
 /// Whether `word` of `directive` is one of the accepted no-op parameters (`listen ...
-/// reuseport`, `map`'s `volatile`).
+/// reuseport`).
 fn is_no_op_parameter(directive: &str, word: &str) -> bool {
     NO_OPS
         .iter()

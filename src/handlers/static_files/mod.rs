@@ -22,11 +22,12 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
-use crate::config::model::{AutoindexFormat, FileSettings, Location};
+use crate::config::model::{AutoindexFormat, ErrorLevel, FileSettings, Location, Template};
 use crate::filters::not_modified;
 use crate::http::mime::MimeTypes;
 use crate::http::request::Method;
 use crate::http::response::{cached_field_lines, Body, FileRange, Response};
+use crate::log::scoped::RequestLog;
 use std::path::Path;
 
 use cache::{Entry, FileCache, FileStamp};
@@ -55,6 +56,45 @@ pub struct StaticRequest<'a> {
     /// index served in place is cached for the directory only under the routing that
     /// allowed it (a reload may route it elsewhere).
     pub generation: u64,
+    /// The location's `index` names, evaluated when they hold variables.
+    pub index: IndexNames<'a>,
+    /// Where this request's error-log lines go (missing files, refused opens).
+    pub log: &'a RequestLog<'a>,
+}
+
+/// The `index` names of a request: the location's own when they have no variables (the
+/// common case, no copy), else their values for this request.
+#[derive(Clone, Copy)]
+pub enum IndexNames<'a> {
+    Fixed(&'a [Template]),
+    Evaluated(&'a [Vec<u8>]),
+}
+
+impl<'a> IndexNames<'a> {
+    fn len(&self) -> usize {
+        match self {
+            IndexNames::Fixed(t) => t.len(),
+            IndexNames::Evaluated(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> &'a [u8] {
+        match self {
+            IndexNames::Fixed(t) => t
+                .get(i)
+                .and_then(Template::as_literal)
+                .map_or(&[][..], str::as_bytes),
+            IndexNames::Evaluated(v) => v.get(i).map_or(&[][..], Vec::as_slice),
+        }
+    }
+
+    /// nginx's index module redirects to the first name starting with `/` that it reaches
+    /// (for a missing directory, every name before it fails).
+    fn first_absolute(&self) -> Option<&'a [u8]> {
+        (0..self.len())
+            .map(|i| self.get(i))
+            .find(|n| n.starts_with(b"/"))
+    }
 }
 
 /// What the static handler decided.
@@ -68,6 +108,8 @@ pub enum Content {
     },
     /// nginx's index module: redirect internally to this URI (the directory URI + index).
     Index(Vec<u8>),
+    /// An index starting with `/`: an internal redirect to it, without a file test.
+    Redirect(Vec<u8>),
 }
 
 impl From<Response> for Content {
@@ -108,7 +150,10 @@ pub fn serve(
     let base = req.base;
     let relative = trim_leading_slashes(req.relative);
 
-    let cacheable = files.memory_cache_max_file > 0;
+    let dir_uri = req.path.ends_with(b"/");
+    // An index found through variables may differ next time: not cached under the directory.
+    let cacheable = files.memory_cache_max_file > 0
+        && !(dir_uri && matches!(req.index, IndexNames::Evaluated(_)));
     let key = cacheable.then(|| {
         let mut key = cache_key(base.as_os_str().as_bytes(), relative);
         if req.path.ends_with(b"/") {
@@ -126,14 +171,26 @@ pub fn serve(
     let root = match state.roots.get(base) {
         Ok(fd) => fd,
         Err(e) => {
-            log::error!("cannot open root {}: {e}", base.display());
-            return Response::new(status_for_open_error(&e)).into();
+            if dir_uri {
+                if let Some(uri) = req.index.first_absolute() {
+                    return Content::Redirect(uri.to_vec());
+                }
+            }
+            return open_failed(req, files, &base.to_string_lossy(), &e, dir_uri).into();
         }
     };
     let confine = !files.allow_symlinks_outside_root;
     let file = match open_beneath(root, relative, confine) {
         Ok(f) => f,
-        Err(e) => return Response::new(status_for_open_error(&e)).into(),
+        Err(e) => {
+            if dir_uri {
+                if let Some(uri) = req.index.first_absolute() {
+                    return Content::Redirect(uri.to_vec());
+                }
+            }
+            let shown = full_path(base, relative);
+            return open_failed(req, files, &shown, &e, dir_uri).into();
+        }
     };
     let meta = match file.metadata() {
         Ok(m) => m,
@@ -144,12 +201,19 @@ pub fn serve(
         if !req.path.ends_with(b"/") {
             return redirect_to_slash(req).into();
         }
-        for index in &files.index {
+        for i in 0..req.index.len() {
+            let index = req.index.get(i);
+            if index.starts_with(b"/") {
+                return Content::Redirect(index.to_vec());
+            }
+            if index.is_empty() {
+                continue;
+            }
             let mut candidate = relative.to_vec();
             if !candidate.is_empty() && !candidate.ends_with(b"/") {
                 candidate.push(b'/');
             }
-            candidate.extend_from_slice(index.as_bytes());
+            candidate.extend_from_slice(index);
             match open_beneath(root, &candidate, confine) {
                 Ok(f) => match f.metadata() {
                     Ok(m) if m.is_file() => {
@@ -158,14 +222,14 @@ pub fn serve(
                         }
                         if !req.inline_index {
                             let mut uri = req.path.to_vec();
-                            uri.extend_from_slice(index.as_bytes());
+                            uri.extend_from_slice(index);
                             return Content::Index(uri);
                         }
-                        let name: Rc<str> = Rc::from(index.as_str());
+                        let name: Rc<str> = Rc::from(String::from_utf8_lossy(index));
                         let response = file_response(
                             f,
                             &m,
-                            index.as_bytes(),
+                            index,
                             files,
                             mime,
                             state,
@@ -181,7 +245,21 @@ pub fn serve(
                     _ => continue,
                 },
                 Err(e) if status_for_open_error(&e) == 404 => continue,
-                Err(e) => return Response::new(status_for_open_error(&e)).into(),
+                Err(e) => {
+                    let status = status_for_open_error(&e);
+                    let shown = full_path(base, &candidate);
+                    let os = crate::log::os_error(&e);
+                    match status {
+                        403 => req
+                            .log
+                            .error(format_args!("\"{shown}\" is forbidden ({os})")),
+                        _ => req.log.log(
+                            ErrorLevel::Crit,
+                            format_args!("open() \"{shown}\" failed ({os})"),
+                        ),
+                    }
+                    return Response::new(status).into();
+                }
             }
         }
         return match files.autoindex {
@@ -198,6 +276,52 @@ pub fn serve(
         return not_allowed().into();
     }
     file_response(file, &meta, req.path, files, mime, state, key, now, None).into()
+}
+
+/// The file a request mapped to, as nginx's lines name it.
+fn full_path(base: &Path, relative: &[u8]) -> String {
+    let mut shown = base.to_string_lossy().into_owned();
+    if !shown.ends_with('/') && !relative.is_empty() {
+        shown.push('/');
+    }
+    shown.push_str(&String::from_utf8_lossy(relative));
+    shown
+}
+
+/// The status for a file (or directory) that could not be opened, with nginx's line: a
+/// missing one is logged at `error` when `log_not_found` is on (the index module's "is not
+/// found" for a directory URI, the static module's "open() failed" for a file), a refused
+/// one always, anything else at `crit`.
+fn open_failed(
+    req: &StaticRequest,
+    files: &FileSettings,
+    shown: &str,
+    e: &std::io::Error,
+    dir_uri: bool,
+) -> Response {
+    let status = status_for_open_error(e);
+    let os = crate::log::os_error(e);
+    match status {
+        404 if !files.log_not_found => {}
+        404 if dir_uri => {
+            // nginx's index module names the first index file it looked for.
+            let dir = shown.strip_suffix('/').unwrap_or(shown);
+            let first = (0..req.index.len())
+                .map(|i| req.index.get(i))
+                .find(|n| !n.is_empty());
+            let name = String::from_utf8_lossy(first.unwrap_or_default());
+            req.log
+                .error(format_args!("\"{dir}/{name}\" is not found ({os})"));
+        }
+        404 | 403 => req
+            .log
+            .error(format_args!("open() \"{shown}\" failed ({os})")),
+        _ => req.log.log(
+            ErrorLevel::Crit,
+            format_args!("open() \"{shown}\" failed ({os})"),
+        ),
+    }
+    Response::new(status)
 }
 
 /// 405 with the methods a static location takes.

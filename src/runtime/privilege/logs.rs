@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::model::{AccessLog, Config, Location, LogTarget};
 
-/// Every log file `config` writes: error logs, then access logs, each once.
+/// Every log file `config` writes: error logs (main, then http/server/location ones), then
+/// access logs, each once.
 pub fn paths(config: &Config) -> Vec<PathBuf> {
     fn note(logs: &[AccessLog], out: &mut Vec<PathBuf>) {
         for log in logs {
@@ -36,6 +37,11 @@ pub fn paths(config: &Config) -> Vec<PathBuf> {
             if !out.contains(p) {
                 out.push(p.clone());
             }
+        }
+    }
+    for p in crate::log::scoped::paths(config) {
+        if !out.contains(&p) {
+            out.push(p);
         }
     }
     for server in &config.servers {

@@ -60,7 +60,6 @@ impl Walker {
                         tree.upstreams.push(upstream);
                     }
                 }
-                "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut tree.http, Level::Http),
             }
@@ -112,7 +111,6 @@ impl Walker {
                     }
                 }
                 "types" => self.not_at_this_level(d, "write it in http"),
-                "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut server.layers, Level::Server),
             }
@@ -259,7 +257,6 @@ impl Walker {
                     }
                 }
                 "types" => self.not_at_this_level(d, "write it in http"),
-                "error_log" => self.not_at_this_level(d, "set it in the main context"),
                 name if is_no_op_directive(name) => self.no_op(d),
                 _ => self.layer(d, &mut location.layers, Level::Location { named }),
             }
@@ -417,7 +414,7 @@ impl Walker {
             }
             match (entry.name.as_str(), entry.args.as_slice()) {
                 ("hostnames", []) => map.hostnames = true,
-                (word, []) if is_no_op_parameter("map", word) => {}
+                ("volatile", []) => map.volatile = true,
                 ("default", [value]) => {
                     if map.default.is_some() {
                         self.error(entry, "duplicate default map parameter");

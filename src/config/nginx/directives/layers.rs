@@ -217,6 +217,15 @@ impl Walker {
             "server_name_in_redirect" => {
                 self.once(d, &mut layers.server_name_in_redirect, |w| w.flag(d))
             }
+            "error_log" => {
+                // Each directive adds a log to this level's list, which replaces the
+                // inherited one for the requests served here.
+                if let Some(log) = self.raw_error_log(d) {
+                    let log = At::new(log, self.origin(d));
+                    layers.error_logs.get_or_insert_with(Vec::new).push(log);
+                }
+            }
+            "log_not_found" => self.once(d, &mut files.log_not_found, |w| w.flag(d)),
             "access_log" => {
                 // Each directive adds a log to this level's list.
                 if let Some(log) = self.access_log(d) {

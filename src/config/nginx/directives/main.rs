@@ -134,6 +134,14 @@ impl Walker {
     /// `error_log path|stderr [level]`, as often as wanted in the main context: every line
     /// goes to each log whose level it meets.
     fn error_log(&mut self, d: &Directive, main: &mut tree::MainSettings) {
+        if let Some(log) = self.raw_error_log(d) {
+            main.error_log.push(tree::At::new(log, self.origin(d)));
+        }
+    }
+
+    /// One `error_log` directive's target and level, checked (main, http, server and
+    /// location contexts alike).
+    pub(super) fn raw_error_log(&mut self, d: &Directive) -> Option<tree::RawErrorLog> {
         let target = arg(d, 0);
         for scheme in ["syslog:", "memory:"] {
             if target.starts_with(scheme) {
@@ -141,23 +149,20 @@ impl Walker {
                     d,
                     format!("\"error_log\" to \"{scheme}\" is not supported by anx yet"),
                 );
-                return;
+                return None;
             }
         }
         let level = d.args.get(1).map(|a| a.value.clone());
         if let Some(level) = &level {
             if ErrorLevel::parse(level).is_none() {
                 self.error(d, format!("invalid log level \"{level}\""));
-                return;
+                return None;
             }
         }
-        main.error_log.push(tree::At::new(
-            tree::RawErrorLog {
-                target: target.to_string(),
-                level,
-            },
-            self.origin(d),
-        ));
+        Some(tree::RawErrorLog {
+            target: target.to_string(),
+            level,
+        })
     }
 
     fn events_block(&mut self, dirs: &[Directive], tree: &mut ConfigTree) {

@@ -1064,7 +1064,7 @@ fn connection_settings_in_location() {
 fn value_errors() {
     let errs = errors(&server(
         "etag yes;\n\
-         log_not_found on;\n\
+         log_not_found maybe;\n\
          autoindex_format csv;\n\
          keepalive_timeout 75s soon;\n\
          client_body_timeout soon;\n\
@@ -1085,7 +1085,7 @@ fn value_errors() {
         messages[0],
         "invalid value \"yes\" in \"etag\" directive, it must be \"on\" or \"off\""
     );
-    assert!(messages[1].starts_with("\"log_not_found on\" is not supported by anx yet"));
+    assert!(messages[1].starts_with("invalid value \"maybe\" in \"log_not_found\""));
     assert!(messages[2].starts_with("invalid value \"csv\" in \"autoindex_format\""));
     assert!(messages[3].starts_with("\"keepalive_timeout\" directive: expected a time"));
     assert!(messages[4].starts_with("\"client_body_timeout\" directive: expected a time"));
@@ -1255,12 +1255,24 @@ fn wrong_contexts() {
     );
     let (_, message) = one_error(&server("root /x { }"));
     assert_eq!(message, "directive \"root\" is not terminated by \";\"");
-    let (_, message) = one_error(&server("error_log x.log;"));
-    assert_eq!(
-        message,
-        "\"error_log\" directive is not supported at this level by anx yet; set it in the main \
-         context"
-    );
+    let (_, message) = one_error(&server("error_log x.log loud;"));
+    assert_eq!(message, "invalid log level \"loud\"");
+}
+
+#[test]
+fn error_logs_and_log_not_found_per_level() {
+    let tree = ok(&server(
+        "error_log s.log;\nlocation / {\nerror_log a.log warn;\nerror_log stderr;\nlog_not_found off;\n}",
+    ));
+    let server_logs = tree.servers[0].value.layers.error_logs.as_ref();
+    assert_eq!(server_logs.map(Vec::len), Some(1));
+    let loc = &first_server_location(&tree).layers;
+    let logs: Vec<_> = loc.error_logs.iter().flatten().map(|l| &l.value).collect();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0].target, "a.log");
+    assert_eq!(logs[0].level.as_deref(), Some("warn"));
+    assert_eq!(logs[1].target, "stderr");
+    assert_eq!(loc.files.log_not_found, Some(false));
 }
 
 #[test]
