@@ -213,3 +213,12 @@ fn break_after_a_rewrite_passes_the_new_uri_whole() {
     assert_eq!(anx.get("/plain/x").status, 200);
     assert_eq!(b.last().target, "/part/x");
 }
+
+#[test]
+fn set_args_replaces_the_query() {
+    let (_s, anx) = start_proxy(
+        "",
+        "location / { set $args \"a=1&b=$arg_b\"; return 200 \"$args|$arg_a|$is_args\"; }",
+    );
+    assert_eq!(anx.get("/?b=2&c=3").text(), "a=1&b=2|1|?");
+}

@@ -325,6 +325,9 @@ fn step(scope: &Scope, tree: &StepTree, errors: &mut Vec<ConfigError>) -> Result
                 text: text.as_deref().map(|t| scope.template(t)).transpose()?,
             }
         }
+        StepTree::Set { name, value } if name == "args" => Step::SetArgs {
+            value: scope.template(value)?,
+        },
         StepTree::Set { name, value } => {
             let var = *scope
                 .user

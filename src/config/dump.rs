@@ -1135,6 +1135,9 @@ fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) 
                 let name = config.user_vars.get(*var).map_or("", String::as_str);
                 let _ = writeln!(out, "set ${name} {};", word(&value.source));
             }
+            Step::SetArgs { value } => {
+                let _ = writeln!(out, "set $args {};", word(&value.source));
+            }
             Step::If {
                 condition,
                 steps,

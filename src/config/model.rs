@@ -468,6 +468,8 @@ pub enum Step {
     Return { status: u16, text: Option<Template> },
     /// `set $name value`.
     Set { var: usize, value: Template },
+    /// `set $args value`: nginx's one writable built-in here; it replaces the query.
+    SetArgs { value: Template },
     /// `if (condition) { ... }`: rewrite-module directives, plus `add_header`/`expires`.
     If {
         condition: Condition,

@@ -220,7 +220,9 @@ fn collect_scope(tree: &ConfigTree, r: &mut Resolver) {
         for at in list {
             match &at.value {
                 StepTree::Set { name, .. } => {
-                    if compile::is_builtin(name) {
+                    if name == "args" {
+                        // Writable, as in nginx: compiled to Step::SetArgs.
+                    } else if compile::is_builtin(name) {
                         r.error(&at.origin, format!("the duplicate \"{name}\" variable"));
                     } else if !r.scope.user.contains_key(name) {
                         let i = r.scope.user.len();

@@ -61,6 +61,10 @@ fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
             Step::Return { status, text } => {
                 return Some(Flow::Respond(respond(ctx, *status, text.as_ref())))
             }
+            Step::SetArgs { value } => {
+                let v = ctx.eval_vec(value);
+                ctx.st.args = crate::phases::state::Args::Owned(v);
+            }
             Step::Set { var, value } => {
                 let v = ctx.eval_vec(value);
                 let slots = ctx.config.user_vars.len().max(var + 1);
