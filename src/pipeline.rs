@@ -100,8 +100,7 @@ pub fn run<'c>(
         conn: req.conn,
         started: req.started,
     };
-    let target = received.target();
-    let (raw_path, _) = path::split_target(target);
+    let raw_path = received.raw_path();
     let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
     // nginx parses the request line before the Host picks a server: the address's default
     // server decides `merge_slashes`.

@@ -290,6 +290,7 @@ impl State {
                         | HeadError::UriTooLong
                         | HeadError::BadRequest(_)
                         | HeadError::NotImplemented(_)
+                        | HeadError::NotAllowed(_)
                         | HeadError::VersionNotSupported => self.refuse_head(e.status()),
                     };
                 }
