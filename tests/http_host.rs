@@ -142,7 +142,7 @@ fn absolute_form_host_wins_and_is_checked_like_nginx() {
             abs("OTHER.example.:8080", "/p?q"),
             abs("other.example", ""),
             abs("other.example:", "?args#frag"),
-            format!("GET ftp://other.example/x HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+            "GET ftp://other.example/x HTTP/1.1\r\nHost: localhost\r\n\r\n".to_string(),
         ],
     );
     assert_eq!(

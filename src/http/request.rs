@@ -294,10 +294,11 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         });
         if name.eq_ignore_ascii_case(b"host") {
             if host_seen {
-                return Err(HeadError::BadRequest("duplicate Host header"));
+                return Err(HeadError::BadRequest("client sent duplicate host header"));
             }
             host_seen = true;
-            let name = validate_host(value).ok_or(HeadError::BadRequest("invalid Host header"))?;
+            let name = validate_host(value)
+                .ok_or(HeadError::BadRequest("client sent invalid host header"))?;
             head.host = Some(pos(&value[..name]));
         } else if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)
@@ -360,7 +361,7 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
                     && connect_port(target_bytes)
                     && validate_host(target_bytes).is_some() =>
             {
-                HeadError::NotAllowed("CONNECT method")
+                HeadError::NotAllowed("client sent CONNECT method")
             }
             _ => HeadError::BadRequest("invalid CONNECT target"),
         });
@@ -372,12 +373,14 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
     // RFC 9112 §3.2: an HTTP/1.1 request without a Host field is refused even when its
     // target is in absolute form (nginx too).
     if !host_seen && version == Version::Http11 {
-        return Err(HeadError::BadRequest("missing Host header"));
+        return Err(HeadError::BadRequest(
+            "client sent HTTP/1.1 request without \"Host\" header",
+        ));
     }
     if head.method == Method::Trace {
         // nginx refuses TRACE once the head is read: echoing a request back (cookies and
         // all) is a cross-site tracing hole.
-        return Err(HeadError::NotAllowed("TRACE method"));
+        return Err(HeadError::NotAllowed("client sent TRACE method"));
     }
     Ok(Some(head))
 }
@@ -497,7 +500,7 @@ fn resolve_absolute_form(
         }
         _ => return Err(HeadError::BadRequest("invalid request target")),
     };
-    let bad_host = HeadError::BadRequest("invalid host in request line");
+    let bad_host = HeadError::BadRequest("client sent invalid host in request line");
     let authority = &rest[..authority_end(rest).ok_or(bad_host)?];
     let name = validate_host(authority).ok_or(bad_host)?;
     head.host = Some(pos(&authority[..name]));
@@ -846,7 +849,7 @@ mod tests {
     fn trace_and_connect_refused() {
         assert_eq!(
             parse(b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Err(HeadError::NotAllowed("TRACE method"))
+            Err(HeadError::NotAllowed("client sent TRACE method"))
         );
         // The head is still checked first.
         assert!(refused(b"TRACE / HTTP/1.1\r\n\r\n"));
@@ -854,7 +857,7 @@ mod tests {
             let raw = format!("CONNECT {ok_target} HTTP/1.1\r\nHost: a\r\n\r\n");
             assert_eq!(
                 parse(raw.as_bytes()),
-                Err(HeadError::NotAllowed("CONNECT method")),
+                Err(HeadError::NotAllowed("client sent CONNECT method")),
                 "{ok_target}"
             );
         }
