@@ -132,6 +132,10 @@ pub fn run<'c>(
     };
     let first = if bad_path {
         Step::Done(Response::new(400))
+    } else if let Some(refusal) = req.head.refused {
+        // A head nginx refuses once the server is chosen (bad Host, TRACE…): the server's
+        // error_page answers; `serve::h1` closes the connection after it.
+        Step::Done(Response::new(refusal.status()))
     } else {
         Step::Go(Next::ServerRewrite)
     };

@@ -129,6 +129,10 @@ pub struct RequestHead {
     pub expect_continue: bool,
     /// Bytes the head occupies, up to and including the blank line.
     pub len: usize,
+    /// A refusal nginx makes once the head is read and the server chosen, so that the
+    /// server's `error_page` answers it: an invalid, duplicate or (on 1.1) missing Host,
+    /// TRACE, CONNECT. The framing is known; the connection closes after the answer.
+    pub refused: Option<HeadError>,
 }
 
 impl RequestHead {
@@ -272,7 +276,10 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         keep_alive: version == Version::Http11,
         expect_continue: false,
         len: skip + len,
+        refused: None,
     };
+    // The first refusal of the kind [`RequestHead::refused`] holds.
+    let mut late: Option<HeadError> = None;
 
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -293,13 +300,19 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
             value: pos(value),
         });
         if name.eq_ignore_ascii_case(b"host") {
+            // A refused Host leaves `host` empty: the address's default server answers.
             if host_seen {
-                return Err(HeadError::BadRequest("client sent duplicate host header"));
+                late.get_or_insert(HeadError::BadRequest("client sent duplicate host header"));
+                head.host = None;
+                continue;
             }
             host_seen = true;
-            let name = validate_host(value)
-                .ok_or(HeadError::BadRequest("client sent invalid host header"))?;
-            head.host = Some(pos(&value[..name]));
+            match validate_host(value) {
+                Some(name) => head.host = Some(pos(&value[..name])),
+                None => {
+                    late.get_or_insert(HeadError::BadRequest("client sent invalid host header"));
+                }
+            }
         } else if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)
                 .ok_or(HeadError::BadRequest("invalid Content-Length"))?;
@@ -355,16 +368,18 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
 
     if head.method == Method::Connect {
         // nginx reads CONNECT's target as host:port only; then refuses the method itself.
-        return Err(match authority_end(target_bytes) {
+        match authority_end(target_bytes) {
             Some(end)
                 if end == target_bytes.len()
                     && connect_port(target_bytes)
                     && validate_host(target_bytes).is_some() =>
             {
-                HeadError::NotAllowed("client sent CONNECT method")
+                head.refused =
+                    Some(late.unwrap_or(HeadError::NotAllowed("client sent CONNECT method")));
+                return Ok(Some(head));
             }
-            _ => HeadError::BadRequest("invalid CONNECT target"),
-        });
+            _ => return Err(HeadError::BadRequest("invalid CONNECT target")),
+        }
     }
     if target_bytes.first() != Some(&b'/') {
         resolve_absolute_form(&mut head, target_bytes, &pos, method_raw)?;
@@ -373,15 +388,16 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
     // RFC 9112 §3.2: an HTTP/1.1 request without a Host field is refused even when its
     // target is in absolute form (nginx too).
     if !host_seen && version == Version::Http11 {
-        return Err(HeadError::BadRequest(
+        late.get_or_insert(HeadError::BadRequest(
             "client sent HTTP/1.1 request without \"Host\" header",
         ));
     }
     if head.method == Method::Trace {
         // nginx refuses TRACE once the head is read: echoing a request back (cookies and
         // all) is a cross-site tracing hole.
-        return Err(HeadError::NotAllowed("client sent TRACE method"));
+        late.get_or_insert(HeadError::NotAllowed("client sent TRACE method"));
     }
+    head.refused = late;
     Ok(Some(head))
 }
 
@@ -675,22 +691,24 @@ mod tests {
 
     #[test]
     fn host_rules() {
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
+        // Refused once the server is chosen (its error_page answers), with no host: the
+        // address's default server is the one.
+        for raw in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n",
+        ] {
+            let h = ok(raw);
+            assert!(matches!(h.refused, Some(HeadError::BadRequest(_))));
+            assert!(h.host.is_none());
+        }
+        // The first refusal is the one reported.
+        assert_eq!(
+            late(b"TRACE / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            Some(HeadError::BadRequest("client sent invalid host header"))
+        );
+        assert_eq!(ok(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").refused, None);
         assert!(ok(b"GET / HTTP/1.1\r\nHost: .a.b.:80\r\n\r\n")
             .host
             .is_some());
@@ -722,8 +740,20 @@ mod tests {
         raw[h.host.clone().expect("a host")].to_vec()
     }
 
+    /// Refused with 400, at once or once the server is chosen.
     fn refused(raw: &[u8]) -> bool {
-        matches!(parse(raw), Err(HeadError::BadRequest(_)))
+        match parse(raw) {
+            Err(HeadError::BadRequest(_)) => true,
+            Ok(Some(h)) => matches!(h.refused, Some(HeadError::BadRequest(_))),
+            _ => false,
+        }
+    }
+
+    fn late(raw: &[u8]) -> Option<HeadError> {
+        match parse(raw) {
+            Ok(Some(h)) => h.refused,
+            other => panic!("expected a head, got {other:?}"),
+        }
     }
 
     #[test]
@@ -848,16 +878,16 @@ mod tests {
     #[test]
     fn trace_and_connect_refused() {
         assert_eq!(
-            parse(b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Err(HeadError::NotAllowed("client sent TRACE method"))
+            late(b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(HeadError::NotAllowed("client sent TRACE method"))
         );
         // The head is still checked first.
         assert!(refused(b"TRACE / HTTP/1.1\r\n\r\n"));
         for ok_target in ["a:1", "[::1]:443", "a.b.:8080"] {
             let raw = format!("CONNECT {ok_target} HTTP/1.1\r\nHost: a\r\n\r\n");
             assert_eq!(
-                parse(raw.as_bytes()),
-                Err(HeadError::NotAllowed("client sent CONNECT method")),
+                late(raw.as_bytes()),
+                Some(HeadError::NotAllowed("client sent CONNECT method")),
                 "{ok_target}"
             );
         }
