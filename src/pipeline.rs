@@ -23,6 +23,7 @@ use crate::handlers::static_files::{self, path, Content, StaticRequest, StaticSt
 use crate::handlers::status;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
+use crate::phases::access;
 use crate::phases::docroot;
 use crate::phases::error_page::{self, Special};
 use crate::phases::rewrite::{self, Flow};
@@ -114,7 +115,8 @@ pub fn run<'c>(
         config,
         server,
         req: received,
-        st: RequestState::new(normalized.unwrap_or_else(|_| raw_path.to_vec())),
+        // A path that climbs above the root is refused with an empty `$uri`, as nginx.
+        st: RequestState::new(normalized.unwrap_or_default()),
     };
     // The server-rewrite phase runs with the server level's settings (add_header, expires…).
     ctx.st.location = Some(&server.fallback);
@@ -195,6 +197,8 @@ enum Next<'c> {
     Find,
     /// The rewrite directives of a location.
     Rewrite(&'c Location),
+    /// `allow`/`deny` of the location the rewrite phase settled on.
+    Access(&'c Location),
     /// try_files, then the content handler.
     Content(&'c Location),
 }
@@ -283,7 +287,7 @@ impl Engine<'_> {
             Next::Find => self.find(ctx),
             Next::Rewrite(loc) => match rewrite::run(ctx, &loc.rewrite) {
                 Flow::Respond(r) => Step::Done(r),
-                Flow::Break => Step::Go(Next::Content(loc)),
+                Flow::Break => Step::Go(Next::Access(loc)),
                 Flow::Next | Flow::Last if ctx.st.uri_changed => {
                     if !ctx.st.count_uri_change() {
                         return Step::Done(cycle(ctx, "while processing"));
@@ -291,7 +295,11 @@ impl Engine<'_> {
                     Step::Go(Next::Find)
                 }
                 // An if-location whose condition held (`proxy_pass` inside `if`) answers.
-                Flow::Next | Flow::Last => Step::Go(Next::Content(ctx.st.location.unwrap_or(loc))),
+                Flow::Next | Flow::Last => Step::Go(Next::Access(ctx.st.location.unwrap_or(loc))),
+            },
+            Next::Access(loc) => match access::check(ctx, loc) {
+                Some(denied) => Step::Done(denied),
+                None => Step::Go(Next::Content(loc)),
             },
             Next::Content(loc) => self.content(ctx, loc),
         }
@@ -300,6 +308,7 @@ impl Engine<'_> {
     /// nginx's find-config phase.
     fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
         ctx.st.uri_changed = false;
+        ctx.st.valid_location = true;
         // No location matches: nginx serves with the server level's own settings.
         let loc = match route::find_location(ctx.server, self.index, &mut ctx.st) {
             route::Found::Location(loc) => loc,

@@ -146,7 +146,7 @@ fn find_in<'c>(
         Static::Prefix(best) => best,
     };
 
-    if let Some(loc) = auto_redirect(locs, best, uri) {
+    if let Some(loc) = auto_redirect(locs, index, best, uri) {
         return Search::AutoRedirect(loc);
     }
     let mut result = Search::Declined;
@@ -194,13 +194,14 @@ fn find_in<'c>(
 /// the longer name is reached through every shorter prefix of it).
 fn auto_redirect<'c>(
     locs: &'c [Location],
+    index: Option<&LevelIndex>,
     best: Option<usize>,
     uri: &[u8],
 ) -> Option<&'c Location> {
     if best.is_some_and(|i| locs[i].path.len() == uri.len()) {
         return None;
     }
-    locs.iter().find(|l| {
+    let redirects = |l: &&Location| {
         l.auto_redirect
             && l.path.len() == uri.len() + 1
             && l.path.starts_with(uri)
@@ -208,7 +209,11 @@ fn auto_redirect<'c>(
                 l.match_kind,
                 MatchKind::Prefix | MatchKind::PrefixNoRegex | MatchKind::Exact
             )
-    })
+    };
+    match index {
+        Some(x) => x.auto_redirects.iter().map(|&i| &locs[i]).find(redirects),
+        None => locs.iter().find(redirects),
+    }
 }
 
 /// Location `i` if it is a regex location matching `uri` (captures recorded), with its

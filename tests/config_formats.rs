@@ -807,3 +807,140 @@ fn user_is_the_same_in_both_formats() {
         "{e}"
     );
 }
+
+#[test]
+fn geo_split_clients_and_access_are_the_same_in_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "nets.conf", "10.0.0.0/8 ten;\n");
+    let nginx = write(
+        dir.path(),
+        "geo.conf",
+        r#"
+events {}
+http {
+    geo $geo {
+        proxy 127.0.0.1;
+        proxy_recursive;
+        default world;
+        include nets.conf;
+        127.0.0.0/8 loopback;
+        192.0.2.7/24 test;
+        ::1 six;
+        10.1.0.0/16 gone;
+        delete 10.1.0.0/16;
+    }
+    geo $arg_ip $r {
+        ranges;
+        default none;
+        127.0.0.0-127.0.0.255 a;
+        127.0.0.1-127.0.0.1 b;
+        10.10.3.0-10.11.2.255 c;
+    }
+    split_clients "${remote_addr}x" $variant {
+        51.2% one;
+        10% two;
+        * three;
+    }
+    allow 10.0.0.0/8;
+    deny all;
+    server {
+        listen 127.0.0.1:8081;
+        location / { add_header X-Geo $geo$r$variant; }
+        location /open { allow all; }
+        location /post { limit_except GET { deny 192.168.0.0/16; allow unix:; } }
+    }
+}
+"#,
+    );
+    let toml = write(
+        dir.path(),
+        "geo.toml",
+        r#"
+[http]
+access = [{ allow = "10.0.0.0/8" }, { deny = "all" }]
+
+[[http.geo]]
+variable = "$geo"
+proxy = ["127.0.0.1"]
+proxy_recursive = true
+default = "world"
+entries = [["10.0.0.0/8", "ten"], ["127.0.0.0/8", "loopback"], ["192.0.2.0/24", "test"], ["::1/128", "six"]]
+
+[[http.geo]]
+variable = "$r"
+source = "$arg_ip"
+ranges = true
+default = "none"
+entries = [["127.0.0.0-127.0.0.255", "a"], ["127.0.0.1-127.0.0.1", "b"], ["10.10.3.0-10.11.2.255", "c"]]
+
+[[http.split_clients]]
+source = "${remote_addr}x"
+variable = "$variant"
+parts = [["51.2%", "one"], ["10%", "two"], ["*", "three"]]
+
+[[server]]
+listen = ["127.0.0.1:8081"]
+
+[[server.location]]
+path = "/"
+add_header = [{ name = "X-Geo", value = "$geo$r$variant" }]
+
+[[server.location]]
+path = "/open"
+access = [{ allow = "all" }]
+
+[[server.location]]
+path = "/post"
+limit_except = { methods = ["GET"], access = [{ deny = "192.168.0.0/16" }, { allow = "unix:" }] }
+"#,
+    );
+    let a = load(&toml);
+    let b = load(&nginx);
+    assert_same(&a, &b);
+    let geo = &a.geos[0];
+    assert_eq!(geo.lookup(Some("127.1.2.3".parse().unwrap())), "loopback");
+    assert_eq!(geo.lookup(Some("10.1.2.3".parse().unwrap())), "ten");
+    assert_eq!(geo.lookup(Some("::2".parse().unwrap())), "world");
+    assert_eq!(a.geos[1].lookup(Some("127.0.0.1".parse().unwrap())), "b");
+    assert_eq!(a.geos[1].lookup(Some("127.0.0.2".parse().unwrap())), "a");
+    assert_eq!(a.geos[1].lookup(None), "none");
+    assert_eq!(a.servers[0].locations[0].access.rules.len(), 2);
+    assert_eq!(a.servers[0].locations[1].access.rules.len(), 1);
+    let dumped = assert_round_trips(&a, dir.path());
+    assert!(dumped.contains("[[http.split_clients]]"), "{dumped}");
+}
+
+#[test]
+fn bad_geo_split_clients_and_access_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, wanted) in [
+        (
+            "geo $g { 10.0.0.0/33 x; }",
+            "invalid network \"10.0.0.0/33\"",
+        ),
+        (
+            "geo $g { ranges; 10.0.0.0-10.0.0.9 a; 10.0.0.5-10.0.1.0 b; }",
+            "overlaps \"10.0.0.0-10.0.0.9\"",
+        ),
+        (
+            "geo $g { default a; ranges; }",
+            "must be the first directive",
+        ),
+        (
+            "split_clients $uri $s { 60% a; 50% b; }",
+            "percent total is greater than 100%",
+        ),
+        (
+            "split_clients $uri $s { 1.234% a; }",
+            "invalid percent value \"1.234%\"",
+        ),
+        ("deny 10.0.0.300;", "invalid parameter \"10.0.0.300\""),
+    ] {
+        let text =
+            format!("events {{}}\nhttp {{\n{body}\nserver {{ listen 127.0.0.1:8081; }}\n}}\n");
+        let path = write(dir.path(), "bad.conf", &text);
+        let err = config::load(&path).unwrap_err().to_string();
+        assert!(err.contains(wanted), "{body}: {err}");
+        assert!(err.contains("bad.conf:3"), "{body}: {err}");
+    }
+}

@@ -195,3 +195,21 @@ fn dump_lists_every_file_read_and_v_names_what_anx_lacks() {
     assert!(args.contains("--without-http_gzip_module"), "{args}");
     assert!(!args.contains("--without-http_proxy_module"), "{args}");
 }
+
+#[test]
+fn break_after_a_rewrite_passes_the_new_uri_whole() {
+    let b = Backend::echo();
+    let (_s, anx) = start_proxy(
+        &upstream("b", &b),
+        "location /flag { rewrite ^ /new?x=1 break; proxy_pass http://b/part; }
+         location /directive { rewrite ^ /other; break; proxy_pass http://b/part; }
+         location /plain/ { proxy_pass http://b/part/; }",
+    );
+    assert_eq!(anx.get("/flag").status, 200);
+    assert_eq!(b.last().target, "/new?x=1");
+    assert_eq!(anx.get("/directive").status, 200);
+    assert_eq!(b.last().target, "/other");
+    // Without a rewrite the URI part still replaces the location's prefix.
+    assert_eq!(anx.get("/plain/x").status, 200);
+    assert_eq!(b.last().target, "/part/x");
+}

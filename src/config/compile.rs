@@ -23,6 +23,10 @@ pub struct Scope {
     pub user: HashMap<String, usize>,
     /// `map` results, by name → index into `Config::maps`.
     pub maps: HashMap<String, usize>,
+    /// `geo` results, by name → index into `Config::geos`.
+    pub geos: HashMap<String, usize>,
+    /// `split_clients` results, by name → index into `Config::split_clients`.
+    pub splits: HashMap<String, usize>,
     /// Named captures of every regex in the configuration.
     pub captures: hashbrown::HashSet<String>,
 }
@@ -107,6 +111,12 @@ impl Scope {
         }
         if let Some(&i) = self.maps.get(name) {
             return Some(Var::Map(i));
+        }
+        if let Some(&i) = self.geos.get(name) {
+            return Some(Var::Geo(i));
+        }
+        if let Some(&i) = self.splits.get(name) {
+            return Some(Var::Split(i));
         }
         if self.captures.contains(name) {
             return Some(Var::NamedCapture(name.to_string()));

@@ -14,6 +14,8 @@
 //! directives go back into nginx syntax (`rewrite = '''…'''`), printed from the sources every
 //! [`Template`] and [`Pattern`] keeps.
 
+mod geo;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -173,6 +175,7 @@ fn http_section(out: &mut String, config: &Config) {
     for map in &config.maps {
         map_table(out, map);
     }
+    geo::tables(out, config);
 }
 
 fn map_table(out: &mut String, map: &Map) {
@@ -550,7 +553,11 @@ fn location_section(
         kv(
             out,
             "limit_except",
-            &format!("{{ methods = [{}]{pass} }}", methods.join(", ")),
+            &format!(
+                "{{ methods = [{}]{pass}, access = {} }}",
+                methods.join(", "),
+                geo::access(&le.location.access)
+            ),
         );
     }
     location_http(out, &loc.http, false);
@@ -642,6 +649,7 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
         &loc.redirects.server_name_in_redirect.to_string(),
     );
     kv(out, "access_log", &access_logs(&loc.access_logs));
+    kv(out, "access", &geo::access(&loc.access));
 }
 
 /// `[[upstream]]`: one table per `upstream {}` block (the implicit groups come back from

@@ -10,13 +10,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod addr;
 pub mod conn;
+pub mod geo;
 pub mod proxy;
 pub mod tls;
 
 pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPath};
+pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use proxy::{
     Balance, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass,
     ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
@@ -56,6 +59,10 @@ pub struct Config {
     pub mime: MimeTypes,
     /// `map` blocks; [`Var::Map`] indexes this.
     pub maps: Vec<Map>,
+    /// `geo` blocks; [`Var::Geo`] indexes this.
+    pub geos: Vec<Geo>,
+    /// `split_clients` blocks; [`Var::Split`] indexes this.
+    pub split_clients: Vec<SplitClients>,
     /// Names (without `$`) of the variables `set` creates; [`Var::User`] indexes this.
     pub user_vars: Vec<String>,
     /// `upstream {}` groups, then the implicit groups of `proxy_pass http://host:port`
@@ -371,6 +378,9 @@ pub struct Location {
     pub auto_redirect: bool,
     /// `limit_except`: requests whose method is not listed continue in this location.
     pub limit_except: Option<Box<LimitExcept>>,
+    /// `allow`/`deny` in effect here (inherited when the block has none), checked in the
+    /// access phase. Shared: if-locations and limit_except copy the location.
+    pub access: std::sync::Arc<AccessRules>,
     /// Nested locations, in configuration order.
     pub locations: Vec<Location>,
     /// Rewrite-module directives of this location, in order (nginx's rewrite phase).
@@ -792,6 +802,8 @@ impl Config {
         check!("user", self.user, other.user);
         check!("error_log", self.error_log, other.error_log);
         check!("maps", self.maps, other.maps);
+        check!("geos", self.geos, other.geos);
+        check!("split_clients", self.split_clients, other.split_clients);
         check!("user_vars", self.user_vars, other.user_vars);
         check!("upstreams", self.upstreams, other.upstreams);
         if self.mime != other.mime {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod conn;
+mod geo;
 mod proxy;
 mod tls;
 pub mod user;
@@ -122,6 +123,8 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
 
     collect_scope(tree, &mut r);
     let maps = resolve_maps(tree, &mut r);
+    let geos = geo::resolve_geos(tree, &mut r);
+    let split_clients = geo::resolve_split_clients(tree, &mut r);
     resolve_log_formats(tree, &mut r);
     proxy::resolve_upstreams(tree, &mut r);
     proxy::check_redirect_default(&tree.http, None, &mut r);
@@ -201,6 +204,8 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
         servers,
         mime,
         maps,
+        geos,
+        split_clients,
         user_vars: user_vars.into_iter().map(|(n, _)| n).collect(),
         upstreams: r.upstreams,
     };
@@ -266,6 +271,7 @@ fn collect_scope(tree: &ConfigTree, r: &mut Resolver) {
             }
         }
     }
+    geo::register(tree, r);
     for s in &tree.servers {
         for n in &s.value.names {
             if let Some(re) = n.value.strip_prefix('~') {
@@ -406,6 +412,7 @@ struct Inherited {
     expires: Expires,
     redirects: RedirectSettings,
     access_logs: Vec<AccessLog>,
+    access: std::sync::Arc<super::model::AccessRules>,
     try_files: Option<super::model::TryFiles>,
     client_max_body_size: u64,
     http: super::model::LocationHttp,
@@ -455,6 +462,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         expires: Expires::Off,
         redirects: RedirectSettings::default(),
         access_logs: Vec::new(),
+        access: Default::default(),
         try_files: None,
         client_max_body_size: HttpSettings::default().client_max_body_size,
         http: {
@@ -506,6 +514,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         internal: false,
         auto_redirect: false,
         limit_except: None,
+        access: server_level.access.clone(),
         locations: Vec::new(),
         rewrite: Vec::new(),
         try_files: server_level.try_files.clone(),
@@ -656,6 +665,7 @@ fn resolve_location(
         internal: l.internal,
         auto_redirect,
         limit_except: None,
+        access: here.access.clone(),
         locations,
         // Filled below, once the location exists for its if-blocks to copy.
         rewrite: Vec::new(),
@@ -681,6 +691,10 @@ fn resolve_location(
         inner.auto_redirect = false;
         if let Some(url) = &le.value.proxy_pass {
             inner.handler = proxy_handler(url, l, &here, r);
+        }
+        // As any nginx block: rules written inside replace the location's.
+        if let Some(rules) = &le.value.access {
+            inner.access = geo::access_rules(rules, r);
         }
         let mut methods = le.value.methods.clone();
         if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
@@ -915,6 +929,9 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     if let Some(v) = layers.server_name_in_redirect {
         out.redirects.server_name_in_redirect = v;
+    }
+    if let Some(rules) = &layers.access {
+        out.access = geo::access_rules(rules, r);
     }
     if let Some(logs) = &layers.access_logs {
         out.access_logs = Vec::new();

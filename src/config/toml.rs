@@ -8,6 +8,8 @@
 //! `if`, `break`) are an imperative little language, so the `rewrite` key holds them in nginx
 //! syntax rather than in a third notation invented for TOML.
 
+mod geo;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -477,6 +479,8 @@ macro_rules! layered_block {
             port_in_redirect: Option<bool>,
             server_name_in_redirect: Option<bool>,
             access_log: Option<TomlAccessLogs>,
+            /// nginx's `allow`/`deny`, in order.
+            access: Option<Vec<geo::TomlAccessRule>>,
             proxy_set_header: Option<Vec<ProxyHeaderTree>>,
             proxy_hide_header: Option<Vec<String>>,
             proxy_pass_header: Option<Vec<String>>,
@@ -595,6 +599,7 @@ macro_rules! layered_block {
                     access_logs: self.access_log.as_ref().map(|l| {
                         l.0.iter().map(|a| At::new(a.clone(), at.clone())).collect()
                     }),
+                    access: geo::access(&self.access, at, errors),
                     proxy: self.proxy_layer(at),
                     tls: TlsLayer::default(),
                 }
@@ -789,6 +794,10 @@ connection_block! {
         #[serde(default)]
         map: Vec<Spanned<TomlMap>>,
         #[serde(default)]
+        geo: Vec<Spanned<geo::TomlGeo>>,
+        #[serde(default)]
+        split_clients: Vec<Spanned<geo::TomlSplitClients>>,
+        #[serde(default)]
         log_format: Vec<Spanned<TomlLogFormat>>,
     }
 }
@@ -870,6 +879,7 @@ layered_block! {
 struct TomlLimitExcept {
     methods: Vec<String>,
     proxy_pass: Option<String>,
+    access: Option<Vec<geo::TomlAccessRule>>,
 }
 
 /// The whole file.
@@ -1204,6 +1214,26 @@ pub fn parse_tree(
             )
         })
         .collect();
+    let geos = raw
+        .http
+        .geo
+        .iter()
+        .filter_map(|g| {
+            let origin = loc.at(g.span().start);
+            let tree = g.get_ref().tree(&origin, &mut errors)?;
+            Some(At::new(tree, origin))
+        })
+        .collect();
+    let split_clients = raw
+        .http
+        .split_clients
+        .iter()
+        .filter_map(|s| {
+            let origin = loc.at(s.span().start);
+            let tree = s.get_ref().tree(&origin, &mut errors)?;
+            Some(At::new(tree, origin))
+        })
+        .collect();
     let log_formats = raw
         .http
         .log_format
@@ -1287,6 +1317,8 @@ pub fn parse_tree(
         main,
         http,
         maps,
+        geos,
+        split_clients,
         log_formats,
         upstreams,
         servers,
@@ -1352,6 +1384,7 @@ fn location(
                             .proxy_pass
                             .as_ref()
                             .map(|p| At::new(p.clone(), origin.clone())),
+                        access: geo::access(&le.access, &origin, errors),
                     },
                     origin.clone(),
                 ))

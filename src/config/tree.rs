@@ -46,6 +46,8 @@ pub struct ConfigTree {
     /// Settings at `http {}` / `[http]` level, inherited by every server.
     pub http: Layers,
     pub maps: Vec<At<MapTree>>,
+    pub geos: Vec<At<GeoTree>>,
+    pub split_clients: Vec<At<SplitClientsTree>>,
     pub log_formats: Vec<At<LogFormatTree>>,
     /// `upstream name {}` / `[[upstream]]` groups, in configuration order.
     pub upstreams: Vec<At<UpstreamTree>>,
@@ -109,6 +111,8 @@ pub struct LimitExceptTree {
     pub methods: Vec<String>,
     /// `proxy_pass` inside the block: the handler for the other methods.
     pub proxy_pass: Option<At<String>>,
+    /// `allow`/`deny` inside the block (replacing the location's for the other methods).
+    pub access: Option<Vec<At<AccessTree>>>,
 }
 
 /// The methods `limit_except` takes (nginx's list).
@@ -207,6 +211,51 @@ pub struct MapTree {
     pub entries: Vec<At<(String, String)>>,
 }
 
+/// `geo [$address] $name { … }` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoTree {
+    /// `$address` as written; `None` reads the client's address.
+    pub source: Option<String>,
+    /// Without `$`.
+    pub name: String,
+    pub ranges: bool,
+    pub proxy_recursive: bool,
+    pub volatile: bool,
+    /// `default`, networks (or ranges), `delete` and `proxy`, in order.
+    pub entries: Vec<At<GeoEntry>>,
+}
+
+/// One line of a `geo` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeoEntry {
+    Default(String),
+    /// `proxy address|CIDR`.
+    Proxy(String),
+    /// `CIDR value` or, with `ranges`, `from-to value`.
+    Net {
+        net: String,
+        value: String,
+    },
+    Delete(String),
+}
+
+/// `split_clients $string $name { N% value; * value; }` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SplitClientsTree {
+    pub source: String,
+    /// Without `$`.
+    pub name: String,
+    /// ("51.2%" or "*", value), in order.
+    pub parts: Vec<At<(String, String)>>,
+}
+
+/// `allow what` / `deny what`: an address, a CIDR, `unix:` or `all`, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTree {
+    pub allow: bool,
+    pub what: String,
+}
+
 /// `log_format name [escape=…] text…` (the text pieces already joined).
 #[derive(Debug, Clone, Default)]
 pub struct LogFormatTree {
@@ -234,6 +283,8 @@ pub struct Layers {
     pub port_in_redirect: Option<bool>,
     pub server_name_in_redirect: Option<bool>,
     pub access_logs: Option<Vec<At<RawAccessLog>>>,
+    /// `allow`/`deny` rules in order; `Some` at a level replaces the inherited list.
+    pub access: Option<Vec<At<AccessTree>>>,
     pub proxy: ProxyLayer,
     /// `ssl_*` settings (http and server levels only).
     pub tls: TlsLayer,

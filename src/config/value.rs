@@ -112,6 +112,10 @@ pub enum Var {
     User(usize),
     /// A `map` result: index into [`crate::config::Config::maps`].
     Map(usize),
+    /// A `geo` result: index into [`crate::config::Config::geos`].
+    Geo(usize),
+    /// A `split_clients` result: index into [`crate::config::Config::split_clients`].
+    Split(usize),
 }
 
 /// A piece of a [`Template`].

@@ -75,8 +75,17 @@ fn set(resp: &mut Response, name: &str, value: &[u8]) {
     }
     if name.eq_ignore_ascii_case("last-modified") {
         resp.uncache();
-        resp.last_modified = None;
         resp.remove_field("Last-Modified");
+        // As nginx, the value becomes the response's modification time (If-Range and
+        // `expires modified` read it); one that is not a date is sent as written.
+        resp.last_modified = std::str::from_utf8(value)
+            .ok()
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok());
+        if resp.last_modified.is_some() {
+            return;
+        }
     }
     if !value.is_empty() {
         resp.add_field_bytes(name, value);

@@ -38,16 +38,11 @@ pub fn apply(resp: &mut Response, req: &FilterRequest, ctx: &mut Ctx) -> bool {
     if conditional(resp, req) {
         return true;
     }
-    let status = resp.status;
-    if ranges(resp, req) {
-        // nginx's headers filter runs before its range filter: the headers of the 200 were
-        // already added when the range was refused.
-        headers::apply(resp, ctx.st.location, ctx, status);
-        return true;
-    }
+    // nginx's headers filter runs before its range filter: a refused range keeps the
+    // headers of the 200, and If-Range compares with an `add_header Last-Modified`.
     let status = resp.status;
     headers::apply(resp, ctx.st.location, ctx, status);
-    false
+    ranges(resp, req)
 }
 
 /// The headers filter alone, for error pages and other special responses.

@@ -265,6 +265,14 @@ fn wants_upgrade(ctx: &Ctx) -> bool {
 /// location is replaced by it, and the result is escaped again (nginx's rule).
 fn replace_prefix(ctx: &Ctx, loc: &Location, part: &[u8]) -> Vec<u8> {
     let uri = &ctx.st.uri;
+    if !ctx.st.valid_location {
+        // `rewrite ... break` (or `break` after a rewrite) kept a new URI here: nginx
+        // passes it whole, without the URI part.
+        let mut out = Vec::with_capacity(uri.len() + 16);
+        escape_uri(uri, &mut out);
+        append_args(ctx, &mut out);
+        return out;
+    }
     let matched = match loc.match_kind {
         MatchKind::Prefix | MatchKind::PrefixNoRegex | MatchKind::Exact
             if uri.starts_with(&loc.path) =>

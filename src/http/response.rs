@@ -156,11 +156,15 @@ impl Response {
         if is("location") {
             return self.location.clone();
         }
+        // nginx joins every Cache-Control and Link line for `$sent_http_*`; other names
+        // give the first.
+        let joined = is("cache-control") || is("link");
         let lines = self
             .cached_fields
             .as_deref()
             .into_iter()
             .chain([&self.extra[..]]);
+        let mut found: Option<Vec<u8>> = None;
         for block in lines {
             for line in block.split(|&b| b == b'\n') {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -168,12 +172,19 @@ impl Response {
                     if line[..colon].eq_ignore_ascii_case(name) {
                         let v = &line[colon + 1..];
                         let v = v.strip_prefix(b" ").unwrap_or(v);
-                        return Some(v.to_vec());
+                        match &mut found {
+                            None if !joined => return Some(v.to_vec()),
+                            None => found = Some(v.to_vec()),
+                            Some(all) => {
+                                all.extend_from_slice(b", ");
+                                all.extend_from_slice(v);
+                            }
+                        }
                     }
                 }
             }
         }
-        None
+        found
     }
 }
 
@@ -294,6 +305,21 @@ pub fn write_head(out: &mut Vec<u8>, resp: &Response, ctx: &HeadContext) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sent_field_values_join_cache_control_only() {
+        let mut r = Response::new(200);
+        r.add_field("Cache-Control", "max-age=1");
+        r.add_field("X-A", "one");
+        r.add_field("cache-control", "private");
+        r.add_field("X-A", "two");
+        assert_eq!(
+            r.field_value(b"Cache-Control").as_deref(),
+            Some(&b"max-age=1, private"[..])
+        );
+        assert_eq!(r.field_value(b"x-a").as_deref(), Some(&b"one"[..]));
+        assert_eq!(r.field_value(b"link"), None);
+    }
 
     fn head_of(resp: &Response, keep_alive: bool) -> String {
         let mut out = Vec::new();

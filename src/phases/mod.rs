@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! server-rewrite (rewrite.rs) → find location (route.rs) → rewrite (rewrite.rs)
-//!   → try_files (try_files.rs) → content → error_page (error_page.rs)
+//!   → access (access.rs) → try_files (try_files.rs) → content → error_page (error_page.rs)
 //! ```
 //!
 //! [`state`] holds what a request carries through them (current URI and args, captures, `set`
@@ -12,12 +12,15 @@
 //! for the phases, the headers filter and the access log alike. [`docroot`] maps a URI to a
 //! file beneath a root or alias, for try_files, the static handler and `$request_filename`.
 
+pub mod access;
 pub mod clock;
 pub mod docroot;
 pub mod error_page;
+pub mod geo;
 pub mod map;
 pub mod request_id;
 pub mod rewrite;
+pub mod split_clients;
 pub mod state;
 #[cfg(test)]
 pub mod testing;

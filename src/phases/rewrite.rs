@@ -86,6 +86,9 @@ fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
             }
             Step::Break => {
                 // nginx's break code: a pending URI change is served here, not searched.
+                if ctx.st.uri_changed {
+                    ctx.st.valid_location = false;
+                }
                 ctx.st.uri_changed = false;
                 return Some(Flow::Break);
             }
@@ -155,6 +158,7 @@ fn rewrite(ctx: &mut Ctx, replacement: &Template, flag: RewriteFlag) -> Option<F
     match flag {
         RewriteFlag::Break => {
             ctx.st.uri_changed = false;
+            ctx.st.valid_location = false;
             Some(Flow::Break)
         }
         RewriteFlag::Last => {

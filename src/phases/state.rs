@@ -137,6 +137,9 @@ pub struct RequestState<'c> {
     pub internal: bool,
     /// A rewrite without `break` changed the URI: search the location again.
     pub uri_changed: bool,
+    /// nginx's `valid_location`: cleared when a `break` keeps a rewritten URI in the
+    /// location, so `proxy_pass` with a URI part then passes the new URI whole.
+    pub valid_location: bool,
     /// URI changes left before the request is a cycle (see [`URI_CHANGES`]).
     pub uri_changes_left: u8,
     /// The location chosen last (the one whose settings apply).
@@ -148,6 +151,10 @@ pub struct RequestState<'c> {
     pub user: Vec<Option<Vec<u8>>>,
     /// `map` results, indexed like `Config::maps` (sized on first use).
     pub maps: Vec<MapSlot>,
+    /// `geo` results (non-volatile ones), indexed like `Config::geos`.
+    pub geo: Vec<MapSlot>,
+    /// `split_clients` results, indexed like `Config::split_clients`.
+    pub splits: Vec<MapSlot>,
     /// `$request_id`, drawn on first use.
     pub request_id: Option<[u8; 32]>,
     /// An error page redirected this request: it runs as GET (HEAD stays HEAD).
@@ -215,12 +222,15 @@ impl<'c> RequestState<'c> {
             args: Args::Request,
             internal: false,
             uri_changed: false,
+            valid_location: true,
             uri_changes_left: URI_CHANGES,
             location: None,
             captures: Captures::default(),
             named: Vec::new(),
             user: Vec::new(),
             maps: Vec::new(),
+            geo: Vec::new(),
+            splits: Vec::new(),
             request_id: None,
             as_get: false,
             error_page_used: false,

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use super::state::{Received, RequestState, UpstreamVars};
-use super::{clock, docroot, map, request_id};
+use super::{clock, docroot, geo, map, request_id, split_clients};
 use crate::config::model::{Config, Part, Server, Template, Var};
 use crate::http::host::normalize_host_into;
 use crate::http::request::Method;
@@ -201,6 +201,8 @@ impl<'r, 'c> Ctx<'r, 'c> {
             Var::NamedCapture(name) => return put(out, self.st.named_capture(name)),
             Var::User(i) => return put(out, self.st.user.get(*i).and_then(|v| v.as_deref())),
             Var::Map(i) => map::value(self, *i, out, scope),
+            Var::Geo(i) => geo::value(self, *i, out, scope),
+            Var::Split(i) => split_clients::value(self, *i, out, scope),
             Var::ProxyHost => {
                 let host = self.st.proxy_target.as_ref().map(|(h, _)| h.as_slice());
                 return put(out, host);

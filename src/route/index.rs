@@ -54,6 +54,9 @@ pub(super) struct LevelIndex {
     /// `regex_positions[i]`.
     pub(super) set: Option<RegexSet>,
     pub(super) regex_positions: Vec<usize>,
+    /// Positions of the locations that redirect automatically (`proxy_pass` in
+    /// `location /dir/`), so a level without any costs nothing.
+    pub(super) auto_redirects: Vec<usize>,
     /// Indexes of nested levels, by location position (`None` for leaves).
     children: Vec<Option<LevelIndex>>,
 }
@@ -94,6 +97,7 @@ impl LevelIndex {
             prefixes: None,
             set: None,
             regex_positions: Vec::new(),
+            auto_redirects: Vec::new(),
             children: Vec::new(),
         }
     }
@@ -152,15 +156,24 @@ impl LevelIndex {
         if set.is_none() {
             regex_positions.clear();
         }
+        let auto_redirects = locs
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.auto_redirect)
+            .map(|(i, _)| i)
+            .collect();
         let index = LevelIndex {
             exact,
             prefixes,
             set,
             regex_positions,
+            auto_redirects,
             children,
         };
+        // A level without its own index is scanned, so auto redirects need one.
         let useful = index.exact.is_some()
             || index.prefixes.is_some()
+            || !index.auto_redirects.is_empty()
             || index.set.is_some()
             || index.children.iter().any(Option::is_some);
         useful.then_some(index)

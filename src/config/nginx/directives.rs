@@ -19,6 +19,7 @@
 //! rewrite module (`if`, `rewrite`, `return`, `set`, `break`), `names` the list of stock
 //! nginx directives.
 
+mod geo;
 mod http;
 mod layers;
 mod main;
@@ -199,6 +200,11 @@ const SPECS: &[Spec] = &[
     block("server", HTTP, 0, 0),
     block("types", HSL, 0, 0),
     block("map", HTTP, 2, 2),
+    block("geo", HTTP, 1, 2),
+    block("split_clients", HTTP, 2, 2),
+    // access module: in order, in every block and inside limit_except
+    simple("allow", HSL | LMT, 1, 1),
+    simple("deny", HSL | LMT, 1, 1),
     simple("log_format", HTTP, 2, ANY),
     block("upstream", HTTP, 1, 1),
     // upstream (`server`, `keepalive_timeout` and `keepalive_requests` share their names

@@ -429,12 +429,11 @@ pub const MODULES: &[Module] = &[
         Default,
         &["autoindex", "autoindex_*"],
     ),
-    lacks(
+    has(
         "ngx_http_access_module",
         "http_access_module",
         Default,
         &["allow", "deny"],
-        SECURITY,
     ),
     lacks(
         "ngx_http_auth_basic_module",
@@ -443,25 +442,18 @@ pub const MODULES: &[Module] = &[
         &["auth_basic", "auth_basic_user_file"],
         SECURITY,
     ),
-    lacks(
-        "ngx_http_geo_module",
-        "http_geo_module",
-        Default,
-        &["geo"],
-        SECURITY,
-    ),
+    has("ngx_http_geo_module", "http_geo_module", Default, &["geo"]),
     has(
         "ngx_http_map_module",
         "http_map_module",
         Default,
         &["map", "map_hash_*"],
     ),
-    lacks(
+    has(
         "ngx_http_split_clients_module",
         "http_split_clients_module",
         Default,
         &["split_clients"],
-        SECURITY,
     ),
     lacks(
         "ngx_http_referer_module",

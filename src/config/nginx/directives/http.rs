@@ -44,6 +44,16 @@ impl Walker {
                         tree.maps.push(map);
                     }
                 }
+                "geo" => {
+                    if let Some(geo) = self.geo(d) {
+                        tree.geos.push(geo);
+                    }
+                }
+                "split_clients" => {
+                    if let Some(split) = self.split_clients(d) {
+                        tree.split_clients.push(split);
+                    }
+                }
                 "log_format" => self.log_format(d, &mut tree.log_formats),
                 "upstream" => {
                     if let Some(upstream) = self.upstream(d) {
@@ -258,7 +268,7 @@ impl Walker {
 
     /// `limit_except METHOD ... { proxy_pass ...; }`: the block applies to the methods not
     /// listed. nginx allows the access, auth and proxy_pass directives inside; anx has
-    /// proxy_pass (the others are refused by the table until their modules exist).
+    /// proxy_pass, allow and deny (auth is refused by the table until it exists).
     fn limit_except(&mut self, d: &Directive) -> Option<At<tree::LimitExceptTree>> {
         let mut le = tree::LimitExceptTree::default();
         let mut ok = true;
@@ -279,6 +289,7 @@ impl Walker {
                 "proxy_pass" => self.once(inner, &mut le.proxy_pass, |w| {
                     Some(At::new(arg(inner, 0).to_string(), w.origin(inner)))
                 }),
+                "allow" | "deny" => self.access_rule(inner, &mut le.access),
                 _ => self.unhandled(inner),
             }
         }

@@ -114,6 +114,7 @@ impl Walker {
         let conn = &mut layers.conn;
         match d.name.as_str() {
             "root" | "alias" => self.root_or_alias(d, layers, level),
+            "allow" | "deny" => self.access_rule(d, &mut layers.access),
             "index" => {
                 let mut ok = true;
                 for (i, a) in d.args.iter().enumerate() {

@@ -1,0 +1,31 @@
+//! The access phase (nginx's `ngx_http_access_module`): the location's `allow`/`deny`
+//! rules, checked in order against the client's address after the rewrite phase and before
+//! try_files and the content handler; the first rule that matches decides, no match allows.
+//!
+//! In: the chosen location and the connection's peer. Out: `None` to go on, or the 403
+//! response (with nginx's `access forbidden by rule` error-log line). The rules' lookup
+//! structure is `config::model::AccessRules`.
+
+use super::vars::Ctx;
+use crate::config::model::Location;
+use crate::http::response::Response;
+
+/// `Some(403)` when a `deny` rule is the first to match the client.
+pub fn check(ctx: &Ctx, loc: &Location) -> Option<Response> {
+    if loc.access.is_empty() {
+        return None;
+    }
+    // A unix-socket client would be `None` here; anx listens on TCP only today.
+    let peer = Some(ctx.req.conn.peer.ip());
+    let rule = loc.access.first_match(peer)?;
+    if rule.allow {
+        return None;
+    }
+    log::error!(
+        "access forbidden by rule, client: {}, server: {}, request: \"{}\"",
+        ctx.req.conn.peer.ip(),
+        ctx.server.primary_name,
+        String::from_utf8_lossy(ctx.req.request_line())
+    );
+    Some(Response::new(403))
+}
