@@ -32,6 +32,24 @@ default_type = "text/plain"
 return = { status = 200, text = "other $host|$uri|$args|$request_uri" }
 "#;
 
+const PAGES: &str = r#"
+[[server]]
+listen = ["127.0.0.1:0"]
+server_name = ["pages"]
+root = "html"
+error_page = [{ codes = [400, 405], target = "/oops" }]
+
+[[server.location]]
+path = "/oops"
+default_type = "text/plain"
+return = { status = 200, text = "oops $status $host" }
+
+[[server]]
+listen = ["127.0.0.1:0"]
+server_name = ["plain"]
+root = "html"
+"#;
+
 fn start() -> (Site, Anx) {
     let site = Site::new();
     site.mkdir("html");
@@ -207,4 +225,39 @@ fn trace_and_connect_are_405_before_any_location() {
         400,
     );
     assert_eq!(anx.get("/").status, 200);
+}
+
+/// nginx answers these refusals once the server is chosen, so the server's error_page
+/// applies (a refused Host falls back to the address's default server); the connection
+/// closes after the answer all the same.
+#[test]
+fn refusals_after_the_head_go_through_error_page() {
+    let site = Site::new();
+    site.mkdir("html");
+    // The default server has an error_page; a second one is named by a valid Host.
+    let anx = Anx::start(&site, PAGES);
+    let ask = |raw: &str| {
+        let mut c = anx.connect();
+        c.send(raw);
+        let r = c.response();
+        assert!(r.says_close(), "{raw:?} must close");
+        c.assert_closed();
+        (r.status, r.text())
+    };
+    assert_eq!(
+        ask("GET / HTTP/1.1\r\nHost: a..b\r\n\r\n"),
+        (400, "oops 400 pages".to_string())
+    );
+    assert_eq!(
+        ask("TRACE / HTTP/1.1\r\nHost: pages\r\n\r\n"),
+        (405, "oops 405 pages".to_string())
+    );
+    // TRACE to the other server: its own (built-in) page.
+    assert_eq!(ask("TRACE / HTTP/1.1\r\nHost: plain\r\n\r\n").0, 405);
+    // The body of a refused request is not read as the next request.
+    assert_eq!(
+        ask("GET / HTTP/1.1\r\nHost: a/b\r\nContent-Length: 40\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .0,
+        400
+    );
 }
