@@ -101,8 +101,7 @@ pub fn run<'c>(
         conn: req.conn,
         started: req.started,
     };
-    let target = received.target();
-    let (raw_path, _) = path::split_target(target);
+    let raw_path = received.raw_path();
     let raw_path = if raw_path.is_empty() { b"/" } else { raw_path };
     // nginx parses the request line before the Host picks a server: the address's default
     // server decides `merge_slashes`.
@@ -135,6 +134,10 @@ pub fn run<'c>(
     };
     let first = if bad_path {
         Step::Done(Response::new(400))
+    } else if let Some(refusal) = req.head.refused {
+        // A head nginx refuses once the server is chosen (bad Host, TRACE…): the server's
+        // error_page answers; `serve::h1` closes the connection after it.
+        Step::Done(Response::new(refusal.status()))
     } else {
         Step::Go(Next::ServerRewrite)
     };

@@ -1,9 +1,107 @@
-//! Host names as nginx compares them: the host part of a Host value, lowercased, and the
-//! wildcard forms of `server_name` and `map … { hostnames; }` keys.
+//! Host names as nginx checks and compares them: which Host values (and request-line
+//! authorities) are valid at all, the host part of a valid one, lowercased, and the wildcard
+//! forms of `server_name` and `map … { hostnames; }` keys.
 //!
-//! Used by server selection (`route::server`), `$host` (`phases::vars`), absolute Location
-//! headers (`filters::location`) and map lookups (`phases::map`). Sans-io, no allocation on
-//! the matching path.
+//! [`validate_host`] runs in the request-head codec (`http::request`), once per request;
+//! the rest is used by server selection (`route::server`), `$host` (`phases::vars`),
+//! absolute Location headers (`filters::location`) and map lookups (`phases::map`). Sans-io,
+//! no allocation on the matching path.
+
+/// nginx's host validation (`ngx_http_validate_host`, as of 1.29.4): the length of the host
+/// name inside `value`, without the port and without one trailing dot; `None` for a value
+/// that must be refused with 400.
+///
+/// The name is a reg-name (letters, digits, `-._~`, sub-delims, `%`; no empty label inside,
+/// so "a..b" is refused but ".a" is not) or an IP literal in brackets (IPv6 or IPvFuture:
+/// the same characters plus `:`, nothing but a port after `]`). The port is optional, may be
+/// empty ("host:"), holds digits only and is at most 65535. An empty name (also "." alone)
+/// is refused. Case is kept: the callers lowercase when they compare.
+pub fn validate_host(value: &[u8]) -> Option<usize> {
+    #[derive(PartialEq)]
+    enum State {
+        Name,
+        Literal,
+        AfterLiteral,
+        Port,
+    }
+    let mut state = if value.first() == Some(&b'[') {
+        State::Literal
+    } else {
+        State::Name
+    };
+    let mut name_len = value.len();
+    // Where the last '.' was; a second one right after it is an empty label.
+    let mut last_dot: Option<usize> = None;
+    let mut port: u32 = 0;
+    let start = usize::from(state == State::Literal);
+    for (i, &b) in value.iter().enumerate().skip(start) {
+        match state {
+            State::Name | State::Literal => match b {
+                b'.' => {
+                    if last_dot.is_some_and(|d| d + 1 == i) {
+                        return None;
+                    }
+                    last_dot = Some(i);
+                }
+                b':' if state == State::Name => {
+                    name_len = i;
+                    state = State::Port;
+                }
+                b':' => {}
+                b']' if state == State::Literal => {
+                    name_len = i + 1;
+                    state = State::AfterLiteral;
+                }
+                b'%' if state == State::Name => {}
+                _ if b.is_ascii_alphanumeric() || is_unreserved_or_sub_delim(b) => {}
+                _ => return None,
+            },
+            State::AfterLiteral => {
+                if b != b':' {
+                    return None;
+                }
+                state = State::Port;
+            }
+            State::Port => {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                port = port * 10 + u32::from(b - b'0');
+                if port > 65535 {
+                    return None;
+                }
+            }
+        }
+    }
+    if state == State::Literal {
+        return None; // no closing bracket
+    }
+    if name_len > 0 && last_dot == Some(name_len - 1) {
+        name_len -= 1;
+    }
+    (name_len > 0).then_some(name_len)
+}
+
+/// RFC 3986's unreserved marks (`-._~`, letters and digits checked apart) and sub-delims.
+fn is_unreserved_or_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'-' | b'.'
+            | b'_'
+            | b'~'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+    )
+}
 
 /// The host part of a Host value: without port or trailing dot. "[::1]:80" keeps brackets.
 fn host_part(host: &[u8]) -> &[u8] {
@@ -101,6 +199,25 @@ mod tests {
         assert_eq!(normalize_host(b"A.B:80"), b"a.b");
         assert_eq!(normalize_host(b"[::1]:80"), b"[::1]");
         assert_eq!(normalize_host(b"x.y."), b"x.y");
+    }
+
+    #[test]
+    fn validation_as_nginx() {
+        let len = |v: &str| validate_host(v.as_bytes());
+        assert_eq!(len("example.com"), Some(11));
+        assert_eq!(len("example.com."), Some(11));
+        assert_eq!(len("example.com.:80"), Some(11));
+        assert_eq!(len("a:"), Some(1));
+        assert_eq!(len("[::1]:8080"), Some(5));
+        assert_eq!(len(".a"), Some(2));
+        assert_eq!(len("a:65535"), Some(1));
+        assert_eq!(len("a:00000000065535"), Some(1));
+        for bad in [
+            "", ".", ":", ":1", "..", "a..b", "a:65536", "a:1.2", "a:1:2", "[::1", "[::1].",
+            "[::1]a", "a[::1]", "a b", "a/b", "a\\b", "a\x02", "[a%41]", "[a..b]",
+        ] {
+            assert_eq!(len(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use crate::http::host::validate_host;
+
 /// What the connection loop needs to enforce on a head (nginx's header buffers).
 #[derive(Debug, Clone, Copy)]
 pub struct HeadLimits {
@@ -107,11 +109,19 @@ pub struct RequestHead {
     pub method_raw: Range<usize>,
     /// The request target as sent (origin-form path and query, or absolute-form).
     pub target: Range<usize>,
-    /// The path and query inside `target` (absolute-form's scheme and authority removed).
+    /// The path and query inside `target` (absolute-form's scheme and authority removed):
+    /// `$request_uri`, a `#fragment` included, as nginx keeps it.
     pub path_and_query: Range<usize>,
+    /// The path inside `path_and_query`: up to the first '?' or '#' (nginx ends the URI at
+    /// a fragment). Empty for "http://host?x", which means "/".
+    pub path: Range<usize>,
+    /// The query: after the first '?' (when no '#' comes before it) up to the next '#'.
+    pub query: Option<Range<usize>>,
     pub version: Version,
     pub fields: Vec<Field>,
-    /// Host from the Host header, or from an absolute-form target (which wins, RFC 9112 §3.2.2).
+    /// The host name from the Host header, or from an absolute-form target (which wins,
+    /// RFC 9112 §3.2.2): validated as nginx does ([`validate_host`]), without the port and
+    /// without a trailing dot, case as sent.
     pub host: Option<Range<usize>>,
     pub body: BodyFraming,
     /// The client asked to keep the connection (HTTP/1.1 default, or `Connection: keep-alive` on 1.0).
@@ -119,6 +129,10 @@ pub struct RequestHead {
     pub expect_continue: bool,
     /// Bytes the head occupies, up to and including the blank line.
     pub len: usize,
+    /// A refusal nginx makes once the head is read and the server chosen, so that the
+    /// server's `error_page` answers it: an invalid, duplicate or (on 1.1) missing Host,
+    /// TRACE, CONNECT. The framing is known; the connection closes after the answer.
+    pub refused: Option<HeadError>,
 }
 
 impl RequestHead {
@@ -139,6 +153,9 @@ pub enum HeadError {
     BadRequest(&'static str),
     /// 414: request line longer than `max_request_line`.
     UriTooLong,
+    /// 405: TRACE, and CONNECT (anx is no forward proxy), as nginx refuses them before any
+    /// location is looked at.
+    NotAllowed(&'static str),
     /// nginx's 494 (sent as 400 "Request Header Or Cookie Too Large"): a header line
     /// longer than one buffer, a head larger than `max_header_bytes`, or more than
     /// `max_headers` fields.
@@ -154,6 +171,7 @@ impl HeadError {
         match self {
             HeadError::BadRequest(_) => 400,
             HeadError::UriTooLong => 414,
+            HeadError::NotAllowed(_) => 405,
             HeadError::HeadersTooLarge => 494,
             HeadError::NotImplemented(_) => 501,
             HeadError::VersionNotSupported => 505,
@@ -162,7 +180,9 @@ impl HeadError {
 
     pub fn reason(&self) -> &'static str {
         match self {
-            HeadError::BadRequest(why) | HeadError::NotImplemented(why) => why,
+            HeadError::BadRequest(why)
+            | HeadError::NotImplemented(why)
+            | HeadError::NotAllowed(why) => why,
             HeadError::UriTooLong => "request line too long",
             HeadError::HeadersTooLarge => "request header too large",
             HeadError::VersionNotSupported => "unsupported HTTP version",
@@ -247,6 +267,8 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         method_raw: pos(method_raw),
         target: pos(target_bytes),
         path_and_query: pos(target_bytes),
+        path: pos(target_bytes),
+        query: None,
         version,
         fields: Vec::with_capacity(req.headers.len()),
         host: None,
@@ -254,7 +276,10 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         keep_alive: version == Version::Http11,
         expect_continue: false,
         len: skip + len,
+        refused: None,
     };
+    // The first refusal of the kind [`RequestHead::refused`] holds.
+    let mut late: Option<HeadError> = None;
 
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -275,14 +300,19 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
             value: pos(value),
         });
         if name.eq_ignore_ascii_case(b"host") {
+            // A refused Host leaves `host` empty: the address's default server answers.
             if host_seen {
-                return Err(HeadError::BadRequest("duplicate Host header"));
+                late.get_or_insert(HeadError::BadRequest("client sent duplicate host header"));
+                head.host = None;
+                continue;
             }
             host_seen = true;
-            if !valid_host(value) {
-                return Err(HeadError::BadRequest("invalid Host header"));
+            match validate_host(value) {
+                Some(name) => head.host = Some(pos(&value[..name])),
+                None => {
+                    late.get_or_insert(HeadError::BadRequest("client sent invalid host header"));
+                }
             }
-            head.host = Some(pos(value));
         } else if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)
                 .ok_or(HeadError::BadRequest("invalid Content-Length"))?;
@@ -336,13 +366,119 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         (Some(n), false) => BodyFraming::Length(n),
     };
 
+    if head.method == Method::Connect {
+        // nginx reads CONNECT's target as host:port only; then refuses the method itself.
+        match authority_end(target_bytes) {
+            Some(end)
+                if end == target_bytes.len()
+                    && connect_port(target_bytes)
+                    && validate_host(target_bytes).is_some() =>
+            {
+                head.refused =
+                    Some(late.unwrap_or(HeadError::NotAllowed("client sent CONNECT method")));
+                return Ok(Some(head));
+            }
+            _ => return Err(HeadError::BadRequest("invalid CONNECT target")),
+        }
+    }
     if target_bytes.first() != Some(&b'/') {
         resolve_absolute_form(&mut head, target_bytes, &pos, method_raw)?;
     }
-    if head.host.is_none() && version == Version::Http11 {
-        return Err(HeadError::BadRequest("missing Host header"));
+    split_path(&mut head, buf_all);
+    // RFC 9112 §3.2: an HTTP/1.1 request without a Host field is refused even when its
+    // target is in absolute form (nginx too).
+    if !host_seen && version == Version::Http11 {
+        late.get_or_insert(HeadError::BadRequest(
+            "client sent HTTP/1.1 request without \"Host\" header",
+        ));
     }
+    if head.method == Method::Trace {
+        // nginx refuses TRACE once the head is read: echoing a request back (cookies and
+        // all) is a cross-site tracing hole.
+        late.get_or_insert(HeadError::NotAllowed("client sent TRACE method"));
+    }
+    head.refused = late;
     Ok(Some(head))
+}
+
+/// Sets `path` and `query` inside `path_and_query`: nginx ends the path at the first '?'
+/// or '#', and the query (when '?' came first) at the next '#'.
+fn split_path(head: &mut RequestHead, buf: &[u8]) {
+    let pq = head.path_and_query.clone();
+    let bytes = &buf[pq.clone()];
+    let Some(i) = memchr::memchr2(b'?', b'#', bytes) else {
+        head.path = pq;
+        return;
+    };
+    head.path = pq.start..pq.start + i;
+    if bytes[i] == b'?' {
+        let rest = &bytes[i + 1..];
+        let end = memchr::memchr(b'#', rest).unwrap_or(rest.len());
+        let start = pq.start + i + 1;
+        head.query = Some(start..start + end);
+    }
+}
+
+/// Where the authority at the start of `rest` ends, read as nginx's request-line parser
+/// reads it: a reg-name of letters, digits, '.' and '-', or a bracketed IP literal (IPv6 or
+/// IPvFuture characters), then optionally ':' and digits; it must be followed by '/', '?'
+/// or the end of the target. `None` for any other byte (userinfo, '#', '\\', '_' …).
+/// [`validate_host`] then applies the rules on dots, port range and emptiness.
+fn authority_end(rest: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    if rest.first() == Some(&b'[') {
+        let close = rest.iter().position(|&b| b == b']')?;
+        let literal_ok = rest[1..close].iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b':' | b'-'
+                        | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                )
+        });
+        if !literal_ok {
+            return None;
+        }
+        i = close + 1;
+    } else {
+        while i < rest.len() && (rest[i].is_ascii_alphanumeric() || matches!(rest[i], b'.' | b'-'))
+        {
+            i += 1;
+        }
+    }
+    if rest.get(i) == Some(&b':') {
+        i += 1;
+        while rest.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    match rest.get(i) {
+        None | Some(b'/') | Some(b'?') => Some(i),
+        Some(_) => None,
+    }
+}
+
+/// CONNECT's authority has a non-empty port.
+fn connect_port(authority: &[u8]) -> bool {
+    let after_name = if authority.first() == Some(&b'[') {
+        memchr::memchr(b']', authority).map_or(authority.len(), |i| i + 1)
+    } else {
+        memchr::memchr(b':', authority).unwrap_or(authority.len())
+    };
+    authority.len() > after_name + 1 && authority[after_name] == b':'
 }
 
 /// nginx's valid header name with `ignore_invalid_headers on`: letters, digits, `-`, and
@@ -358,7 +494,9 @@ fn has_close(value: &[u8]) -> bool {
         .any(|t| trim_ows(t).eq_ignore_ascii_case(b"close"))
 }
 
-/// `OPTIONS *`, absolute-form `http://host/path`; anything else is malformed.
+/// `OPTIONS *`, or absolute-form `scheme://authority[/path][?query]`: any scheme nginx's
+/// grammar allows (a letter, then letters, digits, '+', '-', '.'), the authority as
+/// [`authority_end`] and [`validate_host`] accept it; anything else is malformed.
 fn resolve_absolute_form(
     head: &mut RequestHead,
     target: &[u8],
@@ -368,27 +506,26 @@ fn resolve_absolute_form(
     if target == b"*" && method == b"OPTIONS" {
         return Ok(());
     }
-    let rest = if target.len() > 7 && target[..7].eq_ignore_ascii_case(b"http://") {
-        &target[7..]
-    } else if target.len() > 8 && target[..8].eq_ignore_ascii_case(b"https://") {
-        &target[8..]
-    } else {
-        return Err(HeadError::BadRequest("invalid request target"));
-    };
-    let authority_end = rest
+    let scheme_len = target
         .iter()
-        .position(|&b| b == b'/' || b == b'?')
-        .unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    if authority.is_empty() || authority.contains(&b'@') || !valid_host(authority) {
-        return Err(HeadError::BadRequest("invalid host in request target"));
-    }
-    head.host = Some(pos(authority));
-    let path = &rest[authority_end..];
+        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+        .unwrap_or(target.len());
+    let rest = match target.get(scheme_len..) {
+        Some(r) if scheme_len > 0 && target[0].is_ascii_alphabetic() && r.starts_with(b"://") => {
+            &r[3..]
+        }
+        _ => return Err(HeadError::BadRequest("invalid request target")),
+    };
+    let bad_host = HeadError::BadRequest("client sent invalid host in request line");
+    let authority = &rest[..authority_end(rest).ok_or(bad_host)?];
+    let name = validate_host(authority).ok_or(bad_host)?;
+    head.host = Some(pos(&authority[..name]));
+    let path = &rest[authority.len()..];
     head.path_and_query = if path.is_empty() {
-        // "http://host" means "/": point at nothing and let the router treat it as "/".
-        let end = pos(authority).end;
-        end..end
+        // "http://host" means "/": like nginx, point at the first '/' of "://" (so that
+        // `$request_uri` is "/" too).
+        let slash = pos(rest).start - 2;
+        slash..slash + 1
     } else {
         pos(path)
     };
@@ -425,22 +562,6 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
         n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
     }
     Some(n)
-}
-
-/// A Host value: reg-name, IPv4 or [IPv6] with an optional port; no spaces, slashes or
-/// controls, and no empty label ("a..b"), as nginx's host validation.
-fn valid_host(value: &[u8]) -> bool {
-    let name = if value.first() == Some(&b'[') {
-        &value[..0]
-    } else {
-        value.split(|&b| b == b':').next().unwrap_or(value)
-    };
-    !value.is_empty()
-        && value.len() <= 255
-        && value.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
-        })
-        && !name.windows(2).any(|w| w == b"..")
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends of a field value.
@@ -570,22 +691,24 @@ mod tests {
 
     #[test]
     fn host_rules() {
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
+        // Refused once the server is chosen (its error_page answers), with no host: the
+        // address's default server is the one.
+        for raw in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n",
+        ] {
+            let h = ok(raw);
+            assert!(matches!(h.refused, Some(HeadError::BadRequest(_))));
+            assert!(h.host.is_none());
+        }
+        // The first refusal is the one reported.
+        assert_eq!(
+            late(b"TRACE / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            Some(HeadError::BadRequest("client sent invalid host header"))
+        );
+        assert_eq!(ok(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").refused, None);
         assert!(ok(b"GET / HTTP/1.1\r\nHost: .a.b.:80\r\n\r\n")
             .host
             .is_some());
@@ -612,23 +735,176 @@ mod tests {
         ));
     }
 
+    fn host_of(raw: &[u8]) -> Vec<u8> {
+        let h = ok(raw);
+        raw[h.host.clone().expect("a host")].to_vec()
+    }
+
+    /// Refused with 400, at once or once the server is chosen.
+    fn refused(raw: &[u8]) -> bool {
+        match parse(raw) {
+            Err(HeadError::BadRequest(_)) => true,
+            Ok(Some(h)) => matches!(h.refused, Some(HeadError::BadRequest(_))),
+            _ => false,
+        }
+    }
+
+    fn late(raw: &[u8]) -> Option<HeadError> {
+        match parse(raw) {
+            Ok(Some(h)) => h.refused,
+            other => panic!("expected a head, got {other:?}"),
+        }
+    }
+
     #[test]
     fn absolute_form() {
         let raw = b"GET http://Example.com:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n";
         let h = ok(raw);
-        assert_eq!(&raw[h.host.clone().unwrap()], b"Example.com:8080");
+        assert_eq!(&raw[h.host.clone().unwrap()], b"Example.com");
         assert_eq!(&raw[h.path_and_query.clone()], b"/p?q");
         let raw = b"GET http://h HTTP/1.1\r\nHost: h\r\n\r\n";
         let h = ok(raw);
-        assert!(h.path_and_query.is_empty());
-        assert!(matches!(
-            parse(b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
-            Err(HeadError::BadRequest(_))
-        ));
+        assert_eq!(&raw[h.path_and_query.clone()], b"/");
+        assert_eq!(&raw[h.path.clone()], b"/");
+        // Any scheme nginx's grammar allows (it serves them all alike).
+        assert_eq!(host_of(b"GET ftp://h/ HTTP/1.0\r\n\r\n"), b"h");
+        assert_eq!(host_of(b"GET h2+x.y://h/ HTTP/1.0\r\n\r\n"), b"h");
+        assert!(refused(b"GET 1http://h/ HTTP/1.0\r\n\r\n"));
+        assert!(refused(b"GET http:/h/ HTTP/1.0\r\n\r\n"));
+        assert!(refused(b"GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n"));
+    }
+
+    #[test]
+    fn absolute_form_authority() {
+        let abs = |a: &str| format!("GET http://{a}/ HTTP/1.0\r\n\r\n");
+        for (authority, host) in [
+            ("l", "l"),
+            ("abcd-ef.g02.xyz:", "abcd-ef.g02.xyz"),
+            ("x.y.:2", "x.y"),
+            ("[::1]:5", "[::1]"),
+            ("[::1]:", "[::1]"),
+            ("[v1F.a-_~!$&'()*+,;=:]", "[v1F.a-_~!$&'()*+,;=:]"),
+        ] {
+            assert_eq!(
+                host_of(abs(authority).as_bytes()),
+                host.as_bytes(),
+                "{authority}"
+            );
+        }
+        // The request line is stricter than the Host field: a reg-name there is letters,
+        // digits, '.' and '-' only.
+        for bad in [
+            "", ".", "a_b", "a%41", "a!b", "\\e/x", "a..b", "a:80:80", "a:1.2", "a:65536",
+            "[::1].", "[::1]x", "x[::1]", "[::1", "[a..b]", "[a\\b]", "a#f",
+        ] {
+            assert!(refused(abs(bad).as_bytes()), "{bad:?}");
+        }
+        assert!(refused(b"GET http://a#f HTTP/1.0\r\n\r\n"));
+        let h = ok(b"GET http://a?x#f HTTP/1.0\r\n\r\n");
+        assert!(h.path.is_empty());
+        // HTTP/1.1 needs the Host field even when the target names the host.
+        assert!(refused(b"GET http://a/x HTTP/1.1\r\n\r\n"));
+        // An invalid Host field is refused even though the target's host wins.
+        assert!(refused(b"GET http://a/x HTTP/1.1\r\nHost: b/c\r\n\r\n"));
+    }
+
+    #[test]
+    fn host_field_forms() {
+        let field = |v: &str| format!("GET / HTTP/1.0\r\nHost: {v}\r\n\r\n");
+        for (value, host) in [
+            ("L", "L"),
+            ("a_b.c", "a_b.c"),
+            ("a%41b", "a%41b"),
+            ("a!b$c", "a!b$c"),
+            (".a.b", ".a.b"),
+            ("a:", "a"),
+            ("a:0080", "a"),
+            ("a:65535", "a"),
+            ("a.", "a"),
+            ("a.:88", "a"),
+            ("1.2.3.4:", "1.2.3.4"),
+            ("[]", "[]"),
+            ("[::ffff:1.2.3.4]:80", "[::ffff:1.2.3.4]"),
+        ] {
+            assert_eq!(host_of(field(value).as_bytes()), host.as_bytes(), "{value}");
+        }
+        for bad in [
+            "",
+            ".",
+            ":80",
+            "..a",
+            "a..",
+            "a/b",
+            "a\\b",
+            "a:65536",
+            "a:1.2",
+            "a:1:2",
+            "[::1].",
+            "[::1].:98",
+            "[::1]x",
+            "x[::1]:98",
+            "[::1",
+            "[a..b]",
+            "[a/b]",
+            "a@b",
+            "a b",
+        ] {
+            assert!(refused(field(bad).as_bytes()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fragment_ends_path_and_query() {
+        let split = |target: &str| {
+            let raw = format!("GET {target} HTTP/1.0\r\n\r\n");
+            let h = ok(raw.as_bytes());
+            let b = raw.as_bytes();
+            (
+                String::from_utf8_lossy(&b[h.path.clone()]).into_owned(),
+                h.query.map(|q| String::from_utf8_lossy(&b[q]).into_owned()),
+                String::from_utf8_lossy(&b[h.path_and_query]).into_owned(),
+            )
+        };
+        let s = |v: &str| v.to_string();
+        assert_eq!(split("/a?b"), (s("/a"), Some(s("b")), s("/a?b")));
+        assert_eq!(split("/a/.#f"), (s("/a/."), None, s("/a/.#f")));
+        assert_eq!(split("/a#b?c"), (s("/a"), None, s("/a#b?c")));
+        assert_eq!(split("/a?b#c?d"), (s("/a"), Some(s("b")), s("/a?b#c?d")));
+        assert_eq!(split("/a?#c"), (s("/a"), Some(s("")), s("/a?#c")));
+        assert_eq!(split("/a%23b"), (s("/a%23b"), None, s("/a%23b")));
+        assert_eq!(split("http://h:1?x#y"), (s(""), Some(s("x")), s("?x#y")));
+    }
+
+    #[test]
+    fn trace_and_connect_refused() {
+        assert_eq!(
+            late(b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(HeadError::NotAllowed("client sent TRACE method"))
+        );
+        // The head is still checked first.
+        assert!(refused(b"TRACE / HTTP/1.1\r\n\r\n"));
+        for ok_target in ["a:1", "[::1]:443", "a.b.:8080"] {
+            let raw = format!("CONNECT {ok_target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(
+                late(raw.as_bytes()),
+                Some(HeadError::NotAllowed("client sent CONNECT method")),
+                "{ok_target}"
+            );
+        }
+        for bad in [
+            "/",
+            "a",
+            "a:",
+            "a:x",
+            "a:1/",
+            "http://a:1/",
+            "a:99999",
+            "[::1]",
+        ] {
+            let raw = format!("CONNECT {bad} HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert!(refused(raw.as_bytes()), "{bad}");
+        }
+        assert_eq!(HeadError::NotAllowed("x").status(), 405);
     }
 
     #[test]

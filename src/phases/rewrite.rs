@@ -179,11 +179,7 @@ fn rewrite(ctx: &mut Ctx, replacement: &Template, flag: RewriteFlag) -> Option<F
 fn replacement_value(ctx: &mut Ctx, t: &Template, redirect: bool) -> (Vec<u8>, Option<usize>) {
     let mut out = Vec::new();
     let mut args_at: Option<usize> = None;
-    let quoted = {
-        let target = ctx.req.target();
-        let path = memchr::memchr(b'?', target).map_or(target, |i| &target[..i]);
-        memchr::memchr2(b'%', b'+', path).is_some()
-    };
+    let quoted = { memchr::memchr2(b'%', b'+', ctx.req.raw_path()).is_some() };
     for part in &t.parts {
         match part {
             Part::Literal(s) => {

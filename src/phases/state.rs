@@ -56,13 +56,17 @@ impl<'r> Received<'r> {
         &self.buf[self.head.path_and_query.clone()]
     }
 
-    /// The query of the target, without '?'; `None` when there is none (no '?', or nothing
-    /// after it: nginx's `$args` is "not found" for "/x?" too).
+    /// The query of the target, without '?' and any `#fragment`; `None` when there is none
+    /// (no '?', or nothing after it: nginx's `$args` is "not found" for "/x?" too).
     pub fn query(&self) -> Option<&'r [u8]> {
-        let t = self.target();
-        memchr::memchr(b'?', t)
-            .map(|i| &t[i + 1..])
-            .filter(|q| !q.is_empty())
+        let q = &self.buf[self.head.query.clone()?];
+        (!q.is_empty()).then_some(q)
+    }
+
+    /// The path of the target as sent (before decoding): up to '?' or '#', empty for an
+    /// absolute-form target without one.
+    pub fn raw_path(&self) -> &'r [u8] {
+        &self.buf[self.head.path.clone()]
     }
 
     /// `$request`: the request line without its line end.

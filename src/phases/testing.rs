@@ -77,8 +77,8 @@ impl Fixture {
     pub fn ctx(&self) -> Ctx<'_, '_> {
         let req = self.request();
         let selected = pipeline::select_server(&self.config, &req);
-        let target = &self.buf[self.head.path_and_query.clone()];
-        let (raw, _) = path::split_target(target);
+        let raw = &self.buf[self.head.path.clone()];
+        let raw: &[u8] = if raw.is_empty() { b"/" } else { raw };
         let uri = path::normalize(raw, true).expect("test path");
         let mut st = RequestState::new(uri);
         if let (Some(p), Some(h)) = (selected.name_regex, self.head.host.clone()) {

@@ -294,6 +294,7 @@ impl State {
                         | HeadError::UriTooLong
                         | HeadError::BadRequest(_)
                         | HeadError::NotImplemented(_)
+                        | HeadError::NotAllowed(_)
                         | HeadError::VersionNotSupported => self.refuse_head(e.status()),
                     };
                 }
@@ -394,10 +395,21 @@ impl State {
                 (r, RequestState::new(Vec::new()), None)
             }
         };
+        if let Some(refusal) = head.refused {
+            log::info!(
+                "*{} {}, client: {}",
+                self.conn.id,
+                refusal.reason(),
+                self.conn.peer
+            );
+            // As nginx: no keep-alive, and the body is not read (lingering close drops it).
+            response.close = true;
+        }
         // nginx reads the keep-alive settings from the location that answers.
         let lh = state.location.map_or(&server.fallback.http, |l| &l.http);
         let user_agent = head.field(buf, "user-agent");
         let keep_alive = head.keep_alive
+            && head.refused.is_none()
             && !self.conn.shard.draining()
             && !lh.keepalive_timeout.is_zero()
             && self.requests < lh.keepalive_requests
