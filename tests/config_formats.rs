@@ -295,6 +295,8 @@ proxy_connect_timeout = "5s"
 proxy_next_upstream = ["error", "timeout", "http_502", "http_503", "non_idempotent"]
 proxy_next_upstream_tries = 3
 proxy_next_upstream_timeout = "10s"
+resolver = ["127.0.0.1:5353", "127.0.0.2", "valid=30s", "ipv6=off"]
+resolver_timeout = "5s"
 
 [[server.location]]
 path = "/"
@@ -388,6 +390,8 @@ http {
         proxy_next_upstream error timeout http_502 http_503 non_idempotent;
         proxy_next_upstream_tries 3;
         proxy_next_upstream_timeout 10s;
+        resolver 127.0.0.1:5353 127.0.0.2 valid=30s ipv6=off;
+        resolver_timeout 5s;
         location / {
             proxy_pass http://app;
             proxy_hide_header X-Powered-By;

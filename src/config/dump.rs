@@ -692,6 +692,8 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         pass_request_headers,
         pass_request_body,
         ssl,
+        resolver,
+        resolver_timeout,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -778,6 +780,20 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         &pass_request_body.to_string(),
     );
     proxy_ssl(out, ssl);
+    if let Some(res) = resolver {
+        let mut words: Vec<String> = res.servers.iter().map(|a| q(&a.to_string())).collect();
+        if let Some(v) = res.valid {
+            words.push(q(&format!("valid={}", time(v))));
+        }
+        if !res.ipv4 {
+            words.push(q("ipv4=off"));
+        }
+        if !res.ipv6 {
+            words.push(q("ipv6=off"));
+        }
+        kv(out, "resolver", &list(&words));
+    }
+    kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
 }
 
 /// The `proxy_ssl_*` settings (files by path, never their bytes).

@@ -16,8 +16,8 @@ pub mod tls;
 pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 pub use proxy::{
-    Balance, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass,
-    ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, DnsResolver, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy,
+    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 pub use tls::{
     CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,

@@ -479,6 +479,8 @@ macro_rules! layered_block {
             proxy_ssl_certificate_key: Option<String>,
             proxy_ssl_protocols: Option<Vec<String>>,
             proxy_ssl_session_reuse: Option<bool>,
+            resolver: Option<Vec<String>>,
+            resolver_timeout: Option<Time>,
         }
 
         impl $name {
@@ -577,6 +579,11 @@ macro_rules! layered_block {
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
                     ssl_session_reuse: self.proxy_ssl_session_reuse,
+                    resolver: self
+                        .resolver
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
+                    resolver_timeout: self.resolver_timeout.map(|t| t.0),
                 }
             }
         }

@@ -262,6 +262,9 @@ pub struct ProxyLayer {
     pub ssl_certificate_key: Option<At<String>>,
     pub ssl_protocols: Option<At<Vec<String>>>,
     pub ssl_session_reuse: Option<bool>,
+    /// `resolver` words as written (addresses and `valid=`/`ipv4=`/`ipv6=`).
+    pub resolver: Option<At<Vec<String>>>,
+    pub resolver_timeout: Option<Duration>,
 }
 
 /// `proxy_set_header name value`.

@@ -16,12 +16,15 @@ use crate::http::request::{BodyFraming, Method};
 use crate::phases::vars::Ctx;
 
 /// Where the request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An upstream group (`Config::upstreams` index).
     Group(usize),
     /// A literal address from a `proxy_pass` with variables.
     Addr(SocketAddr),
+    /// A host name from a `proxy_pass` with variables, for the location's `resolver`
+    /// (lowercased, without the port).
+    Resolve { host: String, port: u16 },
 }
 
 /// Everything the exchange needs, decided before any I/O.
@@ -86,7 +89,7 @@ pub fn plan<'c>(
             )
         }
         ProxyPass::Dynamic(template) => {
-            let d = dynamic_target(ctx, template, config)?;
+            let d = dynamic_target(ctx, template, config, proxy.settings.resolver.is_some())?;
             (d.target, d.proxy_host, d.proxy_port, d.uri, d.https)
         }
     };
@@ -97,7 +100,7 @@ pub fn plan<'c>(
     let upgrade = wants_upgrade(ctx);
     let group = match target {
         Target::Group(i) => config.upstreams.get(i),
-        Target::Addr(_) => None,
+        Target::Addr(_) | Target::Resolve { .. } => None,
     };
     // Keep-alive to the upstream needs HTTP/1.1 and a pool to go back to. nginx also needs
     // `proxy_set_header Connection ""` for it; anx drops its default `Connection: close`
@@ -331,6 +334,7 @@ fn dynamic_target(
     ctx: &mut Ctx,
     template: &Template,
     config: &Config,
+    resolver: bool,
 ) -> Result<Dynamic, PlanError> {
     let mut url = Vec::new();
     ctx.eval(template, &mut url);
@@ -378,6 +382,24 @@ fn dynamic_target(
     });
     if let Some(addr) = literal {
         return Ok(found(Target::Addr(addr), addr.port()));
+    }
+    if resolver {
+        // "name" or "name:port"; the name is looked up by `serve::proxy` before it connects.
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) => match port.parse::<u16>() {
+                Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => (name, p),
+                _ => return Err(invalid("invalid port")),
+            },
+            None => (host.as_str(), default_port),
+        };
+        if name.is_empty() || name.starts_with('[') {
+            return Err(invalid("invalid host"));
+        }
+        let target = Target::Resolve {
+            host: name.to_string(),
+            port,
+        };
+        return Ok(found(target, port));
     }
     Err(PlanError {
         status: 502,

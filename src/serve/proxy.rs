@@ -10,6 +10,7 @@
 //! to the client goes back to the pipeline (`pipeline::after_upstream`) for its error page.
 
 use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -268,11 +269,36 @@ async fn exchange<'c>(
     let mut tries = 0u32;
     let group = match plan.target {
         Target::Group(i) => config.upstreams.get(i).map(|u| (i, u)),
-        Target::Addr(_) => None,
+        Target::Addr(_) | Target::Resolve { .. } => None,
+    };
+    // The addresses of a proxy_pass with variables: a literal one, or what the location's
+    // `resolver` says the name is (each tried in turn, as nginx's implicit group of them).
+    let addrs: Vec<SocketAddr> = match &plan.target {
+        Target::Group(_) => Vec::new(),
+        Target::Addr(a) => vec![*a],
+        Target::Resolve { host, port } => {
+            let Some(res) = settings.resolver.as_ref() else {
+                return Err(Fallback::Status(502));
+            };
+            match upstreams
+                .resolver
+                .resolve(res, host, settings.resolver_timeout)
+                .await
+            {
+                Ok(ips) => ips
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, *port))
+                    .collect(),
+                Err(e) => {
+                    log_resolve_error(st, job, host, &e);
+                    return Err(Fallback::Status(502));
+                }
+            }
+        }
     };
     // Each peer is tried at most once per request (the balancer skips tried ones); a
     // literal address has one.
-    let peer_count = group.map_or(1, |(_, u)| u.peers.len().max(1));
+    let peer_count = group.map_or(addrs.len().max(1), |(_, u)| u.peers.len().max(1));
     let tries_limit = match settings.next_upstream_tries {
         0 => u32::MAX,
         n => n,
@@ -292,18 +318,23 @@ async fn exchange<'c>(
             }
         }
         // Choose the peer.
-        let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (plan.target, group)
+        let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (&plan.target, group)
         {
-            (Target::Addr(a), _) => (None, PeerAddr::Inet(a), a.to_string()),
+            (Target::Addr(_) | Target::Resolve { .. }, _) => {
+                let Some(&a) = addrs.get(tries as usize % addrs.len().max(1)) else {
+                    return Err(Fallback::Status(502));
+                };
+                (None, PeerAddr::Inet(a), a.to_string())
+            }
             (Target::Group(gi), Some((_, up))) => {
-                let Some(g) = upstreams.groups.get(gi) else {
+                let Some(g) = upstreams.groups.get(*gi) else {
                     return Err(Fallback::Status(502));
                 };
                 let key = PickKey {
                     client: job.conn.peer.ip(),
                     hash: &plan.hash_key,
                 };
-                let healthy = |p: usize| upstreams.peer_up(gi, p);
+                let healthy = |p: usize| upstreams.peer_up(*gi, p);
                 let picked = g
                     .peers
                     .borrow_mut()
@@ -1220,6 +1251,30 @@ fn log_request<'c>(
         state,
         response,
         &sent,
+    );
+}
+
+/// nginx's error-log line for a `proxy_pass` host the resolver could not find.
+fn log_resolve_error(
+    st: &State,
+    job: &Job<'_, '_>,
+    host: &str,
+    e: &crate::net::resolver::ResolveError,
+) {
+    let recv = Received {
+        head: job.head,
+        buf: job.head_copy,
+        conn: job.conn,
+        started: job.started,
+    };
+    log::error!(
+        "*{} {} could not be resolved ({}), client: {}, server: {}, request: \"{}\"",
+        st.conn.id,
+        host,
+        e,
+        job.conn.peer.ip(),
+        job.selected.server.primary_name,
+        String::from_utf8_lossy(recv.request_line()),
     );
 }
 

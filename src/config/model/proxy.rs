@@ -237,7 +237,29 @@ pub struct ProxySettings {
     pub pass_request_body: bool,
     /// The `proxy_ssl_*` settings, used when the proxy_pass URL is `https://`.
     pub ssl: ProxySsl,
+    /// `resolver` (http, server, location; inherited): the name servers a `proxy_pass` with
+    /// variables asks for a host that names no upstream group. `None`: such a request
+    /// fails with 502 ("no resolver defined"), as nginx.
+    pub resolver: Option<DnsResolver>,
+    /// `resolver_timeout` (default 30s): how long one name may take to resolve → 502.
+    pub resolver_timeout: Duration,
 }
+
+/// `resolver address ... [valid=time] [ipv4=on|off] [ipv6=on|off]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DnsResolver {
+    /// The name servers, tried in turn (port 53 unless written).
+    pub servers: Vec<SocketAddr>,
+    /// `valid=`: how long an answer is cached, instead of its records' TTL.
+    pub valid: Option<Duration>,
+    /// `ipv4=` (default on): ask for A records.
+    pub ipv4: bool,
+    /// `ipv6=` (default on): ask for AAAA records.
+    pub ipv6: bool,
+}
+
+/// Default `resolver_timeout`.
+pub const DEFAULT_RESOLVER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `proxy_ssl_*` directives of one location: how anx speaks TLS to an `https://`
 /// upstream.
@@ -310,6 +332,8 @@ impl Default for ProxySettings {
             pass_request_headers: true,
             pass_request_body: true,
             ssl: ProxySsl::default(),
+            resolver: None,
+            resolver_timeout: DEFAULT_RESOLVER_TIMEOUT,
         }
     }
 }

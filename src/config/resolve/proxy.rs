@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::{compile, is_token_byte, Resolver};
 use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
 use crate::config::model::{
-    Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy,
-    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, DnsResolver, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls,
+    Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -663,10 +663,10 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
         out.request_buffering = v;
     }
     if let Some(size) = &p.buffer_size {
+        // nginx takes any size: a response head that does not fit is "too big" (502).
         match usize::try_from(size.value) {
-            Ok(n) if n >= 1024 => out.buffer_size = n,
-            // Smaller than any real response head with a few fields: a typo, not a limit.
-            _ => r.error(&size.origin, "proxy_buffer_size must be at least 1k"),
+            Ok(n) => out.buffer_size = n,
+            Err(_) => r.error(&size.origin, "proxy_buffer_size is too large"),
         }
     }
     if let Some(v) = p.intercept_errors {
@@ -679,6 +679,130 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
         out.pass_request_body = v;
     }
     inherit_ssl(&mut out.ssl, p, r);
+    if let Some(words) = &p.resolver {
+        out.resolver = dns_resolver(&words.value, &words.origin, r);
+    }
+    if let Some(t) = p.resolver_timeout {
+        out.resolver_timeout = t;
+    }
+}
+
+/// `resolver address ... [valid=time] [ipv4=on|off] [ipv6=on|off]`, in nginx's words. An
+/// address is an IP literal or a name (resolved now, by the system, as nginx does), with
+/// an optional port (53 by default); IPv6 literals go in brackets.
+fn dns_resolver(words: &[String], at: &Origin, r: &mut Resolver) -> Option<DnsResolver> {
+    let mut out = DnsResolver {
+        servers: Vec::new(),
+        valid: None,
+        ipv4: true,
+        ipv6: true,
+    };
+    let mut ok = true;
+    for word in words {
+        let switch = |value: &str| match value {
+            "on" => Some(true),
+            "off" => Some(false),
+            _ => None,
+        };
+        if let Some(v) = word.strip_prefix("valid=") {
+            match crate::config::tree::time(v) {
+                Ok(t) => out.valid = Some(t),
+                Err(_) => {
+                    r.error(at, format!("invalid parameter: {word}"));
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if let Some(v) = word.strip_prefix("ipv4=") {
+            match switch(v) {
+                Some(on) => out.ipv4 = on,
+                None => {
+                    r.error(at, format!("invalid parameter: {word}"));
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if let Some(v) = word.strip_prefix("ipv6=") {
+            match switch(v) {
+                Some(on) => out.ipv6 = on,
+                None => {
+                    r.error(at, format!("invalid parameter: {word}"));
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if word.starts_with("status_zone=") {
+            r.error(
+                at,
+                "the \"status_zone\" parameter of \"resolver\" is not supported by anx",
+            );
+            ok = false;
+            continue;
+        }
+        match name_server(word) {
+            Ok(addrs) => out.servers.extend(addrs),
+            Err(msg) => {
+                r.error(at, format!("{msg} in resolver \"{word}\""));
+                ok = false;
+            }
+        }
+    }
+    if !out.ipv4 && !out.ipv6 {
+        r.error(at, "\"ipv4\" and \"ipv6\" cannot both be \"off\"");
+        ok = false;
+    }
+    if out.servers.is_empty() && ok {
+        r.error(at, "invalid number of arguments in \"resolver\" directive");
+        ok = false;
+    }
+    ok.then_some(out)
+}
+
+/// One name server address of `resolver`: its socket addresses.
+fn name_server(word: &str) -> Result<Vec<SocketAddr>, String> {
+    let (host, port) = if let Some(rest) = word.strip_prefix('[') {
+        let Some((v6, tail)) = rest.split_once(']') else {
+            return Err("invalid host".to_string());
+        };
+        let port = match tail.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if tail.is_empty() => None,
+            None => return Err("invalid host".to_string()),
+        };
+        (v6, port)
+    } else {
+        match word.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (word, None),
+        }
+    };
+    let port = match port {
+        None => 53,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err("invalid port".to_string()),
+        },
+    };
+    if host.is_empty() {
+        return Err("no host".to_string());
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err("host not found".to_string())
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(_) => Err("host not found".to_string()),
+    }
 }
 
 /// The `proxy_ssl_*` part of [`inherit`]: files are read here, at load time, so a missing

@@ -316,7 +316,9 @@ impl Walker {
                 }
             }),
             "merge_slashes" => self.once(d, &mut conn.merge_slashes, |w| w.flag(d)),
-            name if name.starts_with("proxy_") => self.proxy_setting(d, &mut layers.proxy),
+            name if name.starts_with("proxy_") || name.starts_with("resolver") => {
+                self.proxy_setting(d, &mut layers.proxy)
+            }
             name if name.starts_with("ssl_") => self.tls_setting(d, &mut layers.tls),
             _ => self.unhandled(d),
         }

@@ -293,6 +293,10 @@ impl Walker {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
             "proxy_ssl_session_reuse" => self.once(d, &mut p.ssl_session_reuse, |w| w.flag(d)),
+            "resolver" => self.once(d, &mut p.resolver, |w| {
+                Some(At::new(super::words(d), w.origin(d)))
+            }),
+            "resolver_timeout" => self.once(d, &mut p.resolver_timeout, |w| w.time(d, arg(d, 0))),
             _ => self.unhandled(d),
         }
     }
