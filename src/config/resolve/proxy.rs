@@ -1145,7 +1145,7 @@ mod tests {
             ("server 127.0.0.1; anx_health_check uri=health;", "anx_health_check: uri \"health\" must start with '/' and hold no spaces"),
             ("server 127.0.0.1; anx_health_check fails=0;", "anx_health_check: fails must be at least 1"),
             ("server 127.0.0.1; anx_health_check every=1s;", "invalid parameter \"every=1s\""),
-            ("server 127.0.0.1; zone z 64k;", "\"zone\" directive is not supported by anx yet"),
+            ("server 127.0.0.1; zone z 64k;", "\"zone\" directive is not supported by anx yet (ngx_http_upstream_zone_module: anx keeps each upstream group's state per shard; no shared zone is needed)"),
             ("server 127.0.0.1; proxy_pass http://a;", "\"proxy_pass\" directive is not allowed here"),
         ];
         for (inner, message) in cases {
@@ -1484,10 +1484,14 @@ mod tests {
             ("proxy_hide_header \"\";", "invalid header name \"\""),
             ("proxy_set_header X $nope;", "unknown \"nope\" variable"),
             ("proxy_read_timeout 5x;", "\"proxy_read_timeout\" directive: expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found \"5x\""),
-            ("proxy_buffer_size 100;", "proxy_buffer_size must be at least 1k"),
+            ("resolver 127.0.0.1 valid=soon;", "invalid parameter: valid=soon"),
+            ("resolver 127.0.0.1 ipv6=no;", "invalid parameter: ipv6=no"),
+            ("resolver [::1;", "invalid host in resolver \"[::1\""),
+            ("resolver 127.0.0.1 ipv4=off ipv6=off;", "\"ipv4\" and \"ipv6\" cannot both be \"off\""),
+            ("resolver_timeout 5x;", "\"resolver_timeout\" directive: expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found \"5x\""),
             ("proxy_buffering maybe;", "invalid value \"maybe\" in \"proxy_buffering\" directive, it must be \"on\" or \"off\""),
             ("proxy_connect_timeout 1s; proxy_connect_timeout 2s;", "\"proxy_connect_timeout\" directive is duplicate"),
-            ("proxy_cache c;", "\"proxy_cache\" directive is not supported by anx yet"),
+            ("proxy_cache c;", "\"proxy_cache\" directive is not supported by anx yet (ngx_http_upstream_cache: proxy caching is planned)"),
         ];
         for (loc, message) in cases {
             let (line, got) = one_error(&in_location(loc));
