@@ -377,6 +377,7 @@ async fn exchange<'c>(
                 vars.header_time
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 vars.response_time.push(None);
+                vars.response_length.push(0);
                 vars.bytes_received += answer.head.len as u64;
                 vars.bytes_sent += answer.sent;
                 let retry_status = settings.next_upstream.statuses.contains(status);
@@ -426,6 +427,7 @@ async fn exchange<'c>(
                 vars.header_time.push(None);
                 vars.response_time
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
+                vars.response_length.push(0);
                 last_failure = failure;
                 // nginx names the peer that failed, not its group.
                 log_upstream_error(st, job, plan, &peer_name, &message, action);
@@ -1155,6 +1157,9 @@ async fn relay<'c>(
     if let Some(vars) = state.upstream.as_mut() {
         if let Some(t) = vars.response_time.last_mut() {
             *t = Some(attempt_started.elapsed().as_secs_f64());
+        }
+        if let Some(n) = vars.response_length.last_mut() {
+            *n = received;
         }
         vars.bytes_received += received;
     }
