@@ -272,6 +272,7 @@ balance = "least_conn"
 keepalive = 64
 keepalive_timeout = "30s"
 keepalive_requests = 500
+keepalive_time = "30m"
 health_check = { interval = "1s", uri = "/health", timeout = "500ms", fails = 2, passes = 3, status = ["200-299", 304], body = "^ok", host = "app.local", scheme = "https" }
 
 [[upstream]]
@@ -379,6 +380,7 @@ http {
         keepalive 64;
         keepalive_timeout 30s;
         keepalive_requests 500;
+        keepalive_time 30m;
         anx_health_check interval=1s uri=/health timeout=500ms fails=2 passes=3 status=200-299,304 body=^ok host=app.local scheme=https;
     }
     upstream hashed { hash $request_uri consistent; server 127.0.0.1:9010; }

@@ -272,6 +272,30 @@ fn keepalive_pool_reuses_upstream_connections() {
 }
 
 #[test]
+fn keepalive_time_retires_old_upstream_connections() {
+    let b = Backend::text("pooled\n");
+    let (_s, anx) = start_proxy(
+        &format!(
+            "    upstream b {{ server {}; keepalive 8; keepalive_time 1s; }}\n",
+            b.addr()
+        ),
+        "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
+    );
+    assert_ok_text(&anx, "/1", "pooled\n", "first");
+    assert_ok_text(&anx, "/2", "pooled\n", "second");
+    assert_eq!(b.accepted(), 1, "a young connection is reused");
+    std::thread::sleep(Duration::from_millis(1200));
+    // Past keepalive_time the connection serves this request, then is not kept.
+    assert_ok_text(&anx, "/3", "pooled\n", "third");
+    assert_ok_text(&anx, "/4", "pooled\n", "fourth");
+    assert_eq!(
+        b.accepted(),
+        2,
+        "the old connection was retired after its request"
+    );
+}
+
+#[test]
 fn without_keepalive_each_request_gets_its_own_upstream_connection() {
     let b = Backend::text("fresh\n");
     let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");

@@ -577,6 +577,7 @@ fn upstream_section(out: &mut String, u: &Upstream) {
     kv(out, "keepalive", &int(u.keepalive as u64));
     kv(out, "keepalive_timeout", &q(&time(u.keepalive_timeout)));
     kv(out, "keepalive_requests", &int(u.keepalive_requests));
+    kv(out, "keepalive_time", &q(&time(u.keepalive_time)));
     if let Some(h) = &u.health_check {
         let status: Vec<String> = h
             .status

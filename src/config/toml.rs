@@ -833,6 +833,7 @@ struct TomlUpstream {
     keepalive: Option<usize>,
     keepalive_timeout: Option<Time>,
     keepalive_requests: Option<u64>,
+    keepalive_time: Option<Time>,
     health_check: Option<TomlHealthCheck>,
 }
 
@@ -1149,6 +1150,7 @@ pub fn parse_tree(
                     keepalive: u.keepalive,
                     keepalive_timeout: u.keepalive_timeout.map(|t| t.0),
                     keepalive_requests: u.keepalive_requests,
+                    keepalive_time: u.keepalive_time.map(|t| t.0),
                     health_check: u
                         .health_check
                         .as_ref()

@@ -298,6 +298,7 @@ pub struct UpstreamTree {
     pub keepalive: Option<usize>,
     pub keepalive_timeout: Option<Duration>,
     pub keepalive_requests: Option<u64>,
+    pub keepalive_time: Option<Duration>,
     pub health_check: Option<At<RawHealthCheck>>,
 }
 

@@ -93,6 +93,8 @@ struct Answer {
     peer: Option<usize>,
     /// Requests sent on `conn` (this one included), for `keepalive_requests`.
     uses: u64,
+    /// When `conn` was opened, for `keepalive_time`.
+    opened: Instant,
     head: UpstreamHead,
     /// What was read: the head, and whatever of the body came with it.
     buf: Vec<u8>,
@@ -559,6 +561,7 @@ async fn attempt(
     }
     if let Some(idle) = pooled {
         let uses = idle.requests + 1;
+        let opened = idle.opened;
         match send_and_read(st, job, plan, body, idle.conn, max_body, true).await {
             Ok((conn, head, buf, filled, sent)) => {
                 return Ok((
@@ -566,6 +569,7 @@ async fn attempt(
                         conn,
                         peer,
                         uses,
+                        opened,
                         head,
                         buf,
                         filled,
@@ -621,6 +625,7 @@ async fn attempt(
                 conn,
                 peer,
                 uses: 1,
+                opened: started,
                 head,
                 buf,
                 filled,
@@ -967,6 +972,7 @@ async fn relay<'c>(
         mut conn,
         peer,
         uses,
+        opened,
         head,
         mut buf,
         mut filled,
@@ -1182,8 +1188,11 @@ async fn relay<'c>(
     if let (Some((gi, up)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
             g.release(p);
-            if reusable && uses < up.keepalive_requests && up.keepalive > 0 {
-                g.pool.borrow_mut().put(p, conn, uses, Instant::now());
+            let young = opened.elapsed() < up.keepalive_time;
+            if reusable && young && uses < up.keepalive_requests && up.keepalive > 0 {
+                g.pool
+                    .borrow_mut()
+                    .put(p, conn, uses, opened, Instant::now());
             }
         }
     }

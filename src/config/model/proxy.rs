@@ -31,6 +31,9 @@ pub struct Upstream {
     /// `keepalive_requests` (upstream context): requests on one upstream connection before it
     /// is closed. Default 1000.
     pub keepalive_requests: u64,
+    /// `keepalive_time` (upstream context): an upstream connection older than this is not
+    /// kept for reuse after its current request. Default 1h.
+    pub keepalive_time: Duration,
     /// anx's active health check (`health_check` in nginx Plus; `anx_health_check` here).
     pub health_check: Option<HealthCheck>,
     /// True for the group a `proxy_pass http://host:port` creates itself.
@@ -41,6 +44,8 @@ pub struct Upstream {
 pub const UPSTREAM_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default upstream `keepalive_requests`.
 pub const UPSTREAM_KEEPALIVE_REQUESTS: u64 = 1000;
+/// Default upstream `keepalive_time`.
+pub const UPSTREAM_KEEPALIVE_TIME: Duration = Duration::from_secs(3600);
 
 /// One `server addr [weight=] [max_fails=] [fail_timeout=] [backup] [down] [max_conns=]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

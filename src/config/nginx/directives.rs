@@ -205,6 +205,7 @@ const SPECS: &[Spec] = &[
     simple("keepalive", UPS, 1, 1),
     simple("keepalive_timeout", UPS, 1, 1),
     simple("keepalive_requests", UPS, 1, 1),
+    simple("keepalive_time", UPS, 1, 1),
     simple("least_conn", UPS, 0, 0),
     simple("ip_hash", UPS, 0, 0),
     simple("hash", UPS, 1, 2),

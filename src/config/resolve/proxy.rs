@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{compile, is_token_byte, Resolver};
-use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
+use crate::config::model::proxy::{
+    UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIME, UPSTREAM_KEEPALIVE_TIMEOUT,
+};
 use crate::config::model::{
     Balance, DnsResolver, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls,
     Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
@@ -170,6 +172,7 @@ pub(super) fn resolve_upstreams(tree: &ConfigTree, r: &mut Resolver) {
             keepalive: u.keepalive.unwrap_or(0),
             keepalive_timeout: u.keepalive_timeout.unwrap_or(UPSTREAM_KEEPALIVE_TIMEOUT),
             keepalive_requests: u.keepalive_requests.unwrap_or(UPSTREAM_KEEPALIVE_REQUESTS),
+            keepalive_time: u.keepalive_time.unwrap_or(UPSTREAM_KEEPALIVE_TIME),
             health_check,
             implicit: false,
         });
@@ -536,6 +539,7 @@ fn implicit_group(r: &mut Resolver, name: &str, addrs: Vec<PeerAddr>) -> usize {
         keepalive: 0,
         keepalive_timeout: UPSTREAM_KEEPALIVE_TIMEOUT,
         keepalive_requests: UPSTREAM_KEEPALIVE_REQUESTS,
+        keepalive_time: UPSTREAM_KEEPALIVE_TIME,
         health_check: None,
         implicit: true,
     });

@@ -58,6 +58,9 @@ impl Walker {
                 "keepalive_requests" => self.once(inner, &mut up.keepalive_requests, |w| {
                     w.number(inner, arg(inner, 0))
                 }),
+                "keepalive_time" => self.once(inner, &mut up.keepalive_time, |w| {
+                    w.time(inner, arg(inner, 0))
+                }),
                 "least_conn" | "ip_hash" | "hash" | "random" => {
                     if let Some(balance) = self.balance(inner) {
                         if up.balance.is_some() {
