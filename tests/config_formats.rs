@@ -298,6 +298,9 @@ proxy_next_upstream_tries = 3
 proxy_next_upstream_timeout = "10s"
 resolver = ["127.0.0.1:5353", "127.0.0.2", "valid=30s", "ipv6=off"]
 resolver_timeout = "5s"
+proxy_cookie_domain = [[".backend.test", "$host"], ["~^(.+)\\.internal$", "$1.example"]]
+proxy_cookie_path = [["/app/", "/"]]
+proxy_cookie_flags = [["sid", "secure", "samesite=lax"], ["~^tmp", "nosecure"]]
 
 [[server.location]]
 path = "/"
@@ -394,6 +397,11 @@ http {
         proxy_next_upstream_timeout 10s;
         resolver 127.0.0.1:5353 127.0.0.2 valid=30s ipv6=off;
         resolver_timeout 5s;
+        proxy_cookie_domain .backend.test $host;
+        proxy_cookie_domain ~^(.+)\.internal$ $1.example;
+        proxy_cookie_path /app/ /;
+        proxy_cookie_flags sid secure samesite=lax;
+        proxy_cookie_flags ~^tmp nosecure;
         location / {
             proxy_pass http://app;
             proxy_hide_header X-Powered-By;

@@ -695,6 +695,9 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         ssl,
         resolver,
         resolver_timeout,
+        cookie_domains,
+        cookie_paths,
+        cookie_flags,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -795,9 +798,41 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         kv(out, "resolver", &list(&words));
     }
     kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
+    cookie_rules(out, "proxy_cookie_domain", cookie_domains);
+    cookie_rules(out, "proxy_cookie_path", cookie_paths);
+    if !cookie_flags.is_empty() {
+        let items: Vec<String> = cookie_flags
+            .iter()
+            .map(|f| {
+                let mut words = vec![q(&cookie_match(&f.cookie))];
+                words.extend(f.flags.iter().map(|t| q(&t.source)));
+                list(&words)
+            })
+            .collect();
+        kv(out, "proxy_cookie_flags", &list(&items));
+    }
 }
 
 /// The `proxy_ssl_*` settings (files by path, never their bytes).
+/// A cookie rule's match as written (`~` / `~*` before a regex).
+fn cookie_match(m: &crate::config::model::CookieMatch) -> String {
+    match m {
+        crate::config::model::CookieMatch::Literal(t) => t.source.clone(),
+        crate::config::model::CookieMatch::Regex(p) => regex_word(p),
+    }
+}
+
+fn cookie_rules(out: &mut String, key: &str, rules: &[crate::config::model::CookieRewrite]) {
+    if rules.is_empty() {
+        return;
+    }
+    let items: Vec<String> = rules
+        .iter()
+        .map(|r| list(&[q(&cookie_match(&r.from)), q(&r.to.source)]))
+        .collect();
+    kv(out, key, &list(&items));
+}
+
 fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     let ProxySsl {
         verify,

@@ -16,8 +16,9 @@ pub mod tls;
 pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 pub use proxy::{
-    Balance, DnsResolver, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy,
-    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck, NextUpstream, Peer,
+    PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
+    RedirectRule, Upstream,
 };
 pub use tls::{
     CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,

@@ -481,6 +481,9 @@ macro_rules! layered_block {
             proxy_ssl_session_reuse: Option<bool>,
             resolver: Option<Vec<String>>,
             resolver_timeout: Option<Time>,
+            proxy_cookie_domain: Option<Vec<Vec<String>>>,
+            proxy_cookie_path: Option<Vec<Vec<String>>>,
+            proxy_cookie_flags: Option<Vec<Vec<String>>>,
         }
 
         impl $name {
@@ -584,6 +587,15 @@ macro_rules! layered_block {
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
                     resolver_timeout: self.resolver_timeout.map(|t| t.0),
+                    cookie_domain: self.proxy_cookie_domain.as_ref().map(|v| {
+                        v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
+                    }),
+                    cookie_path: self.proxy_cookie_path.as_ref().map(|v| {
+                        v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
+                    }),
+                    cookie_flags: self.proxy_cookie_flags.as_ref().map(|v| {
+                        v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
+                    }),
                 }
             }
         }

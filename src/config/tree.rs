@@ -265,6 +265,11 @@ pub struct ProxyLayer {
     /// `resolver` words as written (addresses and `valid=`/`ipv4=`/`ipv6=`).
     pub resolver: Option<At<Vec<String>>>,
     pub resolver_timeout: Option<Duration>,
+    /// `proxy_cookie_domain`, `proxy_cookie_path`, `proxy_cookie_flags`: each directive's
+    /// words (`["off"]` alone for off).
+    pub cookie_domain: Option<Vec<At<Vec<String>>>>,
+    pub cookie_path: Option<Vec<At<Vec<String>>>>,
+    pub cookie_flags: Option<Vec<At<Vec<String>>>>,
 }
 
 /// `proxy_set_header name value`.

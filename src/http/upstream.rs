@@ -244,8 +244,8 @@ const DEFAULT_HIDDEN: [&[u8]; 8] = [
 ];
 
 /// Writes the client-facing head for `head` (fields read from `buf`) into `out`.
-/// `rewrite_location` gets each `Location` and `Refresh` value and returns a replacement
-/// (`proxy_redirect`), or `None` to keep it.
+/// `rewrite` gets the name and value of each `Location`, `Refresh` and `Set-Cookie` field
+/// and returns a replacement (`proxy_redirect`, `proxy_cookie_*`), or `None` to keep it.
 ///
 /// Order: status line, Server, Date, the upstream's fields as sent (minus hop-by-hop and
 /// hidden ones), the framing field, Connection (or Upgrade + `Connection: upgrade`), then
@@ -263,7 +263,7 @@ pub fn write_client_head(
     head: &UpstreamHead,
     buf: &[u8],
     opts: &RelayOptions,
-    rewrite_location: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    rewrite: &mut dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>>,
 ) -> ClientFraming {
     let named =
         |name: &[u8], list: &[String]| list.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
@@ -324,8 +324,9 @@ pub fn write_client_head(
         let value = &buf[v.clone()];
         let replaced = if name.eq_ignore_ascii_case(b"location")
             || name.eq_ignore_ascii_case(b"refresh")
+            || name.eq_ignore_ascii_case(b"set-cookie")
         {
-            rewrite_location(value).filter(|r| !r.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)))
+            rewrite(name, value).filter(|r| !r.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)))
         } else {
             None
         };
@@ -455,7 +456,7 @@ mod tests {
     fn client_head(raw: &[u8], opts: &RelayOptions) -> (String, ClientFraming) {
         let h = head_for(raw, opts.head_request);
         let mut out = Vec::new();
-        let framing = write_client_head(&mut out, &h, raw, opts, &mut |_| None);
+        let framing = write_client_head(&mut out, &h, raw, opts, &mut |_, _| None);
         (String::from_utf8(out).unwrap(), framing)
     }
 
@@ -833,7 +834,7 @@ mod tests {
         let h = head(raw);
         let mut seen = Vec::new();
         let mut out = Vec::new();
-        write_client_head(&mut out, &h, raw, &opts(), &mut |v| {
+        write_client_head(&mut out, &h, raw, &opts(), &mut |_, v| {
             seen.push(v.to_vec());
             v.starts_with(b"http://backend:8080/")
                 .then(|| [&b"https://example.com/"[..], &v[20..]].concat())
@@ -856,7 +857,7 @@ mod tests {
 
         // A replacement that would split the head is ignored.
         let mut out = Vec::new();
-        write_client_head(&mut out, &h, raw, &opts(), &mut |_| {
+        write_client_head(&mut out, &h, raw, &opts(), &mut |_, _| {
             Some(b"/x\r\nSet-Cookie: a=b".to_vec())
         });
         let text = String::from_utf8(out).unwrap();
@@ -949,7 +950,7 @@ mod tests {
                         ..opts()
                     };
                     let mut out = Vec::new();
-                    write_client_head(&mut out, &h, buf, &o, &mut |v| Some(v.to_vec()));
+                    write_client_head(&mut out, &h, buf, &o, &mut |_, v| Some(v.to_vec()));
                     assert!(out.ends_with(b"\r\n\r\n"));
                 }
                 let _ = raw_fields(&h, buf);

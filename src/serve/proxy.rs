@@ -1025,7 +1025,10 @@ async fn relay<'c>(
             extra: &extra.extra,
         };
         let out = st.wbuf_mut();
-        let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |v| {
+        let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |n, v| {
+            if n.eq_ignore_ascii_case(b"set-cookie") {
+                return crate::handlers::proxy_cookie::rewrite_set_cookie(&mut ctx, settings, v);
+            }
             crate::handlers::proxy::rewrite_location(&mut ctx, plan, v)
                 .map(|path| crate::filters::location::absolute_for(&path, &ctx))
         });

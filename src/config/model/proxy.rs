@@ -248,6 +248,42 @@ pub struct ProxySettings {
     pub resolver: Option<DnsResolver>,
     /// `resolver_timeout` (default 30s): how long one name may take to resolve → 502.
     pub resolver_timeout: Duration,
+    /// `proxy_cookie_domain` rules, tried in order on each Set-Cookie's Domain attribute
+    /// (empty: `off`, the default).
+    pub cookie_domains: Vec<CookieRewrite>,
+    /// `proxy_cookie_path` rules, on the Path attribute.
+    pub cookie_paths: Vec<CookieRewrite>,
+    /// `proxy_cookie_flags` rules: the first whose cookie matches a Set-Cookie's name edits
+    /// its Secure / HttpOnly / SameSite attributes.
+    pub cookie_flags: Vec<CookieFlags>,
+}
+
+/// One `proxy_cookie_domain from to` / `proxy_cookie_path from to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieRewrite {
+    pub from: CookieMatch,
+    /// The replacement (for a domain, without a leading dot, as nginx stores it).
+    pub to: Template,
+}
+
+/// What a cookie rule matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieMatch {
+    /// A domain (without its leading dot; any case), a path prefix (exact case) or a cookie
+    /// name (any case), with variables.
+    Literal(Template),
+    /// `~regex` (`~*` caseless for paths; domains and cookie names always caseless): the
+    /// whole value is replaced, captures allowed.
+    Regex(Pattern),
+}
+
+/// One `proxy_cookie_flags cookie flag ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieFlags {
+    pub cookie: CookieMatch,
+    /// `secure`, `nosecure`, `httponly`, `nohttponly`, `samesite=strict|lax|none`,
+    /// `nosamesite`, possibly from variables (checked per request, as nginx).
+    pub flags: Vec<Template>,
 }
 
 /// `resolver address ... [valid=time] [ipv4=on|off] [ipv6=on|off]`.
@@ -339,6 +375,9 @@ impl Default for ProxySettings {
             ssl: ProxySsl::default(),
             resolver: None,
             resolver_timeout: DEFAULT_RESOLVER_TIMEOUT,
+            cookie_domains: Vec::new(),
+            cookie_paths: Vec::new(),
+            cookie_flags: Vec::new(),
         }
     }
 }

@@ -248,6 +248,9 @@ const SPECS: &[Spec] = &[
     simple("proxy_ssl_session_reuse", HSL, 1, 1),
     // The name servers of a proxy_pass with variables (ProxyLayer).
     simple("resolver", HSL, 1, ANY),
+    simple("proxy_cookie_domain", HSL, 1, 2),
+    simple("proxy_cookie_path", HSL, 1, 2),
+    simple("proxy_cookie_flags", HSL, 1, ANY),
     simple("resolver_timeout", HSL, 1, 1),
     // https (TlsLayer): http and server levels, as nginx
     simple("ssl_certificate", HTTP | SRV, 1, 1),

@@ -689,6 +689,122 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(t) = p.resolver_timeout {
         out.resolver_timeout = t;
     }
+    if let Some(list) = &p.cookie_domain {
+        out.cookie_domains = cookie_rewrites(list, "proxy_cookie_domain", r);
+    }
+    if let Some(list) = &p.cookie_path {
+        out.cookie_paths = cookie_rewrites(list, "proxy_cookie_path", r);
+    }
+    if let Some(list) = &p.cookie_flags {
+        out.cookie_flags = cookie_flags(list, r);
+    }
+}
+
+/// `off` stands alone at its level (nginx: with any rule it is a duplicate); `Some(())`
+/// when the list is a plain `off`.
+fn cookie_off(list: &[At<Vec<String>>], directive: &str, r: &mut Resolver) -> Option<bool> {
+    let off = list
+        .iter()
+        .position(|w| w.value.len() == 1 && w.value[0] == "off");
+    for w in list {
+        if w.value.len() == 1 && w.value[0] != "off" {
+            r.error(&w.origin, format!("invalid parameter \"{}\"", w.value[0]));
+            return None;
+        }
+    }
+    match off {
+        Some(_) if list.len() > 1 => {
+            r.error(
+                &list[1].origin,
+                format!("\"{directive}\" directive is duplicate"),
+            );
+            None
+        }
+        Some(_) => Some(true),
+        None => Some(false),
+    }
+}
+
+/// `proxy_cookie_domain` / `proxy_cookie_path` rules, with nginx's readings: a domain's
+/// leading dot is dropped from both sides and its regex is caseless; a path's `~*` is.
+fn cookie_rewrites(
+    list: &[At<Vec<String>>],
+    directive: &str,
+    r: &mut Resolver,
+) -> Vec<crate::config::model::CookieRewrite> {
+    use crate::config::model::{CookieMatch, CookieRewrite};
+    if cookie_off(list, directive, r) != Some(false) {
+        return Vec::new();
+    }
+    let domain = directive == "proxy_cookie_domain";
+    let mut out = Vec::new();
+    for w in list {
+        let (from, to) = (&w.value[0], &w.value[1]);
+        let from = if let Some(re) = from.strip_prefix('~') {
+            // Domain regexes are caseless in nginx; `~*` (what `anx -T` writes) says so too.
+            let (re, caseless) = match re.strip_prefix('*') {
+                Some(rest) => (rest, true),
+                None => (re, domain),
+            };
+            match compile::pattern(re, caseless) {
+                Ok(p) => CookieMatch::Regex(p),
+                Err(msg) => {
+                    r.error(&w.origin, msg);
+                    continue;
+                }
+            }
+        } else if domain {
+            let from = from.strip_prefix('.').unwrap_or(from);
+            CookieMatch::Literal(r.template(&w.origin, from))
+        } else {
+            CookieMatch::Literal(r.template(&w.origin, from))
+        };
+        let to = match (&from, domain) {
+            (CookieMatch::Literal(_), true) => to.strip_prefix('.').unwrap_or(to),
+            _ => to.as_str(),
+        };
+        let to = r.template(&w.origin, to);
+        out.push(CookieRewrite { from, to });
+    }
+    out
+}
+
+/// `proxy_cookie_flags` rules; a flag without variables is checked now.
+fn cookie_flags(
+    list: &[At<Vec<String>>],
+    r: &mut Resolver,
+) -> Vec<crate::config::model::CookieFlags> {
+    use crate::config::model::{CookieFlags, CookieMatch};
+    if cookie_off(list, "proxy_cookie_flags", r) != Some(false) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for w in list {
+        // Always caseless; `~*` is accepted as the same (what `anx -T` writes).
+        let regex = w.value[0]
+            .strip_prefix('~')
+            .map(|re| re.strip_prefix('*').unwrap_or(re));
+        let cookie = match regex {
+            Some(re) => match compile::pattern(re, true) {
+                Ok(p) => CookieMatch::Regex(p),
+                Err(msg) => {
+                    r.error(&w.origin, msg);
+                    continue;
+                }
+            },
+            None => CookieMatch::Literal(r.template(&w.origin, &w.value[0])),
+        };
+        let mut flags = Vec::new();
+        for flag in &w.value[1..] {
+            if !flag.contains('$') && !crate::handlers::proxy_cookie::is_flag(flag) {
+                r.error(&w.origin, format!("invalid parameter \"{flag}\""));
+                continue;
+            }
+            flags.push(r.template(&w.origin, flag));
+        }
+        out.push(CookieFlags { cookie, flags });
+    }
+    out
 }
 
 /// `resolver address ... [valid=time] [ipv4=on|off] [ipv6=on|off]`, in nginx's words. An

@@ -296,6 +296,15 @@ impl Walker {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
             "proxy_ssl_session_reuse" => self.once(d, &mut p.ssl_session_reuse, |w| w.flag(d)),
+            "proxy_cookie_domain" | "proxy_cookie_path" | "proxy_cookie_flags" => {
+                let list = match d.name.as_str() {
+                    "proxy_cookie_domain" => &mut p.cookie_domain,
+                    "proxy_cookie_path" => &mut p.cookie_path,
+                    _ => &mut p.cookie_flags,
+                };
+                let words = At::new(super::words(d), self.origin(d));
+                list.get_or_insert_with(Vec::new).push(words);
+            }
             "resolver" => self.once(d, &mut p.resolver, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
