@@ -243,6 +243,9 @@ const DEFAULT_HIDDEN: [&[u8]; 8] = [
     b"x-accel-charset",
 ];
 
+/// A replacement for a field's value given its name and value, or `None` to keep it.
+pub type FieldRewrite<'a> = dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>> + 'a;
+
 /// Writes the client-facing head for `head` (fields read from `buf`) into `out`.
 /// `rewrite` gets the name and value of each `Location`, `Refresh` and `Set-Cookie` field
 /// and returns a replacement (`proxy_redirect`, `proxy_cookie_*`), or `None` to keep it.
@@ -263,7 +266,7 @@ pub fn write_client_head(
     head: &UpstreamHead,
     buf: &[u8],
     opts: &RelayOptions,
-    rewrite: &mut dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>>,
+    rewrite: &mut FieldRewrite<'_>,
 ) -> ClientFraming {
     let named =
         |name: &[u8], list: &[String]| list.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
