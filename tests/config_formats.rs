@@ -300,6 +300,7 @@ resolver = ["127.0.0.1:5353", "127.0.0.2", "valid=30s", "ipv6=off"]
 resolver_timeout = "5s"
 proxy_cookie_domain = [[".backend.test", "$host"], ["~^(.+)\\.internal$", "$1.example"]]
 proxy_cookie_path = [["/app/", "/"]]
+proxy_set_body = "x=$arg_x"
 proxy_cookie_flags = [["sid", "secure", "samesite=lax"], ["~^tmp", "nosecure"]]
 
 [[server.location]]
@@ -400,6 +401,7 @@ http {
         proxy_cookie_domain .backend.test $host;
         proxy_cookie_domain ~^(.+)\.internal$ $1.example;
         proxy_cookie_path /app/ /;
+        proxy_set_body x=$arg_x;
         proxy_cookie_flags sid secure samesite=lax;
         proxy_cookie_flags ~^tmp nosecure;
         location / {

@@ -698,6 +698,7 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         cookie_domains,
         cookie_paths,
         cookie_flags,
+        set_body,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -798,6 +799,9 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         kv(out, "resolver", &list(&words));
     }
     kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
+    if let Some(t) = set_body {
+        kv(out, "proxy_set_body", &q(&t.source));
+    }
     cookie_rules(out, "proxy_cookie_domain", cookie_domains);
     cookie_rules(out, "proxy_cookie_path", cookie_paths);
     if !cookie_flags.is_empty() {

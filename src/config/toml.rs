@@ -484,6 +484,7 @@ macro_rules! layered_block {
             proxy_cookie_domain: Option<Vec<Vec<String>>>,
             proxy_cookie_path: Option<Vec<Vec<String>>>,
             proxy_cookie_flags: Option<Vec<Vec<String>>>,
+            proxy_set_body: Option<String>,
         }
 
         impl $name {
@@ -593,6 +594,7 @@ macro_rules! layered_block {
                     cookie_path: self.proxy_cookie_path.as_ref().map(|v| {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
+                    set_body: self.proxy_set_body.as_ref().map(here),
                     cookie_flags: self.proxy_cookie_flags.as_ref().map(|v| {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),

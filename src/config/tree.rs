@@ -270,6 +270,7 @@ pub struct ProxyLayer {
     pub cookie_domain: Option<Vec<At<Vec<String>>>>,
     pub cookie_path: Option<Vec<At<Vec<String>>>>,
     pub cookie_flags: Option<Vec<At<Vec<String>>>>,
+    pub set_body: Option<At<String>>,
 }
 
 /// `proxy_set_header name value`.

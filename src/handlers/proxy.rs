@@ -45,6 +45,8 @@ pub struct ProxyPlan<'c> {
     pub idempotent: bool,
     /// The client's body goes to the upstream (`proxy_pass_request_body`).
     pub send_body: bool,
+    /// `proxy_set_body` evaluated: sent instead of the client's body.
+    pub set_body: Option<Vec<u8>>,
     /// The upstream request is HEAD (its answer has no body whatever its fields say).
     pub head_request: bool,
     /// The head asks the upstream to keep the connection (no `Connection: close` sent),
@@ -168,6 +170,11 @@ pub fn plan<'c>(
     };
     let sent = Method::from_token(&sent_method);
     let ssl_name = https.then(|| ssl_name(ctx, settings));
+    let set_body = settings.set_body.as_ref().map(|t| {
+        let mut out = Vec::new();
+        ctx.eval(t, &mut out);
+        out
+    });
     Ok(ProxyPlan {
         proxy,
         target,
@@ -177,6 +184,7 @@ pub fn plan<'c>(
         idempotent: !matches!(sent, Method::Post | Method::Patch)
             && !sent_method.eq_ignore_ascii_case(b"LOCK"),
         send_body: settings.pass_request_body && method != Method::Head,
+        set_body,
         head_request: sent == Method::Head,
         reusable,
         ssl_name,

@@ -201,6 +201,24 @@ async fn read_body(
     max_body: u64,
 ) -> Result<ClientBody, Result<bool, Stop>> {
     let framing = job.head.body;
+    if let Some(body) = &plan.set_body {
+        // proxy_set_body: the client's body (if any) is read and dropped.
+        if framing != BodyFraming::None {
+            if job.head.expect_continue {
+                st.wbuf_mut()
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                if st.flush().await.is_err() {
+                    return Err(Ok(false));
+                }
+            }
+            let timeout = job.selected.server.http.client_body_timeout;
+            match super::body::discard(st, framing, max_body, timeout).await {
+                super::body::BodyOutcome::Done => {}
+                other => return Err(body_refusal(other)),
+            }
+        }
+        return Ok(ClientBody::Buffered(body.clone()));
+    }
     if framing == BodyFraming::None {
         return Ok(ClientBody::None);
     }

@@ -256,6 +256,9 @@ pub struct ProxySettings {
     /// `proxy_cookie_flags` rules: the first whose cookie matches a Set-Cookie's name edits
     /// its Secure / HttpOnly / SameSite attributes.
     pub cookie_flags: Vec<CookieFlags>,
+    /// `proxy_set_body`: the upstream request's body instead of the client's (which is
+    /// read and dropped).
+    pub set_body: Option<Template>,
 }
 
 /// One `proxy_cookie_domain from to` / `proxy_cookie_path from to`.
@@ -378,6 +381,7 @@ impl Default for ProxySettings {
             cookie_domains: Vec::new(),
             cookie_paths: Vec::new(),
             cookie_flags: Vec::new(),
+            set_body: None,
         }
     }
 }

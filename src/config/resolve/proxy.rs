@@ -698,6 +698,9 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(list) = &p.cookie_flags {
         out.cookie_flags = cookie_flags(list, r);
     }
+    if let Some(body) = &p.set_body {
+        out.set_body = Some(r.template(&body.origin, &body.value));
+    }
 }
 
 /// `off` stands alone at its level (nginx: with any rule it is a duplicate); `Some(())`
