@@ -301,6 +301,7 @@ resolver_timeout = "5s"
 proxy_cookie_domain = [[".backend.test", "$host"], ["~^(.+)\\.internal$", "$1.example"]]
 proxy_cookie_path = [["/app/", "/"]]
 proxy_set_body = "x=$arg_x"
+proxy_bind = ["127.0.0.1"]
 proxy_cookie_flags = [["sid", "secure", "samesite=lax"], ["~^tmp", "nosecure"]]
 
 [[server.location]]
@@ -402,6 +403,7 @@ http {
         proxy_cookie_domain ~^(.+)\.internal$ $1.example;
         proxy_cookie_path /app/ /;
         proxy_set_body x=$arg_x;
+        proxy_bind 127.0.0.1;
         proxy_cookie_flags sid secure samesite=lax;
         proxy_cookie_flags ~^tmp nosecure;
         location / {

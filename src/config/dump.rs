@@ -699,6 +699,7 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         cookie_paths,
         cookie_flags,
         set_body,
+        bind,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -799,6 +800,13 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         kv(out, "resolver", &list(&words));
     }
     kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
+    if let Some(b) = bind {
+        let mut words = vec![q(&b.addr.source)];
+        if b.transparent {
+            words.push(q("transparent"));
+        }
+        kv(out, "proxy_bind", &list(&words));
+    }
     if let Some(t) = set_body {
         kv(out, "proxy_set_body", &q(&t.source));
     }

@@ -17,8 +17,8 @@ pub use super::value::{Part, Pattern, Template, Var};
 use crate::http::mime::MimeTypes;
 pub use proxy::{
     Balance, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck, NextUpstream, Peer,
-    PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
-    RedirectRule, Upstream,
+    PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass, ProxyRedirect, ProxySettings,
+    ProxySsl, RedirectRule, Upstream,
 };
 pub use tls::{
     CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,

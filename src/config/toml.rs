@@ -485,6 +485,7 @@ macro_rules! layered_block {
             proxy_cookie_path: Option<Vec<Vec<String>>>,
             proxy_cookie_flags: Option<Vec<Vec<String>>>,
             proxy_set_body: Option<String>,
+            proxy_bind: Option<Vec<String>>,
         }
 
         impl $name {
@@ -595,6 +596,10 @@ macro_rules! layered_block {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
                     set_body: self.proxy_set_body.as_ref().map(here),
+                    bind: self
+                        .proxy_bind
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
                     cookie_flags: self.proxy_cookie_flags.as_ref().map(|v| {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),

@@ -271,6 +271,8 @@ pub struct ProxyLayer {
     pub cookie_path: Option<Vec<At<Vec<String>>>>,
     pub cookie_flags: Option<Vec<At<Vec<String>>>>,
     pub set_body: Option<At<String>>,
+    /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
+    pub bind: Option<At<Vec<String>>>,
 }
 
 /// `proxy_set_header name value`.

@@ -47,6 +47,9 @@ pub struct ProxyPlan<'c> {
     pub send_body: bool,
     /// `proxy_set_body` evaluated: sent instead of the client's body.
     pub set_body: Option<Vec<u8>>,
+    /// `proxy_bind` evaluated: the local address of new upstream connections, and whether
+    /// it is transparent.
+    pub bind: Option<(SocketAddr, bool)>,
     /// The upstream request is HEAD (its answer has no body whatever its fields say).
     pub head_request: bool,
     /// The head asks the upstream to keep the connection (no `Connection: close` sent),
@@ -170,6 +173,29 @@ pub fn plan<'c>(
     };
     let sent = Method::from_token(&sent_method);
     let ssl_name = https.then(|| ssl_name(ctx, settings));
+    let bind = match &settings.bind {
+        None => None,
+        Some(b) => {
+            let mut text = Vec::new();
+            ctx.eval(&b.addr, &mut text);
+            if text.is_empty() {
+                None
+            } else {
+                match local_addr(&text) {
+                    Some(a) => Some((a, b.transparent)),
+                    None => {
+                        return Err(PlanError {
+                            status: 500,
+                            message: format!(
+                                "invalid local address \"{}\"",
+                                String::from_utf8_lossy(&text)
+                            ),
+                        })
+                    }
+                }
+            }
+        }
+    };
     let set_body = settings.set_body.as_ref().map(|t| {
         let mut out = Vec::new();
         ctx.eval(t, &mut out);
@@ -185,6 +211,7 @@ pub fn plan<'c>(
             && !sent_method.eq_ignore_ascii_case(b"LOCK"),
         send_body: settings.pass_request_body && method != Method::Head,
         set_body,
+        bind,
         head_request: sent == Method::Head,
         reusable,
         ssl_name,
@@ -217,6 +244,21 @@ fn ssl_name(ctx: &mut Ctx, settings: &crate::config::model::ProxySettings) -> St
         .and_then(|n| n.strip_suffix(b"]"))
         .unwrap_or(&name);
     String::from_utf8_lossy(name).into_owned()
+}
+
+/// A `proxy_bind` address: "ip", "ip:port" or "[v6]:port" (port 0 when not given).
+pub fn local_addr(text: &[u8]) -> Option<SocketAddr> {
+    let text = std::str::from_utf8(text).ok()?;
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, 0))
 }
 
 fn push_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {

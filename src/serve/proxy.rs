@@ -609,7 +609,14 @@ async fn attempt(
             Err(Retry::Failed(e)) => return Err(e),
         }
     }
-    let conn = match UpstreamConn::connect(addr, settings.connect_timeout).await {
+    let connected = match (plan.bind, addr) {
+        (Some((local, transparent)), PeerAddr::Inet(a)) => {
+            let timeout = settings.connect_timeout.max(Duration::from_millis(1));
+            UpstreamConn::connect_from(*a, local, transparent, timeout).await
+        }
+        _ => UpstreamConn::connect(addr, settings.connect_timeout).await,
+    };
+    let conn = match connected {
         Ok(c) => c,
         Err(e) => {
             let failure = if e.kind() == io::ErrorKind::TimedOut {

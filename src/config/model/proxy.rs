@@ -259,6 +259,20 @@ pub struct ProxySettings {
     /// `proxy_set_body`: the upstream request's body instead of the client's (which is
     /// read and dropped).
     pub set_body: Option<Template>,
+    /// `proxy_bind`: the local address of upstream connections (`None`: `off`, the kernel
+    /// chooses).
+    pub bind: Option<ProxyBind>,
+}
+
+/// `proxy_bind address [transparent]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyBind {
+    /// "ip" or "ip:port" (IPv6 in brackets), possibly from variables; empty at run time
+    /// means no bind.
+    pub addr: Template,
+    /// `transparent`: IP_TRANSPARENT, so the address need not be local (needs
+    /// CAP_NET_ADMIN, and routing that brings the answers back).
+    pub transparent: bool,
 }
 
 /// One `proxy_cookie_domain from to` / `proxy_cookie_path from to`.
@@ -382,6 +396,7 @@ impl Default for ProxySettings {
             cookie_paths: Vec::new(),
             cookie_flags: Vec::new(),
             set_body: None,
+            bind: None,
         }
     }
 }

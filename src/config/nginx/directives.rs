@@ -250,6 +250,7 @@ const SPECS: &[Spec] = &[
     simple("resolver", HSL, 1, ANY),
     simple("proxy_cookie_domain", HSL, 1, 2),
     simple("proxy_set_body", HSL, 1, 1),
+    simple("proxy_bind", HSL, 1, 2),
     simple("proxy_cookie_path", HSL, 1, 2),
     simple("proxy_cookie_flags", HSL, 1, ANY),
     simple("resolver_timeout", HSL, 1, 1),

@@ -698,9 +698,40 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(list) = &p.cookie_flags {
         out.cookie_flags = cookie_flags(list, r);
     }
+    if let Some(words) = &p.bind {
+        out.bind = proxy_bind(&words.value, &words.origin, r);
+    }
     if let Some(body) = &p.set_body {
         out.set_body = Some(r.template(&body.origin, &body.value));
     }
+}
+
+/// `proxy_bind off | address [transparent]`; an address without variables is checked now.
+fn proxy_bind(
+    words: &[String],
+    at: &Origin,
+    r: &mut Resolver,
+) -> Option<crate::config::model::ProxyBind> {
+    let addr = words.first()?;
+    if words.len() == 1 && addr == "off" {
+        return None;
+    }
+    let transparent = match words.get(1).map(String::as_str) {
+        None => false,
+        Some("transparent") => true,
+        Some(other) => {
+            r.error(at, format!("invalid parameter \"{other}\""));
+            return None;
+        }
+    };
+    if !addr.contains('$') && crate::handlers::proxy::local_addr(addr.as_bytes()).is_none() {
+        r.error(at, format!("invalid address \"{addr}\""));
+        return None;
+    }
+    Some(crate::config::model::ProxyBind {
+        addr: r.template(at, addr),
+        transparent,
+    })
 }
 
 /// `off` stands alone at its level (nginx: with any rule it is a duplicate); `Some(())`

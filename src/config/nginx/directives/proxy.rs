@@ -305,6 +305,9 @@ impl Walker {
                 let words = At::new(super::words(d), self.origin(d));
                 list.get_or_insert_with(Vec::new).push(words);
             }
+            "proxy_bind" => self.once(d, &mut p.bind, |w| {
+                Some(At::new(super::words(d), w.origin(d)))
+            }),
             "proxy_set_body" => self.once(d, &mut p.set_body, |w| Some(here(w, arg(d, 0)))),
             "resolver" => self.once(d, &mut p.resolver, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
