@@ -323,6 +323,26 @@ fn proxy_redirect_default_explicit_and_off() {
 }
 
 #[test]
+fn proxy_redirect_rewrites_the_url_of_refresh() {
+    let b = Backend::start(|_| {
+        Reply::ok("x\n")
+            .header("Refresh", "7; URL=http://b/two/page")
+            .header("Location", "http://b/two/page")
+    });
+    let (_s, anx) = start_proxy(
+        &upstream("b", &b),
+        "location /one/ { proxy_pass http://b/two/; }
+         location /re/ { proxy_pass http://b/two/; proxy_redirect ~*^HTTP://B/two/(.*)$ /r/$1; }",
+    );
+    let r = anx.get("/one/x");
+    // Only the URL after "url=" is rewritten (and left relative, unlike Location).
+    assert_eq!(r.header("refresh"), Some("7; URL=/one/page"));
+    assert!(r.header("location").unwrap().ends_with("/one/page"));
+    let r = anx.get("/re/x");
+    assert_eq!(r.header("refresh"), Some("7; URL=/r/page"));
+}
+
+#[test]
 fn proxy_method_and_proxy_http_version() {
     let b = Backend::echo();
     let (_s, anx) = start_proxy(

@@ -257,9 +257,7 @@ pub type FieldRewrite<'a> = dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>> + 'a;
 ///
 /// Hiding follows nginx: a name is hidden when it is in the default set or `opts.hide`, and
 /// not in `opts.pass` (so `pass` wins over both). When the upstream's own Server or Date is
-/// passed, anx does not add its own. A `Refresh` value is handed to `rewrite_location`
-/// whole (nginx rewrites only its `url=` part), so a `proxy_redirect` prefix match does not
-/// see past "5; url=". A replacement carrying CR, LF or NUL is ignored and the value kept,
+/// passed, anx does not add its own. A replacement carrying CR, LF or NUL is ignored and the value kept,
 /// since it would split the head.
 pub fn write_client_head(
     out: &mut Vec<u8>,
@@ -848,7 +846,7 @@ mod tests {
             text.contains("\r\nLocation: https://example.com/a\r\n"),
             "{text}"
         );
-        // The whole Refresh value goes to the callback, which sees no URL prefix here.
+        // The whole Refresh value goes to the callback (serve::proxy cuts out its URL).
         assert!(
             text.contains("\r\nRefresh: 5; url=http://backend:8080/b\r\n"),
             "{text}"

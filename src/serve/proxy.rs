@@ -1054,6 +1054,14 @@ async fn relay<'c>(
             if n.eq_ignore_ascii_case(b"set-cookie") {
                 return crate::handlers::proxy_cookie::rewrite_set_cookie(&mut ctx, settings, v);
             }
+            if n.eq_ignore_ascii_case(b"refresh") {
+                // As nginx: only the URL after "url=" is rewritten, and left as it comes out.
+                let at = v.windows(4).position(|w| w.eq_ignore_ascii_case(b"url="))? + 4;
+                let url = crate::handlers::proxy::rewrite_location(&mut ctx, plan, &v[at..])?;
+                let mut out = v[..at].to_vec();
+                out.extend_from_slice(&url);
+                return Some(out);
+            }
             crate::handlers::proxy::rewrite_location(&mut ctx, plan, v)
                 .map(|path| crate::filters::location::absolute_for(&path, &ctx))
         });
