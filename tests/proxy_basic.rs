@@ -426,3 +426,22 @@ fn intercept_errors_sends_upstream_errors_to_error_page() {
     assert_eq!((r.status, r.text().as_str()), (404, "anx page\n"));
     assert_eq!(anx.get("/ok").text(), "fine\n");
 }
+
+#[test]
+fn repeated_single_value_fields_keep_the_first_and_repeated_lengths_fail() {
+    let b = Backend::start(|req| match req.path() {
+        "/len" => Reply::raw(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+        ),
+        _ => Reply::raw(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nExpires: foo\r\nExpires: bar\r\nX-Multi: 1\r\nX-Multi: 2\r\nContent-Length: 2\r\n\r\nok",
+        ),
+    });
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let r = anx.get("/fields");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header_count("expires"), 1);
+    assert_eq!(r.header("expires"), Some("foo"));
+    assert_eq!(r.header_count("x-multi"), 2, "other fields repeat as sent");
+    assert_eq!(anx.get("/len").status, 502);
+}

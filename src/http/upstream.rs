@@ -113,14 +113,28 @@ pub fn parse_response_head(
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         let value = trim_ows(h.value);
+        // As nginx: a repeat of a field that can only have one value is ignored (the first
+        // one wins), with a warning.
+        let repeated = SINGLETONS.iter().any(|s| name.eq_ignore_ascii_case(s))
+            && fields.iter().any(|(n, _): &(Range<usize>, Range<usize>)| {
+                buf[n.clone()].eq_ignore_ascii_case(name)
+            });
+        if repeated {
+            log::warn!(
+                "upstream sent duplicate header line: \"{}: {}\", ignored",
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(value)
+            );
+            continue;
+        }
         fields.push((pos(name), pos(value)));
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)
                 .ok_or(InvalidHead::Malformed("invalid Content-Length"))?;
-            // RFC 9110 §8.6 lets a recipient accept identical repeats; differing ones mean
-            // two parsers could disagree on where the body ends.
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(InvalidHead::Malformed("conflicting Content-Length"));
+            // Even identical repeats are refused, as nginx does: two parsers could
+            // disagree on where the body ends.
+            if content_length.is_some() {
+                return Err(InvalidHead::Malformed("duplicate Content-Length"));
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -413,6 +427,21 @@ pub fn chunk_header(out: &mut Vec<u8>, len: usize) {
     let _ = write!(out, "{len:x}\r\n");
 }
 
+/// Fields of which nginx keeps the first and ignores repeats.
+const SINGLETONS: &[&[u8]] = &[
+    b"content-type",
+    b"date",
+    b"etag",
+    b"server",
+    b"location",
+    b"refresh",
+    b"last-modified",
+    b"expires",
+    b"x-accel-expires",
+    b"x-accel-redirect",
+    b"x-accel-limit-rate",
+];
+
 /// The last chunk and the end of an empty trailer section.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
@@ -609,8 +638,25 @@ mod tests {
 
     #[test]
     fn content_length_rules() {
-        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n");
-        assert_eq!(h.framing, ResponseFraming::Length(7));
+        // nginx refuses even an identical repeat.
+        assert!(malformed(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n"
+        ));
+        let h =
+            head(b"HTTP/1.1 200 OK\r\nExpires: foo\r\nX-A: 1\r\nexpires: bar\r\nX-A: 2\r\n\r\n");
+        let names: Vec<&[u8]> = h
+            .fields
+            .iter()
+            .map(|(n, _)| {
+                &b"HTTP/1.1 200 OK\r\nExpires: foo\r\nX-A: 1\r\nexpires: bar\r\nX-A: 2\r\n\r\n"
+                    [n.clone()]
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [&b"Expires"[..], b"X-A", b"X-A"],
+            "a repeated Expires is ignored"
+        );
         assert!(malformed(
             b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 8\r\n\r\n"
         ));
