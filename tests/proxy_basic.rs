@@ -429,13 +429,15 @@ fn intercept_errors_sends_upstream_errors_to_error_page() {
 
 #[test]
 fn repeated_single_value_fields_keep_the_first_and_repeated_lengths_fail() {
-    let b = Backend::start(|req| match req.path() {
+    let b = Backend::start(|req| {
+        match req.path() {
         "/len" => Reply::raw(
             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
         ),
         _ => Reply::raw(
             "HTTP/1.1 200 OK\r\nConnection: close\r\nExpires: foo\r\nExpires: bar\r\nX-Multi: 1\r\nX-Multi: 2\r\nContent-Length: 2\r\n\r\nok",
         ),
+    }
     });
     let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
     let r = anx.get("/fields");
@@ -444,4 +446,24 @@ fn repeated_single_value_fields_keep_the_first_and_repeated_lengths_fail() {
     assert_eq!(r.header("expires"), Some("foo"));
     assert_eq!(r.header_count("x-multi"), 2, "other fields repeat as sent");
     assert_eq!(anx.get("/len").status, 502);
+}
+
+#[test]
+fn an_intercepted_401_keeps_the_upstreams_www_authenticate() {
+    let b = Backend::start(|_| {
+        Reply::text(401, "denied\n")
+            .header("WWW-Authenticate", "Basic realm=\"a\"")
+            .header("WWW-Authenticate", "Bearer")
+            .header("X-Other", "dropped")
+    });
+    let (_s, anx) = start_proxy(
+        &upstream("b", &b),
+        "location / { proxy_pass http://b; proxy_intercept_errors on; error_page 401 /page; }
+         location = /page { return 200 'page\\n'; }",
+    );
+    let r = anx.get("/x");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.text(), "page\n");
+    assert_eq!(r.header_count("www-authenticate"), 2);
+    assert!(r.header("x-other").is_none());
 }

@@ -124,7 +124,12 @@ pub(super) async fn serve<'c>(
         match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
-            Err(Fallback::Status(status)) => {
+            Err(fallback) => {
+                let first = match fallback {
+                    Fallback::Intercepted(resp) => resp,
+                    Fallback::Status(status) => Response::new(status),
+                    Fallback::Close => return Ok(false),
+                };
                 let shard = st.conn.shard.clone();
                 let generation = st.conn.generation.clone();
                 let req = Request {
@@ -146,7 +151,7 @@ pub(super) async fn serve<'c>(
                         &mut statics,
                         job.now,
                         state,
-                        Response::new(status),
+                        first,
                     )
                 };
                 state = outcome.state;
@@ -188,6 +193,9 @@ pub(super) async fn serve<'c>(
 enum Fallback {
     /// Answer with this status (through error_page).
     Status(u16),
+    /// An upstream error intercepted for error_page (`proxy_intercept_errors`), with the
+    /// fields nginx keeps from it (a 401's WWW-Authenticate).
+    Intercepted(Response),
     /// The client is gone or the response was cut: close without a word.
     Close,
 }
@@ -1012,9 +1020,19 @@ async fn relay<'c>(
     // proxy_intercept_errors: the upstream's error goes to this location's error_page.
     if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
     {
+        let mut resp = Response::new(status);
+        if status == 401 {
+            for (n, v) in &head.fields {
+                if buf[n.clone()].eq_ignore_ascii_case(b"www-authenticate") {
+                    resp.extra.extend_from_slice(b"WWW-Authenticate: ");
+                    resp.extra.extend_from_slice(&buf[v.clone()]);
+                    resp.extra.extend_from_slice(b"\r\n");
+                }
+            }
+        }
         st.conn.shard.relay_buffers.give(buf);
         release(upstreams, group, peer);
-        return Err(Fallback::Status(status));
+        return Err(Fallback::Intercepted(resp));
     }
     let upgrade = plan.upgrade && status == 101;
     // add_header / expires for this status, and proxy_redirect, with the request's
