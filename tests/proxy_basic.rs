@@ -467,3 +467,20 @@ fn an_intercepted_401_keeps_the_upstreams_www_authenticate() {
     assert_eq!(r.header_count("www-authenticate"), 2);
     assert!(r.header("x-other").is_none());
 }
+
+#[test]
+fn proxy_pass_with_variables_reaches_a_unix_socket() {
+    let site = Site::new();
+    let sock = site.path().join("app.sock");
+    let b = Backend::start_unix(&sock, |req| Reply::ok(format!("unix {}\n", req.target)));
+    let (_s, anx) = start_proxy(
+        "",
+        "location / { proxy_pass http://$arg_to; }
+         location /fixed { proxy_pass http://unix:$arg_s:/other; }",
+    );
+    let r = anx.get(&format!("/x?to=unix:{}:/deep", sock.display()));
+    assert_eq!((r.status, r.text().as_str()), (200, "unix /deep\n"));
+    assert_eq!(b.last().header("host"), Some("localhost"));
+    let r = anx.get(&format!("/fixed?s={}", sock.display()));
+    assert_eq!((r.status, r.text().as_str()), (200, "unix /other\n"));
+}

@@ -22,6 +22,8 @@ pub enum Target {
     Group(usize),
     /// A literal address from a `proxy_pass` with variables.
     Addr(SocketAddr),
+    /// `unix:/path` from a `proxy_pass` with variables.
+    Unix(std::path::PathBuf),
     /// A host name from a `proxy_pass` with variables, for the location's `resolver`
     /// (lowercased, without the port).
     Resolve { host: String, port: u16 },
@@ -105,7 +107,7 @@ pub fn plan<'c>(
     let upgrade = wants_upgrade(ctx);
     let group = match target {
         Target::Group(i) => config.upstreams.get(i),
-        Target::Addr(_) | Target::Resolve { .. } => None,
+        Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. } => None,
     };
     // Keep-alive to the upstream needs HTTP/1.1 and a pool to go back to. nginx also needs
     // `proxy_set_header Connection ""` for it; anx drops its default `Connection: close`
@@ -404,6 +406,26 @@ fn dynamic_target(
         return Err(invalid("only http:// and https:// are supported"));
     };
     let default_port = if https { 443 } else { 80 };
+    // "unix:/path[:uri]", as nginx reads it: the socket path ends at the next ':'.
+    if rest.len() > 5 && rest[..5].eq_ignore_ascii_case(b"unix:") {
+        let path_and_uri = &rest[5..];
+        let (path, uri) = match memchr::memchr(b':', path_and_uri) {
+            Some(i) => (&path_and_uri[..i], Some(path_and_uri[i + 1..].to_vec())),
+            None => (path_and_uri, None),
+        };
+        if path.is_empty() {
+            return Err(invalid("no path in the unix socket"));
+        }
+        let path = std::path::PathBuf::from(String::from_utf8_lossy(path).into_owned());
+        return Ok(Dynamic {
+            target: Target::Unix(path),
+            // nginx's host for a unix socket.
+            proxy_host: b"localhost".to_vec(),
+            proxy_port: 0,
+            uri: uri.filter(|u| !u.is_empty()),
+            https,
+        });
+    }
     let (authority, uri) = match memchr::memchr(b'/', rest) {
         Some(i) => (&rest[..i], Some(rest[i..].to_vec())),
         None => (rest, None),

@@ -297,13 +297,14 @@ async fn exchange<'c>(
     let mut tries = 0u32;
     let group = match plan.target {
         Target::Group(i) => config.upstreams.get(i).map(|u| (i, u)),
-        Target::Addr(_) | Target::Resolve { .. } => None,
+        Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. } => None,
     };
     // The addresses of a proxy_pass with variables: a literal one, or what the location's
     // `resolver` says the name is (each tried in turn, as nginx's implicit group of them).
-    let addrs: Vec<SocketAddr> = match &plan.target {
+    let addrs: Vec<PeerAddr> = match &plan.target {
         Target::Group(_) => Vec::new(),
-        Target::Addr(a) => vec![*a],
+        Target::Addr(a) => vec![PeerAddr::Inet(*a)],
+        Target::Unix(p) => vec![PeerAddr::Unix(p.clone())],
         Target::Resolve { host, port } => {
             let Some(res) = settings.resolver.as_ref() else {
                 return Err(Fallback::Status(502));
@@ -315,7 +316,7 @@ async fn exchange<'c>(
             {
                 Ok(ips) => ips
                     .into_iter()
-                    .map(|ip| SocketAddr::new(ip, *port))
+                    .map(|ip| PeerAddr::Inet(SocketAddr::new(ip, *port)))
                     .collect(),
                 Err(e) => {
                     log_resolve_error(st, job, host, &e);
@@ -348,11 +349,11 @@ async fn exchange<'c>(
         // Choose the peer.
         let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (&plan.target, group)
         {
-            (Target::Addr(_) | Target::Resolve { .. }, _) => {
-                let Some(&a) = addrs.get(tries as usize % addrs.len().max(1)) else {
+            (Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. }, _) => {
+                let Some(a) = addrs.get(tries as usize % addrs.len().max(1)) else {
                     return Err(Fallback::Status(502));
                 };
-                (None, PeerAddr::Inet(a), a.to_string())
+                (None, a.clone(), a.to_string())
             }
             (Target::Group(gi), Some((_, up))) => {
                 let Some(g) = upstreams.groups.get(*gi) else {
