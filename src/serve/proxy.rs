@@ -369,6 +369,14 @@ async fn exchange<'c>(
                     .borrow_mut()
                     .pick(up, key, &tried, &healthy, Instant::now());
                 let Some(p) = picked else {
+                    // nginx's "no live upstreams": the attempt is named by the group.
+                    let vars = state.upstream.get_or_insert_with(Default::default);
+                    vars.addr.push(up.name.clone().into_bytes());
+                    vars.status.push(502);
+                    vars.connect_time.push(None);
+                    vars.header_time.push(None);
+                    vars.response_time.push(Some(0.0));
+                    vars.response_length.push(0);
                     if tries == 0 {
                         log_upstream_error(
                             st,
@@ -417,7 +425,9 @@ async fn exchange<'c>(
                     g.answered(p, status, attempt_started.elapsed());
                 }
                 if retry_status {
-                    if let Some((g, up, p)) = group_state {
+                    // As nginx: a 403 or 404 moves on without counting against the peer.
+                    let counts = !matches!(status, 403 | 404);
+                    if let Some((g, up, p)) = group_state.filter(|_| counts) {
                         if g.failed(up, p, Instant::now()) {
                             log_peer_down(up, p);
                         }
