@@ -315,6 +315,8 @@ proxy_buffering = false
 proxy_request_buffering = false
 proxy_buffer_size = "16k"
 proxy_intercept_errors = true
+limit_rate = "$arg_rate"
+limit_rate_after = "1m"
 
 [[server.location.location]]
 path = "/api/"
@@ -418,6 +420,8 @@ http {
             proxy_request_buffering off;
             proxy_buffer_size 16k;
             proxy_intercept_errors on;
+            limit_rate $arg_rate;
+            limit_rate_after 1m;
             location /api/ {
                 proxy_pass http://127.0.0.1:9100/v1/;
                 proxy_set_header Host $proxy_host;

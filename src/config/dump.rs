@@ -515,6 +515,12 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
         .collect();
     kv(out, "add_header", &list(&headers));
     kv(out, "expires", &q(&expires(loc.expires)));
+    if let Some(t) = &loc.rate.limit_rate {
+        kv(out, "limit_rate", &q(&t.source));
+    }
+    if let Some(t) = &loc.rate.limit_rate_after {
+        kv(out, "limit_rate_after", &q(&t.source));
+    }
     kv(
         out,
         "absolute_redirect",

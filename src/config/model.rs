@@ -348,6 +348,18 @@ pub struct Location {
     /// `client_max_body_size` in bytes for requests served here; 0 means unlimited (→ 413).
     pub client_max_body_size: u64,
     pub files: FileSettings,
+    /// `limit_rate` / `limit_rate_after` in effect here.
+    pub rate: RateSettings,
+}
+
+/// `limit_rate rate` and `limit_rate_after size` (nginx's core module): the response body
+/// goes to the client at most `rate` bytes a second once `after` bytes went at full speed.
+/// Both may hold variables (as nginx 1.27's complex values) and are read when the response
+/// starts; 0, empty or unset means no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RateSettings {
+    pub limit_rate: Option<Template>,
+    pub limit_rate_after: Option<Template>,
 }
 
 /// The content handler of a location: exactly one runs per request.

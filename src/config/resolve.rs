@@ -407,6 +407,7 @@ struct Inherited {
     autoindex_on: bool,
     autoindex_format: super::model::AutoindexFormat,
     proxy: ProxySettings,
+    rate: super::model::RateSettings,
 }
 
 impl Inherited {
@@ -454,6 +455,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
         proxy: ProxySettings::default(),
+        rate: super::model::RateSettings::default(),
     };
     let http_level = inherit(&base, http, origin, r);
     let server_level = inherit(&http_level, &server.layers, origin, r);
@@ -502,6 +504,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         redirects: server_level.redirects,
         access_logs: server_level.access_logs.clone(),
         client_max_body_size: server_level.client_max_body_size,
+        rate: server_level.rate.clone(),
         files: server_level.file_settings(),
     });
 
@@ -657,6 +660,7 @@ fn resolve_location(
         files,
         access_logs: here.access_logs.clone(),
         client_max_body_size: here.client_max_body_size,
+        rate: here.rate.clone(),
     };
     if_locations(&mut rewrite, &l.rewrite, &location, &here, r);
     location.rewrite = rewrite;
@@ -822,6 +826,22 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     if let Some(v) = layers.absolute_redirect {
         out.redirects.absolute_redirect = v;
+    }
+    for (at, slot, name) in [
+        (&layers.limit_rate, &mut out.rate.limit_rate, "limit_rate"),
+        (
+            &layers.limit_rate_after,
+            &mut out.rate.limit_rate_after,
+            "limit_rate_after",
+        ),
+    ] {
+        let Some(at) = at else { continue };
+        // A size without variables is checked now, with nginx's words.
+        if !at.value.contains('$') && super::tree::size(&at.value).is_err() {
+            r.error(&at.origin, format!("\"{name}\" directive invalid value"));
+            continue;
+        }
+        *slot = Some(r.template(&at.origin, &at.value));
     }
     if let Some(v) = layers.port_in_redirect {
         out.redirects.port_in_redirect = v;

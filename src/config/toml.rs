@@ -449,6 +449,8 @@ macro_rules! layered_block {
             add_header: Option<Vec<AddHeaderTree>>,
             expires: Option<String>,
             absolute_redirect: Option<bool>,
+            limit_rate: Option<String>,
+            limit_rate_after: Option<String>,
             port_in_redirect: Option<bool>,
             server_name_in_redirect: Option<bool>,
             access_log: Option<TomlAccessLogs>,
@@ -532,6 +534,8 @@ macro_rules! layered_block {
                         At::new(e.split_whitespace().map(str::to_string).collect(), at.clone())
                     }),
                     absolute_redirect: self.absolute_redirect,
+                    limit_rate: self.limit_rate.as_ref().map(here),
+                    limit_rate_after: self.limit_rate_after.as_ref().map(here),
                     port_in_redirect: self.port_in_redirect,
                     server_name_in_redirect: self.server_name_in_redirect,
                     access_logs: self.access_log.as_ref().map(|l| {

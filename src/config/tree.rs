@@ -195,6 +195,9 @@ pub struct Layers {
     pub proxy: ProxyLayer,
     /// `ssl_*` settings (http and server levels only).
     pub tls: TlsLayer,
+    /// `limit_rate` and `limit_rate_after` as written (a size, or variables).
+    pub limit_rate: Option<At<String>>,
+    pub limit_rate_after: Option<At<String>>,
 }
 
 /// The inheritable `ssl_*` settings of one block, as written (files are read, names mapped

@@ -94,6 +94,8 @@ pub(super) struct State {
     /// The request whose bytes are arriving is in the shard's request count already
     /// (nginx counts a request when its first bytes arrive).
     counted: bool,
+    /// `limit_rate` of the response about to be written (taken by `write_response`).
+    pub(super) pace: Option<super::rate::Pace>,
 }
 
 /// Serves one connection until it closes.
@@ -113,6 +115,7 @@ pub async fn serve(conn: Connection) {
         requests: 0,
         nonblocking: false,
         counted: false,
+        pace: None,
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -347,7 +350,7 @@ impl State {
                 pipeline::run(config, &selected, &req, &mut statics, now)
             }))
         };
-        let (mut response, state, proxy_plan) = match run {
+        let (mut response, mut state, proxy_plan) = match run {
             Ok(outcome) => (outcome.response, outcome.state, outcome.proxy),
             Err(_) => {
                 log::error!(
@@ -392,6 +395,15 @@ impl State {
         let head_request = head.method == Method::Head;
         let expect_continue = head.expect_continue;
         let framing = head.body;
+        if let Some(loc) = state.location {
+            let recv = Received {
+                head: &head,
+                buf,
+                conn: &conn,
+                started,
+            };
+            self.pace = super::rate::for_request(config, server, recv, &mut state, &loc.rate);
+        }
         self.rbuf.consume(head.len);
 
         if response.abort {
@@ -581,7 +593,10 @@ impl State {
             return Ok((head_bytes, 0));
         }
         let body_bytes = resp.body.len();
-        self.write_body(&resp.body).await?;
+        match self.pace.take() {
+            Some(mut pace) => self.write_body_paced(&resp.body, &mut pace).await?,
+            None => self.write_body(&resp.body).await?,
+        }
         if self.wbuf.len() >= FLUSH_AT {
             self.flush().await?;
         }

@@ -1097,6 +1097,25 @@ async fn relay<'c>(
         *state = ctx.st;
         framing
     };
+    // limit_rate of the location that answers, read once the upstream's head is in.
+    let mut pace = state.location.and_then(|loc| {
+        let recv = Received {
+            head: job.head,
+            buf: job.head_copy,
+            conn: job.conn,
+            started: job.started,
+        };
+        super::rate::for_request(job.config, server, recv, state, &loc.rate)
+    });
+    // X-Accel-Limit-Rate from the upstream wins over limit_rate ("off" lifts it), as nginx.
+    if let Some(v) = codec::field(&head, &buf[..filled], "x-accel-limit-rate") {
+        if v.eq_ignore_ascii_case(b"off") {
+            pace = None;
+        } else if let Some(rate) = std::str::from_utf8(v).ok().and_then(|t| t.parse().ok()) {
+            let after = pace.as_ref().map_or(0, super::rate::Pace::after);
+            pace = super::rate::Pace::new(rate, after, job.started);
+        }
+    }
     let head_bytes = (st.wbuf.len() - before) as u64;
     let mut body_start = head.len;
     let mut sent_body = 0u64;
@@ -1151,7 +1170,7 @@ async fn relay<'c>(
                 }
                 // What arrived goes out before the next read (with `proxy_buffering` on or
                 // off: anx never holds a response back to fill buffers).
-                if !st.wbuf.is_empty() && st.flush().await.is_err() {
+                if !st.wbuf.is_empty() && st.flush_paced(pace.as_mut()).await.is_err() {
                     client_ok = false;
                     break;
                 }
@@ -1183,7 +1202,7 @@ async fn relay<'c>(
                     clean = body_start + progress.consumed == filled;
                     break;
                 }
-                if st.flush().await.is_err() {
+                if st.flush_paced(pace.as_mut()).await.is_err() {
                     client_ok = false;
                     break;
                 }
@@ -1203,7 +1222,7 @@ async fn relay<'c>(
                 let chunked_out = client_framing == ClientFraming::Chunked;
                 sent_body += push_body(st.wbuf_mut(), data, chunked_out);
             }
-            if st.flush().await.is_err() {
+            if st.flush_paced(pace.as_mut()).await.is_err() {
                 client_ok = false;
                 break;
             }
@@ -1262,7 +1281,7 @@ async fn relay<'c>(
         }
     }
     let flushed = if client_ok {
-        st.flush().await.is_ok()
+        st.flush_paced(pace.as_mut()).await.is_ok()
     } else {
         false
     };

@@ -250,6 +250,10 @@ const SPECS: &[Spec] = &[
     simple("resolver", HSL, 1, ANY),
     simple("proxy_cookie_domain", HSL, 1, 2),
     simple("proxy_set_body", HSL, 1, 1),
+    // The rate of response bodies (Layers; nginx also allows them in `if` in a location,
+    // which anx does not apply there yet).
+    simple("limit_rate", HSL, 1, 1),
+    simple("limit_rate_after", HSL, 1, 1),
     simple("proxy_bind", HSL, 1, 2),
     simple("proxy_cookie_path", HSL, 1, 2),
     simple("proxy_cookie_flags", HSL, 1, ANY),

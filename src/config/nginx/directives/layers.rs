@@ -203,6 +203,12 @@ impl Walker {
                 Some(At::new(words(d), w.origin(d)))
             }),
             "absolute_redirect" => self.once(d, &mut layers.absolute_redirect, |w| w.flag(d)),
+            "limit_rate" => self.once(d, &mut layers.limit_rate, |w| {
+                Some(At::new(arg(d, 0).to_string(), w.origin(d)))
+            }),
+            "limit_rate_after" => self.once(d, &mut layers.limit_rate_after, |w| {
+                Some(At::new(arg(d, 0).to_string(), w.origin(d)))
+            }),
             "port_in_redirect" => self.once(d, &mut layers.port_in_redirect, |w| w.flag(d)),
             "server_name_in_redirect" => {
                 self.once(d, &mut layers.server_name_in_redirect, |w| w.flag(d))
