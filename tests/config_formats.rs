@@ -302,6 +302,7 @@ proxy_cookie_domain = [[".backend.test", "$host"], ["~^(.+)\\.internal$", "$1.ex
 proxy_cookie_path = [["/app/", "/"]]
 proxy_set_body = "x=$arg_x"
 proxy_bind = ["127.0.0.1"]
+proxy_limit_rate = "64k"
 proxy_cookie_flags = [["sid", "secure", "samesite=lax"], ["~^tmp", "nosecure"]]
 
 [[server.location]]
@@ -406,6 +407,7 @@ http {
         proxy_cookie_path /app/ /;
         proxy_set_body x=$arg_x;
         proxy_bind 127.0.0.1;
+        proxy_limit_rate 64k;
         proxy_cookie_flags sid secure samesite=lax;
         proxy_cookie_flags ~^tmp nosecure;
         location / {

@@ -95,3 +95,21 @@ fn bad_sizes_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"limit_rate\" directive invalid value"));
 }
+
+#[test]
+fn proxy_limit_rate_paces_reading_the_upstream() {
+    // The first read (with the head) may take up to 64 KiB at once; the rest is paced:
+    // 256 KiB at 64 KiB/s with a second of slack is at least three seconds.
+    let body = "z".repeat(256 * 1024);
+    let b = Backend::text(&body);
+    let (_s, anx) = start_proxy(
+        "",
+        &format!(
+            "        location / {{ proxy_pass http://{}; proxy_limit_rate 64k; }}\n",
+            b.addr()
+        ),
+    );
+    let (r, took) = timed_get(&anx, "/");
+    assert_eq!(r.text(), body);
+    assert!(took >= Duration::from_millis(1500), "took {took:?}");
+}

@@ -706,6 +706,7 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         cookie_flags,
         set_body,
         bind,
+        limit_rate,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -806,6 +807,7 @@ fn proxy_settings(out: &mut String, config: &Config, p: &Proxy) {
         kv(out, "resolver", &list(&words));
     }
     kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
+    kv(out, "proxy_limit_rate", &int(*limit_rate));
     if let Some(b) = bind {
         let mut words = vec![q(&b.addr.source)];
         if b.transparent {

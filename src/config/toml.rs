@@ -488,6 +488,7 @@ macro_rules! layered_block {
             proxy_cookie_flags: Option<Vec<Vec<String>>>,
             proxy_set_body: Option<String>,
             proxy_bind: Option<Vec<String>>,
+            proxy_limit_rate: Option<Size>,
         }
 
         impl $name {
@@ -600,6 +601,7 @@ macro_rules! layered_block {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
                     set_body: self.proxy_set_body.as_ref().map(here),
+                    limit_rate: self.proxy_limit_rate.map(|s| s.0),
                     bind: self
                         .proxy_bind
                         .as_ref()

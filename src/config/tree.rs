@@ -276,6 +276,7 @@ pub struct ProxyLayer {
     pub set_body: Option<At<String>>,
     /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
     pub bind: Option<At<Vec<String>>>,
+    pub limit_rate: Option<u64>,
 }
 
 /// `proxy_set_header name value`.

@@ -1107,6 +1107,12 @@ async fn relay<'c>(
         };
         super::rate::for_request(job.config, server, recv, state, &loc.rate)
     });
+    // proxy_limit_rate: the upstream is read no faster than this (what came with the head
+    // counts).
+    let mut upstream_pace = super::rate::Pace::new(settings.limit_rate, 0, Instant::now());
+    if let Some(p) = upstream_pace.as_mut() {
+        p.sent(filled - head.len);
+    }
     // X-Accel-Limit-Rate from the upstream wins over limit_rate ("off" lifts it), as nginx.
     if let Some(v) = codec::field(&head, &buf[..filled], "x-accel-limit-rate") {
         if v.eq_ignore_ascii_case(b"off") {
@@ -1175,7 +1181,14 @@ async fn relay<'c>(
                     break;
                 }
                 body_start = 0;
-                match conn.read_within(&mut buf, settings.read_timeout).await {
+                match read_paced(
+                    &mut conn,
+                    &mut buf,
+                    settings.read_timeout,
+                    upstream_pace.as_mut(),
+                )
+                .await
+                {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         filled = n;
@@ -1207,7 +1220,14 @@ async fn relay<'c>(
                     break;
                 }
                 body_start = 0;
-                match conn.read_within(&mut buf, settings.read_timeout).await {
+                match read_paced(
+                    &mut conn,
+                    &mut buf,
+                    settings.read_timeout,
+                    upstream_pace.as_mut(),
+                )
+                .await
+                {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         filled = n;
@@ -1227,7 +1247,14 @@ async fn relay<'c>(
                 break;
             }
             body_start = 0;
-            match conn.read_within(&mut buf, settings.read_timeout).await {
+            match read_paced(
+                &mut conn,
+                &mut buf,
+                settings.read_timeout,
+                upstream_pace.as_mut(),
+            )
+            .await
+            {
                 Ok(0) => {
                     if client_framing == ClientFraming::Chunked {
                         st.wbuf_mut().extend_from_slice(LAST_CHUNK);
@@ -1297,6 +1324,26 @@ async fn relay<'c>(
 
 /// Appends body bytes for the client, as one chunk when the client framing is chunked;
 /// returns the body bytes counted for `$body_bytes_sent`.
+/// One read from the upstream, after waiting for `pace` (`proxy_limit_rate`) when given.
+async fn read_paced(
+    conn: &mut UpstreamConn,
+    buf: &mut [u8],
+    timeout: Duration,
+    pace: Option<&mut super::rate::Pace>,
+) -> io::Result<usize> {
+    let Some(pace) = pace else {
+        return conn.read_within(buf, timeout).await;
+    };
+    let wait = pace.wait(Instant::now());
+    if !wait.is_zero() {
+        glommio::timer::sleep(wait).await;
+    }
+    let want = pace.slice().min(buf.len());
+    let n = conn.read_within(&mut buf[..want], timeout).await?;
+    pace.sent(n);
+    Ok(n)
+}
+
 fn push_body(wbuf: &mut Vec<u8>, data: &[u8], chunked: bool) -> u64 {
     if chunked {
         chunk_header(wbuf, data.len());

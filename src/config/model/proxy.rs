@@ -262,6 +262,9 @@ pub struct ProxySettings {
     /// `proxy_bind`: the local address of upstream connections (`None`: `off`, the kernel
     /// chooses).
     pub bind: Option<ProxyBind>,
+    /// `proxy_limit_rate` (bytes a second; 0, the default, is no limit): how fast the
+    /// response is read from the upstream, per request.
+    pub limit_rate: u64,
 }
 
 /// `proxy_bind address [transparent]`.
@@ -397,6 +400,7 @@ impl Default for ProxySettings {
             cookie_flags: Vec::new(),
             set_body: None,
             bind: None,
+            limit_rate: 0,
         }
     }
 }

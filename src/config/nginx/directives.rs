@@ -255,6 +255,7 @@ const SPECS: &[Spec] = &[
     simple("limit_rate", HSL, 1, 1),
     simple("limit_rate_after", HSL, 1, 1),
     simple("proxy_bind", HSL, 1, 2),
+    simple("proxy_limit_rate", HSL, 1, 1),
     simple("proxy_cookie_path", HSL, 1, 2),
     simple("proxy_cookie_flags", HSL, 1, ANY),
     simple("resolver_timeout", HSL, 1, 1),

@@ -698,6 +698,9 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(list) = &p.cookie_flags {
         out.cookie_flags = cookie_flags(list, r);
     }
+    if let Some(n) = p.limit_rate {
+        out.limit_rate = n;
+    }
     if let Some(words) = &p.bind {
         out.bind = proxy_bind(&words.value, &words.origin, r);
     }
