@@ -395,15 +395,18 @@ impl State {
         let head_request = head.method == Method::Head;
         let expect_continue = head.expect_continue;
         let framing = head.body;
-        if let Some(loc) = state.location {
-            let recv = Received {
-                head: &head,
-                buf,
-                conn: &conn,
-                started,
-            };
-            self.pace = super::rate::for_request(config, server, recv, &mut state, &loc.rate);
-        }
+        self.pace = match state.location {
+            Some(loc) => {
+                let recv = Received {
+                    head: &head,
+                    buf,
+                    conn: &conn,
+                    started,
+                };
+                super::rate::for_request(config, server, recv, &mut state, &loc.rate)
+            }
+            None => None,
+        };
         self.rbuf.consume(head.len);
 
         if response.abort {
@@ -586,6 +589,8 @@ impl State {
             server_tokens: server.http.server_tokens,
             keep_alive,
         };
+        // Taken whatever happens, so it never outlives its response.
+        let pace = self.pace.take();
         let before = self.wbuf.len();
         write_head(self.wbuf_mut(), resp, &ctx);
         let head_bytes = (self.wbuf.len() - before) as u64;
@@ -593,7 +598,7 @@ impl State {
             return Ok((head_bytes, 0));
         }
         let body_bytes = resp.body.len();
-        match self.pace.take() {
+        match pace {
             Some(mut pace) => self.write_body_paced(&resp.body, &mut pace).await?,
             None => self.write_body(&resp.body).await?,
         }

@@ -111,6 +111,8 @@ pub(super) async fn serve<'c>(
     mut state: RequestState<'c>,
     mut plan: Box<ProxyPlan<'c>>,
 ) -> Result<bool, Stop> {
+    // A static response's pacing never carries over to this one (its own is read in relay).
+    st.pace = None;
     let server = job.selected.server;
     let max_body = state
         .location
