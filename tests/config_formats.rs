@@ -272,6 +272,7 @@ balance = "least_conn"
 keepalive = 64
 keepalive_timeout = "30s"
 keepalive_requests = 500
+keepalive_time = "30m"
 health_check = { interval = "1s", uri = "/health", timeout = "500ms", fails = 2, passes = 3, status = ["200-299", 304], body = "^ok", host = "app.local", scheme = "https" }
 
 [[upstream]]
@@ -295,6 +296,14 @@ proxy_connect_timeout = "5s"
 proxy_next_upstream = ["error", "timeout", "http_502", "http_503", "non_idempotent"]
 proxy_next_upstream_tries = 3
 proxy_next_upstream_timeout = "10s"
+resolver = ["127.0.0.1:5353", "127.0.0.2", "valid=30s", "ipv6=off"]
+resolver_timeout = "5s"
+proxy_cookie_domain = [[".backend.test", "$host"], ["~^(.+)\\.internal$", "$1.example"]]
+proxy_cookie_path = [["/app/", "/"]]
+proxy_set_body = "x=$arg_x"
+proxy_bind = ["127.0.0.1"]
+proxy_limit_rate = "64k"
+proxy_cookie_flags = [["sid", "secure", "samesite=lax"], ["~^tmp", "nosecure"]]
 
 [[server.location]]
 path = "/"
@@ -307,6 +316,8 @@ proxy_buffering = false
 proxy_request_buffering = false
 proxy_buffer_size = "16k"
 proxy_intercept_errors = true
+limit_rate = "$arg_rate"
+limit_rate_after = "1m"
 
 [[server.location.location]]
 path = "/api/"
@@ -377,6 +388,7 @@ http {
         keepalive 64;
         keepalive_timeout 30s;
         keepalive_requests 500;
+        keepalive_time 30m;
         anx_health_check interval=1s uri=/health timeout=500ms fails=2 passes=3 status=200-299,304 body=^ok host=app.local scheme=https;
     }
     upstream hashed { hash $request_uri consistent; server 127.0.0.1:9010; }
@@ -388,6 +400,16 @@ http {
         proxy_next_upstream error timeout http_502 http_503 non_idempotent;
         proxy_next_upstream_tries 3;
         proxy_next_upstream_timeout 10s;
+        resolver 127.0.0.1:5353 127.0.0.2 valid=30s ipv6=off;
+        resolver_timeout 5s;
+        proxy_cookie_domain .backend.test $host;
+        proxy_cookie_domain ~^(.+)\.internal$ $1.example;
+        proxy_cookie_path /app/ /;
+        proxy_set_body x=$arg_x;
+        proxy_bind 127.0.0.1;
+        proxy_limit_rate 64k;
+        proxy_cookie_flags sid secure samesite=lax;
+        proxy_cookie_flags ~^tmp nosecure;
         location / {
             proxy_pass http://app;
             proxy_hide_header X-Powered-By;
@@ -400,6 +422,8 @@ http {
             proxy_request_buffering off;
             proxy_buffer_size 16k;
             proxy_intercept_errors on;
+            limit_rate $arg_rate;
+            limit_rate_after 1m;
             location /api/ {
                 proxy_pass http://127.0.0.1:9100/v1/;
                 proxy_set_header Host $proxy_host;

@@ -323,6 +323,26 @@ fn proxy_redirect_default_explicit_and_off() {
 }
 
 #[test]
+fn proxy_redirect_rewrites_the_url_of_refresh() {
+    let b = Backend::start(|_| {
+        Reply::ok("x\n")
+            .header("Refresh", "7; URL=http://b/two/page")
+            .header("Location", "http://b/two/page")
+    });
+    let (_s, anx) = start_proxy(
+        &upstream("b", &b),
+        "location /one/ { proxy_pass http://b/two/; }
+         location /re/ { proxy_pass http://b/two/; proxy_redirect ~*^HTTP://B/two/(.*)$ /r/$1; }",
+    );
+    let r = anx.get("/one/x");
+    // Only the URL after "url=" is rewritten (and left relative, unlike Location).
+    assert_eq!(r.header("refresh"), Some("7; URL=/one/page"));
+    assert!(r.header("location").unwrap().ends_with("/one/page"));
+    let r = anx.get("/re/x");
+    assert_eq!(r.header("refresh"), Some("7; URL=/r/page"));
+}
+
+#[test]
 fn proxy_method_and_proxy_http_version() {
     let b = Backend::echo();
     let (_s, anx) = start_proxy(
@@ -405,4 +425,62 @@ fn intercept_errors_sends_upstream_errors_to_error_page() {
     let r = anx.get("/missing");
     assert_eq!((r.status, r.text().as_str()), (404, "anx page\n"));
     assert_eq!(anx.get("/ok").text(), "fine\n");
+}
+
+#[test]
+fn repeated_single_value_fields_keep_the_first_and_repeated_lengths_fail() {
+    let b = Backend::start(|req| {
+        match req.path() {
+        "/len" => Reply::raw(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+        ),
+        _ => Reply::raw(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nExpires: foo\r\nExpires: bar\r\nX-Multi: 1\r\nX-Multi: 2\r\nContent-Length: 2\r\n\r\nok",
+        ),
+    }
+    });
+    let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
+    let r = anx.get("/fields");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header_count("expires"), 1);
+    assert_eq!(r.header("expires"), Some("foo"));
+    assert_eq!(r.header_count("x-multi"), 2, "other fields repeat as sent");
+    assert_eq!(anx.get("/len").status, 502);
+}
+
+#[test]
+fn an_intercepted_401_keeps_the_upstreams_www_authenticate() {
+    let b = Backend::start(|_| {
+        Reply::text(401, "denied\n")
+            .header("WWW-Authenticate", "Basic realm=\"a\"")
+            .header("WWW-Authenticate", "Bearer")
+            .header("X-Other", "dropped")
+    });
+    let (_s, anx) = start_proxy(
+        &upstream("b", &b),
+        "location / { proxy_pass http://b; proxy_intercept_errors on; error_page 401 /page; }
+         location = /page { return 200 'page\\n'; }",
+    );
+    let r = anx.get("/x");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.text(), "page\n");
+    assert_eq!(r.header_count("www-authenticate"), 2);
+    assert!(r.header("x-other").is_none());
+}
+
+#[test]
+fn proxy_pass_with_variables_reaches_a_unix_socket() {
+    let site = Site::new();
+    let sock = site.path().join("app.sock");
+    let b = Backend::start_unix(&sock, |req| Reply::ok(format!("unix {}\n", req.target)));
+    let (_s, anx) = start_proxy(
+        "",
+        "location / { proxy_pass http://$arg_to; }
+         location /fixed { proxy_pass http://unix:$arg_s:/other; }",
+    );
+    let r = anx.get(&format!("/x?to=unix:{}:/deep", sock.display()));
+    assert_eq!((r.status, r.text().as_str()), (200, "unix /deep\n"));
+    assert_eq!(b.last().header("host"), Some("localhost"));
+    let r = anx.get(&format!("/fixed?s={}", sock.display()));
+    assert_eq!((r.status, r.text().as_str()), (200, "unix /other\n"));
 }

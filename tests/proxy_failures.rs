@@ -272,6 +272,30 @@ fn keepalive_pool_reuses_upstream_connections() {
 }
 
 #[test]
+fn keepalive_time_retires_old_upstream_connections() {
+    let b = Backend::text("pooled\n");
+    let (_s, anx) = start_proxy(
+        &format!(
+            "    upstream b {{ server {}; keepalive 8; keepalive_time 1s; }}\n",
+            b.addr()
+        ),
+        "location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
+    );
+    assert_ok_text(&anx, "/1", "pooled\n", "first");
+    assert_ok_text(&anx, "/2", "pooled\n", "second");
+    assert_eq!(b.accepted(), 1, "a young connection is reused");
+    std::thread::sleep(Duration::from_millis(1200));
+    // Past keepalive_time the connection serves this request, then is not kept.
+    assert_ok_text(&anx, "/3", "pooled\n", "third");
+    assert_ok_text(&anx, "/4", "pooled\n", "fourth");
+    assert_eq!(
+        b.accepted(),
+        2,
+        "the old connection was retired after its request"
+    );
+}
+
+#[test]
 fn without_keepalive_each_request_gets_its_own_upstream_connection() {
     let b = Backend::text("fresh\n");
     let (_s, anx) = start_proxy(&upstream("b", &b), "location / { proxy_pass http://b; }");
@@ -508,4 +532,46 @@ fn upstream_variables_in_the_access_log_after_a_retry() {
     assert_eq!(connect[0], "-", "{line}");
     assert!(connect[1].contains('.') && connect[1].len() >= 5, "{line}");
     assert_eq!(fields[6].split(", ").count(), 2, "{line}");
+}
+
+#[test]
+fn a_404_moves_on_without_marking_the_peer_down() {
+    let missing = Backend::start(|req| {
+        if req.path() == "/ok" {
+            Reply::ok("fine\n")
+        } else {
+            Reply::text(404, "no\n")
+        }
+    });
+    let alive = Backend::text("alive\n");
+    let (_s, anx) = retry_group(
+        &missing.addr(),
+        &alive.addr(),
+        "location / { proxy_pass http://g; proxy_next_upstream http_404; }",
+    );
+    // Round robin: requests alternate; the 404s go on to the second peer.
+    for _ in 0..4 {
+        assert_eq!(anx.get("/x").status, 200);
+    }
+    // The first peer still takes its turn.
+    let texts: Vec<String> = (0..4).map(|_| anx.get("/ok").text()).collect();
+    assert!(texts.iter().any(|t| t == "fine\n"), "{texts:?}");
+}
+
+#[test]
+fn no_live_upstreams_names_the_group_in_upstream_addr() {
+    let (_s, anx) = start_proxy(
+        &format!(
+            "    upstream dead {{ server 127.0.0.1:{}; server 127.0.0.1:{}; }}\n",
+            refused_port(),
+            refused_port()
+        ),
+        "location / { proxy_pass http://dead; add_header X-Up $upstream_addr always; }",
+    );
+    let first = anx.get("/");
+    assert_eq!(first.status, 502);
+    // Both peers are now down for fail_timeout: nothing is tried, the group is named.
+    let r = anx.get("/");
+    assert_eq!(r.status, 502);
+    assert_eq!(r.header("x-up"), Some("dead"));
 }

@@ -90,6 +90,7 @@ fn builtin(name: &str) -> Option<Var> {
         "upstream_header_time" => Var::UpstreamHeaderTime,
         "upstream_bytes_received" => Var::UpstreamBytesReceived,
         "upstream_bytes_sent" => Var::UpstreamBytesSent,
+        "upstream_response_length" => Var::UpstreamResponseLength,
         _ => return None,
     })
 }
@@ -97,9 +98,16 @@ fn builtin(name: &str) -> Option<Var> {
 /// Whether `name` is a built-in variable (`set` may not redefine one).
 pub fn is_builtin(name: &str) -> bool {
     builtin(name).is_some()
-        || ["arg_", "http_", "cookie_", "sent_http_", "upstream_http_"]
-            .iter()
-            .any(|p| name.starts_with(p))
+        || [
+            "arg_",
+            "http_",
+            "cookie_",
+            "sent_http_",
+            "upstream_http_",
+            "upstream_cookie_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 impl Scope {
@@ -138,6 +146,9 @@ impl Scope {
             return Some(Var::UpstreamHttp(
                 rest.to_ascii_lowercase().replace('_', "-"),
             ));
+        }
+        if let Some(rest) = prefixed("upstream_cookie_") {
+            return Some(Var::UpstreamCookie(rest.to_string()));
         }
         if let Some(rest) = prefixed("cookie_") {
             return Some(Var::Cookie(rest.to_string()));

@@ -638,6 +638,12 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
         .collect();
     kv(out, "add_header", &list(&headers));
     kv(out, "expires", &q(&expires(&loc.expires)));
+    if let Some(t) = &loc.rate.limit_rate {
+        kv(out, "limit_rate", &q(&t.source));
+    }
+    if let Some(t) = &loc.rate.limit_rate_after {
+        kv(out, "limit_rate_after", &q(&t.source));
+    }
     kv(
         out,
         "absolute_redirect",
@@ -704,6 +710,7 @@ fn upstream_section(out: &mut String, u: &Upstream) {
     kv(out, "keepalive", &int(u.keepalive as u64));
     kv(out, "keepalive_timeout", &q(&time(u.keepalive_timeout)));
     kv(out, "keepalive_requests", &int(u.keepalive_requests));
+    kv(out, "keepalive_time", &q(&time(u.keepalive_time)));
     if let Some(h) = &u.health_check {
         let status: Vec<String> = h
             .status
@@ -828,6 +835,14 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         pass_request_headers,
         pass_request_body,
         ssl,
+        resolver,
+        resolver_timeout,
+        cookie_domains,
+        cookie_paths,
+        cookie_flags,
+        set_body,
+        bind,
+        limit_rate,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -914,9 +929,66 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         &pass_request_body.to_string(),
     );
     proxy_ssl(out, ssl);
+    if let Some(res) = resolver {
+        let mut words: Vec<String> = res.servers.iter().map(|a| q(&a.to_string())).collect();
+        if let Some(v) = res.valid {
+            words.push(q(&format!("valid={}", time(v))));
+        }
+        if !res.ipv4 {
+            words.push(q("ipv4=off"));
+        }
+        if !res.ipv6 {
+            words.push(q("ipv6=off"));
+        }
+        kv(out, "resolver", &list(&words));
+    }
+    kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
+    kv(out, "proxy_limit_rate", &int(*limit_rate));
+    if let Some(b) = bind {
+        let mut words = vec![q(&b.addr.source)];
+        if b.transparent {
+            words.push(q("transparent"));
+        }
+        kv(out, "proxy_bind", &list(&words));
+    }
+    if let Some(t) = set_body {
+        kv(out, "proxy_set_body", &q(&t.source));
+    }
+    cookie_rules(out, "proxy_cookie_domain", cookie_domains);
+    cookie_rules(out, "proxy_cookie_path", cookie_paths);
+    if !cookie_flags.is_empty() {
+        let items: Vec<String> = cookie_flags
+            .iter()
+            .map(|f| {
+                let mut words = vec![q(&cookie_match(&f.cookie))];
+                words.extend(f.flags.iter().map(|t| q(&t.source)));
+                list(&words)
+            })
+            .collect();
+        kv(out, "proxy_cookie_flags", &list(&items));
+    }
 }
 
 /// The `proxy_ssl_*` settings (files by path, never their bytes).
+/// A cookie rule's match as written (`~` / `~*` before a regex).
+fn cookie_match(m: &crate::config::model::CookieMatch) -> String {
+    match m {
+        crate::config::model::CookieMatch::Literal(t) => t.source.clone(),
+        crate::config::model::CookieMatch::Regex(p) => regex_word(p),
+    }
+}
+
+fn cookie_rules(out: &mut String, key: &str, rules: &[crate::config::model::CookieRewrite]) {
+    if rules.is_empty() {
+        return;
+    }
+    let items: Vec<String> = rules
+        .iter()
+        .map(|r| list(&[q(&cookie_match(&r.from)), q(&r.to.source)]))
+        .collect();
+    kv(out, key, &list(&items));
+}
+
 fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     let ProxySsl {
         verify,

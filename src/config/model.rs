@@ -21,8 +21,9 @@ use crate::http::mime::MimeTypes;
 pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPath};
 pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use proxy::{
-    Balance, HealthCheck, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyPass,
-    ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck, NextUpstream, Peer,
+    PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass, ProxyRedirect, ProxySettings,
+    ProxySsl, RedirectRule, Upstream,
 };
 pub use tls::{
     CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,
@@ -405,6 +406,18 @@ pub struct Location {
     pub files: FileSettings,
     /// Keep-alive, timeouts, `server_tokens` and body buffering for requests served here.
     pub http: LocationHttp,
+    /// `limit_rate` / `limit_rate_after` in effect here.
+    pub rate: RateSettings,
+}
+
+/// `limit_rate rate` and `limit_rate_after size` (nginx's core module): the response body
+/// goes to the client at most `rate` bytes a second once `after` bytes went at full speed.
+/// Both may hold variables (as nginx 1.27's complex values) and are read when the response
+/// starts; 0, empty or unset means no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RateSettings {
+    pub limit_rate: Option<Template>,
+    pub limit_rate_after: Option<Template>,
 }
 
 /// The content handler of a location: exactly one runs per request.

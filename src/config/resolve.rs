@@ -444,6 +444,7 @@ struct Inherited {
     autoindex_on: bool,
     autoindex_format: super::model::AutoindexFormat,
     proxy: ProxySettings,
+    rate: super::model::RateSettings,
 }
 
 impl Inherited {
@@ -499,6 +500,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         autoindex_on: false,
         autoindex_format: super::model::AutoindexFormat::Html,
         proxy: ProxySettings::default(),
+        rate: super::model::RateSettings::default(),
     };
     let http_level = inherit(&base, http, origin, r);
     let server_level = inherit(&http_level, &server.layers, origin, r);
@@ -551,6 +553,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         access_logs: server_level.access_logs.clone(),
         error_log: server_level.error_log.clone(),
         client_max_body_size: server_level.client_max_body_size,
+        rate: server_level.rate.clone(),
         files: server_level.file_settings(),
         http: server_level.http.clone(),
     });
@@ -706,6 +709,7 @@ fn resolve_location(
         error_log: here.error_log.clone(),
         client_max_body_size: here.client_max_body_size,
         http: here.http.clone(),
+        rate: here.rate.clone(),
     };
     if_locations(&mut rewrite, &l.rewrite, l, &location, &here, r);
     location.rewrite = rewrite;
@@ -960,6 +964,22 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     if let Some(v) = layers.absolute_redirect {
         out.redirects.absolute_redirect = v;
+    }
+    for (at, slot, name) in [
+        (&layers.limit_rate, &mut out.rate.limit_rate, "limit_rate"),
+        (
+            &layers.limit_rate_after,
+            &mut out.rate.limit_rate_after,
+            "limit_rate_after",
+        ),
+    ] {
+        let Some(at) = at else { continue };
+        // A size without variables is checked now, with nginx's words.
+        if !at.value.contains('$') && super::tree::size(&at.value).is_err() {
+            r.error(&at.origin, format!("\"{name}\" directive invalid value"));
+            continue;
+        }
+        *slot = Some(r.template(&at.origin, &at.value));
     }
     if let Some(v) = layers.port_in_redirect {
         out.redirects.port_in_redirect = v;

@@ -477,6 +477,8 @@ macro_rules! layered_block {
             add_header: Option<Vec<AddHeaderTree>>,
             expires: Option<String>,
             absolute_redirect: Option<bool>,
+            limit_rate: Option<String>,
+            limit_rate_after: Option<String>,
             port_in_redirect: Option<bool>,
             server_name_in_redirect: Option<bool>,
             access_log: Option<TomlAccessLogs>,
@@ -525,6 +527,14 @@ macro_rules! layered_block {
             client_body_temp_path: Option<TomlTempPath>,
             client_body_in_file_only: Option<String>,
             client_body_in_single_buffer: Option<bool>,
+            resolver: Option<Vec<String>>,
+            resolver_timeout: Option<Time>,
+            proxy_cookie_domain: Option<Vec<Vec<String>>>,
+            proxy_cookie_path: Option<Vec<Vec<String>>>,
+            proxy_cookie_flags: Option<Vec<Vec<String>>>,
+            proxy_set_body: Option<String>,
+            proxy_bind: Option<Vec<String>>,
+            proxy_limit_rate: Option<Size>,
         }
 
         impl $name {
@@ -597,6 +607,8 @@ macro_rules! layered_block {
                         At::new(e.split_whitespace().map(str::to_string).collect(), at.clone())
                     }),
                     absolute_redirect: self.absolute_redirect,
+                    limit_rate: self.limit_rate.as_ref().map(here),
+                    limit_rate_after: self.limit_rate_after.as_ref().map(here),
                     port_in_redirect: self.port_in_redirect,
                     server_name_in_redirect: self.server_name_in_redirect,
                     access_logs: self.access_log.as_ref().map(|l| {
@@ -653,6 +665,26 @@ macro_rules! layered_block {
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
                     ssl_session_reuse: self.proxy_ssl_session_reuse,
+                    resolver: self
+                        .resolver
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
+                    resolver_timeout: self.resolver_timeout.map(|t| t.0),
+                    cookie_domain: self.proxy_cookie_domain.as_ref().map(|v| {
+                        v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
+                    }),
+                    cookie_path: self.proxy_cookie_path.as_ref().map(|v| {
+                        v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
+                    }),
+                    set_body: self.proxy_set_body.as_ref().map(here),
+                    limit_rate: self.proxy_limit_rate.map(|s| s.0),
+                    bind: self
+                        .proxy_bind
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
+                    cookie_flags: self.proxy_cookie_flags.as_ref().map(|v| {
+                        v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
+                    }),
                 }
             }
         }
@@ -915,6 +947,7 @@ struct TomlUpstream {
     keepalive: Option<usize>,
     keepalive_timeout: Option<Time>,
     keepalive_requests: Option<u64>,
+    keepalive_time: Option<Time>,
     health_check: Option<TomlHealthCheck>,
 }
 
@@ -1279,6 +1312,7 @@ pub fn parse_tree(
                     keepalive: u.keepalive,
                     keepalive_timeout: u.keepalive_timeout.map(|t| t.0),
                     keepalive_requests: u.keepalive_requests,
+                    keepalive_time: u.keepalive_time.map(|t| t.0),
                     health_check: u
                         .health_check
                         .as_ref()

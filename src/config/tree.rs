@@ -292,6 +292,9 @@ pub struct Layers {
     pub proxy: ProxyLayer,
     /// `ssl_*` settings (http and server levels only).
     pub tls: TlsLayer,
+    /// `limit_rate` and `limit_rate_after` as written (a size, or variables).
+    pub limit_rate: Option<At<String>>,
+    pub limit_rate_after: Option<At<String>>,
 }
 
 /// The inheritable `ssl_*` settings of one block, as written (files are read, names mapped
@@ -359,6 +362,18 @@ pub struct ProxyLayer {
     pub ssl_certificate_key: Option<At<String>>,
     pub ssl_protocols: Option<At<Vec<String>>>,
     pub ssl_session_reuse: Option<bool>,
+    /// `resolver` words as written (addresses and `valid=`/`ipv4=`/`ipv6=`).
+    pub resolver: Option<At<Vec<String>>>,
+    pub resolver_timeout: Option<Duration>,
+    /// `proxy_cookie_domain`, `proxy_cookie_path`, `proxy_cookie_flags`: each directive's
+    /// words (`["off"]` alone for off).
+    pub cookie_domain: Option<Vec<At<Vec<String>>>>,
+    pub cookie_path: Option<Vec<At<Vec<String>>>>,
+    pub cookie_flags: Option<Vec<At<Vec<String>>>>,
+    pub set_body: Option<At<String>>,
+    /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
+    pub bind: Option<At<Vec<String>>>,
+    pub limit_rate: Option<u64>,
 }
 
 /// `proxy_set_header name value`.
@@ -392,6 +407,7 @@ pub struct UpstreamTree {
     pub keepalive: Option<usize>,
     pub keepalive_timeout: Option<Duration>,
     pub keepalive_requests: Option<u64>,
+    pub keepalive_time: Option<Duration>,
     pub health_check: Option<At<RawHealthCheck>>,
 }
 

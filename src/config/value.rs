@@ -106,6 +106,11 @@ pub enum Var {
     /// `$upstream_http_NAME`: a field of the upstream's response head (name lowercased,
     /// `_` read as `-`).
     UpstreamHttp(String),
+    /// `$upstream_cookie_NAME`: the value of cookie NAME in the upstream's Set-Cookie
+    /// fields (name as written, compared case-insensitively).
+    UpstreamCookie(String),
+    /// `$upstream_response_length`: body bytes received, one per attempt.
+    UpstreamResponseLength,
     /// `$1` … `$9` of the last successful regex (nginx has no `$0`).
     Capture(u8),
     /// A named capture `(?<name>…)` of the last successful regex.

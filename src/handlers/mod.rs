@@ -7,5 +7,6 @@
 //! [`Handler`]: crate::config::model::Handler
 
 pub mod proxy;
+pub mod proxy_cookie;
 pub mod static_files;
 pub mod status;

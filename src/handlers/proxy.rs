@@ -16,12 +16,17 @@ use crate::http::request::{BodyFraming, Method};
 use crate::phases::vars::Ctx;
 
 /// Where the request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An upstream group (`Config::upstreams` index).
     Group(usize),
     /// A literal address from a `proxy_pass` with variables.
     Addr(SocketAddr),
+    /// `unix:/path` from a `proxy_pass` with variables.
+    Unix(std::path::PathBuf),
+    /// A host name from a `proxy_pass` with variables, for the location's `resolver`
+    /// (lowercased, without the port).
+    Resolve { host: String, port: u16 },
 }
 
 /// Everything the exchange needs, decided before any I/O.
@@ -42,6 +47,11 @@ pub struct ProxyPlan<'c> {
     pub idempotent: bool,
     /// The client's body goes to the upstream (`proxy_pass_request_body`).
     pub send_body: bool,
+    /// `proxy_set_body` evaluated: sent instead of the client's body.
+    pub set_body: Option<Vec<u8>>,
+    /// `proxy_bind` evaluated: the local address of new upstream connections, and whether
+    /// it is transparent.
+    pub bind: Option<(SocketAddr, bool)>,
     /// The upstream request is HEAD (its answer has no body whatever its fields say).
     pub head_request: bool,
     /// The head asks the upstream to keep the connection (no `Connection: close` sent),
@@ -86,7 +96,7 @@ pub fn plan<'c>(
             )
         }
         ProxyPass::Dynamic(template) => {
-            let d = dynamic_target(ctx, template, config)?;
+            let d = dynamic_target(ctx, template, config, proxy.settings.resolver.is_some())?;
             (d.target, d.proxy_host, d.proxy_port, d.uri, d.https)
         }
     };
@@ -97,7 +107,7 @@ pub fn plan<'c>(
     let upgrade = wants_upgrade(ctx);
     let group = match target {
         Target::Group(i) => config.upstreams.get(i),
-        Target::Addr(_) => None,
+        Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. } => None,
     };
     // Keep-alive to the upstream needs HTTP/1.1 and a pool to go back to. nginx also needs
     // `proxy_set_header Connection ""` for it; anx drops its default `Connection: close`
@@ -165,6 +175,34 @@ pub fn plan<'c>(
     };
     let sent = Method::from_token(&sent_method);
     let ssl_name = https.then(|| ssl_name(ctx, settings));
+    let bind = match &settings.bind {
+        None => None,
+        Some(b) => {
+            let mut text = Vec::new();
+            ctx.eval(&b.addr, &mut text);
+            if text.is_empty() {
+                None
+            } else {
+                match local_addr(&text) {
+                    Some(a) => Some((a, b.transparent)),
+                    None => {
+                        return Err(PlanError {
+                            status: 500,
+                            message: format!(
+                                "invalid local address \"{}\"",
+                                String::from_utf8_lossy(&text)
+                            ),
+                        })
+                    }
+                }
+            }
+        }
+    };
+    let set_body = settings.set_body.as_ref().map(|t| {
+        let mut out = Vec::new();
+        ctx.eval(t, &mut out);
+        out
+    });
     Ok(ProxyPlan {
         proxy,
         target,
@@ -174,6 +212,8 @@ pub fn plan<'c>(
         idempotent: !matches!(sent, Method::Post | Method::Patch)
             && !sent_method.eq_ignore_ascii_case(b"LOCK"),
         send_body: settings.pass_request_body && method != Method::Head,
+        set_body,
+        bind,
         head_request: sent == Method::Head,
         reusable,
         ssl_name,
@@ -206,6 +246,21 @@ fn ssl_name(ctx: &mut Ctx, settings: &crate::config::model::ProxySettings) -> St
         .and_then(|n| n.strip_suffix(b"]"))
         .unwrap_or(&name);
     String::from_utf8_lossy(name).into_owned()
+}
+
+/// A `proxy_bind` address: "ip", "ip:port" or "[v6]:port" (port 0 when not given).
+pub fn local_addr(text: &[u8]) -> Option<SocketAddr> {
+    let text = std::str::from_utf8(text).ok()?;
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, 0))
 }
 
 fn push_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -339,6 +394,7 @@ fn dynamic_target(
     ctx: &mut Ctx,
     template: &Template,
     config: &Config,
+    resolver: bool,
 ) -> Result<Dynamic, PlanError> {
     let mut url = Vec::new();
     ctx.eval(template, &mut url);
@@ -358,6 +414,26 @@ fn dynamic_target(
         return Err(invalid("only http:// and https:// are supported"));
     };
     let default_port = if https { 443 } else { 80 };
+    // "unix:/path[:uri]", as nginx reads it: the socket path ends at the next ':'.
+    if rest.len() > 5 && rest[..5].eq_ignore_ascii_case(b"unix:") {
+        let path_and_uri = &rest[5..];
+        let (path, uri) = match memchr::memchr(b':', path_and_uri) {
+            Some(i) => (&path_and_uri[..i], Some(path_and_uri[i + 1..].to_vec())),
+            None => (path_and_uri, None),
+        };
+        if path.is_empty() {
+            return Err(invalid("no path in the unix socket"));
+        }
+        let path = std::path::PathBuf::from(String::from_utf8_lossy(path).into_owned());
+        return Ok(Dynamic {
+            target: Target::Unix(path),
+            // nginx's host for a unix socket.
+            proxy_host: b"localhost".to_vec(),
+            proxy_port: 0,
+            uri: uri.filter(|u| !u.is_empty()),
+            https,
+        });
+    }
     let (authority, uri) = match memchr::memchr(b'/', rest) {
         Some(i) => (&rest[..i], Some(rest[i..].to_vec())),
         None => (rest, None),
@@ -386,6 +462,24 @@ fn dynamic_target(
     });
     if let Some(addr) = literal {
         return Ok(found(Target::Addr(addr), addr.port()));
+    }
+    if resolver {
+        // "name" or "name:port"; the name is looked up by `serve::proxy` before it connects.
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) => match port.parse::<u16>() {
+                Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => (name, p),
+                _ => return Err(invalid("invalid port")),
+            },
+            None => (host.as_str(), default_port),
+        };
+        if name.is_empty() || name.starts_with('[') {
+            return Err(invalid("invalid host"));
+        }
+        let target = Target::Resolve {
+            host: name.to_string(),
+            port,
+        };
+        return Ok(found(target, port));
     }
     Err(PlanError {
         status: 502,

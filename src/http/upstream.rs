@@ -113,14 +113,28 @@ pub fn parse_response_head(
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         let value = trim_ows(h.value);
+        // As nginx: a repeat of a field that can only have one value is ignored (the first
+        // one wins), with a warning.
+        let repeated = SINGLETONS.iter().any(|s| name.eq_ignore_ascii_case(s))
+            && fields.iter().any(|(n, _): &(Range<usize>, Range<usize>)| {
+                buf[n.clone()].eq_ignore_ascii_case(name)
+            });
+        if repeated {
+            log::warn!(
+                "upstream sent duplicate header line: \"{}: {}\", ignored",
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(value)
+            );
+            continue;
+        }
         fields.push((pos(name), pos(value)));
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)
                 .ok_or(InvalidHead::Malformed("invalid Content-Length"))?;
-            // RFC 9110 §8.6 lets a recipient accept identical repeats; differing ones mean
-            // two parsers could disagree on where the body ends.
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(InvalidHead::Malformed("conflicting Content-Length"));
+            // Even identical repeats are refused, as nginx does: two parsers could
+            // disagree on where the body ends.
+            if content_length.is_some() {
+                return Err(InvalidHead::Malformed("duplicate Content-Length"));
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -248,9 +262,12 @@ const DEFAULT_HIDDEN: [&[u8]; 8] = [
     b"x-accel-charset",
 ];
 
+/// A replacement for a field's value given its name and value, or `None` to keep it.
+pub type FieldRewrite<'a> = dyn FnMut(&[u8], &[u8]) -> Option<Vec<u8>> + 'a;
+
 /// Writes the client-facing head for `head` (fields read from `buf`) into `out`.
-/// `rewrite_location` gets each `Location` and `Refresh` value and returns a replacement
-/// (`proxy_redirect`), or `None` to keep it.
+/// `rewrite` gets the name and value of each `Location`, `Refresh` and `Set-Cookie` field
+/// and returns a replacement (`proxy_redirect`, `proxy_cookie_*`), or `None` to keep it.
 ///
 /// Order: status line, Server, Date, the upstream's fields as sent (minus hop-by-hop and
 /// hidden ones), the framing field, Connection (or Upgrade + `Connection: upgrade`), then
@@ -259,16 +276,14 @@ const DEFAULT_HIDDEN: [&[u8]; 8] = [
 ///
 /// Hiding follows nginx: a name is hidden when it is in the default set or `opts.hide`, and
 /// not in `opts.pass` (so `pass` wins over both). When the upstream's own Server or Date is
-/// passed, anx does not add its own. A `Refresh` value is handed to `rewrite_location`
-/// whole (nginx rewrites only its `url=` part), so a `proxy_redirect` prefix match does not
-/// see past "5; url=". A replacement carrying CR, LF or NUL is ignored and the value kept,
+/// passed, anx does not add its own. A replacement carrying CR, LF or NUL is ignored and the value kept,
 /// since it would split the head.
 pub fn write_client_head(
     out: &mut Vec<u8>,
     head: &UpstreamHead,
     buf: &[u8],
     opts: &RelayOptions,
-    rewrite_location: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    rewrite: &mut FieldRewrite<'_>,
 ) -> ClientFraming {
     let named =
         |name: &[u8], list: &[String]| list.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
@@ -329,8 +344,9 @@ pub fn write_client_head(
         let value = &buf[v.clone()];
         let replaced = if name.eq_ignore_ascii_case(b"location")
             || name.eq_ignore_ascii_case(b"refresh")
+            || name.eq_ignore_ascii_case(b"set-cookie")
         {
-            rewrite_location(value).filter(|r| !r.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)))
+            rewrite(name, value).filter(|r| !r.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)))
         } else {
             None
         };
@@ -421,6 +437,21 @@ pub fn chunk_header(out: &mut Vec<u8>, len: usize) {
     let _ = write!(out, "{len:x}\r\n");
 }
 
+/// Fields of which nginx keeps the first and ignores repeats.
+const SINGLETONS: &[&[u8]] = &[
+    b"content-type",
+    b"date",
+    b"etag",
+    b"server",
+    b"location",
+    b"refresh",
+    b"last-modified",
+    b"expires",
+    b"x-accel-expires",
+    b"x-accel-redirect",
+    b"x-accel-limit-rate",
+];
+
 /// The last chunk and the end of an empty trailer section.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
@@ -467,7 +498,7 @@ mod tests {
     fn client_head(raw: &[u8], opts: &RelayOptions) -> (String, ClientFraming) {
         let h = head_for(raw, opts.head_request);
         let mut out = Vec::new();
-        let framing = write_client_head(&mut out, &h, raw, opts, &mut |_| None);
+        let framing = write_client_head(&mut out, &h, raw, opts, &mut |_, _| None);
         (String::from_utf8(out).unwrap(), framing)
     }
 
@@ -619,8 +650,25 @@ mod tests {
 
     #[test]
     fn content_length_rules() {
-        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n");
-        assert_eq!(h.framing, ResponseFraming::Length(7));
+        // nginx refuses even an identical repeat.
+        assert!(malformed(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n"
+        ));
+        let h =
+            head(b"HTTP/1.1 200 OK\r\nExpires: foo\r\nX-A: 1\r\nexpires: bar\r\nX-A: 2\r\n\r\n");
+        let names: Vec<&[u8]> = h
+            .fields
+            .iter()
+            .map(|(n, _)| {
+                &b"HTTP/1.1 200 OK\r\nExpires: foo\r\nX-A: 1\r\nexpires: bar\r\nX-A: 2\r\n\r\n"
+                    [n.clone()]
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [&b"Expires"[..], b"X-A", b"X-A"],
+            "a repeated Expires is ignored"
+        );
         assert!(malformed(
             b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 8\r\n\r\n"
         ));
@@ -845,7 +893,7 @@ mod tests {
         let h = head(raw);
         let mut seen = Vec::new();
         let mut out = Vec::new();
-        write_client_head(&mut out, &h, raw, &opts(), &mut |v| {
+        write_client_head(&mut out, &h, raw, &opts(), &mut |_, v| {
             seen.push(v.to_vec());
             v.starts_with(b"http://backend:8080/")
                 .then(|| [&b"https://example.com/"[..], &v[20..]].concat())
@@ -856,7 +904,7 @@ mod tests {
             text.contains("\r\nLocation: https://example.com/a\r\n"),
             "{text}"
         );
-        // The whole Refresh value goes to the callback, which sees no URL prefix here.
+        // The whole Refresh value goes to the callback (serve::proxy cuts out its URL).
         assert!(
             text.contains("\r\nRefresh: 5; url=http://backend:8080/b\r\n"),
             "{text}"
@@ -868,7 +916,7 @@ mod tests {
 
         // A replacement that would split the head is ignored.
         let mut out = Vec::new();
-        write_client_head(&mut out, &h, raw, &opts(), &mut |_| {
+        write_client_head(&mut out, &h, raw, &opts(), &mut |_, _| {
             Some(b"/x\r\nSet-Cookie: a=b".to_vec())
         });
         let text = String::from_utf8(out).unwrap();
@@ -961,7 +1009,7 @@ mod tests {
                         ..opts()
                     };
                     let mut out = Vec::new();
-                    write_client_head(&mut out, &h, buf, &o, &mut |v| Some(v.to_vec()));
+                    write_client_head(&mut out, &h, buf, &o, &mut |_, v| Some(v.to_vec()));
                     assert!(out.ends_with(b"\r\n\r\n"));
                 }
                 let _ = raw_fields(&h, buf);

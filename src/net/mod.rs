@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod listener;
+pub mod resolver;
 pub mod sendfile;
 pub mod tls;
 pub mod upstream;

@@ -83,6 +83,90 @@ impl UpstreamConn {
         }
     }
 
+    /// Connects to `addr` from the local address `local` (`proxy_bind`; port 0 lets the
+    /// kernel pick one at connect time), within `timeout`. `transparent` sets IP_TRANSPARENT
+    /// so `local` need not be an address of this host.
+    ///
+    /// glommio's connect cannot bind first, so the socket is made here with socket2 and
+    /// the non-blocking connect is waited for by polling its writability between short
+    /// sleeps; only `proxy_bind` locations take this path.
+    pub async fn connect_from(
+        addr: std::net::SocketAddr,
+        local: std::net::SocketAddr,
+        transparent: bool,
+        timeout: Duration,
+    ) -> io::Result<UpstreamConn> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        let fd = socket.as_raw_fd();
+        let set = |level: libc::c_int, name: libc::c_int| {
+            let one: libc::c_int = 1;
+            // SAFETY: setsockopt reads `one` (a c_int, its size given) on our own socket.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    std::ptr::from_ref(&one).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        };
+        if transparent {
+            if addr.is_ipv4() {
+                set(libc::SOL_IP, libc::IP_TRANSPARENT)?;
+            } else {
+                set(libc::SOL_IPV6, libc::IPV6_TRANSPARENT)?;
+            }
+        }
+        if local.port() == 0 && local.is_ipv4() {
+            // Leave the port to connect(), so many binds to one address do not run out of
+            // ports (nginx does the same).
+            let _ = set(libc::SOL_IP, libc::IP_BIND_ADDRESS_NO_PORT);
+        }
+        socket.bind(&local.into())?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                let started = std::time::Instant::now();
+                let mut pause = Duration::from_micros(100);
+                loop {
+                    let mut pfd = libc::pollfd {
+                        fd,
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: one pollfd, ours, with a zero timeout (never blocks).
+                    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+                    if n > 0 {
+                        if let Some(err) = socket.take_error()? {
+                            return Err(err);
+                        }
+                        break;
+                    }
+                    if started.elapsed() >= timeout {
+                        return Err(timed_out("connect"));
+                    }
+                    glommio::timer::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(socket);
+        // SAFETY: `fd` is a connected TCP socket just released by socket2; glommio owns it
+        // from here and closes it on drop.
+        let stream: TcpStream = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        let _ = stream.set_nodelay(true);
+        Ok(UpstreamConn::Tcp(stream))
+    }
+
     /// Runs the TLS handshake on a connected TCP stream within `timeout`, naming the
     /// server `name` (checked when the config verifies; sent in SNI when it enables SNI).
     /// The error is rustls's, for the error log; a non-TCP connection is refused.

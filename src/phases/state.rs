@@ -215,6 +215,9 @@ pub struct UpstreamVars {
     /// The last response head received, raw ("Name: value\r\n" lines), for
     /// `$upstream_http_NAME`.
     pub head_fields: Vec<u8>,
+    /// `$upstream_response_length`: body bytes received per attempt (0 for one that got
+    /// no response).
+    pub response_length: Vec<u64>,
 }
 
 impl<'c> RequestState<'c> {

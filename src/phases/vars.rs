@@ -238,7 +238,9 @@ impl<'r, 'c> Ctx<'r, 'c> {
             | Var::UpstreamHeaderTime
             | Var::UpstreamBytesReceived
             | Var::UpstreamBytesSent
-            | Var::UpstreamHttp(_) => match self.st.upstream.as_deref() {
+            | Var::UpstreamHttp(_)
+            | Var::UpstreamCookie(_)
+            | Var::UpstreamResponseLength => match self.st.upstream.as_deref() {
                 Some(u) => return upstream_var(u, v, out),
                 // No upstream exchange (yet): nginx's "not found", `-` in the log.
                 None => return false,
@@ -349,6 +351,8 @@ fn upstream_var(u: &UpstreamVars, v: &Var, out: &mut Vec<u8>) -> bool {
             true
         }
         Var::UpstreamHttp(name) => put(out, upstream_field(&u.head_fields, name)),
+        Var::UpstreamCookie(name) => put(out, upstream_cookie(&u.head_fields, name)),
+        Var::UpstreamResponseLength => join(out, &u.response_length, |out, n| num(out, *n)),
         _ => false,
     }
 }
@@ -363,6 +367,35 @@ fn upstream_field<'a>(fields: &'a [u8], name: &str) -> Option<&'a [u8]> {
         if same_header(&line[..colon], name.as_bytes()) {
             return Some(crate::http::request::trim_ows(&line[colon + 1..]));
         }
+    }
+    None
+}
+
+/// `$upstream_cookie_NAME`, read as nginx does: the first Set-Cookie field whose value
+/// starts with NAME (any case), spaces, `=`: its value after spaces up to the first `;`.
+/// Only a field's leading name=value pair counts; an empty value is "not found".
+fn upstream_cookie<'a>(fields: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    for line in fields.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        if !same_header(&line[..colon], b"set-cookie") {
+            continue;
+        }
+        let value = crate::http::request::trim_ows(&line[colon + 1..]);
+        let n = name.len();
+        if value.len() <= n || !value[..n].eq_ignore_ascii_case(name.as_bytes()) {
+            continue;
+        }
+        let rest = &value[n..];
+        let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+        let Some(rest) = rest.strip_prefix(b"=") else {
+            continue;
+        };
+        let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        return Some(&rest[..end]).filter(|v| !v.is_empty());
     }
     None
 }
@@ -476,6 +509,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn upstream_cookie_reads_like_nginx() {
+        let cookie = |set: &str| {
+            let fields = format!("Content-Type: text/plain\r\nSet-Cookie: {set}\r\n");
+            upstream_cookie(fields.as_bytes(), "tc")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(cookie("tc="), None);
+        assert_eq!(cookie("tc =   ; Domain=example.com;"), None);
+        assert_eq!(cookie("tc\t=\tcontent ;"), None);
+        assert_eq!(cookie("=tc=content"), None);
+        assert_eq!(cookie("TC = content"), Some("content".into()));
+        assert_eq!(
+            cookie("tc=con  tent; Domain=example.com"),
+            Some("con  tent".into())
+        );
+        assert_eq!(cookie("tc==;abc"), Some("=".into()));
+        assert_eq!(cookie("tc=first,tc=second"), Some("first,tc=second".into()));
+        assert_eq!(cookie("tc=first;tc=second"), Some("first".into()));
+        assert_eq!(cookie("tcx=1"), None);
+    }
+
+    #[test]
     fn args_by_name() {
         assert_eq!(arg(b"a=1&B=2&c", "b"), Some(&b"2"[..]));
         assert_eq!(arg(b"a=1&B=2&c", "c"), None);
@@ -495,6 +550,7 @@ mod tests {
             bytes_received: 1234,
             bytes_sent: 56,
             head_fields: b"Content-Type: text/html\r\nX-Cache:  HIT \r\nX-Cache: MISS\r\n".to_vec(),
+            response_length: vec![0, 23],
         };
         let get = |v: Var| {
             let mut out = Vec::new();
@@ -506,6 +562,7 @@ mod tests {
             (true, "127.0.0.1:9001, unix:/run/a.sock".into())
         );
         assert_eq!(get(Var::UpstreamStatus), (true, "502, 200".into()));
+        assert_eq!(get(Var::UpstreamResponseLength), (true, "0, 23".into()));
         assert_eq!(get(Var::UpstreamConnectTime), (true, "0.000, -".into()));
         assert_eq!(get(Var::UpstreamHeaderTime), (true, "1.235, 0.010".into()));
         assert_eq!(

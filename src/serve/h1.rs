@@ -102,6 +102,8 @@ pub(super) struct State {
     /// The next request's bytes were already read when the last one ended (`$pipe`, as
     /// nginx's `r->pipeline`: data left in the buffer after a response).
     pipelined: bool,
+    /// `limit_rate` of the response about to be written (taken by `write_response`).
+    pub(super) pace: Option<super::rate::Pace>,
 }
 
 /// Serves one connection until it closes.
@@ -124,6 +126,7 @@ pub async fn serve(conn: Connection) {
         born: Instant::now(),
         idle_timeout: Duration::ZERO,
         pipelined: false,
+        pace: None,
     };
     let stop = st.run().await;
     // The closing steps are boxed for the same reason as `handle`: they would otherwise
@@ -381,7 +384,7 @@ impl State {
                 pipeline::run(config, &selected, &req, &mut statics, now)
             }))
         };
-        let (mut response, state, proxy_plan) = match run {
+        let (mut response, mut state, proxy_plan) = match run {
             Ok(outcome) => (outcome.response, outcome.state, outcome.proxy),
             Err(_) => {
                 log::error!(
@@ -450,6 +453,18 @@ impl State {
         let head_request = head.method == Method::Head;
         let expect_continue = head.expect_continue;
         let framing = head.body;
+        self.pace = match state.location {
+            Some(loc) => {
+                let recv = Received {
+                    head: &head,
+                    buf,
+                    conn: &conn,
+                    started,
+                };
+                super::rate::for_request(config, server, recv, &mut state, &loc.rate)
+            }
+            None => None,
+        };
         self.rbuf.consume(head.len);
 
         if response.abort {
@@ -631,6 +646,8 @@ impl State {
             keep_alive,
             keepalive_header: http.keepalive_header.map(|t| t.as_secs()),
         };
+        // Taken whatever happens, so it never outlives its response.
+        let pace = self.pace.take();
         let before = self.wbuf.len();
         write_head(self.wbuf_mut(), resp, &ctx);
         let head_bytes = (self.wbuf.len() - before) as u64;
@@ -638,7 +655,10 @@ impl State {
             return Ok((head_bytes, 0));
         }
         let body_bytes = resp.body.len();
-        self.write_body(&resp.body).await?;
+        match pace {
+            Some(mut pace) => self.write_body_paced(&resp.body, &mut pace).await?,
+            None => self.write_body(&resp.body).await?,
+        }
         if self.wbuf.len() >= FLUSH_AT {
             self.flush().await?;
         }

@@ -8,6 +8,7 @@ pub mod buffers;
 pub mod generation;
 pub mod h1;
 pub mod proxy;
+pub mod rate;
 pub mod spill;
 pub mod tunnel;
 pub mod upstreams;

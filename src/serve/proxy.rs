@@ -10,6 +10,7 @@
 //! to the client goes back to the pipeline (`pipeline::after_upstream`) for its error page.
 
 use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,6 +95,8 @@ struct Answer {
     peer: Option<usize>,
     /// Requests sent on `conn` (this one included), for `keepalive_requests`.
     uses: u64,
+    /// When `conn` was opened, for `keepalive_time`.
+    opened: Instant,
     head: UpstreamHead,
     /// What was read: the head, and whatever of the body came with it.
     buf: Vec<u8>,
@@ -110,6 +113,8 @@ pub(super) async fn serve<'c>(
     mut state: RequestState<'c>,
     mut plan: Box<ProxyPlan<'c>>,
 ) -> Result<bool, Stop> {
+    // A static response's pacing never carries over to this one (its own is read in relay).
+    st.pace = None;
     let server = job.selected.server;
     let max_body = state
         .location
@@ -126,8 +131,13 @@ pub(super) async fn serve<'c>(
         match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
-            Err(Fallback::Status(status)) => {
+            Err(fallback) => {
                 body.note_vars(&mut state);
+                let first = match fallback {
+                    Fallback::Intercepted(resp) => resp,
+                    Fallback::Status(status) => Response::new(status),
+                    Fallback::Close => return Ok(false),
+                };
                 let shard = st.conn.shard.clone();
                 let generation = st.conn.generation.clone();
                 let req = Request {
@@ -149,7 +159,7 @@ pub(super) async fn serve<'c>(
                         &mut statics,
                         job.now,
                         state,
-                        Response::new(status),
+                        first,
                     )
                 };
                 state = outcome.state;
@@ -191,6 +201,9 @@ pub(super) async fn serve<'c>(
 enum Fallback {
     /// Answer with this status (through error_page).
     Status(u16),
+    /// An upstream error intercepted for error_page (`proxy_intercept_errors`), with the
+    /// fields nginx keeps from it (a 401's WWW-Authenticate).
+    Intercepted(Response),
     /// The client is gone or the response was cut: close without a word.
     Close,
 }
@@ -204,6 +217,24 @@ async fn read_body(
     max_body: u64,
 ) -> Result<ClientBody, Result<bool, Stop>> {
     let framing = job.head.body;
+    if let Some(body) = &plan.set_body {
+        // proxy_set_body: the client's body (if any) is read and dropped.
+        if framing != BodyFraming::None {
+            if job.head.expect_continue {
+                st.wbuf_mut()
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                if st.flush().await.is_err() {
+                    return Err(Ok(false));
+                }
+            }
+            let timeout = job.http.client_body_timeout;
+            match super::body::discard(st, framing, max_body, timeout).await {
+                super::body::BodyOutcome::Done => {}
+                other => return Err(body_refusal(other)),
+            }
+        }
+        return Ok(ClientBody::Buffered(Stored::Memory(Rc::new(body.clone()))));
+    }
     // nginx answers the expectation when the body is to be read, even an empty one.
     if job.head.expect_continue {
         st.wbuf_mut()
@@ -286,11 +317,37 @@ async fn exchange<'c>(
     let mut tries = 0u32;
     let group = match plan.target {
         Target::Group(i) => config.upstreams.get(i).map(|u| (i, u)),
-        Target::Addr(_) => None,
+        Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. } => None,
+    };
+    // The addresses of a proxy_pass with variables: a literal one, or what the location's
+    // `resolver` says the name is (each tried in turn, as nginx's implicit group of them).
+    let addrs: Vec<PeerAddr> = match &plan.target {
+        Target::Group(_) => Vec::new(),
+        Target::Addr(a) => vec![PeerAddr::Inet(*a)],
+        Target::Unix(p) => vec![PeerAddr::Unix(p.clone())],
+        Target::Resolve { host, port } => {
+            let Some(res) = settings.resolver.as_ref() else {
+                return Err(Fallback::Status(502));
+            };
+            match upstreams
+                .resolver
+                .resolve(res, host, settings.resolver_timeout)
+                .await
+            {
+                Ok(ips) => ips
+                    .into_iter()
+                    .map(|ip| PeerAddr::Inet(SocketAddr::new(ip, *port)))
+                    .collect(),
+                Err(e) => {
+                    log_resolve_error(st, job, host, &e);
+                    return Err(Fallback::Status(502));
+                }
+            }
+        }
     };
     // Each peer is tried at most once per request (the balancer skips tried ones); a
     // literal address has one.
-    let peer_count = group.map_or(1, |(_, u)| u.peers.len().max(1));
+    let peer_count = group.map_or(addrs.len().max(1), |(_, u)| u.peers.len().max(1));
     let tries_limit = match settings.next_upstream_tries {
         0 => u32::MAX,
         n => n,
@@ -310,23 +367,36 @@ async fn exchange<'c>(
             }
         }
         // Choose the peer.
-        let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (plan.target, group)
+        let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (&plan.target, group)
         {
-            (Target::Addr(a), _) => (None, PeerAddr::Inet(a), a.to_string()),
+            (Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. }, _) => {
+                let Some(a) = addrs.get(tries as usize % addrs.len().max(1)) else {
+                    return Err(Fallback::Status(502));
+                };
+                (None, a.clone(), a.to_string())
+            }
             (Target::Group(gi), Some((_, up))) => {
-                let Some(g) = upstreams.groups.get(gi) else {
+                let Some(g) = upstreams.groups.get(*gi) else {
                     return Err(Fallback::Status(502));
                 };
                 let key = PickKey {
                     client: job.conn.peer.ip(),
                     hash: &plan.hash_key,
                 };
-                let healthy = |p: usize| upstreams.peer_up(gi, p);
+                let healthy = |p: usize| upstreams.peer_up(*gi, p);
                 let picked = g
                     .peers
                     .borrow_mut()
                     .pick(up, key, &tried, &healthy, Instant::now());
                 let Some(p) = picked else {
+                    // nginx's "no live upstreams": the attempt is named by the group.
+                    let vars = state.upstream.get_or_insert_with(Default::default);
+                    vars.addr.push(up.name.clone().into_bytes());
+                    vars.status.push(502);
+                    vars.connect_time.push(None);
+                    vars.header_time.push(None);
+                    vars.response_time.push(Some(0.0));
+                    vars.response_length.push(0);
                     if tries == 0 {
                         log_upstream_error(
                             st,
@@ -364,6 +434,7 @@ async fn exchange<'c>(
                 vars.header_time
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 vars.response_time.push(None);
+                vars.response_length.push(0);
                 vars.bytes_received += answer.head.len as u64;
                 vars.bytes_sent += answer.sent;
                 let retry_status = settings.next_upstream.statuses.contains(status);
@@ -374,7 +445,9 @@ async fn exchange<'c>(
                     g.answered(p, status, attempt_started.elapsed());
                 }
                 if retry_status {
-                    if let Some((g, up, p)) = group_state {
+                    // As nginx: a 403 or 404 moves on without counting against the peer.
+                    let counts = !matches!(status, 403 | 404);
+                    if let Some((g, up, p)) = group_state.filter(|_| counts) {
                         if g.failed(up, p, Instant::now()) {
                             log_peer_down(up, p);
                         }
@@ -414,6 +487,7 @@ async fn exchange<'c>(
                 vars.header_time.push(None);
                 vars.response_time
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
+                vars.response_length.push(0);
                 last_failure = failure;
                 // nginx names the peer that failed, not its group.
                 log_upstream_error(st, job, plan, &peer_name, &message, action);
@@ -546,6 +620,7 @@ async fn attempt(
     }
     if let Some(idle) = pooled {
         let uses = idle.requests + 1;
+        let opened = idle.opened;
         match send_and_read(st, job, plan, body, idle.conn, max_body, true).await {
             Ok((conn, head, buf, filled, sent)) => {
                 return Ok((
@@ -553,6 +628,7 @@ async fn attempt(
                         conn,
                         peer,
                         uses,
+                        opened,
                         head,
                         buf,
                         filled,
@@ -574,7 +650,14 @@ async fn attempt(
             Err(Retry::Failed(e)) => return Err(e),
         }
     }
-    let conn = match UpstreamConn::connect(addr, settings.connect_timeout).await {
+    let connected = match (plan.bind, addr) {
+        (Some((local, transparent)), PeerAddr::Inet(a)) => {
+            let timeout = settings.connect_timeout.max(Duration::from_millis(1));
+            UpstreamConn::connect_from(*a, local, transparent, timeout).await
+        }
+        _ => UpstreamConn::connect(addr, settings.connect_timeout).await,
+    };
+    let conn = match connected {
         Ok(c) => c,
         Err(e) => {
             let failure = if e.kind() == io::ErrorKind::TimedOut {
@@ -608,6 +691,7 @@ async fn attempt(
                 conn,
                 peer,
                 uses: 1,
+                opened: started,
                 head,
                 buf,
                 filled,
@@ -1061,6 +1145,7 @@ async fn relay<'c>(
         mut conn,
         peer,
         uses,
+        opened,
         head,
         mut buf,
         mut filled,
@@ -1075,9 +1160,19 @@ async fn relay<'c>(
     // proxy_intercept_errors: the upstream's error goes to this location's error_page.
     if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
     {
+        let mut resp = Response::new(status);
+        if status == 401 {
+            for (n, v) in &head.fields {
+                if buf[n.clone()].eq_ignore_ascii_case(b"www-authenticate") {
+                    resp.extra.extend_from_slice(b"WWW-Authenticate: ");
+                    resp.extra.extend_from_slice(&buf[v.clone()]);
+                    resp.extra.extend_from_slice(b"\r\n");
+                }
+            }
+        }
         st.conn.shard.relay_buffers.give(buf);
         release(upstreams, group, peer);
-        return Err(Fallback::Status(status));
+        return Err(Fallback::Intercepted(resp));
     }
     let upgrade = plan.upgrade && status == 101;
     // add_header / expires for this status, and proxy_redirect, with the request's
@@ -1115,13 +1210,49 @@ async fn relay<'c>(
             extra: &extra.extra,
         };
         let out = st.wbuf_mut();
-        let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |v| {
+        let framing = codec::write_client_head(out, &head, &buf[..filled], &opts, &mut |n, v| {
+            if n.eq_ignore_ascii_case(b"set-cookie") {
+                return crate::handlers::proxy_cookie::rewrite_set_cookie(&mut ctx, settings, v);
+            }
+            if n.eq_ignore_ascii_case(b"refresh") {
+                // As nginx: only the URL after "url=" is rewritten, and left as it comes out.
+                let at = v.windows(4).position(|w| w.eq_ignore_ascii_case(b"url="))? + 4;
+                let url = crate::handlers::proxy::rewrite_location(&mut ctx, plan, &v[at..])?;
+                let mut out = v[..at].to_vec();
+                out.extend_from_slice(&url);
+                return Some(out);
+            }
             crate::handlers::proxy::rewrite_location(&mut ctx, plan, v)
                 .map(|path| crate::filters::location::absolute_for(&path, &ctx))
         });
         *state = ctx.st;
         framing
     };
+    // limit_rate of the location that answers, read once the upstream's head is in.
+    let mut pace = state.location.and_then(|loc| {
+        let recv = Received {
+            head: job.head,
+            buf: job.head_copy,
+            conn: job.conn,
+            started: job.started,
+        };
+        super::rate::for_request(job.config, server, recv, state, &loc.rate)
+    });
+    // proxy_limit_rate: the upstream is read no faster than this (what came with the head
+    // counts).
+    let mut upstream_pace = super::rate::Pace::new(settings.limit_rate, 0, Instant::now());
+    if let Some(p) = upstream_pace.as_mut() {
+        p.sent(filled - head.len);
+    }
+    // X-Accel-Limit-Rate from the upstream wins over limit_rate ("off" lifts it), as nginx.
+    if let Some(v) = codec::field(&head, &buf[..filled], "x-accel-limit-rate") {
+        if v.eq_ignore_ascii_case(b"off") {
+            pace = None;
+        } else if let Some(rate) = std::str::from_utf8(v).ok().and_then(|t| t.parse().ok()) {
+            let after = pace.as_ref().map_or(0, super::rate::Pace::after);
+            pace = super::rate::Pace::new(rate, after, job.started);
+        }
+    }
     let head_bytes = (st.wbuf.len() - before) as u64;
     let mut body_start = head.len;
     let mut sent_body = 0u64;
@@ -1176,12 +1307,19 @@ async fn relay<'c>(
                 }
                 // What arrived goes out before the next read (with `proxy_buffering` on or
                 // off: anx never holds a response back to fill buffers).
-                if !st.wbuf.is_empty() && st.flush().await.is_err() {
+                if !st.wbuf.is_empty() && st.flush_paced(pace.as_mut()).await.is_err() {
                     client_ok = false;
                     break;
                 }
                 body_start = 0;
-                match conn.read_within(&mut buf, settings.read_timeout).await {
+                match read_paced(
+                    &mut conn,
+                    &mut buf,
+                    settings.read_timeout,
+                    upstream_pace.as_mut(),
+                )
+                .await
+                {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         filled = n;
@@ -1208,12 +1346,19 @@ async fn relay<'c>(
                     clean = body_start + progress.consumed == filled;
                     break;
                 }
-                if st.flush().await.is_err() {
+                if st.flush_paced(pace.as_mut()).await.is_err() {
                     client_ok = false;
                     break;
                 }
                 body_start = 0;
-                match conn.read_within(&mut buf, settings.read_timeout).await {
+                match read_paced(
+                    &mut conn,
+                    &mut buf,
+                    settings.read_timeout,
+                    upstream_pace.as_mut(),
+                )
+                .await
+                {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         filled = n;
@@ -1228,12 +1373,19 @@ async fn relay<'c>(
                 let chunked_out = client_framing == ClientFraming::Chunked;
                 sent_body += push_body(st.wbuf_mut(), data, chunked_out);
             }
-            if st.flush().await.is_err() {
+            if st.flush_paced(pace.as_mut()).await.is_err() {
                 client_ok = false;
                 break;
             }
             body_start = 0;
-            match conn.read_within(&mut buf, settings.read_timeout).await {
+            match read_paced(
+                &mut conn,
+                &mut buf,
+                settings.read_timeout,
+                upstream_pace.as_mut(),
+            )
+            .await
+            {
                 Ok(0) => {
                     if client_framing == ClientFraming::Chunked {
                         st.wbuf_mut().extend_from_slice(LAST_CHUNK);
@@ -1253,6 +1405,9 @@ async fn relay<'c>(
     if let Some(vars) = state.upstream.as_mut() {
         if let Some(t) = vars.response_time.last_mut() {
             *t = Some(attempt_started.elapsed().as_secs_f64());
+        }
+        if let Some(n) = vars.response_length.last_mut() {
+            *n = received;
         }
         vars.bytes_received += received;
     }
@@ -1275,13 +1430,16 @@ async fn relay<'c>(
     if let (Some((gi, up)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
             g.release(p);
-            if reusable && uses < up.keepalive_requests && up.keepalive > 0 {
-                g.pool.borrow_mut().put(p, conn, uses, Instant::now());
+            let young = opened.elapsed() < up.keepalive_time;
+            if reusable && young && uses < up.keepalive_requests && up.keepalive > 0 {
+                g.pool
+                    .borrow_mut()
+                    .put(p, conn, uses, opened, Instant::now());
             }
         }
     }
     let flushed = if client_ok {
-        st.flush().await.is_ok()
+        st.flush_paced(pace.as_mut()).await.is_ok()
     } else {
         false
     };
@@ -1297,6 +1455,26 @@ async fn relay<'c>(
 
 /// Appends body bytes for the client, as one chunk when the client framing is chunked;
 /// returns the body bytes counted for `$body_bytes_sent`.
+/// One read from the upstream, after waiting for `pace` (`proxy_limit_rate`) when given.
+async fn read_paced(
+    conn: &mut UpstreamConn,
+    buf: &mut [u8],
+    timeout: Duration,
+    pace: Option<&mut super::rate::Pace>,
+) -> io::Result<usize> {
+    let Some(pace) = pace else {
+        return conn.read_within(buf, timeout).await;
+    };
+    let wait = pace.wait(Instant::now());
+    if !wait.is_zero() {
+        glommio::timer::sleep(wait).await;
+    }
+    let want = pace.slice().min(buf.len());
+    let n = conn.read_within(&mut buf[..want], timeout).await?;
+    pace.sent(n);
+    Ok(n)
+}
+
 fn push_body(wbuf: &mut Vec<u8>, data: &[u8], chunked: bool) -> u64 {
     if chunked {
         chunk_header(wbuf, data.len());
@@ -1349,6 +1527,30 @@ fn log_request<'c>(
         state,
         response,
         &sent,
+    );
+}
+
+/// nginx's error-log line for a `proxy_pass` host the resolver could not find.
+fn log_resolve_error(
+    st: &State,
+    job: &Job<'_, '_>,
+    host: &str,
+    e: &crate::net::resolver::ResolveError,
+) {
+    let recv = Received {
+        head: job.head,
+        buf: job.head_copy,
+        conn: job.conn,
+        started: job.started,
+    };
+    log::error!(
+        "*{} {} could not be resolved ({}), client: {}, server: {}, request: \"{}\"",
+        st.conn.id,
+        host,
+        e,
+        job.conn.peer.ip(),
+        job.selected.server.primary_name,
+        String::from_utf8_lossy(recv.request_line()),
     );
 }
 

@@ -90,6 +90,9 @@ pub struct ShardUpstreams {
     /// state belongs to outlives it and never moves its locations, so the address names one
     /// location for the whole generation.
     tls: RefCell<HashMap<usize, Arc<rustls::ClientConfig>>>,
+    /// `resolver` answers cached on this shard for this generation (a reload resolves
+    /// again, as nginx's new workers do).
+    pub resolver: crate::net::resolver::ShardResolver,
 }
 
 impl ShardUpstreams {
@@ -125,6 +128,7 @@ impl ShardUpstreams {
                 .collect(),
             health,
             tls: RefCell::new(HashMap::new()),
+            resolver: crate::net::resolver::ShardResolver::default(),
         }
     }
 

@@ -741,6 +741,7 @@ mod tests {
             keepalive: 0,
             keepalive_timeout: UPSTREAM_KEEPALIVE_TIMEOUT,
             keepalive_requests: UPSTREAM_KEEPALIVE_REQUESTS,
+            keepalive_time: crate::config::model::proxy::UPSTREAM_KEEPALIVE_TIME,
             health_check: None,
             implicit: false,
         }

@@ -6,6 +6,7 @@
 //! except the health prober, which runs on its own thread off the shards.
 
 pub mod balance;
+pub mod dns;
 pub mod health;
 pub mod pool;
 mod probe_conn;

@@ -14,6 +14,8 @@ pub struct Idle<C> {
     /// Requests already sent on it.
     pub requests: u64,
     pub since: Instant,
+    /// When the connection was opened (`keepalive_time` counts from here).
+    pub opened: Instant,
 }
 
 /// The idle connections of one upstream group on one shard.
@@ -47,7 +49,7 @@ impl<C> Pool<C> {
 
     /// Keeps `conn` for reuse; when full, the least recently used one is closed (nginx's
     /// behaviour: the cache keeps the newest).
-    pub fn put(&mut self, peer: usize, conn: C, requests: u64, now: Instant) {
+    pub fn put(&mut self, peer: usize, conn: C, requests: u64, opened: Instant, now: Instant) {
         if self.capacity == 0 {
             return;
         }
@@ -60,6 +62,7 @@ impl<C> Pool<C> {
                 conn,
                 requests,
                 since: now,
+                opened,
             },
         ));
     }
@@ -88,9 +91,9 @@ mod tests {
     fn newest_first_and_bounded() {
         let t0 = Instant::now();
         let mut pool = Pool::new(2, Duration::from_secs(60));
-        pool.put(0, "a", 1, t0);
-        pool.put(0, "b", 1, t0);
-        pool.put(1, "c", 1, t0);
+        pool.put(0, "a", 1, t0, t0);
+        pool.put(0, "b", 1, t0, t0);
+        pool.put(1, "c", 1, t0, t0);
         assert_eq!(pool.len(), 2, "the oldest was closed");
         assert_eq!(pool.take(0, t0).map(|c| c.conn), Some("b"));
         assert!(pool.take(0, t0).is_none());
@@ -101,7 +104,7 @@ mod tests {
     fn expired_connections_are_not_reused() {
         let t0 = Instant::now();
         let mut pool = Pool::new(4, Duration::from_secs(1));
-        pool.put(0, "a", 3, t0);
+        pool.put(0, "a", 3, t0, t0);
         assert!(pool.take(0, t0 + Duration::from_secs(2)).is_none());
         assert!(pool.is_empty());
     }
@@ -109,7 +112,7 @@ mod tests {
     #[test]
     fn zero_capacity_keeps_nothing() {
         let mut pool = Pool::new(0, Duration::from_secs(1));
-        pool.put(0, "a", 1, Instant::now());
+        pool.put(0, "a", 1, Instant::now(), Instant::now());
         assert!(pool.is_empty());
     }
 }

@@ -31,6 +31,9 @@ pub struct Upstream {
     /// `keepalive_requests` (upstream context): requests on one upstream connection before it
     /// is closed. Default 1000.
     pub keepalive_requests: u64,
+    /// `keepalive_time` (upstream context): an upstream connection older than this is not
+    /// kept for reuse after its current request. Default 1h.
+    pub keepalive_time: Duration,
     /// anx's active health check (`health_check` in nginx Plus; `anx_health_check` here).
     pub health_check: Option<HealthCheck>,
     /// True for the group a `proxy_pass http://host:port` creates itself.
@@ -41,6 +44,8 @@ pub struct Upstream {
 pub const UPSTREAM_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default upstream `keepalive_requests`.
 pub const UPSTREAM_KEEPALIVE_REQUESTS: u64 = 1000;
+/// Default upstream `keepalive_time`.
+pub const UPSTREAM_KEEPALIVE_TIME: Duration = Duration::from_secs(3600);
 
 /// One `server addr [weight=] [max_fails=] [fail_timeout=] [backup] [down] [max_conns=]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +242,85 @@ pub struct ProxySettings {
     pub pass_request_body: bool,
     /// The `proxy_ssl_*` settings, used when the proxy_pass URL is `https://`.
     pub ssl: ProxySsl,
+    /// `resolver` (http, server, location; inherited): the name servers a `proxy_pass` with
+    /// variables asks for a host that names no upstream group. `None`: such a request
+    /// fails with 502 ("no resolver defined"), as nginx.
+    pub resolver: Option<DnsResolver>,
+    /// `resolver_timeout` (default 30s): how long one name may take to resolve → 502.
+    pub resolver_timeout: Duration,
+    /// `proxy_cookie_domain` rules, tried in order on each Set-Cookie's Domain attribute
+    /// (empty: `off`, the default).
+    pub cookie_domains: Vec<CookieRewrite>,
+    /// `proxy_cookie_path` rules, on the Path attribute.
+    pub cookie_paths: Vec<CookieRewrite>,
+    /// `proxy_cookie_flags` rules: the first whose cookie matches a Set-Cookie's name edits
+    /// its Secure / HttpOnly / SameSite attributes.
+    pub cookie_flags: Vec<CookieFlags>,
+    /// `proxy_set_body`: the upstream request's body instead of the client's (which is
+    /// read and dropped).
+    pub set_body: Option<Template>,
+    /// `proxy_bind`: the local address of upstream connections (`None`: `off`, the kernel
+    /// chooses).
+    pub bind: Option<ProxyBind>,
+    /// `proxy_limit_rate` (bytes a second; 0, the default, is no limit): how fast the
+    /// response is read from the upstream, per request.
+    pub limit_rate: u64,
 }
+
+/// `proxy_bind address [transparent]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyBind {
+    /// "ip" or "ip:port" (IPv6 in brackets), possibly from variables; empty at run time
+    /// means no bind.
+    pub addr: Template,
+    /// `transparent`: IP_TRANSPARENT, so the address need not be local (needs
+    /// CAP_NET_ADMIN, and routing that brings the answers back).
+    pub transparent: bool,
+}
+
+/// One `proxy_cookie_domain from to` / `proxy_cookie_path from to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieRewrite {
+    pub from: CookieMatch,
+    /// The replacement (for a domain, without a leading dot, as nginx stores it).
+    pub to: Template,
+}
+
+/// What a cookie rule matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieMatch {
+    /// A domain (without its leading dot; any case), a path prefix (exact case) or a cookie
+    /// name (any case), with variables.
+    Literal(Template),
+    /// `~regex` (`~*` caseless for paths; domains and cookie names always caseless): the
+    /// whole value is replaced, captures allowed.
+    Regex(Pattern),
+}
+
+/// One `proxy_cookie_flags cookie flag ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieFlags {
+    pub cookie: CookieMatch,
+    /// `secure`, `nosecure`, `httponly`, `nohttponly`, `samesite=strict|lax|none`,
+    /// `nosamesite`, possibly from variables (checked per request, as nginx).
+    pub flags: Vec<Template>,
+}
+
+/// `resolver address ... [valid=time] [ipv4=on|off] [ipv6=on|off]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DnsResolver {
+    /// The name servers, tried in turn (port 53 unless written).
+    pub servers: Vec<SocketAddr>,
+    /// `valid=`: how long an answer is cached, instead of its records' TTL.
+    pub valid: Option<Duration>,
+    /// `ipv4=` (default on): ask for A records.
+    pub ipv4: bool,
+    /// `ipv6=` (default on): ask for AAAA records.
+    pub ipv6: bool,
+}
+
+/// Default `resolver_timeout`.
+pub const DEFAULT_RESOLVER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `proxy_ssl_*` directives of one location: how anx speaks TLS to an `https://`
 /// upstream.
@@ -310,6 +393,14 @@ impl Default for ProxySettings {
             pass_request_headers: true,
             pass_request_body: true,
             ssl: ProxySsl::default(),
+            resolver: None,
+            resolver_timeout: DEFAULT_RESOLVER_TIMEOUT,
+            cookie_domains: Vec::new(),
+            cookie_paths: Vec::new(),
+            cookie_flags: Vec::new(),
+            set_body: None,
+            bind: None,
+            limit_rate: 0,
         }
     }
 }

@@ -213,6 +213,7 @@ const SPECS: &[Spec] = &[
     simple("keepalive", UPS, 1, 1),
     simple("keepalive_timeout", UPS, 1, 1),
     simple("keepalive_requests", UPS, 1, 1),
+    simple("keepalive_time", UPS, 1, 1),
     simple("least_conn", UPS, 0, 0),
     simple("ip_hash", UPS, 0, 0),
     simple("hash", UPS, 1, 2),
@@ -254,6 +255,19 @@ const SPECS: &[Spec] = &[
     simple("proxy_ssl_certificate_key", HSL, 1, 1),
     simple("proxy_ssl_protocols", HSL, 1, ANY),
     simple("proxy_ssl_session_reuse", HSL, 1, 1),
+    // The name servers of a proxy_pass with variables (ProxyLayer).
+    simple("resolver", HSL, 1, ANY),
+    simple("proxy_cookie_domain", HSL, 1, 2),
+    simple("proxy_set_body", HSL, 1, 1),
+    // The rate of response bodies (Layers; nginx also allows them in `if` in a location,
+    // which anx does not apply there yet).
+    simple("limit_rate", HSL, 1, 1),
+    simple("limit_rate_after", HSL, 1, 1),
+    simple("proxy_bind", HSL, 1, 2),
+    simple("proxy_limit_rate", HSL, 1, 1),
+    simple("proxy_cookie_path", HSL, 1, 2),
+    simple("proxy_cookie_flags", HSL, 1, ANY),
+    simple("resolver_timeout", HSL, 1, 1),
     // https (TlsLayer): http and server levels, as nginx
     simple("ssl_certificate", HTTP | SRV, 1, 1),
     simple("ssl_certificate_key", HTTP | SRV, 1, 1),

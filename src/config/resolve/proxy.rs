@@ -9,10 +9,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{compile, is_token_byte, Resolver};
-use crate::config::model::proxy::{UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIMEOUT};
+use crate::config::model::proxy::{
+    UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIME, UPSTREAM_KEEPALIVE_TIMEOUT,
+};
 use crate::config::model::{
-    Balance, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy,
-    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, DnsResolver, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls,
+    Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -170,6 +172,7 @@ pub(super) fn resolve_upstreams(tree: &ConfigTree, r: &mut Resolver) {
             keepalive: u.keepalive.unwrap_or(0),
             keepalive_timeout: u.keepalive_timeout.unwrap_or(UPSTREAM_KEEPALIVE_TIMEOUT),
             keepalive_requests: u.keepalive_requests.unwrap_or(UPSTREAM_KEEPALIVE_REQUESTS),
+            keepalive_time: u.keepalive_time.unwrap_or(UPSTREAM_KEEPALIVE_TIME),
             health_check,
             implicit: false,
         });
@@ -536,6 +539,7 @@ fn implicit_group(r: &mut Resolver, name: &str, addrs: Vec<PeerAddr>) -> usize {
         keepalive: 0,
         keepalive_timeout: UPSTREAM_KEEPALIVE_TIMEOUT,
         keepalive_requests: UPSTREAM_KEEPALIVE_REQUESTS,
+        keepalive_time: UPSTREAM_KEEPALIVE_TIME,
         health_check: None,
         implicit: true,
     });
@@ -663,10 +667,10 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
         out.request_buffering = v;
     }
     if let Some(size) = &p.buffer_size {
+        // nginx takes any size: a response head that does not fit is "too big" (502).
         match usize::try_from(size.value) {
-            Ok(n) if n >= 1024 => out.buffer_size = n,
-            // Smaller than any real response head with a few fields: a typo, not a limit.
-            _ => r.error(&size.origin, "proxy_buffer_size must be at least 1k"),
+            Ok(n) => out.buffer_size = n,
+            Err(_) => r.error(&size.origin, "proxy_buffer_size is too large"),
         }
     }
     if let Some(v) = p.intercept_errors {
@@ -679,6 +683,283 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
         out.pass_request_body = v;
     }
     inherit_ssl(&mut out.ssl, p, r);
+    if let Some(words) = &p.resolver {
+        out.resolver = dns_resolver(&words.value, &words.origin, r);
+    }
+    if let Some(t) = p.resolver_timeout {
+        out.resolver_timeout = t;
+    }
+    if let Some(list) = &p.cookie_domain {
+        out.cookie_domains = cookie_rewrites(list, "proxy_cookie_domain", r);
+    }
+    if let Some(list) = &p.cookie_path {
+        out.cookie_paths = cookie_rewrites(list, "proxy_cookie_path", r);
+    }
+    if let Some(list) = &p.cookie_flags {
+        out.cookie_flags = cookie_flags(list, r);
+    }
+    if let Some(n) = p.limit_rate {
+        out.limit_rate = n;
+    }
+    if let Some(words) = &p.bind {
+        out.bind = proxy_bind(&words.value, &words.origin, r);
+    }
+    if let Some(body) = &p.set_body {
+        out.set_body = Some(r.template(&body.origin, &body.value));
+    }
+}
+
+/// `proxy_bind off | address [transparent]`; an address without variables is checked now.
+fn proxy_bind(
+    words: &[String],
+    at: &Origin,
+    r: &mut Resolver,
+) -> Option<crate::config::model::ProxyBind> {
+    let addr = words.first()?;
+    if words.len() == 1 && addr == "off" {
+        return None;
+    }
+    let transparent = match words.get(1).map(String::as_str) {
+        None => false,
+        Some("transparent") => true,
+        Some(other) => {
+            r.error(at, format!("invalid parameter \"{other}\""));
+            return None;
+        }
+    };
+    if !addr.contains('$') && crate::handlers::proxy::local_addr(addr.as_bytes()).is_none() {
+        r.error(at, format!("invalid address \"{addr}\""));
+        return None;
+    }
+    Some(crate::config::model::ProxyBind {
+        addr: r.template(at, addr),
+        transparent,
+    })
+}
+
+/// `off` stands alone at its level (nginx: with any rule it is a duplicate); `Some(())`
+/// when the list is a plain `off`.
+fn cookie_off(list: &[At<Vec<String>>], directive: &str, r: &mut Resolver) -> Option<bool> {
+    let off = list
+        .iter()
+        .position(|w| w.value.len() == 1 && w.value[0] == "off");
+    for w in list {
+        if w.value.len() == 1 && w.value[0] != "off" {
+            r.error(&w.origin, format!("invalid parameter \"{}\"", w.value[0]));
+            return None;
+        }
+    }
+    match off {
+        Some(_) if list.len() > 1 => {
+            r.error(
+                &list[1].origin,
+                format!("\"{directive}\" directive is duplicate"),
+            );
+            None
+        }
+        Some(_) => Some(true),
+        None => Some(false),
+    }
+}
+
+/// `proxy_cookie_domain` / `proxy_cookie_path` rules, with nginx's readings: a domain's
+/// leading dot is dropped from both sides and its regex is caseless; a path's `~*` is.
+fn cookie_rewrites(
+    list: &[At<Vec<String>>],
+    directive: &str,
+    r: &mut Resolver,
+) -> Vec<crate::config::model::CookieRewrite> {
+    use crate::config::model::{CookieMatch, CookieRewrite};
+    if cookie_off(list, directive, r) != Some(false) {
+        return Vec::new();
+    }
+    let domain = directive == "proxy_cookie_domain";
+    let mut out = Vec::new();
+    for w in list {
+        let (from, to) = (&w.value[0], &w.value[1]);
+        let from = if let Some(re) = from.strip_prefix('~') {
+            // Domain regexes are caseless in nginx; `~*` (what `anx -T` writes) says so too.
+            let (re, caseless) = match re.strip_prefix('*') {
+                Some(rest) => (rest, true),
+                None => (re, domain),
+            };
+            match compile::pattern(re, caseless) {
+                Ok(p) => CookieMatch::Regex(p),
+                Err(msg) => {
+                    r.error(&w.origin, msg);
+                    continue;
+                }
+            }
+        } else if domain {
+            let from = from.strip_prefix('.').unwrap_or(from);
+            CookieMatch::Literal(r.template(&w.origin, from))
+        } else {
+            CookieMatch::Literal(r.template(&w.origin, from))
+        };
+        let to = match (&from, domain) {
+            (CookieMatch::Literal(_), true) => to.strip_prefix('.').unwrap_or(to),
+            _ => to.as_str(),
+        };
+        let to = r.template(&w.origin, to);
+        out.push(CookieRewrite { from, to });
+    }
+    out
+}
+
+/// `proxy_cookie_flags` rules; a flag without variables is checked now.
+fn cookie_flags(
+    list: &[At<Vec<String>>],
+    r: &mut Resolver,
+) -> Vec<crate::config::model::CookieFlags> {
+    use crate::config::model::{CookieFlags, CookieMatch};
+    if cookie_off(list, "proxy_cookie_flags", r) != Some(false) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for w in list {
+        // Always caseless; `~*` is accepted as the same (what `anx -T` writes).
+        let regex = w.value[0]
+            .strip_prefix('~')
+            .map(|re| re.strip_prefix('*').unwrap_or(re));
+        let cookie = match regex {
+            Some(re) => match compile::pattern(re, true) {
+                Ok(p) => CookieMatch::Regex(p),
+                Err(msg) => {
+                    r.error(&w.origin, msg);
+                    continue;
+                }
+            },
+            None => CookieMatch::Literal(r.template(&w.origin, &w.value[0])),
+        };
+        let mut flags = Vec::new();
+        for flag in &w.value[1..] {
+            if !flag.contains('$') && !crate::handlers::proxy_cookie::is_flag(flag) {
+                r.error(&w.origin, format!("invalid parameter \"{flag}\""));
+                continue;
+            }
+            flags.push(r.template(&w.origin, flag));
+        }
+        out.push(CookieFlags { cookie, flags });
+    }
+    out
+}
+
+/// `resolver address ... [valid=time] [ipv4=on|off] [ipv6=on|off]`, in nginx's words. An
+/// address is an IP literal or a name (resolved now, by the system, as nginx does), with
+/// an optional port (53 by default); IPv6 literals go in brackets.
+fn dns_resolver(words: &[String], at: &Origin, r: &mut Resolver) -> Option<DnsResolver> {
+    let mut out = DnsResolver {
+        servers: Vec::new(),
+        valid: None,
+        ipv4: true,
+        ipv6: true,
+    };
+    let mut ok = true;
+    for word in words {
+        let switch = |value: &str| match value {
+            "on" => Some(true),
+            "off" => Some(false),
+            _ => None,
+        };
+        if let Some(v) = word.strip_prefix("valid=") {
+            match crate::config::tree::time(v) {
+                Ok(t) => out.valid = Some(t),
+                Err(_) => {
+                    r.error(at, format!("invalid parameter: {word}"));
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if let Some(v) = word.strip_prefix("ipv4=") {
+            match switch(v) {
+                Some(on) => out.ipv4 = on,
+                None => {
+                    r.error(at, format!("invalid parameter: {word}"));
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if let Some(v) = word.strip_prefix("ipv6=") {
+            match switch(v) {
+                Some(on) => out.ipv6 = on,
+                None => {
+                    r.error(at, format!("invalid parameter: {word}"));
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if word.starts_with("status_zone=") {
+            r.error(
+                at,
+                "the \"status_zone\" parameter of \"resolver\" is not supported by anx",
+            );
+            ok = false;
+            continue;
+        }
+        match name_server(word) {
+            Ok(addrs) => out.servers.extend(addrs),
+            Err(msg) => {
+                r.error(at, format!("{msg} in resolver \"{word}\""));
+                ok = false;
+            }
+        }
+    }
+    if !out.ipv4 && !out.ipv6 {
+        r.error(at, "\"ipv4\" and \"ipv6\" cannot both be \"off\"");
+        ok = false;
+    }
+    if out.servers.is_empty() && ok {
+        r.error(at, "invalid number of arguments in \"resolver\" directive");
+        ok = false;
+    }
+    ok.then_some(out)
+}
+
+/// One name server address of `resolver`: its socket addresses.
+fn name_server(word: &str) -> Result<Vec<SocketAddr>, String> {
+    let (host, port) = if let Some(rest) = word.strip_prefix('[') {
+        let Some((v6, tail)) = rest.split_once(']') else {
+            return Err("invalid host".to_string());
+        };
+        let port = match tail.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if tail.is_empty() => None,
+            None => return Err("invalid host".to_string()),
+        };
+        (v6, port)
+    } else {
+        match word.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (word, None),
+        }
+    };
+    let port = match port {
+        None => 53,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err("invalid port".to_string()),
+        },
+    };
+    if host.is_empty() {
+        return Err("no host".to_string());
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err("host not found".to_string())
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(_) => Err("host not found".to_string()),
+    }
 }
 
 /// The `proxy_ssl_*` part of [`inherit`]: files are read here, at load time, so a missing
@@ -1359,7 +1640,11 @@ mod tests {
             ("proxy_hide_header \"\";", "invalid header name \"\""),
             ("proxy_set_header X $nope;", "unknown \"nope\" variable"),
             ("proxy_read_timeout 5x;", "\"proxy_read_timeout\" directive: expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found \"5x\""),
-            ("proxy_buffer_size 100;", "proxy_buffer_size must be at least 1k"),
+            ("resolver 127.0.0.1 valid=soon;", "invalid parameter: valid=soon"),
+            ("resolver 127.0.0.1 ipv6=no;", "invalid parameter: ipv6=no"),
+            ("resolver [::1;", "invalid host in resolver \"[::1\""),
+            ("resolver 127.0.0.1 ipv4=off ipv6=off;", "\"ipv4\" and \"ipv6\" cannot both be \"off\""),
+            ("resolver_timeout 5x;", "\"resolver_timeout\" directive: expected a time such as \"75s\", \"500ms\" or \"1h 30m\", found \"5x\""),
             ("proxy_buffering maybe;", "invalid value \"maybe\" in \"proxy_buffering\" directive, it must be \"on\" or \"off\""),
             ("proxy_connect_timeout 1s; proxy_connect_timeout 2s;", "\"proxy_connect_timeout\" directive is duplicate"),
             ("proxy_cache c;", "\"proxy_cache\" directive is not supported by anx yet (ngx_http_upstream_cache: proxy caching is planned)"),

@@ -213,6 +213,12 @@ impl Walker {
                 Some(At::new(words(d), w.origin(d)))
             }),
             "absolute_redirect" => self.once(d, &mut layers.absolute_redirect, |w| w.flag(d)),
+            "limit_rate" => self.once(d, &mut layers.limit_rate, |w| {
+                Some(At::new(arg(d, 0).to_string(), w.origin(d)))
+            }),
+            "limit_rate_after" => self.once(d, &mut layers.limit_rate_after, |w| {
+                Some(At::new(arg(d, 0).to_string(), w.origin(d)))
+            }),
             "port_in_redirect" => self.once(d, &mut layers.port_in_redirect, |w| w.flag(d)),
             "server_name_in_redirect" => {
                 self.once(d, &mut layers.server_name_in_redirect, |w| w.flag(d))
@@ -362,7 +368,9 @@ impl Walker {
                 }
             }),
             "merge_slashes" => self.once(d, &mut conn.merge_slashes, |w| w.flag(d)),
-            name if name.starts_with("proxy_") => self.proxy_setting(d, &mut layers.proxy),
+            name if name.starts_with("proxy_") || name.starts_with("resolver") => {
+                self.proxy_setting(d, &mut layers.proxy)
+            }
             name if name.starts_with("ssl_") => self.tls_setting(d, &mut layers.tls),
             _ => self.unhandled(d),
         }

@@ -58,6 +58,9 @@ impl Walker {
                 "keepalive_requests" => self.once(inner, &mut up.keepalive_requests, |w| {
                     w.number(inner, arg(inner, 0))
                 }),
+                "keepalive_time" => self.once(inner, &mut up.keepalive_time, |w| {
+                    w.time(inner, arg(inner, 0))
+                }),
                 "least_conn" | "ip_hash" | "hash" | "random" => {
                     if let Some(balance) = self.balance(inner) {
                         if up.balance.is_some() {
@@ -293,6 +296,24 @@ impl Walker {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
             "proxy_ssl_session_reuse" => self.once(d, &mut p.ssl_session_reuse, |w| w.flag(d)),
+            "proxy_cookie_domain" | "proxy_cookie_path" | "proxy_cookie_flags" => {
+                let list = match d.name.as_str() {
+                    "proxy_cookie_domain" => &mut p.cookie_domain,
+                    "proxy_cookie_path" => &mut p.cookie_path,
+                    _ => &mut p.cookie_flags,
+                };
+                let words = At::new(super::words(d), self.origin(d));
+                list.get_or_insert_with(Vec::new).push(words);
+            }
+            "proxy_bind" => self.once(d, &mut p.bind, |w| {
+                Some(At::new(super::words(d), w.origin(d)))
+            }),
+            "proxy_limit_rate" => self.once(d, &mut p.limit_rate, |w| w.size(d, arg(d, 0))),
+            "proxy_set_body" => self.once(d, &mut p.set_body, |w| Some(here(w, arg(d, 0)))),
+            "resolver" => self.once(d, &mut p.resolver, |w| {
+                Some(At::new(super::words(d), w.origin(d)))
+            }),
+            "resolver_timeout" => self.once(d, &mut p.resolver_timeout, |w| w.time(d, arg(d, 0))),
             _ => self.unhandled(d),
         }
     }

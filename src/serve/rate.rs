@@ -1,0 +1,203 @@
+//! `limit_rate` / `limit_rate_after`: pacing of a response body on its way to the client,
+//! on the connection task.
+//!
+//! `serve::h1` (static files, error pages, `return`) and `serve::proxy` (relayed bodies)
+//! read the location's settings when a response starts ([`for_request`]) and write the
+//! body through [`State::paced_write`], which sleeps between slices so that the body
+//! never runs ahead of nginx's allowance: `rate × (seconds since the request started + 1)
+//! + limit_rate_after` bytes.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use futures_lite::AsyncWriteExt;
+
+use super::h1::State;
+use crate::config::model::{Config, RateSettings, Server};
+use crate::http::response::Body;
+use crate::phases::state::{Received, RequestState};
+use crate::phases::vars::Ctx;
+
+/// The pacing of one response body.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    /// Bytes a second.
+    rate: u64,
+    /// Bytes sent at full speed first.
+    after: u64,
+    /// When the request started (nginx counts from there).
+    start: Instant,
+    /// Body bytes written so far.
+    sent: u64,
+}
+
+impl Pace {
+    /// `None` for rate 0 (no limit).
+    pub fn new(rate: u64, after: u64, start: Instant) -> Option<Pace> {
+        (rate > 0).then_some(Pace {
+            rate,
+            after,
+            start,
+            sent: 0,
+        })
+    }
+
+    /// How long to wait at `now` before more may go (nginx's allowance, with its second of
+    /// slack).
+    pub fn wait(&self, now: Instant) -> Duration {
+        let limited = self.sent.saturating_sub(self.after);
+        let due = Duration::from_secs_f64(limited as f64 / self.rate as f64);
+        let elapsed = now.saturating_duration_since(self.start) + Duration::from_secs(1);
+        due.saturating_sub(elapsed)
+    }
+
+    /// At most this much in one write: an eighth of a second's worth (at least 1 byte), so
+    /// a write never overshoots the allowance by much.
+    pub fn slice(&self) -> usize {
+        usize::try_from(self.rate / 8).unwrap_or(usize::MAX).max(1)
+    }
+
+    /// `limit_rate_after`.
+    pub fn after(&self) -> u64 {
+        self.after
+    }
+
+    pub fn sent(&mut self, n: usize) {
+        self.sent += n as u64;
+    }
+}
+
+/// A size from `limit_rate` (`12k`, `1m`, bytes); `None` for empty or invalid.
+fn size(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    if text.is_empty() {
+        return None;
+    }
+    crate::config::tree::size(text).ok()
+}
+
+/// The pacing the location's `limit_rate` asks for, its values read with the request's
+/// variables; `None` without a limit.
+pub fn for_request<'c>(
+    config: &'c Config,
+    server: &'c Server,
+    recv: Received<'_>,
+    state: &mut RequestState<'c>,
+    rate: &'c RateSettings,
+) -> Option<Pace> {
+    let limit = rate.limit_rate.as_ref()?;
+    let mut ctx = Ctx {
+        config,
+        server,
+        req: recv,
+        st: std::mem::replace(state, RequestState::new(Vec::new())),
+    };
+    let mut text = Vec::new();
+    ctx.eval(limit, &mut text);
+    let bytes = size(&text);
+    let after = rate.limit_rate_after.as_ref().and_then(|t| {
+        let mut text = Vec::new();
+        ctx.eval(t, &mut text);
+        size(&text)
+    });
+    *state = ctx.st;
+    Pace::new(bytes?, after.unwrap_or(0), recv.started)
+}
+
+impl State {
+    /// Sends the write buffer, paced when `pace` is given (else a plain flush).
+    pub(super) async fn flush_paced(&mut self, pace: Option<&mut Pace>) -> io::Result<()> {
+        let Some(pace) = pace else {
+            return self.flush().await;
+        };
+        let mut data = std::mem::take(&mut self.wbuf);
+        let result = self.paced_write(&data, pace).await;
+        data.clear();
+        self.conn.shard.buffers.give(data);
+        result
+    }
+
+    /// A response body, paced (files are read and written, not sent with sendfile).
+    pub(super) async fn write_body_paced(
+        &mut self,
+        body: &Body,
+        pace: &mut Pace,
+    ) -> io::Result<()> {
+        match body {
+            Body::Empty => Ok(()),
+            Body::Bytes(b) => self.paced_write(b, pace).await,
+            Body::Shared { bytes, start, end } => {
+                let bytes = bytes.clone();
+                self.paced_write(&bytes[*start..*end], pace).await
+            }
+            Body::File(range) => {
+                let mut buf = vec![0u8; 64 * 1024];
+                let (mut offset, end) = (range.offset, range.offset + range.len);
+                while offset < end {
+                    let want = ((end - offset) as usize).min(buf.len());
+                    let n = std::os::unix::fs::FileExt::read_at(
+                        &*range.file,
+                        &mut buf[..want],
+                        offset,
+                    )?;
+                    if n == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file truncated while sending",
+                        ));
+                    }
+                    self.paced_write(&buf[..n], pace).await?;
+                    offset += n as u64;
+                }
+                Ok(())
+            }
+            Body::Multipart { parts, closing } => {
+                for part in parts {
+                    self.paced_write(&part.head, pace).await?;
+                    Box::pin(self.write_body_paced(&part.body, pace)).await?;
+                }
+                self.paced_write(closing, pace).await
+            }
+        }
+    }
+
+    /// Writes what the write buffer holds, then `data`, no faster than `pace` allows.
+    pub(super) async fn paced_write(&mut self, data: &[u8], pace: &mut Pace) -> io::Result<()> {
+        self.flush().await?;
+        let mut at = 0;
+        while at < data.len() {
+            let wait = pace.wait(Instant::now());
+            if !wait.is_zero() {
+                glommio::timer::sleep(wait).await;
+            }
+            let n = pace.slice().min(data.len() - at);
+            self.conn.stream.write_all(&data[at..at + n]).await?;
+            pace.sent(n);
+            at += n;
+        }
+        self.conn.stream.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_allowance() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(1000, 500, t0).unwrap();
+        // Within limit_rate_after and the first second's slack: no wait.
+        p.sent(1400);
+        assert_eq!(p.wait(t0), Duration::ZERO);
+        p.sent(2100);
+        // 3000 limited bytes at 1000/s are due at 3s; 1s slack: wait 2s at the start.
+        assert_eq!(p.wait(t0), Duration::from_secs(2));
+        assert_eq!(p.wait(t0 + Duration::from_secs(2)), Duration::ZERO);
+        assert_eq!(p.slice(), 125);
+        assert!(Pace::new(0, 0, t0).is_none());
+        assert_eq!(size(b"12k"), Some(12 * 1024));
+        assert_eq!(size(b""), None);
+        assert_eq!(size(b"x"), None);
+    }
+}
