@@ -98,6 +98,12 @@ fn tree_from_directives(
     let mut seen = Seen::default();
     walker.main_block(globals, &mut tree, &mut seen);
     walker.main_block(dirs, &mut tree, &mut seen);
+    // nginx runs one worker when `worker_processes` is not given, and a configuration
+    // written for nginx means that: its upstream state, round-robin and limits then live
+    // in one place, as they did. (anx's own TOML default stays one shard per core.)
+    if tree.main.shards.is_none() {
+        tree.main.shards = Some(crate::config::model::ShardCount::Fixed(1));
+    }
     // nginx refuses a configuration without `events`; without `http` anx would serve
     // nothing, which is never what a web server's configuration means.
     for (present, name) in [(seen.events, "events"), (seen.http, "http")] {
