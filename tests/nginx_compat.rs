@@ -222,3 +222,17 @@ fn set_args_replaces_the_query() {
     );
     assert_eq!(anx.get("/?b=2&c=3").text(), "a=1&b=2|1|?");
 }
+
+#[test]
+fn limit_rate_variable_reads_and_sets_the_rate() {
+    let (_s, anx) = start_proxy(
+        "",
+        "location /set { set $limit_rate $arg_l; add_header X-Rate $limit_rate; return 200 ok; }
+         location /conf { limit_rate 2k; add_header X-Rate $limit_rate; return 200 ok; }",
+    );
+    assert_eq!(anx.get("/set?l=40k").header("X-Rate"), Some("40960"));
+    // An empty or invalid value is no limit, as nginx.
+    assert_eq!(anx.get("/set").header("X-Rate"), Some("0"));
+    assert_eq!(anx.get("/set?l=fast").header("X-Rate"), Some("0"));
+    assert_eq!(anx.get("/conf").header("X-Rate"), Some("2048"));
+}

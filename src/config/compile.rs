@@ -73,6 +73,7 @@ fn builtin(name: &str) -> Option<Var> {
         "request_id" => Var::RequestId,
         "connection" => Var::Connection,
         "connection_requests" => Var::ConnectionRequests,
+        "limit_rate" => Var::LimitRate,
         "pipe" => Var::Pipe,
         "connection_time" => Var::ConnectionTime,
         "request_body" => Var::RequestBody,
@@ -337,6 +338,9 @@ fn step(scope: &Scope, tree: &StepTree, errors: &mut Vec<ConfigError>) -> Result
             }
         }
         StepTree::Set { name, value } if name == "args" => Step::SetArgs {
+            value: scope.template(value)?,
+        },
+        StepTree::Set { name, value } if name == "limit_rate" => Step::SetLimitRate {
             value: scope.template(value)?,
         },
         StepTree::Set { name, value } => {

@@ -1210,6 +1210,9 @@ fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) 
             Step::SetArgs { value } => {
                 let _ = writeln!(out, "set $args {};", word(&value.source));
             }
+            Step::SetLimitRate { value } => {
+                let _ = writeln!(out, "set $limit_rate {};", word(&value.source));
+            }
             Step::If {
                 condition,
                 steps,

@@ -481,8 +481,10 @@ pub enum Step {
     Return { status: u16, text: Option<Template> },
     /// `set $name value`.
     Set { var: usize, value: Template },
-    /// `set $args value`: nginx's one writable built-in here; it replaces the query.
+    /// `set $args value`: a writable built-in; it replaces the query.
     SetArgs { value: Template },
+    /// `set $limit_rate value`: a writable built-in; the response's rate in bytes a second.
+    SetLimitRate { value: Template },
     /// `if (condition) { ... }`: rewrite-module directives, plus `add_header`/`expires`.
     If {
         condition: Condition,

@@ -220,7 +220,7 @@ fn collect_scope(tree: &ConfigTree, r: &mut Resolver) {
         for at in list {
             match &at.value {
                 StepTree::Set { name, .. } => {
-                    if name == "args" {
+                    if name == "args" || name == "limit_rate" {
                         // Writable, as in nginx: compiled to Step::SetArgs.
                     } else if compile::is_builtin(name) {
                         r.error(&at.origin, format!("the duplicate \"{name}\" variable"));

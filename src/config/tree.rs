@@ -625,6 +625,16 @@ pub fn size(text: &str) -> Result<u64, String> {
     parse_size(text)
 }
 
+/// A size read from a variable at run time (`limit_rate $x`, `set $limit_rate`): `None`
+/// for an empty or invalid value.
+pub fn size_value(bytes: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.is_empty() {
+        return None;
+    }
+    parse_size(text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,8 @@ pub enum Var {
     RequestId,
     Connection,
     ConnectionRequests,
+    /// `$limit_rate`: bytes a second (`set $limit_rate` changes it; 0 is no limit).
+    LimitRate,
     /// `$pipe`: "p" for a pipelined request, "." otherwise.
     Pipe,
     /// `$connection_time`: seconds (with milliseconds) since the connection was accepted.

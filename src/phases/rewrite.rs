@@ -61,6 +61,11 @@ fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
             Step::Return { status, text } => {
                 return Some(Flow::Respond(respond(ctx, *status, text.as_ref())))
             }
+            Step::SetLimitRate { value } => {
+                let v = ctx.eval_vec(value);
+                // As nginx: a value that is not a size sets no limit.
+                ctx.st.limit_rate = Some(crate::config::tree::size_value(&v).unwrap_or(0));
+            }
             Step::SetArgs { value } => {
                 let v = ctx.eval_vec(value);
                 ctx.st.args = crate::phases::state::Args::Owned(v);

@@ -142,6 +142,8 @@ pub struct RequestState<'c> {
     /// nginx's `valid_location`: cleared when a `break` keeps a rewritten URI in the
     /// location, so `proxy_pass` with a URI part then passes the new URI whole.
     pub valid_location: bool,
+    /// `set $limit_rate`: replaces the location's `limit_rate` for this response.
+    pub limit_rate: Option<u64>,
     /// URI changes left before the request is a cycle (see [`URI_CHANGES`]).
     pub uri_changes_left: u8,
     /// The location chosen last (the one whose settings apply).
@@ -228,6 +230,7 @@ impl<'c> RequestState<'c> {
             internal: false,
             uri_changed: false,
             valid_location: true,
+            limit_rate: None,
             uri_changes_left: URI_CHANGES,
             location: None,
             captures: Captures::default(),

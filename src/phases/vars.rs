@@ -189,6 +189,20 @@ impl<'r, 'c> Ctx<'r, 'c> {
             }
             Var::Connection => num(out, req.conn.serial),
             Var::ConnectionRequests => num(out, req.conn.requests),
+            Var::LimitRate => {
+                let rate = match self.st.limit_rate {
+                    Some(n) => n,
+                    None => {
+                        let template = self.st.location.and_then(|l| l.rate.limit_rate.as_ref());
+                        let mut text = Vec::new();
+                        if let Some(t) = template {
+                            self.eval(t, &mut text);
+                        }
+                        crate::config::tree::size_value(&text).unwrap_or(0)
+                    }
+                };
+                num(out, rate);
+            }
             Var::Pipe => out.push(if req.conn.pipelined { b'p' } else { b'.' }),
             Var::ConnectionTime => clock::append_seconds_millis(out, req.conn.born.elapsed()),
             Var::RequestBody => {

@@ -67,14 +67,7 @@ impl Pace {
     }
 }
 
-/// A size from `limit_rate` (`12k`, `1m`, bytes); `None` for empty or invalid.
-fn size(text: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(text).ok()?;
-    if text.is_empty() {
-        return None;
-    }
-    crate::config::tree::size(text).ok()
-}
+use crate::config::tree::size_value as size;
 
 /// The pacing the location's `limit_rate` asks for, its values read with the request's
 /// variables; `None` without a limit.
@@ -85,16 +78,24 @@ pub fn for_request<'c>(
     state: &mut RequestState<'c>,
     rate: &'c RateSettings,
 ) -> Option<Pace> {
-    let limit = rate.limit_rate.as_ref()?;
+    let set = state.limit_rate;
+    if set.is_none() && rate.limit_rate.is_none() {
+        return None;
+    }
     let mut ctx = Ctx {
         config,
         server,
         req: recv,
         st: std::mem::replace(state, RequestState::new(Vec::new())),
     };
-    let mut text = Vec::new();
-    ctx.eval(limit, &mut text);
-    let bytes = size(&text);
+    // `set $limit_rate` wins over the location's value.
+    let bytes = set.or_else(|| {
+        let mut text = Vec::new();
+        if let Some(limit) = &rate.limit_rate {
+            ctx.eval(limit, &mut text);
+        }
+        size(&text)
+    });
     let after = rate.limit_rate_after.as_ref().and_then(|t| {
         let mut text = Vec::new();
         ctx.eval(t, &mut text);
