@@ -221,12 +221,9 @@ fn build_listener(
         let fetch = tls.stapling && tls.stapling_file.is_none();
         let mut certified = Vec::new();
         for c in &tls.certificates {
-            let mut key = CertifiedKey::from_der(
-                c.chain.data.as_ref().clone(),
-                c.key.data.clone_key(),
-                &provider,
-            )
-            .map_err(|e| format!("{}: {e}", c.key.path.display()))?;
+            let mut key =
+                super::certkey::certified_key(c.chain.data.as_ref().clone(), &c.key.data, &provider)
+                    .map_err(|e| format!("{}: {e:?}", c.key.path.display()))?;
             key.ocsp = from_file.clone();
             let slot = StapleSlot::new(key);
             if fetch {

@@ -68,6 +68,7 @@ macro_rules! handshake_signatures {
 }
 
 pub mod acceptor;
+pub mod certkey;
 pub mod info;
 pub mod names;
 pub mod ocsp;

@@ -613,7 +613,7 @@ fn load_errors_and_notes() {
         "{notes:?}"
     );
     for (key, value, want) in [
-        ("ssl_ciphers", "\"HIGH:NOPE\"", "unknown cipher \"NOPE\""),
+        ("ssl_ciphers", "\"NOPE\"", "unknown cipher \"NOPE\""),
         ("ssl_ecdh_curve", "\"X25519:bogus\"", "unknown curve"),
         (
             "ssl_protocols",

@@ -63,8 +63,15 @@ pub fn client_config(ssl: &ProxySsl) -> Result<Arc<ClientConfig>, rustls::Error>
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let mut config = match &ssl.certificate {
-        Some(pair) => builder
-            .with_client_auth_cert(pair.chain.data.as_ref().clone(), pair.key.data.clone_key())?,
+        Some(pair) => {
+            let key = super::certkey::certified_key(
+                pair.chain.data.as_ref().clone(),
+                &pair.key.data,
+                &super::provider(),
+            )
+            .map_err(|e| rustls::Error::General(format!("proxy_ssl_certificate: {e:?}")))?;
+            builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
+        }
         None => builder.with_no_client_auth(),
     };
     // nginx sends no SNI unless asked (`proxy_ssl_server_name on`); rustls never sends it

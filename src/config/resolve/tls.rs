@@ -22,6 +22,7 @@ use crate::config::model::{
     CertificateKey, Loaded, SessionCache, TlsSettings, TlsVersion, VerifyClient,
 };
 use crate::config::tree::{At, ConfigTree, Layers, Origin, ServerTree, TlsLayer};
+use crate::tls::certkey::KeyError;
 use crate::tls::names;
 
 /// Every address some server writes `listen … ssl` for: nginx makes the address TLS for all
@@ -120,6 +121,16 @@ pub(super) fn resolve_server(
                         format!(
                             "\"ssl_ciphers\": rustls does not implement {}; left out",
                             list.unsupported.join(", ")
+                        ),
+                    );
+                }
+                if !list.unknown.is_empty() {
+                    note(
+                        r,
+                        &at.origin,
+                        format!(
+                            "\"ssl_ciphers\": unknown cipher {} ignored, as OpenSSL does",
+                            list.unknown.join(", ")
                         ),
                     );
                 }
@@ -379,9 +390,9 @@ pub(super) fn certificate_pair(
     });
     let (chain, key) = (chain.ok()?, key.ok()?);
     let provider = crate::tls::provider();
-    match rustls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider) {
+    match crate::tls::certkey::certified_key(chain.clone(), &key, &provider) {
         Ok(_) => {}
-        Err(rustls::Error::InconsistentKeys(_)) => {
+        Err(KeyError::Mismatch) => {
             r.error(
                 &key_at.origin,
                 format!(
@@ -393,7 +404,7 @@ pub(super) fn certificate_pair(
             );
             return None;
         }
-        Err(e) => {
+        Err(KeyError::Unusable(e)) => {
             r.error(
                 &key_at.origin,
                 format!(
@@ -405,7 +416,7 @@ pub(super) fn certificate_pair(
         }
     }
     if let Some(first) = chain.first() {
-        check_validity(first, &cert_path, &cert_at.origin, r);
+        weak_notes(first, &cert_path, &cert_at.origin, r);
     }
     Some(CertificateKey {
         chain: Loaded::new(cert_path, chain),
@@ -413,49 +424,20 @@ pub(super) fn certificate_pair(
     })
 }
 
-/// An expired (or not yet valid) certificate still loads, as in nginx, with a note: a
-/// renewal may be on its way, and refusing to start would turn a warning into an outage.
-fn check_validity(
+/// A weak certificate (expired, not yet valid, X.509 v1, a short RSA key, a SHA-1
+/// signature) still loads, as in nginx, with a note: a renewal may be on its way, and
+/// refusing to start would turn a warning into an outage.
+pub(super) fn weak_notes(
     cert: &CertificateDer<'_>,
     path: &std::path::Path,
     at: &Origin,
     r: &mut Resolver,
 ) {
-    use x509_parser::prelude::FromDer;
-    let Ok((_, parsed)) = x509_parser::certificate::X509Certificate::from_der(cert.as_ref()) else {
-        r.error(
-            at,
-            format!(
-                "cannot load certificate \"{}\": the certificate cannot be parsed",
-                path.display()
-            ),
-        );
-        return;
-    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let validity = parsed.validity();
-    if validity.not_after.timestamp() < now {
-        note(
-            r,
-            at,
-            format!(
-                "certificate \"{}\" has expired (not valid after {})",
-                path.display(),
-                validity.not_after
-            ),
-        );
-    } else if validity.not_before.timestamp() > now {
-        note(
-            r,
-            at,
-            format!(
-                "certificate \"{}\" is not valid yet (not before {})",
-                path.display(),
-                validity.not_before
-            ),
-        );
+    for why in crate::tls::certkey::weaknesses(cert.as_ref(), now) {
+        note(r, at, format!("certificate \"{}\" {why}", path.display()));
     }
 }
 
