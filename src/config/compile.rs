@@ -82,7 +82,7 @@ fn builtin(name: &str) -> Option<Var> {
         "upstream_header_time" => Var::UpstreamHeaderTime,
         "upstream_bytes_received" => Var::UpstreamBytesReceived,
         "upstream_bytes_sent" => Var::UpstreamBytesSent,
-        _ => return None,
+        _ => return crate::tls::info::SslVar::from_name(name).map(Var::Ssl),
     })
 }
 

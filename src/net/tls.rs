@@ -13,6 +13,7 @@ use glommio::net::TcpStream;
 
 use super::client::ClientStream;
 use super::upstream::within;
+use crate::tls::info::Offered;
 use crate::tls::{TlsInfo, TlsListener};
 
 /// A TLS record starts with its content type; a handshake record is 22.
@@ -62,13 +63,26 @@ pub async fn accept(stream: TcpStream, listener: &Arc<TlsListener>, timeout: Dur
         let acceptor =
             futures_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
         let start = acceptor.await?;
-        let config = listener.config_for_hello(&start.client_hello());
-        start.into_stream(config).await
+        let hello = start.client_hello();
+        let offered = Offered::from_hello(&hello);
+        let config = listener.config_for_hello(&hello);
+        // `$ssl_session_id`: an id stored with the session, so a resumption shows it again.
+        let id = crate::tls::info::new_session_id();
+        let tls = start
+            .into_stream_with(config, |conn| {
+                if let Some(id) = &id {
+                    conn.set_resumption_data(id);
+                }
+            })
+            .await?;
+        Ok::<_, std::io::Error>((tls, offered, id))
     };
     match within(timeout, "TLS handshake", handshake).await {
-        Ok(tls) => {
+        Ok((tls, offered, id)) => {
             let session = tls.get_ref().1;
-            let info = listener.info(session);
+            let mut info = listener.info(session);
+            info.offered = offered;
+            info.session_id = crate::tls::info::session_id(session, id.as_ref().map(|i| &i[..]));
             let sni = session.server_name().map(str::to_string);
             Accepted::Tls {
                 stream: ClientStream::Tls(Box::new(tls)),

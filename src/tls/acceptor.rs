@@ -452,20 +452,52 @@ fn client_verifier(
     let strict = if roots.is_empty() {
         None
     } else {
-        let mut b =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
-        if let Some(crl) = &settings.crl {
-            b = b.with_crls(crl.data.iter().cloned());
-        }
-        // `ssl_client_certificate` names are sent as hints, `ssl_trusted_certificate` ones
-        // are not (nginx's difference between the two).
-        b = b
-            .clear_root_hint_subjects()
-            .add_root_hint_subjects(hints.clone());
-        if settings.verify_client != VerifyClient::On {
-            b = b.allow_unauthenticated();
-        }
-        Some(b.build().map_err(|e| format!("client verification: {e}"))?)
+        let build = |crls: bool| {
+            let mut b = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots.clone()),
+                Arc::clone(provider),
+            );
+            if let Some(crl) = settings.crl.as_ref().filter(|_| crls) {
+                b = b.with_crls(crl.data.iter().cloned());
+            }
+            // `ssl_client_certificate` names are sent as hints, `ssl_trusted_certificate`
+            // ones are not (nginx's difference between the two).
+            b = b
+                .clear_root_hint_subjects()
+                .add_root_hint_subjects(hints.clone());
+            if settings.verify_client != VerifyClient::On {
+                b = b.allow_unauthenticated();
+            }
+            b.build()
+        };
+        // A CRL webpki cannot read (version 1, as `openssl ca -gencrl` writes without
+        // `crl_extensions`) moves every check to `chain`, which reads it as OpenSSL does.
+        let (webpki, own_only) = match build(true) {
+            Ok(v) => (v, false),
+            Err(rustls::server::VerifierBuilderError::InvalidCrl(_)) => (
+                build(false).map_err(|e| format!("client verification: {e}"))?,
+                true,
+            ),
+            Err(e) => return Err(format!("client verification: {e}")),
+        };
+        let trusted = settings
+            .client_certificate
+            .iter()
+            .chain(&settings.trusted_certificate)
+            .flat_map(|f| f.data.iter().cloned())
+            .collect();
+        let crls = settings
+            .crl
+            .iter()
+            .flat_map(|f| f.data.iter().map(|c| c.as_ref().to_vec()))
+            .collect();
+        Some(Arc::new(super::compat::ClientCompat {
+            webpki,
+            own_only,
+            roots: trusted,
+            crls,
+            depth: settings.verify_depth,
+        }) as Arc<dyn ClientCertVerifier>)
     };
     let handshake: Arc<dyn ClientCertVerifier> = match (settings.verify_client, &strict) {
         (VerifyClient::OptionalNoCa, _) => Arc::new(AnyClientCert {

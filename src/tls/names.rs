@@ -130,6 +130,15 @@ pub fn cipher_name(suite: CipherSuite) -> String {
     }
 }
 
+/// OpenSSL's name of a suite anx knows, `None` for others (`$ssl_ciphers` prints those
+/// as hex, as OpenSSL does for suites it lacks).
+pub fn openssl_name(suite: CipherSuite) -> Option<String> {
+    SUITES
+        .iter()
+        .find(|s| s.suite == suite)
+        .map(|s| s.openssl.to_string())
+}
+
 /// The suite a single name means: OpenSSL's or the IANA/rustls name, any case.
 fn by_name(name: &str) -> Option<&'static Suite> {
     SUITES.iter().find(|s| {

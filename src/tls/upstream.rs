@@ -105,13 +105,28 @@ impl ServerCertVerifier for Depth {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified = self.inner.verify_server_cert(
+        let verified = match self.inner.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
             ocsp_response,
             now,
-        )?;
+        ) {
+            // What OpenSSL takes and webpki does not (a v1 certificate, a name in the CN
+            // only) is checked as OpenSSL would, depth included.
+            Err(e) if super::compat::server_retry(&e) => {
+                super::compat::server_fallback(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    &self.trusted,
+                    self.depth,
+                    now,
+                )?;
+                return Ok(ServerCertVerified::assertion());
+            }
+            other => other?,
+        };
         // OpenSSL's depth counts the CAs above the leaf, the trusted one included: depth 1
         // is a leaf signed by a trusted CA, each intermediate adds one.
         let between = intermediates
