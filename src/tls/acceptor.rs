@@ -499,21 +499,46 @@ fn client_verifier(
             depth: settings.verify_depth,
         }) as Arc<dyn ClientCertVerifier>)
     };
-    let handshake: Arc<dyn ClientCertVerifier> = match (settings.verify_client, &strict) {
-        (VerifyClient::OptionalNoCa, _) => Arc::new(AnyClientCert {
-            hints,
-            provider: Arc::clone(provider),
-        }),
-        (_, Some(strict)) => Arc::new(DepthLimited {
-            inner: Arc::clone(strict),
+    // As nginx: the handshake takes any certificate the client proves it holds the key of
+    // (or none), and the verdict goes to `$ssl_client_verify`; a request on a connection
+    // whose certificate `on`/`optional` refuse gets 400 (`refuses_request`), so the client
+    // learns why in HTTP rather than from a handshake alert.
+    let handshake: Arc<dyn ClientCertVerifier> = Arc::new(AnyClientCert {
+        hints,
+        provider: Arc::clone(provider),
+    });
+    let strict = match (settings.verify_client, strict) {
+        (_, Some(strict)) => Some(Arc::new(DepthLimited {
+            inner: strict,
             depth: settings.verify_depth,
-        }),
+        }) as Arc<dyn ClientCertVerifier>),
+        (VerifyClient::OptionalNoCa, None) => None,
         (_, None) => return Err("ssl_verify_client needs ssl_client_certificate".to_string()),
     };
-    let strict = (settings.verify_client == VerifyClient::OptionalNoCa)
-        .then_some(strict)
-        .flatten();
     Ok((Some(handshake), strict))
+}
+
+/// A verification failure in OpenSSL's words (`$ssl_client_verify` is `FAILED:` and this).
+fn openssl_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::Other(other) => other.0.to_string(),
+            C::Revoked => "certificate revoked".to_string(),
+            C::UnknownIssuer => "unable to get local issuer certificate".to_string(),
+            C::Expired | C::ExpiredContext { .. } => "certificate has expired".to_string(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "certificate is not yet valid".to_string()
+            }
+            C::UnknownRevocationStatus => "unable to get certificate CRL".to_string(),
+            C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+                "CRL has expired".to_string()
+            }
+            C::BadSignature => "certificate signature failure".to_string(),
+            other => format!("{other:?}"),
+        },
+        other => other.to_string(),
+    }
 }
 
 /// `ssl_verify_depth`: the chain a client presents may hold at most `depth` certificates
@@ -557,7 +582,7 @@ struct TooDeep;
 
 impl std::fmt::Display for TooDeep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("certificate chain too long (ssl_verify_depth)")
+        f.write_str("certificate chain too long")
     }
 }
 
@@ -653,7 +678,11 @@ impl TlsListener {
     pub fn info(&self, conn: &rustls::ServerConnection) -> TlsInfo {
         let mut info = TlsInfo::from_connection(conn);
         let group = &self.groups[self.group_index(self.server_for_sni(conn.server_name()))];
-        if group.settings.verify_client != VerifyClient::OptionalNoCa {
+        if group.settings.verify_client == VerifyClient::Off {
+            info.client_verify = ClientVerify::None;
+            info.client_cert = None;
+            info.client_s_dn = None;
+            info.client_fingerprint = None;
             return info;
         }
         let Some(certs) = conn.peer_certificates() else {
@@ -663,10 +692,10 @@ impl TlsListener {
             return info;
         };
         info.client_verify = match &group.strict {
-            None => ClientVerify::Failed("no CA to verify against".to_string()),
+            None => ClientVerify::Failed("unable to get local issuer certificate".to_string()),
             Some(strict) => match strict.verify_client_cert(leaf, intermediates, UnixTime::now()) {
                 Ok(_) => ClientVerify::Success,
-                Err(e) => ClientVerify::Failed(e.to_string()),
+                Err(e) => ClientVerify::Failed(openssl_reason(&e)),
             },
         };
         info

@@ -123,31 +123,42 @@ pub fn verify(
     let limit = check.depth as usize + 1;
     loop {
         let current = *chain.last().ok_or("empty chain")?;
-        if check.roots.iter().any(|r| r.as_ref() == current) {
-            break;
-        }
         let cert = parse(current)?;
-        if chain.len() > limit {
+        if chain.len() > limit + 1 {
             return Err("certificate chain too long".to_string());
         }
         let issuer_raw = cert.issuer().as_raw();
+        let self_issued = cert.subject().as_raw() == issuer_raw;
         let signed_by = |der: &[u8]| -> bool {
-            X509Certificate::from_der(der).is_ok_and(|(_, c)| {
-                c.subject().as_raw() == issuer_raw && signature_ok(current, c.public_key().raw)
-            })
+            !chain.contains(&der)
+                && X509Certificate::from_der(der).is_ok_and(|(_, c)| {
+                    c.subject().as_raw() == issuer_raw
+                        && signature_ok(current, c.public_key().raw)
+                })
         };
-        if let Some(root) = check.roots.iter().find(|r| signed_by(r.as_ref())) {
+        let trusted_issuer = check.roots.iter().find(|r| signed_by(r.as_ref()));
+        if check.roots.iter().any(|r| r.as_ref() == current) {
+            // A trusted certificate ends the chain; OpenSSL still goes on to its own
+            // trusted issuer when the store has it (CRLs are checked up to there).
+            match trusted_issuer.filter(|_| !self_issued) {
+                Some(root) => {
+                    chain.push(root.as_ref());
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if let Some(root) = trusted_issuer {
             chain.push(root.as_ref());
-            break;
+            continue;
         }
         let next = intermediates
             .iter()
             .map(|c| c.as_ref())
-            .filter(|c| !chain.contains(c))
             .find(|c| signed_by(c));
         match next {
             Some(next) => chain.push(next),
-            None if cert.subject().as_raw() == issuer_raw => {
+            None if self_issued => {
                 return Err("self-signed certificate".to_string())
             }
             None => return Err("unable to get local issuer certificate".to_string()),

@@ -111,6 +111,25 @@ pub fn fingerprint(der: &[u8]) -> String {
     out
 }
 
+/// Whether a request on this connection gets 400 for its client certificate, as nginx
+/// answers "No required SSL certificate was sent" (`ssl_verify_client on`, none sent) and
+/// "The SSL certificate error" (`on` or `optional`, one that failed verification).
+/// `settings` are those of the server the request selected.
+pub fn refuses_request(
+    settings: Option<&crate::config::model::TlsSettings>,
+    info: Option<&TlsInfo>,
+) -> bool {
+    use crate::config::model::VerifyClient;
+    let (Some(settings), Some(info)) = (settings, info) else {
+        return false;
+    };
+    match (settings.verify_client, &info.client_verify) {
+        (VerifyClient::On, ClientVerify::None) => true,
+        (VerifyClient::On | VerifyClient::Optional, ClientVerify::Failed(_)) => true,
+        _ => false,
+    }
+}
+
 /// What the client's ClientHello offered, kept for `$ssl_ciphers` and `$ssl_curves`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Offered {
