@@ -109,7 +109,14 @@ impl SniResolver {
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let server = self.server(hello.server_name());
-        let (_, keys) = self.keys.iter().find(|(s, _)| *s == server)?;
+        let own = |server: usize| {
+            self.keys
+                .iter()
+                .find(|(s, k)| *s == server && !k.is_empty())
+        };
+        // A server without certificates of its own answers with the default server's
+        // (nginx keeps the default server's context then).
+        let (_, keys) = own(server).or_else(|| own(self.servers.default))?;
         let offered = hello.signature_schemes();
         keys.iter()
             .map(|slot| slot.current())
@@ -244,10 +251,19 @@ fn build_listener(
 
     let mut groups: Vec<Group> = Vec::new();
     let mut group_of = Vec::new();
-    for &i in &servers.servers {
+    // The default server first: servers without certificates share its group.
+    let order = std::iter::once(servers.default)
+        .chain(servers.servers.iter().copied().filter(|&i| i != servers.default));
+    for i in order {
         let Some(tls) = &config.servers[i].tls else {
             continue;
         };
+        if tls.certificates.is_empty() {
+            if let Some(&(_, g)) = group_of.iter().find(|(s, _)| *s == servers.default) {
+                group_of.push((i, g));
+                continue;
+            }
+        }
         let settings = TlsSettings {
             certificates: Vec::new(),
             ..tls.clone()
@@ -440,7 +456,12 @@ fn client_verifier(
                 .add(cert.clone())
                 .map_err(|e| format!("{}: {e}", ca.path.display()))?;
         }
-        hints = roots.subjects();
+        // A CA listed twice is named once (as OpenSSL's CA list does).
+        for name in roots.subjects() {
+            if !hints.iter().any(|h| h.as_ref() == name.as_ref()) {
+                hints.push(name);
+            }
+        }
     }
     if let Some(ca) = &settings.trusted_certificate {
         for cert in ca.data.iter() {

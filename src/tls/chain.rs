@@ -187,13 +187,18 @@ pub fn verify(
             purpose_ok(&cert, check.purpose)?;
         }
     }
+    // nginx's verify callback lets OpenSSL go on after an error, so what it reports is the
+    // last one: a revoked CA outranks its leaf's missing CRL.
+    let mut last = Ok(());
     if !check.crls.is_empty() {
         for (i, der) in chain.iter().enumerate() {
             let issuer = chain.get(i + 1).copied().unwrap_or(der);
-            revocation(der, issuer, check.crls, now)?;
+            if let Err(e) = revocation(der, issuer, check.crls, now) {
+                last = Err(e);
+            }
         }
     }
-    Ok(())
+    last
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {

@@ -25,18 +25,46 @@ use crate::config::tree::{At, ConfigTree, Layers, Origin, ServerTree, TlsLayer};
 use crate::tls::certkey::KeyError;
 use crate::tls::names;
 
+/// A TLS address and its default server (index into the tree's servers): nginx requires a
+/// certificate of the default server only; another server without one answers with the
+/// default server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SslAddr {
+    pub addr: SocketAddr,
+    pub default: usize,
+}
+
 /// Every address some server writes `listen … ssl` for: nginx makes the address TLS for all
 /// servers on it.
-pub(super) fn ssl_addresses(tree: &ConfigTree) -> Vec<SocketAddr> {
-    let mut out = Vec::new();
+pub(super) fn ssl_addresses(tree: &ConfigTree) -> Vec<SslAddr> {
+    let mut out: Vec<SslAddr> = Vec::new();
     for s in &tree.servers {
         for l in &s.value.listen {
-            if l.value.ssl && !out.contains(&l.value.addr) {
-                out.push(l.value.addr);
+            if l.value.ssl && !out.iter().any(|a| a.addr == l.value.addr) {
+                out.push(SslAddr {
+                    addr: l.value.addr,
+                    default: default_server(tree, l.value.addr),
+                });
             }
         }
     }
     out
+}
+
+/// The server `listen … default_server` marks for `addr`, else the first that listens there.
+fn default_server(tree: &ConfigTree, addr: SocketAddr) -> usize {
+    let on = |i: &usize, marked: bool| {
+        tree.servers[*i]
+            .value
+            .listen
+            .iter()
+            .any(|l| l.value.addr == addr && (!marked || l.value.default_server))
+    };
+    let all = 0..tree.servers.len();
+    all.clone()
+        .find(|i| on(i, true))
+        .or_else(|| all.clone().find(|i| on(i, false)))
+        .unwrap_or(0)
 }
 
 /// The server level over the http level, setting by setting.
@@ -78,18 +106,29 @@ fn merge(http: &TlsLayer, server: &TlsLayer) -> TlsLayer {
 
 /// The server's [`TlsSettings`], or `None` when none of its addresses is a TLS one.
 pub(super) fn resolve_server(
+    index: usize,
     server: &At<ServerTree>,
     http: &Layers,
-    ssl_addrs: &[SocketAddr],
+    ssl_addrs: &[SslAddr],
     r: &mut Resolver,
 ) -> Option<TlsSettings> {
     let listens = &server.value.listen;
-    let on_ssl = listens.iter().find(|l| ssl_addrs.contains(&l.value.addr))?;
-    let own_ssl = listens.iter().find(|l| l.value.ssl);
+    let is_default = |l: &&At<crate::config::tree::RawListen>| {
+        ssl_addrs
+            .iter()
+            .any(|a| a.addr == l.value.addr && a.default == index)
+    };
+    listens
+        .iter()
+        .find(|l| ssl_addrs.iter().any(|a| a.addr == l.value.addr))?;
+    // Only the default server of a TLS address must have a certificate (nginx 1.15.9+).
+    let on_ssl = listens.iter().find(is_default);
+    let own_ssl = listens.iter().filter(is_default).find(|l| l.value.ssl);
     let t = merge(&http.tls, &server.value.layers.tls);
 
     let certificates = certificates(&t, r);
-    if certificates.is_empty() && !has_errors_for(&t) {
+    let without_certificate = certificates.is_empty() && !has_errors_for(&t);
+    if let Some(on_ssl) = on_ssl.filter(|_| without_certificate) {
         match own_ssl {
             Some(l) => r.error(
                 &l.origin,
@@ -199,6 +238,7 @@ pub(super) fn resolve_server(
         .as_ref()
         .and_then(|at| ca_file(at, "ssl_trusted_certificate", r));
     if matches!(verify_client, VerifyClient::On | VerifyClient::Optional)
+        && !without_certificate
         && t.client_certificate.is_none()
         && t.trusted_certificate.is_none()
     {
