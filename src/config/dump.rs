@@ -330,6 +330,8 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         stapling_file,
         stapling_responder,
         stapling_verify,
+        password_file,
+        reject_handshake,
     } = t;
     let paths = |v: Vec<&Path>| list(&v.into_iter().map(path).collect::<Vec<_>>());
     kv(
@@ -403,6 +405,10 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         kv(out, "ssl_stapling_responder", &q(url));
     }
     kv(out, "ssl_stapling_verify", &stapling_verify.to_string());
+    if let Some(f) = password_file {
+        kv(out, "ssl_password_file", &path(f));
+    }
+    kv(out, "ssl_reject_handshake", &reject_handshake.to_string());
 }
 
 /// One location and, after its keys, its nested locations (`[[server.location.location]]`).

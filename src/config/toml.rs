@@ -620,6 +620,8 @@ macro_rules! connection_block {
                 ssl_stapling_file: Option<String>,
                 ssl_stapling_responder: Option<String>,
                 ssl_stapling_verify: Option<bool>,
+                ssl_password_file: Option<String>,
+                ssl_reject_handshake: Option<bool>,
             }
         }
 
@@ -673,6 +675,8 @@ macro_rules! connection_block {
                     stapling_file: self.ssl_stapling_file.as_ref().map(here),
                     stapling_responder: self.ssl_stapling_responder.as_ref().map(here),
                     stapling_verify: self.ssl_stapling_verify,
+                    password_file: self.ssl_password_file.as_ref().map(here),
+                    reject_handshake: self.ssl_reject_handshake,
                 }
             }
         }

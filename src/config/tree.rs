@@ -226,6 +226,10 @@ pub struct TlsLayer {
     pub stapling_file: Option<At<String>>,
     pub stapling_responder: Option<At<String>>,
     pub stapling_verify: Option<bool>,
+    /// `ssl_password_file`: pass phrases for encrypted `ssl_certificate_key` files.
+    pub password_file: Option<At<String>>,
+    /// `ssl_reject_handshake`.
+    pub reject_handshake: Option<bool>,
 }
 
 /// The inheritable `proxy_*` settings of one block (all optional). Lists follow nginx's

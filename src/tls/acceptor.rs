@@ -654,6 +654,25 @@ impl TlsListener {
         self.resolver.server(sni)
     }
 
+    /// Whether some server on this address has `ssl_reject_handshake on` (then the
+    /// connection side reads the SNI before the handshake starts).
+    pub fn rejects_any(&self) -> bool {
+        self.servers.servers.iter().any(|&i| self.rejects_server(i))
+    }
+
+    /// Whether a handshake with this SNI selects a server with `ssl_reject_handshake on`.
+    pub fn rejects(&self, sni: Option<&str>) -> bool {
+        self.rejects_server(self.server_for_sni(sni))
+    }
+
+    fn rejects_server(&self, server: usize) -> bool {
+        self.config
+            .servers
+            .get(server)
+            .and_then(|s| s.tls.as_ref())
+            .is_some_and(|t| t.reject_handshake)
+    }
+
     /// The `ServerConfig` of the address's default server (for accepting without looking
     /// at the ClientHello first; certificates still follow SNI).
     pub fn server_config(&self) -> Arc<ServerConfig> {

@@ -102,6 +102,7 @@ pub mod chain;
 pub mod compat;
 pub mod certtext;
 pub mod info;
+pub mod keyfile;
 pub mod names;
 pub mod ocsp;
 pub mod ticket;

@@ -235,6 +235,13 @@ pub struct TlsSettings {
     /// `ssl_stapling_verify` (default off): a fetched response must be signed by the
     /// issuer, its delegated responder or an `ssl_trusted_certificate`.
     pub stapling_verify: bool,
+    /// `ssl_password_file`: where the pass phrases of encrypted keys came from (the keys
+    /// above are already decrypted; the path is kept for `anx -T`).
+    pub password_file: Option<PathBuf>,
+    /// `ssl_reject_handshake` (default off): handshakes that select this server are
+    /// refused with an `unrecognized_name` alert, so a client naming no known server learns
+    /// nothing, not even a certificate.
+    pub reject_handshake: bool,
 }
 
 /// nginx's default `ssl_session_timeout`.

@@ -261,6 +261,8 @@ const SPECS: &[Spec] = &[
     simple("ssl_verify_client", HTTP | SRV, 1, 1),
     simple("ssl_verify_depth", HTTP | SRV, 1, 1),
     simple("ssl_crl", HTTP | SRV, 1, 1),
+    simple("ssl_password_file", HTTP | SRV, 1, 1),
+    simple("ssl_reject_handshake", HTTP | SRV, 1, 1),
     simple("ssl_stapling", HTTP | SRV, 1, 1),
     simple("ssl_stapling_file", HTTP | SRV, 1, 1),
     simple("ssl_stapling_responder", HTTP | SRV, 1, 1),

@@ -701,7 +701,7 @@ fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
     }
     match (&p.ssl_certificate, &p.ssl_certificate_key) {
         (Some(cert), Some(key)) => {
-            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", r);
+            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", &[], r);
         }
         (None, None) => {}
         // Each file alone means nothing; loading them as a pair at the level that names

@@ -93,7 +93,9 @@ fn merge(http: &TlsLayer, server: &TlsLayer) -> TlsLayer {
         stapling,
         stapling_file,
         stapling_responder,
-        stapling_verify
+        stapling_verify,
+        password_file,
+        reject_handshake
     );
     // nginx inherits certificates and keys together (both are arrays merged as one pair
     // of lists): a server with its own certificates never takes the http level's keys.
@@ -118,16 +120,44 @@ pub(super) fn resolve_server(
             .iter()
             .any(|a| a.addr == l.value.addr && a.default == index)
     };
-    listens
+    let on_tls = listens
         .iter()
-        .find(|l| ssl_addrs.iter().any(|a| a.addr == l.value.addr))?;
+        .any(|l| ssl_addrs.iter().any(|a| a.addr == l.value.addr));
+    if !on_tls {
+        // nginx reads a server's password file even when no TLS address uses it (a
+        // writer waiting on a FIFO is released, a missing file is an error, as there).
+        if let Some(at) = &server.value.layers.tls.password_file {
+            let path = r.path(&at.value);
+            if let Err(e) = std::fs::read(&path) {
+                r.error(&at.origin, format!("cannot open \"{}\": {e}", path.display()));
+            }
+        }
+        return None;
+    }
     // Only the default server of a TLS address must have a certificate (nginx 1.15.9+).
     let on_ssl = listens.iter().find(is_default);
     let own_ssl = listens.iter().filter(is_default).find(|l| l.value.ssl);
     let t = merge(&http.tls, &server.value.layers.tls);
 
-    let certificates = certificates(&t, r);
-    let without_certificate = certificates.is_empty() && !has_errors_for(&t);
+    let password_file = t.password_file.as_ref().map(|at| (r.path(&at.value), at));
+    let passwords = match &password_file {
+        None => Vec::new(),
+        Some((path, at)) => match std::fs::read(path) {
+            Ok(bytes) => crate::tls::keyfile::passwords(&bytes),
+            Err(e) => {
+                r.error(
+                    &at.origin,
+                    format!("cannot open \"{}\": {e}", path.display()),
+                );
+                Vec::new()
+            }
+        },
+    };
+    let reject_handshake = t.reject_handshake.unwrap_or(false);
+    let certificates = certificates(&t, &passwords, r);
+    // A server that rejects handshakes needs no certificate (nginx 1.19.4).
+    let without_certificate =
+        certificates.is_empty() && !has_errors_for(&t) && !reject_handshake;
     if let Some(on_ssl) = on_ssl.filter(|_| without_certificate) {
         match own_ssl {
             Some(l) => r.error(
@@ -320,6 +350,8 @@ pub(super) fn resolve_server(
         stapling_file,
         stapling_responder,
         stapling_verify,
+        password_file: password_file.map(|(path, _)| path),
+        reject_handshake,
     })
 }
 
@@ -358,7 +390,7 @@ fn note(r: &mut Resolver, at: &Origin, message: String) {
 }
 
 /// `ssl_certificate` / `ssl_certificate_key` pairs, read and checked.
-fn certificates(t: &TlsLayer, r: &mut Resolver) -> Vec<CertificateKey> {
+fn certificates(t: &TlsLayer, passwords: &[Vec<u8>], r: &mut Resolver) -> Vec<CertificateKey> {
     let certs = t.certificates.as_deref().unwrap_or_default();
     let keys = t.certificate_keys.as_deref().unwrap_or_default();
     let mut out = Vec::new();
@@ -373,7 +405,7 @@ fn certificates(t: &TlsLayer, r: &mut Resolver) -> Vec<CertificateKey> {
             );
             continue;
         };
-        if let Some(pair) = certificate_pair(cert_at, key_at, "ssl", r) {
+        if let Some(pair) = certificate_pair(cert_at, key_at, "ssl", passwords, r) {
             out.push(pair);
         }
     }
@@ -404,6 +436,7 @@ pub(super) fn certificate_pair(
     cert_at: &At<String>,
     key_at: &At<String>,
     prefix: &str,
+    passwords: &[Vec<u8>],
     r: &mut Resolver,
 ) -> Option<CertificateKey> {
     if !no_variables(cert_at, &format!("{prefix}_certificate"), r)
@@ -419,7 +452,7 @@ pub(super) fn certificate_pair(
         )
     });
     let key_path = r.path(&key_at.value);
-    let key = read_key(&key_path).map_err(|e| {
+    let key = read_key(&key_path, passwords, prefix).map_err(|e| {
         r.error(
             &key_at.origin,
             format!(
@@ -493,9 +526,39 @@ pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// The private key in a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC).
-pub fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String> {
+/// The private key in a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC; encrypted PKCS#8 with
+/// one of `passwords`, the lines of `{prefix}_password_file`).
+pub fn read_key(
+    path: &std::path::Path,
+    passwords: &[Vec<u8>],
+    prefix: &str,
+) -> Result<PrivateKeyDer<'static>, String> {
+    use crate::tls::keyfile;
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    if let Some(encrypted) = keyfile::pem_section(&bytes, "ENCRYPTED PRIVATE KEY") {
+        if passwords.is_empty() {
+            return Err(format!(
+                "the key is encrypted and no \"{prefix}_password_file\" is set"
+            ));
+        }
+        let mut last = String::new();
+        for password in passwords {
+            match keyfile::decrypt(&encrypted, password) {
+                Ok(der) => return Ok(PrivateKeyDer::Pkcs8(der.into())),
+                Err(e) => last = e,
+            }
+        }
+        return Err(format!(
+            "no pass phrase of \"{prefix}_password_file\" decrypts it ({last})"
+        ));
+    }
+    if keyfile::is_traditional_encrypted(&bytes) {
+        return Err(
+            "the key is in the traditional encrypted PEM form (Proc-Type: 4,ENCRYPTED), \
+             which anx does not read; convert it with `openssl pkcs8 -topk8`"
+                .to_string(),
+        );
+    }
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             "no private key found (expected PEM \"BEGIN PRIVATE KEY\")".to_string()
