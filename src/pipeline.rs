@@ -133,7 +133,8 @@ pub fn run<'c>(
     };
     // A client certificate `ssl_verify_client` refuses: 400, through the filters, so
     // `add_header … always` still reports `$ssl_client_verify` (as in nginx).
-    let cert_refused = crate::tls::info::refuses_request(server.tls.as_ref(), req.conn.tls.as_deref());
+    let cert_refused =
+        crate::tls::info::refuses_request(server.tls.as_ref(), req.conn.tls.as_deref());
     let first = if bad_path || cert_refused {
         Step::Done(Response::new(400))
     } else {

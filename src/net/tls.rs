@@ -59,7 +59,7 @@ pub enum Accepted {
     /// The handshake completed: the stream, what it settled, and the client's SNI.
     Tls {
         stream: ClientStream,
-        info: TlsInfo,
+        info: Box<TlsInfo>,
         sni: Option<String>,
     },
     /// The client spoke plain HTTP to the TLS port.
@@ -71,7 +71,11 @@ pub enum Accepted {
 
 /// Runs the handshake within `timeout` (the whole of it: a slow client cannot hold a
 /// connection slot longer than that).
-pub async fn accept(mut stream: TcpStream, listener: &Arc<TlsListener>, timeout: Duration) -> Accepted {
+pub async fn accept(
+    mut stream: TcpStream,
+    listener: &Arc<TlsListener>,
+    timeout: Duration,
+) -> Accepted {
     let mut first = [0u8; 1];
     let peeked = within(timeout, "TLS handshake", async {
         stream.peek(&mut first).await.map_err(std::io::Error::from)
@@ -134,7 +138,7 @@ pub async fn accept(mut stream: TcpStream, listener: &Arc<TlsListener>, timeout:
             let sni = session.server_name().map(str::to_string);
             Accepted::Tls {
                 stream: ClientStream::Tls(Box::new(tls)),
-                info,
+                info: Box::new(info),
                 sni,
             }
         }

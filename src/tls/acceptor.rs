@@ -228,9 +228,12 @@ fn build_listener(
         let fetch = tls.stapling && tls.stapling_file.is_none();
         let mut certified = Vec::new();
         for c in &tls.certificates {
-            let mut key =
-                super::certkey::certified_key(c.chain.data.as_ref().clone(), &c.key.data, &provider)
-                    .map_err(|e| format!("{}: {e:?}", c.key.path.display()))?;
+            let mut key = super::certkey::certified_key(
+                c.chain.data.as_ref().clone(),
+                &c.key.data,
+                &provider,
+            )
+            .map_err(|e| format!("{}: {e:?}", c.key.path.display()))?;
             key.ocsp = from_file.clone();
             let slot = StapleSlot::new(key);
             if fetch {
@@ -252,8 +255,13 @@ fn build_listener(
     let mut groups: Vec<Group> = Vec::new();
     let mut group_of = Vec::new();
     // The default server first: servers without certificates share its group.
-    let order = std::iter::once(servers.default)
-        .chain(servers.servers.iter().copied().filter(|&i| i != servers.default));
+    let order = std::iter::once(servers.default).chain(
+        servers
+            .servers
+            .iter()
+            .copied()
+            .filter(|&i| i != servers.default),
+    );
     for i in order {
         let Some(tls) = &config.servers[i].tls else {
             continue;
@@ -637,6 +645,12 @@ impl ClientCertVerifier for AnyClientCert {
 }
 
 impl TlsListener {
+    /// The configuration generation this listener was built from (for tests).
+    #[cfg(test)]
+    pub fn config_for_test(&self) -> &Config {
+        &self.config
+    }
+
     /// The address this listener serves.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -50,9 +50,8 @@ pub fn certified_key(
                 .cert
                 .first()
                 .ok_or_else(|| KeyError::Unusable("no certificate".to_string()))?;
-            let (_, parsed) = X509Certificate::from_der(leaf.as_ref()).map_err(|_| {
-                KeyError::Unusable("the certificate cannot be parsed".to_string())
-            })?;
+            let (_, parsed) = X509Certificate::from_der(leaf.as_ref())
+                .map_err(|_| KeyError::Unusable("the certificate cannot be parsed".to_string()))?;
             match certified.key.public_key() {
                 Some(spki) if spki.as_ref() == parsed.public_key().raw => Ok(certified),
                 Some(_) => Err(KeyError::Mismatch),

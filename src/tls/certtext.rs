@@ -65,7 +65,11 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
 /// between them, `+` inside a multi-valued one, special characters escaped with `\`.
 pub fn dn(der: &[u8], issuer: bool) -> Option<String> {
     let cert = parse(der)?;
-    let name = if issuer { cert.issuer() } else { cert.subject() };
+    let name = if issuer {
+        cert.issuer()
+    } else {
+        cert.subject()
+    };
     let mut rdns = rdns(name, escape_dn, "+");
     rdns.reverse();
     Some(rdns.join(","))
@@ -75,7 +79,11 @@ pub fn dn(der: &[u8], issuer: bool) -> Option<String> {
 /// their encoded order (`$ssl_client_s_dn_legacy`).
 pub fn dn_legacy(der: &[u8], issuer: bool) -> Option<String> {
     let cert = parse(der)?;
-    let name = if issuer { cert.issuer() } else { cert.subject() };
+    let name = if issuer {
+        cert.issuer()
+    } else {
+        cert.subject()
+    };
     Some(
         rdns(name, |v| v.to_string(), "/")
             .iter()
@@ -126,7 +134,10 @@ fn escape_dn(value: &str) -> String {
 pub fn serial(der: &[u8]) -> Option<String> {
     let cert = parse(der)?;
     let raw = cert.raw_serial();
-    let start = raw.iter().position(|&b| b != 0).unwrap_or(raw.len().saturating_sub(1));
+    let start = raw
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
     Some(raw[start..].iter().map(|b| format!("{b:02X}")).collect())
 }
 

@@ -132,8 +132,7 @@ pub fn verify(
         let signed_by = |der: &[u8]| -> bool {
             !chain.contains(&der)
                 && X509Certificate::from_der(der).is_ok_and(|(_, c)| {
-                    c.subject().as_raw() == issuer_raw
-                        && signature_ok(current, c.public_key().raw)
+                    c.subject().as_raw() == issuer_raw && signature_ok(current, c.public_key().raw)
                 })
         };
         let trusted_issuer = check.roots.iter().find(|r| signed_by(r.as_ref()));
@@ -158,9 +157,7 @@ pub fn verify(
             .find(|c| signed_by(c));
         match next {
             Some(next) => chain.push(next),
-            None if self_issued => {
-                return Err("self-signed certificate".to_string())
-            }
+            None if self_issued => return Err("self-signed certificate".to_string()),
             None => return Err("unable to get local issuer certificate".to_string()),
         }
     }

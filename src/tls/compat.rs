@@ -105,7 +105,9 @@ impl ClientCertVerifier for ClientCompat {
 /// An OpenSSL verification failure as a rustls error (the text is OpenSSL's, so the
 /// error log and `$ssl_client_verify` read as nginx's do).
 fn failed(message: String) -> Error {
-    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(Failed(message)))))
+    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(Failed(
+        message,
+    )))))
 }
 
 #[derive(Debug)]
@@ -123,7 +125,15 @@ impl std::error::Error for Failed {}
 /// the check is redone here: webpki could not read a certificate, or the name is not
 /// among the subjectAltNames of a certificate that has none (OpenSSL then reads the CN).
 pub fn server_retry(e: &Error) -> bool {
-    chain::unreadable(e) || matches!(e, Error::InvalidCertificate(CertificateError::NotValidForName)) || matches!(e, Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }))
+    chain::unreadable(e)
+        || matches!(
+            e,
+            Error::InvalidCertificate(CertificateError::NotValidForName)
+        )
+        || matches!(
+            e,
+            Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })
+        )
 }
 
 /// The upstream certificate checked as OpenSSL and nginx would: the chain to `roots`

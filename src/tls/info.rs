@@ -123,11 +123,14 @@ pub fn refuses_request(
     let (Some(settings), Some(info)) = (settings, info) else {
         return false;
     };
-    match (settings.verify_client, &info.client_verify) {
-        (VerifyClient::On, ClientVerify::None) => true,
-        (VerifyClient::On | VerifyClient::Optional, ClientVerify::Failed(_)) => true,
-        _ => false,
-    }
+    matches!(
+        (settings.verify_client, &info.client_verify),
+        (VerifyClient::On, ClientVerify::None)
+            | (
+                VerifyClient::On | VerifyClient::Optional,
+                ClientVerify::Failed(_)
+            )
+    )
 }
 
 /// What the client's ClientHello offered, kept for `$ssl_ciphers` and `$ssl_curves`.

@@ -161,7 +161,10 @@ mod tests {
     #[test]
     fn pem_sections_decode() {
         let pem = b"x\n-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAEC\nAw==\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        assert_eq!(pem_section(pem, "ENCRYPTED PRIVATE KEY"), Some(vec![0, 1, 2, 3]));
+        assert_eq!(
+            pem_section(pem, "ENCRYPTED PRIVATE KEY"),
+            Some(vec![0, 1, 2, 3])
+        );
         assert_eq!(pem_section(pem, "PRIVATE KEY"), None);
     }
 

@@ -28,13 +28,15 @@ macro_rules! handshake_signatures {
             dss: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
             match self.inner.verify_tls12_signature(message, cert, dss) {
-                Err(e) if $crate::tls::chain::unreadable(&e) => $crate::tls::chain::handshake_signature(
-                    message,
-                    cert,
-                    dss,
-                    &$crate::tls::provider().signature_verification_algorithms,
-                    false,
-                ),
+                Err(e) if $crate::tls::chain::unreadable(&e) => {
+                    $crate::tls::chain::handshake_signature(
+                        message,
+                        cert,
+                        dss,
+                        &$crate::tls::provider().signature_verification_algorithms,
+                        false,
+                    )
+                }
                 other => other,
             }
         }
@@ -45,13 +47,15 @@ macro_rules! handshake_signatures {
             dss: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
             match self.inner.verify_tls13_signature(message, cert, dss) {
-                Err(e) if $crate::tls::chain::unreadable(&e) => $crate::tls::chain::handshake_signature(
-                    message,
-                    cert,
-                    dss,
-                    &$crate::tls::provider().signature_verification_algorithms,
-                    true,
-                ),
+                Err(e) if $crate::tls::chain::unreadable(&e) => {
+                    $crate::tls::chain::handshake_signature(
+                        message,
+                        cert,
+                        dss,
+                        &$crate::tls::provider().signature_verification_algorithms,
+                        true,
+                    )
+                }
                 other => other,
             }
         }
@@ -98,9 +102,9 @@ macro_rules! handshake_signatures {
 
 pub mod acceptor;
 pub mod certkey;
+pub mod certtext;
 pub mod chain;
 pub mod compat;
-pub mod certtext;
 pub mod info;
 pub mod keyfile;
 pub mod names;

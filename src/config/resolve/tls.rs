@@ -129,7 +129,10 @@ pub(super) fn resolve_server(
         if let Some(at) = &server.value.layers.tls.password_file {
             let path = r.path(&at.value);
             if let Err(e) = std::fs::read(&path) {
-                r.error(&at.origin, format!("cannot open \"{}\": {e}", path.display()));
+                r.error(
+                    &at.origin,
+                    format!("cannot open \"{}\": {e}", path.display()),
+                );
             }
         }
         return None;
@@ -156,8 +159,7 @@ pub(super) fn resolve_server(
     let reject_handshake = t.reject_handshake.unwrap_or(false);
     let certificates = certificates(&t, &passwords, r);
     // A server that rejects handshakes needs no certificate (nginx 1.19.4).
-    let without_certificate =
-        certificates.is_empty() && !has_errors_for(&t) && !reject_handshake;
+    let without_certificate = certificates.is_empty() && !has_errors_for(&t) && !reject_handshake;
     if let Some(on_ssl) = on_ssl.filter(|_| without_certificate) {
         match own_ssl {
             Some(l) => r.error(
