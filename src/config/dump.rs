@@ -797,6 +797,8 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
         certificate,
         protocols,
         session_reuse,
+        password_file,
+        crl,
     } = ssl;
     kv(out, "proxy_ssl_verify", &verify.to_string());
     if let Some(f) = trusted_certificate {
@@ -814,6 +816,12 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     let versions: Vec<String> = protocols.iter().map(|v| q(v.name())).collect();
     kv(out, "proxy_ssl_protocols", &list(&versions));
     kv(out, "proxy_ssl_session_reuse", &session_reuse.to_string());
+    if let Some(f) = password_file {
+        kv(out, "proxy_ssl_password_file", &path(f));
+    }
+    if let Some(f) = crl {
+        kv(out, "proxy_ssl_crl", &path(&f.path));
+    }
 }
 
 fn error_pages(pages: &[ErrorPage]) -> String {

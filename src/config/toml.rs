@@ -477,6 +477,8 @@ macro_rules! layered_block {
             proxy_ssl_name: Option<String>,
             proxy_ssl_certificate: Option<String>,
             proxy_ssl_certificate_key: Option<String>,
+            proxy_ssl_password_file: Option<String>,
+            proxy_ssl_crl: Option<String>,
             proxy_ssl_protocols: Option<Vec<String>>,
             proxy_ssl_session_reuse: Option<bool>,
         }
@@ -577,6 +579,8 @@ macro_rules! layered_block {
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
                     ssl_session_reuse: self.proxy_ssl_session_reuse,
+                    ssl_password_file: self.proxy_ssl_password_file.as_ref().map(here),
+                    ssl_crl: self.proxy_ssl_crl.as_ref().map(here),
                 }
             }
         }

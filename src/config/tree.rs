@@ -266,6 +266,8 @@ pub struct ProxyLayer {
     pub ssl_certificate_key: Option<At<String>>,
     pub ssl_protocols: Option<At<Vec<String>>>,
     pub ssl_session_reuse: Option<bool>,
+    pub ssl_password_file: Option<At<String>>,
+    pub ssl_crl: Option<At<String>>,
 }
 
 /// `proxy_set_header name value`.

@@ -144,12 +144,13 @@ pub fn server_fallback(
     intermediates: &[CertificateDer<'_>],
     name: &ServerName<'_>,
     roots: &[CertificateDer<'static>],
+    crls: &[Vec<u8>],
     depth: u32,
     now: UnixTime,
 ) -> Result<(), Error> {
     let check = Check {
         roots,
-        crls: &[],
+        crls,
         depth,
         purpose: Purpose::Server,
     };

@@ -243,6 +243,8 @@ const SPECS: &[Spec] = &[
     simple("proxy_ssl_name", HSL, 1, 1),
     simple("proxy_ssl_certificate", HSL, 1, 1),
     simple("proxy_ssl_certificate_key", HSL, 1, 1),
+    simple("proxy_ssl_password_file", HSL, 1, 1),
+    simple("proxy_ssl_crl", HSL, 1, 1),
     simple("proxy_ssl_protocols", HSL, 1, ANY),
     simple("proxy_ssl_session_reuse", HSL, 1, 1),
     // https (TlsLayer): http and server levels, as nginx

@@ -281,7 +281,7 @@ pub(super) fn resolve_server(
             );
         }
     }
-    let crl = t.crl.as_ref().and_then(|at| crl_file(at, r));
+    let crl = t.crl.as_ref().and_then(|at| crl_file(at, "ssl_crl", r));
     let stapling = t.stapling.as_ref().is_some_and(|a| a.value);
     let stapling_file = t.stapling_file.as_ref().and_then(|at| {
         let path = r.path(&at.value);
@@ -587,8 +587,9 @@ pub(super) fn ca_file(
     }
 }
 
-fn crl_file(
+pub(super) fn crl_file(
     at: &At<String>,
+    directive: &str,
     r: &mut Resolver,
 ) -> Option<Loaded<Vec<CertificateRevocationListDer<'static>>>> {
     let path: PathBuf = r.path(&at.value);
@@ -608,7 +609,7 @@ fn crl_file(
         Err(e) => {
             r.error(
                 &at.origin,
-                format!("cannot load \"ssl_crl\" \"{}\": {e}", path.display()),
+                format!("cannot load \"{directive}\" \"{}\": {e}", path.display()),
             );
             None
         }

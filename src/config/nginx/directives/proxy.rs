@@ -293,6 +293,10 @@ impl Walker {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
             "proxy_ssl_session_reuse" => self.once(d, &mut p.ssl_session_reuse, |w| w.flag(d)),
+            "proxy_ssl_password_file" => {
+                self.once(d, &mut p.ssl_password_file, |w| Some(here(w, arg(d, 0))))
+            }
+            "proxy_ssl_crl" => self.once(d, &mut p.ssl_crl, |w| Some(here(w, arg(d, 0)))),
             _ => self.unhandled(d),
         }
     }
