@@ -384,6 +384,10 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         SessionCache::Off => "off".to_string(),
         SessionCache::None => "none".to_string(),
         SessionCache::PerShard { sessions } => format!("builtin:{sessions}"),
+        SessionCache::Shared { sessions } => format!(
+            "shared:SSL:{}",
+            *sessions as u64 * crate::config::model::tls::SESSION_CACHE_BYTES_PER_SESSION
+        ),
     };
     kv(out, "ssl_session_cache", &q(&cache));
     if let Some(f) = client_certificate {

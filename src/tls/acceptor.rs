@@ -87,6 +87,8 @@ struct Group {
     secret: Option<Arc<TicketSecret>>,
     /// The CA check `optional_no_ca` skips in the handshake, run for `$ssl_client_verify`.
     strict: Option<Arc<dyn ClientCertVerifier>>,
+    /// `ssl_session_cache shared:…`: the one cache every shard's copy uses.
+    shared_cache: Option<Arc<dyn rustls::server::StoresServerSessions>>,
 }
 
 /// Picks the certificate for a ClientHello (see the module docs).
@@ -363,12 +365,18 @@ fn build_group(
     } else {
         None
     };
-    apply_sessions(&mut sc, &settings, secret.as_ref());
+    let shared_cache = match settings.session_cache {
+        SessionCache::Shared { sessions } => Some(ServerSessionMemoryCache::new(sessions)
+            as Arc<dyn rustls::server::StoresServerSessions>),
+        _ => None,
+    };
+    apply_sessions(&mut sc, &settings, secret.as_ref(), shared_cache.as_ref());
     Ok(Group {
         settings,
         server_config: Arc::new(sc),
         secret,
         strict,
+        shared_cache,
     })
 }
 
@@ -401,10 +409,13 @@ fn apply_sessions(
     sc: &mut ServerConfig,
     settings: &TlsSettings,
     secret: Option<&Arc<TicketSecret>>,
+    shared: Option<&Arc<dyn rustls::server::StoresServerSessions>>,
 ) {
-    sc.session_storage = match settings.session_cache {
-        SessionCache::Off | SessionCache::None => Arc::new(NoServerSessionStorage {}),
-        SessionCache::PerShard { sessions } => ServerSessionMemoryCache::new(sessions),
+    sc.session_storage = match (settings.session_cache, shared) {
+        (SessionCache::Off | SessionCache::None, _) => Arc::new(NoServerSessionStorage {}),
+        (SessionCache::PerShard { sessions }, _) => ServerSessionMemoryCache::new(sessions),
+        (SessionCache::Shared { .. }, Some(cache)) => Arc::clone(cache),
+        (SessionCache::Shared { sessions }, None) => ServerSessionMemoryCache::new(sessions),
     };
     match secret {
         Some(secret) => {
@@ -416,7 +427,7 @@ fn apply_sessions(
             // Without tickets TLS 1.3 resumes from the cache only; with no cache there is
             // nothing a ticket could name.
             sc.send_tls13_tickets = match settings.session_cache {
-                SessionCache::PerShard { .. } => TLS13_TICKETS,
+                SessionCache::PerShard { .. } | SessionCache::Shared { .. } => TLS13_TICKETS,
                 _ => 0,
             };
         }
@@ -761,12 +772,18 @@ impl TlsListener {
             .iter()
             .map(|g| {
                 let mut sc = ServerConfig::clone(&g.server_config);
-                apply_sessions(&mut sc, &g.settings, g.secret.as_ref());
+                apply_sessions(
+                    &mut sc,
+                    &g.settings,
+                    g.secret.as_ref(),
+                    g.shared_cache.as_ref(),
+                );
                 Group {
                     settings: g.settings.clone(),
                     server_config: Arc::new(sc),
                     secret: g.secret.clone(),
                     strict: g.strict.clone(),
+                    shared_cache: g.shared_cache.clone(),
                 }
             })
             .collect();

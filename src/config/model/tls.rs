@@ -168,9 +168,14 @@ pub enum SessionCache {
     Off,
     /// `none` (nginx's default): no cache.
     None,
-    /// `builtin[:N]` or `shared:name:size`: a cache of this many sessions per shard
-    /// (`shared` sizes convert at nginx's rate of about 4000 sessions per megabyte).
+    /// `builtin[:N]`: a cache of this many sessions per shard (nginx's builtin cache is
+    /// per worker too).
     PerShard { sessions: usize },
+    /// `shared:name:size`: one cache of this many sessions every shard uses (its size
+    /// converted at nginx's rate of about 4000 sessions per megabyte), so a client resumes
+    /// by session ID on whichever shard its next connection lands, as with nginx's shared
+    /// zone. One per settings group of a listener.
+    Shared { sessions: usize },
 }
 
 /// Sessions per byte of `shared:name:size` (nginx: "one megabyte can store about 4000

@@ -687,12 +687,16 @@ pub(super) fn protocols(
 
 fn session_cache(at: &At<Vec<String>>, r: &mut Resolver) -> SessionCache {
     let mut sessions: Option<usize> = None;
+    // nginx uses a shared cache when one is named (builtin beside it is only a first
+    // level); anx keeps the shared one.
+    let mut shared: Option<usize> = None;
     for word in &at.value {
         match word.as_str() {
             "off" if at.value.len() == 1 => return SessionCache::Off,
             "none" if at.value.len() == 1 => return SessionCache::None,
             "builtin" => sessions = Some(sessions.unwrap_or(0).max(BUILTIN_SESSION_CACHE)),
             w => {
+                let is_shared = w.starts_with("shared:");
                 let parsed = if let Some(n) = w.strip_prefix("builtin:") {
                     n.parse::<usize>().ok().filter(|&n| n > 0)
                 } else if let Some(rest) = w.strip_prefix("shared:") {
@@ -704,6 +708,7 @@ fn session_cache(at: &At<Vec<String>>, r: &mut Resolver) -> SessionCache {
                     None
                 };
                 match parsed {
+                    Some(n) if is_shared => shared = Some(shared.unwrap_or(0).max(n)),
                     Some(n) => sessions = Some(sessions.unwrap_or(0).max(n)),
                     None => {
                         r.error(&at.origin, format!("invalid session cache \"{w}\""));
@@ -713,8 +718,9 @@ fn session_cache(at: &At<Vec<String>>, r: &mut Resolver) -> SessionCache {
             }
         }
     }
-    match sessions {
-        Some(sessions) => SessionCache::PerShard { sessions },
-        None => SessionCache::None,
+    match (shared, sessions) {
+        (Some(sessions), _) => SessionCache::Shared { sessions },
+        (None, Some(sessions)) => SessionCache::PerShard { sessions },
+        (None, None) => SessionCache::None,
     }
 }
