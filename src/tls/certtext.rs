@@ -9,9 +9,25 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
+/// Standard base64 (with `=` padding) of `data`.
+pub fn base64(data: &[u8]) -> String {
+    String::from_utf8_lossy(&base64_bytes(data)).into_owned()
+}
+
 /// The certificate as PEM, 64 characters a line, ending in a newline
 /// (`$ssl_client_raw_cert`).
 pub fn pem(der: &[u8]) -> String {
+    let b64 = base64_bytes(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+fn base64_bytes(der: &[u8]) -> Vec<u8> {
     const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut b64 = Vec::with_capacity(der.len().div_ceil(3) * 4);
     for chunk in der.chunks(3) {
@@ -27,13 +43,7 @@ pub fn pem(der: &[u8]) -> String {
             }
         }
     }
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
+    b64
 }
 
 /// `$ssl_client_cert`: the PEM without its last newline, every other line break followed

@@ -387,8 +387,17 @@ fn has_errors_for(t: &TlsLayer) -> bool {
     t.certificates.as_ref().is_some_and(|c| !c.is_empty())
 }
 
+/// A warning, once: an http-level setting every server inherits is reported at its line
+/// once, not once per server.
 fn note(r: &mut Resolver, at: &Origin, message: String) {
-    r.notes.push(at.error(message));
+    let note = at.error(message);
+    if !r
+        .notes
+        .iter()
+        .any(|n| n.line == note.line && n.file == note.file && n.message == note.message)
+    {
+        r.notes.push(note);
+    }
 }
 
 /// `ssl_certificate` / `ssl_certificate_key` pairs, read and checked.
