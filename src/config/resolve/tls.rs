@@ -585,7 +585,13 @@ pub(super) fn ca_file(
 ) -> Option<Loaded<Vec<CertificateDer<'static>>>> {
     let path = r.path(&at.value);
     match read_certs(&path) {
-        Ok(certs) => Some(Loaded::new(path, certs)),
+        Ok(certs) => {
+            // A weak CA loads too (OpenSSL trusts it); the load says why it is weak.
+            for cert in &certs {
+                weak_notes(cert, &path, &at.origin, r);
+            }
+            Some(Loaded::new(path, certs))
+        }
         Err(e) => {
             r.error(
                 &at.origin,
