@@ -132,7 +132,11 @@ pub fn run<'c>(
         now,
         body_refused: false,
     };
-    let first = if bad_path {
+    // A client certificate `ssl_verify_client` refuses: 400, through the filters, so
+    // `add_header … always` still reports `$ssl_client_verify` (as in nginx).
+    let cert_refused =
+        crate::tls::info::refuses_request(server.tls.as_ref(), req.conn.tls.as_deref());
+    let first = if bad_path || cert_refused {
         Step::Done(Response::new(400))
     } else if let Some(refusal) = req.head.refused {
         // A head nginx refuses once the server is chosen (bad Host, TRACE…): the server's

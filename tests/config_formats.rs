@@ -647,7 +647,7 @@ http {
     assert_eq!(tls(0).protocols, [TlsVersion::Tls12, TlsVersion::Tls13]);
     assert_eq!(
         tls(0).session_cache,
-        SessionCache::PerShard { sessions: 40960 }
+        SessionCache::Shared { sessions: 40960 }
     );
     assert_eq!(tls(0).session_ticket_keys.len(), 1);
     assert_eq!(tls(1).certificates.len(), 2);

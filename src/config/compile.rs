@@ -92,7 +92,7 @@ fn builtin(name: &str) -> Option<Var> {
         "upstream_bytes_received" => Var::UpstreamBytesReceived,
         "upstream_bytes_sent" => Var::UpstreamBytesSent,
         "upstream_response_length" => Var::UpstreamResponseLength,
-        _ => return None,
+        _ => return crate::tls::info::SslVar::from_name(name).map(Var::Ssl),
     })
 }
 

@@ -432,6 +432,8 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         stapling_file,
         stapling_responder,
         stapling_verify,
+        password_file,
+        reject_handshake,
     } = t;
     let paths = |v: Vec<&Path>| list(&v.into_iter().map(path).collect::<Vec<_>>());
     kv(
@@ -484,6 +486,10 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         SessionCache::Off => "off".to_string(),
         SessionCache::None => "none".to_string(),
         SessionCache::PerShard { sessions } => format!("builtin:{sessions}"),
+        SessionCache::Shared { sessions } => format!(
+            "shared:SSL:{}",
+            *sessions as u64 * crate::config::model::tls::SESSION_CACHE_BYTES_PER_SESSION
+        ),
     };
     kv(out, "ssl_session_cache", &q(&cache));
     if let Some(f) = client_certificate {
@@ -505,6 +511,10 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         kv(out, "ssl_stapling_responder", &q(url));
     }
     kv(out, "ssl_stapling_verify", &stapling_verify.to_string());
+    if let Some(f) = password_file {
+        kv(out, "ssl_password_file", &path(f));
+    }
+    kv(out, "ssl_reject_handshake", &reject_handshake.to_string());
 }
 
 /// One location and, after its keys, its nested locations (`[[server.location.location]]`).
@@ -999,6 +1009,8 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
         certificate,
         protocols,
         session_reuse,
+        password_file,
+        crl,
     } = ssl;
     kv(out, "proxy_ssl_verify", &verify.to_string());
     if let Some(f) = trusted_certificate {
@@ -1016,6 +1028,12 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     let versions: Vec<String> = protocols.iter().map(|v| q(v.name())).collect();
     kv(out, "proxy_ssl_protocols", &list(&versions));
     kv(out, "proxy_ssl_session_reuse", &session_reuse.to_string());
+    if let Some(f) = password_file {
+        kv(out, "proxy_ssl_password_file", &path(f));
+    }
+    if let Some(f) = crl {
+        kv(out, "proxy_ssl_crl", &path(&f.path));
+    }
 }
 
 fn error_pages(pages: &[ErrorPage]) -> String {

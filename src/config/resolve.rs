@@ -43,8 +43,9 @@ struct Resolver<'a> {
     errors: Vec<ConfigError>,
     /// Remarks that are not errors (an expired certificate, a cipher rustls lacks).
     notes: Vec<ConfigError>,
-    /// Addresses that serve TLS (some server has `listen … ssl` for them).
-    ssl_addrs: Vec<std::net::SocketAddr>,
+    /// Addresses that serve TLS (some server has `listen … ssl` for them), with the index
+    /// of each one's default server.
+    ssl_addrs: Vec<tls::SslAddr>,
     /// How fixed `proxy_pass` URLs use each group (by index), for the health checks.
     group_uses: Vec<proxy::GroupUse>,
     /// Where each group's `anx_health_check` was written (group index, origin).
@@ -177,7 +178,8 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
     let servers: Vec<Server> = tree
         .servers
         .iter()
-        .map(|s| resolve_server(s, &tree.http, &mut r))
+        .enumerate()
+        .map(|(i, s)| resolve_server(i, s, &tree.http, &mut r))
         .collect();
     proxy::health_tls(&mut r);
 
@@ -456,7 +458,7 @@ impl Inherited {
     }
 }
 
-fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Server {
+fn resolve_server(index: usize, at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Server {
     let server = &at.value;
     let origin = &at.origin;
     if server.listen.is_empty() {
@@ -473,7 +475,7 @@ fn resolve_server(at: &At<ServerTree>, http: &Layers, r: &mut Resolver) -> Serve
         })
         .collect();
     let ssl_addrs = std::mem::take(&mut r.ssl_addrs);
-    let tls = tls::resolve_server(at, http, &ssl_addrs, r);
+    let tls = tls::resolve_server(index, at, http, &ssl_addrs, r);
     r.ssl_addrs = ssl_addrs;
 
     let conn = merge_http(&[http, &server.layers], origin, r);

@@ -510,6 +510,8 @@ macro_rules! layered_block {
             proxy_ssl_name: Option<String>,
             proxy_ssl_certificate: Option<String>,
             proxy_ssl_certificate_key: Option<String>,
+            proxy_ssl_password_file: Option<String>,
+            proxy_ssl_crl: Option<String>,
             proxy_ssl_protocols: Option<Vec<String>>,
             proxy_ssl_session_reuse: Option<bool>,
             client_body_timeout: Option<Time>,
@@ -685,6 +687,8 @@ macro_rules! layered_block {
                     cookie_flags: self.proxy_cookie_flags.as_ref().map(|v| {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
+                    ssl_password_file: self.proxy_ssl_password_file.as_ref().map(here),
+                    ssl_crl: self.proxy_ssl_crl.as_ref().map(here),
                 }
             }
         }
@@ -725,6 +729,8 @@ macro_rules! connection_block {
                 ssl_stapling_file: Option<String>,
                 ssl_stapling_responder: Option<String>,
                 ssl_stapling_verify: Option<bool>,
+                ssl_password_file: Option<String>,
+                ssl_reject_handshake: Option<bool>,
             }
         }
 
@@ -776,6 +782,8 @@ macro_rules! connection_block {
                     stapling_file: self.ssl_stapling_file.as_ref().map(here),
                     stapling_responder: self.ssl_stapling_responder.as_ref().map(here),
                     stapling_verify: self.ssl_stapling_verify,
+                    password_file: self.ssl_password_file.as_ref().map(here),
+                    reject_handshake: self.ssl_reject_handshake,
                 }
             }
         }

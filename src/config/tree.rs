@@ -326,6 +326,10 @@ pub struct TlsLayer {
     pub stapling_file: Option<At<String>>,
     pub stapling_responder: Option<At<String>>,
     pub stapling_verify: Option<bool>,
+    /// `ssl_password_file`: pass phrases for encrypted `ssl_certificate_key` files.
+    pub password_file: Option<At<String>>,
+    /// `ssl_reject_handshake`.
+    pub reject_handshake: Option<bool>,
 }
 
 /// The inheritable `proxy_*` settings of one block (all optional). Lists follow nginx's
@@ -374,6 +378,8 @@ pub struct ProxyLayer {
     /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
     pub bind: Option<At<Vec<String>>>,
     pub limit_rate: Option<u64>,
+    pub ssl_password_file: Option<At<String>>,
+    pub ssl_crl: Option<At<String>>,
 }
 
 /// `proxy_set_header name value`.

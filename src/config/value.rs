@@ -55,6 +55,9 @@ pub enum Var {
     SslClientSDn,
     /// `$ssl_client_fingerprint`: SHA-1 of the client certificate, hex.
     SslClientFingerprint,
+    /// The other `$ssl_*` variables (`$ssl_client_cert`, `$ssl_curve`, …), printed by
+    /// `tls::info`.
+    Ssl(crate::tls::info::SslVar),
     RequestMethod,
     /// `$request`: the request line.
     Request,

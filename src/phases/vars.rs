@@ -141,7 +141,8 @@ impl<'r, 'c> Ctx<'r, 'c> {
             | Var::SslSessionReused
             | Var::SslClientVerify
             | Var::SslClientSDn
-            | Var::SslClientFingerprint => return ssl_var(req.conn.tls.as_deref(), v, out),
+            | Var::SslClientFingerprint
+            | Var::Ssl(_) => return ssl_var(req.conn.tls.as_deref(), v, out),
             // No authentication module yet: never set, so logs print "-" as nginx does
             // for a request without credentials.
             Var::RemoteUser => return false,
@@ -444,6 +445,7 @@ fn ssl_var(tls: Option<&crate::tls::TlsInfo>, v: &Var, out: &mut Vec<u8>) -> boo
         Var::SslClientVerify => out.extend_from_slice(tls.client_verify.text().as_bytes()),
         Var::SslClientSDn => text(out, tls.client_s_dn.as_deref()),
         Var::SslClientFingerprint => text(out, tls.client_fingerprint.as_deref()),
+        Var::Ssl(var) => tls.print(*var, out),
         _ => return false,
     }
     true

@@ -203,7 +203,7 @@ fn exchange(addr: SocketAddr, url: &Url, request: &[u8]) -> Result<Vec<u8>, Stri
         .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
         .map_err(|e| io_message("setsockopt()", &e))?;
     stream
-        .write_all(&http::post(url, request))
+        .write_all(&http::request(url, request))
         .map_err(|e| io_message("send()", &e))?;
     let deadline = Instant::now() + IO_TIMEOUT * 3;
     let mut got = Vec::new();

@@ -421,7 +421,7 @@ async fn accept_loop(
                                 stream,
                                 Some(h1::TlsConn {
                                     listener: listener.clone(),
-                                    info: Rc::new(info),
+                                    info: Rc::new(*info),
                                     sni,
                                 }),
                             )

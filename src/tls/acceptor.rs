@@ -87,6 +87,8 @@ struct Group {
     secret: Option<Arc<TicketSecret>>,
     /// The CA check `optional_no_ca` skips in the handshake, run for `$ssl_client_verify`.
     strict: Option<Arc<dyn ClientCertVerifier>>,
+    /// `ssl_session_cache shared:…`: the one cache every shard's copy uses.
+    shared_cache: Option<Arc<dyn rustls::server::StoresServerSessions>>,
 }
 
 /// Picks the certificate for a ClientHello (see the module docs).
@@ -109,7 +111,14 @@ impl SniResolver {
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let server = self.server(hello.server_name());
-        let (_, keys) = self.keys.iter().find(|(s, _)| *s == server)?;
+        let own = |server: usize| {
+            self.keys
+                .iter()
+                .find(|(s, k)| *s == server && !k.is_empty())
+        };
+        // A server without certificates of its own answers with the default server's
+        // (nginx keeps the default server's context then).
+        let (_, keys) = own(server).or_else(|| own(self.servers.default))?;
         let offered = hello.signature_schemes();
         keys.iter()
             .map(|slot| slot.current())
@@ -221,12 +230,12 @@ fn build_listener(
         let fetch = tls.stapling && tls.stapling_file.is_none();
         let mut certified = Vec::new();
         for c in &tls.certificates {
-            let mut key = CertifiedKey::from_der(
+            let mut key = super::certkey::certified_key(
                 c.chain.data.as_ref().clone(),
-                c.key.data.clone_key(),
+                &c.key.data,
                 &provider,
             )
-            .map_err(|e| format!("{}: {e}", c.key.path.display()))?;
+            .map_err(|e| format!("{}: {e:?}", c.key.path.display()))?;
             key.ocsp = from_file.clone();
             let slot = StapleSlot::new(key);
             if fetch {
@@ -247,10 +256,24 @@ fn build_listener(
 
     let mut groups: Vec<Group> = Vec::new();
     let mut group_of = Vec::new();
-    for &i in &servers.servers {
+    // The default server first: servers without certificates share its group.
+    let order = std::iter::once(servers.default).chain(
+        servers
+            .servers
+            .iter()
+            .copied()
+            .filter(|&i| i != servers.default),
+    );
+    for i in order {
         let Some(tls) = &config.servers[i].tls else {
             continue;
         };
+        if tls.certificates.is_empty() {
+            if let Some(&(_, g)) = group_of.iter().find(|(s, _)| *s == servers.default) {
+                group_of.push((i, g));
+                continue;
+            }
+        }
         let settings = TlsSettings {
             certificates: Vec::new(),
             ..tls.clone()
@@ -342,12 +365,18 @@ fn build_group(
     } else {
         None
     };
-    apply_sessions(&mut sc, &settings, secret.as_ref());
+    let shared_cache = match settings.session_cache {
+        SessionCache::Shared { sessions } => Some(ServerSessionMemoryCache::new(sessions)
+            as Arc<dyn rustls::server::StoresServerSessions>),
+        _ => None,
+    };
+    apply_sessions(&mut sc, &settings, secret.as_ref(), shared_cache.as_ref());
     Ok(Group {
         settings,
         server_config: Arc::new(sc),
         secret,
         strict,
+        shared_cache,
     })
 }
 
@@ -380,10 +409,13 @@ fn apply_sessions(
     sc: &mut ServerConfig,
     settings: &TlsSettings,
     secret: Option<&Arc<TicketSecret>>,
+    shared: Option<&Arc<dyn rustls::server::StoresServerSessions>>,
 ) {
-    sc.session_storage = match settings.session_cache {
-        SessionCache::Off | SessionCache::None => Arc::new(NoServerSessionStorage {}),
-        SessionCache::PerShard { sessions } => ServerSessionMemoryCache::new(sessions),
+    sc.session_storage = match (settings.session_cache, shared) {
+        (SessionCache::Off | SessionCache::None, _) => Arc::new(NoServerSessionStorage {}),
+        (SessionCache::PerShard { sessions }, _) => ServerSessionMemoryCache::new(sessions),
+        (SessionCache::Shared { .. }, Some(cache)) => Arc::clone(cache),
+        (SessionCache::Shared { sessions }, None) => ServerSessionMemoryCache::new(sessions),
     };
     match secret {
         Some(secret) => {
@@ -395,7 +427,7 @@ fn apply_sessions(
             // Without tickets TLS 1.3 resumes from the cache only; with no cache there is
             // nothing a ticket could name.
             sc.send_tls13_tickets = match settings.session_cache {
-                SessionCache::PerShard { .. } => TLS13_TICKETS,
+                SessionCache::PerShard { .. } | SessionCache::Shared { .. } => TLS13_TICKETS,
                 _ => 0,
             };
         }
@@ -443,7 +475,12 @@ fn client_verifier(
                 .add(cert.clone())
                 .map_err(|e| format!("{}: {e}", ca.path.display()))?;
         }
-        hints = roots.subjects();
+        // A CA listed twice is named once (as OpenSSL's CA list does).
+        for name in roots.subjects() {
+            if !hints.iter().any(|h| h.as_ref() == name.as_ref()) {
+                hints.push(name);
+            }
+        }
     }
     if let Some(ca) = &settings.trusted_certificate {
         for cert in ca.data.iter() {
@@ -455,36 +492,93 @@ fn client_verifier(
     let strict = if roots.is_empty() {
         None
     } else {
-        let mut b =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
-        if let Some(crl) = &settings.crl {
-            b = b.with_crls(crl.data.iter().cloned());
-        }
-        // `ssl_client_certificate` names are sent as hints, `ssl_trusted_certificate` ones
-        // are not (nginx's difference between the two).
-        b = b
-            .clear_root_hint_subjects()
-            .add_root_hint_subjects(hints.clone());
-        if settings.verify_client != VerifyClient::On {
-            b = b.allow_unauthenticated();
-        }
-        Some(b.build().map_err(|e| format!("client verification: {e}"))?)
-    };
-    let handshake: Arc<dyn ClientCertVerifier> = match (settings.verify_client, &strict) {
-        (VerifyClient::OptionalNoCa, _) => Arc::new(AnyClientCert {
-            hints,
-            provider: Arc::clone(provider),
-        }),
-        (_, Some(strict)) => Arc::new(DepthLimited {
-            inner: Arc::clone(strict),
+        let build = |crls: bool| {
+            let mut b = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots.clone()),
+                Arc::clone(provider),
+            );
+            if let Some(crl) = settings.crl.as_ref().filter(|_| crls) {
+                b = b.with_crls(crl.data.iter().cloned());
+            }
+            // `ssl_client_certificate` names are sent as hints, `ssl_trusted_certificate`
+            // ones are not (nginx's difference between the two).
+            b = b
+                .clear_root_hint_subjects()
+                .add_root_hint_subjects(hints.clone());
+            if settings.verify_client != VerifyClient::On {
+                b = b.allow_unauthenticated();
+            }
+            b.build()
+        };
+        // A CRL webpki cannot read (version 1, as `openssl ca -gencrl` writes without
+        // `crl_extensions`) moves every check to `chain`, which reads it as OpenSSL does.
+        let (webpki, own_only) = match build(true) {
+            Ok(v) => (v, false),
+            Err(rustls::server::VerifierBuilderError::InvalidCrl(_)) => (
+                build(false).map_err(|e| format!("client verification: {e}"))?,
+                true,
+            ),
+            Err(e) => return Err(format!("client verification: {e}")),
+        };
+        let trusted = settings
+            .client_certificate
+            .iter()
+            .chain(&settings.trusted_certificate)
+            .flat_map(|f| f.data.iter().cloned())
+            .collect();
+        let crls = settings
+            .crl
+            .iter()
+            .flat_map(|f| f.data.iter().map(|c| c.as_ref().to_vec()))
+            .collect();
+        Some(Arc::new(super::compat::ClientCompat {
+            webpki,
+            own_only,
+            roots: trusted,
+            crls,
             depth: settings.verify_depth,
-        }),
+        }) as Arc<dyn ClientCertVerifier>)
+    };
+    // As nginx: the handshake takes any certificate the client proves it holds the key of
+    // (or none), and the verdict goes to `$ssl_client_verify`; a request on a connection
+    // whose certificate `on`/`optional` refuse gets 400 (`refuses_request`), so the client
+    // learns why in HTTP rather than from a handshake alert.
+    let handshake: Arc<dyn ClientCertVerifier> = Arc::new(AnyClientCert {
+        hints,
+        provider: Arc::clone(provider),
+    });
+    let strict = match (settings.verify_client, strict) {
+        (_, Some(strict)) => Some(Arc::new(DepthLimited {
+            inner: strict,
+            depth: settings.verify_depth,
+        }) as Arc<dyn ClientCertVerifier>),
+        (VerifyClient::OptionalNoCa, None) => None,
         (_, None) => return Err("ssl_verify_client needs ssl_client_certificate".to_string()),
     };
-    let strict = (settings.verify_client == VerifyClient::OptionalNoCa)
-        .then_some(strict)
-        .flatten();
     Ok((Some(handshake), strict))
+}
+
+/// A verification failure in OpenSSL's words (`$ssl_client_verify` is `FAILED:` and this).
+fn openssl_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::Other(other) => other.0.to_string(),
+            C::Revoked => "certificate revoked".to_string(),
+            C::UnknownIssuer => "unable to get local issuer certificate".to_string(),
+            C::Expired | C::ExpiredContext { .. } => "certificate has expired".to_string(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "certificate is not yet valid".to_string()
+            }
+            C::UnknownRevocationStatus => "unable to get certificate CRL".to_string(),
+            C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+                "CRL has expired".to_string()
+            }
+            C::BadSignature => "certificate signature failure".to_string(),
+            other => format!("{other:?}"),
+        },
+        other => other.to_string(),
+    }
 }
 
 /// `ssl_verify_depth`: the chain a client presents may hold at most `depth` certificates
@@ -528,7 +622,7 @@ struct TooDeep;
 
 impl std::fmt::Display for TooDeep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("certificate chain too long (ssl_verify_depth)")
+        f.write_str("certificate chain too long")
     }
 }
 
@@ -562,6 +656,12 @@ impl ClientCertVerifier for AnyClientCert {
 }
 
 impl TlsListener {
+    /// The configuration generation this listener was built from (for tests).
+    #[cfg(test)]
+    pub fn config_for_test(&self) -> &Config {
+        &self.config
+    }
+
     /// The address this listener serves.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -577,6 +677,25 @@ impl TlsListener {
     /// The server (index into `Config::servers`) a handshake with this SNI selects.
     pub fn server_for_sni(&self, sni: Option<&str>) -> usize {
         self.resolver.server(sni)
+    }
+
+    /// Whether some server on this address has `ssl_reject_handshake on` (then the
+    /// connection side reads the SNI before the handshake starts).
+    pub fn rejects_any(&self) -> bool {
+        self.servers.servers.iter().any(|&i| self.rejects_server(i))
+    }
+
+    /// Whether a handshake with this SNI selects a server with `ssl_reject_handshake on`.
+    pub fn rejects(&self, sni: Option<&str>) -> bool {
+        self.rejects_server(self.server_for_sni(sni))
+    }
+
+    fn rejects_server(&self, server: usize) -> bool {
+        self.config
+            .servers
+            .get(server)
+            .and_then(|s| s.tls.as_ref())
+            .is_some_and(|t| t.reject_handshake)
     }
 
     /// The `ServerConfig` of the address's default server (for accepting without looking
@@ -624,7 +743,11 @@ impl TlsListener {
     pub fn info(&self, conn: &rustls::ServerConnection) -> TlsInfo {
         let mut info = TlsInfo::from_connection(conn);
         let group = &self.groups[self.group_index(self.server_for_sni(conn.server_name()))];
-        if group.settings.verify_client != VerifyClient::OptionalNoCa {
+        if group.settings.verify_client == VerifyClient::Off {
+            info.client_verify = ClientVerify::None;
+            info.client_cert = None;
+            info.client_s_dn = None;
+            info.client_fingerprint = None;
             return info;
         }
         let Some(certs) = conn.peer_certificates() else {
@@ -634,10 +757,10 @@ impl TlsListener {
             return info;
         };
         info.client_verify = match &group.strict {
-            None => ClientVerify::Failed("no CA to verify against".to_string()),
+            None => ClientVerify::Failed("unable to get local issuer certificate".to_string()),
             Some(strict) => match strict.verify_client_cert(leaf, intermediates, UnixTime::now()) {
                 Ok(_) => ClientVerify::Success,
-                Err(e) => ClientVerify::Failed(e.to_string()),
+                Err(e) => ClientVerify::Failed(openssl_reason(&e)),
             },
         };
         info
@@ -649,12 +772,18 @@ impl TlsListener {
             .iter()
             .map(|g| {
                 let mut sc = ServerConfig::clone(&g.server_config);
-                apply_sessions(&mut sc, &g.settings, g.secret.as_ref());
+                apply_sessions(
+                    &mut sc,
+                    &g.settings,
+                    g.secret.as_ref(),
+                    g.shared_cache.as_ref(),
+                );
                 Group {
                     settings: g.settings.clone(),
                     server_config: Arc::new(sc),
                     secret: g.secret.clone(),
                     strict: g.strict.clone(),
+                    shared_cache: g.shared_cache.clone(),
                 }
             })
             .collect();

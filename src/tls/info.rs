@@ -49,8 +49,17 @@ pub struct TlsInfo {
     pub client_s_dn: Option<String>,
     /// `$ssl_client_fingerprint`: SHA-1 of the client certificate's DER, lowercase hex.
     pub client_fingerprint: Option<String>,
-    /// The client certificate's DER (for variables added later, such as `$ssl_client_cert`).
+    /// The client certificate's DER (`$ssl_client_cert` and the other certificate
+    /// variables print from it).
     pub client_cert: Option<Vec<u8>>,
+    /// `$ssl_alpn_protocol`: the protocol ALPN settled on (empty when none).
+    pub alpn: Option<String>,
+    /// `$ssl_curve`: the key-exchange group, by OpenSSL's name.
+    pub curve: Option<String>,
+    /// `$ssl_session_id`: 64 hex digits naming the session (see [`session_id`]).
+    pub session_id: Option<String>,
+    /// What the ClientHello offered (`$ssl_ciphers`, `$ssl_curves`).
+    pub offered: Offered,
 }
 
 impl TlsInfo {
@@ -80,6 +89,14 @@ impl TlsInfo {
             client_s_dn: leaf.and_then(|c| subject_dn(c.as_ref())),
             client_fingerprint: leaf.map(|c| fingerprint(c.as_ref())),
             client_cert: leaf.map(|c| c.as_ref().to_vec()),
+            alpn: conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            curve: conn
+                .negotiated_key_exchange_group()
+                .map(|g| super::names::group_name(g.name())),
+            session_id: session_id(conn, None),
+            offered: Offered::default(),
         }
     }
 }
@@ -94,44 +111,166 @@ pub fn fingerprint(der: &[u8]) -> String {
     out
 }
 
-/// The subject of a certificate in RFC 2253 form: the last RDN first, `,` between them,
-/// `+` inside a multi-valued one, special characters escaped with `\`.
-pub fn subject_dn(der: &[u8]) -> Option<String> {
-    use x509_parser::prelude::FromDer;
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    let registry = x509_parser::objects::oid_registry();
-    let mut rdns = Vec::new();
-    for rdn in cert.subject().iter_rdn() {
-        let mut parts = Vec::new();
-        for attr in rdn.iter() {
-            let oid = attr.attr_type();
-            let name = x509_parser::objects::oid2abbrev(oid, registry)
-                .map(str::to_string)
-                .unwrap_or_else(|_| oid.to_id_string());
-            let value = attr.as_str().map(escape_dn).unwrap_or_else(|_| {
-                // Not a string type: RFC 2253's `#` + hex of the DER value.
-                let mut hex = String::from("#");
-                for b in attr.attr_value().data.iter() {
-                    hex.push_str(&format!("{b:02x}"));
-                }
-                hex
-            });
-            parts.push(format!("{name}={value}"));
-        }
-        rdns.push(parts.join("+"));
-    }
-    rdns.reverse();
-    Some(rdns.join(","))
+/// Whether a request on this connection gets 400 for its client certificate, as nginx
+/// answers "No required SSL certificate was sent" (`ssl_verify_client on`, none sent) and
+/// "The SSL certificate error" (`on` or `optional`, one that failed verification).
+/// `settings` are those of the server the request selected.
+pub fn refuses_request(
+    settings: Option<&crate::config::model::TlsSettings>,
+    info: Option<&TlsInfo>,
+) -> bool {
+    use crate::config::model::VerifyClient;
+    let (Some(settings), Some(info)) = (settings, info) else {
+        return false;
+    };
+    matches!(
+        (settings.verify_client, &info.client_verify),
+        (VerifyClient::On, ClientVerify::None)
+            | (
+                VerifyClient::On | VerifyClient::Optional,
+                ClientVerify::Failed(_)
+            )
+    )
 }
 
-fn escape_dn(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for (i, c) in value.chars().enumerate() {
-        let edge = (i == 0 && (c == ' ' || c == '#')) || (i + 1 == value.len() && c == ' ');
-        if edge || matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') {
-            out.push('\\');
-        }
-        out.push(c);
+/// What the client's ClientHello offered, kept for `$ssl_ciphers` and `$ssl_curves`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offered {
+    /// The cipher suites, OpenSSL names joined with `:` (unknown ones as `0x….`).
+    pub ciphers: String,
+    /// The groups, OpenSSL names joined with `:`.
+    pub curves: String,
+}
+
+impl Offered {
+    pub fn from_hello(hello: &rustls::server::ClientHello<'_>) -> Offered {
+        let ciphers = hello
+            .cipher_suites()
+            .iter()
+            .filter_map(|&s| match u16::from(s) {
+                // Signalling values, not suites (OpenSSL leaves them out too).
+                0x00ff | 0x5600 => None,
+                v => Some(super::names::openssl_name(s).unwrap_or_else(|| format!("0x{v:04x}"))),
+            })
+            .collect::<Vec<_>>()
+            .join(":");
+        let curves = hello
+            .named_groups()
+            .unwrap_or_default()
+            .iter()
+            .map(|&g| super::names::group_name(g))
+            .collect::<Vec<_>>()
+            .join(":");
+        Offered { ciphers, curves }
     }
-    out
+}
+
+/// The `$ssl_*` variables beyond the first few (`Var::Ssl` in the config model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SslVar {
+    AlpnProtocol,
+    Ciphers,
+    Curve,
+    Curves,
+    EarlyData,
+    SessionId,
+    ClientCert,
+    ClientRawCert,
+    ClientEscapedCert,
+    ClientIDn,
+    ClientSDnLegacy,
+    ClientIDnLegacy,
+    ClientSerial,
+    ClientVStart,
+    ClientVEnd,
+    ClientVRemain,
+}
+
+impl SslVar {
+    /// The variable a `$name` means, if it is one of these.
+    pub fn from_name(name: &str) -> Option<SslVar> {
+        Some(match name {
+            "ssl_alpn_protocol" => SslVar::AlpnProtocol,
+            "ssl_ciphers" => SslVar::Ciphers,
+            "ssl_curve" => SslVar::Curve,
+            "ssl_curves" => SslVar::Curves,
+            "ssl_early_data" => SslVar::EarlyData,
+            "ssl_session_id" => SslVar::SessionId,
+            "ssl_client_cert" => SslVar::ClientCert,
+            "ssl_client_raw_cert" => SslVar::ClientRawCert,
+            "ssl_client_escaped_cert" => SslVar::ClientEscapedCert,
+            "ssl_client_i_dn" => SslVar::ClientIDn,
+            "ssl_client_s_dn_legacy" => SslVar::ClientSDnLegacy,
+            "ssl_client_i_dn_legacy" => SslVar::ClientIDnLegacy,
+            "ssl_client_serial" => SslVar::ClientSerial,
+            "ssl_client_v_start" => SslVar::ClientVStart,
+            "ssl_client_v_end" => SslVar::ClientVEnd,
+            "ssl_client_v_remain" => SslVar::ClientVRemain,
+            _ => return None,
+        })
+    }
+}
+
+impl TlsInfo {
+    /// Appends the value of `var` (empty where the connection has nothing to say, such as
+    /// certificate variables without a client certificate).
+    pub fn print(&self, var: SslVar, out: &mut Vec<u8>) {
+        use super::certtext as ct;
+        let text = match var {
+            SslVar::AlpnProtocol => self.alpn.clone(),
+            SslVar::Ciphers => Some(self.offered.ciphers.clone()),
+            SslVar::Curve => self.curve.clone(),
+            SslVar::Curves => Some(self.offered.curves.clone()),
+            // rustls is not configured to take 0-RTT data, so no request came in early.
+            SslVar::EarlyData => None,
+            SslVar::SessionId => self.session_id.clone(),
+            _ => self.client_cert.as_deref().and_then(|der| match var {
+                SslVar::ClientCert => Some(ct::pem_tabbed(der)),
+                SslVar::ClientRawCert => Some(ct::pem(der)),
+                SslVar::ClientEscapedCert => Some(ct::pem_escaped(der)),
+                SslVar::ClientIDn => ct::dn(der, true),
+                SslVar::ClientSDnLegacy => ct::dn_legacy(der, false),
+                SslVar::ClientIDnLegacy => ct::dn_legacy(der, true),
+                SslVar::ClientSerial => ct::serial(der),
+                SslVar::ClientVStart => ct::validity(der, false).map(ct::openssl_time),
+                SslVar::ClientVEnd => ct::validity(der, true).map(ct::openssl_time),
+                SslVar::ClientVRemain => ct::validity(der, true).map(|end| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    ((end - now).max(0) / 86_400).to_string()
+                }),
+                _ => None,
+            }),
+        };
+        out.extend_from_slice(text.unwrap_or_default().as_bytes());
+    }
+}
+
+/// Length of the session id anx keeps in a session's resumption data (32 bytes, printed
+/// as 64 hex digits like OpenSSL's).
+pub const SESSION_ID_LEN: usize = 32;
+
+/// A fresh session id for a handshake, to be stored with `set_resumption_data` so a
+/// resumed session prints the same `$ssl_session_id` (rustls has no session id of its
+/// own to show for TLS 1.3 or tickets). `None` without randomness.
+pub fn new_session_id() -> Option<[u8; SESSION_ID_LEN]> {
+    let mut id = [0u8; SESSION_ID_LEN];
+    aws_lc_rs::rand::fill(&mut id).ok()?;
+    Some(id)
+}
+
+/// `$ssl_session_id` of a finished handshake: the id carried by a resumed session, else
+/// the one this handshake stored (`ours`).
+pub fn session_id(conn: &ServerConnection, ours: Option<&[u8]>) -> Option<String> {
+    let id = conn
+        .received_resumption_data()
+        .filter(|d| d.len() == SESSION_ID_LEN)
+        .or(ours)?;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The subject of a certificate in RFC 2253 form (see [`super::certtext::dn`]).
+pub fn subject_dn(der: &[u8]) -> Option<String> {
+    super::certtext::dn(der, false)
 }

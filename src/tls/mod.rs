@@ -17,7 +17,8 @@
 /// `ClientCertVerifier`) require, for a verifier that only changes the certificate check:
 /// `inner` passes them on to the wrapped webpki verifier in `self.inner`; `provider` checks
 /// them with the algorithms of `self.provider` (the verifiers that accept any certificate
-/// still make the peer prove it holds the certificate's key).
+/// still make the peer prove it holds the certificate's key). Either way a certificate
+/// webpki cannot read (X.509 v1) has its signature checked by [`chain`] instead.
 macro_rules! handshake_signatures {
     (inner) => {
         fn verify_tls12_signature(
@@ -26,7 +27,18 @@ macro_rules! handshake_signatures {
             cert: &rustls::pki_types::CertificateDer<'_>,
             dss: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            self.inner.verify_tls12_signature(message, cert, dss)
+            match self.inner.verify_tls12_signature(message, cert, dss) {
+                Err(e) if $crate::tls::chain::unreadable(&e) => {
+                    $crate::tls::chain::handshake_signature(
+                        message,
+                        cert,
+                        dss,
+                        &$crate::tls::provider().signature_verification_algorithms,
+                        false,
+                    )
+                }
+                other => other,
+            }
         }
         fn verify_tls13_signature(
             &self,
@@ -34,7 +46,18 @@ macro_rules! handshake_signatures {
             cert: &rustls::pki_types::CertificateDer<'_>,
             dss: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            self.inner.verify_tls13_signature(message, cert, dss)
+            match self.inner.verify_tls13_signature(message, cert, dss) {
+                Err(e) if $crate::tls::chain::unreadable(&e) => {
+                    $crate::tls::chain::handshake_signature(
+                        message,
+                        cert,
+                        dss,
+                        &$crate::tls::provider().signature_verification_algorithms,
+                        true,
+                    )
+                }
+                other => other,
+            }
         }
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
             self.inner.supported_verify_schemes()
@@ -48,7 +71,12 @@ macro_rules! handshake_signatures {
             dss: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
             let algorithms = &self.provider.signature_verification_algorithms;
-            rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+            match rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms) {
+                Err(e) if $crate::tls::chain::unreadable(&e) => {
+                    $crate::tls::chain::handshake_signature(message, cert, dss, algorithms, false)
+                }
+                other => other,
+            }
         }
         fn verify_tls13_signature(
             &self,
@@ -57,7 +85,12 @@ macro_rules! handshake_signatures {
             dss: &rustls::DigitallySignedStruct,
         ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
             let algorithms = &self.provider.signature_verification_algorithms;
-            rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+            match rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms) {
+                Err(e) if $crate::tls::chain::unreadable(&e) => {
+                    $crate::tls::chain::handshake_signature(message, cert, dss, algorithms, true)
+                }
+                other => other,
+            }
         }
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
             self.provider
@@ -68,7 +101,12 @@ macro_rules! handshake_signatures {
 }
 
 pub mod acceptor;
+pub mod certkey;
+pub mod certtext;
+pub mod chain;
+pub mod compat;
 pub mod info;
+pub mod keyfile;
 pub mod names;
 pub mod ocsp;
 pub mod ticket;

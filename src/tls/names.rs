@@ -130,6 +130,15 @@ pub fn cipher_name(suite: CipherSuite) -> String {
     }
 }
 
+/// OpenSSL's name of a suite anx knows, `None` for others (`$ssl_ciphers` prints those
+/// as hex, as OpenSSL does for suites it lacks).
+pub fn openssl_name(suite: CipherSuite) -> Option<String> {
+    SUITES
+        .iter()
+        .find(|s| s.suite == suite)
+        .map(|s| s.openssl.to_string())
+}
+
 /// The suite a single name means: OpenSSL's or the IANA/rustls name, any case.
 fn by_name(name: &str) -> Option<&'static Suite> {
     SUITES.iter().find(|s| {
@@ -287,6 +296,9 @@ pub struct CipherList {
     /// Words naming real OpenSSL suites or classes that rustls does not implement: they
     /// selected nothing (worth a note, not an error).
     pub unsupported: Vec<String>,
+    /// Words OpenSSL does not know either (`ECCdraft`): OpenSSL skips them as long as the
+    /// list selects something, and so does anx (with a note).
+    pub unknown: Vec<String>,
 }
 
 /// Reads an OpenSSL cipher list (see the module docs). Errors name the unknown word.
@@ -295,6 +307,7 @@ pub fn parse_ciphers(text: &str) -> Result<CipherList, String> {
     let mut tls13: Vec<&'static Suite> = Vec::new();
     let mut banned: Vec<CipherSuite> = Vec::new();
     let mut unsupported = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
     let words = text
         .split([':', ',', ' '])
         .map(str::trim)
@@ -319,7 +332,8 @@ pub fn parse_ciphers(text: &str) -> Result<CipherList, String> {
                 any_unsupported = true;
                 Vec::new()
             } else {
-                return Err(format!("unknown cipher \"{part}\" in \"{text}\""));
+                unknown.push(part.to_string());
+                Vec::new()
             };
             selected = if i == 0 {
                 matching
@@ -363,7 +377,11 @@ pub fn parse_ciphers(text: &str) -> Result<CipherList, String> {
             .collect();
     }
     let suites: Vec<CipherSuite> = tls13.iter().chain(&tls12).map(|s| s.suite).collect();
-    if tls12.is_empty() && !text.split([':', ',', ' ']).any(|w| by_name(w).is_some()) {
+    let named13 = text.split([':', ',', ' ']).any(|w| by_name(w).is_some());
+    if let Some(first) = unknown.first().filter(|_| tls12.is_empty() && !named13) {
+        return Err(format!("unknown cipher \"{first}\" in \"{text}\""));
+    }
+    if tls12.is_empty() && !named13 {
         return Err(format!(
             "\"{text}\" selects no TLS 1.2 cipher suite rustls implements"
         ));
@@ -371,6 +389,7 @@ pub fn parse_ciphers(text: &str) -> Result<CipherList, String> {
     Ok(CipherList {
         suites,
         unsupported,
+        unknown,
     })
 }
 
@@ -543,8 +562,12 @@ mod tests {
     }
 
     #[test]
-    fn unknown_names_are_errors() {
-        assert!(parse_ciphers("HIGH:BOGUS").unwrap_err().contains("BOGUS"));
+    fn unknown_names_are_skipped_as_openssl_does() {
+        let list = parse_ciphers("DEFAULT:ECCdraft").unwrap();
+        assert_eq!(list.unknown, ["ECCdraft"]);
+        assert!(!list.suites.is_empty());
+        assert!(parse_ciphers("BOGUS").unwrap_err().contains("BOGUS"));
+        assert!(parse_ciphers("BOGUS:!HIGH").unwrap_err().contains("BOGUS"));
         assert!(parse_ciphers("RC4-MD5").is_err()); // selects nothing at all
         assert!(parse_groups("X25519:nope").is_err());
     }

@@ -12,8 +12,8 @@
 //!   tickets are named by the file's first 16 bytes, as nginx names them; the ticket format
 //!   is anx's own (AES-256-GCM), so only anx servers sharing the files resume each other.
 //! - without files: a random secret per generation; the key in force is derived from it and
-//!   the number of `ssl_session_timeout` periods since the epoch, so every shard rotates at
-//!   the same instant without talking to the others. A ticket opens during its period and
+//!   the number of `ssl_session_timeout` periods since the secret was made (a reload keeps
+//!   the secret), so every shard rotates at the same instant without talking to the others. A ticket opens during its period and
 //!   the next (so it lives at least `ssl_session_timeout`).
 //!
 //! Ticket bytes: key name (16) ‖ nonce (12) ‖ AES-256-GCM ciphertext and tag, the name as
@@ -39,8 +39,13 @@ pub struct TicketSecret {
 enum Source {
     /// `ssl_session_ticket_key` files, in order: the first encrypts.
     Files(Vec<Key>),
-    /// A random secret and the rotation period.
-    Rotating { secret: [u8; 32], period: Duration },
+    /// A random secret, the rotation period and when the first period began (every
+    /// shard shares this secret, so all count periods from the same instant).
+    Rotating {
+        secret: [u8; 32],
+        period: Duration,
+        start: Duration,
+    },
 }
 
 /// One AEAD key and the name tickets sealed with it carry.
@@ -95,6 +100,7 @@ impl TicketSecret {
             source: Source::Rotating {
                 secret,
                 period: period.max(Duration::from_secs(1)),
+                start: SystemTime::now().duration_since(UNIX_EPOCH).ok()?,
             },
         })
     }
@@ -157,9 +163,16 @@ impl Ticketer {
                 let all: Vec<&Key> = keys.iter().collect();
                 Some(f(first, &all))
             }
-            Source::Rotating { secret, period } => {
+            Source::Rotating {
+                secret,
+                period,
+                start,
+            } => {
+                // Periods count from the secret's creation, as nginx rotates a key one
+                // `ssl_session_timeout` after making it.
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
-                let index = now.as_secs() / period.as_secs().max(1);
+                let elapsed = now.saturating_sub(*start).as_millis();
+                let index = (elapsed / period.as_millis().max(1)) as u64;
                 let mut cache = self.cache.lock().ok()?;
                 if cache.as_ref().is_none_or(|p| p.index != index) {
                     let key = |i: u64| derive(secret, &i.to_be_bytes());

@@ -45,13 +45,35 @@ pub fn client_config(ssl: &ProxySsl) -> Result<Arc<ClientConfig>, rustls::Error>
                 "proxy_ssl_trusted_certificate holds no usable CA certificate".to_string(),
             ));
         }
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let roots = Arc::new(roots);
+        let build = |crls: bool| {
+            let mut b =
+                WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone());
+            if let Some(crl) = ssl.crl.as_ref().filter(|_| crls) {
+                b = b.with_crls(crl.data.iter().cloned());
+            }
+            b.build()
+        };
+        // CRLs webpki cannot read (version 1) move every check to `chain` (see compat).
+        let (webpki, own_only) = match build(true) {
+            Ok(v) => (v, false),
+            Err(rustls::client::VerifierBuilderError::InvalidCrl(_)) => (
+                build(false).map_err(|e| rustls::Error::General(e.to_string()))?,
+                true,
+            ),
+            Err(e) => return Err(rustls::Error::General(e.to_string())),
+        };
+        let crls = ssl
+            .crl
+            .iter()
+            .flat_map(|f| f.data.iter().map(|c| c.as_ref().to_vec()))
+            .collect();
         Arc::new(Depth {
             inner: webpki,
             depth: ssl.verify_depth,
             trusted,
+            crls,
+            own_only,
         })
     } else {
         Arc::new(AnyCertificate {
@@ -63,8 +85,15 @@ pub fn client_config(ssl: &ProxySsl) -> Result<Arc<ClientConfig>, rustls::Error>
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let mut config = match &ssl.certificate {
-        Some(pair) => builder
-            .with_client_auth_cert(pair.chain.data.as_ref().clone(), pair.key.data.clone_key())?,
+        Some(pair) => {
+            let key = super::certkey::certified_key(
+                pair.chain.data.as_ref().clone(),
+                &pair.key.data,
+                &super::provider(),
+            )
+            .map_err(|e| rustls::Error::General(format!("proxy_ssl_certificate: {e:?}")))?;
+            builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
+        }
         None => builder.with_no_client_auth(),
     };
     // nginx sends no SNI unless asked (`proxy_ssl_server_name on`); rustls never sends it
@@ -87,6 +116,10 @@ struct Depth {
     /// The trusted CAs, so a server that sends its root along is not counted a level
     /// deeper than the chain OpenSSL would build.
     trusted: Vec<CertificateDer<'static>>,
+    /// `proxy_ssl_crl` in DER, for the checks made by `compat`.
+    crls: Vec<Vec<u8>>,
+    /// The CRLs are ones webpki cannot read: every chain is checked by `compat`.
+    own_only: bool,
 }
 
 impl ServerCertVerifier for Depth {
@@ -98,13 +131,35 @@ impl ServerCertVerifier for Depth {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )?;
+        let verified = match self.own_only {
+            true => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding,
+            )),
+            false => self.inner.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+        };
+        let verified = match verified {
+            // What OpenSSL takes and webpki does not (a v1 certificate, a name in the CN
+            // only) is checked as OpenSSL would, depth included.
+            Err(e) if super::compat::server_retry(&e) => {
+                super::compat::server_fallback(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    &self.trusted,
+                    &self.crls,
+                    self.depth,
+                    now,
+                )?;
+                return Ok(ServerCertVerified::assertion());
+            }
+            other => other?,
+        };
         // OpenSSL's depth counts the CAs above the leaf, the trusted one included: depth 1
         // is a leaf signed by a trusted CA, each intermediate adds one.
         let between = intermediates

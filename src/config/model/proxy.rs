@@ -347,6 +347,11 @@ pub struct ProxySsl {
     pub protocols: Vec<TlsVersion>,
     /// `proxy_ssl_session_reuse` (default on): resume TLS sessions with upstreams.
     pub session_reuse: bool,
+    /// `proxy_ssl_password_file`: where the pass phrases of an encrypted
+    /// `proxy_ssl_certificate_key` came from (the key above is decrypted; kept for `-T`).
+    pub password_file: Option<std::path::PathBuf>,
+    /// `proxy_ssl_crl`: revocation lists checked for verified upstream certificates.
+    pub crl: Option<Loaded<Vec<rustls::pki_types::CertificateRevocationListDer<'static>>>>,
 }
 
 /// Default `proxy_ssl_verify_depth`.
@@ -363,6 +368,8 @@ impl Default for ProxySsl {
             certificate: None,
             protocols: vec![TlsVersion::Tls12, TlsVersion::Tls13],
             session_reuse: true,
+            password_file: None,
+            crl: None,
         }
     }
 }

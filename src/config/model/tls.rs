@@ -168,9 +168,14 @@ pub enum SessionCache {
     Off,
     /// `none` (nginx's default): no cache.
     None,
-    /// `builtin[:N]` or `shared:name:size`: a cache of this many sessions per shard
-    /// (`shared` sizes convert at nginx's rate of about 4000 sessions per megabyte).
+    /// `builtin[:N]`: a cache of this many sessions per shard (nginx's builtin cache is
+    /// per worker too).
     PerShard { sessions: usize },
+    /// `shared:name:size`: one cache of this many sessions every shard uses (its size
+    /// converted at nginx's rate of about 4000 sessions per megabyte), so a client resumes
+    /// by session ID on whichever shard its next connection lands, as with nginx's shared
+    /// zone. One per settings group of a listener.
+    Shared { sessions: usize },
 }
 
 /// Sessions per byte of `shared:name:size` (nginx: "one megabyte can store about 4000
@@ -235,6 +240,13 @@ pub struct TlsSettings {
     /// `ssl_stapling_verify` (default off): a fetched response must be signed by the
     /// issuer, its delegated responder or an `ssl_trusted_certificate`.
     pub stapling_verify: bool,
+    /// `ssl_password_file`: where the pass phrases of encrypted keys came from (the keys
+    /// above are already decrypted; the path is kept for `anx -T`).
+    pub password_file: Option<PathBuf>,
+    /// `ssl_reject_handshake` (default off): handshakes that select this server are
+    /// refused with an `unrecognized_name` alert, so a client naming no known server learns
+    /// nothing, not even a certificate.
+    pub reject_handshake: bool,
 }
 
 /// nginx's default `ssl_session_timeout`.

@@ -259,6 +259,8 @@ const SPECS: &[Spec] = &[
     simple("proxy_ssl_name", HSL, 1, 1),
     simple("proxy_ssl_certificate", HSL, 1, 1),
     simple("proxy_ssl_certificate_key", HSL, 1, 1),
+    simple("proxy_ssl_password_file", HSL, 1, 1),
+    simple("proxy_ssl_crl", HSL, 1, 1),
     simple("proxy_ssl_protocols", HSL, 1, ANY),
     simple("proxy_ssl_session_reuse", HSL, 1, 1),
     // The name servers of a proxy_pass with variables (ProxyLayer).
@@ -290,6 +292,8 @@ const SPECS: &[Spec] = &[
     simple("ssl_verify_client", HTTP | SRV, 1, 1),
     simple("ssl_verify_depth", HTTP | SRV, 1, 1),
     simple("ssl_crl", HTTP | SRV, 1, 1),
+    simple("ssl_password_file", HTTP | SRV, 1, 1),
+    simple("ssl_reject_handshake", HTTP | SRV, 1, 1),
     simple("ssl_stapling", HTTP | SRV, 1, 1),
     simple("ssl_stapling_file", HTTP | SRV, 1, 1),
     simple("ssl_stapling_responder", HTTP | SRV, 1, 1),

@@ -980,9 +980,30 @@ fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
     if let Some(at) = &p.ssl_name {
         out.name = Some(r.template(&at.origin, &at.value));
     }
+    if let Some(at) = &p.ssl_password_file {
+        out.password_file = Some(r.path(&at.value));
+    }
+    if let Some(at) = &p.ssl_crl {
+        out.crl = super::tls::crl_file(at, "proxy_ssl_crl", r);
+    }
     match (&p.ssl_certificate, &p.ssl_certificate_key) {
+        // `proxy_ssl_certificate ""` cancels an inherited certificate (nginx 1.21.0).
+        (Some(cert), Some(key)) if cert.value.is_empty() && key.value.is_empty() => {
+            out.certificate = None;
+        }
         (Some(cert), Some(key)) => {
-            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", r);
+            let passwords = match (&out.password_file, &p.ssl_password_file) {
+                (Some(path), at) => match crate::config::files::read(path) {
+                    Ok(bytes) => crate::tls::keyfile::passwords(&bytes),
+                    Err(e) => {
+                        let origin = at.as_ref().map_or(&key.origin, |a| &a.origin);
+                        r.error(origin, format!("cannot open \"{}\": {e}", path.display()));
+                        Vec::new()
+                    }
+                },
+                (None, _) => Vec::new(),
+            };
+            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", &passwords, r);
         }
         (None, None) => {}
         // Each file alone means nothing; loading them as a pair at the level that names

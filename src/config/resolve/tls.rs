@@ -22,20 +22,49 @@ use crate::config::model::{
     CertificateKey, Loaded, SessionCache, TlsSettings, TlsVersion, VerifyClient,
 };
 use crate::config::tree::{At, ConfigTree, Layers, Origin, ServerTree, TlsLayer};
+use crate::tls::certkey::KeyError;
 use crate::tls::names;
+
+/// A TLS address and its default server (index into the tree's servers): nginx requires a
+/// certificate of the default server only; another server without one answers with the
+/// default server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SslAddr {
+    pub addr: SocketAddr,
+    pub default: usize,
+}
 
 /// Every address some server writes `listen … ssl` for: nginx makes the address TLS for all
 /// servers on it.
-pub(super) fn ssl_addresses(tree: &ConfigTree) -> Vec<SocketAddr> {
-    let mut out = Vec::new();
+pub(super) fn ssl_addresses(tree: &ConfigTree) -> Vec<SslAddr> {
+    let mut out: Vec<SslAddr> = Vec::new();
     for s in &tree.servers {
         for l in &s.value.listen {
-            if l.value.ssl && !out.contains(&l.value.addr) {
-                out.push(l.value.addr);
+            if l.value.ssl && !out.iter().any(|a| a.addr == l.value.addr) {
+                out.push(SslAddr {
+                    addr: l.value.addr,
+                    default: default_server(tree, l.value.addr),
+                });
             }
         }
     }
     out
+}
+
+/// The server `listen … default_server` marks for `addr`, else the first that listens there.
+fn default_server(tree: &ConfigTree, addr: SocketAddr) -> usize {
+    let on = |i: &usize, marked: bool| {
+        tree.servers[*i]
+            .value
+            .listen
+            .iter()
+            .any(|l| l.value.addr == addr && (!marked || l.value.default_server))
+    };
+    let all = 0..tree.servers.len();
+    all.clone()
+        .find(|i| on(i, true))
+        .or_else(|| all.clone().find(|i| on(i, false)))
+        .unwrap_or(0)
 }
 
 /// The server level over the http level, setting by setting.
@@ -64,7 +93,9 @@ fn merge(http: &TlsLayer, server: &TlsLayer) -> TlsLayer {
         stapling,
         stapling_file,
         stapling_responder,
-        stapling_verify
+        stapling_verify,
+        password_file,
+        reject_handshake
     );
     // nginx inherits certificates and keys together (both are arrays merged as one pair
     // of lists): a server with its own certificates never takes the http level's keys.
@@ -77,18 +108,59 @@ fn merge(http: &TlsLayer, server: &TlsLayer) -> TlsLayer {
 
 /// The server's [`TlsSettings`], or `None` when none of its addresses is a TLS one.
 pub(super) fn resolve_server(
+    index: usize,
     server: &At<ServerTree>,
     http: &Layers,
-    ssl_addrs: &[SocketAddr],
+    ssl_addrs: &[SslAddr],
     r: &mut Resolver,
 ) -> Option<TlsSettings> {
     let listens = &server.value.listen;
-    let on_ssl = listens.iter().find(|l| ssl_addrs.contains(&l.value.addr))?;
-    let own_ssl = listens.iter().find(|l| l.value.ssl);
+    let is_default = |l: &&At<crate::config::tree::RawListen>| {
+        ssl_addrs
+            .iter()
+            .any(|a| a.addr == l.value.addr && a.default == index)
+    };
+    let on_tls = listens
+        .iter()
+        .any(|l| ssl_addrs.iter().any(|a| a.addr == l.value.addr));
+    if !on_tls {
+        // nginx reads a server's password file even when no TLS address uses it (a
+        // writer waiting on a FIFO is released, a missing file is an error, as there).
+        if let Some(at) = &server.value.layers.tls.password_file {
+            let path = r.path(&at.value);
+            if let Err(e) = crate::config::files::read(&path) {
+                r.error(
+                    &at.origin,
+                    format!("cannot open \"{}\": {e}", path.display()),
+                );
+            }
+        }
+        return None;
+    }
+    // Only the default server of a TLS address must have a certificate (nginx 1.15.9+).
+    let on_ssl = listens.iter().find(is_default);
+    let own_ssl = listens.iter().filter(is_default).find(|l| l.value.ssl);
     let t = merge(&http.tls, &server.value.layers.tls);
 
-    let certificates = certificates(&t, r);
-    if certificates.is_empty() && !has_errors_for(&t) {
+    let password_file = t.password_file.as_ref().map(|at| (r.path(&at.value), at));
+    let passwords = match &password_file {
+        None => Vec::new(),
+        Some((path, at)) => match crate::config::files::read(path) {
+            Ok(bytes) => crate::tls::keyfile::passwords(&bytes),
+            Err(e) => {
+                r.error(
+                    &at.origin,
+                    format!("cannot open \"{}\": {e}", path.display()),
+                );
+                Vec::new()
+            }
+        },
+    };
+    let reject_handshake = t.reject_handshake.unwrap_or(false);
+    let certificates = certificates(&t, &passwords, r);
+    // A server that rejects handshakes needs no certificate (nginx 1.19.4).
+    let without_certificate = certificates.is_empty() && !has_errors_for(&t) && !reject_handshake;
+    if let Some(on_ssl) = on_ssl.filter(|_| without_certificate) {
         match own_ssl {
             Some(l) => r.error(
                 &l.origin,
@@ -120,6 +192,16 @@ pub(super) fn resolve_server(
                         format!(
                             "\"ssl_ciphers\": rustls does not implement {}; left out",
                             list.unsupported.join(", ")
+                        ),
+                    );
+                }
+                if !list.unknown.is_empty() {
+                    note(
+                        r,
+                        &at.origin,
+                        format!(
+                            "\"ssl_ciphers\": unknown cipher {} ignored, as OpenSSL does",
+                            list.unknown.join(", ")
                         ),
                     );
                 }
@@ -188,6 +270,7 @@ pub(super) fn resolve_server(
         .as_ref()
         .and_then(|at| ca_file(at, "ssl_trusted_certificate", r));
     if matches!(verify_client, VerifyClient::On | VerifyClient::Optional)
+        && !without_certificate
         && t.client_certificate.is_none()
         && t.trusted_certificate.is_none()
     {
@@ -198,7 +281,7 @@ pub(super) fn resolve_server(
             );
         }
     }
-    let crl = t.crl.as_ref().and_then(|at| crl_file(at, r));
+    let crl = t.crl.as_ref().and_then(|at| crl_file(at, "ssl_crl", r));
     let stapling = t.stapling.as_ref().is_some_and(|a| a.value);
     let stapling_file = t.stapling_file.as_ref().and_then(|at| {
         let path = r.path(&at.value);
@@ -269,6 +352,8 @@ pub(super) fn resolve_server(
         stapling_file,
         stapling_responder,
         stapling_verify,
+        password_file: password_file.map(|(path, _)| path),
+        reject_handshake,
     })
 }
 
@@ -302,12 +387,21 @@ fn has_errors_for(t: &TlsLayer) -> bool {
     t.certificates.as_ref().is_some_and(|c| !c.is_empty())
 }
 
+/// A warning, once: an http-level setting every server inherits is reported at its line
+/// once, not once per server.
 fn note(r: &mut Resolver, at: &Origin, message: String) {
-    r.notes.push(at.error(message));
+    let note = at.error(message);
+    if !r
+        .notes
+        .iter()
+        .any(|n| n.line == note.line && n.file == note.file && n.message == note.message)
+    {
+        r.notes.push(note);
+    }
 }
 
 /// `ssl_certificate` / `ssl_certificate_key` pairs, read and checked.
-fn certificates(t: &TlsLayer, r: &mut Resolver) -> Vec<CertificateKey> {
+fn certificates(t: &TlsLayer, passwords: &[Vec<u8>], r: &mut Resolver) -> Vec<CertificateKey> {
     let certs = t.certificates.as_deref().unwrap_or_default();
     let keys = t.certificate_keys.as_deref().unwrap_or_default();
     let mut out = Vec::new();
@@ -322,7 +416,7 @@ fn certificates(t: &TlsLayer, r: &mut Resolver) -> Vec<CertificateKey> {
             );
             continue;
         };
-        if let Some(pair) = certificate_pair(cert_at, key_at, "ssl", r) {
+        if let Some(pair) = certificate_pair(cert_at, key_at, "ssl", passwords, r) {
             out.push(pair);
         }
     }
@@ -353,6 +447,7 @@ pub(super) fn certificate_pair(
     cert_at: &At<String>,
     key_at: &At<String>,
     prefix: &str,
+    passwords: &[Vec<u8>],
     r: &mut Resolver,
 ) -> Option<CertificateKey> {
     if !no_variables(cert_at, &format!("{prefix}_certificate"), r)
@@ -368,7 +463,7 @@ pub(super) fn certificate_pair(
         )
     });
     let key_path = r.path(&key_at.value);
-    let key = read_key(&key_path).map_err(|e| {
+    let key = read_key(&key_path, passwords, prefix).map_err(|e| {
         r.error(
             &key_at.origin,
             format!(
@@ -379,9 +474,9 @@ pub(super) fn certificate_pair(
     });
     let (chain, key) = (chain.ok()?, key.ok()?);
     let provider = crate::tls::provider();
-    match rustls::sign::CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider) {
+    match crate::tls::certkey::certified_key(chain.clone(), &key, &provider) {
         Ok(_) => {}
-        Err(rustls::Error::InconsistentKeys(_)) => {
+        Err(KeyError::Mismatch) => {
             r.error(
                 &key_at.origin,
                 format!(
@@ -393,7 +488,7 @@ pub(super) fn certificate_pair(
             );
             return None;
         }
-        Err(e) => {
+        Err(KeyError::Unusable(e)) => {
             r.error(
                 &key_at.origin,
                 format!(
@@ -405,7 +500,7 @@ pub(super) fn certificate_pair(
         }
     }
     if let Some(first) = chain.first() {
-        check_validity(first, &cert_path, &cert_at.origin, r);
+        weak_notes(first, &cert_path, &cert_at.origin, r);
     }
     Some(CertificateKey {
         chain: Loaded::new(cert_path, chain),
@@ -413,49 +508,20 @@ pub(super) fn certificate_pair(
     })
 }
 
-/// An expired (or not yet valid) certificate still loads, as in nginx, with a note: a
-/// renewal may be on its way, and refusing to start would turn a warning into an outage.
-fn check_validity(
+/// A weak certificate (expired, not yet valid, X.509 v1, a short RSA key, a SHA-1
+/// signature) still loads, as in nginx, with a note: a renewal may be on its way, and
+/// refusing to start would turn a warning into an outage.
+pub(super) fn weak_notes(
     cert: &CertificateDer<'_>,
     path: &std::path::Path,
     at: &Origin,
     r: &mut Resolver,
 ) {
-    use x509_parser::prelude::FromDer;
-    let Ok((_, parsed)) = x509_parser::certificate::X509Certificate::from_der(cert.as_ref()) else {
-        r.error(
-            at,
-            format!(
-                "cannot load certificate \"{}\": the certificate cannot be parsed",
-                path.display()
-            ),
-        );
-        return;
-    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let validity = parsed.validity();
-    if validity.not_after.timestamp() < now {
-        note(
-            r,
-            at,
-            format!(
-                "certificate \"{}\" has expired (not valid after {})",
-                path.display(),
-                validity.not_after
-            ),
-        );
-    } else if validity.not_before.timestamp() > now {
-        note(
-            r,
-            at,
-            format!(
-                "certificate \"{}\" is not valid yet (not before {})",
-                path.display(),
-                validity.not_before
-            ),
-        );
+    for why in crate::tls::certkey::weaknesses(cert.as_ref(), now) {
+        note(r, at, format!("certificate \"{}\" {why}", path.display()));
     }
 }
 
@@ -471,9 +537,39 @@ pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// The private key in a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC).
-pub fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String> {
+/// The private key in a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC; encrypted PKCS#8 with
+/// one of `passwords`, the lines of `{prefix}_password_file`).
+pub fn read_key(
+    path: &std::path::Path,
+    passwords: &[Vec<u8>],
+    prefix: &str,
+) -> Result<PrivateKeyDer<'static>, String> {
+    use crate::tls::keyfile;
     let bytes = crate::config::files::read(path).map_err(|e| e.to_string())?;
+    if let Some(encrypted) = keyfile::pem_section(&bytes, "ENCRYPTED PRIVATE KEY") {
+        if passwords.is_empty() {
+            return Err(format!(
+                "the key is encrypted and no \"{prefix}_password_file\" is set"
+            ));
+        }
+        let mut last = String::new();
+        for password in passwords {
+            match keyfile::decrypt(&encrypted, password) {
+                Ok(der) => return Ok(PrivateKeyDer::Pkcs8(der.into())),
+                Err(e) => last = e,
+            }
+        }
+        return Err(format!(
+            "no pass phrase of \"{prefix}_password_file\" decrypts it ({last})"
+        ));
+    }
+    if keyfile::is_traditional_encrypted(&bytes) {
+        return Err(
+            "the key is in the traditional encrypted PEM form (Proc-Type: 4,ENCRYPTED), \
+             which anx does not read; convert it with `openssl pkcs8 -topk8`"
+                .to_string(),
+        );
+    }
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             "no private key found (expected PEM \"BEGIN PRIVATE KEY\")".to_string()
@@ -489,7 +585,13 @@ pub(super) fn ca_file(
 ) -> Option<Loaded<Vec<CertificateDer<'static>>>> {
     let path = r.path(&at.value);
     match read_certs(&path) {
-        Ok(certs) => Some(Loaded::new(path, certs)),
+        Ok(certs) => {
+            // A weak CA loads too (OpenSSL trusts it); the load says why it is weak.
+            for cert in &certs {
+                weak_notes(cert, &path, &at.origin, r);
+            }
+            Some(Loaded::new(path, certs))
+        }
         Err(e) => {
             r.error(
                 &at.origin,
@@ -500,8 +602,9 @@ pub(super) fn ca_file(
     }
 }
 
-fn crl_file(
+pub(super) fn crl_file(
     at: &At<String>,
+    directive: &str,
     r: &mut Resolver,
 ) -> Option<Loaded<Vec<CertificateRevocationListDer<'static>>>> {
     let path: PathBuf = r.path(&at.value);
@@ -521,7 +624,7 @@ fn crl_file(
         Err(e) => {
             r.error(
                 &at.origin,
-                format!("cannot load \"ssl_crl\" \"{}\": {e}", path.display()),
+                format!("cannot load \"{directive}\" \"{}\": {e}", path.display()),
             );
             None
         }
@@ -599,12 +702,16 @@ pub(super) fn protocols(
 
 fn session_cache(at: &At<Vec<String>>, r: &mut Resolver) -> SessionCache {
     let mut sessions: Option<usize> = None;
+    // nginx uses a shared cache when one is named (builtin beside it is only a first
+    // level); anx keeps the shared one.
+    let mut shared: Option<usize> = None;
     for word in &at.value {
         match word.as_str() {
             "off" if at.value.len() == 1 => return SessionCache::Off,
             "none" if at.value.len() == 1 => return SessionCache::None,
             "builtin" => sessions = Some(sessions.unwrap_or(0).max(BUILTIN_SESSION_CACHE)),
             w => {
+                let is_shared = w.starts_with("shared:");
                 let parsed = if let Some(n) = w.strip_prefix("builtin:") {
                     n.parse::<usize>().ok().filter(|&n| n > 0)
                 } else if let Some(rest) = w.strip_prefix("shared:") {
@@ -616,6 +723,7 @@ fn session_cache(at: &At<Vec<String>>, r: &mut Resolver) -> SessionCache {
                     None
                 };
                 match parsed {
+                    Some(n) if is_shared => shared = Some(shared.unwrap_or(0).max(n)),
                     Some(n) => sessions = Some(sessions.unwrap_or(0).max(n)),
                     None => {
                         r.error(&at.origin, format!("invalid session cache \"{w}\""));
@@ -625,8 +733,9 @@ fn session_cache(at: &At<Vec<String>>, r: &mut Resolver) -> SessionCache {
             }
         }
     }
-    match sessions {
-        Some(sessions) => SessionCache::PerShard { sessions },
-        None => SessionCache::None,
+    match (shared, sessions) {
+        (Some(sessions), _) => SessionCache::Shared { sessions },
+        (None, Some(sessions)) => SessionCache::PerShard { sessions },
+        (None, None) => SessionCache::None,
     }
 }

@@ -1,8 +1,8 @@
 //! The HTTP side of an OCSP fetch, sans-io: responder URLs (`http://host[:port][/path]`,
-//! from the certificate or `ssl_stapling_responder`), the HTTP/1.0 POST that carries a
-//! request (RFC 6960 appendix A.1), and reading the responder's answer.
+//! from the certificate or `ssl_stapling_responder`), the HTTP/1.0 GET (as nginx) or POST
+//! that carries a request (RFC 6960 appendix A.1), and reading the responder's answer.
 //!
-//! `runtime::ocsp` writes [`post`]'s bytes to a std socket, reads to end of stream and
+//! `runtime::ocsp` writes [`request`]'s bytes to a std socket, reads to end of stream and
 //! hands them to [`parse_response`]. HTTP/1.0 keeps this small: the responder closes the
 //! connection after its answer, so there is no chunked framing to expect.
 
@@ -92,7 +92,54 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
     })
 }
 
-/// The HTTP/1.0 POST carrying a DER OCSP request.
+/// The request to send: GET (what nginx sends, and all some responders take) when the
+/// responder's path is `/` and the URL stays under RFC 5019's 255 bytes; POST otherwise
+/// (a responder under a longer path may read its path as part of the request, as
+/// `openssl ocsp -port` does).
+pub fn request(url: &Url, request: &[u8]) -> Vec<u8> {
+    let get_bytes = get(url, request);
+    let url_len = get_bytes
+        .iter()
+        .position(|&b| b == b' ')
+        .and_then(|start| {
+            get_bytes[start + 1..]
+                .iter()
+                .position(|&b| b == b' ')
+                .map(|l| l + url.authority().len() + "http://".len())
+        })
+        .unwrap_or(usize::MAX);
+    if url.path == "/" && url_len < 255 {
+        get_bytes
+    } else {
+        post(url, request)
+    }
+}
+
+/// The HTTP/1.0 GET carrying a DER OCSP request in its path (RFC 6960 A.1), as nginx
+/// sends it: the responder path, `/`, the request in base64 with `+`, `/` and `=`
+/// percent-encoded. GET is what nginx sends, so responders (and caches in front of
+/// them) that serve nginx serve anx.
+pub fn get(url: &Url, request: &[u8]) -> Vec<u8> {
+    let b64 = crate::tls::certtext::base64(request);
+    let mut escaped = String::with_capacity(b64.len() + 16);
+    for c in b64.chars() {
+        match c {
+            '+' => escaped.push_str("%2B"),
+            '/' => escaped.push_str("%2F"),
+            '=' => escaped.push_str("%3D"),
+            c => escaped.push(c),
+        }
+    }
+    let slash = if url.path.ends_with('/') { "" } else { "/" };
+    format!(
+        "GET {}{slash}{escaped} HTTP/1.0\r\nHost: {}\r\n\r\n",
+        url.path,
+        url.authority()
+    )
+    .into_bytes()
+}
+
+/// The HTTP/1.0 POST carrying a DER OCSP request (for requests too long for a URL).
 pub fn post(url: &Url, request: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "POST {} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n",

@@ -7,7 +7,7 @@ use der::Decode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use super::http::{parse_response, parse_url, post, Url};
+use super::http::{get, parse_response, parse_url, post, Url};
 use super::response::{check, Refusal, LEEWAY_SECS};
 use super::schedule::{
     Schedule, FIRST_RETRY_SECS, MAX_REFRESH_SECS, MAX_RETRY_SECS, MIN_REFRESH_SECS,
@@ -236,6 +236,23 @@ fn responder_urls() {
     ] {
         assert!(parse_url(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn http_get_as_nginx_sends_it() {
+    let url = parse_url("http://127.0.0.1:8888/ocsp").unwrap();
+    let text = String::from_utf8(get(&url, b"DER")).unwrap();
+    assert_eq!(
+        text,
+        "GET /ocsp/REVS HTTP/1.0\r\nHost: 127.0.0.1:8888\r\n\r\n"
+    );
+    let root = parse_url("http://127.0.0.1:8888/").unwrap();
+    let text = String::from_utf8(get(&root, &[0xfb, 0xff])).unwrap();
+    assert!(text.starts_with("GET /%2B%2F8%3D HTTP/1.0\r\n"), "{text}");
+    // GET at the root, POST under a path or for a long request.
+    assert!(super::http::request(&root, b"DER").starts_with(b"GET /REVS "));
+    assert!(super::http::request(&url, b"DER").starts_with(b"POST /ocsp "));
+    assert!(super::http::request(&root, &[7u8; 300]).starts_with(b"POST / "));
 }
 
 #[test]

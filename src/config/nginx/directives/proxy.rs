@@ -314,6 +314,10 @@ impl Walker {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
             "resolver_timeout" => self.once(d, &mut p.resolver_timeout, |w| w.time(d, arg(d, 0))),
+            "proxy_ssl_password_file" => {
+                self.once(d, &mut p.ssl_password_file, |w| Some(here(w, arg(d, 0))))
+            }
+            "proxy_ssl_crl" => self.once(d, &mut p.ssl_crl, |w| Some(here(w, arg(d, 0)))),
             _ => self.unhandled(d),
         }
     }
