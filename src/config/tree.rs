@@ -582,6 +582,9 @@ pub fn parse_shards(text: &str) -> Result<ShardCount, String> {
 /// port, written out here; `None` when `text` names no range. The model holds the ports,
 /// so `-T` writes them as a list.
 pub fn expand_port_range(text: &str) -> Option<Result<Vec<String>, String>> {
+    if text.starts_with("unix:") {
+        return None;
+    }
     let (host, ports) = text.rsplit_once(':')?;
     let (first, last) = ports.split_once('-')?;
     let parse = |p: &str| p.parse::<u16>().ok().filter(|&p| p > 0);
@@ -663,6 +666,7 @@ mod tests {
         assert!(matches!(expand_port_range("127.0.0.1:0-8"), Some(Err(_))));
         assert_eq!(expand_port_range("127.0.0.1:8080"), None);
         assert_eq!(expand_port_range("[::1]:8080"), None);
+        assert_eq!(expand_port_range("unix:/tmp/a-b/s.sock"), None);
     }
 
     #[test]
