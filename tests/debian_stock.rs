@@ -86,14 +86,9 @@ fn stock_file_serves_the_default_site_as_www_data() {
     }
     let site = Site::new();
     let conf = stock_without_gzip(&site);
-    let check = Command::new(anx_bin())
-        .arg("-t")
-        .arg("-c")
-        .arg(&conf)
-        .output()
-        .expect("run anx -t");
-    let stderr = String::from_utf8_lossy(&check.stderr);
-    assert!(check.status.success(), "{stderr}");
+    let check = common::test_config(&conf);
+    let stderr = check.1.clone();
+    assert!(check.0, "{stderr}");
     // The echo module Debian enables is named in a warning and does not stop the load.
     let echo = stderr
         .lines()

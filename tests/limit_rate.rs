@@ -86,14 +86,9 @@ fn bad_sizes_are_refused() {
         "        location / { return 200; }\n",
     );
     let path = site.write("anx.conf", conf);
-    let out = std::process::Command::new(anx_bin())
-        .arg("-t")
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("\"limit_rate\" directive invalid value"));
+    let out = common::test_config(&path);
+    assert!(!out.0);
+    assert!(out.1.contains("\"limit_rate\" directive invalid value"));
 }
 
 #[test]

@@ -43,14 +43,9 @@ fn limit_except_refuses_unknown_methods_with_file_and_line() {
     let site = Site::new();
     let conf = proxy_conf("", "location / { limit_except FETCH { } }");
     let path = site.write("anx.conf", conf);
-    let out = Command::new(anx_bin())
-        .arg("-t")
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let out = common::test_config(&path);
+    let err = out.1.clone();
+    assert!(!out.0);
     assert!(
         err.contains("invalid method \"FETCH\"") && err.contains("anx.conf:8"),
         "{err}"

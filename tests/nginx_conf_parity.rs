@@ -62,26 +62,30 @@ struct Deviation {
 }
 
 /// Known, intended differences (each also listed in the README with its reason).
-const DEVIATIONS: &[Deviation] = &[Deviation {
-    case: "alias off-by-slash escapes the alias",
-    nginx: "status: 200 | location: - | content-type: text/plain | cache-control: - | \
+const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        case: "alias off-by-slash escapes the alias",
+        nginx: "status: 200 | location: - | content-type: text/plain | cache-control: - | \
             x-error-location: - | x-server: main | expires?: absent | body: \"SECRET\\n\"",
-    anx: "status: 404 | location: - | content-type: text/html | cache-control: - | \
+        anx: "status: 404 | location: - | content-type: text/html | cache-control: - | \
           x-error-location: yes | x-server: - | expires?: absent | body: \"custom 404 page\\n\"",
-    why: "`location /al-trap { alias html/aliased/; }` lets nginx map /al-trap../secret.txt to \
+        why:
+            "`location /al-trap { alias html/aliased/; }` lets nginx map /al-trap../secret.txt to \
           html/aliased/../secret.txt, outside the alias (the well-known off-by-slash hole). anx \
           opens files beneath the alias directory only, so the request finds nothing: 404",
-}, Deviation {
-    case: "host with non-numeric port",
-    nginx: "status: 200 | location: - | content-type: application/octet-stream | \
+    },
+    Deviation {
+        case: "host with non-numeric port",
+        nginx: "status: 200 | location: - | content-type: application/octet-stream | \
             cache-control: - | x-server: main | expires?: absent | body: \"exact root\\n\"",
-    anx: "status: 400 | location: - | content-type: text/html | cache-control: - | \
+        anx: "status: 400 | location: - | content-type: text/html | cache-control: - | \
           x-server: - | expires?: absent | body: \"<html>\\r\\n<head><title>400 Bad \
           Request</title></head>\\r\\n<body>\\r\\n<center><h1>400 Bad Request</h1></center>\\r\\n\
           <hr><center>anx/0.1.0</center>\\r\\n</body>\\r\\n</html>\\r\\n\"",
-    why: "nginx 1.22.1 serves `Host: main.test:abc`; current nginx (1.29.4, whose host checks \
+        why: "nginx 1.22.1 serves `Host: main.test:abc`; current nginx (1.29.4, whose host checks \
           nginx's own test suite expects) answers 400, as anx does: a port must be digits",
-}];
+    },
+];
 
 /// How long one request may take before it counts as a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);

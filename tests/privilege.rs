@@ -344,14 +344,9 @@ fn unknown_user_or_group_is_an_error_with_file_and_line() {
         ),
     ] {
         let path = site.write(name, text);
-        let out = Command::new(anx_bin())
-            .arg("-t")
-            .arg("-c")
-            .arg(&path)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{stderr}");
+        let out = common::test_config(&path);
+        let stderr = out.1.clone();
+        assert!(!out.0, "{stderr}");
         let expected = format!("{needle} in {}:{line}", path.display());
         assert!(stderr.contains(&expected), "{expected:?} not in {stderr}");
         // Starting fails the same way, before anything is bound.

@@ -71,12 +71,7 @@ fn a_bad_bind_address_is_refused() {
         "        location / { return 200; }\n",
     );
     let path = site.write("anx.conf", conf);
-    let out = std::process::Command::new(anx_bin())
-        .arg("-t")
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid address \"300.1.1.1\""));
+    let out = common::test_config(&path);
+    assert!(!out.0);
+    assert!(out.1.contains("invalid address \"300.1.1.1\""));
 }

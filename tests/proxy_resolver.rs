@@ -273,14 +273,9 @@ fn bad_resolver_lines_are_refused() {
             "        location / { return 200; }\n",
         );
         let path = site.write("anx.conf", conf);
-        let out = std::process::Command::new(anx_bin())
-            .arg("-t")
-            .arg("-c")
-            .arg(&path)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{line} was accepted");
+        let out = common::test_config(&path);
+        let stderr = out.1.clone();
+        assert!(!out.0, "{line} was accepted");
         assert!(stderr.contains(message), "{line}: {stderr}");
     }
 }

@@ -751,3 +751,17 @@ pub fn start_proxy_shards(http: &str, server: &str, shards: usize) -> (Site, Anx
     let anx = Anx::start_conf(&site, &proxy_conf(http, server), shards);
     (site, anx)
 }
+
+/// `anx -t -c path`: whether the configuration passed, and what anx said on stderr.
+pub fn test_config(path: &Path) -> (bool, String) {
+    let out = Command::new(anx_bin())
+        .arg("-t")
+        .arg("-c")
+        .arg(path)
+        .output()
+        .expect("run anx -t");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
