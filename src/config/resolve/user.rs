@@ -62,13 +62,29 @@ pub struct Account {
 const START_BUFFER: usize = 1024;
 const MAX_BUFFER: usize = 1 << 20;
 
-/// `getpwnam_r` (the reentrant form: the control thread is not alone in the process when
-/// a reload resolves the configuration).
-pub fn account(name: &str) -> Option<Account> {
+/// Runs a `get*nam_r` call with a buffer that grows while the entry does not fit (ERANGE);
+/// `call` returns the call's result code and the entry's value when one was found.
+fn with_buffer<T>(
+    name: &str,
+    mut call: impl FnMut(&std::ffi::CStr, &mut [libc::c_char]) -> (libc::c_int, Option<T>),
+) -> Option<T> {
     let cname = CString::new(name).ok()?;
     let mut size = START_BUFFER;
     loop {
         let mut buf = vec![0 as libc::c_char; size];
+        let (rc, found) = call(&cname, &mut buf);
+        if rc == libc::ERANGE && size < MAX_BUFFER {
+            size *= 4;
+            continue;
+        }
+        return if rc == 0 { found } else { None };
+    }
+}
+
+/// `getpwnam_r` (the reentrant form: the control thread is not alone in the process when
+/// a reload resolves the configuration).
+pub fn account(name: &str) -> Option<Account> {
+    with_buffer(name, |cname, buf| {
         // SAFETY: zeroed passwd is a valid out-parameter (pointers null, ids 0).
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut found: *mut libc::passwd = std::ptr::null_mut();
@@ -82,23 +98,17 @@ pub fn account(name: &str) -> Option<Account> {
                 &mut found,
             )
         };
-        if rc == libc::ERANGE && size < MAX_BUFFER {
-            size *= 4;
-            continue;
-        }
-        return (rc == 0 && !found.is_null()).then_some(Account {
+        let account = (!found.is_null()).then_some(Account {
             uid: pwd.pw_uid,
             primary_gid: pwd.pw_gid,
         });
-    }
+        (rc, account)
+    })
 }
 
 /// `getgrnam_r`: the id of group `name`.
 pub fn group_id(name: &str) -> Option<u32> {
-    let cname = CString::new(name).ok()?;
-    let mut size = START_BUFFER;
-    loop {
-        let mut buf = vec![0 as libc::c_char; size];
+    with_buffer(name, |cname, buf| {
         // SAFETY: zeroed group is a valid out-parameter.
         let mut grp: libc::group = unsafe { std::mem::zeroed() };
         let mut found: *mut libc::group = std::ptr::null_mut();
@@ -112,12 +122,8 @@ pub fn group_id(name: &str) -> Option<u32> {
                 &mut found,
             )
         };
-        if rc == libc::ERANGE && size < MAX_BUFFER {
-            size *= 4;
-            continue;
-        }
-        return (rc == 0 && !found.is_null()).then_some(grp.gr_gid);
-    }
+        (rc, (!found.is_null()).then_some(grp.gr_gid))
+    })
 }
 
 #[cfg(test)]
