@@ -83,7 +83,7 @@ pub fn validate_host(value: &[u8]) -> Option<usize> {
 }
 
 /// RFC 3986's unreserved marks (`-._~`, letters and digits checked apart) and sub-delims.
-fn is_unreserved_or_sub_delim(b: u8) -> bool {
+pub fn is_unreserved_or_sub_delim(b: u8) -> bool {
     matches!(
         b,
         b'-' | b'.'

@@ -430,24 +430,8 @@ fn authority_end(rest: &[u8]) -> Option<usize> {
         let close = rest.iter().position(|&b| b == b']')?;
         let literal_ok = rest[1..close].iter().all(|&b| {
             b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b':' | b'-'
-                        | b'.'
-                        | b'_'
-                        | b'~'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                )
+                || b == b':'
+                || crate::http::host::is_unreserved_or_sub_delim(b)
         });
         if !literal_ok {
             return None;
