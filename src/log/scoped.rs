@@ -37,10 +37,28 @@ pub struct RequestLog<'a> {
     pub client: IpAddr,
     /// The server's first name.
     pub server: &'a str,
-    /// The request line.
-    pub request: &'a [u8],
-    /// The Host field, when the request has one.
-    pub host: Option<&'a [u8]>,
+    /// Where the request line and Host come from; read only when a line is written.
+    pub request: RequestText<'a>,
+}
+
+/// The request line and Host field of a [`RequestLog`]: taken from the request when a line
+/// is written (most requests log nothing, so nothing is scanned for them), or given.
+#[derive(Clone, Copy)]
+pub enum RequestText<'a> {
+    Received(crate::phases::state::Received<'a>),
+    Given {
+        request: &'a [u8],
+        host: Option<&'a [u8]>,
+    },
+}
+
+impl<'a> RequestText<'a> {
+    fn parts(self) -> (&'a [u8], Option<&'a [u8]>) {
+        match self {
+            RequestText::Received(r) => (r.request_line(), r.field("host")),
+            RequestText::Given { request, host } => (request, host),
+        }
+    }
 }
 
 impl RequestLog<'_> {
@@ -57,7 +75,8 @@ impl RequestLog<'_> {
     /// Like [`RequestLog::log`], with `extra` (", upstream: …") between the request and
     /// the host, where nginx writes it.
     pub fn log_with(&self, level: ErrorLevel, message: fmt::Arguments, extra: fmt::Arguments) {
-        let host = HostPart(self.host);
+        let (request, host) = self.request.parts();
+        let host = HostPart(host);
         emit(
             self.logs,
             level,
@@ -66,7 +85,7 @@ impl RequestLog<'_> {
                 self.conn,
                 self.client,
                 self.server,
-                String::from_utf8_lossy(self.request),
+                String::from_utf8_lossy(request),
             ),
         );
     }
@@ -218,8 +237,10 @@ mod tests {
             conn: 7,
             client: IpAddr::from([127, 0, 0, 1]),
             server: "localhost",
-            request: b"GET /x HTTP/1.1",
-            host: Some(b"example.org"),
+            request: RequestText::Given {
+                request: b"GET /x HTTP/1.1",
+                host: Some(b"example.org"),
+            },
         };
         log.error(format_args!("open() \"/srv/x\" failed"));
         log.log(ErrorLevel::Warn, format_args!("only warn"));

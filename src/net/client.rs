@@ -39,6 +39,10 @@ impl ClientStream {
             .map_err(io::Error::from)
     }
 
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.tcp().write_timeout()
+    }
+
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.tcp()
             .set_write_timeout(timeout)

@@ -21,11 +21,7 @@ pub fn check(ctx: &Ctx, loc: &Location) -> Option<Response> {
     if rule.allow {
         return None;
     }
-    log::error!(
-        "access forbidden by rule, client: {}, server: {}, request: \"{}\"",
-        ctx.req.conn.peer.ip(),
-        ctx.server.primary_name,
-        String::from_utf8_lossy(ctx.req.request_line())
-    );
+    // Through the request's scope, so a location's own error_log receives it.
+    ctx.log().error(format_args!("access forbidden by rule"));
     Some(Response::new(403))
 }

@@ -61,8 +61,7 @@ impl<'r, 'c> Ctx<'r, 'c> {
             conn: self.req.conn.serial,
             client: self.req.conn.peer.ip(),
             server: &self.server.primary_name,
-            request: self.req.request_line(),
-            host: self.req.field("host"),
+            request: crate::log::scoped::RequestText::Received(self.req),
         }
     }
 

@@ -410,18 +410,21 @@ impl State {
         }
         // nginx reads the keep-alive settings from the location that answers.
         let lh = state.location.map_or(&server.fallback.http, |l| &l.http);
-        let user_agent = head.field(buf, "user-agent");
         let keep_alive = head.keep_alive
             && head.refused.is_none()
             && !self.conn.shard.draining()
             && !lh.keepalive_timeout.is_zero()
             && self.requests < lh.keepalive_requests
-            && self.born.elapsed() < lh.keepalive_time
-            && !lh
-                .keepalive_disable
-                .refuses(user_agent, head.method == Method::Post);
+            // `started` is this request's clock reading: no second one for keepalive_time.
+            && started.saturating_duration_since(self.born) < lh.keepalive_time
+            && !lh.keepalive_disable.refuses(
+                || head.field(buf, "user-agent"),
+                head.method == Method::Post,
+            );
         self.idle_timeout = lh.keepalive_timeout;
-        let _ = self.conn.stream.set_write_timeout(Some(lh.send_timeout));
+        if self.conn.stream.write_timeout() != Some(lh.send_timeout) {
+            let _ = self.conn.stream.set_write_timeout(Some(lh.send_timeout));
+        }
         if let Some(plan) = proxy_plan {
             // The exchange reads the body and more from the same buffer: it works on a copy
             // of the head.

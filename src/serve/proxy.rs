@@ -1581,8 +1581,7 @@ fn log_upstream_error(
         conn: st.conn.id,
         client: job.conn.peer.ip(),
         server: &job.selected.server.primary_name,
-        request: recv.request_line(),
-        host: recv.field("host"),
+        request: crate::log::scoped::RequestText::Received(recv),
     };
     log.log_with(
         crate::config::model::ErrorLevel::Error,

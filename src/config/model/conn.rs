@@ -65,8 +65,13 @@ impl KeepaliveDisable {
     /// nginx's browser checks on `User-Agent` (`ngx_http_process_user_agent`): `msie6`
     /// turns keep-alive off for POST requests from MSIE 4–6 (6 without "SV1"), `safari` for
     /// any request from Safari on Mac OS X.
-    pub fn refuses(&self, user_agent: Option<&[u8]>, post: bool) -> bool {
-        let Some(ua) = user_agent else {
+    /// `user_agent` is only asked for when a check applies (the default `msie6` looks at
+    /// POST requests only), so most requests never look the field up.
+    pub fn refuses<'u>(&self, user_agent: impl FnOnce() -> Option<&'u [u8]>, post: bool) -> bool {
+        if !(self.safari || self.msie6 && post) {
+            return false;
+        }
+        let Some(ua) = user_agent() else {
             return false;
         };
         let (msie, msie6) = msie(ua);
@@ -84,7 +89,7 @@ impl KeepaliveDisable {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// (is MSIE, is MSIE 6 or older without the XP SP2 fix).
@@ -206,15 +211,24 @@ mod tests {
             safari: true,
         };
         let ie6 = b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.0)";
-        assert!(d.refuses(Some(ie6), true));
-        assert!(!d.refuses(Some(ie6), false), "msie6 is about POST only");
-        assert!(d.refuses(Some(b"MSIE 5.0"), true));
+        assert!(d.refuses(|| Some(&ie6[..]), true));
+        assert!(
+            !d.refuses(|| Some(&ie6[..]), false),
+            "msie6 is about POST only"
+        );
+        assert!(d.refuses(|| Some(&b"MSIE 5.0"[..]), true));
         let sp2 = b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)";
-        assert!(!d.refuses(Some(sp2), true));
-        assert!(!d.refuses(Some(b"MSIE 7.0"), true));
-        assert!(d.refuses(Some(b"Mac OS X Safari/7534.48.3"), false));
+        assert!(!d.refuses(|| Some(&sp2[..]), true));
+        assert!(!d.refuses(|| Some(&b"MSIE 7.0"[..]), true));
+        assert!(d.refuses(|| Some(&b"Mac OS X Safari/7534.48.3"[..]), false));
         let chrome = b"Mozilla/5.0 (Macintosh; Intel Mac OS X) AppleWebKit Chrome/120 Safari/537";
-        assert!(!d.refuses(Some(chrome), false));
-        assert!(!d.refuses(None, true));
+        assert!(!d.refuses(|| Some(&chrome[..]), false));
+        assert!(!d.refuses(|| None, true));
+        // The default (msie6 only) never looks at the field of a GET.
+        let default = KeepaliveDisable {
+            msie6: true,
+            safari: false,
+        };
+        assert!(!default.refuses(|| panic!("User-Agent read for a GET"), false));
     }
 }
