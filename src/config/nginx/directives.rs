@@ -199,6 +199,11 @@ const SPECS: &[Spec] = &[
     block("http", MAIN, 0, 0),
     // events
     simple("worker_connections", EVENTS, 1, 1),
+    simple("worker_priority", MAIN, 1, 1),
+    simple("timer_resolution", MAIN, 1, 1),
+    simple("pcre_jit", MAIN, 1, 1),
+    simple("thread_pool", MAIN, 2, 3),
+    simple("aio", HSL, 1, 1),
     simple("use", EVENTS, 1, 1),
     simple("multi_accept", EVENTS, 1, 1),
     simple("accept_mutex", EVENTS, 1, 1),
@@ -225,8 +230,8 @@ const SPECS: &[Spec] = &[
     simple("hash", UPS, 1, 2),
     simple("random", UPS, 0, 2),
     simple("anx_health_check", UPS, 0, ANY),
-    // proxy (ProxyLayer; `proxy_pass` is the location's handler). nginx allows proxy_pass
-    // inside `if` in a location; anx does not (see script.rs).
+    // proxy (ProxyLayer; `proxy_pass` is the location's handler, also inside a location's
+    // `if` and in `limit_except`).
     simple("proxy_pass", LOC | LIF | LMT | SCRIPT_IF, 1, 1),
     block("limit_except", LOC, 1, ANY),
     // status pages (handlers too); nginx's stub_status still takes the old `on` argument.
@@ -357,11 +362,12 @@ const SPECS: &[Spec] = &[
     simple("anx_max_headers", HTTP | SRV, 1, 1),
     simple("anx_max_request_line", HTTP | SRV, 1, 1),
     simple("anx_max_header_bytes", HTTP | SRV, 1, 1),
+    // error log (a real setting, FileLayer)
+    simple("log_not_found", HSL, 1, 1),
     // accepted without effect: see NO_OPS
     simple("sendfile", HSL | LIF, 1, 1),
     simple("tcp_nopush", HSL, 1, 1),
     simple("tcp_nodelay", HSL, 1, 1),
-    simple("log_not_found", HSL, 1, 1),
     simple("log_subrequest", HSL, 1, 1),
     simple("types_hash_max_size", HSL, 1, 1),
     simple("types_hash_bucket_size", HSL, 1, 1),
@@ -518,6 +524,33 @@ const NO_OPS: &[NoOp] = &[
         directive: "proxy_temp_path",
         value: NoOpValue::Any,
         reason: PROXY_SPOOLING,
+    },
+    NoOp {
+        directive: "worker_priority",
+        value: NoOpValue::Any,
+        reason: "it sets nginx's worker nice value; anx's shards are threads pinned to their \
+                 cores, so set the process's priority from its supervisor instead",
+    },
+    NoOp {
+        directive: "timer_resolution",
+        value: NoOpValue::Any,
+        reason: "it coarsens nginx's gettimeofday calls; anx reads a coarse clock already",
+    },
+    NoOp {
+        directive: "pcre_jit",
+        value: NoOpValue::Flag,
+        reason: "anx's regexes use the regex crate, which has no PCRE JIT to switch",
+    },
+    NoOp {
+        directive: "thread_pool",
+        value: NoOpValue::Any,
+        reason: "it sizes nginx's thread pools for blocking file I/O; anx has none to size",
+    },
+    NoOp {
+        directive: "aio",
+        value: NoOpValue::Any,
+        reason: "anx reads files with sendfile and its shard's memory cache; there is no \
+                 asynchronous file-read mode to choose",
     },
     NoOp {
         directive: "connection_pool_size",
@@ -788,19 +821,27 @@ impl Walker {
         let Some(entry) = NO_OPS.iter().find(|n| n.directive == d.name) else {
             return;
         };
+        // One warning line per directive, naming why it changes nothing in anx.
+        let warn = |w: &mut Walker, shown: String| {
+            let origin = w.origin(d);
+            w.notes.push(ConfigError {
+                file: origin.file.map(|f| f.as_ref().clone()),
+                line: origin.line,
+                message: format!("\"{shown}\" has no effect: {}", entry.reason),
+            });
+        };
         match entry.value {
-            NoOpValue::Any => {}
+            NoOpValue::Any => warn(self, d.name.clone()),
             NoOpValue::Flag => {
-                // nginx's default for both is on: say once that anx will not fork.
-                if self.flag(d) == Some(true)
-                    && matches!(d.name.as_str(), "daemon" | "master_process")
-                {
-                    let origin = self.origin(d);
-                    self.notes.push(ConfigError {
-                        file: origin.file.map(|f| f.as_ref().clone()),
-                        line: origin.line,
-                        message: format!("\"{} on\" has no effect: {}", d.name, entry.reason),
-                    });
+                // `daemon off` and `master_process off` ask for what anx does: nothing to say.
+                if let Some(on) = self.flag(d) {
+                    let matches_anx = !on && matches!(d.name.as_str(), "daemon" | "master_process");
+                    if !matches_anx {
+                        warn(
+                            self,
+                            format!("{} {}", d.name, if on { "on" } else { "off" }),
+                        );
+                    }
                 }
             }
             NoOpValue::Only(word) => {

@@ -1468,3 +1468,28 @@ fn load_module_is_a_warning_and_its_directives_an_error() {
     let gzip = load("events {}\nhttp { gzip on; }").expect_err("gzip is not in anx");
     assert!(gzip.to_string().contains("ngx_http_gzip_module"), "{gzip}");
 }
+
+#[test]
+fn process_model_no_ops_warn_once_naming_why() {
+    let text = "daemon off;\nworker_priority -5;\npcre_jit on;\nthread_pool p 4;\n\
+                events { multi_accept on; }\n\
+                http { connection_pool_size 512; aio threads; server { listen 8080; } }";
+    let tree = ok(text);
+    let notes: Vec<String> = tree.notes.iter().map(|n| n.to_string()).collect();
+    for shown in [
+        "\"worker_priority\" has no effect",
+        "\"pcre_jit on\" has no effect",
+        "\"thread_pool\" has no effect",
+        "\"multi_accept on\" has no effect",
+        "\"connection_pool_size\" has no effect",
+        "\"aio\" has no effect",
+    ] {
+        assert_eq!(
+            notes.iter().filter(|n| n.contains(shown)).count(),
+            1,
+            "{shown} in {notes:#?}"
+        );
+    }
+    // `daemon off` is what anx does: no warning.
+    assert!(!notes.iter().any(|n| n.contains("daemon")), "{notes:#?}");
+}
