@@ -183,7 +183,7 @@ pub fn plan<'c>(
             if text.is_empty() {
                 None
             } else {
-                match local_addr(&text) {
+                match crate::config::model::addr::local_addr(&text) {
                     Some(a) => Some((a, b.transparent)),
                     None => {
                         return Err(PlanError {
@@ -246,21 +246,6 @@ fn ssl_name(ctx: &mut Ctx, settings: &crate::config::model::ProxySettings) -> St
         .and_then(|n| n.strip_suffix(b"]"))
         .unwrap_or(&name);
     String::from_utf8_lossy(name).into_owned()
-}
-
-/// A `proxy_bind` address: "ip", "ip:port" or "[v6]:port" (port 0 when not given).
-pub fn local_addr(text: &[u8]) -> Option<SocketAddr> {
-    let text = std::str::from_utf8(text).ok()?;
-    if let Ok(a) = text.parse::<SocketAddr>() {
-        return Some(a);
-    }
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    bare.parse::<std::net::IpAddr>()
-        .ok()
-        .map(|ip| SocketAddr::new(ip, 0))
 }
 
 fn push_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {

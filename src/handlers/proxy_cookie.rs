@@ -9,40 +9,9 @@
 //! removes or changes Secure, HttpOnly and SameSite. A field no rule touched is passed as
 //! the upstream sent it; one that changed is written again as `a=b; c; d=e`.
 
+use crate::config::model::proxy::cookie_flags::*;
 use crate::config::model::{CookieMatch, CookieRewrite, ProxySettings};
 use crate::phases::vars::Ctx;
-
-const SECURE_ON: u8 = 1;
-const SECURE_OFF: u8 = 2;
-const HTTPONLY_ON: u8 = 4;
-const HTTPONLY_OFF: u8 = 8;
-const SAMESITE_STRICT: u8 = 16;
-const SAMESITE_LAX: u8 = 32;
-const SAMESITE_NONE: u8 = 64;
-const SAMESITE_OFF: u8 = 128;
-
-/// The flag word's bit, any case (nginx's `ngx_http_proxy_cookie_flags_masks`).
-fn flag_bit(word: &[u8]) -> Option<u8> {
-    const FLAGS: [(&[u8], u8); 8] = [
-        (b"secure", SECURE_ON),
-        (b"nosecure", SECURE_OFF),
-        (b"httponly", HTTPONLY_ON),
-        (b"nohttponly", HTTPONLY_OFF),
-        (b"samesite=strict", SAMESITE_STRICT),
-        (b"samesite=lax", SAMESITE_LAX),
-        (b"samesite=none", SAMESITE_NONE),
-        (b"nosamesite", SAMESITE_OFF),
-    ];
-    FLAGS
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(word))
-        .map(|&(_, bit)| bit)
-}
-
-/// Whether `word` is a `proxy_cookie_flags` flag (for the configuration check).
-pub fn is_flag(word: &str) -> bool {
-    flag_bit(word.as_bytes()).is_some()
-}
 
 /// One `name[=value]` attribute; `key: None` once removed.
 struct Attr {

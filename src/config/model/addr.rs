@@ -371,6 +371,21 @@ impl Ranges {
     }
 }
 
+/// A `proxy_bind` address: "ip", "ip:port" or "[v6]:port" (port 0 when not given).
+pub fn local_addr(text: &[u8]) -> Option<std::net::SocketAddr> {
+    let text = std::str::from_utf8(text).ok()?;
+    if let Ok(a) = text.parse::<std::net::SocketAddr>() {
+        return Some(a);
+    }
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| std::net::SocketAddr::new(ip, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

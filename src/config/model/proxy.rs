@@ -499,3 +499,39 @@ impl NextUpstream {
         }
     }
 }
+
+/// `proxy_cookie_flags` words and their bits: what the resolver accepts and what
+/// `handlers::proxy_cookie` applies, in one table.
+pub mod cookie_flags {
+    pub const SECURE_ON: u8 = 1;
+    pub const SECURE_OFF: u8 = 2;
+    pub const HTTPONLY_ON: u8 = 4;
+    pub const HTTPONLY_OFF: u8 = 8;
+    pub const SAMESITE_STRICT: u8 = 16;
+    pub const SAMESITE_LAX: u8 = 32;
+    pub const SAMESITE_NONE: u8 = 64;
+    pub const SAMESITE_OFF: u8 = 128;
+
+    /// The flag word's bit, any case (nginx's `ngx_http_proxy_cookie_flags_masks`).
+    pub fn flag_bit(word: &[u8]) -> Option<u8> {
+        pub const FLAGS: [(&[u8], u8); 8] = [
+            (b"secure", SECURE_ON),
+            (b"nosecure", SECURE_OFF),
+            (b"httponly", HTTPONLY_ON),
+            (b"nohttponly", HTTPONLY_OFF),
+            (b"samesite=strict", SAMESITE_STRICT),
+            (b"samesite=lax", SAMESITE_LAX),
+            (b"samesite=none", SAMESITE_NONE),
+            (b"nosamesite", SAMESITE_OFF),
+        ];
+        FLAGS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(word))
+            .map(|&(_, bit)| bit)
+    }
+
+    /// Whether `word` is a `proxy_cookie_flags` flag (for the configuration check).
+    pub fn is_flag(word: &str) -> bool {
+        flag_bit(word.as_bytes()).is_some()
+    }
+}

@@ -727,7 +727,7 @@ fn proxy_bind(
             return None;
         }
     };
-    if !addr.contains('$') && crate::handlers::proxy::local_addr(addr.as_bytes()).is_none() {
+    if !addr.contains('$') && crate::config::model::addr::local_addr(addr.as_bytes()).is_none() {
         r.error(at, format!("invalid address \"{addr}\""));
         return None;
     }
@@ -833,7 +833,7 @@ fn cookie_flags(
         };
         let mut flags = Vec::new();
         for flag in &w.value[1..] {
-            if !flag.contains('$') && !crate::handlers::proxy_cookie::is_flag(flag) {
+            if !flag.contains('$') && !crate::config::model::proxy::cookie_flags::is_flag(flag) {
                 r.error(&w.origin, format!("invalid parameter \"{flag}\""));
                 continue;
             }
