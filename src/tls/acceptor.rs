@@ -532,7 +532,7 @@ fn client_verifier(
             .flat_map(|f| f.data.iter().map(|c| c.as_ref().to_vec()))
             .collect();
         Some(Arc::new(super::compat::ClientCompat {
-            webpki,
+            inner: webpki,
             own_only,
             roots: trusted,
             crls,

@@ -18,7 +18,9 @@ use super::chain::{self, Check, Purpose};
 /// the CRLs, `own_only`), then OpenSSL's checks from [`chain::verify`].
 #[derive(Debug)]
 pub struct ClientCompat {
-    pub webpki: Arc<dyn ClientCertVerifier>,
+    /// webpki's verifier (`inner`, as the other wrappers name theirs, for
+    /// `handshake_signatures!`).
+    pub inner: Arc<dyn ClientCertVerifier>,
     /// The CRLs are ones webpki cannot read: every chain is checked here.
     pub own_only: bool,
     pub roots: Vec<CertificateDer<'static>>,
@@ -28,13 +30,13 @@ pub struct ClientCompat {
 
 impl ClientCertVerifier for ClientCompat {
     fn offer_client_auth(&self) -> bool {
-        self.webpki.offer_client_auth()
+        self.inner.offer_client_auth()
     }
     fn client_auth_mandatory(&self) -> bool {
-        self.webpki.client_auth_mandatory()
+        self.inner.client_auth_mandatory()
     }
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.webpki.root_hint_subjects()
+        self.inner.root_hint_subjects()
     }
     fn verify_client_cert(
         &self,
@@ -44,7 +46,7 @@ impl ClientCertVerifier for ClientCompat {
     ) -> Result<ClientCertVerified, Error> {
         if !self.own_only {
             match self
-                .webpki
+                .inner
                 .verify_client_cert(end_entity, intermediates, now)
             {
                 Err(e) if chain::unreadable(&e) => {}
@@ -61,45 +63,7 @@ impl ClientCertVerifier for ClientCompat {
             .map(|()| ClientCertVerified::assertion())
             .map_err(failed)
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
-        let inner = &self.webpki;
-        match inner.verify_tls12_signature(message, cert, dss) {
-            Err(e) if chain::unreadable(&e) => chain::handshake_signature(
-                message,
-                cert,
-                dss,
-                &super::provider().signature_verification_algorithms,
-                false,
-            ),
-            other => other,
-        }
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
-        let inner = &self.webpki;
-        match inner.verify_tls13_signature(message, cert, dss) {
-            Err(e) if chain::unreadable(&e) => chain::handshake_signature(
-                message,
-                cert,
-                dss,
-                &super::provider().signature_verification_algorithms,
-                true,
-            ),
-            other => other,
-        }
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
+    handshake_signatures!(inner);
 }
 
 /// An OpenSSL verification failure as a rustls error (the text is OpenSSL's, so the
