@@ -9,24 +9,8 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn refused_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn read(site: &Site, name: &str) -> String {
-    std::fs::read_to_string(site.path().join("logs").join(name)).unwrap_or_default()
-}
-
-/// Waits for a line of `name` containing `needle`.
-fn line_with(site: &Site, name: &str, needle: &str) -> String {
-    poll_until(Duration::from_secs(15), needle, || {
-        read(site, name)
-            .lines()
-            .find(|l| l.contains(needle))
-            .map(str::to_string)
-    })
-}
+use common::backend::refused_port;
+use common::{log_line_with as line_with, read_log as read};
 
 /// `2026/01/02 03:04:05 [error] 123#0: *5 message` → `[error] PID#N: *C message`, after
 /// checking the time's shape: what two servers' lines for the same event may differ in.

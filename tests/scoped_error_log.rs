@@ -11,23 +11,8 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn read(site: &Site, name: &str) -> String {
-    std::fs::read_to_string(site.path().join("logs").join(name)).unwrap_or_default()
-}
-
-fn line_with(site: &Site, name: &str, needle: &str) -> String {
-    poll_until(Duration::from_secs(15), needle, || {
-        read(site, name)
-            .lines()
-            .find(|l| l.contains(needle))
-            .map(str::to_string)
-    })
-}
-
-fn refused_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use common::backend::refused_port;
+use common::{log_line_with as line_with, read_log as read};
 
 /// `TIME [error] PID#N: *C message` → `[error] message`, the site's path as `SITE`.
 fn shape(line: &str, site: &Site) -> String {

@@ -765,3 +765,18 @@ pub fn test_config(path: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The text of `<site>/logs/<name>` (empty while it does not exist).
+pub fn read_log(site: &Site, name: &str) -> String {
+    std::fs::read_to_string(site.path().join("logs").join(name)).unwrap_or_default()
+}
+
+/// Waits for a line of `<site>/logs/<name>` containing `needle`.
+pub fn log_line_with(site: &Site, name: &str, needle: &str) -> String {
+    poll_until(Duration::from_secs(15), needle, || {
+        read_log(site, name)
+            .lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_string)
+    })
+}
