@@ -114,6 +114,14 @@ pub fn builtin(resp: &mut Response, server_tokens: bool) {
     resp.last_modified = None;
     resp.etag = None;
     resp.accept_ranges = false;
+    if resp.status == 494 {
+        // nginx's internal 494 (a header line or the whole head too large) goes out as 400
+        // with its own page.
+        resp.status = 400;
+        resp.content_type = Some("text/html".to_string());
+        resp.body = Body::Bytes(crate::http::status::header_too_large_page(server_tokens));
+        return;
+    }
     match page_title(resp.status) {
         Some(title) => {
             resp.content_type = Some("text/html".to_string());
@@ -169,6 +177,17 @@ pub fn page_title(status: u16) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_494_goes_out_as_400_with_its_page() {
+        let mut r = Response::new(494);
+        builtin(&mut r, true);
+        assert_eq!(r.status, 400);
+        let Body::Bytes(b) = &r.body else {
+            panic!("no page")
+        };
+        assert!(String::from_utf8_lossy(b).contains("Request Header Or Cookie Too Large"));
+    }
 
     #[test]
     fn page_sizes_match_nginx() {

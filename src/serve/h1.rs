@@ -141,16 +141,8 @@ async fn finish(mut st: State, stop: Stop) {
         let server = &config.servers[st.conn.listener.default];
         let mut resp = Response::new(code);
         resp.close = true;
+        // The built-in page also turns nginx's internal 494 into its 400.
         pipeline::with_error_page(&mut resp, server);
-        if code == 494 {
-            // nginx's internal 494 goes out as 400 with its own page.
-            resp = Response::new(400);
-            resp.close = true;
-            resp.content_type = Some("text/html".to_string());
-            resp.body = Body::Bytes(crate::http::status::header_too_large_page(
-                server.fallback.http.server_tokens,
-            ));
-        }
         let code = resp.status;
         let written = st
             .write_response(&resp, &server.fallback.http, false, false)
