@@ -165,7 +165,7 @@ pub fn openssl_time(unix: i64) -> String {
     ];
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::http::date::civil_from_days(days);
     format!(
         "{} {:2} {:02}:{:02}:{:02} {} GMT",
         MONTHS[(m - 1) as usize],
@@ -175,20 +175,6 @@ pub fn openssl_time(unix: i64) -> String {
         secs % 60,
         y
     )
-}
-
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31), the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
