@@ -313,6 +313,7 @@ impl Engine<'_> {
     fn find<'c>(&mut self, ctx: &mut Ctx<'_, 'c>) -> Step<'c> {
         ctx.st.uri_changed = false;
         ctx.st.valid_location = true;
+        ctx.st.alias_takes_uri = false;
         // No location matches: nginx serves with the server level's own settings.
         let loc = match route::find_location(ctx.server, self.index, &mut ctx.st) {
             route::Found::Location(loc) => loc,

@@ -127,6 +127,9 @@ autoindex = true
 autoindex_format = "json"
 expires = "max"
 
+[[server.location.location]]
+path = "/img/thumbs/"
+
 [[server.location]]
 path = '^/u/(\w+)/(.*)$'
 match = "regex_caseless"
@@ -203,6 +206,7 @@ http {
             autoindex on;
             autoindex_format json;
             expires max;
+            location /img/thumbs/ { }
         }
         location ~* ^/u/(\w+)/(.*)$ {
             alias /home/$1/public/$2;
@@ -243,6 +247,15 @@ http {
     assert_eq!(if_loc.add_headers.len(), 1);
     assert_eq!(php.add_headers.len(), 1);
     assert_ne!(if_loc.add_headers, php.add_headers);
+    // A nested location's alias counts from its setter's prefix (/img/), in both formats and
+    // after the round trip below.
+    use anx::config::model::AliasTail;
+    let thumbs = &a.servers[0].locations[1].locations[0];
+    assert_eq!(
+        thumbs.files.alias_tail,
+        AliasTail::AfterPrefix("/img/".len())
+    );
+    assert_eq!(a.servers[0].locations[2].files.alias_tail, AliasTail::Whole);
 
     // And `-T` of this model reads back to it.
     assert_round_trips(&a, dir.path());

@@ -471,6 +471,19 @@ http {
         location ~ ^/alre/(\w+)/(.+)$ {
             alias html/aliased/$1/$2;
         }
+        # Nested locations inherit the alias with its setter's prefix length (nginx's
+        # clcf->alias), and try_files under a whole-file (regex) alias appends its URI.
+        location /alnest/ {
+            alias html/aliased/;
+            location /alnest/sub/ { }
+            location ~ \.txt$ {
+                try_files $uri =404;
+            }
+        }
+        location ~ ^/altre(/.*)?$ {
+            alias html/aliased;
+            try_files $1 /sub/b.txt =404;
+        }
         location /alvars/ {
             alias html/aliased/;
             return 200 "document_root=$document_root request_filename=$request_filename\n";
@@ -1031,6 +1044,17 @@ fn cases() -> Vec<Case> {
         m("alias regex captures index file", "/alre/dir/index.html"),
         m("alias regex captures missing", "/alre/nope/x"),
         m("alias variables", "/alvars/sub/b.txt"),
+        m(
+            "alias inherited by a nested prefix location",
+            "/alnest/sub/b.txt",
+        ),
+        m(
+            "alias inherited by a nested regex location with try_files",
+            "/alnest/a.txt",
+        ),
+        m("alias nested regex try_files missing", "/alnest/nope.txt"),
+        m("regex alias try_files candidate appended", "/altre/a.txt"),
+        m("regex alias try_files fallback candidate", "/altre/nope"),
         // ---- if ----
         m("if var set", "/if/var?x=1"),
         m("if var 0 is false", "/if/var?x=0"),

@@ -575,3 +575,39 @@ fn no_live_upstreams_names_the_group_in_upstream_addr() {
     assert_eq!(r.status, 502);
     assert_eq!(r.header("x-up"), Some("dead"));
 }
+
+/// A client that closes while the upstream thinks: anx notices at once (nginx's
+/// test_reading), logs 499 with no header time and an info line, and serves on; with
+/// `proxy_ignore_client_abort on` the exchange runs to the upstream's answer instead.
+#[test]
+fn client_closing_before_the_upstream_answers_is_a_499() {
+    let slow = Backend::start(|_| Reply::ok("late\n").after(Duration::from_secs(3)));
+    let (site, anx) = start_proxy(
+        &(upstream("slow", &slow) + "    log_format t '$uri $status $upstream_header_time';\n"),
+        &format!(
+            "{LOCAL}\n access_log logs/t.log t;
+             location /watched {{ proxy_pass http://slow; }}
+             location /ignored {{ proxy_pass http://slow; proxy_ignore_client_abort on; }}
+             location /ok {{ return 200; }}"
+        ),
+    );
+    for path in ["/watched", "/ignored"] {
+        let mut c = anx.connect();
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+        std::thread::sleep(Duration::from_millis(300));
+        drop(c);
+    }
+    let watched = log_line_with(&site, "t.log", "/watched ");
+    assert_eq!(
+        watched, "/watched 499 -",
+        "the exchange ends when the client goes"
+    );
+    let line = log_line(&anx, &["client prematurely closed connection", "/watched"]);
+    assert!(line.contains("[info]"), "{line}");
+    let ignored = log_line_with(&site, "t.log", "/ignored ");
+    assert!(
+        ignored.starts_with("/ignored 200 "),
+        "with proxy_ignore_client_abort the upstream's answer is waited for: {ignored}"
+    );
+    still_serves(&anx, "/ok");
+}

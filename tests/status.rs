@@ -508,3 +508,27 @@ fn tls_handshakes_are_counted_ok_failed_and_resumed() {
     assert_eq!(r["tls"]["handshakes"], 4);
     assert_eq!(r["tls"]["resumed"], 3);
 }
+
+/// `$connections_active`/`_reading`/`_writing`/`_waiting` are the node's counts as the
+/// stub_status page shows them, summed over both shards: one idle kept-alive connection
+/// counts as waiting beside the request's own (writing) connection.
+#[test]
+fn connections_variables_are_the_stub_counts() {
+    let site = Site::new();
+    let anx = Anx::start_conf(
+        &site,
+        "events {}\nhttp {\n    server {\n        listen 127.0.0.1:0;\n        location / {\n            add_header X-Counts \"$connections_active $connections_reading $connections_writing $connections_waiting\";\n            return 204;\n        }\n    }\n}\n",
+        2,
+    );
+    assert_eq!(fetch(&anx, "x", "/").header("x-counts"), Some("1 0 1 0"));
+    let mut idle = anx.connect();
+    idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(idle.response().status, 204);
+    let counts = poll_until(WAIT, "the idle connection counted as waiting", || {
+        let r = fetch(&anx, "x", "/");
+        let counts = r.header("x-counts").map(str::to_string);
+        counts.filter(|c| c == "2 0 1 1")
+    });
+    assert_eq!(counts, "2 0 1 1");
+    drop(idle);
+}

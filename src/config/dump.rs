@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use super::model::{
     AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath, ErrorLog,
-    ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileTest, Handler, HttpSettings,
-    Location, LocationHttp, LogEscape, LogFormat, LogTarget, Map, MatchKind, RewriteFlag, Server,
-    SessionCache, ShardCount, Step, TlsSettings, TryFallback,
+    ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileSettings, FileTest, Handler,
+    HttpSettings, Location, LocationHttp, LogEscape, LogFormat, LogTarget, Map, MatchKind,
+    RewriteFlag, Server, SessionCache, ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
     Balance, Peer, PeerAddr, ProbeScheme, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,
@@ -258,7 +258,7 @@ fn server_section(out: &mut String, config: &Config, server: &Server) {
         kv(out, "rewrite", &script(config, &server.rewrite));
     }
     for location in &server.locations {
-        location_section(out, config, location, 1, Some(&server.fallback.files.root));
+        location_section(out, config, location, 1, Some(&server.fallback.files));
     }
 }
 
@@ -524,7 +524,7 @@ fn location_section(
     config: &Config,
     loc: &Location,
     depth: usize,
-    inherited_root: Option<&DocPath>,
+    parent: Option<&FileSettings>,
 ) {
     let _ = writeln!(out, "\n[[server{}]]", ".location".repeat(depth));
     let (path, kind) = match loc.match_kind {
@@ -547,7 +547,7 @@ fn location_section(
     kv(out, "path", &q(&path));
     kv(out, "match", &q(kind));
     kv(out, "internal", &loc.internal.to_string());
-    layer_settings(out, loc, inherited_root);
+    layer_settings(out, loc, parent);
     match &loc.handler {
         // The static handler is the default.
         Handler::Static => {}
@@ -579,12 +579,12 @@ fn location_section(
         kv(out, "rewrite", &script(config, &loc.rewrite));
     }
     for nested in &loc.locations {
-        location_section(out, config, nested, depth + 1, Some(&loc.files.root));
+        location_section(out, config, nested, depth + 1, Some(&loc.files));
     }
 }
 
 /// Every inheritable setting of one level, written explicitly.
-fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocPath>) {
+fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings>) {
     let f = &loc.files;
     match &f.alias {
         None => kv(out, "root", &doc_path(&f.root)),
@@ -592,10 +592,16 @@ fn layer_settings(out: &mut String, loc: &Location, inherited_root: Option<&DocP
             // `root` and `alias` cannot share a block; the root comes from the parent, which
             // was given this location's root. Write it only if that is somehow not so (the
             // reload then reports the conflict instead of silently changing the model).
-            if inherited_root != Some(&f.root) {
+            if parent.map(|p| &p.root) != Some(&f.root) {
                 kv(out, "root", &doc_path(&f.root));
             }
-            kv(out, "alias", &doc_path(alias));
+            // An inherited alias is left to inheritance: written here, it would count from
+            // this location's prefix instead of its setter's.
+            let inherited = parent
+                .is_some_and(|p| p.alias.as_ref() == Some(alias) && p.alias_tail == f.alias_tail);
+            if !inherited {
+                kv(out, "alias", &doc_path(alias));
+            }
         }
     }
     let index: Vec<String> = f.index.iter().map(|i| q(&i.source)).collect();
@@ -842,6 +848,7 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         request_buffering,
         buffer_size,
         intercept_errors,
+        ignore_client_abort,
         pass_request_headers,
         pass_request_body,
         ssl,
@@ -928,6 +935,11 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
     );
     kv(out, "proxy_buffer_size", &int(*buffer_size as u64));
     kv(out, "proxy_intercept_errors", &intercept_errors.to_string());
+    kv(
+        out,
+        "proxy_ignore_client_abort",
+        &ignore_client_abort.to_string(),
+    );
     kv(
         out,
         "proxy_pass_request_headers",

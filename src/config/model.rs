@@ -697,6 +697,17 @@ impl DocPath {
     }
 }
 
+/// Where the URI joins an alias (nginx's `clcf->alias`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasTail {
+    /// Set in a prefix or exact location: the URI after that location's prefix (this many
+    /// bytes) is appended.
+    AfterPrefix(usize),
+    /// Set in a regex location: the alias names the whole file (usually with captures);
+    /// only a try_files match appends its URI.
+    Whole,
+}
+
 /// Static-file settings of a location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSettings {
@@ -705,6 +716,9 @@ pub struct FileSettings {
     /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
     /// usually with captures).
     pub alias: Option<DocPath>,
+    /// How much of the URI the alias replaces. nginx counts it from the location that set
+    /// the alias, so a nested location inherits its setter's prefix length.
+    pub alias_tail: AliasTail,
     /// `index` files tried in order for a directory request (variables allowed); one
     /// starting with `/` is an internal redirect to it, made without a file test.
     pub index: Vec<Template>,
@@ -768,6 +782,7 @@ impl Default for FileSettings {
         FileSettings {
             root: DocPath::fixed(PathBuf::from("html")),
             alias: None,
+            alias_tail: AliasTail::AfterPrefix(0),
             index: vec![Template::literal("index.html")],
             log_not_found: true,
             autoindex: None,

@@ -16,10 +16,10 @@ pub mod user;
 
 use super::compile::{self, Scope};
 use super::model::{
-    AccessLog, AccessLogFormat, AddHeader, Config, CpuAffinity, DocPath, ErrorLevel, ErrorLog,
-    ErrorPage, Expires, FileSettings, Handler, HttpSettings, LimitExcept, Listen, Location,
-    LogEscape, LogFormat, LogTarget, Map, MatchKind, ProxySettings, RedirectSettings, Rotate,
-    Server, ShardCount, Step, Upstream, DEFAULT_ROTATE_KEEP, DEFAULT_WORKER_CONNECTIONS,
+    AccessLog, AccessLogFormat, AddHeader, AliasTail, Config, CpuAffinity, DocPath, ErrorLevel,
+    ErrorLog, ErrorPage, Expires, FileSettings, Handler, HttpSettings, LimitExcept, Listen,
+    Location, LogEscape, LogFormat, LogTarget, Map, MatchKind, ProxySettings, RedirectSettings,
+    Rotate, Server, ShardCount, Step, Upstream, DEFAULT_ROTATE_KEEP, DEFAULT_WORKER_CONNECTIONS,
     JSON_LOG_FORMAT,
 };
 use super::tree::{
@@ -659,9 +659,15 @@ fn resolve_location(
         }
     }
 
-    let here = inherit(parent, &l.layers, origin, r);
+    let mut here = inherit(parent, &l.layers, origin, r);
     if l.layers.files.root.is_some() && l.layers.files.alias.is_some() {
         r.error(origin, "location sets both root and alias: use one");
+    }
+    if l.layers.files.alias.is_some() {
+        here.files.alias_tail = match match_kind {
+            MatchKind::Regex => AliasTail::Whole,
+            _ => AliasTail::AfterPrefix(l.path.len()),
+        };
     }
     let mut rewrite: Vec<Step> = compile::steps(&r.scope, &l.rewrite, &mut r.errors);
     let locations: Vec<Location> = l

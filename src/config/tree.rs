@@ -355,6 +355,7 @@ pub struct ProxyLayer {
     pub request_buffering: Option<bool>,
     pub buffer_size: Option<At<u64>>,
     pub intercept_errors: Option<bool>,
+    pub ignore_client_abort: Option<bool>,
     pub pass_request_headers: Option<bool>,
     pub pass_request_body: Option<bool>,
     pub ssl_verify: Option<bool>,

@@ -78,6 +78,11 @@ pub enum Var {
     RequestId,
     Connection,
     ConnectionRequests,
+    /// `$connections_active`, `_reading`, `_writing`, `_waiting`: the node's, as stub_status.
+    ConnectionsActive,
+    ConnectionsReading,
+    ConnectionsWriting,
+    ConnectionsWaiting,
     /// `$limit_rate`: bytes a second (`set $limit_rate` changes it; 0 is no limit).
     LimitRate,
     /// `$pipe`: "p" for a pipelined request, "." otherwise.

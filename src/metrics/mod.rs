@@ -59,6 +59,9 @@ impl Registry {
 
     /// The handle shard `id` counts through.
     pub fn for_shard(self: &Arc<Registry>, id: usize) -> ShardMetrics {
+        THIS_SHARDS_REGISTRY.with(|r| {
+            let _ = r.set(self.clone());
+        });
         ShardMetrics {
             registry: self.clone(),
             id: id.min(self.shards.len() - 1),
@@ -72,6 +75,22 @@ impl Registry {
     pub(crate) fn peer(&self, group: &str, addr: &str) -> Option<PerShard<PeerBlock>> {
         self.peers.get(&(group.to_string(), addr.to_string()))
     }
+}
+
+thread_local! {
+    /// The registry of the shard running on this thread, for variables that read node-wide
+    /// counters (`$connections_*`) from deep in the request path without a handle threaded
+    /// through every call (and without an `Arc` clone per request).
+    static THIS_SHARDS_REGISTRY: std::cell::OnceCell<Arc<Registry>> = const { std::cell::OnceCell::new() };
+}
+
+/// The node's connection counters as this thread's shard sees them (zeros off a shard thread).
+pub fn node_connections() -> report::Connections {
+    THIS_SHARDS_REGISTRY.with(|r| {
+        r.get()
+            .map(|r| report::Connections::of_node(r))
+            .unwrap_or_default()
+    })
 }
 
 /// The zone name of a server block: its first `server_name`, else its first listen

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::blocks::ShardBlock;
 use super::counter::{HistogramSum, BUCKETS};
 use super::process::{self, Process};
 use super::Registry;
@@ -55,6 +56,43 @@ pub struct Connections {
     pub reading: u64,
     pub writing: u64,
     pub waiting: u64,
+}
+
+impl Connections {
+    /// One shard's connection counters as they stand.
+    pub fn of(b: &ShardBlock) -> Connections {
+        let (active, reading, writing) = (
+            gauge(b.active.get()),
+            gauge(b.reading.get()),
+            gauge(b.writing.get()),
+        );
+        Connections {
+            accepted: b.accepted.get(),
+            handled: b.handled.get(),
+            active,
+            reading,
+            writing,
+            waiting: active.saturating_sub(reading + writing),
+        }
+    }
+
+    /// The whole node's: every shard's summed (what `stub_status` and `$connections_*` show).
+    pub fn of_node(registry: &Registry) -> Connections {
+        let mut all = Connections::default();
+        for b in registry.shards().iter() {
+            all.add(&Connections::of(b));
+        }
+        all
+    }
+
+    fn add(&mut self, c: &Connections) {
+        self.accepted += c.accepted;
+        self.handled += c.handled;
+        self.active += c.active;
+        self.reading += c.reading;
+        self.writing += c.writing;
+        self.waiting += c.waiting;
+    }
 }
 
 /// Responses by status class.
@@ -215,19 +253,7 @@ pub fn build(registry: &Registry, config: &Config, health: Option<&HealthBoard>)
     let mut duration = HistogramSum::default();
     let mut tls = Tls::default();
     for (id, b) in registry.shards().iter().enumerate() {
-        let (active, reading, writing) = (
-            gauge(b.active.get()),
-            gauge(b.reading.get()),
-            gauge(b.writing.get()),
-        );
-        let c = Connections {
-            accepted: b.accepted.get(),
-            handled: b.handled.get(),
-            active,
-            reading,
-            writing,
-            waiting: active.saturating_sub(reading + writing),
-        };
+        let c = Connections::of(b);
         let mut own = [0u64; 5];
         b.responses.add_to(&mut own);
         shards.push(ShardReport {
@@ -238,12 +264,7 @@ pub fn build(registry: &Registry, config: &Config, health: Option<&HealthBoard>)
             received_bytes: b.bytes_in.get(),
             sent_bytes: b.bytes_out.get(),
         });
-        conns.accepted += c.accepted;
-        conns.handled += c.handled;
-        conns.active += c.active;
-        conns.reading += c.reading;
-        conns.writing += c.writing;
-        conns.waiting += c.waiting;
+        conns.add(&c);
         b.responses.add_to(&mut responses);
         requests += b.requests.get();
         received += b.bytes_in.get();

@@ -19,6 +19,16 @@ use glommio::net::TcpStream;
 /// A TLS session over an accepted TCP stream.
 pub type TlsStream = futures_rustls::server::TlsStream<TcpStream>;
 
+/// What [`ClientStream::peer_activity`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerActivity {
+    /// End of stream or a reset: the client is gone.
+    Closed,
+    /// Bytes are waiting (a pipelined request, a TLS record): the client is still there, and
+    /// looking again would only find the same bytes.
+    Sent,
+}
+
 /// One accepted client connection.
 pub enum ClientStream {
     Plain(TcpStream),
@@ -58,6 +68,23 @@ impl ClientStream {
         match self {
             ClientStream::Plain(s) => Some(s.as_raw_fd()),
             ClientStream::Tls(_) => None,
+        }
+    }
+
+    /// Waits until the client either closes its end or sends something, looking at the
+    /// receive queue without consuming it (nginx's `ngx_http_test_reading`). A response that
+    /// waits (paced by `limit_rate`, or for an upstream) races this, so a client that went
+    /// away frees its connection at once instead of at the next write.
+    pub async fn peer_activity(&self) -> PeerActivity {
+        let mut byte = [0u8; 1];
+        loop {
+            match self.tcp().peek(&mut byte).await.map_err(io::Error::from) {
+                Ok(0) => return PeerActivity::Closed,
+                Ok(_) => return PeerActivity::Sent,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A reset or any other receive error: nothing more will come from it.
+                Err(_) => return PeerActivity::Closed,
+            }
         }
     }
 

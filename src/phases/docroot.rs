@@ -8,15 +8,16 @@
 //! hold, no request leaves the base.
 //!
 //! - `root`: base / rest / URI.
-//! - `alias` in a prefix or exact location: base / rest / (URI without the location prefix).
-//! - `alias` in a regex location: base / rest alone (the alias names the whole file, usually
-//!   through captures).
+//! - `alias` set in a prefix or exact location: base / rest / (URI without that location's
+//!   prefix), in nested locations too: the prefix is the one of the location that set it.
+//! - `alias` set in a regex location: base / rest alone (the alias names the whole file,
+//!   usually through captures), unless try_files matched a URI there: then base / rest / URI.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::vars::Ctx;
-use crate::config::model::{DocPath, Location, MatchKind};
+use crate::config::model::{AliasTail, DocPath, Location, MatchKind};
 
 /// A file location: a path beneath the directory `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,7 @@ impl<'c> Mapped<'c> {
 }
 
 /// How the URI joins a location's doc path.
+#[derive(Debug, Clone, Copy)]
 enum Tail {
     /// Append the URI from this byte on.
     From(usize),
@@ -59,17 +61,21 @@ enum Tail {
 }
 
 fn doc_path(loc: &Location) -> (&DocPath, Tail) {
-    match &loc.files.alias {
-        Some(alias) if loc.match_kind == MatchKind::Regex => (alias, Tail::None),
-        Some(alias) if loc.match_kind != MatchKind::Named => (alias, Tail::From(loc.path.len())),
-        _ => (&loc.files.root, Tail::From(0)),
+    match (&loc.files.alias, loc.files.alias_tail) {
+        (Some(_), _) if loc.match_kind == MatchKind::Named => (&loc.files.root, Tail::From(0)),
+        (Some(alias), AliasTail::Whole) => (alias, Tail::None),
+        (Some(alias), AliasTail::AfterPrefix(n)) => (alias, Tail::From(n)),
+        (None, _) => (&loc.files.root, Tail::From(0)),
     }
 }
 
 /// Maps the request's current URI (`$uri`) for `loc`. Without variables in the doc path
 /// nothing is copied: the result refers to the URI's tail.
 pub fn map_current<'c>(ctx: &mut Ctx<'_, 'c>, loc: &'c Location) -> Mapped<'c> {
-    let (doc, tail) = doc_path(loc);
+    let (doc, tail) = match doc_path(loc) {
+        (doc, Tail::None) if ctx.st.alias_takes_uri => (doc, Tail::From(0)),
+        found => found,
+    };
     let Some(rest) = &doc.rest else {
         let relative = match tail {
             Tail::From(n) => Relative::Uri(n),
@@ -91,24 +97,44 @@ pub fn map_current<'c>(ctx: &mut Ctx<'_, 'c>, loc: &'c Location) -> Mapped<'c> {
     }
 }
 
-/// Maps another URI (a try_files candidate) for `loc`; an alias prefix is removed only when
-/// the candidate starts with it, as nginx does.
+/// Maps another URI (a try_files candidate) for `loc`: an alias prefix is removed only when
+/// the candidate starts as the current URI does there, and a whole-file alias gets the
+/// candidate appended, as nginx does.
 pub fn map_other<'c>(ctx: &mut Ctx<'_, 'c>, loc: &'c Location, uri: &[u8]) -> Mapped<'c> {
     let (doc, tail) = doc_path(loc);
     let mut relative = Vec::new();
     if let Some(rest) = &doc.rest {
         ctx.eval(rest, &mut relative);
     }
-    match tail {
-        Tail::From(n) if n > 0 && uri.starts_with(&loc.path) => {
-            relative.extend_from_slice(&uri[n..]);
-        }
-        Tail::From(_) => relative.extend_from_slice(uri),
-        Tail::None => {}
-    }
+    relative.extend_from_slice(after_alias_prefix(&ctx.st.uri, tail, uri));
     Mapped {
         base: &doc.base,
         relative: Relative::Owned(relative),
+    }
+}
+
+/// What of `candidate` goes beneath an alias: without the setter location's prefix when the
+/// candidate starts with the current URI's first bytes there (nginx's strncmp), else all.
+fn after_alias_prefix<'u>(current: &[u8], tail: Tail, candidate: &'u [u8]) -> &'u [u8] {
+    match tail {
+        Tail::From(n) if n > 0 && current.get(..n).is_some_and(|p| candidate.starts_with(p)) => {
+            &candidate[n..]
+        }
+        _ => candidate,
+    }
+}
+
+/// The URI a try_files match leaves: the candidate, with the alias setter's prefix of the
+/// current URI put back in front of what maps beneath the alias (nginx's try_files).
+pub fn uri_after_try(ctx: &Ctx<'_, '_>, loc: &Location, candidate: &[u8]) -> Vec<u8> {
+    match doc_path(loc).1 {
+        Tail::From(n) if n > 0 && loc.files.alias.is_some() => {
+            let prefix = ctx.st.uri.get(..n).unwrap_or_default();
+            let mut uri = prefix.to_vec();
+            uri.extend_from_slice(after_alias_prefix(&ctx.st.uri, Tail::From(n), candidate));
+            uri
+        }
+        _ => candidate.to_vec(),
     }
 }
 

@@ -163,6 +163,9 @@ pub struct RequestState<'c> {
     pub request_id: Option<[u8; 32]>,
     /// An error page redirected this request: it runs as GET (HEAD stays HEAD).
     pub as_get: bool,
+    /// try_files matched in a location whose alias names a whole file (regex location): the
+    /// URI it settled on is appended to that alias from now on (nginx's add_uri_to_alias).
+    pub alias_takes_uri: bool,
     /// `error_page` already redirected once: later errors get the built-in page.
     pub error_page_used: bool,
     /// The status an error page keeps (nginx's `err_status`); 0 when none.
@@ -241,6 +244,7 @@ impl<'c> RequestState<'c> {
             splits: Vec::new(),
             request_id: None,
             as_get: false,
+            alias_takes_uri: false,
             error_page_used: false,
             err_status: 0,
             status: 0,

@@ -9,7 +9,7 @@
 use super::docroot;
 use super::state::Args;
 use super::vars::Ctx;
-use crate::config::model::{Location, MatchKind, TryFallback, TryFiles};
+use crate::config::model::{AliasTail, Location, TryFallback, TryFiles};
 use crate::handlers::static_files::open::{open_beneath, RootDirs};
 use crate::handlers::static_files::path;
 
@@ -60,16 +60,16 @@ pub fn run<'c>(
         if meta.is_dir() != want_dir {
             continue;
         }
-        ctx.st.uri = match (&loc.files.alias, loc.match_kind) {
-            (None, _) => name,
-            // nginx keeps the URI for a regex location's alias (the alias names the file).
-            (Some(_), MatchKind::Regex) => ctx.st.uri.clone(),
-            (Some(_), _) => {
-                let mut uri = loc.path.clone();
-                uri.extend_from_slice(relative);
-                uri
+        match (&loc.files.alias, loc.files.alias_tail) {
+            // A whole-file alias keeps the URI for a directory; a file's URI is appended
+            // to the alias from now on.
+            (Some(_), AliasTail::Whole) if want_dir => {}
+            (Some(_), AliasTail::Whole) => {
+                ctx.st.uri = name;
+                ctx.st.alias_takes_uri = true;
             }
-        };
+            _ => ctx.st.uri = docroot::uri_after_try(ctx, loc, &name),
+        }
         return Tried::Found;
     }
     match &tf.fallback {

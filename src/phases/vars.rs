@@ -189,6 +189,10 @@ impl<'r, 'c> Ctx<'r, 'c> {
             }
             Var::Connection => num(out, req.conn.serial),
             Var::ConnectionRequests => num(out, req.conn.requests),
+            Var::ConnectionsActive => num(out, crate::metrics::node_connections().active),
+            Var::ConnectionsReading => num(out, crate::metrics::node_connections().reading),
+            Var::ConnectionsWriting => num(out, crate::metrics::node_connections().writing),
+            Var::ConnectionsWaiting => num(out, crate::metrics::node_connections().waiting),
             Var::LimitRate => {
                 let rate = match self.st.limit_rate {
                     Some(n) => n,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::h1::{State, Stop};
 use super::spill::Stored;
 use super::upstreams::ShardUpstreams;
-use crate::config::model::{Config, Peer, PeerAddr, Upstream};
+use crate::config::model::{Config, ErrorLevel, Peer, PeerAddr, Upstream};
 use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{BodyFraming, RequestHead};
@@ -27,6 +27,7 @@ use crate::http::upstream::{
     self as codec, chunk_header, ClientFraming, InvalidHead, Parsed, RelayOptions, ResponseFraming,
     UpstreamHead, LAST_CHUNK,
 };
+use crate::net::client::PeerActivity;
 use crate::net::upstream::UpstreamConn;
 use crate::phases::state::{ConnInfo, Received, RequestState};
 use crate::phases::vars::{Ctx, Sent};
@@ -78,12 +79,16 @@ enum Failure {
     Error,
     Timeout,
     InvalidHeader,
+    /// The client closed while the upstream had not answered (nginx's 499): no peer's
+    /// fault, and nothing to retry for.
+    ClientClosed,
 }
 
 impl Failure {
     fn status(self) -> u16 {
         match self {
             Failure::Timeout => 504,
+            Failure::ClientClosed => 499,
             _ => 502,
         }
     }
@@ -131,12 +136,17 @@ pub(super) async fn serve<'c>(
         match exchange(st, &job, &mut state, &plan, &mut body, &upstreams, max_body).await {
             Ok(keep) => return Ok(keep),
             Err(Fallback::Close) => return Ok(false),
+            Err(Fallback::ClientGone) => {
+                body.note_vars(&mut state);
+                log_request(st, &job, state, &Response::new(499), None);
+                return Ok(false);
+            }
             Err(fallback) => {
                 body.note_vars(&mut state);
                 let first = match fallback {
                     Fallback::Intercepted(resp) => resp,
                     Fallback::Status(status) => Response::new(status),
-                    Fallback::Close => return Ok(false),
+                    Fallback::Close | Fallback::ClientGone => return Ok(false),
                 };
                 let shard = st.conn.shard.clone();
                 let generation = st.conn.generation.clone();
@@ -206,6 +216,8 @@ enum Fallback {
     Intercepted(Response),
     /// The client is gone or the response was cut: close without a word.
     Close,
+    /// The client left before the upstream answered: logged as 499, then closed.
+    ClientGone,
 }
 
 /// Reads the body now when it is small enough (or must be measured); otherwise leaves it
@@ -398,7 +410,8 @@ async fn exchange<'c>(
                     vars.response_time.push(Some(0.0));
                     vars.response_length.push(0);
                     if tries == 0 {
-                        log_upstream_error(
+                        log_upstream_line(
+                            ErrorLevel::Error,
                             st,
                             job,
                             plan,
@@ -489,8 +502,23 @@ async fn exchange<'c>(
                     .push(Some(attempt_started.elapsed().as_secs_f64()));
                 vars.response_length.push(0);
                 last_failure = failure;
+                if failure == Failure::ClientClosed {
+                    release(upstreams, group, peer);
+                    // nginx logs it at info: the client's doing, not the upstream's.
+                    let level = ErrorLevel::Info;
+                    log_upstream_line(level, st, job, plan, &peer_name, &message, action);
+                    return Err(Fallback::ClientGone);
+                }
                 // nginx names the peer that failed, not its group.
-                log_upstream_error(st, job, plan, &peer_name, &message, action);
+                log_upstream_line(
+                    ErrorLevel::Error,
+                    st,
+                    job,
+                    plan,
+                    &peer_name,
+                    &message,
+                    action,
+                );
                 if let (Some((gi, up)), Some(p)) = (group, peer) {
                     if let Some(g) = upstreams.groups.get(gi) {
                         g.release(p);
@@ -504,6 +532,7 @@ async fn exchange<'c>(
                     Failure::Error => next.error,
                     Failure::Timeout => next.timeout,
                     Failure::InvalidHeader => next.invalid_header,
+                    Failure::ClientClosed => false,
                 };
                 let allowed = wanted
                     && (!sent_body || plan.idempotent || next.non_idempotent)
@@ -877,6 +906,9 @@ async fn send_and_read(
     }
     let mut filled = 0usize;
     let max = settings.buffer_size;
+    // Until the client sends something (a pipelined request), its closing is watched for
+    // while the upstream thinks (nginx's test_reading).
+    let mut watch_client = !settings.ignore_client_abort;
     loop {
         match codec::parse_response_head(&buf[..filled], max, plan.head_request) {
             Ok(Parsed::Head(head)) => return Ok((conn, head, buf, filled, sent)),
@@ -908,10 +940,29 @@ async fn send_and_read(
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        match conn
-            .read_within(&mut buf[filled..], settings.read_timeout)
-            .await
-        {
+        let read = conn.read_within(&mut buf[filled..], settings.read_timeout);
+        let read = if watch_client {
+            let client = async { Err(st.conn.stream.peer_activity().await) };
+            match futures_lite::future::or(async { Ok(read.await) }, client).await {
+                Ok(r) => r,
+                Err(PeerActivity::Sent) => {
+                    watch_client = false;
+                    continue;
+                }
+                Err(PeerActivity::Closed) => {
+                    st.conn.shard.relay_buffers.give(buf);
+                    return Err(Retry::Failed(AttemptError::new(
+                        Failure::ClientClosed,
+                        "client prematurely closed connection",
+                        "reading response header from upstream",
+                        true,
+                    )));
+                }
+            }
+        } else {
+            read.await
+        };
+        match read {
             Ok(0) => {
                 st.conn.shard.relay_buffers.give(buf);
                 if reused && filled == 0 {
@@ -1412,7 +1463,8 @@ async fn relay<'c>(
         vars.bytes_received += received;
     }
     if !clean && client_ok {
-        log_upstream_error(
+        log_upstream_line(
+            ErrorLevel::Error,
             st,
             job,
             plan,
@@ -1556,7 +1608,8 @@ fn log_resolve_error(
 
 /// nginx's error-log line for an upstream problem: what happened, while doing what, and
 /// for which client, server, request, upstream and host.
-fn log_upstream_error(
+fn log_upstream_line(
+    level: ErrorLevel,
     st: &State,
     job: &Job<'_, '_>,
     plan: &ProxyPlan<'_>,
@@ -1584,7 +1637,7 @@ fn log_upstream_error(
         request: crate::log::scoped::RequestText::Received(recv),
     };
     log.log_with(
-        crate::config::model::ErrorLevel::Error,
+        level,
         format_args!("{message} while {action}"),
         format_args!(", upstream: \"http://{upstream}{uri}\""),
     );

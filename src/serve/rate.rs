@@ -15,6 +15,7 @@ use futures_lite::AsyncWriteExt;
 use super::h1::State;
 use crate::config::model::{Config, RateSettings, Server};
 use crate::http::response::Body;
+use crate::net::client::PeerActivity;
 use crate::phases::state::{Received, RequestState};
 use crate::phases::vars::Ctx;
 
@@ -29,6 +30,8 @@ pub struct Pace {
     start: Instant,
     /// Body bytes written so far.
     sent: u64,
+    /// Whether the pauses still watch for the client leaving (until it sends something).
+    watch_client: bool,
 }
 
 impl Pace {
@@ -39,6 +42,7 @@ impl Pace {
             after,
             start,
             sent: 0,
+            watch_client: true,
         })
     }
 
@@ -169,7 +173,7 @@ impl State {
         while at < data.len() {
             let wait = pace.wait(Instant::now());
             if !wait.is_zero() {
-                glommio::timer::sleep(wait).await;
+                self.pause_unless_client_leaves(wait, pace).await?;
             }
             let n = pace.slice().min(data.len() - at);
             self.conn.stream.write_all(&data[at..at + n]).await?;
@@ -177,6 +181,39 @@ impl State {
             at += n;
         }
         self.conn.stream.flush().await
+    }
+
+    /// Sleeps `wait` between paced slices, watching the client meanwhile: a client that
+    /// closes ends the response now (its connection freed, as nginx's test_reading does),
+    /// not after the next slice fails. Once the client has sent bytes (a pipelined request)
+    /// looking again would find the same bytes, so the rest of this response just sleeps.
+    async fn pause_unless_client_leaves(
+        &mut self,
+        wait: Duration,
+        pace: &mut Pace,
+    ) -> io::Result<()> {
+        if !pace.watch_client {
+            glommio::timer::sleep(wait).await;
+            return Ok(());
+        }
+        let until = Instant::now() + wait;
+        let slept = async {
+            glommio::timer::sleep(wait).await;
+            None
+        };
+        let watched = async { Some(self.conn.stream.peer_activity().await) };
+        match futures_lite::future::or(slept, watched).await {
+            None => Ok(()),
+            Some(PeerActivity::Closed) => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "client closed the connection while a paced response was waiting",
+            )),
+            Some(PeerActivity::Sent) => {
+                pace.watch_client = false;
+                glommio::timer::sleep(until.saturating_duration_since(Instant::now())).await;
+                Ok(())
+            }
+        }
     }
 }
 

@@ -236,6 +236,9 @@ pub struct ProxySettings {
     pub buffer_size: usize,
     /// `proxy_intercept_errors` (default off): upstream responses ≥ 300 go to error_page.
     pub intercept_errors: bool,
+    /// `proxy_ignore_client_abort` (default off): off, a client that closes while the
+    /// upstream has not answered ends the exchange (499); on, the exchange runs on.
+    pub ignore_client_abort: bool,
     /// `proxy_pass_request_headers` (default on).
     pub pass_request_headers: bool,
     /// `proxy_pass_request_body` (default on).
@@ -397,6 +400,7 @@ impl Default for ProxySettings {
             request_buffering: true,
             buffer_size: DEFAULT_PROXY_BUFFER_SIZE,
             intercept_errors: false,
+            ignore_client_abort: false,
             pass_request_headers: true,
             pass_request_body: true,
             ssl: ProxySsl::default(),

@@ -255,6 +255,7 @@ const SPECS: &[Spec] = &[
     simple("proxy_request_buffering", HSL, 1, 1),
     simple("proxy_buffer_size", HSL, 1, 1),
     simple("proxy_intercept_errors", HSL, 1, 1),
+    simple("proxy_ignore_client_abort", HSL, 1, 1),
     simple("proxy_pass_request_headers", HSL, 1, 1),
     simple("proxy_pass_request_body", HSL, 1, 1),
     simple("proxy_ssl_verify", HSL, 1, 1),

@@ -676,6 +676,9 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(v) = p.intercept_errors {
         out.intercept_errors = v;
     }
+    if let Some(v) = p.ignore_client_abort {
+        out.ignore_client_abort = v;
+    }
     if let Some(v) = p.pass_request_headers {
         out.pass_request_headers = v;
     }

@@ -273,6 +273,7 @@ impl Walker {
                 w.size(d, arg(d, 0)).map(|n| At::new(n, w.origin(d)))
             }),
             "proxy_intercept_errors" => self.once(d, &mut p.intercept_errors, |w| w.flag(d)),
+            "proxy_ignore_client_abort" => self.once(d, &mut p.ignore_client_abort, |w| w.flag(d)),
             "proxy_pass_request_headers" => {
                 self.once(d, &mut p.pass_request_headers, |w| w.flag(d))
             }
