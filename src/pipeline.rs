@@ -350,6 +350,13 @@ impl Engine<'_> {
 
     /// try_files, then the location's content handler.
     fn content<'c>(&mut self, ctx: &mut Ctx<'_, 'c>, loc: &'c Location) -> Step<'c> {
+        if ctx.st.handler_without_upstream {
+            // nginx's level: a configuration that routes to a proxy it never set up.
+            let alert = crate::config::model::ErrorLevel::Alert;
+            ctx.log()
+                .log(alert, format_args!("no upstream configuration"));
+            return Step::Done(Response::new(500));
+        }
         if let Some(tf) = &loc.try_files {
             match try_files::run(ctx, loc, tf, &mut self.statics.roots) {
                 Tried::Found => {}

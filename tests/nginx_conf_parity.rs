@@ -489,6 +489,17 @@ http {
             return 200 "document_root=$document_root request_filename=$request_filename\n";
         }
 
+        # Every matched `if` makes its block the configuration, a block without
+        # directives of its own included (it has the enclosing location's).
+        location = /if/two {
+            add_header X-Outer outer;
+            if ($arg_a) {
+                add_header X-A a;
+            }
+            if ($arg_b) {
+                set $ignored 1;
+            }
+        }
         location = /if/var {
             if ($arg_x) {
                 return 200 "truthy\n";
@@ -679,6 +690,7 @@ fn write_site(site: &Site) {
         ("html/default/index.html", "default index\n"),
         ("html/main/index.html", "main index\n"),
         ("html/main/file.txt", "main file\n"),
+        ("html/main/if/two", "if two\n"),
         ("html/main/dir/index.html", "dir index\n"),
         ("html/main/noindex/a.txt", "a\n"),
         ("html/main/multi-index/second.html", "second\n"),
@@ -1057,6 +1069,11 @@ fn cases() -> Vec<Case> {
         m("regex alias try_files fallback candidate", "/altre/nope"),
         // ---- if ----
         m("if var set", "/if/var?x=1"),
+        m("if with its own headers", "/if/two?a=1"),
+        m(
+            "a later matched if brings back the location's headers",
+            "/if/two?a=1&b=1",
+        ),
         m("if var 0 is false", "/if/var?x=0"),
         m("if var empty is false", "/if/var?x="),
         m("if var missing is false", "/if/var"),

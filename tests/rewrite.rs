@@ -206,3 +206,28 @@ fn error_pages() {
     assert_eq!(r.status, 200);
     assert!(r.text().starts_with("show uri=/show"), "{}", r.text());
 }
+
+/// nginx's content handler is the last one a matched `if` set, its configuration the last
+/// matched block's: `proxy_pass` in a first `if` and a second matched `if` without one is
+/// a proxy with no upstream: 500 and an `[alert]`, never the first `if`'s upstream.
+#[test]
+fn proxy_pass_in_an_if_then_another_matched_if_is_a_500() {
+    let site = Site::new();
+    let refused = common::backend::refused_port();
+    let anx = Anx::start_conf(
+        &site,
+        &format!(
+            "error_log stderr info;\nevents {{}}\nhttp {{\n    server {{\n        listen 127.0.0.1:0;\n        location /p {{\n            if ($arg_one) {{\n                proxy_pass http://127.0.0.1:{refused};\n            }}\n            if ($arg_two) {{\n                set $x 1;\n            }}\n        }}\n    }}\n}}\n"
+        ),
+        1,
+    );
+    assert_eq!(anx.get("/p?one=1&two=1").status, 500);
+    let alert = poll_until(Duration::from_secs(5), "the alert line", || {
+        anx.stderr_matching(&["[alert]", "no upstream configuration"])
+            .into_iter()
+            .next()
+    });
+    assert!(alert.contains("/p?one=1&two=1"), "{alert}");
+    // The first if alone proxies (to a refused port here: 502, so it was tried).
+    assert_eq!(anx.get("/p?one=1").status, 502);
+}

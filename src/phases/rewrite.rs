@@ -18,7 +18,9 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::state::Args;
 use super::vars::{Ctx, Scope};
-use crate::config::model::{Condition, FileTest, Part, RewriteFlag, Step, Template, Var};
+use crate::config::model::{
+    Condition, FileTest, Handler, Location, Part, RewriteFlag, Step, Template, Var,
+};
 use crate::http::response::{Body, Response};
 
 /// What the request path does after a list of steps.
@@ -37,11 +39,17 @@ pub enum Flow {
 
 /// Runs `steps` in order.
 pub fn run<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Flow {
-    run_list(ctx, steps).unwrap_or(Flow::Next)
+    let enclosing = ctx.st.location;
+    run_list(ctx, steps, enclosing).unwrap_or(Flow::Next)
 }
 
-/// `None`: the list ran out without stopping.
-fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
+/// `None`: the list ran out without stopping. `enclosing` is the location whose steps
+/// these are (an `if` without a block of its own brings back its configuration).
+fn run_list<'c>(
+    ctx: &mut Ctx<'_, 'c>,
+    steps: &'c [Step],
+    enclosing: Option<&'c Location>,
+) -> Option<Flow> {
     for step in steps {
         match step {
             Step::Rewrite {
@@ -84,11 +92,12 @@ fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
                 location,
             } => {
                 if holds(ctx, condition) {
-                    if let Some(loc) = location {
-                        // nginx's if-location: its headers apply from here on.
-                        ctx.st.location = Some(loc);
-                    }
-                    if let Some(flow) = run_list(ctx, steps) {
+                    // nginx's if-location: its configuration applies from here on (a block
+                    // anx keeps no location for has the enclosing one's).
+                    let block = location.as_deref().or(enclosing);
+                    note_handler(ctx, block);
+                    ctx.st.location = block;
+                    if let Some(flow) = run_list(ctx, steps, enclosing) {
                         return Some(flow);
                     }
                 }
@@ -104,6 +113,18 @@ fn run_list<'c>(ctx: &mut Ctx<'_, 'c>, steps: &'c [Step]) -> Option<Flow> {
         }
     }
     None
+}
+
+/// nginx's content handler is the last one a matched block set, while the configuration is
+/// the last matched block's: an `if` with `proxy_pass` followed by a matched `if` whose
+/// configuration has none leaves a proxy handler with no upstream (nginx's 500 since 1.3.10).
+fn note_handler(ctx: &mut Ctx<'_, '_>, block: Option<&Location>) {
+    let proxies = |l: Option<&Location>| l.is_some_and(|l| matches!(l.handler, Handler::Proxy(_)));
+    if proxies(block) {
+        ctx.st.handler_without_upstream = false;
+    } else if proxies(ctx.st.location) {
+        ctx.st.handler_without_upstream = true;
+    }
 }
 
 /// Applies one matched `rewrite`; `None` to carry on with the next step.

@@ -168,6 +168,10 @@ pub struct RequestState<'c> {
     pub alias_takes_uri: bool,
     /// `error_page` already redirected once: later errors get the built-in page.
     pub error_page_used: bool,
+    /// A matched `if` with `proxy_pass` set the content handler, and a later matched `if`
+    /// brought a configuration without one: nginx keeps the handler and finds no upstream
+    /// configuration (500).
+    pub handler_without_upstream: bool,
     /// The status an error page keeps (nginx's `err_status`); 0 when none.
     pub err_status: u16,
     /// The status a `return` is answering with, for `$status` in its own text (nginx has
@@ -245,6 +249,7 @@ impl<'c> RequestState<'c> {
             request_id: None,
             as_get: false,
             alias_takes_uri: false,
+            handler_without_upstream: false,
             error_page_used: false,
             err_status: 0,
             status: 0,
