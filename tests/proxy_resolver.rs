@@ -1,6 +1,7 @@
 //! `resolver` / `resolver_timeout`: a `proxy_pass` with variables naming a host that is no
 //! upstream group is resolved through the configured name servers (a small DNS server on
-//! loopback here), the answer is cached for its TTL (or `valid=`), CNAMEs are followed,
+//! loopback here), the answer is cached for its TTL (or `valid=`), CNAMEs are followed
+//! the way nginx combines the A and AAAA replies,
 //! errors give 502 with nginx's log line and are not cached, several addresses are tried in
 //! turn under `proxy_next_upstream`, and without a resolver such a request is a 502.
 
@@ -10,7 +11,7 @@ use common::backend::*;
 use common::*;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One answer record: A (4 bytes) or CNAME (a dotted name), with its TTL.
@@ -21,10 +22,11 @@ enum Rr {
 }
 
 /// A UDP DNS server on 127.0.0.1 answering with `answer(name, qtype)`: `Err(rcode)` or the
-/// records. Counts the A queries it gets.
+/// records. Counts the A queries it gets and keeps every question asked.
 struct Dns {
     port: u16,
     a_queries: Arc<AtomicUsize>,
+    asked: Arc<Mutex<Vec<(String, u16)>>>,
 }
 
 impl Dns {
@@ -33,6 +35,8 @@ impl Dns {
         let port = socket.local_addr().unwrap().port();
         let a_queries = Arc::new(AtomicUsize::new(0));
         let count = a_queries.clone();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             while let Ok((n, from)) = socket.recv_from(&mut buf) {
@@ -44,6 +48,7 @@ impl Dns {
                 if qtype == 1 {
                     count.fetch_add(1, Ordering::SeqCst);
                 }
+                log.lock().unwrap().push((name.clone(), qtype));
                 let (rcode, records) = match answer(&name, qtype) {
                     Ok(r) => (0u8, r),
                     Err(code) => (code, Vec::new()),
@@ -68,11 +73,21 @@ impl Dns {
                 let _ = socket.send_to(&out, from);
             }
         });
-        Dns { port, a_queries }
+        Dns {
+            port,
+            a_queries,
+            asked,
+        }
     }
 
     fn a_queries(&self) -> usize {
         self.a_queries.load(Ordering::SeqCst)
+    }
+
+    /// The record types asked for `name` so far, in order.
+    fn asked(&self, name: &str) -> Vec<u16> {
+        let log = self.asked.lock().unwrap();
+        log.iter().filter(|(n, _)| n == name).map(|q| q.1).collect()
     }
 }
 
@@ -200,6 +215,57 @@ fn follows_cnames_and_honours_ttl_and_valid() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(get_host(&anx2, "/", "www.test").status, 200);
     assert_eq!(dns.a_queries(), asked, "valid=1h keeps the answer");
+}
+
+#[test]
+fn aliases_are_followed_as_nginx_combines_a_and_aaaa() {
+    let dns = Dns::start(|name, qtype| match (name, qtype) {
+        ("n-c.test", 1) => Ok(vec![Rr::A(LOOPBACK, 60)]),
+        ("n-c.test", _) => Ok(vec![Rr::Cname("unasked.test", 60)]),
+        ("z-c.test", 28) => Ok(vec![Rr::Cname("target.test", 60)]),
+        ("target.test", 1) => Ok(vec![Rr::A(LOOPBACK, 60)]),
+        ("c-z.test", 1) => Ok(vec![Rr::Cname("target.test", 60)]),
+        ("loop1.test", _) => Ok(vec![Rr::Cname("loop2.test", 60)]),
+        ("loop2.test", _) => Ok(vec![Rr::Cname("loop1.test", 60)]),
+        _ => Ok(vec![]),
+    });
+    let backend = Backend::text("aliased\n");
+    let (_site, anx) = start(&dns, &backend, "");
+
+    // An address for A wins: the alias in the AAAA reply is not followed.
+    assert_eq!(get_host(&anx, "/", "n-c.test").status, 200);
+    assert_eq!(dns.asked("unasked.test"), Vec::<u16>::new());
+
+    // An alias with no address anywhere: its target is asked for both types, and cached
+    // as a name of its own.
+    let r = get_host(&anx, "/", "z-c.test");
+    assert_eq!((r.status, r.text().as_str()), (200, "aliased\n"));
+    let mut types = dns.asked("target.test");
+    types.sort();
+    assert_eq!(types, vec![1, 28]);
+    assert_eq!(get_host(&anx, "/", "target.test").status, 200);
+    assert_eq!(
+        dns.asked("target.test").len(),
+        2,
+        "the target came from the cache"
+    );
+
+    // An alias only in the A reply, the AAAA reply empty: nginx reads the AAAA reply last
+    // and drops the alias, so the name is not found (though its target is cached).
+    assert_eq!(get_host(&anx, "/", "c-z.test").status, 502);
+    wait_for_log(
+        &anx,
+        &["c-z.test could not be resolved (3: Host not found)"],
+    );
+
+    // A loop of aliases ends at once as not found, each name asked once per type.
+    assert_eq!(get_host(&anx, "/", "loop1.test").status, 502);
+    wait_for_log(
+        &anx,
+        &["loop1.test could not be resolved (3: Host not found)"],
+    );
+    assert_eq!(dns.asked("loop1.test").len(), 2);
+    assert_eq!(dns.asked("loop2.test").len(), 2);
 }
 
 #[test]

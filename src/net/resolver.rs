@@ -6,9 +6,11 @@
 //! `upstream::dns` (sans-io). nginx's behaviour is kept: the name servers are used in turn
 //! (each new name starts at the next one), a query without a usable reply is sent again to
 //! the next server after 5 seconds, a truncated reply is asked again over TCP, A and AAAA are
-//! both asked unless `ipv4=off` / `ipv6=off`, aliases (CNAME, and DNAME through the CNAME it
-//! comes with) are followed, and an answer is cached for `valid=` or else the smallest TTL
-//! of its records; errors are not cached. The state lives in the generation's
+//! both asked (at once) unless `ipv4=off` / `ipv6=off`, the two replies combine by nginx's
+//! rules (`upstream::dns_answers`: an alias is followed only when neither has an address,
+//! and then for both types; at most 50 aliases, a loop is "host not found"), and an answer
+//! is cached for `valid=` or else the smallest TTL of its records, under the name asked and
+//! under an alias's target; errors are not cached. The state lives in the generation's
 //! `ShardUpstreams`, so a reload starts with an empty cache and resolves again.
 //!
 //! Written here on glommio's UDP and TCP sockets rather than with a DNS crate: the part of
@@ -28,11 +30,13 @@ use glommio::net::{TcpStream, UdpSocket};
 use super::upstream::within;
 use crate::config::model::DnsResolver;
 use crate::upstream::dns::{self, Reply, TYPE_A, TYPE_AAAA};
+use crate::upstream::dns_answers::{combine, Outcome, Response, NXDOMAIN};
 
 /// nginx's resend timeout: a query without an answer goes to the next server after this.
 const RESEND: Duration = Duration::from_secs(5);
-/// Aliases followed for one name before giving up.
-const MAX_CNAME_HOPS: usize = 8;
+/// Aliases followed for one name before it is "host not found" (nginx's
+/// NGX_RESOLVER_MAX_RECURSION).
+const MAX_CNAME_HOPS: usize = 50;
 /// Names cached per resolver and shard; past this, expired ones are dropped first, then all
 /// (a `$host` from clients must not grow the cache without bound).
 const MAX_CACHED: usize = 4096;
@@ -97,10 +101,16 @@ impl ShardResolver {
         h.finish() as u16
     }
 
-    fn cached(&self, res: &DnsResolver, name: &str, now: Instant) -> Option<Vec<IpAddr>> {
+    /// A live cache entry: the addresses and when they expire.
+    fn cached(
+        &self,
+        res: &DnsResolver,
+        name: &str,
+        now: Instant,
+    ) -> Option<(Vec<IpAddr>, Instant)> {
         let map = self.by_resolver.borrow();
         let hit = map.get(res)?.names.get(name)?;
-        (hit.until > now).then(|| hit.addrs.clone())
+        (hit.until > now).then(|| (hit.addrs.clone(), hit.until))
     }
 
     fn store(&self, res: &DnsResolver, name: String, addrs: Vec<IpAddr>, until: Instant) {
@@ -134,73 +144,99 @@ impl ShardResolver {
     ) -> Result<Vec<IpAddr>, ResolveError> {
         let key = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
         let now = Instant::now();
-        if let Some(addrs) = self.cached(res, &key, now) {
+        if let Some((addrs, _)) = self.cached(res, &key, now) {
             return Ok(addrs);
         }
         if res.servers.is_empty() {
             return Err(ResolveError::TimedOut);
         }
         let deadline = now + timeout;
-        let mut server = self.first_server(res);
-        let mut addrs = Vec::new();
-        let mut ttl = u32::MAX;
-        let mut error = None;
-        let types = [(res.ipv4, TYPE_A), (res.ipv6, TYPE_AAAA)];
-        for (_, qtype) in types.into_iter().filter(|(on, _)| *on) {
-            let mut qname = key.clone();
-            for _ in 0..=MAX_CNAME_HOPS {
-                match self
-                    .ask(&res.servers, &mut server, &qname, qtype, deadline)
-                    .await?
-                {
-                    Reply::Addrs { addrs: a, ttl: t } => {
-                        addrs.extend(a);
-                        ttl = ttl.min(t);
-                        break;
-                    }
-                    Reply::Cname { target, ttl: t } => {
-                        ttl = ttl.min(t);
-                        qname = target;
-                    }
-                    Reply::Error(code) => {
-                        error.get_or_insert(code);
-                        break;
-                    }
-                    _ => break,
+        // The names left for an alias so far: a loop ends at once as "host not found",
+        // where nginx gets there after its 50 hops.
+        let mut chain: Vec<String> = Vec::new();
+        let mut qname = key.clone();
+        // The smallest TTL of the aliases followed.
+        let mut alias_ttl = u32::MAX;
+        let (addrs, until) = loop {
+            if !chain.is_empty() {
+                let now = Instant::now();
+                if let Some((addrs, until)) = self.cached(res, &qname, now) {
+                    let own = validity(res, alias_ttl).map(|v| until.min(now + v));
+                    break (addrs, own);
                 }
             }
-        }
-        // As nginx: an error for either type fails the name, even if the other had
-        // addresses; no address at all is "host not found". Neither is cached.
-        if let Some(code) = error {
-            return Err(ResolveError::Code(code));
-        }
-        if addrs.is_empty() {
-            return Err(ResolveError::Code(3));
-        }
-        let valid = res.valid.unwrap_or(Duration::from_secs(u64::from(ttl)));
-        if !valid.is_zero() {
-            self.store(res, key, addrs.clone(), Instant::now() + valid);
+            match self.ask_name(res, &qname, deadline).await? {
+                Outcome::Addrs { addrs, ttl } => {
+                    let now = Instant::now();
+                    if !chain.is_empty() {
+                        // The alias's target is a name of its own, cached as nginx does.
+                        if let Some(valid) = validity(res, ttl) {
+                            self.store(res, qname, addrs.clone(), now + valid);
+                        }
+                    }
+                    let own = validity(res, ttl.min(alias_ttl)).map(|v| now + v);
+                    break (addrs, own);
+                }
+                Outcome::Alias { target, ttl } => {
+                    alias_ttl = alias_ttl.min(ttl);
+                    if chain.len() >= MAX_CNAME_HOPS || target == qname || chain.contains(&target) {
+                        return Err(ResolveError::Code(NXDOMAIN));
+                    }
+                    chain.push(std::mem::replace(&mut qname, target));
+                }
+                Outcome::Fail(code) => return Err(ResolveError::Code(code)),
+                Outcome::Unusable => {
+                    // nginx drops such a reply and answers nothing until the timeout.
+                    log::error!("resolver: no A or CNAME types in DNS response for {qname}");
+                    glommio::timer::sleep(left(deadline)).await;
+                    return Err(ResolveError::TimedOut);
+                }
+            }
+        };
+        if let Some(until) = until {
+            self.store(res, key, addrs.clone(), until);
         }
         Ok(addrs)
     }
 
-    /// One question until a usable reply: to `servers[*server]`, then to the next one
-    /// every [`RESEND`], until `deadline`.
+    /// Asks one name for each type switched on (both at once, starting with the next server
+    /// in turn, as nginx starts each new name) and combines the replies as nginx does.
+    async fn ask_name(
+        &self,
+        res: &DnsResolver,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<Outcome, ResolveError> {
+        let server = self.first_server(res);
+        let ask = |qtype| self.ask(&res.servers, server, name, qtype, deadline);
+        Ok(match (res.ipv4, res.ipv6) {
+            (true, true) => {
+                let (a, aaaa) = futures_lite::future::zip(ask(TYPE_A), ask(TYPE_AAAA)).await;
+                combine(Some(a?), aaaa?)
+            }
+            (true, false) => combine(None, ask(TYPE_A).await?),
+            (false, true) => combine(None, ask(TYPE_AAAA).await?),
+            // The configuration refuses a resolver that asks for nothing.
+            (false, false) => Outcome::Fail(NXDOMAIN),
+        })
+    }
+
+    /// One question until a usable reply (an answer or a DNS error code): to
+    /// `servers[server]`, then to the next one every [`RESEND`], until `deadline`.
     async fn ask(
         &self,
         servers: &[SocketAddr],
-        server: &mut usize,
+        mut server: usize,
         name: &str,
         qtype: u16,
         deadline: Instant,
-    ) -> Result<Reply, ResolveError> {
+    ) -> Result<Response, ResolveError> {
         loop {
             let now = Instant::now();
             if now >= deadline {
                 return Err(ResolveError::TimedOut);
             }
-            let addr = servers[*server % servers.len()];
+            let addr = servers[server % servers.len()];
             let id = self.next_id();
             let query = dns::query(id, name, qtype).ok_or(ResolveError::BadName)?;
             let round_end = (now + RESEND).min(deadline);
@@ -208,12 +244,20 @@ impl ShardResolver {
                 Some(Reply::Truncated) => tcp_round(addr, &query, id, name, qtype, round_end).await,
                 other => other,
             };
-            if let Some(reply) = got {
-                return Ok(reply);
+            match got {
+                Some(Reply::Answer(answer)) => return Ok(Ok(answer)),
+                Some(Reply::Error(code)) => return Ok(Err(code)),
+                _ => server = (server + 1) % servers.len(),
             }
-            *server = (*server + 1) % servers.len();
         }
     }
+}
+
+/// How long an answer with records of `ttl` seconds is cached: `valid=` or the TTL; `None`
+/// for not at all.
+fn validity(res: &DnsResolver, ttl: u32) -> Option<Duration> {
+    let valid = res.valid.unwrap_or(Duration::from_secs(u64::from(ttl)));
+    (!valid.is_zero()).then_some(valid)
 }
 
 fn left(until: Instant) -> Duration {

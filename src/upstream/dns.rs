@@ -27,12 +27,35 @@ pub enum Reply {
     Truncated,
     /// The server's error code (2 SERVFAIL, 3 NXDOMAIN, 4 NOTIMP, 5 REFUSED).
     Error(u8),
-    /// Addresses of the asked type; `ttl` is the smallest TTL of every record read.
-    Addrs { addrs: Vec<IpAddr>, ttl: u32 },
-    /// No address, but an alias to follow.
-    Cname { target: String, ttl: u32 },
-    /// No error and nothing of the asked type.
-    NoData,
+    /// No error: what the answer section holds (`upstream::dns_answers` decides what the
+    /// name comes to once A and AAAA are both in).
+    Answer(Answer),
+}
+
+/// The usable part of a NOERROR reply's answer section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Addresses of the asked type, in the order given.
+    pub addrs: Vec<IpAddr>,
+    /// The target of the last CNAME record read, whoever owns it (nginx does not check).
+    pub cname: Option<String>,
+    /// The smallest TTL of every record read (`u32::MAX` for none), in seconds.
+    pub ttl: u32,
+    /// How many records the answer section holds, usable or not: an empty section and one
+    /// of only unusable records end differently (nginx's reading).
+    pub records: u16,
+}
+
+/// An empty answer section: no address, no alias, no TTL bound.
+impl Default for Answer {
+    fn default() -> Self {
+        Answer {
+            addrs: Vec::new(),
+            cname: None,
+            ttl: u32::MAX,
+            records: 0,
+        }
+    }
 }
 
 /// nginx's text for a DNS error code, as in "x could not be resolved (3: Host not found)".
@@ -210,13 +233,12 @@ pub fn parse(buf: &[u8], id: u16, name: &str, qtype: u16, tcp: bool) -> Reply {
         }
         at += len;
     }
-    if !addrs.is_empty() {
-        return Reply::Addrs { addrs, ttl };
-    }
-    match cname {
-        Some(target) => Reply::Cname { target, ttl },
-        None => Reply::NoData,
-    }
+    Reply::Answer(Answer {
+        addrs,
+        cname,
+        ttl,
+        records: an,
+    })
 }
 
 #[cfg(test)]
@@ -273,20 +295,25 @@ mod tests {
         let got = parse(&r, 7, "MANY.example.net", TYPE_A, false);
         assert_eq!(
             got,
-            Reply::Addrs {
+            Reply::Answer(Answer {
                 addrs: vec![
                     "127.0.0.201".parse().unwrap(),
                     "127.0.0.202".parse().unwrap()
                 ],
-                ttl: 30
-            }
+                cname: None,
+                ttl: 30,
+                records: 2,
+            })
         );
     }
 
     #[test]
     fn follows_nginx_on_odd_replies() {
         let ok = reply(7, 0x8180, "a.example.net", TYPE_A, &[]);
-        assert_eq!(parse(&ok, 7, "a.example.net", TYPE_A, false), Reply::NoData);
+        assert_eq!(
+            parse(&ok, 7, "a.example.net", TYPE_A, false),
+            Reply::Answer(Answer::default())
+        );
         assert!(matches!(
             parse(&ok, 8, "a.example.net", TYPE_A, false),
             Reply::Ignore(_)
@@ -339,10 +366,12 @@ mod tests {
         );
         assert_eq!(
             parse(&r, 1, "cname.example.net", TYPE_A, false),
-            Reply::Cname {
-                target: "alias.example.net".to_string(),
-                ttl: 5
-            }
+            Reply::Answer(Answer {
+                addrs: vec![],
+                cname: Some("alias.example.net".to_string()),
+                ttl: 5,
+                records: 1,
+            })
         );
         // A pointer loop is malformed, not a hang.
         let looped = reply(
@@ -358,6 +387,53 @@ mod tests {
         looped[n - 1] = (n - 2) as u8;
         assert!(matches!(
             parse(&looped, 1, "x.example.net", TYPE_A, false),
+            Reply::Ignore(_)
+        ));
+    }
+
+    #[test]
+    fn keeps_an_alias_next_to_the_addresses_and_counts_every_record() {
+        // CNAME to "alias.example.net", then the target's AAAA (owner: pointer to the
+        // CNAME's data, as the test name servers write it) and a DNAME, which is skipped.
+        let name = "cn.example.net";
+        // Header 12 + question 20 + the CNAME's owner, type, class, TTL and length 12.
+        let target_at = 44;
+        let mut aaaa = record(
+            TYPE_AAAA,
+            40,
+            &[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        );
+        aaaa[1] = target_at;
+        let r = reply(
+            3,
+            0x8180,
+            name,
+            TYPE_AAAA,
+            &[
+                record(TYPE_CNAME, 60, b"\x05alias\xc0\x0f"),
+                aaaa,
+                record(TYPE_DNAME, 20, b"\x00"),
+            ],
+        );
+        assert_eq!(
+            parse(&r, 3, name, TYPE_AAAA, false),
+            Reply::Answer(Answer {
+                addrs: vec!["fe80::1".parse().unwrap()],
+                cname: Some("alias.example.net".to_string()),
+                ttl: 20,
+                records: 3,
+            })
+        );
+        // An A record in the answer to an AAAA question is a broken reply, not an answer.
+        let wrong = reply(
+            3,
+            0x8180,
+            name,
+            TYPE_AAAA,
+            &[record(TYPE_A, 1, &[1, 2, 3, 4])],
+        );
+        assert!(matches!(
+            parse(&wrong, 3, name, TYPE_AAAA, false),
             Reply::Ignore(_)
         ));
     }

@@ -7,6 +7,7 @@
 
 pub mod balance;
 pub mod dns;
+pub mod dns_answers;
 pub mod health;
 pub mod pool;
 mod probe_conn;
