@@ -359,3 +359,36 @@ fn return_locations() {
     c.send(get_req("/health"));
     assert_eq!(c.response().body, b"ok\n");
 }
+
+/// `$connection` numbers are unique across shards, and on one shard they count 1, 2, 3…
+/// as nginx's single worker does (split_clients on `$connection` then splits as nginx's).
+#[test]
+fn connection_numbers_are_unique_and_dense() {
+    let free = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.local_addr().expect("its address").port()
+    };
+    let conf = |a: u16, b: u16| {
+        format!("events {{}}\nhttp {{\n    server {{\n        listen 127.0.0.1:{a};\n        listen 127.0.0.1:{b};\n        location / {{ return 200 \"$connection\"; }}\n    }}\n}}\n")
+    };
+    let numbers = |port: u16| -> u64 {
+        let mut c = Conn::open(port);
+        c.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        c.response().text().parse().expect("a number")
+    };
+    let site = Site::new();
+    let one = Anx::start_conf(&site, &conf(free(), free()), 1);
+    let ports = one.ports.clone();
+    assert_eq!(ports.len(), 2, "two listeners");
+    // Both listeners of the shard draw from one sequence.
+    let seen: Vec<u64> = (0..6).map(|i| numbers(ports[i % 2])).collect();
+    for pair in seen.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "consecutive on one shard: {seen:?}");
+    }
+    let site2 = Site::new();
+    let two = Anx::start_conf(&site2, &conf(free(), free()), 2);
+    let mut all: Vec<u64> = (0..40).map(|i| numbers(two.ports[i % 2])).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 40, "unique over two shards: {all:?}");
+}

@@ -40,6 +40,8 @@ pub struct ShardResources {
     busy: Rc<Cell<usize>>,
     /// This shard's counters in the process's registry (`metrics/`).
     pub metrics: ShardMetrics,
+    /// Connections this shard has numbered (all its listeners together).
+    numbered: Cell<u64>,
 }
 
 impl ShardResources {
@@ -49,6 +51,16 @@ impl ShardResources {
             metrics,
             ..ShardResources::default()
         }
+    }
+
+    /// The next connection's `$connection`: unique in the process without a shared counter
+    /// (shard i of n numbers i+1, i+1+n, i+1+2n, …), and on one shard 1, 2, 3… as nginx's
+    /// single worker does, so hashes of it (split_clients) split as nginx's do.
+    pub fn number_connection(&self) -> u64 {
+        let k = self.numbered.get();
+        self.numbered.set(k + 1);
+        let shards = self.metrics.registry().shards().len().max(1) as u64;
+        k * shards + self.id as u64 + 1
     }
 
     /// What the status pages read: the registry and the health checks' verdicts of the

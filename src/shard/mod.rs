@@ -358,7 +358,6 @@ async fn accept_loop(
     current: Arc<Current>,
     limit: Rc<ConnLimit>,
 ) {
-    let mut next_id: u64 = resources.id as u64;
     loop {
         // Wait for a free slot before accepting: at the limit the connection stays in the
         // kernel's backlog (this shard's SO_REUSEPORT socket) instead of being accepted and
@@ -394,9 +393,7 @@ async fn accept_loop(
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        // Connection numbers are unique per process: shard id + k × 1024.
-        next_id += 1024;
-        let id = next_id;
+        let id = resources.number_connection();
         let shard = resources.clone();
         glommio::spawn_local(async move {
             // Held for the connection's life, panics included; dropping it frees the slot.
