@@ -484,3 +484,41 @@ fn proxy_pass_with_variables_reaches_a_unix_socket() {
     let r = anx.get(&format!("/fixed?s={}", sock.display()));
     assert_eq!((r.status, r.text().as_str()), (200, "unix /other\n"));
 }
+
+/// `expires` on a proxied answer replaces the upstream's Expires and Cache-Control (nginx's
+/// set_expires), `expires modified` counts from the upstream's Last-Modified, and the
+/// access log's `$sent_http_*` read the head as it went to the client.
+#[test]
+fn expires_replaces_the_upstreams_cache_fields_and_sent_http_reads_the_relayed_head() {
+    let b = Backend::start(|_| {
+        Reply::ok("0123456789")
+            .header("Cache-Control", "private")
+            .header("Cache-Control", "max-age=5")
+            .header("Expires", "Thu, 01 Jan 2037 00:00:00 GMT")
+            .header("Last-Modified", "Mon, 28 Sep 1970 06:00:00 GMT")
+    });
+    let (site, anx) = start_proxy(
+        &(upstream("b", &b)
+            + "    log_format s '$uri $sent_http_content_length $sent_http_cache_control';\n"),
+        "access_log logs/s.log s;
+         location /mod { expires modified 2048; proxy_pass http://b; }
+         location /plain { proxy_pass http://b; }",
+    );
+    let r = anx.get("/mod");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header_count("expires"), 1, "{r:?}");
+    assert_eq!(r.header("expires"), Some("Mon, 28 Sep 1970 06:34:08 GMT"));
+    assert_eq!(r.header("cache-control"), Some("no-cache"), "{r:?}");
+    let r = anx.get("/plain");
+    assert_eq!(
+        r.header_count("cache-control"),
+        2,
+        "untouched without expires: {r:?}"
+    );
+    assert_eq!(
+        log_line_with(&site, "s.log", "/plain "),
+        "/plain 10 private, max-age=5"
+    );
+    // 2048 s after a 1970 Last-Modified is long past: nginx's "no-cache".
+    assert_eq!(log_line_with(&site, "s.log", "/mod "), "/mod 10 no-cache");
+}

@@ -69,6 +69,9 @@ pub struct Config {
     /// `upstream {}` groups, then the implicit groups of `proxy_pass http://host:port`
     /// ([`ProxyPass::Fixed`] indexes this).
     pub upstreams: Vec<Upstream>,
+    /// Some `log_format` reads `$sent_http_*`: a proxied answer's head is then kept for the
+    /// access log (otherwise nothing of it is copied).
+    pub logs_read_sent_fields: bool,
 }
 
 /// `user USER [GROUP]` (nginx's main-context directive; TOML's `[main] user` / `group`).

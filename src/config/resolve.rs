@@ -26,7 +26,7 @@ use super::tree::{
     At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, RawRotate,
     ServerTree, StepTree,
 };
-use super::value::Template;
+use super::value::{Part, Template, Var};
 use super::{ConfigError, ConfigErrors};
 use crate::http::mime::MimeTypes;
 
@@ -192,7 +192,14 @@ pub fn resolve_with_notes(tree: &ConfigTree) -> Result<(Config, Vec<ConfigError>
     let pid = main.pid.as_ref().map(|p| r.path(&p.value));
     let mut user_vars: Vec<(String, usize)> = r.scope.user.into_iter().collect();
     user_vars.sort_by_key(|(_, i)| *i);
+    let logs_read_sent_fields = r.log_formats.iter().any(|f| {
+        f.template
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(Var::SentHttp(_))))
+    });
     let config = Config {
+        logs_read_sent_fields,
         source: tree.source.clone(),
         shards: main.shards.unwrap_or(ShardCount::Auto),
         cpu_affinity: main.cpu_affinity.clone().unwrap_or(CpuAffinity::Auto),

@@ -78,11 +78,7 @@ fn set(resp: &mut Response, name: &str, value: &[u8]) {
         resp.remove_field("Last-Modified");
         // As nginx, the value becomes the response's modification time (If-Range and
         // `expires modified` read it); one that is not a date is sent as written.
-        resp.last_modified = std::str::from_utf8(value)
-            .ok()
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .and_then(|d| i64::try_from(d.as_secs()).ok());
+        resp.last_modified = crate::filters::not_modified::parse_http_date(value);
         if resp.last_modified.is_some() {
             return;
         }

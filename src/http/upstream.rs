@@ -246,6 +246,9 @@ pub struct RelayOptions<'a> {
     pub chunked: bool,
     /// `keepalive_timeout`'s header timeout, in seconds: `Keep-Alive: timeout=N`.
     pub keepalive_header: Option<u64>,
+    /// `expires` wrote its own Expires and Cache-Control (in `extra`): the upstream's are
+    /// dropped.
+    pub replace_cache_fields: bool,
 }
 
 /// Fields nginx's proxy module hides from the client unless `proxy_pass_header` names them
@@ -287,9 +290,15 @@ pub fn write_client_head(
 ) -> ClientFraming {
     let named =
         |name: &[u8], list: &[String]| list.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
+    let replaced = |name: &[u8]| {
+        opts.replace_cache_fields
+            && (name.eq_ignore_ascii_case(b"expires")
+                || name.eq_ignore_ascii_case(b"cache-control"))
+    };
     let hidden = |name: &[u8]| {
-        (DEFAULT_HIDDEN.iter().any(|h| name.eq_ignore_ascii_case(h)) || named(name, opts.hide))
-            && !named(name, opts.pass)
+        ((DEFAULT_HIDDEN.iter().any(|h| name.eq_ignore_ascii_case(h)) || named(name, opts.hide))
+            && !named(name, opts.pass))
+            || replaced(name)
     };
     let connection: Vec<&[u8]> = head
         .fields
@@ -492,6 +501,7 @@ mod tests {
             extra: b"",
             chunked: true,
             keepalive_header: None,
+            replace_cache_fields: false,
         }
     }
 

@@ -1247,8 +1247,13 @@ async fn relay<'c>(
             st: std::mem::replace(state, RequestState::new(Vec::new())),
         };
         let mut extra = Response::new(status);
+        // `expires modified` counts from the upstream's Last-Modified.
+        extra.last_modified = codec::field(&head, &buf[..filled], "last-modified")
+            .and_then(crate::filters::not_modified::parse_http_date);
         crate::filters::headers(&mut extra, &mut ctx);
         let opts = RelayOptions {
+            // `expires` set its own: the upstream's are replaced, as nginx's set_expires.
+            replace_cache_fields: extra.field_value(b"expires").is_some(),
             hide: &settings.hide_headers,
             pass: &settings.pass_headers,
             server_tokens: job.http.server_tokens,
@@ -1279,6 +1284,13 @@ async fn relay<'c>(
         *state = ctx.st;
         framing
     };
+    // What `$sent_http_*` reads in the access log: the field lines as sent (copied only
+    // when a log format asks).
+    let sent_fields: Option<Rc<[u8]>> = job.config.logs_read_sent_fields.then(|| {
+        let head = &st.wbuf[before..];
+        let fields = memchr::memmem::find(head, b"\r\n").map_or(head, |i| &head[i + 2..]);
+        Rc::from(fields)
+    });
     // limit_rate of the location that answers, read once the upstream's head is in.
     let mut pace = state.location.and_then(|loc| {
         let recv = Received {
@@ -1315,7 +1327,8 @@ async fn relay<'c>(
         }
         let leftover = buf[body_start..filled].to_vec();
         st.conn.shard.relay_buffers.give(buf);
-        let response = Response::new(101);
+        let mut response = Response::new(101);
+        response.cached_fields = sent_fields;
         let moved = super::tunnel::run(st, &mut conn, &leftover, settings.read_timeout).await;
         release(upstreams, group, peer);
         if let Some(vars) = state.upstream.as_mut() {
@@ -1495,7 +1508,8 @@ async fn relay<'c>(
     } else {
         false
     };
-    let response = Response::new(status);
+    let mut response = Response::new(status);
+    response.cached_fields = sent_fields;
     let state = std::mem::replace(state, RequestState::new(Vec::new()));
     log_request(st, job, state, &response, Some((head_bytes, sent_body)));
     if !clean || !flushed {
