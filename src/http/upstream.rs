@@ -246,6 +246,9 @@ pub struct RelayOptions<'a> {
     pub chunked: bool,
     /// `keepalive_timeout`'s header timeout, in seconds: `Keep-Alive: timeout=N`.
     pub keepalive_header: Option<u64>,
+    /// The body ends in `add_trailer` fields (checked for this client already): it goes
+    /// chunked even when the upstream gave its length.
+    pub trailers: bool,
 }
 
 /// Fields nginx's proxy module hides from the client unless `proxy_pass_header` names them
@@ -302,7 +305,7 @@ pub fn write_client_head(
         ClientFraming::Empty
     } else {
         match head.framing {
-            ResponseFraming::Length(n) => ClientFraming::Length(n),
+            ResponseFraming::Length(n) if !opts.trailers => ClientFraming::Length(n),
             _ if opts.client_minor >= 1 && opts.chunked => ClientFraming::Chunked,
             _ => ClientFraming::Close,
         }
@@ -492,7 +495,24 @@ mod tests {
             extra: b"",
             chunked: true,
             keepalive_header: None,
+            trailers: false,
         }
+    }
+
+    #[test]
+    fn trailers_make_a_known_length_chunked() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        let o = RelayOptions {
+            trailers: true,
+            ..opts()
+        };
+        let (text, framing) = client_head(raw, &o);
+        assert_eq!(framing, ClientFraming::Chunked);
+        assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+        assert!(!text.contains("Content-Length"), "{text}");
+        let (text, framing) = client_head(raw, &opts());
+        assert_eq!(framing, ClientFraming::Length(3));
+        assert!(text.contains("Content-Length: 3\r\n"), "{text}");
     }
 
     fn client_head(raw: &[u8], opts: &RelayOptions) -> (String, ClientFraming) {
