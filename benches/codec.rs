@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
         server_tokens: true,
         keep_alive: true,
         keepalive_header: None,
+        chunked: false,
     };
     let mut out = Vec::with_capacity(512);
     c.bench_function("write_head/structured", |b| {

@@ -86,6 +86,7 @@ fn bench(c: &mut Criterion) {
             let scope = Scope {
                 response: Some(&response),
                 sent: Some(&sent),
+                trailers: None,
             };
             render(&mut out, json, black_box(&mut ctx), scope);
             black_box(out.len())

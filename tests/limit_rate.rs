@@ -93,8 +93,8 @@ fn bad_sizes_are_refused() {
 
 #[test]
 fn proxy_limit_rate_paces_reading_the_upstream() {
-    // The first read (with the head) may take up to 64 KiB at once; the rest is paced:
-    // 256 KiB at 64 KiB/s with a second of slack is at least three seconds.
+    // The first read (with the head) takes at most proxy_buffer_size; the rest is paced
+    // without slack, as nginx's pipe: 256 KiB at 64 KiB/s is close to four seconds.
     let body = "z".repeat(256 * 1024);
     let b = Backend::text(&body);
     let (_s, anx) = start_proxy(

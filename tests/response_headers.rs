@@ -80,3 +80,29 @@ fn expires_forms() {
     let r = anx.get("/missing");
     assert_eq!(r.header("expires"), None);
 }
+
+#[test]
+fn variables_join_repeated_request_fields_and_read_the_basic_user() {
+    let site = Site::new();
+    let conf = proxy_conf(
+        "",
+        "        location / {\n            add_header X-Via $http_via;\n            \
+         add_header X-Cookie-A $cookie_a;\n            add_header X-User $remote_user;\n            \
+         return 204;\n        }\n",
+    );
+    let anx = Anx::start_conf(&site, &conf, 1);
+    let r = anx.raw(
+        "GET / HTTP/1.1\r\nHost: h\r\nVia: one\r\nVia: two\r\nCookie: a=1, b=2; c=3\r\n\
+         Authorization: Basic dXNlcjpzZWNyZXQ=\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("x-via"), Some("one, two"));
+    // Cookies split at ';' only, as nginx.
+    assert_eq!(r.header("x-cookie-a"), Some("1, b=2"));
+    assert_eq!(r.header("x-user"), Some("user"));
+    // A unique field sent twice is refused.
+    let r = anx.raw(
+        "GET / HTTP/1.1\r\nHost: h\r\nIf-Match: a\r\nIf-Match: b\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 400);
+}

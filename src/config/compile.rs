@@ -108,6 +108,7 @@ pub fn is_builtin(name: &str) -> bool {
             "http_",
             "cookie_",
             "sent_http_",
+            "sent_trailer_",
             "upstream_http_",
             "upstream_cookie_",
         ]
@@ -146,6 +147,11 @@ impl Scope {
         }
         if let Some(rest) = prefixed("sent_http_") {
             return Some(Var::SentHttp(rest.to_ascii_lowercase().replace('_', "-")));
+        }
+        if let Some(rest) = prefixed("sent_trailer_") {
+            return Some(Var::SentTrailer(
+                rest.to_ascii_lowercase().replace('_', "-"),
+            ));
         }
         if let Some(rest) = prefixed("upstream_http_") {
             return Some(Var::UpstreamHttp(

@@ -640,19 +640,14 @@ fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings
         kv(out, "try_files", &list(&words));
     }
     kv(out, "error_page", &error_pages(&loc.error_pages));
-    let headers: Vec<String> = loc
-        .add_headers
-        .iter()
-        .map(|h| {
-            format!(
-                "{{ name = {}, value = {}, always = {} }}",
-                q(&h.name),
-                q(&h.value.source),
-                h.always
-            )
-        })
-        .collect();
-    kv(out, "add_header", &list(&headers));
+    kv(out, "add_header", &list(&header_entries(&loc.add_headers)));
+    if !loc.add_trailers.is_empty() {
+        kv(
+            out,
+            "add_trailer",
+            &list(&header_entries(&loc.add_trailers)),
+        );
+    }
     kv(out, "expires", &q(&expires(&loc.expires)));
     if let Some(t) = &loc.rate.limit_rate {
         kv(out, "limit_rate", &q(&t.source));
@@ -1048,6 +1043,20 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     }
 }
 
+/// `add_header` / `add_trailer` entries as TOML inline tables.
+fn header_entries(list: &[crate::config::model::AddHeader]) -> Vec<String> {
+    list.iter()
+        .map(|h| {
+            format!(
+                "{{ name = {}, value = {}, always = {} }}",
+                q(&h.name),
+                q(&h.value.source),
+                h.always
+            )
+        })
+        .collect()
+}
+
 fn error_pages(pages: &[ErrorPage]) -> String {
     let items: Vec<String> = pages
         .iter()
@@ -1253,14 +1262,20 @@ fn write_steps(out: &mut String, config: &Config, steps: &[Step], depth: usize) 
                     // The block's own list replaces the location's, so writing the whole
                     // list (and expires) reads back to the same if-location.
                     let inner = "    ".repeat(depth + 1);
-                    for h in &loc.add_headers {
-                        let always = if h.always { " always" } else { "" };
-                        let _ = writeln!(
-                            out,
-                            "{inner}add_header {} {}{always};",
-                            word(&h.name),
-                            word(&h.value.source)
-                        );
+                    let lists = [
+                        ("add_header", &loc.add_headers),
+                        ("add_trailer", &loc.add_trailers),
+                    ];
+                    for (directive, list) in lists {
+                        for h in list {
+                            let always = if h.always { " always" } else { "" };
+                            let _ = writeln!(
+                                out,
+                                "{inner}{directive} {} {}{always};",
+                                word(&h.name),
+                                word(&h.value.source)
+                            );
+                        }
                     }
                     let _ = writeln!(out, "{inner}expires {};", expires(&loc.expires));
                     // The if-location's handler: its own proxy_pass or the enclosing one's,

@@ -396,6 +396,10 @@ pub struct Location {
     pub error_pages: Vec<ErrorPage>,
     /// `add_header` entries in effect here (inherited when the location sets none).
     pub add_headers: Vec<AddHeader>,
+    /// `add_trailer` entries in effect here (inherited when the location sets none, as
+    /// `add_header`): when one applies to a response's status, an HTTP/1.1 body goes
+    /// chunked and ends with these fields, their values read after the body.
+    pub add_trailers: Vec<AddHeader>,
     /// `expires`.
     pub expires: Expires,
     pub redirects: RedirectSettings,
@@ -597,7 +601,7 @@ pub enum ErrorPageTarget {
     Redirect(Template),
 }
 
-/// `add_header name value [always]`.
+/// `add_header name value [always]` (and `add_trailer`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddHeader {
     pub name: String,

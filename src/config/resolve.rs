@@ -23,8 +23,8 @@ use super::model::{
     JSON_LOG_FORMAT,
 };
 use super::tree::{
-    At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, RawRotate,
-    ServerTree, StepTree,
+    AddHeaderTree, At, ConfigTree, Layers, LocationTree, MimeSource, Origin, RawAccessLog,
+    RawMatch, RawRotate, ServerTree, StepTree,
 };
 use super::value::{Part, Template, Var};
 use super::{ConfigError, ConfigErrors};
@@ -441,6 +441,7 @@ struct Inherited {
     files: FileSettings,
     error_pages: Vec<ErrorPage>,
     add_headers: Vec<AddHeader>,
+    add_trailers: Vec<AddHeader>,
     expires: Expires,
     redirects: RedirectSettings,
     access_logs: Vec<AccessLog>,
@@ -493,6 +494,7 @@ fn resolve_server(index: usize, at: &At<ServerTree>, http: &Layers, r: &mut Reso
         },
         error_pages: Vec::new(),
         add_headers: Vec::new(),
+        add_trailers: Vec::new(),
         expires: Expires::Off,
         redirects: RedirectSettings::default(),
         access_logs: Vec::new(),
@@ -557,6 +559,7 @@ fn resolve_server(index: usize, at: &At<ServerTree>, http: &Layers, r: &mut Reso
         handler: Handler::Static,
         error_pages: server_level.error_pages.clone(),
         add_headers: server_level.add_headers.clone(),
+        add_trailers: server_level.add_trailers.clone(),
         expires: server_level.expires.clone(),
         redirects: server_level.redirects,
         access_logs: server_level.access_logs.clone(),
@@ -717,6 +720,7 @@ fn resolve_location(
         handler,
         error_pages: here.error_pages.clone(),
         add_headers: here.add_headers.clone(),
+        add_trailers: here.add_trailers.clone(),
         expires: here.expires.clone(),
         redirects: here.redirects,
         files,
@@ -772,7 +776,7 @@ fn proxy_handler(
     }
 }
 
-/// Gives each `if` block that sets `add_header`/`expires` its own location: the enclosing
+/// Gives each `if` block that sets `add_header`/`add_trailer`/`expires` its own location: the enclosing
 /// one with those settings replaced (nginx's if-location), used once the condition holds.
 fn if_locations(
     steps: &mut [Step],
@@ -812,6 +816,7 @@ fn if_locations(
                 };
                 *location = Some(Box::new(Location {
                     add_headers: if_here.add_headers.clone(),
+                    add_trailers: if_here.add_trailers.clone(),
                     expires: if_here.expires.clone(),
                     handler,
                     // Never routed to: its own copy of the subtree would only cost memory.
@@ -838,7 +843,8 @@ fn check_server_ifs(tree: &[At<StepTree>], r: &mut Resolver) {
             if **headers != Layers::default() {
                 r.error(
                     &at.origin,
-                    "\"add_header\" and \"expires\" inside a server-level if are not allowed; \
+                    "\"add_header\", \"add_trailer\" and \"expires\" inside a server-level if are \
+                     not allowed; \
                      put the if in a location",
                 );
             }
@@ -852,6 +858,31 @@ fn check_server_ifs(tree: &[At<StepTree>], r: &mut Resolver) {
             check_server_ifs(steps, r);
         }
     }
+}
+
+/// One level's `add_header` (or `add_trailer`) list, checked: a token name and a value
+/// without line breaks (either would split the header or trailer section).
+fn add_headers(list: &[At<AddHeaderTree>], r: &mut Resolver) -> Vec<AddHeader> {
+    let mut out = Vec::with_capacity(list.len());
+    for h in list {
+        let name = &h.value.name;
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            r.error(&h.origin, format!("invalid header name \"{name}\""));
+        }
+        let value = r.template(&h.origin, &h.value.value);
+        if h.value.value.contains(['\r', '\n']) {
+            r.error(
+                &h.origin,
+                format!("header \"{name}\" value contains a line break"),
+            );
+        }
+        out.push(AddHeader {
+            name: name.clone(),
+            value,
+            always: h.value.always,
+        });
+    }
+    out
 }
 
 /// Applies one block's layers on top of what it inherits.
@@ -939,25 +970,10 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
         }
     }
     if let Some(headers) = &layers.add_headers {
-        out.add_headers = Vec::new();
-        for h in headers {
-            let name = &h.value.name;
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
-                r.error(&h.origin, format!("invalid header name \"{name}\""));
-            }
-            let value = r.template(&h.origin, &h.value.value);
-            if h.value.value.contains(['\r', '\n']) {
-                r.error(
-                    &h.origin,
-                    format!("header \"{name}\" value contains a line break"),
-                );
-            }
-            out.add_headers.push(AddHeader {
-                name: name.clone(),
-                value,
-                always: h.value.always,
-            });
-        }
+        out.add_headers = add_headers(headers, r);
+    }
+    if let Some(trailers) = &layers.add_trailers {
+        out.add_trailers = add_headers(trailers, r);
     }
     if let Some(words) = &layers.expires {
         let (modified, last) = match words.value.as_slice() {

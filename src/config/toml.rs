@@ -475,6 +475,7 @@ macro_rules! layered_block {
             try_files: Option<Vec<String>>,
             error_page: Option<Vec<TomlErrorPage>>,
             add_header: Option<Vec<AddHeaderTree>>,
+            add_trailer: Option<Vec<AddHeaderTree>>,
             expires: Option<String>,
             absolute_redirect: Option<bool>,
             limit_rate: Option<String>,
@@ -604,6 +605,9 @@ macro_rules! layered_block {
                     try_files: self.try_files.as_ref().map(|v| At::new(v.clone(), at.clone())),
                     error_pages,
                     add_headers: self.add_header.as_ref().map(|v| {
+                        v.iter().map(|h| At::new(h.clone(), at.clone())).collect()
+                    }),
+                    add_trailers: self.add_trailer.as_ref().map(|v| {
                         v.iter().map(|h| At::new(h.clone(), at.clone())).collect()
                     }),
                     expires: self.expires.as_ref().map(|e| {

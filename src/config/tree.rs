@@ -269,7 +269,7 @@ pub struct LogFormatTree {
 
 /// Settings that inherit http → server → location (and into nested locations). `None`
 /// means "not set here"; for the list-valued ones (`error_page`, `add_header`,
-/// `access_log`), `Some` at a level replaces the inherited list entirely, as nginx does.
+/// `add_trailer`, `access_log`), `Some` at a level replaces the inherited list entirely, as nginx does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layers {
     pub conn: HttpLayer,
@@ -279,6 +279,9 @@ pub struct Layers {
     /// Each `error_page` directive's words as written.
     pub error_pages: Option<Vec<At<Vec<String>>>>,
     pub add_headers: Option<Vec<At<AddHeaderTree>>>,
+    /// `add_trailer` entries (the same shape as `add_header`; a separate list that
+    /// inherits on its own).
+    pub add_trailers: Option<Vec<At<AddHeaderTree>>>,
     /// `expires` words as written (`["modified", "1h"]`, `["max"]`).
     pub expires: Option<At<Vec<String>>>,
     pub absolute_redirect: Option<bool>,
@@ -458,7 +461,7 @@ pub struct RawHealthCheck {
     pub scheme: Option<String>,
 }
 
-/// `add_header name value [always]`.
+/// `add_header name value [always]` (and `add_trailer`, which takes the same words).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddHeaderTree {

@@ -30,9 +30,11 @@ pub enum Var {
     Cookie(String),
     /// `$sent_http_NAME`: a response header.
     SentHttp(String),
+    /// `$sent_trailer_NAME`: a trailer field already added (`add_trailer` values read it).
+    SentTrailer(String),
     RemoteAddr,
     RemotePort,
-    /// `$remote_user`: the Basic-auth user (not found until auth exists).
+    /// `$remote_user`: the user name of a Basic Authorization field.
     RemoteUser,
     ServerAddr,
     ServerPort,

@@ -1,4 +1,4 @@
-//! Filter `headers`: nginx's `add_header` and `expires`, last of the filters.
+//! Filter `headers`: nginx's `add_header`, `add_trailer` and `expires`, last of the filters.
 //!
 //! Runs after not-modified and range (`filters::apply`) on every response, error pages
 //! included, with the settings of the location that answered. As nginx's
@@ -6,11 +6,16 @@
 //! only to 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308; a value is a template (it may
 //! read `$sent_http_*`), and an empty value adds nothing. `ETag` and `Last-Modified` replace
 //! the response's own.
+//!
+//! `add_trailer` works in two steps, as nginx's: here only the decision that trailers apply
+//! to this status (`Response::trailers`, which makes `serve/` send the body chunked), then
+//! [`trailers`] once the body is out, when the values are read (`$msec`, `$bytes_sent`,
+//! `$upstream_response_length` and `$sent_trailer_*` see the end of the response).
 
 use crate::config::model::{Expires, Location};
 use crate::http::response::{http_date, Response};
 use crate::phases::clock;
-use crate::phases::vars::{Ctx, Scope};
+use crate::phases::vars::{Ctx, Scope, Sent};
 
 /// Whether nginx counts `status` as a success for `add_header` and `expires`.
 pub fn safe_status(status: u16) -> bool {
@@ -25,10 +30,11 @@ pub fn apply(resp: &mut Response, loc: Option<&Location>, ctx: &mut Ctx, status:
     let Some(loc) = loc else {
         return;
     };
-    if loc.add_headers.is_empty() && loc.expires == Expires::Off {
+    if loc.add_headers.is_empty() && loc.expires == Expires::Off && loc.add_trailers.is_empty() {
         return;
     }
     let safe = safe_status(status);
+    resp.trailers = loc.add_trailers.iter().any(|t| safe || t.always);
     if safe {
         let now = crate::http::date::now_secs();
         match &loc.expires {
@@ -39,7 +45,7 @@ pub fn apply(resp: &mut Response, loc: Option<&Location>, ctx: &mut Ctx, status:
                     &mut text,
                     Scope {
                         response: Some(resp),
-                        sent: None,
+                        ..Scope::default()
                     },
                 );
                 if let Some(e) = expires_from_value(&text, *modified) {
@@ -60,10 +66,42 @@ pub fn apply(resp: &mut Response, loc: Option<&Location>, ctx: &mut Ctx, status:
             &mut value,
             Scope {
                 response: Some(resp),
-                sent: None,
+                ..Scope::default()
             },
         );
         set(resp, &h.name, &value);
+    }
+}
+
+/// Appends `loc`'s trailer fields for `resp` to `out`, one "Name: value\r\n" line each, as
+/// nginx's `ngx_http_trailers_filter` at the last buffer: entries without `always` only for
+/// the statuses of [`safe_status`], values read now (`sent` is what went out so far), and
+/// an empty value adds nothing. A value may read the trailers before it
+/// (`$sent_trailer_*`).
+pub fn trailers(loc: &Location, resp: &Response, sent: &Sent, ctx: &mut Ctx, out: &mut Vec<u8>) {
+    let safe = safe_status(resp.status);
+    let start = out.len();
+    let mut value = Vec::new();
+    for t in &loc.add_trailers {
+        if !safe && !t.always {
+            continue;
+        }
+        value.clear();
+        ctx.eval_in(
+            &t.value,
+            &mut value,
+            Scope {
+                response: Some(resp),
+                sent: Some(sent),
+                trailers: Some(&out[start..]),
+            },
+        );
+        if !value.is_empty() {
+            out.extend_from_slice(t.name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(&value);
+            out.extend_from_slice(b"\r\n");
+        }
     }
 }
 

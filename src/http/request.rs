@@ -283,7 +283,11 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
 
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
+    // A Transfer-Encoding other than chunked is refused once the head is read, after a
+    // duplicate (400) would have been found, as nginx orders them.
+    let mut unsupported_coding = false;
     let mut host_seen = false;
+    let mut unique_seen = 0u8;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = trim_ows(h.value);
@@ -299,6 +303,12 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
             name: pos(name),
             value: pos(value),
         });
+        if let Some(bit) = unique_field(name) {
+            if unique_seen & bit != 0 {
+                return Err(HeadError::BadRequest("client sent duplicate header line"));
+            }
+            unique_seen |= bit;
+        }
         if name.eq_ignore_ascii_case(b"host") {
             // A refused Host leaves `host` empty: the address's default server answers.
             if host_seen {
@@ -321,13 +331,11 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            if chunked {
+            if chunked || unsupported_coding {
                 return Err(HeadError::BadRequest("duplicate Transfer-Encoding"));
             }
-            if !value.eq_ignore_ascii_case(b"chunked") {
-                return Err(HeadError::NotImplemented("unsupported Transfer-Encoding"));
-            }
-            chunked = true;
+            chunked = value.eq_ignore_ascii_case(b"chunked");
+            unsupported_coding = !chunked;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|&b| b == b',') {
                 let token = trim_ows(token);
@@ -343,6 +351,9 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
                 head.expect_continue = version == Version::Http11;
             }
         }
+    }
+    if unsupported_coding {
+        return Err(HeadError::NotImplemented("unsupported Transfer-Encoding"));
     }
     // Connection: close wins over keep-alive whatever their order.
     if head.fields.iter().any(|f| {
@@ -516,6 +527,31 @@ fn resolve_absolute_form(
     Ok(())
 }
 
+/// A bit for each request field nginx takes once and refuses to see twice
+/// (`ngx_http_process_unique_header_line`); Host, Content-Length and Transfer-Encoding
+/// have their own checks.
+fn unique_field(name: &[u8]) -> Option<u8> {
+    const NAMES: [&[u8]; 8] = [
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-match",
+        b"if-none-match",
+        b"if-range",
+        b"content-range",
+        b"authorization",
+        b"expect",
+    ];
+    // Most fields start with another letter: one comparison rules them out.
+    if !matches!(
+        name.first().map(u8::to_ascii_lowercase),
+        Some(b'i' | b'c' | b'a' | b'e')
+    ) {
+        return None;
+    }
+    let at = NAMES.iter().position(|n| name.eq_ignore_ascii_case(n))?;
+    Some(1 << at)
+}
+
 /// RFC 9112: version is "HTTP/" DIGIT "." DIGIT; major versions other than 1 get 505.
 fn check_version(line: &[u8]) -> Result<(), HeadError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -595,6 +631,35 @@ mod tests {
         assert_eq!(h.len, raw.len() - 4);
         assert!(h.keep_alive);
         assert_eq!(h.body, BodyFraming::None);
+    }
+
+    #[test]
+    fn unique_fields_may_not_repeat() {
+        for name in [
+            "If-Match",
+            "if-none-match",
+            "Authorization",
+            "Expect",
+            "Content-Range",
+        ] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: x\r\n{name}: a\r\n{name}: b\r\n\r\n");
+            assert_eq!(
+                parse(raw.as_bytes()),
+                Err(HeadError::BadRequest("client sent duplicate header line")),
+                "{name}"
+            );
+        }
+        // Fields that may repeat, and a unique field once, pass.
+        ok(b"GET / HTTP/1.1\r\nHost: x\r\nVia: a\r\nVia: b\r\nIf-Match: a\r\n\r\n");
+        // A duplicate Transfer-Encoding is found before the coding is refused.
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\nTransfer-Encoding: bar\r\n\r\n"),
+            Err(HeadError::BadRequest("duplicate Transfer-Encoding"))
+        );
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n\r\n"),
+            Err(HeadError::NotImplemented("unsupported Transfer-Encoding"))
+        );
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub struct Response {
     pub close: bool,
     /// Close the connection without sending anything (nginx's `return 444`).
     pub abort: bool,
+    /// An `add_trailer` applies to this status (nginx's `expect_trailers`, set by the
+    /// headers filter): the writer sends an HTTP/1.1 body chunked, ending in the trailers.
+    pub trailers: bool,
 }
 
 impl Response {
@@ -130,8 +133,9 @@ impl Response {
     }
 
     /// The value of response field `name` (ASCII case-insensitive) as it will be sent, for
-    /// `$sent_http_NAME`. Fields the writer adds itself (Server, Date, Connection) are not
-    /// seen here; nginx's variables do not see them either until the head is written.
+    /// `$sent_http_NAME` (repeated fields joined with ", ", as nginx since 1.23). Fields
+    /// the writer adds itself (Server, Date, Connection) are not seen here; nginx's
+    /// variables do not see them either until the head is written.
     pub fn field_value(&self, name: &[u8]) -> Option<Vec<u8>> {
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         if self.cached_fields.is_none() {
@@ -152,39 +156,43 @@ impl Response {
             if is("etag") {
                 return self.etag.as_ref().map(|e| e.as_bytes().to_vec());
             }
+            if is("accept-ranges") {
+                return (self.accept_ranges && self.status == 200).then(|| b"bytes".to_vec());
+            }
         }
         if is("location") {
             return self.location.clone();
         }
-        // nginx joins every Cache-Control and Link line for `$sent_http_*`; other names
-        // give the first.
-        let joined = is("cache-control") || is("link");
-        let lines = self
-            .cached_fields
-            .as_deref()
-            .into_iter()
-            .chain([&self.extra[..]]);
-        let mut found: Option<Vec<u8>> = None;
-        for block in lines {
-            for line in block.split(|&b| b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if let Some(colon) = memchr::memchr(b':', line) {
-                    if line[..colon].eq_ignore_ascii_case(name) {
-                        let v = &line[colon + 1..];
-                        let v = v.strip_prefix(b" ").unwrap_or(v);
-                        match &mut found {
-                            None if !joined => return Some(v.to_vec()),
-                            None => found = Some(v.to_vec()),
-                            Some(all) => {
-                                all.extend_from_slice(b", ");
-                                all.extend_from_slice(v);
-                            }
-                        }
-                    }
-                }
+        let mut found = None;
+        if let Some(cached) = self.cached_fields.as_deref() {
+            joined_value(cached, name, &mut found);
+        }
+        joined_value(&self.extra, name, &mut found);
+        found
+    }
+}
+
+/// Adds the value of every "Name: value\r\n" line of `block` named `name` (ASCII
+/// case-insensitive) to `found`, joined with ", " as nginx's `$sent_http_*` and
+/// `$sent_trailer_*` give repeated fields.
+pub fn joined_value(block: &[u8], name: &[u8], found: &mut Option<Vec<u8>>) {
+    for line in block.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        if !line[..colon].eq_ignore_ascii_case(name) {
+            continue;
+        }
+        // A field value has no leading or trailing white space (RFC 9110 §5.5).
+        let v = crate::http::request::trim_ows(&line[colon + 1..]);
+        match found {
+            None => *found = Some(v.to_vec()),
+            Some(all) => {
+                all.extend_from_slice(b", ");
+                all.extend_from_slice(v);
             }
         }
-        found
     }
 }
 
@@ -203,6 +211,9 @@ pub struct HeadContext {
     /// `keepalive_timeout`'s header timeout in seconds: `Keep-Alive: timeout=N` with
     /// keep-alive.
     pub keepalive_header: Option<u64>,
+    /// The body goes chunked (it ends in `add_trailer` fields): `Transfer-Encoding:
+    /// chunked` instead of Content-Length.
+    pub chunked: bool,
 }
 
 /// Builds the field lines a cached 200 shares between requests (see `cached_fields`).
@@ -270,18 +281,23 @@ pub fn write_head(out: &mut Vec<u8>, resp: &Response, ctx: &HeadContext) {
     });
     super::date::append_now(out);
     out.extend_from_slice(b"\r\n");
-    if let Some(fields) = &resp.cached_fields {
-        out.extend_from_slice(fields);
-    } else {
-        let bodyless = is_bodyless(resp.status);
-        write_entity_fields(
-            out,
-            resp.content_type.as_deref().filter(|_| resp.status != 304),
-            (!bodyless).then(|| resp.body.len()),
-            resp.last_modified,
-            resp.etag.as_deref(),
-            resp.accept_ranges && resp.status == 200,
-        );
+    match &resp.cached_fields {
+        // The prebuilt lines carry a Content-Length.
+        Some(fields) if !ctx.chunked => out.extend_from_slice(fields),
+        _ => {
+            let bodyless = is_bodyless(resp.status);
+            write_entity_fields(
+                out,
+                resp.content_type.as_deref().filter(|_| resp.status != 304),
+                (!bodyless && !ctx.chunked).then(|| resp.body.len()),
+                resp.last_modified,
+                resp.etag.as_deref(),
+                resp.accept_ranges && resp.status == 200,
+            );
+            if ctx.chunked {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            }
+        }
     }
     if let Some(location) = &resp.location {
         out.extend_from_slice(b"Location: ");
@@ -307,7 +323,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sent_field_values_join_cache_control_only() {
+    fn sent_field_values_join_repeated_fields() {
         let mut r = Response::new(200);
         r.add_field("Cache-Control", "max-age=1");
         r.add_field("X-A", "one");
@@ -317,7 +333,7 @@ mod tests {
             r.field_value(b"Cache-Control").as_deref(),
             Some(&b"max-age=1, private"[..])
         );
-        assert_eq!(r.field_value(b"x-a").as_deref(), Some(&b"one"[..]));
+        assert_eq!(r.field_value(b"x-a").as_deref(), Some(&b"one, two"[..]));
         assert_eq!(r.field_value(b"link"), None);
     }
 
@@ -330,6 +346,7 @@ mod tests {
                 server_tokens: false,
                 keep_alive,
                 keepalive_header: None,
+                chunked: false,
             },
         );
         String::from_utf8(out).unwrap()

@@ -249,6 +249,9 @@ pub struct RelayOptions<'a> {
     /// `expires` wrote its own Expires and Cache-Control (in `extra`): the upstream's are
     /// dropped.
     pub replace_cache_fields: bool,
+    /// The body ends in `add_trailer` fields (checked for this client already): it goes
+    /// chunked even when the upstream gave its length.
+    pub trailers: bool,
 }
 
 /// Fields nginx's proxy module hides from the client unless `proxy_pass_header` names them
@@ -311,7 +314,7 @@ pub fn write_client_head(
         ClientFraming::Empty
     } else {
         match head.framing {
-            ResponseFraming::Length(n) => ClientFraming::Length(n),
+            ResponseFraming::Length(n) if !opts.trailers => ClientFraming::Length(n),
             _ if opts.client_minor >= 1 && opts.chunked => ClientFraming::Chunked,
             _ => ClientFraming::Close,
         }
@@ -502,7 +505,24 @@ mod tests {
             chunked: true,
             keepalive_header: None,
             replace_cache_fields: false,
+            trailers: false,
         }
+    }
+
+    #[test]
+    fn trailers_make_a_known_length_chunked() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        let o = RelayOptions {
+            trailers: true,
+            ..opts()
+        };
+        let (text, framing) = client_head(raw, &o);
+        assert_eq!(framing, ClientFraming::Chunked);
+        assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+        assert!(!text.contains("Content-Length"), "{text}");
+        let (text, framing) = client_head(raw, &opts());
+        assert_eq!(framing, ClientFraming::Length(3));
+        assert!(text.contains("Content-Length: 3\r\n"), "{text}");
     }
 
     fn client_head(raw: &[u8], opts: &RelayOptions) -> (String, ClientFraming) {

@@ -56,6 +56,7 @@ impl AccessLogs {
         let scope = Scope {
             response: Some(response),
             sent: Some(sent),
+            trailers: None,
         };
         if let Some(condition) = &log.condition {
             if !ctx.truthy(condition, scope) {

@@ -34,8 +34,10 @@ pub struct Ctx<'r, 'c> {
 pub struct Scope<'a> {
     /// The response being built or sent (`$sent_http_*`, `$status` before logging).
     pub response: Option<&'a Response>,
-    /// What was written (at access-log time).
+    /// What was written (at access-log time, or before the trailers).
     pub sent: Option<&'a Sent>,
+    /// The trailer fields added so far, "Name: value\r\n" lines (`$sent_trailer_*`).
+    pub trailers: Option<&'a [u8]>,
 }
 
 /// What the connection wrote for a request, for the access log.
@@ -120,6 +122,7 @@ impl<'r, 'c> Ctx<'r, 'c> {
                 let value = scope.response.and_then(|r| r.field_value(&name));
                 return put(out, value.as_deref());
             }
+            Var::SentTrailer(name) => return joined(out, scope.trailers.unwrap_or_default(), name),
             Var::RemoteAddr => ip(out, req.conn.peer.ip()),
             Var::RemotePort => num(out, u64::from(req.conn.peer.port())),
             Var::ServerAddr => ip(out, req.conn.local.ip()),
@@ -144,7 +147,7 @@ impl<'r, 'c> Ctx<'r, 'c> {
             | Var::Ssl(_) => return ssl_var(req.conn.tls.as_deref(), v, out),
             // No authentication module yet: never set, so logs print "-" as nginx does
             // for a request without credentials.
-            Var::RemoteUser => return false,
+            Var::RemoteUser => return put(out, remote_user(&req).as_deref()),
             Var::RequestMethod => {
                 if self.st.as_get && req.head.method != Method::Head {
                     out.extend_from_slice(b"GET");
@@ -161,7 +164,7 @@ impl<'r, 'c> Ctx<'r, 'c> {
             Var::DocumentRoot => return docroot::document_root(self, out),
             Var::RealpathRoot => return docroot::realpath_root(self, out),
             Var::RequestFilename => return docroot::request_filename(self, out),
-            Var::ContentType => return put(out, req.field("content-type")),
+            Var::ContentType => return self.header("content-type", out),
             Var::ContentLength => return put(out, req.field("content-length")),
             Var::Status => {
                 // nginx: err_status, else the response's status so far.
@@ -292,8 +295,8 @@ impl<'r, 'c> Ctx<'r, 'c> {
         }
     }
 
-    /// `$http_NAME`: Cookie lines are joined with "; " (nginx's multi-header rule), other
-    /// fields give their first value.
+    /// `$http_NAME`: repeated fields joined as nginx does, Cookie lines with "; ", the
+    /// others with ", ".
     fn header(&self, name: &str, out: &mut Vec<u8>) -> bool {
         let buf = self.req.buf;
         let mut found = false;
@@ -302,14 +305,12 @@ impl<'r, 'c> Ctx<'r, 'c> {
             if !same_header(&buf[f.name.clone()], name.as_bytes()) {
                 continue;
             }
+            // nginx joins repeated fields: cookies with "; ", the others with ", ".
             if found {
-                out.extend_from_slice(b"; ");
+                out.extend_from_slice(if is_cookie { b"; " } else { b", " });
             }
             out.extend_from_slice(&buf[f.value.clone()]);
             found = true;
-            if !is_cookie {
-                break;
-            }
         }
         found
     }
@@ -368,25 +369,19 @@ fn upstream_var(u: &UpstreamVars, v: &Var, out: &mut Vec<u8>) -> bool {
             num(out, u.bytes_sent);
             true
         }
-        Var::UpstreamHttp(name) => put(out, upstream_field(&u.head_fields, name)),
+        Var::UpstreamHttp(name) => joined(out, &u.head_fields, name),
         Var::UpstreamCookie(name) => put(out, upstream_cookie(&u.head_fields, name)),
         Var::UpstreamResponseLength => join(out, &u.response_length, |out, n| num(out, *n)),
         _ => false,
     }
 }
 
-/// The first field `name` (lowercase, `-` for `_`) in raw "Name: value\r\n" lines.
-fn upstream_field<'a>(fields: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    for line in fields.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = memchr::memchr(b':', line) else {
-            continue;
-        };
-        if same_header(&line[..colon], name.as_bytes()) {
-            return Some(crate::http::request::trim_ows(&line[colon + 1..]));
-        }
-    }
-    None
+/// Every field `name` (lowercase, `-` for `_`) in raw "Name: value\r\n" lines, joined
+/// with ", " as nginx joins repeated fields for a variable; false when there is none.
+fn joined(out: &mut Vec<u8>, fields: &[u8], name: &str) -> bool {
+    let mut found = None;
+    crate::http::response::joined_value(fields, name.as_bytes(), &mut found);
+    put(out, found.as_deref())
 }
 
 /// `$upstream_cookie_NAME`, read as nginx does: the first Set-Cookie field whose value
@@ -495,7 +490,8 @@ fn cookie<'r>(req: &Received<'r>, name: &str) -> Option<&'r [u8]> {
         if !req.buf[f.name.clone()].eq_ignore_ascii_case(b"cookie") {
             continue;
         }
-        for pair in req.buf[f.value.clone()].split(|&b| b == b';' || b == b',') {
+        // nginx (1.29.6) splits cookies at ';' only: "a=1, b=2" is one cookie named a.
+        for pair in req.buf[f.value.clone()].split(|&b| b == b';') {
             let pair = crate::http::request::trim_ows(pair);
             if pair.len() > name.len()
                 && pair[name.len()] == b'='
@@ -506,6 +502,26 @@ fn cookie<'r>(req: &Received<'r>, name: &str) -> Option<&'r [u8]> {
         }
     }
     None
+}
+
+/// `$remote_user` as nginx's `ngx_http_auth_basic_user`: the user name of a Basic
+/// Authorization field (whether or not auth_basic checks it), the decoded text before ':'.
+fn remote_user(req: &Received) -> Option<Vec<u8>> {
+    let value = req.field("authorization")?;
+    let scheme = value.get(..6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    let encoded = std::str::from_utf8(&value[6..])
+        .ok()?
+        .trim_start_matches(' ');
+    if encoded.is_empty() {
+        return None;
+    }
+    let mut decoded = crate::tls::keyfile::base64_decode(encoded)?;
+    let colon = memchr::memchr(b':', &decoded)?;
+    decoded.truncate(colon);
+    Some(decoded)
 }
 
 /// `$hostname`: this machine's name, read once per process.
@@ -590,9 +606,10 @@ mod tests {
         );
         assert_eq!(get(Var::UpstreamBytesReceived), (true, "1234".into()));
         assert_eq!(get(Var::UpstreamBytesSent), (true, "56".into()));
+        // Repeated fields joined, as nginx's `$upstream_http_*` gives them.
         assert_eq!(
             get(Var::UpstreamHttp("x-cache".into())),
-            (true, "HIT".into())
+            (true, "HIT, MISS".into())
         );
         assert_eq!(
             get(Var::UpstreamHttp("content-type".into())),

@@ -444,7 +444,8 @@ impl State {
         let logs = state
             .location
             .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
-        let head_copy = (!logs.is_empty()).then(|| buf[..head.len].to_vec());
+        let trailers = super::trailers::chunked(&response, &head, lh);
+        let head_copy = (!logs.is_empty() || trailers).then(|| buf[..head.len].to_vec());
         let head_request = head.method == Method::Head;
         let expect_continue = head.expect_continue;
         let framing = head.body;
@@ -519,7 +520,23 @@ impl State {
         }
 
         let keep = keep_alive && !response.close;
-        let written = self.write_response(&response, lh, keep, head_request).await;
+        let written = match head_copy.as_deref().filter(|_| trailers) {
+            Some(copy) => {
+                let mut src = super::trailers::TrailerSource {
+                    config,
+                    server,
+                    recv: Received {
+                        head: &head,
+                        buf: copy,
+                        conn: &conn,
+                        started,
+                    },
+                    state: &mut state,
+                };
+                self.write_chunked(&response, lh, keep, &mut src).await
+            }
+            None => self.write_response(&response, lh, keep, head_request).await,
+        };
         let (head_bytes, body_bytes) = written.as_ref().map_or((0, 0), |w| *w);
         let body_len = match framing {
             BodyFraming::Length(n) => n,
@@ -636,11 +653,7 @@ impl State {
         keep_alive: bool,
         head_request: bool,
     ) -> io::Result<(u64, u64)> {
-        let ctx = HeadContext {
-            server_tokens: http.server_tokens,
-            keep_alive,
-            keepalive_header: http.keepalive_header.map(|t| t.as_secs()),
-        };
+        let ctx = head_context(http, keep_alive, false);
         // Taken whatever happens, so it never outlives its response.
         let pace = self.pace.take();
         let before = self.wbuf.len();
@@ -654,13 +667,19 @@ impl State {
             Some(mut pace) => self.write_body_paced(&resp.body, &mut pace).await?,
             None => self.write_body(&resp.body).await?,
         }
-        if self.wbuf.len() >= FLUSH_AT {
-            self.flush().await?;
-        }
+        self.flush_if_full().await?;
         Ok((head_bytes, body_bytes))
     }
 
-    async fn write_body(&mut self, body: &Body) -> io::Result<()> {
+    /// Sends the write buffer once it holds [`FLUSH_AT`] bytes (mid-batch).
+    pub(super) async fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.wbuf.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn write_body(&mut self, body: &Body) -> io::Result<()> {
         match body {
             Body::Empty => Ok(()),
             Body::Bytes(b) => {
@@ -850,6 +869,7 @@ pub async fn refuse_plain_http(mut stream: glommio::net::TcpStream, server_token
             server_tokens,
             keep_alive: false,
             keepalive_header: None,
+            chunked: false,
         },
     );
     if let Body::Bytes(b) = &resp.body {
@@ -869,6 +889,16 @@ pub async fn refuse_plain_http(mut stream: glommio::net::TcpStream, server_token
                 _ => break,
             }
         }
+    }
+}
+
+/// What the head writer adds for a response of a location with `http` settings.
+pub(super) fn head_context(http: &LocationHttp, keep_alive: bool, chunked: bool) -> HeadContext {
+    HeadContext {
+        server_tokens: http.server_tokens,
+        keep_alive,
+        keepalive_header: http.keepalive_header.map(|t| t.as_secs()),
+        chunked,
     }
 }
 

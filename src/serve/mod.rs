@@ -10,6 +10,7 @@ pub mod h1;
 pub mod proxy;
 pub mod rate;
 pub mod spill;
+pub mod trailers;
 pub mod tunnel;
 pub mod upstreams;
 

@@ -185,14 +185,18 @@ pub(super) async fn serve<'c>(
                 let response = outcome.response;
                 let keep =
                     job.keep_alive && !response.close && !matches!(body, ClientBody::Stream(_));
-                let written = st
-                    .write_response(
+                let written = if super::trailers::chunked(&response, job.head, job.http) {
+                    let mut src = trailer_source(&job, &mut state);
+                    st.write_chunked(&response, job.http, keep, &mut src).await
+                } else {
+                    st.write_response(
                         &response,
                         job.http,
                         keep,
                         job.head.method == crate::http::request::Method::Head,
                     )
-                    .await;
+                    .await
+                };
                 log_request(st, &job, state, &response, written.as_ref().ok().copied());
                 return match written {
                     Ok(_) if keep => Ok(true),
@@ -940,7 +944,13 @@ async fn send_and_read(
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        let read = conn.read_within(&mut buf[filled..], settings.read_timeout);
+        // With proxy_limit_rate, as nginx, the head is read into a proxy_buffer_size buffer:
+        // no more of the body than fits there comes unpaced.
+        let end = match settings.limit_rate {
+            0 => buf.len(),
+            _ => max.clamp(filled + 1, buf.len()),
+        };
+        let read = conn.read_within(&mut buf[filled..end], settings.read_timeout);
         let read = if watch_client {
             let client = async { Err(st.conn.stream.peer_activity().await) };
             match futures_lite::future::or(async { Ok(read.await) }, client).await {
@@ -1234,6 +1244,7 @@ async fn relay<'c>(
     };
     let head_request = job.head.method == crate::http::request::Method::Head;
     let before = st.wbuf.len();
+    let mut extra = Response::new(status);
     let client_framing = {
         let mut ctx = Ctx {
             config: job.config,
@@ -1246,7 +1257,6 @@ async fn relay<'c>(
             },
             st: std::mem::replace(state, RequestState::new(Vec::new())),
         };
-        let mut extra = Response::new(status);
         // `expires modified` counts from the upstream's Last-Modified.
         extra.last_modified = codec::field(&head, &buf[..filled], "last-modified")
             .and_then(crate::filters::not_modified::parse_http_date);
@@ -1260,6 +1270,7 @@ async fn relay<'c>(
             keep_alive: job.keep_alive && !upgrade,
             chunked: job.http.chunked_transfer_encoding,
             keepalive_header: job.http.keepalive_header.map(|t| t.as_secs()),
+            trailers: !upgrade && super::trailers::chunked(&extra, job.head, job.http),
             client_minor,
             head_request,
             upgrade,
@@ -1303,7 +1314,7 @@ async fn relay<'c>(
     });
     // proxy_limit_rate: the upstream is read no faster than this (what came with the head
     // counts).
-    let mut upstream_pace = super::rate::Pace::new(settings.limit_rate, 0, Instant::now());
+    let mut upstream_pace = super::rate::Pace::upstream(settings.limit_rate, Instant::now());
     if let Some(p) = upstream_pace.as_mut() {
         p.sent(filled - head.len);
     }
@@ -1346,6 +1357,9 @@ async fn relay<'c>(
     // The body, by the upstream's framing.
     let mut clean = false;
     let mut client_ok = true;
+    // The client's chunked body has ended: the last chunk (and trailers) goes out once the
+    // upstream variables are final.
+    let mut last_chunk = false;
     let mut received = (filled - head.len) as u64;
     match head.framing {
         ResponseFraming::Empty => clean = true,
@@ -1355,9 +1369,9 @@ async fn relay<'c>(
                 let avail = ((filled - body_start) as u64).min(left) as usize;
                 if avail > 0 {
                     if client_framing != ClientFraming::Empty {
-                        st.wbuf_mut()
-                            .extend_from_slice(&buf[body_start..body_start + avail]);
-                        sent_body += avail as u64;
+                        let chunked_out = client_framing == ClientFraming::Chunked;
+                        let data = &buf[body_start..body_start + avail];
+                        sent_body += push_body(st.wbuf_mut(), data, chunked_out);
                     }
                     left -= avail as u64;
                 }
@@ -1366,6 +1380,7 @@ async fn relay<'c>(
                     break;
                 }
                 if left == 0 {
+                    last_chunk = client_framing == ClientFraming::Chunked;
                     clean = true;
                     break;
                 }
@@ -1404,9 +1419,7 @@ async fn relay<'c>(
                     break;
                 };
                 if progress.done {
-                    if chunked_out {
-                        st.wbuf_mut().extend_from_slice(LAST_CHUNK);
-                    }
+                    last_chunk = chunked_out;
                     clean = body_start + progress.consumed == filled;
                     break;
                 }
@@ -1451,9 +1464,7 @@ async fn relay<'c>(
             .await
             {
                 Ok(0) => {
-                    if client_framing == ClientFraming::Chunked {
-                        st.wbuf_mut().extend_from_slice(LAST_CHUNK);
-                    }
+                    last_chunk = client_framing == ClientFraming::Chunked;
                     clean = true;
                     break;
                 }
@@ -1474,6 +1485,15 @@ async fn relay<'c>(
             *n = received;
         }
         vars.bytes_received += received;
+    }
+    if last_chunk {
+        if extra.trailers {
+            let mut src = trailer_source(job, state);
+            let written = (head_bytes, sent_body);
+            src.end(&extra, written, st.wbuf_mut());
+        } else {
+            st.wbuf_mut().extend_from_slice(LAST_CHUNK);
+        }
     }
     if !clean && client_ok {
         log_upstream_line(
@@ -1517,6 +1537,24 @@ async fn relay<'c>(
         return Err(Fallback::Close);
     }
     Ok(client_keep)
+}
+
+/// What the trailers of the response to `job` are read with.
+fn trailer_source<'a, 'c>(
+    job: &'a Job<'_, 'c>,
+    state: &'a mut RequestState<'c>,
+) -> super::trailers::TrailerSource<'a, 'c> {
+    super::trailers::TrailerSource {
+        config: job.config,
+        server: job.selected.server,
+        recv: Received {
+            head: job.head,
+            buf: job.head_copy,
+            conn: job.conn,
+            started: job.started,
+        },
+        state,
+    }
 }
 
 /// Appends body bytes for the client, as one chunk when the client framing is chunked;

@@ -32,10 +32,12 @@ pub struct Pace {
     sent: u64,
     /// Whether the pauses still watch for the client leaving (until it sends something).
     watch_client: bool,
+    /// How far ahead of the rate the bytes may run.
+    slack: Duration,
 }
 
 impl Pace {
-    /// `None` for rate 0 (no limit).
+    /// `limit_rate`'s pacing; `None` for rate 0 (no limit).
     pub fn new(rate: u64, after: u64, start: Instant) -> Option<Pace> {
         (rate > 0).then_some(Pace {
             rate,
@@ -43,15 +45,25 @@ impl Pace {
             start,
             sent: 0,
             watch_client: true,
+            slack: Duration::from_secs(1),
         })
     }
 
-    /// How long to wait at `now` before more may go (nginx's allowance, with its second of
-    /// slack).
+    /// `proxy_limit_rate`'s pacing of upstream reads; `None` for rate 0. nginx's event pipe
+    /// holds each read back by its size over the rate, so the upstream side has no second
+    /// of slack.
+    pub fn upstream(rate: u64, start: Instant) -> Option<Pace> {
+        Pace::new(rate, 0, start).map(|p| Pace {
+            slack: Duration::ZERO,
+            ..p
+        })
+    }
+
+    /// How long to wait at `now` before more may go (nginx's allowance, with its slack).
     pub fn wait(&self, now: Instant) -> Duration {
         let limited = self.sent.saturating_sub(self.after);
         let due = Duration::from_secs_f64(limited as f64 / self.rate as f64);
-        let elapsed = now.saturating_duration_since(self.start) + Duration::from_secs(1);
+        let elapsed = now.saturating_duration_since(self.start) + self.slack;
         due.saturating_sub(elapsed)
     }
 
@@ -237,5 +249,16 @@ mod tests {
         assert_eq!(size(b"12k"), Some(12 * 1024));
         assert_eq!(size(b""), None);
         assert_eq!(size(b"x"), None);
+    }
+
+    #[test]
+    fn upstream_reads_have_no_slack() {
+        let t0 = Instant::now();
+        let mut p = Pace::upstream(1000, t0).unwrap();
+        p.sent(500);
+        // nginx's pipe holds a 500-byte read back for half a second at 1000/s.
+        assert_eq!(p.wait(t0), Duration::from_millis(500));
+        assert_eq!(p.wait(t0 + Duration::from_millis(500)), Duration::ZERO);
+        assert!(Pace::upstream(0, t0).is_none());
     }
 }

@@ -120,7 +120,8 @@ pub fn is_traditional_encrypted(file: &[u8]) -> bool {
     file.windows(MARK.len()).any(|w| w == MARK)
 }
 
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+/// Standard base64 (padding optional, white space skipped); `None` on another byte.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc = 0u32;
     let mut bits = 0;

@@ -329,6 +329,7 @@ const SPECS: &[Spec] = &[
     simple("try_files", SRV | LOC, 2, ANY),
     simple("error_page", HSL | LIF, 2, ANY),
     simple("add_header", HSL | LIF | SCRIPT_IF, 2, 3),
+    simple("add_trailer", HSL | LIF | SCRIPT_IF, 2, 3),
     simple("expires", HSL | LIF | SCRIPT_IF, 1, 2),
     simple("absolute_redirect", HSL, 1, 1),
     simple("port_in_redirect", HSL, 1, 1),

@@ -192,7 +192,7 @@ impl Walker {
                 let page = At::new(words(d), self.origin(d));
                 layers.error_pages.get_or_insert_with(Vec::new).push(page);
             }
-            "add_header" => {
+            "add_header" | "add_trailer" => {
                 let always = match d.args.get(2).map(|a| a.value.as_str()) {
                     None => false,
                     Some("always") => true,
@@ -207,7 +207,12 @@ impl Walker {
                     always,
                 };
                 let header = At::new(header, self.origin(d));
-                layers.add_headers.get_or_insert_with(Vec::new).push(header);
+                let list = if d.name == "add_header" {
+                    &mut layers.add_headers
+                } else {
+                    &mut layers.add_trailers
+                };
+                list.get_or_insert_with(Vec::new).push(header);
             }
             "expires" => self.once(d, &mut layers.expires, |w| {
                 Some(At::new(words(d), w.origin(d)))

@@ -206,7 +206,7 @@ impl Walker {
                 }
                 // The header filters' settings: the block's own list replaces the
                 // location's while the condition holds (nginx's "if makes a location").
-                "add_header" | "expires" => {
+                "add_header" | "add_trailer" | "expires" => {
                     self.layer(inner, &mut layers, Level::Location { named: false })
                 }
                 // The table allows it only in an `if` of a location, as nginx.
@@ -218,7 +218,7 @@ impl Walker {
                     inner,
                     format!(
                         "\"{}\" directive is not supported inside if by anx; only rewrite, \
-                         return, set, break, add_header and expires are",
+                         return, set, break, add_header, add_trailer and expires are",
                         inner.name
                     ),
                 ),

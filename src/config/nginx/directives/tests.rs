@@ -597,7 +597,7 @@ fn rewrite_module_errors() {
             (
                 Some(11),
                 "\"root\" directive is not supported inside if by anx; only rewrite, return, \
-                 set, break, add_header and expires are"
+                 set, break, add_header, add_trailer and expires are"
             ),
             (Some(11), "\"listen\" directive is not allowed here"),
             // `root` is not allowed inside `if` in a server even by nginx.
