@@ -52,6 +52,13 @@ fn version_line() -> String {
 /// test suite, certbot's nginx plugin) look for this line.
 const NGINX_COMPATIBLE: &str = "1.22.1";
 
+/// Which glommio this binary runs: perf/glommio/prepare.sh sets `ANX_GLOMMIO_BUILD` for the
+/// compiler (in the `.cargo/config.toml` it writes) when it points cargo at the patched copy.
+const GLOMMIO_BUILD: &str = match option_env!("ANX_GLOMMIO_BUILD") {
+    Some(build) => build,
+    None => "stock glommio 0.9.0 (without the ring-flag patch: slower; build with perf/run)",
+};
+
 /// `-V`: what this binary was built with, in nginx's shape: the lines tools parse (`nginx
 /// version:`, `built with`, `TLS SNI support enabled`, `configure arguments:`) after anx's
 /// own, and anx's details last.
@@ -67,8 +74,9 @@ fn build_options() -> String {
          TLS SNI support enabled\n\
          configure arguments: --prefix=./ --conf-path={DEFAULT_CONFIG} \
          --error-log-path=stderr {modules}\n\
-         anx: built for {arch}-{os} ({profile} build) with glommio 0.9 (io_uring), httparse, \
+         anx: built for {arch}-{os} ({profile} build) with {glommio} (io_uring), httparse, \
          regex; configuration in TOML (native) or nginx.conf syntax\n",
+        glommio = GLOMMIO_BUILD,
         arch = std::env::consts::ARCH,
         os = std::env::consts::OS,
         provider = anx::tls::PROVIDER_NAME,

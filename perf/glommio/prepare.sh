@@ -30,6 +30,27 @@ command -v patch >/dev/null || die "patch(1) not found (apt-get install -y patch
 [ -f "$patch_file" ] || die "missing $patch_file"
 cd "$repo"
 
+# What step 5 writes. Paths in .cargo/config.toml are relative to the repo root (the
+# directory containing .cargo/). GLOMMIO_LIBURING_DIR makes glommio's build.rs use the
+# bundled liburing instead of running `git submodule update --init`, which would otherwise
+# run against *this* repository. ANX_GLOMMIO_BUILD is what `anx -V` says it runs.
+patch_sum=$(sha256sum "$patch_file" | cut -d' ' -f1)
+config_text="$marker -- remove with perf/glommio/unprepare.sh
+[patch.crates-io]
+glommio = { path = \"$dest_rel\" }
+
+[env]
+GLOMMIO_LIBURING_DIR = { value = \"$dest_rel/liburing\", relative = true }
+ANX_GLOMMIO_BUILD = \"glommio $GLOMMIO_VERSION with perf/glommio/ring-flags.patch (COOP_TASKRUN) ${patch_sum:0:12}\""
+
+# 0. Already prepared with this patch and this config: nothing to do (perf/run calls this
+#    before every build).
+if [ -f "$cfg" ] && [ "$(cat "$cfg")" = "$config_text" ] \
+    && [ "$(cat "$dest/.anx-patch-sum" 2>/dev/null)" = "$patch_sum" ]; then
+    log "already prepared: glommio -> $dest_rel (patched)"
+    exit 0
+fi
+
 # 1. Our own config must not be active while we look up the stock crate.
 if [ -e "$cfg" ]; then
     head -n1 "$cfg" | grep -q "^$marker" \
@@ -62,21 +83,12 @@ cp -a "$src" "$dest"
 rm -f "$dest/.cargo-ok"
 ( cd "$dest" && patch -p1 --forward --batch --fuzz=0 --no-backup-if-mismatch < "$patch_file" ) \
     || { rm -rf "$dest"; die "$patch_file does not apply to glommio $GLOMMIO_VERSION"; }
+echo "$patch_sum" > "$dest/.anx-patch-sum"
 log "patched copy: $dest"
 
-# 5. Point cargo at it. Paths in .cargo/config.toml are relative to the repo root
-#    (the directory containing .cargo/). GLOMMIO_LIBURING_DIR makes glommio's
-#    build.rs use the bundled liburing instead of running `git submodule update
-#    --init`, which would otherwise run against *this* repository.
+# 5. Point cargo at it.
 mkdir -p "$repo/.cargo"
-cat > "$cfg" <<CFG
-$marker -- remove with perf/glommio/unprepare.sh
-[patch.crates-io]
-glommio = { path = "$dest_rel" }
-
-[env]
-GLOMMIO_LIBURING_DIR = { value = "$dest_rel/liburing", relative = true }
-CFG
+printf '%s\n' "$config_text" > "$cfg"
 
 # 6. Verify cargo now resolves glommio to the patched copy.
 used=$(cargo metadata --format-version 1 | grep -oE '"manifest_path":"[^"]*glommio[^"]*/Cargo\.toml"' | sort -u)
