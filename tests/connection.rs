@@ -392,3 +392,51 @@ fn connection_numbers_are_unique_and_dense() {
     all.dedup();
     assert_eq!(all.len(), 40, "unique over two shards: {all:?}");
 }
+
+/// A panic in a connection's task (here outside the pipeline, through the debug-build hook
+/// `ANX_TEST_PANIC_PATH`) ends that connection only: it is logged at alert with the
+/// connection, a kept-alive connection on the same shard goes on, and new ones are served.
+#[cfg(debug_assertions)]
+#[test]
+fn a_panic_ends_one_connection_never_the_shard() {
+    let site = Site::new();
+    let conf = "error_log stderr info;\nevents {}\nhttp {\n    server {\n        listen 127.0.0.1:0;\n        location / { return 200 \"fine\\n\"; }\n    }\n}\n";
+    let anx = Anx::start_conf_env(&site, conf, 1, &[("ANX_TEST_PANIC_PATH", "/boom")]);
+    let mut kept = anx.connect();
+    kept.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(kept.response().text(), "fine\n");
+
+    let mut doomed = std::net::TcpStream::connect(anx.addr()).unwrap();
+    std::io::Write::write_all(&mut doomed, b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    doomed
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut doomed, &mut got);
+    assert!(
+        got.is_empty(),
+        "no answer from a panicked connection: {got:?}"
+    );
+
+    let alert = poll_until(std::time::Duration::from_secs(5), "the alert line", || {
+        anx.stderr_matching(&["[alert]", "*2 connection panicked", "test hook"])
+            .into_iter()
+            .next()
+    });
+    assert!(alert.contains("client: 127.0.0.1"), "{alert}");
+    // Where it happened is an alert line too, not Rust's backtrace on stderr.
+    assert!(
+        !anx.stderr_matching(&["[alert]", "panic at src/serve/h1.rs"])
+            .is_empty(),
+        "{:?}",
+        anx.stderr()
+    );
+    assert!(anx.stderr_matching(&["stack backtrace"]).is_empty());
+    kept.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        kept.response().text(),
+        "fine\n",
+        "the same shard still serves"
+    );
+    assert_eq!(anx.get("/").text(), "fine\n");
+}

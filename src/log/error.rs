@@ -121,8 +121,23 @@ pub fn init(logs: &[ErrorLog]) -> Result<(), String> {
         );
     }
     // A logger may already be installed (tests start several servers in one process).
-    let _ = dispatch.apply();
+    if dispatch.apply().is_ok() {
+        log_panics_at_alert();
+    }
     Ok(())
+}
+
+/// A panic becomes one `[alert]` line in the error log (where and what), instead of Rust's
+/// message and backtrace on stderr: the connection task that caught it logs which
+/// connection it ended.
+fn log_panics_at_alert() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = crate::log::panic_text(info.payload());
+        match info.location() {
+            Some(at) => log::error!(target: ALERT, "panic at {}:{}: {what}", at.file(), at.line()),
+            None => log::error!(target: ALERT, "panic: {what}"),
+        }
+    }));
 }
 
 /// An error-log file that reopens itself by name once the reopen generation moved. fern

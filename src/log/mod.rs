@@ -46,3 +46,12 @@ pub fn os_error(e: &std::io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// What a panic said (its `&str` or `String` payload), for the alert lines.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}

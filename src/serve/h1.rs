@@ -326,6 +326,10 @@ impl State {
         head: RequestHead,
         started: Instant,
     ) -> Result<bool, Stop> {
+        #[cfg(debug_assertions)]
+        if test_hooks::panics_at(&self.rbuf.filled()[head.path.clone()]) {
+            panic!("test hook: ANX_TEST_PANIC_PATH");
+        }
         let now = crate::http::date::now_secs();
         let conn = ConnInfo {
             peer: self.conn.peer,
@@ -915,5 +919,22 @@ impl State {
 
     pub(super) fn consume(&mut self, n: usize) {
         self.rbuf.consume(n);
+    }
+}
+
+/// Debug builds only: `ANX_TEST_PANIC_PATH=/p` in the environment makes a request for `/p`
+/// panic in the connection task, outside the pipeline's own fence, so a test can prove that
+/// a panic ends one connection and never the shard. Release builds have no such hook.
+#[cfg(debug_assertions)]
+mod test_hooks {
+    use std::sync::OnceLock;
+
+    pub fn panics_at(path: &[u8]) -> bool {
+        static PATH: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+        let wanted = PATH.get_or_init(|| {
+            std::env::var_os("ANX_TEST_PANIC_PATH")
+                .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec())
+        });
+        wanted.as_deref() == Some(path)
     }
 }

@@ -395,7 +395,9 @@ async fn accept_loop(
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let id = resources.number_connection();
         let shard = resources.clone();
-        glommio::spawn_local(async move {
+        // The whole connection (handshake, requests, relay) is fenced: a panic anywhere in it
+        // ends this connection, logged at alert, and the shard serves on.
+        let connection = async move {
             // Held for the connection's life, panics included; dropping it frees the slot.
             let _permit = permit;
             // Busy from accept (TLS handshake, first request) until its first idle wait.
@@ -452,12 +454,15 @@ async fn accept_loop(
                 zones,
                 busy,
             };
-            if AssertUnwindSafe(h1::serve(conn))
-                .catch_unwind()
-                .await
-                .is_err()
-            {
-                log::error!("connection from {peer} panicked; the shard goes on");
+            h1::serve(conn).await;
+        };
+        glommio::spawn_local(async move {
+            if let Err(panic) = AssertUnwindSafe(connection).catch_unwind().await {
+                let what = crate::log::panic_text(&*panic);
+                log::error!(
+                    target: crate::log::error::ALERT,
+                    "*{id} connection panicked ({what}), client: {peer}; closed, the shard serves on"
+                );
             }
         })
         .detach();

@@ -129,6 +129,21 @@ impl Anx {
     /// Writes `config` to `<site>/<name>` (its extension picks the format) and starts anx
     /// on it with `shards`, in the site directory.
     fn start_file(site: &Site, name: &str, config: &str, shards: usize) -> Anx {
+        Self::start_file_env(site, name, config, shards, &[])
+    }
+
+    /// [`Anx::start_conf`] with extra environment variables (debug-build test hooks).
+    pub fn start_conf_env(site: &Site, conf: &str, shards: usize, env: &[(&str, &str)]) -> Anx {
+        Self::start_file_env(site, "anx.conf", conf, shards, env)
+    }
+
+    fn start_file_env(
+        site: &Site,
+        name: &str,
+        config: &str,
+        shards: usize,
+        env: &[(&str, &str)],
+    ) -> Anx {
         let path = site.path().join(name);
         std::fs::write(&path, config).unwrap();
         let mut cmd = Command::new(anx_bin());
@@ -136,7 +151,8 @@ impl Anx {
             .arg(&path)
             .arg("--shards")
             .arg(shards.to_string())
-            .current_dir(site.path());
+            .current_dir(site.path())
+            .envs(env.iter().copied());
         Self::spawn(cmd)
     }
 
