@@ -223,24 +223,12 @@ impl<'de> Deserialize<'de> for RawListen {
             d,
             "expected \"address:port\", \"unix:/path\", a port number, or { addr = \"…\", backlog = N, default_server = true, ssl = true, proxy_protocol = true, rcvbuf = \"64k\", sndbuf = \"64k\" }",
         )?;
+        let addr = |text: &str| parse_listen_addr(text).map_err(de::Error::custom);
         let table = match form {
-            Form::Port(port) => Table::plain(port.to_string()),
-            Form::Text(t) => Table::plain(t),
+            Form::Port(port) => return Ok(RawListen::at(addr(&port.to_string())?)),
+            Form::Text(t) => return Ok(RawListen::at(addr(&t)?)),
             Form::Table(t) => t,
         };
-        impl Table {
-            fn plain(addr: String) -> Table {
-                Table {
-                    addr,
-                    backlog: None,
-                    default_server: false,
-                    ssl: false,
-                    proxy_protocol: false,
-                    rcvbuf: None,
-                    sndbuf: None,
-                }
-            }
-        }
         let buffer = |size: Option<Size>| {
             size.map(|s| {
                 crate::config::tree::socket_buffer(s.0)
@@ -249,7 +237,7 @@ impl<'de> Deserialize<'de> for RawListen {
             .transpose()
         };
         Ok(RawListen {
-            addr: parse_listen_addr(&table.addr).map_err(de::Error::custom)?,
+            addr: addr(&table.addr)?,
             backlog: table.backlog,
             default_server: table.default_server,
             ssl: table.ssl,

@@ -568,6 +568,21 @@ pub struct RawListen {
     pub sndbuf: Option<u32>,
 }
 
+impl RawListen {
+    /// `listen ADDR` with no parameters.
+    pub fn at(addr: SockAddr) -> RawListen {
+        RawListen {
+            addr,
+            backlog: None,
+            default_server: false,
+            ssl: false,
+            proxy_protocol: false,
+            rcvbuf: None,
+            sndbuf: None,
+        }
+    }
+}
+
 /// `rcvbuf=` / `sndbuf=` as nginx reads them: a size ("8k") above 0.
 pub fn parse_socket_buffer(text: &str) -> Option<u32> {
     parse_size(text).ok().and_then(socket_buffer)

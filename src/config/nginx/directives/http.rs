@@ -303,15 +303,7 @@ impl Walker {
                 return None;
             }
         };
-        let mut listen = RawListen {
-            addr,
-            backlog: None,
-            default_server: false,
-            ssl: false,
-            proxy_protocol: false,
-            rcvbuf: None,
-            sndbuf: None,
-        };
+        let mut listen = RawListen::at(addr);
         let mut ok = true;
         for a in d.args.iter().skip(1) {
             let word = a.value.as_str();
