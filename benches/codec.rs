@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
         Path::new("/srv"),
     )
     .expect("bench config");
-    let listener = route::servers_for_listener(&config, "127.0.0.1:1".parse().expect("addr"));
+    let listener = route::servers_for_listener(&config, &"127.0.0.1:1".parse().expect("addr"));
     c.bench_function("route/server+location", |b| {
         b.iter(|| {
             let s = route::select_server(&config, &listener, Some(black_box(b"www.example.com")));

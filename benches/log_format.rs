@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
         requests: 3,
         pipelined: false,
         tls: None,
+        proxy: None,
         born: std::time::Instant::now(),
     };
     let mut ctx = Ctx {

@@ -41,7 +41,7 @@ fn config_text() -> String {
 
 fn bench(c: &mut Criterion) {
     let config = parse(&config_text(), None, Path::new("/srv")).expect("bench config");
-    let listener = route::servers_for_listener(&config, "127.0.0.1:1".parse().expect("addr"));
+    let listener = route::servers_for_listener(&config, &"127.0.0.1:1".parse().expect("addr"));
     let index = ConfigIndex::build(&config);
     let host = format!("www{}.example.com", SERVERS - 1);
     let target = SERVERS - 1;

@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn server_selection() {
         let c = config();
-        let l1 = servers_for_listener(&c, "127.0.0.1:1".parse().unwrap());
+        let l1 = servers_for_listener(&c, &"127.0.0.1:1".parse().unwrap());
         assert_eq!(l1.servers, vec![0, 1, 2]);
         assert_eq!(l1.default, 0);
         assert_eq!(select_server(&c, &l1, Some(b"Example.COM:80")), 1);
@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(select_server(&c, &l1, Some(b"www.anything")), 1);
         assert_eq!(select_server(&c, &l1, Some(b"unknown")), 0);
         assert_eq!(select_server(&c, &l1, None), 0);
-        let l2 = servers_for_listener(&c, "127.0.0.1:2".parse().unwrap());
+        let l2 = servers_for_listener(&c, &"127.0.0.1:2".parse().unwrap());
         assert_eq!(l2.default, 1);
     }
 
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn server_name_regex_after_wildcards() {
         let c = nested();
-        let l = servers_for_listener(&c, "127.0.0.1:1".parse().unwrap());
+        let l = servers_for_listener(&c, &"127.0.0.1:1".parse().unwrap());
         let (i, re) = find_server(&c, &l, Some(b"Abc.RX:80"));
         assert_eq!(i, 0);
         assert_eq!(re.map(|p| p.source.as_str()), Some("^(?<sub>[a-z]+)\\.rx$"));

@@ -88,7 +88,7 @@ escape = "json"
 format = '{"uri":"$uri","status":$status}'
 
 [[server]]
-listen = ["127.0.0.1:8081", { addr = "[::1]:8081", default_server = true, backlog = 511 }]
+listen = ["127.0.0.1:8081", { addr = "[::1]:8081", default_server = true, backlog = 511 }, { addr = "127.0.0.1:8082", proxy_protocol = true, sndbuf = "32k", rcvbuf = 65536 }, "unix:/run/anx-test.sock"]
 server_name = ["example.com", "*.example.com", '~^(?<sub>\w+)\.test$']
 root = "/srv/www"
 error_page = [{ codes = [404, 410], target = "@missing", status = 200 }, { codes = [500], target = "/50x.html", status = "target" }]
@@ -177,6 +177,8 @@ http {
     server {
         listen 127.0.0.1:8081;
         listen [::1]:8081 default_server backlog=511;
+        listen 127.0.0.1:8082 proxy_protocol sndbuf=32k rcvbuf=65536;
+        listen unix:/run/anx-test.sock;
         server_name example.com *.example.com ~^(?<sub>\w+)\.test$;
         root /srv/www;
         error_page 404 410 =200 @missing;
@@ -683,11 +685,11 @@ http {
     assert!(a
         .listen_addrs()
         .iter()
-        .any(|l| l.ssl && l.addr.port() == 8443));
+        .any(|l| l.ssl && l.addr.port() == Some(8443)));
     assert!(a
         .listen_addrs()
         .iter()
-        .any(|l| !l.ssl && l.addr.port() == 8080));
+        .any(|l| !l.ssl && l.addr.port() == Some(8080)));
     assert!(a.servers[0].tls.is_some() && !a.servers[0].listen[1].ssl);
 
     for model in [&a, &b] {

@@ -260,6 +260,29 @@ fn reload_adds_and_drops_a_privileged_port_after_the_switch() {
 }
 
 #[test]
+fn reload_adds_a_unix_socket_in_a_root_owned_directory_through_the_helper() {
+    if !is_root() {
+        return;
+    }
+    let site = site();
+    let sock = site.path().join("anx.sock");
+    let anx = start(&site, &conf("user nobody;", ""), 2);
+    let with_unix = conf(
+        "user nobody;",
+        &format!("        listen unix:{};", sock.display()),
+    );
+    std::fs::write(site.path().join("anx.conf"), &with_unix).unwrap();
+    reload_and_wait(&anx, 2);
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("the unix socket");
+    use std::io::{Read, Write};
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("hello\n"), "{answer}");
+}
+
+#[test]
 fn reopen_into_a_root_owned_directory() {
     if !is_root() {
         return;

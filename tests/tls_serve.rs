@@ -444,3 +444,33 @@ fn expired_certificate_warns_and_starts() {
     let r = curl_https(&site, anx.port, "old.test", "/", &["-k"]);
     assert_eq!((r.status, r.text().as_str()), (200, "ok"), "{}", r.stderr);
 }
+
+#[test]
+fn proxy_protocol_header_comes_before_the_tls_handshake() {
+    let (site, _ca) = site_with_cert();
+    let conf = conf(
+        "",
+        &[
+            "        listen 127.0.0.1:0 ssl proxy_protocol;\n        server_name a.test;\n        \
+             ssl_certificate a.crt;\n        ssl_certificate_key a.key;\n        \
+             location / { return 200 \"$proxy_protocol_addr $scheme\\n\"; }\n"
+                .to_string(),
+        ],
+    );
+    let anx = start(&site, &conf, 1);
+    // curl's --haproxy-protocol sends a v1 line with its own addresses, then TLS.
+    let r = curl_https(&site, anx.port, "a.test", "/", &["--haproxy-protocol"]);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "127.0.0.1 https\n"),
+        "{}",
+        r.stderr
+    );
+    // Without the header the ClientHello is read as one, and refused.
+    let r = curl_https(&site, anx.port, "a.test", "/", &[]);
+    assert_ne!(r.status, 200);
+    common::poll_until(Duration::from_secs(10), "the broken-header line", || {
+        anx.stderr_matching(&["broken header", "while reading PROXY protocol"])
+            .pop()
+    });
+}

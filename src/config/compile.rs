@@ -96,6 +96,10 @@ fn builtin(name: &str) -> Option<Var> {
         "upstream_bytes_received" => Var::UpstreamBytesReceived,
         "upstream_bytes_sent" => Var::UpstreamBytesSent,
         "upstream_response_length" => Var::UpstreamResponseLength,
+        "proxy_protocol_addr" => Var::ProxyProtocolAddr,
+        "proxy_protocol_port" => Var::ProxyProtocolPort,
+        "proxy_protocol_server_addr" => Var::ProxyProtocolServerAddr,
+        "proxy_protocol_server_port" => Var::ProxyProtocolServerPort,
         _ => return crate::tls::info::SslVar::from_name(name).map(Var::Ssl),
     })
 }
@@ -111,6 +115,7 @@ pub fn is_builtin(name: &str) -> bool {
             "sent_trailer_",
             "upstream_http_",
             "upstream_cookie_",
+            "proxy_protocol_tlv_",
         ]
         .iter()
         .any(|p| name.starts_with(p))
@@ -163,6 +168,11 @@ impl Scope {
         }
         if let Some(rest) = prefixed("cookie_") {
             return Some(Var::Cookie(rest.to_string()));
+        }
+        if let Some(rest) = prefixed("proxy_protocol_tlv_") {
+            return Some(Var::ProxyProtocolTlv(
+                crate::net::proxy_protocol::TlvName::parse(rest),
+            ));
         }
         None
     }

@@ -234,12 +234,23 @@ fn server_section(out: &mut String, config: &Config, server: &Server) {
         .listen
         .iter()
         .map(|l| {
+            let mut extra = String::new();
+            if l.ssl {
+                extra.push_str(", ssl = true");
+            }
+            if l.proxy_protocol {
+                extra.push_str(", proxy_protocol = true");
+            }
+            for (name, size) in [("rcvbuf", l.rcvbuf), ("sndbuf", l.sndbuf)] {
+                if let Some(n) = size {
+                    extra.push_str(&format!(", {name} = {n}"));
+                }
+            }
             format!(
-                "{{ addr = {}, default_server = {}, backlog = {}{} }}",
+                "{{ addr = {}, default_server = {}, backlog = {}{extra} }}",
                 q(&l.addr.to_string()),
                 l.default_server,
                 l.backlog,
-                if l.ssl { ", ssl = true" } else { "" }
             )
         })
         .collect();

@@ -6,7 +6,6 @@
 //! up twice. A `Config` is immutable once built and shared between shards as one
 //! `Arc<Config>` snapshot. `anx -T` prints it back as TOML (`config::dump`).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ pub mod addr;
 pub mod conn;
 pub mod geo;
 pub mod proxy;
+pub mod sockaddr;
 pub mod tls;
 
 pub use super::value::{Part, Pattern, Template, Var};
@@ -25,6 +25,7 @@ pub use proxy::{
     PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass, ProxyRedirect, ProxySettings,
     ProxySsl, RedirectRule, Upstream,
 };
+pub use sockaddr::SockAddr;
 pub use tls::{
     CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,
     TlsVersion, VerifyClient,
@@ -207,15 +208,23 @@ pub struct Server {
     pub tls: Option<TlsSettings>,
 }
 
-/// `listen address:port [default_server] [backlog=N] [ssl]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `listen address:port|unix:/path [default_server] [backlog=N] [rcvbuf=SIZE]
+/// [sndbuf=SIZE] [ssl] [proxy_protocol]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Listen {
-    pub addr: SocketAddr,
+    pub addr: SockAddr,
     pub backlog: u32,
     pub default_server: bool,
     /// `ssl`: connections to this address speak TLS. As nginx, one `listen … ssl` makes the
     /// address TLS for every server on it; [`Config::listen_addrs`] merges it.
     pub ssl: bool,
+    /// `proxy_protocol`: every connection starts with a PROXY protocol header (v1 or v2),
+    /// read before TLS and HTTP. Merged over the servers of an address like `ssl`.
+    pub proxy_protocol: bool,
+    /// `rcvbuf=` / `sndbuf=`: SO_RCVBUF / SO_SNDBUF of the listening socket in bytes, which
+    /// accepted connections inherit; `None` keeps the kernel's default.
+    pub rcvbuf: Option<u32>,
+    pub sndbuf: Option<u32>,
 }
 
 /// Connection and request limits of a server (nginx's core http directives).
@@ -814,8 +823,11 @@ impl Config {
                 if let Some(existing) = out.iter_mut().find(|e| e.addr == l.addr) {
                     existing.backlog = existing.backlog.max(l.backlog);
                     existing.ssl |= l.ssl;
+                    existing.proxy_protocol |= l.proxy_protocol;
+                    existing.rcvbuf = existing.rcvbuf.or(l.rcvbuf);
+                    existing.sndbuf = existing.sndbuf.or(l.sndbuf);
                 } else {
-                    out.push(*l);
+                    out.push(l.clone());
                 }
             }
         }

@@ -476,10 +476,13 @@ fn resolve_server(index: usize, at: &At<ServerTree>, http: &Layers, r: &mut Reso
         .listen
         .iter()
         .map(|l| Listen {
-            addr: l.value.addr,
+            addr: l.value.addr.clone(),
             backlog: l.value.backlog.unwrap_or(DEFAULT_BACKLOG),
             default_server: l.value.default_server,
             ssl: l.value.ssl,
+            proxy_protocol: l.value.proxy_protocol,
+            rcvbuf: l.value.rcvbuf,
+            sndbuf: l.value.sndbuf,
         })
         .collect();
     let ssl_addrs = std::mem::take(&mut r.ssl_addrs);

@@ -207,6 +207,10 @@ impl<'de> Deserialize<'de> for RawListen {
             default_server: bool,
             #[serde(default)]
             ssl: bool,
+            #[serde(default)]
+            proxy_protocol: bool,
+            rcvbuf: Option<Size>,
+            sndbuf: Option<Size>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -217,19 +221,29 @@ impl<'de> Deserialize<'de> for RawListen {
         }
         let form = one_of(
             d,
-            "expected \"address:port\", a port number, or { addr = \"…\", backlog = N, default_server = true, ssl = true }",
+            "expected \"address:port\", \"unix:/path\", a port number, or { addr = \"…\", backlog = N, default_server = true, ssl = true, proxy_protocol = true, rcvbuf = \"64k\", sndbuf = \"64k\" }",
         )?;
-        let (text, backlog, default_server, ssl) = match form {
-            Form::Port(port) => (port.to_string(), None, false, false),
-            Form::Text(t) => (t, None, false, false),
-            Form::Table(t) => (t.addr, t.backlog, t.default_server, t.ssl),
+        let addr = |text: &str| parse_listen_addr(text).map_err(de::Error::custom);
+        let table = match form {
+            Form::Port(port) => return Ok(RawListen::at(addr(&port.to_string())?)),
+            Form::Text(t) => return Ok(RawListen::at(addr(&t)?)),
+            Form::Table(t) => t,
         };
-        let addr = parse_listen_addr(&text).map_err(de::Error::custom)?;
+        let buffer = |size: Option<Size>| {
+            size.map(|s| {
+                crate::config::tree::socket_buffer(s.0)
+                    .ok_or_else(|| de::Error::custom(format!("invalid buffer size {}", s.0)))
+            })
+            .transpose()
+        };
         Ok(RawListen {
-            addr,
-            backlog,
-            default_server,
-            ssl,
+            addr: addr(&table.addr)?,
+            backlog: table.backlog,
+            default_server: table.default_server,
+            ssl: table.ssl,
+            proxy_protocol: table.proxy_protocol,
+            rcvbuf: buffer(table.rcvbuf)?,
+            sndbuf: buffer(table.sndbuf)?,
         })
     }
 }
@@ -1346,7 +1360,7 @@ pub fn parse_tree(
             listen: s
                 .listen
                 .iter()
-                .map(|l| At::new(*l, origin.clone()))
+                .map(|l| At::new(l.clone(), origin.clone()))
                 .collect(),
             names: s
                 .server_name

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::model::{AutoindexFormat, CpuAffinity, RewriteFlag, ShardCount, StatusPage};
+use super::model::{AutoindexFormat, CpuAffinity, RewriteFlag, ShardCount, SockAddr, StatusPage};
 use super::units::{parse_duration, parse_size};
 use crate::http::mime::MimeTypes;
 
@@ -559,13 +559,44 @@ pub struct RawRotate {
     pub keep: Option<u32>,
 }
 
-/// `listen address:port [default_server] [backlog=N] [reuseport] [ssl]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `listen address:port|unix:/path [default_server] [backlog=N] [rcvbuf=SIZE]
+/// [sndbuf=SIZE] [reuseport] [ssl] [proxy_protocol]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawListen {
-    pub addr: SocketAddr,
+    pub addr: SockAddr,
     pub backlog: Option<u32>,
     pub default_server: bool,
     pub ssl: bool,
+    pub proxy_protocol: bool,
+    pub rcvbuf: Option<u32>,
+    pub sndbuf: Option<u32>,
+}
+
+impl RawListen {
+    /// `listen ADDR` with no parameters.
+    pub fn at(addr: SockAddr) -> RawListen {
+        RawListen {
+            addr,
+            backlog: None,
+            default_server: false,
+            ssl: false,
+            proxy_protocol: false,
+            rcvbuf: None,
+            sndbuf: None,
+        }
+    }
+}
+
+/// `rcvbuf=` / `sndbuf=` as nginx reads them: a size ("8k") above 0.
+pub fn parse_socket_buffer(text: &str) -> Option<u32> {
+    parse_size(text).ok().and_then(socket_buffer)
+}
+
+/// A socket buffer size in bytes, if the socket option (an int) can take it.
+pub fn socket_buffer(bytes: u64) -> Option<u32> {
+    u32::try_from(bytes)
+        .ok()
+        .filter(|&n| n > 0 && n <= i32::MAX as u32)
 }
 
 /// `--shards`, `shards =`, `worker_processes`: "auto" or a positive count.
@@ -601,7 +632,21 @@ pub fn expand_port_range(text: &str) -> Option<Result<Vec<String>, String>> {
     Some(Ok((first..=last).map(|p| format!("{host}:{p}")).collect()))
 }
 
-pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+/// A listen address: one of the TCP forms below, or `unix:/path` (nginx's Unix-domain
+/// listen; the path must not be empty).
+pub fn parse_listen_addr(text: &str) -> Result<SockAddr, String> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err(format!("no path in the unix domain socket \"{text}\""));
+        }
+        return Ok(SockAddr::Unix(std::sync::Arc::from(std::path::Path::new(
+            path,
+        ))));
+    }
+    parse_inet_listen_addr(text).map(SockAddr::Inet)
+}
+
+fn parse_inet_listen_addr(text: &str) -> Result<SocketAddr, String> {
     let bad = || {
         format!("expected a listen address such as \"127.0.0.1:8080\", \"8080\" or \"[::]:8080\", found {text:?}")
     };

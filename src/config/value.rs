@@ -135,6 +135,14 @@ pub enum Var {
     Geo(usize),
     /// A `split_clients` result: index into [`crate::config::Config::split_clients`].
     Split(usize),
+    /// `$proxy_protocol_addr` / `_port` / `_server_addr` / `_server_port`: what the
+    /// connection's PROXY header says (not found without one).
+    ProxyProtocolAddr,
+    ProxyProtocolPort,
+    ProxyProtocolServerAddr,
+    ProxyProtocolServerPort,
+    /// `$proxy_protocol_tlv_NAME`: a TLV of the PROXY v2 header.
+    ProxyProtocolTlv(crate::net::proxy_protocol::TlvName),
 }
 
 /// A piece of a [`Template`].

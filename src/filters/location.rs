@@ -43,14 +43,17 @@ fn absolute(path: &[u8], ctx: &Ctx, settings: &RedirectSettings) -> Vec<u8> {
     } else if let Some(h) = ctx.req.head.host.clone() {
         normalize_host_into(&ctx.req.buf[h], &mut url);
     }
-    let local = ctx.req.conn.local;
+    let local = &ctx.req.conn.local;
     if url.len() == start {
         // nginx prints the local address without brackets here, even for IPv6.
-        url.extend_from_slice(local.ip().to_string().as_bytes());
+        local.write_host(&mut url);
     }
-    if settings.port_in_redirect && local.port() != 80 {
-        url.push(b':');
-        url.extend_from_slice(itoa::Buffer::new().format(local.port()).as_bytes());
+    match local.port() {
+        Some(port) if settings.port_in_redirect && port != 80 => {
+            url.push(b':');
+            url.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
+        }
+        _ => {}
     }
     url.extend_from_slice(path);
     url

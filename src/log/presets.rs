@@ -6,8 +6,8 @@
 //! The built-in `json` is a template (`config::model::JSON_LOG_FORMAT`) and goes through
 //! `log::format` like any `log_format`.
 
+use crate::config::model::SockAddr;
 use std::io::Write;
-use std::net::IpAddr;
 
 use super::escape;
 use crate::phases::clock::append_time_local;
@@ -16,7 +16,7 @@ use crate::phases::vars::{Ctx, Sent};
 /// What a `combined` or `common` line says about a request.
 pub struct AccessEntry<'a> {
     /// `$remote_addr`.
-    pub remote: IpAddr,
+    pub remote: &'a SockAddr,
     /// The request line as received ("GET / HTTP/1.1"); empty when none was parsed.
     pub request_line: &'a [u8],
     pub status: u16,
@@ -33,7 +33,7 @@ impl<'a> AccessEntry<'a> {
     pub fn of(ctx: &'a Ctx, sent: &Sent) -> AccessEntry<'a> {
         let req = &ctx.req;
         AccessEntry {
-            remote: req.conn.peer.ip(),
+            remote: &req.conn.peer,
             request_line: req.request_line(),
             status: sent.status,
             body_bytes: sent.body_bytes,
@@ -63,7 +63,7 @@ pub fn format_combined(out: &mut Vec<u8>, e: &AccessEntry) {
 
 fn common_fields(out: &mut Vec<u8>, e: &AccessEntry) {
     // Writing into a Vec cannot fail.
-    let _ = write!(out, "{}", e.remote);
+    let _ = write!(out, "{}", e.remote.host());
     // `$remote_user` is always "-": anx has no authentication that names a user yet.
     out.extend_from_slice(b" - - [");
     append_time_local(out);
@@ -87,9 +87,16 @@ fn dash_or_escaped(out: &mut Vec<u8>, v: Option<&[u8]>) {
 mod tests {
     use super::*;
 
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+    static CLIENT: SockAddr = SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(
+        Ipv4Addr::new(127, 0, 0, 1),
+        80,
+    )));
+
     fn entry<'a>() -> AccessEntry<'a> {
         AccessEntry {
-            remote: "127.0.0.1".parse().unwrap(),
+            remote: &CLIENT,
             request_line: b"GET /a\"b HTTP/1.1",
             status: 200,
             body_bytes: 5,

@@ -22,11 +22,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::{error, reopen};
-use crate::config::model::{Config, ErrorLevel, ErrorLog, Location, LogTarget};
+use crate::config::model::{Config, ErrorLevel, ErrorLog, Location, LogTarget, SockAddr};
 
 /// One request's error-log scope and the context nginx appends to its lines.
 pub struct RequestLog<'a> {
@@ -34,7 +33,7 @@ pub struct RequestLog<'a> {
     pub logs: &'a [ErrorLog],
     /// `*N`: the connection's serial number.
     pub conn: u64,
-    pub client: IpAddr,
+    pub client: &'a SockAddr,
     /// The server's first name.
     pub server: &'a str,
     /// Where the request line and Host come from; read only when a line is written.
@@ -83,7 +82,7 @@ impl RequestLog<'_> {
             format_args!(
                 "*{} {message}, client: {}, server: {}, request: \"{}\"{extra}{host}",
                 self.conn,
-                self.client,
+                self.client.host(),
                 self.server,
                 String::from_utf8_lossy(request),
             ),
@@ -235,7 +234,7 @@ mod tests {
         let log = RequestLog {
             logs: &logs,
             conn: 7,
-            client: IpAddr::from([127, 0, 0, 1]),
+            client: &"127.0.0.1:80".parse().expect("addr"),
             server: "localhost",
             request: RequestText::Given {
                 request: b"GET /x HTTP/1.1",

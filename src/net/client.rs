@@ -7,7 +7,6 @@
 //! them.
 
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -57,10 +56,6 @@ impl ClientStream {
         self.tcp()
             .set_write_timeout(timeout)
             .map_err(io::Error::from)
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp().local_addr().map_err(io::Error::from)
     }
 
     /// The socket to sendfile(2) into, when bytes may go to it unencrypted.

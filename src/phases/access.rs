@@ -15,8 +15,8 @@ pub fn check(ctx: &Ctx, loc: &Location) -> Option<Response> {
     if loc.access.is_empty() {
         return None;
     }
-    // A unix-socket client would be `None` here; anx listens on TCP only today.
-    let peer = Some(ctx.req.conn.peer.ip());
+    // A Unix-socket client is `None`: only `allow/deny unix:` rules match it.
+    let peer = ctx.req.conn.peer.ip();
     let rule = loc.access.first_match(peer)?;
     if rule.allow {
         return None;

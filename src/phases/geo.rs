@@ -37,7 +37,7 @@ pub fn value(ctx: &mut Ctx, index: usize, out: &mut Vec<u8>, scope: Scope) {
         ctx.st.geo[index] = MapSlot::Busy;
     }
     let addr = match &geo.source {
-        None => Some(ctx.req.conn.peer.ip()),
+        None => ctx.req.conn.peer.ip(),
         Some(t) => {
             let mut text = Vec::new();
             ctx.eval_in(t, &mut text, scope);

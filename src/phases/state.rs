@@ -6,10 +6,9 @@
 //! `$uri`, captures and variables the request ended with. Nothing here allocates until a
 //! phase needs it (a plain static GET only owns its normalised URI).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::config::model::{Location, Pattern};
+use crate::config::model::{Location, Pattern, SockAddr};
 use crate::http::request::RequestHead;
 
 /// nginx's `NGX_HTTP_MAX_URI_CHANGES` + 1: the eleventh URI change is a cycle (500).
@@ -19,9 +18,12 @@ pub const URI_CHANGES: u8 = 11;
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// `$remote_addr`, `$remote_port`.
-    pub peer: SocketAddr,
+    pub peer: SockAddr,
     /// `$server_addr`, `$server_port`: the local end of the connection.
-    pub local: SocketAddr,
+    pub local: SockAddr,
+    /// The PROXY protocol header the connection began with (`$proxy_protocol_*`); only on
+    /// a `listen … proxy_protocol` address.
+    pub proxy: Option<std::rc::Rc<crate::net::proxy_protocol::ProxyHeader>>,
     /// `$connection`: serial number of the connection.
     pub serial: u64,
     /// `$connection_requests`: requests on this connection so far, this one included.

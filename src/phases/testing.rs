@@ -38,8 +38,8 @@ pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
     let head = parse_head(&buf, &LIMITS)
         .expect("test request")
         .expect("complete test request");
-    let local = "127.0.0.1:8080".parse().expect("addr");
-    let listener = servers_for_listener(&config, local);
+    let local: crate::config::model::SockAddr = "127.0.0.1:8080".parse().expect("addr");
+    let listener = servers_for_listener(&config, &local);
     let index = ConfigIndex::build(&config);
     Fixture {
         config,
@@ -52,6 +52,7 @@ pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
             requests: 3,
             pipelined: false,
             tls: None,
+            proxy: None,
             born: std::time::Instant::now(),
         },
         listener,

@@ -61,7 +61,7 @@ impl<'r, 'c> Ctx<'r, 'c> {
         RequestLog {
             logs,
             conn: self.req.conn.serial,
-            client: self.req.conn.peer.ip(),
+            client: &self.req.conn.peer,
             server: &self.server.primary_name,
             request: crate::log::scoped::RequestText::Received(self.req),
         }
@@ -123,10 +123,15 @@ impl<'r, 'c> Ctx<'r, 'c> {
                 return put(out, value.as_deref());
             }
             Var::SentTrailer(name) => return joined(out, scope.trailers.unwrap_or_default(), name),
-            Var::RemoteAddr => ip(out, req.conn.peer.ip()),
-            Var::RemotePort => num(out, u64::from(req.conn.peer.port())),
-            Var::ServerAddr => ip(out, req.conn.local.ip()),
-            Var::ServerPort => num(out, u64::from(req.conn.local.port())),
+            Var::RemoteAddr => req.conn.peer.write_host(out),
+            Var::RemotePort => port(out, req.conn.peer.port()),
+            Var::ServerAddr => req.conn.local.write_host(out),
+            Var::ServerPort => port(out, req.conn.local.port()),
+            Var::ProxyProtocolAddr
+            | Var::ProxyProtocolPort
+            | Var::ProxyProtocolServerAddr
+            | Var::ProxyProtocolServerPort
+            | Var::ProxyProtocolTlv(_) => return self.proxy_protocol(v, out),
             Var::ServerName => server_name(self.server, out),
             Var::Scheme => match req.conn.tls {
                 Some(_) => out.extend_from_slice(b"https"),
@@ -280,7 +285,29 @@ impl<'r, 'c> Ctx<'r, 'c> {
                 out.extend_from_slice(b", ");
             }
         }
-        ip(out, self.req.conn.peer.ip());
+        self.req.conn.peer.write_host(out);
+    }
+
+    /// The `$proxy_protocol_*` variables: not found on a connection without a PROXY header.
+    fn proxy_protocol(&self, v: &Var, out: &mut Vec<u8>) -> bool {
+        let Some(pp) = self.req.conn.proxy.as_deref() else {
+            return false;
+        };
+        match v {
+            Var::ProxyProtocolAddr => out.extend_from_slice(pp.src_addr.as_bytes()),
+            Var::ProxyProtocolServerAddr => out.extend_from_slice(pp.dst_addr.as_bytes()),
+            Var::ProxyProtocolPort => port(out, Some(pp.src_port)),
+            Var::ProxyProtocolServerPort => port(out, Some(pp.dst_port)),
+            Var::ProxyProtocolTlv(name) => match pp.tlv(name, out) {
+                Ok(found) => return found,
+                Err(e) => {
+                    self.log().error(format_args!("{e}"));
+                    return false;
+                }
+            },
+            _ => return false,
+        }
+        true
     }
 
     /// `$host`: the request's host (lowercased, no port, no trailing dot), else the
@@ -449,8 +476,12 @@ fn ssl_var(tls: Option<&crate::tls::TlsInfo>, v: &Var, out: &mut Vec<u8>) -> boo
     true
 }
 
-fn ip(out: &mut Vec<u8>, addr: std::net::IpAddr) {
-    let _ = write!(out, "{addr}");
+/// A port as nginx's `$remote_port` / `$server_port` print it: nothing for a Unix socket
+/// (and for 0, as nginx prints only 1–65535).
+fn port(out: &mut Vec<u8>, port: Option<u16>) {
+    if let Some(p) = port.filter(|&p| p > 0) {
+        num(out, u64::from(p));
+    }
 }
 
 /// A header name from a variable (`user_agent`, `user-agent`) against a field name.

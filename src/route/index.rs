@@ -14,7 +14,7 @@
 //!
 //! Small levels keep the plain scan (faster below a handful of entries).
 
-use std::net::SocketAddr;
+use crate::config::model::SockAddr;
 use std::rc::Rc;
 
 use hashbrown::HashMap;
@@ -30,7 +30,7 @@ const SMALL: usize = 8;
 /// `Config::servers` order.
 pub struct ConfigIndex {
     pub servers: Vec<ServerIndex>,
-    listeners: Vec<(SocketAddr, Rc<ListenerServers>)>,
+    listeners: Vec<(SockAddr, Rc<ListenerServers>)>,
     /// Unique per index built in this process (never 0): keys what is cached under one
     /// routing, such as an index file served in place of its directory.
     pub generation: u64,
@@ -74,7 +74,12 @@ impl ConfigIndex {
             listeners: config
                 .listen_addrs()
                 .iter()
-                .map(|l| (l.addr, Rc::new(servers_for_listener(config, l.addr))))
+                .map(|l| {
+                    (
+                        l.addr.clone(),
+                        Rc::new(servers_for_listener(config, &l.addr)),
+                    )
+                })
                 .collect(),
             generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
@@ -82,8 +87,8 @@ impl ConfigIndex {
 
     /// The servers listening on `addr` (an address this configuration does not listen on
     /// gets the empty table, whose default is the first server).
-    pub fn listener(&self, config: &Config, addr: SocketAddr) -> Rc<ListenerServers> {
-        match self.listeners.iter().find(|(a, _)| *a == addr) {
+    pub fn listener(&self, config: &Config, addr: &SockAddr) -> Rc<ListenerServers> {
+        match self.listeners.iter().find(|(a, _)| a == addr) {
             Some((_, servers)) => servers.clone(),
             None => Rc::new(servers_for_listener(config, addr)),
         }

@@ -7,7 +7,7 @@
 //! built once per listener per configuration generation (shard accept loop), with the exact
 //! names in a hash, so a Host costs one lowercase copy on the stack and one lookup.
 
-use std::net::SocketAddr;
+use crate::config::model::SockAddr;
 
 use hashbrown::HashMap;
 
@@ -32,12 +32,12 @@ pub struct ListenerServers {
 }
 
 /// Computes, once per listener and configuration, which servers listen on `addr`.
-pub fn servers_for_listener(config: &Config, addr: SocketAddr) -> ListenerServers {
+pub fn servers_for_listener(config: &Config, addr: &SockAddr) -> ListenerServers {
     let servers: Vec<usize> = config
         .servers
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.listen.iter().any(|l| l.addr == addr))
+        .filter(|(_, s)| s.listen.iter().any(|l| l.addr == *addr))
         .map(|(i, _)| i)
         .collect();
     let default = servers
@@ -47,7 +47,7 @@ pub fn servers_for_listener(config: &Config, addr: SocketAddr) -> ListenerServer
             config.servers[i]
                 .listen
                 .iter()
-                .any(|l| l.addr == addr && l.default_server)
+                .any(|l| l.addr == *addr && l.default_server)
         })
         .or_else(|| servers.first().copied())
         .unwrap_or(0);

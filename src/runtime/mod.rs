@@ -148,10 +148,12 @@ pub fn run(config: Config, mut reload: Reloader) -> Result<(), String> {
     };
     let ending = control.serve_signals(&mut signals);
     systemd::stopping();
+    let sockets = std::mem::take(&mut control.sockets);
     match ending {
         Ending::Fast => stop_now(&stop, control.shards),
         Ending::Graceful => control.quit(&stop, &mut signals),
     }
+    sockets.remove_socket_files();
     log::info!("exit");
     Ok(())
 }

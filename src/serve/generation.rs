@@ -6,12 +6,11 @@
 //! one its current request runs under and moves to the newest between requests. Nothing
 //! here is shared with another shard.
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use super::upstreams::ShardUpstreams;
-use crate::config::model::{Config, Listen, TlsSettings};
+use crate::config::model::{Config, Listen, SockAddr, TlsSettings};
 use crate::config::value::Pattern;
 use crate::metrics::{ShardMetrics, ZoneMap};
 use crate::route::{ConfigIndex, ListenerServers};
@@ -45,7 +44,7 @@ pub struct ShardGeneration {
     pub upstreams: Rc<ShardUpstreams>,
     /// This generation's servers mapped onto the shard's server-zone counters (by name).
     pub zones: Rc<ZoneMap>,
-    listens: Vec<(SocketAddr, Rc<ListenSlot>)>,
+    listens: Vec<(SockAddr, Rc<ListenSlot>)>,
 }
 
 impl ShardGeneration {
@@ -64,9 +63,9 @@ impl ShardGeneration {
             .into_iter()
             .map(|listen| {
                 let slot = ListenSlot {
-                    servers: index.listener(config, listen.addr),
-                    tls: tls.as_ref().and_then(|t| t.get(listen.addr).cloned()),
-                    listen,
+                    servers: index.listener(config, &listen.addr),
+                    tls: tls.as_ref().and_then(|t| t.get(&listen.addr).cloned()),
+                    listen: listen.clone(),
                 };
                 (listen.addr, Rc::new(slot))
             })
@@ -96,7 +95,7 @@ impl ShardGeneration {
     /// (certificate, client verification) happened under the old settings; moving a TLS
     /// connection to changed ones could let it reach a server whose client check it never
     /// passed. Such a connection stays on its generation until it closes.
-    pub fn accepts_connection_from(&self, older: &ShardGeneration, addr: SocketAddr) -> bool {
+    pub fn accepts_connection_from(&self, older: &ShardGeneration, addr: &SockAddr) -> bool {
         let (Some(new), Some(old)) = (self.listen(addr), older.listen(addr)) else {
             return false;
         };
@@ -111,10 +110,7 @@ impl ShardGeneration {
 
     /// What the listen address `addr` (as configured) serves; `None` once a reload has
     /// removed it.
-    pub fn listen(&self, addr: SocketAddr) -> Option<&Rc<ListenSlot>> {
-        self.listens
-            .iter()
-            .find(|(a, _)| *a == addr)
-            .map(|(_, s)| s)
+    pub fn listen(&self, addr: &SockAddr) -> Option<&Rc<ListenSlot>> {
+        self.listens.iter().find(|(a, _)| a == addr).map(|(_, s)| s)
     }
 }

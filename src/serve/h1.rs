@@ -9,7 +9,6 @@
 //! follows it can no longer be trusted.
 
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -23,7 +22,7 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 use super::body::{self, BodyOutcome};
 use super::generation::ShardGeneration;
 use super::ShardResources;
-use crate::config::model::{Config, HttpSettings, LocationHttp, Server};
+use crate::config::model::{Config, HttpSettings, LocationHttp, Server, SockAddr};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
 use crate::http::response::{write_head, Body, HeadContext, Response};
 use crate::http::status;
@@ -58,12 +57,16 @@ pub struct Connection {
     /// `generation`'s configuration.
     pub config: Arc<Config>,
     /// The configured address of the listener that accepted it (its key in every generation).
-    pub listen: SocketAddr,
+    pub listen: SockAddr,
     pub listener: Rc<ListenerServers>,
     /// Routing index of `config` (the shard's, built once per generation).
     pub index: Rc<ConfigIndex>,
     pub shard: Rc<ShardResources>,
-    pub peer: SocketAddr,
+    pub peer: SockAddr,
+    /// The local end of the connection (`$server_addr`, `$server_port`, redirects).
+    pub local: SockAddr,
+    /// The PROXY protocol header the connection began with (`listen … proxy_protocol`).
+    pub proxy: Option<Rc<crate::net::proxy_protocol::ProxyHeader>>,
     pub id: u64,
     /// `Some` on a `listen … ssl` address.
     pub tls: Option<TlsConn>,
@@ -85,8 +88,6 @@ pub(super) enum Stop {
 
 pub(super) struct State {
     pub(super) conn: Connection,
-    /// The local end of the connection (`$server_addr`, `$server_port`, redirects).
-    local: SocketAddr,
     pub(super) rbuf: super::buffers::ReadBuf,
     pub(super) wbuf: Vec<u8>,
     requests: u64,
@@ -111,13 +112,8 @@ pub async fn serve(conn: Connection) {
     let _ = conn.stream.set_write_timeout(Some(
         conn.config.servers[conn.listener.default].http.send_timeout,
     ));
-    let local = conn
-        .stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut st = State {
         conn,
-        local,
         rbuf: Default::default(),
         wbuf: Vec::new(),
         requests: 0,
@@ -196,10 +192,10 @@ impl State {
         let Some(newest) = self.conn.shard.newer_than(&self.conn.generation) else {
             return false;
         };
-        if !newest.accepts_connection_from(&self.conn.generation, self.conn.listen) {
+        if !newest.accepts_connection_from(&self.conn.generation, &self.conn.listen) {
             return false;
         }
-        let Some(slot) = newest.listen(self.conn.listen) else {
+        let Some(slot) = newest.listen(&self.conn.listen) else {
             return false;
         };
         self.conn.listener = slot.servers.clone();
@@ -332,8 +328,9 @@ impl State {
         }
         let now = crate::http::date::now_secs();
         let conn = ConnInfo {
-            peer: self.conn.peer,
-            local: self.local,
+            peer: self.conn.peer.clone(),
+            local: self.conn.local.clone(),
+            proxy: self.conn.proxy.clone(),
             serial: self.conn.id,
             requests: self.requests,
             pipelined: self.pipelined,

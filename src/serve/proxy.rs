@@ -396,7 +396,12 @@ async fn exchange<'c>(
                     return Err(Fallback::Status(502));
                 };
                 let key = PickKey {
-                    client: job.conn.peer.ip(),
+                    // nginx's ip_hash hashes a Unix client as a zero address.
+                    client: job
+                        .conn
+                        .peer
+                        .ip()
+                        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
                     hash: &plan.hash_key,
                 };
                 let healthy = |p: usize| upstreams.peer_up(*gi, p);
@@ -1652,7 +1657,7 @@ fn log_resolve_error(
         st.conn.id,
         host,
         e,
-        job.conn.peer.ip(),
+        job.conn.peer.host(),
         job.selected.server.primary_name,
         String::from_utf8_lossy(recv.request_line()),
     );
@@ -1684,7 +1689,7 @@ fn log_upstream_line(
     let log = crate::log::scoped::RequestLog {
         logs: job.error_log,
         conn: st.conn.id,
-        client: job.conn.peer.ip(),
+        client: &job.conn.peer,
         server: &job.selected.server.primary_name,
         request: crate::log::scoped::RequestText::Received(recv),
     };

@@ -25,10 +25,11 @@ use futures_lite::FutureExt;
 use glommio::sync::Semaphore;
 use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 
-use crate::config::model::{AccessLog, Config, Listen, Location};
+use crate::config::model::{AccessLog, Config, Listen, Location, SockAddr};
 use crate::metrics::Registry;
 use crate::net::client::ClientStream;
 use crate::net::listener;
+use crate::net::proxy_protocol::read::Failed;
 use crate::net::tls::{self, Accepted};
 use generation::Current;
 
@@ -45,7 +46,8 @@ pub struct BoundListener {
     /// Names the socket across reloads (the same on every shard for one address).
     pub id: u64,
     pub listen: Listen,
-    pub local: SocketAddr,
+    /// The address bound (the kernel's port where the configuration says 0).
+    pub local: SockAddr,
     pub socket: socket2::Socket,
 }
 
@@ -260,6 +262,7 @@ impl Shard {
         let task = glommio::spawn_local(accept_loop(
             listener::into_glommio(bound.socket),
             bound.listen.addr,
+            bound.local,
             self.resources.clone(),
             self.current.clone(),
             self.limit.clone(),
@@ -353,7 +356,8 @@ impl ConnLimit {
 
 async fn accept_loop(
     listener: glommio::net::TcpListener,
-    listen_addr: SocketAddr,
+    listen_addr: SockAddr,
+    bound: SockAddr,
     resources: Rc<ShardResources>,
     current: Arc<Current>,
     limit: Rc<ConnLimit>,
@@ -377,7 +381,7 @@ async fn accept_loop(
         // Routing tables, TLS objects and this listener's servers exist once per shard per
         // generation.
         let generation = resources.refresh(&current);
-        let Some(slot) = generation.listen(listen_addr).cloned() else {
+        let Some(slot) = generation.listen(&listen_addr).cloned() else {
             // A reload removed this address and the shard has not closed its socket yet.
             continue;
         };
@@ -389,12 +393,22 @@ async fn accept_loop(
         // Counted as accepted and handled, and in the connection gauges until it ends.
         let tracker = resources.metrics.connection();
         let zones = generation.zones.clone();
-        let _ = stream.set_nodelay(true);
-        let peer = stream
-            .peer_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let (peer, local) = match &bound {
+            SockAddr::Inet(_) => {
+                let _ = stream.set_nodelay(true);
+                let unknown = || SocketAddr::from(([0, 0, 0, 0], 0));
+                (
+                    SockAddr::Inet(stream.peer_addr().unwrap_or_else(|_| unknown())),
+                    SockAddr::Inet(stream.local_addr().unwrap_or_else(|_| unknown())),
+                )
+            }
+            // A Unix client's end has no name; the local end is the socket file.
+            SockAddr::Unix(_) => (SockAddr::unnamed_unix(), bound.clone()),
+        };
+        let listen_addr = listen_addr.clone();
         let id = resources.number_connection();
         let shard = resources.clone();
+        let client = peer.clone();
         // The whole connection (handshake, requests, relay) is fenced: a panic anywhere in it
         // ends this connection, logged at alert, and the shard serves on.
         let connection = async move {
@@ -404,6 +418,31 @@ async fn accept_loop(
             let busy = crate::serve::BusyMark::new(&shard);
             let config = generation.config().clone();
             let default_http = &config.servers[slot.servers.default].http;
+            let mut stream = stream;
+            let proxy = if slot.listen.proxy_protocol {
+                // Before TLS: the header is the first thing on the connection.
+                let timeout = default_http.client_header_timeout;
+                match crate::net::proxy_protocol::read(&mut stream, timeout).await {
+                    Ok(header) => header.map(Rc::new),
+                    Err(Failed::Broken(line)) => {
+                        log::error!(
+                            "*{id} {line} while reading PROXY protocol, client: {}",
+                            peer.host()
+                        );
+                        return;
+                    }
+                    Err(Failed::Io(e)) => {
+                        log::info!(
+                            "*{id} {} while reading PROXY protocol, client: {}",
+                            lost(&e),
+                            peer.host()
+                        );
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             let (stream, tls) = match &slot.tls {
                 None => (ClientStream::Plain(stream), None),
                 Some(listener) => {
@@ -447,7 +486,9 @@ async fn accept_loop(
                 generation,
                 config,
                 shard,
-                peer,
+                peer: peer.clone(),
+                local,
+                proxy,
                 id,
                 tls,
                 tracker,
@@ -461,10 +502,21 @@ async fn accept_loop(
                 let what = crate::log::panic_text(&*panic);
                 log::error!(
                     target: crate::log::error::ALERT,
-                    "*{id} connection panicked ({what}), client: {peer}; closed, the shard serves on"
+                    "*{id} connection panicked ({what}), client: {}; closed, the shard serves on",
+                    client.host()
                 );
             }
         })
         .detach();
+    }
+}
+
+/// nginx's wording for a connection lost while reading: "client timed out", "client
+/// closed connection", else the error itself.
+fn lost(e: &std::io::Error) -> std::borrow::Cow<'static, str> {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => "client timed out".into(),
+        std::io::ErrorKind::UnexpectedEof => "client closed connection".into(),
+        _ => e.to_string().into(),
     }
 }

@@ -30,7 +30,7 @@
 //! their own cache and ticketer handle, so no handshake takes a lock another shard takes.
 //! With `ssl_session_tickets off` and no cache, TLS 1.3 sends no tickets at all.
 
-use std::net::SocketAddr;
+use crate::config::model::SockAddr;
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
@@ -60,7 +60,7 @@ const TLS13_TICKETS: usize = 2;
 /// each shard takes [`TlsListeners::for_shard`].
 #[derive(Debug, Clone)]
 pub struct TlsListeners {
-    listeners: Vec<(SocketAddr, Arc<TlsListener>)>,
+    listeners: Vec<(SockAddr, Arc<TlsListener>)>,
     /// The ticket secrets of this generation, handed to the next one so that a reload keeps
     /// every session ticket issued before it valid.
     secrets: Vec<(SecretKey, Arc<TicketSecret>)>,
@@ -71,7 +71,7 @@ pub struct TlsListeners {
 /// One TLS address: its servers, their certificates and their `ServerConfig`s.
 #[derive(Debug)]
 pub struct TlsListener {
-    addr: SocketAddr,
+    addr: SockAddr,
     config: Arc<Config>,
     servers: ListenerServers,
     /// Group of each server on the address: (server index, group index).
@@ -146,7 +146,7 @@ impl TlsListeners {
         let mut listeners = Vec::new();
         let mut stapling = Vec::new();
         for l in config.listen_addrs().into_iter().filter(|l| l.ssl) {
-            let listener = build_listener(config, l.addr, &mut secrets, &mut stapling)?;
+            let listener = build_listener(config, &l.addr, &mut secrets, &mut stapling)?;
             listeners.push((l.addr, Arc::new(listener)));
         }
         // Only what this generation uses is handed on (the previous generation still holds
@@ -154,7 +154,7 @@ impl TlsListeners {
         let used = |s: &Arc<TicketSecret>| {
             listeners
                 .iter()
-                .any(|(_, l): &(SocketAddr, Arc<TlsListener>)| {
+                .any(|(_, l): &(SockAddr, Arc<TlsListener>)| {
                     l.groups
                         .iter()
                         .any(|g| g.secret.as_ref().is_some_and(|own| Arc::ptr_eq(own, s)))
@@ -176,10 +176,10 @@ impl TlsListeners {
     }
 
     /// The listener of a bound address, `None` for a plain one.
-    pub fn get(&self, addr: SocketAddr) -> Option<&Arc<TlsListener>> {
+    pub fn get(&self, addr: &SockAddr) -> Option<&Arc<TlsListener>> {
         self.listeners
             .iter()
-            .find(|(a, _)| *a == addr)
+            .find(|(a, _)| a == addr)
             .map(|(_, l)| l)
     }
 
@@ -193,7 +193,7 @@ impl TlsListeners {
         let listeners = self
             .listeners
             .iter()
-            .map(|(addr, l)| (*addr, Arc::new(l.for_shard())))
+            .map(|(addr, l)| (addr.clone(), Arc::new(l.for_shard())))
             .collect();
         TlsListeners {
             listeners,
@@ -212,7 +212,7 @@ enum SecretKey {
 
 fn build_listener(
     config: &Arc<Config>,
-    addr: SocketAddr,
+    addr: &SockAddr,
     secrets: &mut Vec<(SecretKey, Arc<TicketSecret>)>,
     stapling: &mut Vec<Target>,
 ) -> Result<TlsListener, String> {
@@ -291,7 +291,7 @@ fn build_listener(
         return Err(format!("{addr}: no server with TLS settings listens here"));
     }
     Ok(TlsListener {
-        addr,
+        addr: addr.clone(),
         config: Arc::clone(config),
         servers,
         group_of,
@@ -663,8 +663,8 @@ impl TlsListener {
     }
 
     /// The address this listener serves.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    pub fn addr(&self) -> &SockAddr {
+        &self.addr
     }
 
     fn group_index(&self, server: usize) -> usize {
@@ -788,7 +788,7 @@ impl TlsListener {
             })
             .collect();
         TlsListener {
-            addr: self.addr,
+            addr: self.addr.clone(),
             config: Arc::clone(&self.config),
             servers: self.servers.clone(),
             group_of: self.group_of.clone(),

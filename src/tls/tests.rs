@@ -274,7 +274,7 @@ ssl_certificate_key = "b.key"
     (toml, [a_ec_der, a_rsa_der, b_ec_der])
 }
 
-fn addr() -> std::net::SocketAddr {
+fn addr() -> crate::config::model::SockAddr {
     ADDR.parse().expect("addr")
 }
 
@@ -283,7 +283,7 @@ fn sni_picks_the_server_and_the_certificate_the_client_can_use() {
     let site = Site::new();
     let (toml, [a_ec, a_rsa, b_ec]) = two_servers(&site, "", "");
     let listeners = site.listeners(&toml);
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     let (client, _) = Client::default().config();
     for (sni, want) in [
         ("a.test", &a_ec),
@@ -323,7 +323,7 @@ fn host_must_stay_on_the_handshake_certificate() {
     let site = Site::new();
     let (toml, _) = two_servers(&site, "", "");
     let listeners = site.listeners(&toml);
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     assert!(l.host_allowed(Some("a.test"), Some(b"a.test:8443")));
     assert!(l.host_allowed(Some("x.b.test"), Some(b"B.test")));
     assert!(!l.host_allowed(Some("a.test"), Some(b"b.test")));
@@ -341,7 +341,7 @@ fn protocols_ciphers_and_curves_come_from_the_settings() {
         "ssl_protocols = [\"TLSv1.3\"]\nssl_ciphers = \"TLS_CHACHA20_POLY1305_SHA256\"",
     );
     let listeners = site.listeners(&toml);
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     let (client, _) = Client::default().config();
     let (c, s) = handshake(l.config_for_sni(Some("a.test")), client.clone(), "a.test").expect("a");
     assert_eq!(c.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
@@ -378,7 +378,7 @@ fn a_session_resumes_on_another_shard() {
         };
         let (client, _) = c.config();
         let cfg = |l: &TlsListeners| {
-            l.get(addr())
+            l.get(&addr())
                 .expect("listener")
                 .config_for_sni(Some("a.test"))
         };
@@ -409,7 +409,7 @@ fn ticket_key_files_carry_sessions_across_generations() {
     let (client, _) = Client::default().config();
     let first = site.listeners(&toml);
     let cfg = |l: &TlsListeners| {
-        l.get(addr())
+        l.get(&addr())
             .expect("listener")
             .config_for_sni(Some("a.test"))
     };
@@ -440,7 +440,7 @@ fn client_certificates() {
         "ssl_client_certificate = \"clients.pem\"\nssl_verify_client = \"optional_no_ca\"";
     let (toml, _) = two_servers(&site, on, optional);
     let listeners = site.listeners(&toml);
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     let with = |cert: &str, key: &str| Client {
         cert: Some((cert.to_string(), key.to_string())),
         ..Client::default()
@@ -499,7 +499,7 @@ fn ocsp_staple_from_a_file() {
         "",
     );
     let listeners = site.listeners(&toml);
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     let (client, seen) = Client::default().config();
     handshake(l.server_config(), client, "a.test").expect("handshake");
     assert_eq!(*seen.ocsp.lock().expect("lock"), b"\x30\x03\x0a\x01\x00");
@@ -546,7 +546,7 @@ fn ocsp_fetch_targets_and_their_slots() {
         .iter()
         .all(|t| t.plan.verify && t.plan.url.port == 9));
     // What the fetcher puts into a slot is what the next handshake staples.
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     let (client, seen) = Client::default().config();
     handshake(l.server_config(), client, "a.test").expect("handshake");
     assert!(
@@ -559,7 +559,7 @@ fn ocsp_fetch_targets_and_their_slots() {
         }
     }
     let shard = listeners.for_shard();
-    let l = shard.get(addr()).expect("listener");
+    let l = shard.get(&addr()).expect("listener");
     let (client, seen) = Client::default().config();
     handshake(l.server_config(), client, "a.test").expect("handshake");
     assert_eq!(*seen.ocsp.lock().expect("lock"), b"\x30\x03\x0a\x01\x00");
@@ -657,7 +657,7 @@ fn load_errors_and_notes() {
 
 /// The TLS settings of the server named `name` in the listeners' configuration.
 fn config_server_tls(listeners: &TlsListeners, name: &str) -> crate::config::model::TlsSettings {
-    let l = listeners.get(addr()).expect("listener");
+    let l = listeners.get(&addr()).expect("listener");
     let i = l.server_for_sni(Some(name));
     l.config_for_test().servers[i].tls.clone().expect("tls")
 }

@@ -238,7 +238,11 @@ impl Anx {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("anx: listening on ") {
+                    // A Unix socket (`unix:/path`) has no port to note.
+                    if let Some(rest) = line
+                        .strip_prefix("anx: listening on ")
+                        .filter(|r| !r.starts_with("unix:"))
+                    {
                         let port = rest
                             .rsplit(':')
                             .next()

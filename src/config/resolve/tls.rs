@@ -6,7 +6,7 @@
 //! by `tls::names`; keys are parsed and matched with the crypto provider anx serves with
 //! (`tls::provider`), so what loads here is what the listeners can use.
 
-use std::net::SocketAddr;
+use crate::config::model::SockAddr;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,9 +28,9 @@ use crate::tls::names;
 /// A TLS address and its default server (index into the tree's servers): nginx requires a
 /// certificate of the default server only; another server without one answers with the
 /// default server's certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SslAddr {
-    pub addr: SocketAddr,
+    pub addr: SockAddr,
     pub default: usize,
 }
 
@@ -42,8 +42,8 @@ pub(super) fn ssl_addresses(tree: &ConfigTree) -> Vec<SslAddr> {
         for l in &s.value.listen {
             if l.value.ssl && !out.iter().any(|a| a.addr == l.value.addr) {
                 out.push(SslAddr {
-                    addr: l.value.addr,
-                    default: default_server(tree, l.value.addr),
+                    addr: l.value.addr.clone(),
+                    default: default_server(tree, &l.value.addr),
                 });
             }
         }
@@ -52,13 +52,13 @@ pub(super) fn ssl_addresses(tree: &ConfigTree) -> Vec<SslAddr> {
 }
 
 /// The server `listen … default_server` marks for `addr`, else the first that listens there.
-fn default_server(tree: &ConfigTree, addr: SocketAddr) -> usize {
+fn default_server(tree: &ConfigTree, addr: &SockAddr) -> usize {
     let on = |i: &usize, marked: bool| {
         tree.servers[*i]
             .value
             .listen
             .iter()
-            .any(|l| l.value.addr == addr && (!marked || l.value.default_server))
+            .any(|l| l.value.addr == *addr && (!marked || l.value.default_server))
     };
     let all = 0..tree.servers.len();
     all.clone()

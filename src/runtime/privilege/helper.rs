@@ -235,12 +235,12 @@ impl Helper<'_> {
         Ok(file)
     }
 
+    /// `addr` as the server writes it (`127.0.0.1:80`, `unix:/path`).
     fn bind(&self, addr: &str) -> Result<File, String> {
-        let addr: std::net::SocketAddr = addr.parse().map_err(|_| format!("bad address {addr}"))?;
         let listen = self
             .listens
             .iter()
-            .find(|l| l.addr == addr)
+            .find(|l| l.addr.to_string() == addr)
             .ok_or_else(|| format!("{addr} is not a listen address of the configuration"))?;
         let socket = crate::net::listener::bind(listen)
             .map_err(|e| format!("bind() to {addr} failed ({e})"))?;

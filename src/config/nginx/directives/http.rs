@@ -293,7 +293,8 @@ impl Walker {
         ok.then(|| At::new(le, self.origin(d)))
     }
 
-    /// `listen addr[:port] [default_server] [backlog=N] [reuseport] [ssl]`.
+    /// `listen addr[:port]|unix:/path [default_server] [backlog=N] [rcvbuf=SIZE]
+    /// [sndbuf=SIZE] [reuseport] [ssl] [proxy_protocol]`.
     fn listen(&mut self, d: &Directive) -> Option<At<RawListen>> {
         let addr = match tree::parse_listen_addr(arg(d, 0)) {
             Ok(addr) => addr,
@@ -302,24 +303,21 @@ impl Walker {
                 return None;
             }
         };
-        let mut listen = RawListen {
-            addr,
-            backlog: None,
-            default_server: false,
-            ssl: false,
-        };
+        let mut listen = RawListen::at(addr);
         let mut ok = true;
         for a in d.args.iter().skip(1) {
             let word = a.value.as_str();
             // `name=value` parameters are named by what precedes the "=".
-            let valued = word.split_once('=').map(|(name, _)| name);
+            let (valued, value) = match word.split_once('=') {
+                Some((name, value)) => (Some(name), value),
+                None => (None, ""),
+            };
             let unsupported = match (word, valued) {
                 ("default_server" | "default", _) => {
                     listen.default_server = true;
                     continue;
                 }
                 (_, Some("backlog")) => {
-                    let value = word.strip_prefix("backlog=").unwrap_or_default();
                     match value.parse::<u32>() {
                         Ok(n) if n > 0 && value.bytes().all(|b| b.is_ascii_digit()) => {
                             listen.backlog = Some(n);
@@ -331,17 +329,32 @@ impl Walker {
                     }
                     continue;
                 }
+                (_, Some(name @ ("rcvbuf" | "sndbuf"))) => {
+                    match tree::parse_socket_buffer(value) {
+                        Some(n) if name == "rcvbuf" => listen.rcvbuf = Some(n),
+                        Some(n) => listen.sndbuf = Some(n),
+                        None => {
+                            self.error(d, format!("invalid {name} \"{value}\""));
+                            ok = false;
+                        }
+                    }
+                    continue;
+                }
                 _ if is_no_op_parameter("listen", word) => continue,
                 ("ssl", _) => {
                     listen.ssl = true;
                     continue;
                 }
-                ("http2" | "quic" | "proxy_protocol" | "deferred" | "bind", _) => word,
+                ("proxy_protocol", _) => {
+                    listen.proxy_protocol = true;
+                    continue;
+                }
+                ("http2" | "quic" | "deferred" | "bind", _) => word,
                 (
                     _,
                     Some(
-                        name @ ("ipv6only" | "so_keepalive" | "rcvbuf" | "sndbuf" | "setfib"
-                        | "fastopen" | "accept_filter"),
+                        name @ ("ipv6only" | "so_keepalive" | "setfib" | "fastopen"
+                        | "accept_filter"),
                     ),
                 ) => name,
                 _ => {

@@ -7,7 +7,7 @@ use super::{load_tree, script_from_text, tree_from_directives, SPECS};
 use crate::config::model::{AutoindexFormat, CpuAffinity, RewriteFlag, ShardCount};
 use crate::config::nginx::parser::{parse_str, ParseOptions};
 use crate::config::tree::{
-    At, ConfigTree, LocationTree, MimeSource, Origin, RawAccessLog, RawMatch, StepTree,
+    At, ConfigTree, LocationTree, MimeSource, Origin, RawAccessLog, RawListen, RawMatch, StepTree,
 };
 use crate::config::ConfigErrors;
 
@@ -235,10 +235,10 @@ fn listen_forms() {
 fn listen_errors() {
     let errs = errors(&server(
         "listen 443 ssl quic;\n\
-         listen 80 http2 proxy_protocol;\n\
+         listen 80 http2 deferred;\n\
          listen 80 backlog=0;\n\
          listen 80 fast;\n\
-         listen unix:/tmp/x.sock;\n\
+         listen unix:;\n\
          listen;\n\
          listen 80 default_server=1 ipv6only=on;",
     ));
@@ -261,15 +261,16 @@ fn listen_errors() {
         got[2],
         (
             Some(5),
-            "the \"proxy_protocol\" parameter of \"listen\" is not supported by anx yet"
+            "the \"deferred\" parameter of \"listen\" is not supported by anx yet"
         )
     );
     assert_eq!(got[3], (Some(6), "invalid backlog \"0\""));
     assert_eq!(got[4], (Some(7), "invalid parameter \"fast\""));
     assert_eq!(got[5].0, Some(8));
-    assert!(got[5]
-        .1
-        .starts_with("\"listen\" directive: expected a listen address"));
+    assert_eq!(
+        got[5].1,
+        "\"listen\" directive: no path in the unix domain socket \"unix:\""
+    );
     assert_eq!(
         got[6],
         (
@@ -287,6 +288,28 @@ fn listen_errors() {
     );
     assert_eq!(got.len(), 9);
     assert!(load(&server("listen 80;")).is_ok());
+}
+
+#[test]
+fn listen_socket_options_and_unix_paths() {
+    let tree = ok(&server(
+        "listen 127.0.0.1:8080 sndbuf=32k rcvbuf=1m proxy_protocol;\n\
+         listen unix:/run/anx.sock default_server;",
+    ));
+    let listens: Vec<&RawListen> = tree.servers[0]
+        .value
+        .listen
+        .iter()
+        .map(|l| &l.value)
+        .collect();
+    assert_eq!(listens[0].sndbuf, Some(32 * 1024));
+    assert_eq!(listens[0].rcvbuf, Some(1024 * 1024));
+    assert!(listens[0].proxy_protocol && !listens[0].ssl);
+    assert_eq!(listens[1].addr.to_string(), "unix:/run/anx.sock");
+    assert!(listens[1].default_server && !listens[1].proxy_protocol);
+    let errs = errors(&server("listen 80 sndbuf=0;\nlisten 80 rcvbuf=lots;"));
+    let got: Vec<&str> = errs.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(got, ["invalid sndbuf \"0\"", "invalid rcvbuf \"lots\""]);
 }
 
 #[test]
