@@ -1007,6 +1007,7 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
         server_name,
         name,
         certificate,
+        certificate_vars,
         protocols,
         session_reuse,
         password_file,
@@ -1024,6 +1025,10 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     if let Some(c) = certificate {
         kv(out, "proxy_ssl_certificate", &path(&c.chain.path));
         kv(out, "proxy_ssl_certificate_key", &path(&c.key.path));
+    }
+    if let Some(c) = certificate_vars {
+        kv(out, "proxy_ssl_certificate", &q(&c.certificate.source));
+        kv(out, "proxy_ssl_certificate_key", &q(&c.key.source));
     }
     let versions: Vec<String> = protocols.iter().map(|v| q(v.name())).collect();
     kv(out, "proxy_ssl_protocols", &list(&versions));
