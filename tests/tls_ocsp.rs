@@ -8,7 +8,8 @@
 //! shards); a revoked certificate is not stapled and is logged while another server's good
 //! one is; a responder that is down at start-up (anx serves without a staple, then staples
 //! once it is up); `ssl_stapling_responder` overriding the certificate's URL;
-//! `ssl_stapling_verify` refusing a response signed by a key other than the issuer's;
+//! `ssl_stapling_verify` refusing a response signed by a key other than the issuer's, or
+//! by a trusted root that is not the issuer;
 //! and `anx -t` reporting a certificate that cannot staple.
 
 mod common;
@@ -376,6 +377,51 @@ fn stapling_verify_refuses_a_response_not_signed_by_the_issuer() {
         &anx,
         &["[warn]", "OCSP_basic_verify() failed", "checked.test.crt"],
     );
+    let out = status(&anx, "checked.test", "-tls1_3");
+    assert!(out.contains("OCSP response: no response sent"), "{out}");
+}
+
+#[test]
+fn stapling_verify_refuses_a_trusted_root_that_is_not_the_issuer() {
+    let site = pki();
+    ec_key(&site, "root.key");
+    openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        &site_path(&site, "root.key"),
+        "-out",
+        &site_path(&site, "root.pem"),
+        "-subj",
+        "/CN=anx OCSP test root",
+        "-days",
+        "30",
+    ]);
+    let [port] = free_ports::<1>();
+    leaf(&site, "checked.test", Some(port), false);
+    leaf(&site, "unchecked.test", Some(port), false);
+    // Signed by a root that ssl_trusted_certificate trusts but that neither issued the
+    // leaves nor holds a delegation from their issuer (nginx: "root ca not trusted").
+    let _responder = Responder::start(&site, port, "root");
+    let trusted = "        ssl_trusted_certificate root.pem;
+";
+    let anx = start(
+        &site,
+        &conf(
+            "",
+            &[
+                server(
+                    "checked.test",
+                    &format!("{trusted}        ssl_stapling_verify on;\n"),
+                ),
+                server("unchecked.test", trusted),
+            ],
+        ),
+        1,
+    );
+    let out = wait_for_staple(&anx, "unchecked.test");
+    assert!(out.contains("Cert Status: good"), "{out}");
+    wait_for_log(&anx, &["[warn]", "root ca not trusted", "checked.test.crt"]);
     let out = status(&anx, "checked.test", "-tls1_3");
     assert!(out.contains("OCSP response: no response sent"), "{out}");
 }

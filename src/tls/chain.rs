@@ -95,6 +95,9 @@ fn spki_parts(spki: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 pub enum Purpose {
     Client,
     Server,
+    /// An OCSP responder's certificate: OpenSSL's `X509_PURPOSE_OCSP_HELPER` takes any
+    /// extended key usage (whether it may sign for the issuer is the OCSP check's business).
+    OcspSigner,
 }
 
 /// The settings a chain is checked with.
@@ -222,6 +225,7 @@ fn purpose_ok(cert: &X509Certificate<'_>, purpose: Purpose) -> Result<(), String
         || match purpose {
             Purpose::Client => eku.client_auth,
             Purpose::Server => eku.server_auth,
+            Purpose::OcspSigner => true,
         };
     if ok {
         Ok(())

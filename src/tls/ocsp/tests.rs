@@ -159,20 +159,48 @@ fn signature_is_checked_only_with_verify_on() {
         "{err}"
     );
     assert!(check(wrong, &chain_plan(false), this).is_ok());
-    // …unless that key is trusted by ssl_trusted_certificate.
+    // Trusting that key changes nothing: the name is the issuer's, so the issuer's key is
+    // the one checked (OpenSSL's lookup by ResponderID).
     let trusted = plan(&[leaf(), ca()], None, &[other_ca()], true).unwrap();
-    assert!(check(wrong, &trusted, this).is_ok());
+    let err = check(wrong, &trusted, this).unwrap_err();
+    assert!(err.to_string().contains("signature failure"), "{err}");
+}
+
+#[test]
+fn a_trusted_root_that_is_not_the_issuer_may_not_sign() {
+    let der = include_bytes!("testdata/root-signer.der");
+    let (this, _) = times(der);
+    let root = pem(include_bytes!("testdata/third-root.pem"));
+    // The root the response carries chains to ssl_trusted_certificate, but it neither is
+    // the issuer nor holds a delegation from it.
+    let trusted = plan(&[leaf(), ca()], None, &[ca(), root], true).unwrap();
+    let err = check(der, &trusted, this).unwrap_err();
+    assert!(err.to_string().contains("root ca not trusted"), "{err}");
+    // Untrusted, it fails earlier, on its own chain.
+    let err = check(der, &chain_plan(true), this).unwrap_err();
+    assert!(
+        err.to_string().contains("signer certificate verify error"),
+        "{err}"
+    );
+    assert!(check(der, &chain_plan(false), this).is_ok());
 }
 
 #[test]
 fn delegated_responder_and_responder_by_key_verify() {
-    for der in [
-        &include_bytes!("testdata/delegated.der")[..],
-        &include_bytes!("testdata/by-key.der")[..],
-    ] {
-        let (this, _) = times(der);
-        check(der, &chain_plan(true), this).expect("verifies");
-    }
+    let by_key = include_bytes!("testdata/by-key.der");
+    let (this, _) = times(by_key);
+    check(by_key, &chain_plan(true), this).expect("signed by the issuer, named by key");
+    // A delegated responder's certificate comes with the response: its chain must end in
+    // ssl_trusted_certificate, as nginx's store.
+    let delegated = include_bytes!("testdata/delegated.der");
+    let (this, _) = times(delegated);
+    let err = check(delegated, &chain_plan(true), this).unwrap_err();
+    assert!(
+        err.to_string().contains("signer certificate verify error"),
+        "{err}"
+    );
+    let trusted = plan(&[leaf(), ca()], None, &[ca()], true).unwrap();
+    check(delegated, &trusted, this).expect("delegated by the trusted issuer");
 }
 
 #[test]
