@@ -1285,7 +1285,7 @@ async fn relay<'c>(
             vars.bytes_received += moved.0;
         }
         let state = std::mem::replace(state, RequestState::new(Vec::new()));
-        log_request(st, job, state, &response, Some((head_bytes, moved.1)));
+        log_request(st, job, state, &response, Some((head_bytes, moved.0)));
         return Ok(false);
     }
 

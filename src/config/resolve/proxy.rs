@@ -1497,7 +1497,10 @@ mod tests {
             }");
         let a = &proxy(&c, 0).settings.ssl;
         assert!(a.certificate.is_none());
-        let vars = a.certificate_vars.as_ref().expect("certificate with variables");
+        let vars = a
+            .certificate_vars
+            .as_ref()
+            .expect("certificate with variables");
         assert_eq!(vars.certificate.source, "$arg_c.crt");
         assert!(vars.certificate.has_vars() && vars.key.has_vars());
         assert!(vars.password_file.is_none());
