@@ -432,6 +432,7 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         stapling_file,
         stapling_responder,
         stapling_verify,
+        client_ocsp,
         password_file,
         reject_handshake,
     } = t;
@@ -511,6 +512,20 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         kv(out, "ssl_stapling_responder", &q(url));
     }
     kv(out, "ssl_stapling_verify", &stapling_verify.to_string());
+    if let Some(o) = client_ocsp {
+        kv(out, "ssl_ocsp", &q(if o.leaf_only { "leaf" } else { "on" }));
+        if let Some(r) = &o.responder {
+            kv(out, "ssl_ocsp_responder", &q(&r.url));
+        }
+        if let Some(c) = &o.cache {
+            let bytes = c.entries as u64 * crate::config::model::tls::OCSP_CACHE_BYTES_PER_ENTRY;
+            kv(
+                out,
+                "ssl_ocsp_cache",
+                &q(&format!("shared:{}:{bytes}", c.name)),
+            );
+        }
+    }
     if let Some(f) = password_file {
         kv(out, "ssl_password_file", &path(f));
     }

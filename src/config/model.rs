@@ -26,8 +26,8 @@ pub use proxy::{
     ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 pub use tls::{
-    CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,
-    TlsVersion, VerifyClient,
+    CertificateKey, CipherSuite, ClientOcsp, Loaded, NamedGroup, OcspCache, OcspResponder,
+    SessionCache, TicketKeyFile, TlsSettings, TlsVersion, VerifyClient,
 };
 
 /// The whole configuration of one generation.

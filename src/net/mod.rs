@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod listener;
+pub mod ocsp;
 pub mod resolver;
 pub mod sendfile;
 pub mod tls;

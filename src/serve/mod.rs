@@ -40,6 +40,8 @@ pub struct ShardResources {
     busy: Rc<Cell<usize>>,
     /// This shard's counters in the process's registry (`metrics/`).
     pub metrics: ShardMetrics,
+    /// `ssl_ocsp_cache`: this shard's answers about client certificates.
+    pub ocsp_cache: RefCell<crate::tls::ocsp::client::Cache>,
 }
 
 impl ShardResources {

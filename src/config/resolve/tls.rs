@@ -95,6 +95,9 @@ fn merge(http: &TlsLayer, server: &TlsLayer) -> TlsLayer {
         stapling_file,
         stapling_responder,
         stapling_verify,
+        ocsp,
+        ocsp_responder,
+        ocsp_cache,
         password_file,
         reject_handshake
     );
@@ -353,6 +356,7 @@ pub(super) fn resolve_server(
         stapling_file,
         stapling_responder,
         stapling_verify,
+        client_ocsp: super::ocsp::client_ocsp(&t, verify_client, r),
         password_file: password_file.map(|(path, _)| path),
         reject_handshake,
     })

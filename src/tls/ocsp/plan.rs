@@ -45,6 +45,9 @@ pub struct Plan {
     pub trusted: Vec<CertificateDer<'static>>,
     /// `ssl_stapling_verify`.
     pub verify: bool,
+    /// A signer found in `chain` is trusted without further checks (OpenSSL's
+    /// `OCSP_TRUSTOTHER`: nginx sets it for stapling, not for client certificates).
+    pub trust_other: bool,
 }
 
 /// The plan for the leaf of `chain`, or why it cannot staple (an nginx-style message
@@ -102,6 +105,7 @@ pub fn plan(
         chain: rest.iter().map(|c| c.clone().into_owned()).collect(),
         trusted: trusted.iter().map(|c| c.clone().into_owned()).collect(),
         verify,
+        trust_other: true,
     })
 }
 

@@ -84,25 +84,54 @@ impl From<&str> for Refusal {
     }
 }
 
+/// What a response says of one certificate (RFC 6960's CertStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertState {
+    Good,
+    Revoked,
+    Unknown,
+}
+
+impl CertState {
+    /// OpenSSL's name (`OCSP_cert_status_str`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CertState::Good => "good",
+            CertState::Revoked => "revoked",
+            CertState::Unknown => "unknown",
+        }
+    }
+}
+
 /// Checks `der` against `plan` at `now` (Unix seconds); a refusal reads as nginx's log
-/// message.
+/// message. Only a "good" answer staples.
 pub fn check(der: &[u8], plan: &Plan, now: u64) -> Result<Good, Refusal> {
+    match read(der, plan, now)? {
+        (CertState::Good, good) => Ok(good),
+        (state, _) => Err(Refusal::Status(state.name())),
+    }
+}
+
+/// Every check of a response but its status, in nginx's order (`ngx_ssl_ocsp_verify`):
+/// a successful basic response, signed as `plan` requires (with `plan.verify`), with an
+/// entry for the certificate, current. The status and the times are the caller's to judge.
+pub fn read(der: &[u8], plan: &Plan, now: u64) -> Result<(CertState, Good), String> {
     let response = OcspResponse::from_der(der)
         .map_err(|e| format!("d2i_OCSP_RESPONSE() failed (cannot parse the response: {e})"))?;
     if response.response_status != OcspResponseStatus::Successful {
-        return Err(Refusal::Invalid(format!(
+        return Err(format!(
             "OCSP response not successful ({})",
             status_name(response.response_status)
-        )));
+        ));
     }
     let bytes = response
         .response_bytes
         .ok_or("OCSP response is successful but carries no response")?;
     if bytes.response_type != ID_PKIX_OCSP_BASIC {
-        return Err(Refusal::Invalid(format!(
+        return Err(format!(
             "OCSP response of type {} is not a basic response",
             bytes.response_type
-        )));
+        ));
     }
     let basic_der = bytes.response.as_bytes();
     let basic = BasicOcspResponse::from_der(basic_der)
@@ -116,11 +145,11 @@ pub fn check(der: &[u8], plan: &Plan, now: u64) -> Result<Good, Refusal> {
         .iter()
         .find(|s| same_cert(&s.cert_id, &plan.cert_id))
         .ok_or("certificate status not found in the OCSP response")?;
-    match &single.cert_status {
-        CertStatus::Good(_) => {}
-        CertStatus::Revoked(_) => return Err(Refusal::Status("revoked")),
-        CertStatus::Unknown(_) => return Err(Refusal::Status("unknown")),
-    }
+    let state = match &single.cert_status {
+        CertStatus::Good(_) => CertState::Good,
+        CertStatus::Revoked(_) => CertState::Revoked,
+        CertStatus::Unknown(_) => CertState::Unknown,
+    };
     let this_update = single.this_update.0.to_unix_duration().as_secs();
     let next_update = single
         .next_update
@@ -142,7 +171,7 @@ pub fn check(der: &[u8], plan: &Plan, now: u64) -> Result<Good, Refusal> {
     if !good.current(now) {
         return Err("OCSP_check_validity() failed (status expired)".into());
     }
-    Ok(good)
+    Ok((state, good))
 }
 
 /// CertIDs match by hash algorithm (OID; parameters may be NULL or absent), both hashes
@@ -154,12 +183,13 @@ fn same_cert(a: &x509_ocsp::CertId, b: &x509_ocsp::CertId) -> bool {
         && a.serial_number == b.serial_number
 }
 
-/// OpenSSL's `OCSP_basic_verify` with `OCSP_TRUSTOTHER`, as nginx calls it. A signer among
-/// the certificate's own chain (or its issuer, wherever it was found) is trusted as it is;
-/// one the response carries must chain to `ssl_trusted_certificate` and be the issuer
-/// itself or a responder the issuer gave `OCSPSigning` (a trusted root that is neither
-/// is "root ca not trusted": OpenSSL takes one only with an explicit OCSP-signing trust
-/// setting, which a PEM certificate does not carry).
+/// OpenSSL's `OCSP_basic_verify`, as nginx calls it. With `plan.trust_other` (stapling:
+/// `OCSP_TRUSTOTHER`) a signer among the certificate's own chain (or its issuer, wherever
+/// it was found) is trusted as it is. Any other signer (every one, for client
+/// certificates) must chain to the trusted certificates and be the issuer itself or a
+/// responder the issuer gave `OCSPSigning` (a trusted root that is neither is "root ca
+/// not trusted": OpenSSL takes one only with an explicit OCSP-signing trust setting, which
+/// a PEM certificate does not carry).
 fn verify_signer(
     basic_der: &[u8],
     basic: &BasicOcspResponse,
@@ -173,21 +203,32 @@ fn verify_signer(
         verify(&signed, &signer.tbs_certificate.subject_public_key_info)
             .map_err(|_| failed("signature failure"))
     };
-    let own = plan
+    let mut own: Vec<Certificate> = plan
         .chain
         .iter()
         .filter_map(|c| Certificate::from_der(c).ok())
-        .chain(std::iter::once(plan.issuer.clone()));
-    // OpenSSL takes the first certificate the ResponderID names, right key or not.
-    if let Some(signer) = own.into_iter().find(|c| names(responder, c)) {
-        return signature(&signer);
+        .collect();
+    if plan.trust_other {
+        own.push(plan.issuer.clone());
     }
     let carried: Vec<&Certificate> = basic.certs.iter().flatten().collect();
-    let signer = carried
-        .iter()
-        .find(|c| names(responder, c))
-        .ok_or_else(|| failed("signer certificate not found"))?;
+    // OpenSSL takes the first certificate the ResponderID names, right key or not: from
+    // the chain it was given first, then from the response.
+    let (signer, as_is) = match own.iter().find(|c| names(responder, c)) {
+        Some(c) => (c, plan.trust_other),
+        None => (
+            carried
+                .iter()
+                .copied()
+                .find(|c| names(responder, c))
+                .ok_or_else(|| failed("signer certificate not found"))?,
+            false,
+        ),
+    };
     signature(signer)?;
+    if as_is {
+        return Ok(());
+    }
     let signer_der = signer.to_der().map_err(|e| failed(&e.to_string()))?;
     let mut untrusted: Vec<CertificateDer<'static>> = carried
         .iter()

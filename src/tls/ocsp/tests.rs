@@ -405,3 +405,71 @@ fn last_good_staple_is_kept_until_it_expires_and_revocation_removes_it() {
     s.stapled(good(now + 3000), now + 2002);
     assert_eq!(s.failed(None, now + 4000), Change::Remove);
 }
+
+fn client_check(
+    chain: Vec<CertificateDer<'static>>,
+    leaf_only: bool,
+) -> super::client::ClientCheck {
+    super::client::ClientCheck {
+        chain,
+        store: vec![ca()],
+        settings: crate::config::model::ClientOcsp {
+            leaf_only,
+            responder: None,
+            cache: None,
+        },
+    }
+}
+
+#[test]
+fn client_checks_every_certificate_below_the_root_or_the_leaf_only() {
+    let three = vec![leaf(), ca(), other_ca()];
+    assert_eq!(client_check(three.clone(), false).count(), 2);
+    assert_eq!(client_check(three, true).count(), 1);
+    // A self-signed client certificate is its own trusted root: nothing to ask.
+    assert_eq!(client_check(vec![ca()], true).count(), 0);
+    let check = client_check(vec![leaf(), ca()], true);
+    let (plan, addrs) = check.request(0).expect("request");
+    assert_eq!(addrs, vec!["127.0.0.1:8888".parse().unwrap()]);
+    assert!(!plan.trust_other && plan.verify);
+    assert_eq!(plan.chain.len(), 2);
+    // The client chain's own certificates are no shortcut: the signer must be the issuer.
+    let (this, _) = times(GOOD);
+    assert!(super::response::read(GOOD, &plan, this).is_ok());
+}
+
+#[test]
+fn client_cache_keeps_answers_until_next_update_within_its_size() {
+    use super::client::Cache;
+    use super::response::CertState;
+    let zone = crate::config::model::OcspCache {
+        name: "z".to_string(),
+        entries: 1,
+    };
+    let plan = chain_plan(true);
+    let mut cache = Cache::default();
+    cache.put(&zone, &plan, CertState::Revoked, Some(100), 50);
+    assert_eq!(cache.get(&zone, &plan, 100), Some(CertState::Revoked));
+    assert_eq!(cache.get(&zone, &plan, 101), None);
+    let other_zone = crate::config::model::OcspCache {
+        name: "y".to_string(),
+        entries: 1,
+    };
+    assert_eq!(cache.get(&other_zone, &plan, 60), None);
+    // Without nextUpdate, an hour.
+    cache.put(&zone, &plan, CertState::Good, None, 1000);
+    assert_eq!(cache.get(&zone, &plan, 4600), Some(CertState::Good));
+    assert_eq!(cache.get(&zone, &plan, 4601), None);
+    // An answer already past is not kept; a full zone makes room.
+    let no_aia = pem(include_bytes!("testdata/no-aia.pem"));
+    let second = plan_for(&[no_aia, ca()]);
+    cache.put(&zone, &second, CertState::Good, Some(10), 20);
+    assert_eq!(cache.get(&zone, &second, 5), None);
+    cache.put(&zone, &second, CertState::Good, Some(9000), 20);
+    assert_eq!(cache.get(&zone, &second, 30), Some(CertState::Good));
+    assert_eq!(cache.get(&zone, &plan, 30), None);
+}
+
+fn plan_for(chain: &[CertificateDer<'static>]) -> Plan {
+    plan(chain, Some("http://127.0.0.1:1/"), &[], true).expect("plan")
+}
