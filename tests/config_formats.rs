@@ -594,6 +594,9 @@ ssl_verify_client = "optional"
 ssl_verify_depth = 2
 ssl_stapling = true
 ssl_stapling_file = "ocsp.der"
+ssl_ocsp = "leaf"
+ssl_ocsp_responder = "http://127.0.0.1:8081/ocsp"
+ssl_ocsp_cache = "shared:OCSP:1m"
 
 [[server]]
 listen = ["127.0.0.1:8443"]
@@ -640,6 +643,9 @@ http {
         ssl_verify_depth 2;
         ssl_stapling on;
         ssl_stapling_file ocsp.der;
+        ssl_ocsp leaf;
+        ssl_ocsp_responder http://127.0.0.1:8081/ocsp;
+        ssl_ocsp_cache shared:OCSP:1m;
     }
     server {
         listen 127.0.0.1:8443;
@@ -673,6 +679,14 @@ http {
     );
     assert_eq!(tls(1).verify_client, VerifyClient::Optional);
     assert!(tls(1).stapling_file.is_some());
+    let ocsp = tls(1).client_ocsp.as_ref().expect("ssl_ocsp");
+    assert!(ocsp.leaf_only);
+    assert_eq!(
+        ocsp.responder.as_ref().map(|r| r.addrs.clone()),
+        Some(vec!["127.0.0.1:8081".parse().unwrap()])
+    );
+    assert_eq!(ocsp.cache.as_ref().map(|c| c.name.as_str()), Some("OCSP"));
+    assert!(tls(0).client_ocsp.is_none());
     // The third server only shares the TLS address: it inherits the http certificate.
     assert_eq!(tls(2).certificates, tls(0).certificates);
     assert_eq!(tls(2).session_cache, SessionCache::Off);

@@ -271,3 +271,55 @@ fn config_errors() {
         "{out}"
     );
 }
+
+#[test]
+fn client_certificate_named_by_variables() {
+    let (site, ca, leaf) = site();
+    client_leaf(&ca, "good").write(&site, "good");
+    client_leaf(&tls_util::ca("someone else"), "stranger").write(&site, "stranger");
+    // The same key, encrypted, for proxy_ssl_password_file.
+    let (cert, key) = client_leaf(&ca, "locked").write(&site, "locked");
+    let locked_key = site.path().join("locked-enc.key");
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        key.to_str().unwrap(),
+        "-out",
+        locked_key.to_str().unwrap(),
+        "-passout",
+        "pass:secret",
+    ]);
+    std::fs::copy(&cert, site.path().join("locked-enc.crt")).unwrap();
+    site.write("passwords", "wrong\nsecret\n");
+    let b = backend(&leaf, Some(&ca));
+    let addr = format!("127.0.0.1:{}", b.port);
+    let anx = start(
+        &site,
+        "",
+        &addr,
+        "            proxy_ssl_certificate $arg_c;\n            proxy_ssl_certificate_key $arg_k;\n            proxy_ssl_password_file passwords;",
+    );
+    let r = anx.get("/?c=good.crt&k=good.key");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("client_cert=true"), "{}", r.text());
+    // A certificate the backend does not trust: its handshake fails.
+    assert_eq!(anx.get("/?c=stranger.crt&k=stranger.key").status, 502);
+    assert_eq!(anx.get("/?c=locked-enc.crt&k=locked-enc.key").status, 200);
+    // An empty certificate path means none, as nginx; this backend wants one.
+    assert_eq!(anx.get("/").status, 502);
+    // Files that do not load are anx's error, before any connection.
+    let accepts = b.seen.accepts.load(Ordering::SeqCst);
+    assert_eq!(anx.get("/?c=missing.crt&k=missing.key").status, 500);
+    assert_eq!(b.seen.accepts.load(Ordering::SeqCst), accepts);
+    assert!(
+        !anx.stderr_matching(&["cannot load certificate", "missing.crt"])
+            .is_empty(),
+        "{:?}",
+        anx.stderr()
+    );
+    // Loaded files are kept by path for the configuration's life (a reload reads them
+    // again): the shard does not read them per request.
+    std::fs::remove_file(site.path().join("good.crt")).unwrap();
+    assert_eq!(anx.get("/?c=good.crt&k=good.key").status, 200);
+}

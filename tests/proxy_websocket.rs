@@ -154,3 +154,58 @@ fn without_upgrade_headers_the_backend_sees_a_plain_request() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(!b.last().has("upgrade"), "{:?}", b.last().headers);
 }
+
+/// `$body_bytes_sent` of a tunnel counts what went to the client (nginx's `c->sent`), not
+/// what went to the upstream; `$bytes_sent` adds the 101 head.
+#[test]
+fn tunnel_bytes_sent_count_the_clients_direction() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Answers 101, sends 1000 bytes, reads the client's 3 bytes and closes: the two
+    // directions differ in size.
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let _ = s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n",
+        );
+        let _ = s.write_all(&[b'x'; 1000]);
+        let mut got = [0u8; 3];
+        let _ = s.read_exact(&mut got);
+    });
+    let site = Site::new();
+    let conf = proxy_conf(
+        "    log_format bytes \"$bytes_sent $body_bytes_sent\";",
+        &format!(
+            "access_log logs/bytes.log bytes;
+            location / {{
+                proxy_pass http://127.0.0.1:{port};
+                proxy_http_version 1.1;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_set_header Connection upgrade;
+            }}"
+        ),
+    );
+    site.mkdir("logs");
+    let anx = Anx::start_conf(&site, &conf, 1);
+    let mut c = anx.connect();
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\nabc");
+    let all = c.read_to_end();
+    // The tunnel (and its log line) ends when the client's side closes too.
+    drop(c);
+    let head_end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a 101 head")
+        + 4;
+    assert_eq!(all.len() - head_end, 1000);
+    let line = log_line_with(&site, "bytes.log", " ");
+    assert_eq!(line, format!("{} 1000", all.len()));
+}

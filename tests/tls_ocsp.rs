@@ -8,8 +8,11 @@
 //! shards); a revoked certificate is not stapled and is logged while another server's good
 //! one is; a responder that is down at start-up (anx serves without a staple, then staples
 //! once it is up); `ssl_stapling_responder` overriding the certificate's URL;
-//! `ssl_stapling_verify` refusing a response signed by a key other than the issuer's;
-//! and `anx -t` reporting a certificate that cannot staple.
+//! `ssl_stapling_verify` refusing a response signed by a key other than the issuer's, or
+//! by a trusted root that is not the issuer;
+//! and `anx -t` reporting a certificate that cannot staple. Also the OCSP check of client
+//! certificates (`ssl_ocsp leaf`, `ssl_ocsp_cache`) against the same responder, with curl
+//! presenting the certificate.
 
 mod common;
 mod tls_util;
@@ -20,7 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Anx, Site};
-use tls_util::{anx_test, conf, free_ports, openssl, s_client, site_path, start};
+use tls_util::{
+    anx_test, conf, curl_https, free_ports, openssl, s_client, site_path, start, tls_server,
+};
 
 /// Bound on waiting for a staple or a log line (each fetch is quick; retries back off
 /// from one second).
@@ -381,6 +386,51 @@ fn stapling_verify_refuses_a_response_not_signed_by_the_issuer() {
 }
 
 #[test]
+fn stapling_verify_refuses_a_trusted_root_that_is_not_the_issuer() {
+    let site = pki();
+    ec_key(&site, "root.key");
+    openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        &site_path(&site, "root.key"),
+        "-out",
+        &site_path(&site, "root.pem"),
+        "-subj",
+        "/CN=anx OCSP test root",
+        "-days",
+        "30",
+    ]);
+    let [port] = free_ports::<1>();
+    leaf(&site, "checked.test", Some(port), false);
+    leaf(&site, "unchecked.test", Some(port), false);
+    // Signed by a root that ssl_trusted_certificate trusts but that neither issued the
+    // leaves nor holds a delegation from their issuer (nginx: "root ca not trusted").
+    let _responder = Responder::start(&site, port, "root");
+    let trusted = "        ssl_trusted_certificate root.pem;
+";
+    let anx = start(
+        &site,
+        &conf(
+            "",
+            &[
+                server(
+                    "checked.test",
+                    &format!("{trusted}        ssl_stapling_verify on;\n"),
+                ),
+                server("unchecked.test", trusted),
+            ],
+        ),
+        1,
+    );
+    let out = wait_for_staple(&anx, "unchecked.test");
+    assert!(out.contains("Cert Status: good"), "{out}");
+    wait_for_log(&anx, &["[warn]", "root ca not trusted", "checked.test.crt"]);
+    let out = status(&anx, "checked.test", "-tls1_3");
+    assert!(out.contains("OCSP response: no response sent"), "{out}");
+}
+
+#[test]
 fn config_test_reports_a_certificate_that_cannot_staple() {
     let site = pki();
     leaf(&site, "a.test", None, false);
@@ -457,5 +507,105 @@ fn a_reload_keeps_the_staple_while_the_responder_is_down() {
     for _ in 0..4 {
         let out = status(&anx, "a.test", "-tls1_3");
         assert!(out.contains("Cert Status: good"), "{out}");
+    }
+}
+
+#[test]
+fn client_certificates_checked_with_ssl_ocsp() {
+    let site = pki();
+    let [port] = free_ports::<1>();
+    leaf(&site, "a.test", None, false);
+    leaf(&site, "c.test", None, false);
+    leaf(&site, "alice", Some(port), false);
+    leaf(&site, "mallory", Some(port), true);
+    let responder = Responder::start(&site, port, "ca");
+    let client = "        ssl_verify_client on;\n        ssl_client_certificate ca.pem;\n        ssl_ocsp leaf;\n        add_header X-Verify $ssl_client_verify always;\n        location / { return 200 \"ok\\n\"; }\n";
+    let cached = format!("{client}        ssl_ocsp_cache shared:OCSP:1m;\n");
+    let anx = start(
+        &site,
+        &conf(
+            "",
+            &[
+                tls_server("a.test", "a.test", client),
+                tls_server("c.test", "c.test", &cached),
+            ],
+        ),
+        1,
+    );
+    let get = |host: &str, who: &str| {
+        let cert = site_path(&site, &format!("{who}-leaf.crt"));
+        let key = site_path(&site, &format!("{who}.key"));
+        curl_https(
+            &site,
+            anx.port,
+            host,
+            "/",
+            &["--cert", &cert, "--key", &key],
+        )
+    };
+    let r = get("a.test", "alice");
+    assert_eq!(r.status, 200, "{} {}", r.headers, r.stderr);
+    assert_eq!(r.header("x-verify").as_deref(), Some("SUCCESS"));
+    let r = get("a.test", "mallory");
+    assert_eq!(r.status, 400, "{}", r.headers);
+    assert_eq!(
+        r.header("x-verify").as_deref(),
+        Some("FAILED:certificate revoked")
+    );
+    // Asked once through the cached server, then answered from its cache.
+    assert_eq!(get("c.test", "alice").status, 200);
+    drop(responder);
+    let r = get("a.test", "alice");
+    assert_eq!(r.status, 400, "{}", r.headers);
+    assert_eq!(
+        r.header("x-verify").as_deref(),
+        Some("FAILED:certificate status request failed")
+    );
+    wait_for_log(
+        &anx,
+        &["connect() failed", "while requesting certificate status"],
+    );
+    let r = get("c.test", "alice");
+    assert_eq!(r.status, 200, "{}", r.headers);
+    assert_eq!(r.header("x-verify").as_deref(), Some("SUCCESS"));
+}
+
+#[test]
+fn ssl_ocsp_config_errors() {
+    let site = pki();
+    leaf(&site, "a.test", None, false);
+    let check = |extra: &str| {
+        let body = format!("        ssl_client_certificate ca.pem;\n{extra}");
+        anx_test(&site, &conf("", &[tls_server("a.test", "a.test", &body)]))
+    };
+    let (code, stderr, _) = check(
+        "        ssl_verify_client on;\n        ssl_ocsp leaf;\n        ssl_ocsp_responder http://127.0.0.1:9/;\n        ssl_ocsp_cache shared:OCSP:1m;\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for (extra, message) in [
+        (
+            "        ssl_verify_client optional_no_ca;\n        ssl_ocsp on;\n",
+            "\"ssl_ocsp\" is incompatible with \"ssl_verify_client optional_no_ca\"",
+        ),
+        (
+            "        ssl_verify_client on;\n        ssl_ocsp yes;\n",
+            "invalid value \"yes\" in \"ssl_ocsp\" directive",
+        ),
+        (
+            "        ssl_verify_client on;\n        ssl_ocsp on;\n        ssl_ocsp_cache shared:OCSP:1k;\n",
+            "OCSP cache \"shared:OCSP:1k\" is too small",
+        ),
+        (
+            "        ssl_verify_client on;\n        ssl_ocsp on;\n        ssl_ocsp_cache OCSP;\n",
+            "invalid \"ssl_ocsp_cache\" \"OCSP\"",
+        ),
+        (
+            "        ssl_verify_client on;\n        ssl_ocsp on;\n        ssl_ocsp_responder ftp://127.0.0.1/;\n",
+            "in \"ssl_ocsp_responder\"",
+        ),
+    ] {
+        let (code, stderr, _) = check(extra);
+        assert_ne!(code, 0, "{extra}");
+        assert!(stderr.contains(message), "{extra}: {stderr}");
     }
 }

@@ -443,6 +443,7 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         stapling_file,
         stapling_responder,
         stapling_verify,
+        client_ocsp,
         password_file,
         reject_handshake,
     } = t;
@@ -522,6 +523,20 @@ fn tls_settings(out: &mut String, t: &TlsSettings) {
         kv(out, "ssl_stapling_responder", &q(url));
     }
     kv(out, "ssl_stapling_verify", &stapling_verify.to_string());
+    if let Some(o) = client_ocsp {
+        kv(out, "ssl_ocsp", &q(if o.leaf_only { "leaf" } else { "on" }));
+        if let Some(r) = &o.responder {
+            kv(out, "ssl_ocsp_responder", &q(&r.url));
+        }
+        if let Some(c) = &o.cache {
+            let bytes = c.entries as u64 * crate::config::model::tls::OCSP_CACHE_BYTES_PER_ENTRY;
+            kv(
+                out,
+                "ssl_ocsp_cache",
+                &q(&format!("shared:{}:{bytes}", c.name)),
+            );
+        }
+    }
     if let Some(f) = password_file {
         kv(out, "ssl_password_file", &path(f));
     }
@@ -1025,6 +1040,7 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
         server_name,
         name,
         certificate,
+        certificate_vars,
         protocols,
         session_reuse,
         password_file,
@@ -1042,6 +1058,10 @@ fn proxy_ssl(out: &mut String, ssl: &ProxySsl) {
     if let Some(c) = certificate {
         kv(out, "proxy_ssl_certificate", &path(&c.chain.path));
         kv(out, "proxy_ssl_certificate_key", &path(&c.key.path));
+    }
+    if let Some(c) = certificate_vars {
+        kv(out, "proxy_ssl_certificate", &q(&c.certificate.source));
+        kv(out, "proxy_ssl_certificate_key", &q(&c.key.source));
     }
     let versions: Vec<String> = protocols.iter().map(|v| q(v.name())).collect();
     kv(out, "proxy_ssl_protocols", &list(&versions));

@@ -21,14 +21,14 @@ use crate::http::mime::MimeTypes;
 pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPath};
 pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use proxy::{
-    Balance, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck, NextUpstream, Peer,
-    PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass, ProxyRedirect, ProxySettings,
-    ProxySsl, RedirectRule, Upstream,
+    Balance, CertificateVars, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck,
+    NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass,
+    ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 pub use sockaddr::SockAddr;
 pub use tls::{
-    CertificateKey, CipherSuite, Loaded, NamedGroup, SessionCache, TicketKeyFile, TlsSettings,
-    TlsVersion, VerifyClient,
+    CertificateKey, CipherSuite, ClientOcsp, Loaded, NamedGroup, OcspCache, OcspResponder,
+    SessionCache, TicketKeyFile, TlsSettings, TlsVersion, VerifyClient,
 };
 
 /// The whole configuration of one generation.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod conn;
 mod geo;
+mod ocsp;
 mod proxy;
 mod tls;
 pub mod user;

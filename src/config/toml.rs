@@ -749,6 +749,9 @@ macro_rules! connection_block {
                 ssl_stapling_file: Option<String>,
                 ssl_stapling_responder: Option<String>,
                 ssl_stapling_verify: Option<bool>,
+                ssl_ocsp: Option<String>,
+                ssl_ocsp_responder: Option<String>,
+                ssl_ocsp_cache: Option<String>,
                 ssl_password_file: Option<String>,
                 ssl_reject_handshake: Option<bool>,
             }
@@ -802,6 +805,9 @@ macro_rules! connection_block {
                     stapling_file: self.ssl_stapling_file.as_ref().map(here),
                     stapling_responder: self.ssl_stapling_responder.as_ref().map(here),
                     stapling_verify: self.ssl_stapling_verify,
+                    ocsp: self.ssl_ocsp.as_ref().map(here),
+                    ocsp_responder: self.ssl_ocsp_responder.as_ref().map(here),
+                    ocsp_cache: self.ssl_ocsp_cache.as_ref().map(here),
                     password_file: self.ssl_password_file.as_ref().map(here),
                     reject_handshake: self.ssl_reject_handshake,
                 }

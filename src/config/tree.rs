@@ -329,6 +329,10 @@ pub struct TlsLayer {
     pub stapling_file: Option<At<String>>,
     pub stapling_responder: Option<At<String>>,
     pub stapling_verify: Option<bool>,
+    /// `ssl_ocsp` (`on`, `leaf`, `off`), `ssl_ocsp_responder`, `ssl_ocsp_cache` as written.
+    pub ocsp: Option<At<String>>,
+    pub ocsp_responder: Option<At<String>>,
+    pub ocsp_cache: Option<At<String>>,
     /// `ssl_password_file`: pass phrases for encrypted `ssl_certificate_key` files.
     pub password_file: Option<At<String>>,
     /// `ssl_reject_handshake`.

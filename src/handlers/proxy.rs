@@ -61,6 +61,9 @@ pub struct ProxyPlan<'c> {
     /// (and sent in SNI with `proxy_ssl_server_name on`): `proxy_ssl_name` evaluated, or
     /// `$proxy_host` without its port, as nginx. `None` for plain HTTP.
     pub ssl_name: Option<String>,
+    /// `proxy_ssl_certificate` / `_key` with variables, evaluated (paths as written, not
+    /// yet joined to the configuration's directory); `None` when they have none.
+    pub ssl_certificate: Option<(String, String)>,
 }
 
 /// Why no plan could be made; the pipeline answers with the status.
@@ -175,6 +178,18 @@ pub fn plan<'c>(
     };
     let sent = Method::from_token(&sent_method);
     let ssl_name = https.then(|| ssl_name(ctx, settings));
+    let ssl_certificate = match &settings.ssl.certificate_vars {
+        Some(vars) if https => {
+            let cert = String::from_utf8_lossy(&ctx.eval_vec(&vars.certificate)).into_owned();
+            // nginx evaluates the key only for a certificate.
+            let key = match cert.is_empty() {
+                true => String::new(),
+                false => String::from_utf8_lossy(&ctx.eval_vec(&vars.key)).into_owned(),
+            };
+            Some((cert, key))
+        }
+        _ => None,
+    };
     let bind = match &settings.bind {
         None => None,
         Some(b) => {
@@ -217,6 +232,7 @@ pub fn plan<'c>(
         head_request: sent == Method::Head,
         reusable,
         ssl_name,
+        ssl_certificate,
     })
 }
 

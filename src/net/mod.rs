@@ -4,6 +4,7 @@
 pub mod client;
 pub mod listener;
 pub mod proxy_protocol;
+pub mod ocsp;
 pub mod resolver;
 pub mod sendfile;
 pub mod tls;

@@ -6,6 +6,7 @@
 //! selects provides every `ssl_*` setting (`tls::acceptor`); a first byte that cannot start
 //! a TLS record means plain HTTP on the TLS port, which gets nginx's 400 from `serve/`.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,6 +76,7 @@ pub async fn accept(
     mut stream: TcpStream,
     listener: &Arc<TlsListener>,
     timeout: Duration,
+    ocsp_cache: &RefCell<crate::tls::ocsp::client::Cache>,
 ) -> Accepted {
     let mut first = [0u8; 1];
     let peeked = within(timeout, "TLS handshake", async {
@@ -136,6 +138,13 @@ pub async fn accept(
             info.offered = offered;
             info.session_id = crate::tls::info::session_id(session, id.as_ref().map(|i| &i[..]));
             let sni = session.server_name().map(str::to_string);
+            // `ssl_ocsp`: the certificate's status is asked before any request is read
+            // (nginx finishes its handshake only then).
+            if let Some(check) = listener.client_ocsp(session, &info) {
+                if let Err(reason) = super::ocsp::validate(&check, ocsp_cache, timeout).await {
+                    info.client_verify = crate::tls::info::ClientVerify::Failed(reason.to_string());
+                }
+            }
             Accepted::Tls {
                 stream: ClientStream::Tls(Box::new(tls)),
                 info: Box::new(info),

@@ -43,6 +43,8 @@ pub struct ShardResources {
     pub metrics: ShardMetrics,
     /// Connections this shard has numbered (all its listeners together).
     numbered: Cell<u64>,
+    /// `ssl_ocsp_cache`: this shard's answers about client certificates.
+    pub ocsp_cache: RefCell<crate::tls::ocsp::client::Cache>,
 }
 
 impl ShardResources {

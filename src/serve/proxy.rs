@@ -368,6 +368,14 @@ async fn exchange<'c>(
         0 => u32::MAX,
         n => n,
     };
+    // A client certificate a request names by variables that does not load is the
+    // server's error (nginx: 500 before any connection), not the upstream's.
+    if let (Some(_), Some(cert)) = (&plan.ssl_name, &plan.ssl_certificate) {
+        if let Err(e) = upstreams.tls_config(plan.proxy, Some(cert)) {
+            log_request_error(st, job, &e);
+            return Err(Fallback::Status(500));
+        }
+    }
     let mut last_failure = Failure::Error;
     let mut last_answer: Option<Answer> = None;
     loop {
@@ -624,10 +632,11 @@ async fn attempt(
     // sent again on a new one (that is no failure of the peer).
     let mut pooled = None;
     // A failed config is reported by the handshake below; no pooled connection matches it.
-    let tls_config = plan
-        .ssl_name
-        .as_ref()
-        .and_then(|_| upstreams.tls_config(plan.proxy).ok());
+    let tls_config = plan.ssl_name.as_ref().and_then(|_| {
+        upstreams
+            .tls_config(plan.proxy, plan.ssl_certificate.as_ref())
+            .ok()
+    });
     let wanted_tls = tls_config.as_ref().zip(plan.ssl_name.as_deref());
     if let (Some((gi, up)), Some(p)) = (group, peer) {
         if let Some(g) = upstreams.groups.get(gi) {
@@ -759,12 +768,14 @@ async fn handshake(
 ) -> Result<UpstreamConn, AttemptError> {
     const ACTION: &str = "SSL handshaking to upstream";
     let fail = |failure, message: String| AttemptError::new(failure, message, ACTION, false);
-    let config = upstreams.tls_config(plan.proxy).map_err(|e| {
-        fail(
-            Failure::Error,
-            format!("SSL client configuration failed ({e})"),
-        )
-    })?;
+    let config = upstreams
+        .tls_config(plan.proxy, plan.ssl_certificate.as_ref())
+        .map_err(|e| {
+            fail(
+                Failure::Error,
+                format!("SSL client configuration failed ({e})"),
+            )
+        })?;
     if rustls::pki_types::ServerName::try_from(name).is_err() {
         return Err(fail(
             Failure::Error,
@@ -1354,7 +1365,7 @@ async fn relay<'c>(
             vars.bytes_received += moved.0;
         }
         let state = std::mem::replace(state, RequestState::new(Vec::new()));
-        log_request(st, job, state, &response, Some((head_bytes, moved.1)));
+        log_request(st, job, state, &response, Some((head_bytes, moved.0)));
         return Ok(false);
     }
 
@@ -1663,6 +1674,27 @@ fn log_resolve_error(
     );
 }
 
+/// An error-log line for the request, in nginx's form (client, server, request).
+fn log_request_error(st: &State, job: &Job<'_, '_>, message: &str) {
+    request_log(st, job).error(format_args!("{message}"));
+}
+
+fn request_log<'a>(st: &State, job: &'a Job<'_, '_>) -> crate::log::scoped::RequestLog<'a> {
+    let recv = Received {
+        head: job.head,
+        buf: job.head_copy,
+        conn: job.conn,
+        started: job.started,
+    };
+    crate::log::scoped::RequestLog {
+        logs: job.error_log,
+        conn: st.conn.id,
+        client: &job.conn.peer,
+        server: &job.selected.server.primary_name,
+        request: crate::log::scoped::RequestText::Received(recv),
+    }
+}
+
 /// nginx's error-log line for an upstream problem: what happened, while doing what, and
 /// for which client, server, request, upstream and host.
 fn log_upstream_line(
@@ -1674,26 +1706,13 @@ fn log_upstream_line(
     message: &str,
     action: &str,
 ) {
-    let recv = Received {
-        head: job.head,
-        buf: job.head_copy,
-        conn: job.conn,
-        started: job.started,
-    };
     let uri = plan
         .head
         .split(|&b| b == b' ')
         .nth(1)
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let log = crate::log::scoped::RequestLog {
-        logs: job.error_log,
-        conn: st.conn.id,
-        client: &job.conn.peer,
-        server: &job.selected.server.primary_name,
-        request: crate::log::scoped::RequestText::Received(recv),
-    };
-    log.log_with(
+    request_log(st, job).log_with(
         level,
         format_args!("{message} while {action}"),
         format_args!(", upstream: \"http://{upstream}{uri}\""),

@@ -19,6 +19,10 @@ use crate::upstream::balance::PeerSet;
 use crate::upstream::health::HealthBoard;
 use crate::upstream::pool::Pool;
 
+/// How many client certificate configs of `proxy_ssl_certificate` with variables a shard
+/// keeps per generation; past it, one is dropped for each new one.
+const CERTIFICATE_CONFIGS: usize = 64;
+
 /// The state of one group on this shard.
 pub struct GroupState {
     pub peers: RefCell<PeerSet>,
@@ -90,6 +94,11 @@ pub struct ShardUpstreams {
     /// state belongs to outlives it and never moves its locations, so the address names one
     /// location for the whole generation.
     tls: RefCell<HashMap<usize, Arc<rustls::ClientConfig>>>,
+    /// The same for locations whose `proxy_ssl_certificate` has variables, by location and
+    /// the paths a request named, at most [`CERTIFICATE_CONFIGS`] of them: each request
+    /// naming loaded files reuses their config (and its session cache) instead of reading
+    /// them again, as nginx does per request.
+    tls_vars: RefCell<HashMap<(usize, String, String), Arc<rustls::ClientConfig>>>,
     /// `resolver` answers cached on this shard for this generation (a reload resolves
     /// again, as nginx's new workers do).
     pub resolver: crate::net::resolver::ShardResolver,
@@ -128,6 +137,7 @@ impl ShardUpstreams {
                 .collect(),
             health,
             tls: RefCell::new(HashMap::new()),
+            tls_vars: RefCell::new(HashMap::new()),
             resolver: crate::net::resolver::ShardResolver::default(),
         }
     }
@@ -137,14 +147,36 @@ impl ShardUpstreams {
         self.health.as_ref().is_none_or(|h| h.is_up(upstream, peer))
     }
 
-    /// The TLS client config of `proxy`'s location on this shard, built the first time.
-    pub fn tls_config(&self, proxy: &Proxy) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-        let key = std::ptr::from_ref(proxy) as usize;
-        if let Some(c) = self.tls.borrow().get(&key) {
+    /// The TLS client config of `proxy`'s location on this shard, built the first time;
+    /// `certificate` is the plan's evaluated `proxy_ssl_certificate` with variables, whose
+    /// files are read the first time a request names them.
+    pub fn tls_config(
+        &self,
+        proxy: &Proxy,
+        certificate: Option<&(String, String)>,
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
+        let at = std::ptr::from_ref(proxy) as usize;
+        let ssl = &proxy.settings.ssl;
+        if let (Some(vars), Some((cert, key))) = (&ssl.certificate_vars, certificate) {
+            let id = (at, cert.clone(), key.clone());
+            if let Some(c) = self.tls_vars.borrow().get(&id) {
+                return Ok(Arc::clone(c));
+            }
+            let config = crate::tls::upstream::client_config_for(ssl, vars, cert, key)?;
+            let mut map = self.tls_vars.borrow_mut();
+            if map.len() >= CERTIFICATE_CONFIGS {
+                if let Some(old) = map.keys().next().cloned() {
+                    map.remove(&old);
+                }
+            }
+            map.insert(id, Arc::clone(&config));
+            return Ok(config);
+        }
+        if let Some(c) = self.tls.borrow().get(&at) {
             return Ok(Arc::clone(c));
         }
-        let config = crate::tls::upstream::client_config(&proxy.settings.ssl)?;
-        self.tls.borrow_mut().insert(key, Arc::clone(&config));
+        let config = crate::tls::upstream::client_config(ssl).map_err(|e| e.to_string())?;
+        self.tls.borrow_mut().insert(at, Arc::clone(&config));
         Ok(config)
     }
 

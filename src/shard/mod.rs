@@ -449,7 +449,7 @@ async fn accept_loop(
                     // The handshake counts as part of the first request's head.
                     let timeout = default_http.client_header_timeout;
                     let counts = shard.metrics.block();
-                    match tls::accept(stream, listener, timeout).await {
+                    match tls::accept(stream, listener, timeout, &shard.ocsp_cache).await {
                         Accepted::Tls { stream, info, sni } => {
                             counts.tls_handshakes.inc();
                             if info.session_reused {

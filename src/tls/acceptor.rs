@@ -766,6 +766,40 @@ impl TlsListener {
         info
     }
 
+    /// The OCSP check `ssl_ocsp` asks for on a handshake whose client certificate
+    /// verified (`info` says SUCCESS); `None` when the server has none or there is nothing
+    /// to check.
+    pub fn client_ocsp(
+        &self,
+        conn: &rustls::ServerConnection,
+        info: &TlsInfo,
+    ) -> Option<ocsp::client::ClientCheck> {
+        if info.client_verify != ClientVerify::Success {
+            return None;
+        }
+        let group = &self.groups[self.group_index(self.server_for_sni(conn.server_name()))];
+        let settings = group.settings.client_ocsp.clone()?;
+        let (leaf, intermediates) = conn.peer_certificates()?.split_first()?;
+        let store: Vec<CertificateDer<'static>> = [
+            &group.settings.client_certificate,
+            &group.settings.trusted_certificate,
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f.data.iter().cloned())
+        .collect();
+        let chain = super::chain::path(leaf, intermediates, &store, group.settings.verify_depth)
+            .ok()?
+            .into_iter()
+            .map(|c| CertificateDer::from(c.to_vec()))
+            .collect();
+        Some(ocsp::client::ClientCheck {
+            chain,
+            store,
+            settings,
+        })
+    }
+
     fn for_shard(&self) -> TlsListener {
         let groups = self
             .groups

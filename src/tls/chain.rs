@@ -95,6 +95,9 @@ fn spki_parts(spki: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 pub enum Purpose {
     Client,
     Server,
+    /// An OCSP responder's certificate: OpenSSL's `X509_PURPOSE_OCSP_HELPER` takes any
+    /// extended key usage (whether it may sign for the issuer is the OCSP check's business).
+    OcspSigner,
 }
 
 /// The settings a chain is checked with.
@@ -119,48 +122,7 @@ pub fn verify(
     now: UnixTime,
 ) -> Result<(), String> {
     let now = now.as_secs() as i64;
-    let mut chain: Vec<&[u8]> = vec![leaf];
-    let limit = check.depth as usize + 1;
-    loop {
-        let current = *chain.last().ok_or("empty chain")?;
-        let cert = parse(current)?;
-        if chain.len() > limit + 1 {
-            return Err("certificate chain too long".to_string());
-        }
-        let issuer_raw = cert.issuer().as_raw();
-        let self_issued = cert.subject().as_raw() == issuer_raw;
-        let signed_by = |der: &[u8]| -> bool {
-            !chain.contains(&der)
-                && X509Certificate::from_der(der).is_ok_and(|(_, c)| {
-                    c.subject().as_raw() == issuer_raw && signature_ok(current, c.public_key().raw)
-                })
-        };
-        let trusted_issuer = check.roots.iter().find(|r| signed_by(r.as_ref()));
-        if check.roots.iter().any(|r| r.as_ref() == current) {
-            // A trusted certificate ends the chain; OpenSSL still goes on to its own
-            // trusted issuer when the store has it (CRLs are checked up to there).
-            match trusted_issuer.filter(|_| !self_issued) {
-                Some(root) => {
-                    chain.push(root.as_ref());
-                    continue;
-                }
-                None => break,
-            }
-        }
-        if let Some(root) = trusted_issuer {
-            chain.push(root.as_ref());
-            continue;
-        }
-        let next = intermediates
-            .iter()
-            .map(|c| c.as_ref())
-            .find(|c| signed_by(c));
-        match next {
-            Some(next) => chain.push(next),
-            None if self_issued => return Err("self-signed certificate".to_string()),
-            None => return Err("unable to get local issuer certificate".to_string()),
-        }
-    }
+    let chain = path(leaf, intermediates, check.roots, check.depth)?;
     if chain.len() - 1 > check.depth as usize {
         return Err("certificate chain too long".to_string());
     }
@@ -198,6 +160,61 @@ pub fn verify(
     last
 }
 
+/// The chain OpenSSL builds from `leaf`: issuers by name and signature, a trusted one as
+/// soon as one signed, else one of `intermediates`, up to a trusted certificate (leaf
+/// first, the trusted one last). Only the path: validity, CA flags and purpose are
+/// [`verify`]'s. `depth` bounds the search (nginx's verify depth).
+pub fn path<'a>(
+    leaf: &'a [u8],
+    intermediates: &'a [CertificateDer<'_>],
+    roots: &'a [CertificateDer<'static>],
+    depth: u32,
+) -> Result<Vec<&'a [u8]>, String> {
+    let mut chain: Vec<&[u8]> = vec![leaf];
+    let limit = depth as usize + 1;
+    loop {
+        let current = *chain.last().ok_or("empty chain")?;
+        let cert = parse(current)?;
+        if chain.len() > limit + 1 {
+            return Err("certificate chain too long".to_string());
+        }
+        let issuer_raw = cert.issuer().as_raw();
+        let self_issued = cert.subject().as_raw() == issuer_raw;
+        let signed_by = |der: &[u8]| -> bool {
+            !chain.contains(&der)
+                && X509Certificate::from_der(der).is_ok_and(|(_, c)| {
+                    c.subject().as_raw() == issuer_raw && signature_ok(current, c.public_key().raw)
+                })
+        };
+        let trusted_issuer = roots.iter().find(|r| signed_by(r.as_ref()));
+        if roots.iter().any(|r| r.as_ref() == current) {
+            // A trusted certificate ends the chain; OpenSSL still goes on to its own
+            // trusted issuer when the store has it (CRLs are checked up to there).
+            match trusted_issuer.filter(|_| !self_issued) {
+                Some(root) => {
+                    chain.push(root.as_ref());
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if let Some(root) = trusted_issuer {
+            chain.push(root.as_ref());
+            continue;
+        }
+        let next = intermediates
+            .iter()
+            .map(|c| c.as_ref())
+            .find(|c| signed_by(c));
+        match next {
+            Some(next) => chain.push(next),
+            None if self_issued => return Err("self-signed certificate".to_string()),
+            None => return Err("unable to get local issuer certificate".to_string()),
+        }
+    }
+    Ok(chain)
+}
+
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     X509Certificate::from_der(der)
         .map(|(_, c)| c)
@@ -222,6 +239,7 @@ fn purpose_ok(cert: &X509Certificate<'_>, purpose: Purpose) -> Result<(), String
         || match purpose {
             Purpose::Client => eku.client_auth,
             Purpose::Server => eku.server_auth,
+            Purpose::OcspSigner => true,
         };
     if ok {
         Ok(())

@@ -109,6 +109,7 @@ pub mod info;
 pub mod keyfile;
 pub mod names;
 pub mod ocsp;
+pub mod pemfile;
 pub mod ticket;
 pub mod upstream;
 

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::model::{ProxySsl, TlsVersion};
+use crate::config::model::{CertificateVars, ProxySsl, TlsVersion};
 
 /// Sessions each shard remembers per location for `proxy_ssl_session_reuse` (one per
 /// upstream name is what matters; a few hundred covers large groups).
@@ -23,6 +23,47 @@ const SESSION_CACHE_SIZE: usize = 256;
 /// cannot use, a CA file with no usable certificate), which the caller reports as the
 /// attempt's error.
 pub fn client_config(ssl: &ProxySsl) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let pair = ssl
+        .certificate
+        .as_ref()
+        .map(|p| (p.chain.data.as_ref().clone(), p.key.data.as_ref()));
+    with_certificate(ssl, pair)
+}
+
+/// The client config for `ssl` with the certificate a request's `proxy_ssl_certificate`
+/// with variables named (`cert`, `key` evaluated; an empty `cert` means none, as nginx).
+/// The files are read here; the error is nginx's words for a file that does not load.
+pub fn client_config_for(
+    ssl: &ProxySsl,
+    vars: &CertificateVars,
+    cert: &str,
+    key: &str,
+) -> Result<Arc<ClientConfig>, String> {
+    if cert.is_empty() {
+        return with_certificate(ssl, None).map_err(|e| e.to_string());
+    }
+    let cert_path = vars.base_dir.join(cert);
+    let chain = super::pemfile::read_certs(&cert_path)
+        .map_err(|e| format!("cannot load certificate \"{}\": {e}", cert_path.display()))?;
+    let key_path = vars.base_dir.join(key);
+    let passwords = vars
+        .password_file
+        .as_ref()
+        .map(|f| super::keyfile::passwords(&f.data))
+        .unwrap_or_default();
+    let key = super::pemfile::read_key(&key_path, &passwords, "proxy_ssl").map_err(|e| {
+        format!(
+            "cannot load certificate key \"{}\": {e}",
+            key_path.display()
+        )
+    })?;
+    with_certificate(ssl, Some((chain, &key))).map_err(|e| e.to_string())
+}
+
+fn with_certificate(
+    ssl: &ProxySsl,
+    certificate: Option<(Vec<CertificateDer<'static>>, &PrivateKeyDer<'static>)>,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(super::provider());
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = ssl
         .protocols
@@ -84,14 +125,10 @@ pub fn client_config(ssl: &ProxySsl) -> Result<Arc<ClientConfig>, rustls::Error>
         .with_protocol_versions(&versions)?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let mut config = match &ssl.certificate {
-        Some(pair) => {
-            let key = super::certkey::certified_key(
-                pair.chain.data.as_ref().clone(),
-                &pair.key.data,
-                &super::provider(),
-            )
-            .map_err(|e| rustls::Error::General(format!("proxy_ssl_certificate: {e:?}")))?;
+    let mut config = match certificate {
+        Some((chain, key)) => {
+            let key = super::certkey::certified_key(chain, key, &super::provider())
+                .map_err(|e| rustls::Error::General(format!("proxy_ssl_certificate: {e:?}")))?;
             builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
         }
         None => builder.with_no_client_auth(),

@@ -346,6 +346,9 @@ pub struct ProxySsl {
     /// `proxy_ssl_certificate` / `proxy_ssl_certificate_key`: a client certificate shown to
     /// upstreams that ask for one.
     pub certificate: Option<CertificateKey>,
+    /// `proxy_ssl_certificate` / `proxy_ssl_certificate_key` with variables (nginx 1.21.0):
+    /// evaluated per request and loaded on first use (then `certificate` is `None`).
+    pub certificate_vars: Option<CertificateVars>,
     /// `proxy_ssl_protocols` (default TLSv1.2 TLSv1.3).
     pub protocols: Vec<TlsVersion>,
     /// `proxy_ssl_session_reuse` (default on): resume TLS sessions with upstreams.
@@ -355,6 +358,20 @@ pub struct ProxySsl {
     pub password_file: Option<std::path::PathBuf>,
     /// `proxy_ssl_crl`: revocation lists checked for verified upstream certificates.
     pub crl: Option<Loaded<Vec<rustls::pki_types::CertificateRevocationListDer<'static>>>>,
+}
+
+/// A client certificate whose paths have variables: which files a request names is only
+/// known per request, so they are read then (and kept per shard, by path, by
+/// `serve::upstreams`). An empty certificate path means no client certificate, as nginx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateVars {
+    pub certificate: Template,
+    pub key: Template,
+    /// What relative paths are joined to (the configuration's directory, as for fixed ones).
+    pub base_dir: PathBuf,
+    /// `proxy_ssl_password_file`, read at load time as nginx does (its pass phrases are
+    /// kept for keys loaded later).
+    pub password_file: Option<Loaded<Vec<u8>>>,
 }
 
 /// Default `proxy_ssl_verify_depth`.
@@ -369,6 +386,7 @@ impl Default for ProxySsl {
             server_name: false,
             name: None,
             certificate: None,
+            certificate_vars: None,
             protocols: vec![TlsVersion::Tls12, TlsVersion::Tls13],
             session_reuse: true,
             password_file: None,

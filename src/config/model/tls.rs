@@ -240,6 +240,9 @@ pub struct TlsSettings {
     /// `ssl_stapling_verify` (default off): a fetched response must be signed by the
     /// issuer, its delegated responder or an `ssl_trusted_certificate`.
     pub stapling_verify: bool,
+    /// `ssl_ocsp`, `ssl_ocsp_responder`, `ssl_ocsp_cache`: the OCSP check of client
+    /// certificates after the handshake (`None` with `ssl_ocsp off`, the default).
+    pub client_ocsp: Option<ClientOcsp>,
     /// `ssl_password_file`: where the pass phrases of encrypted keys came from (the keys
     /// above are already decrypted; the path is kept for `anx -T`).
     pub password_file: Option<PathBuf>,
@@ -248,6 +251,38 @@ pub struct TlsSettings {
     /// nothing, not even a certificate.
     pub reject_handshake: bool,
 }
+
+/// `ssl_ocsp on|leaf` and what goes with it (nginx 1.19.0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOcsp {
+    /// `leaf`: only the client certificate itself; `on`: every certificate of its chain
+    /// below the trusted root.
+    pub leaf_only: bool,
+    /// `ssl_ocsp_responder`: replaces the URL in the certificates' Authority Information
+    /// Access; its host is resolved at load time, as nginx does.
+    pub responder: Option<OcspResponder>,
+    /// `ssl_ocsp_cache shared:name:size`: answers kept per shard by certificate, until
+    /// their nextUpdate (an hour when none).
+    pub cache: Option<OcspCache>,
+}
+
+/// An `ssl_ocsp_responder`: the URL as written and the addresses its host resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspResponder {
+    pub url: String,
+    pub addrs: Vec<std::net::SocketAddr>,
+}
+
+/// `ssl_ocsp_cache shared:name:size`: servers naming the same zone share the answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspCache {
+    pub name: String,
+    /// Answers kept per shard (the size over [`OCSP_CACHE_BYTES_PER_ENTRY`]).
+    pub entries: usize,
+}
+
+/// Bytes per cached OCSP answer, to turn `ssl_ocsp_cache`'s size into a count.
+pub const OCSP_CACHE_BYTES_PER_ENTRY: u64 = 256;
 
 /// nginx's default `ssl_session_timeout`.
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(300);

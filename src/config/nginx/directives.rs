@@ -304,6 +304,9 @@ const SPECS: &[Spec] = &[
     simple("ssl_stapling_file", HTTP | SRV, 1, 1),
     simple("ssl_stapling_responder", HTTP | SRV, 1, 1),
     simple("ssl_stapling_verify", HTTP | SRV, 1, 1),
+    simple("ssl_ocsp", HTTP | SRV, 1, 1),
+    simple("ssl_ocsp_responder", HTTP | SRV, 1, 1),
+    simple("ssl_ocsp_cache", HTTP | SRV, 1, 1),
     // server and location
     simple("listen", SRV, 1, ANY),
     simple("server_name", SRV, 1, ANY),

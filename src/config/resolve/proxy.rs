@@ -13,8 +13,9 @@ use crate::config::model::proxy::{
     UPSTREAM_KEEPALIVE_REQUESTS, UPSTREAM_KEEPALIVE_TIME, UPSTREAM_KEEPALIVE_TIMEOUT,
 };
 use crate::config::model::{
-    Balance, DnsResolver, HealthCheck, NextUpstream, Part, Peer, PeerAddr, ProbeScheme, ProbeTls,
-    Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    Balance, CertificateVars, DnsResolver, HealthCheck, Loaded, NextUpstream, Part, Peer, PeerAddr,
+    ProbeScheme, ProbeTls, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule,
+    Upstream,
 };
 use crate::config::tree::{
     At, ConfigTree, Layers, Origin, ProxyLayer, RawBalance, RawHealthCheck, RawMatch, RawPeer,
@@ -993,20 +994,37 @@ fn inherit_ssl(out: &mut ProxySsl, p: &ProxyLayer, r: &mut Resolver) {
         // `proxy_ssl_certificate ""` cancels an inherited certificate (nginx 1.21.0).
         (Some(cert), Some(key)) if cert.value.is_empty() && key.value.is_empty() => {
             out.certificate = None;
+            out.certificate_vars = None;
         }
         (Some(cert), Some(key)) => {
-            let passwords = match (&out.password_file, &p.ssl_password_file) {
+            let password_file = match (&out.password_file, &p.ssl_password_file) {
                 (Some(path), at) => match crate::config::files::read(path) {
-                    Ok(bytes) => crate::tls::keyfile::passwords(&bytes),
+                    Ok(bytes) => Some(Loaded::new(path.clone(), bytes)),
                     Err(e) => {
                         let origin = at.as_ref().map_or(&key.origin, |a| &a.origin);
                         r.error(origin, format!("cannot open \"{}\": {e}", path.display()));
-                        Vec::new()
+                        None
                     }
                 },
-                (None, _) => Vec::new(),
+                (None, _) => None,
             };
-            out.certificate = super::tls::certificate_pair(cert, key, "proxy_ssl", &passwords, r);
+            if cert.value.contains('$') || key.value.contains('$') {
+                // Loaded per request (nginx 1.21.0); the pass phrases are kept for then.
+                out.certificate = None;
+                out.certificate_vars = Some(CertificateVars {
+                    certificate: r.template(&cert.origin, &cert.value),
+                    key: r.template(&key.origin, &key.value),
+                    base_dir: r.path(""),
+                    password_file,
+                });
+            } else {
+                let passwords = password_file
+                    .map(|f| crate::tls::keyfile::passwords(&f.data))
+                    .unwrap_or_default();
+                out.certificate_vars = None;
+                out.certificate =
+                    super::tls::certificate_pair(cert, key, "proxy_ssl", &passwords, r);
+            }
         }
         (None, None) => {}
         // Each file alone means nothing; loading them as a pair at the level that names
@@ -1469,6 +1487,29 @@ mod tests {
             other => panic!("location 4 is {other:?}"),
         }
         assert!(proxy(&c, 4).settings.ssl.server_name);
+    }
+
+    #[test]
+    fn proxy_ssl_certificate_with_variables() {
+        let c = ok("server { listen 127.0.0.1:1;
+                proxy_ssl_certificate $arg_c.crt;
+                proxy_ssl_certificate_key /keys/$arg_c.key;
+                location /a { proxy_pass https://127.0.0.1; }
+                location /b { proxy_pass https://127.0.0.1;
+                    proxy_ssl_certificate \"\"; proxy_ssl_certificate_key \"\"; }
+            }");
+        let a = &proxy(&c, 0).settings.ssl;
+        assert!(a.certificate.is_none());
+        let vars = a
+            .certificate_vars
+            .as_ref()
+            .expect("certificate with variables");
+        assert_eq!(vars.certificate.source, "$arg_c.crt");
+        assert!(vars.certificate.has_vars() && vars.key.has_vars());
+        assert!(vars.password_file.is_none());
+        // `""` cancels an inherited certificate with variables too.
+        let b = &proxy(&c, 1).settings.ssl;
+        assert!(b.certificate.is_none() && b.certificate_vars.is_none());
     }
 
     #[test]

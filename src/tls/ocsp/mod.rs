@@ -13,7 +13,11 @@
 //! The same [`plan`] runs at load time (`config::resolve`), so a certificate that cannot
 //! staple (no responder URL, no issuer) is reported with file:line, as nginx's
 //! `"ssl_stapling" ignored` warnings are.
+//!
+//! [`client`] reuses the plan and the response checks for `ssl_ocsp` (client
+//! certificates asked about after the handshake, by `net::ocsp` on the shard).
 
+pub mod client;
 pub mod http;
 pub mod plan;
 pub mod response;

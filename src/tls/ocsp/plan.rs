@@ -37,11 +37,17 @@ pub struct Plan {
     pub request: Vec<u8>,
     /// The leaf's issuer: it signs the response or the delegated responder's certificate.
     pub issuer: Certificate,
-    /// `ssl_trusted_certificate`: with `ssl_stapling_verify`, a response signed by one of
-    /// these is accepted too.
-    pub trusted: Vec<Certificate>,
+    /// The certificates after the leaf in `ssl_certificate`: a signer found among them is
+    /// trusted as it is (OpenSSL's `OCSP_TRUSTOTHER`, which nginx sets for verification).
+    pub chain: Vec<CertificateDer<'static>>,
+    /// `ssl_trusted_certificate`: where the chain of a signer the response brings along
+    /// must end, with `ssl_stapling_verify`.
+    pub trusted: Vec<CertificateDer<'static>>,
     /// `ssl_stapling_verify`.
     pub verify: bool,
+    /// A signer found in `chain` is trusted without further checks (OpenSSL's
+    /// `OCSP_TRUSTOTHER`: nginx sets it for stapling, not for client certificates).
+    pub trust_other: bool,
 }
 
 /// The plan for the leaf of `chain`, or why it cannot staple (an nginx-style message
@@ -96,8 +102,10 @@ pub fn plan(
         cert_id,
         request,
         issuer,
-        trusted: in_trusted.into_iter().map(|(c, _)| c).collect(),
+        chain: rest.iter().map(|c| c.clone().into_owned()).collect(),
+        trusted: trusted.iter().map(|c| c.clone().into_owned()).collect(),
         verify,
+        trust_other: true,
     })
 }
 

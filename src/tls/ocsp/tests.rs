@@ -159,20 +159,48 @@ fn signature_is_checked_only_with_verify_on() {
         "{err}"
     );
     assert!(check(wrong, &chain_plan(false), this).is_ok());
-    // …unless that key is trusted by ssl_trusted_certificate.
+    // Trusting that key changes nothing: the name is the issuer's, so the issuer's key is
+    // the one checked (OpenSSL's lookup by ResponderID).
     let trusted = plan(&[leaf(), ca()], None, &[other_ca()], true).unwrap();
-    assert!(check(wrong, &trusted, this).is_ok());
+    let err = check(wrong, &trusted, this).unwrap_err();
+    assert!(err.to_string().contains("signature failure"), "{err}");
+}
+
+#[test]
+fn a_trusted_root_that_is_not_the_issuer_may_not_sign() {
+    let der = include_bytes!("testdata/root-signer.der");
+    let (this, _) = times(der);
+    let root = pem(include_bytes!("testdata/third-root.pem"));
+    // The root the response carries chains to ssl_trusted_certificate, but it neither is
+    // the issuer nor holds a delegation from it.
+    let trusted = plan(&[leaf(), ca()], None, &[ca(), root], true).unwrap();
+    let err = check(der, &trusted, this).unwrap_err();
+    assert!(err.to_string().contains("root ca not trusted"), "{err}");
+    // Untrusted, it fails earlier, on its own chain.
+    let err = check(der, &chain_plan(true), this).unwrap_err();
+    assert!(
+        err.to_string().contains("signer certificate verify error"),
+        "{err}"
+    );
+    assert!(check(der, &chain_plan(false), this).is_ok());
 }
 
 #[test]
 fn delegated_responder_and_responder_by_key_verify() {
-    for der in [
-        &include_bytes!("testdata/delegated.der")[..],
-        &include_bytes!("testdata/by-key.der")[..],
-    ] {
-        let (this, _) = times(der);
-        check(der, &chain_plan(true), this).expect("verifies");
-    }
+    let by_key = include_bytes!("testdata/by-key.der");
+    let (this, _) = times(by_key);
+    check(by_key, &chain_plan(true), this).expect("signed by the issuer, named by key");
+    // A delegated responder's certificate comes with the response: its chain must end in
+    // ssl_trusted_certificate, as nginx's store.
+    let delegated = include_bytes!("testdata/delegated.der");
+    let (this, _) = times(delegated);
+    let err = check(delegated, &chain_plan(true), this).unwrap_err();
+    assert!(
+        err.to_string().contains("signer certificate verify error"),
+        "{err}"
+    );
+    let trusted = plan(&[leaf(), ca()], None, &[ca()], true).unwrap();
+    check(delegated, &trusted, this).expect("delegated by the trusted issuer");
 }
 
 #[test]
@@ -376,4 +404,72 @@ fn last_good_staple_is_kept_until_it_expires_and_revocation_removes_it() {
     // A failed fetch after an expired staple removes it too.
     s.stapled(good(now + 3000), now + 2002);
     assert_eq!(s.failed(None, now + 4000), Change::Remove);
+}
+
+fn client_check(
+    chain: Vec<CertificateDer<'static>>,
+    leaf_only: bool,
+) -> super::client::ClientCheck {
+    super::client::ClientCheck {
+        chain,
+        store: vec![ca()],
+        settings: crate::config::model::ClientOcsp {
+            leaf_only,
+            responder: None,
+            cache: None,
+        },
+    }
+}
+
+#[test]
+fn client_checks_every_certificate_below_the_root_or_the_leaf_only() {
+    let three = vec![leaf(), ca(), other_ca()];
+    assert_eq!(client_check(three.clone(), false).count(), 2);
+    assert_eq!(client_check(three, true).count(), 1);
+    // A self-signed client certificate is its own trusted root: nothing to ask.
+    assert_eq!(client_check(vec![ca()], true).count(), 0);
+    let check = client_check(vec![leaf(), ca()], true);
+    let (plan, addrs) = check.request(0).expect("request");
+    assert_eq!(addrs, vec!["127.0.0.1:8888".parse().unwrap()]);
+    assert!(!plan.trust_other && plan.verify);
+    assert_eq!(plan.chain.len(), 2);
+    // The client chain's own certificates are no shortcut: the signer must be the issuer.
+    let (this, _) = times(GOOD);
+    assert!(super::response::read(GOOD, &plan, this).is_ok());
+}
+
+#[test]
+fn client_cache_keeps_answers_until_next_update_within_its_size() {
+    use super::client::Cache;
+    use super::response::CertState;
+    let zone = crate::config::model::OcspCache {
+        name: "z".to_string(),
+        entries: 1,
+    };
+    let plan = chain_plan(true);
+    let mut cache = Cache::default();
+    cache.put(&zone, &plan, CertState::Revoked, Some(100), 50);
+    assert_eq!(cache.get(&zone, &plan, 100), Some(CertState::Revoked));
+    assert_eq!(cache.get(&zone, &plan, 101), None);
+    let other_zone = crate::config::model::OcspCache {
+        name: "y".to_string(),
+        entries: 1,
+    };
+    assert_eq!(cache.get(&other_zone, &plan, 60), None);
+    // Without nextUpdate, an hour.
+    cache.put(&zone, &plan, CertState::Good, None, 1000);
+    assert_eq!(cache.get(&zone, &plan, 4600), Some(CertState::Good));
+    assert_eq!(cache.get(&zone, &plan, 4601), None);
+    // An answer already past is not kept; a full zone makes room.
+    let no_aia = pem(include_bytes!("testdata/no-aia.pem"));
+    let second = plan_for(&[no_aia, ca()]);
+    cache.put(&zone, &second, CertState::Good, Some(10), 20);
+    assert_eq!(cache.get(&zone, &second, 5), None);
+    cache.put(&zone, &second, CertState::Good, Some(9000), 20);
+    assert_eq!(cache.get(&zone, &second, 30), Some(CertState::Good));
+    assert_eq!(cache.get(&zone, &plan, 30), None);
+}
+
+fn plan_for(chain: &[CertificateDer<'static>]) -> Plan {
+    plan(chain, Some("http://127.0.0.1:1/"), &[], true).expect("plan")
 }

@@ -1206,7 +1206,7 @@ fn many_errors_in_one_run() {
                   server {\n\
                     listen 80;\n\
                     root /srv;\n\
-                    ssl_ocsp on;\n\
+                    ssl_early_data on;\n\
                     location / {\n\
                       listen 81;\n\
                       autoindex maybe;\n\
@@ -1231,7 +1231,7 @@ fn many_errors_in_one_run() {
             (Some(7), "unknown directive \"foo\""),
             (
                 Some(11),
-                "\"ssl_ocsp\" directive is not supported by anx yet"
+                "\"ssl_early_data\" directive is not supported by anx yet"
             ),
             (Some(13), "\"listen\" directive is not allowed here"),
             (

@@ -61,6 +61,9 @@ impl Walker {
                 self.once(d, &mut tls.stapling_responder, |w| Some(here(w)))
             }
             "ssl_stapling_verify" => self.once(d, &mut tls.stapling_verify, |w| w.flag(d)),
+            "ssl_ocsp" => self.once(d, &mut tls.ocsp, |w| Some(here(w))),
+            "ssl_ocsp_responder" => self.once(d, &mut tls.ocsp_responder, |w| Some(here(w))),
+            "ssl_ocsp_cache" => self.once(d, &mut tls.ocsp_cache, |w| Some(here(w))),
             "ssl_password_file" => self.once(d, &mut tls.password_file, |w| Some(here(w))),
             "ssl_reject_handshake" => self.once(d, &mut tls.reject_handshake, |w| w.flag(d)),
             _ => self.unhandled(d),

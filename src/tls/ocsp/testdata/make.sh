@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerates the fixtures of src/tls/ocsp/tests.rs with openssl: a CA, a leaf whose
 # Authority Information Access names http://127.0.0.1:8888/ocsp, a leaf without one, a
-# delegated responder (OCSPSigning, issued by the CA), another CA, and responses made by
+# delegated responder (OCSPSigning, issued by the CA), another CA under the same name, an
+# unrelated root that is neither (root-signer.der is signed by it), and responses made by
 # `openssl ocsp` for them (request.der is openssl's request for leaf.pem). The tests take "now" from each response, so they never expire.
 set -eu
 cd "$(dirname "$0")"
@@ -19,6 +20,8 @@ openssl x509 -req -in "$t/leaf.csr" -CA ca.pem -CAkey ca.key -set_serial 0x1001 
 printf 'subjectAltName=DNS:a.test\n' > "$t/plain.ext"
 openssl x509 -req -in "$t/leaf.csr" -CA ca.pem -CAkey ca.key -set_serial 0x1002 -days 36500 -extfile "$t/plain.ext" -out no-aia.pem 2>/dev/null
 key responder.key
+key third-root.key
+openssl req -x509 -key third-root.key -out third-root.pem -subj "/CN=anx OCSP test root" -days 36500 2>/dev/null
 openssl req -new -key responder.key -out "$t/responder.csr" -subj "/CN=anx OCSP responder" 2>/dev/null
 printf 'extendedKeyUsage=OCSPSigning\n' > "$t/responder.ext"
 openssl x509 -req -in "$t/responder.csr" -CA ca.pem -CAkey ca.key -set_serial 0x2001 -days 36500 -extfile "$t/responder.ext" -out responder.pem 2>/dev/null
@@ -36,4 +39,7 @@ respond empty.txt ca.pem ca.key unknown.der "-ndays 1"
 respond good.txt other-ca.pem other-ca.key wrong-signer.der "-ndays 1"
 respond good.txt responder.pem responder.key delegated.der "-ndays 1"
 respond good.txt ca.pem ca.key by-key.der "-ndays 1 -resp_key_id"
-rm -f ca.key other-ca.key responder.key
+respond good.txt third-root.pem third-root.key root-signer.der "-ndays 1"
+rm -f ca.key other-ca.key responder.key third-root.key
+key third-root.key
+openssl req -x509 -key third-root.key -out third-root.pem -subj "/CN=anx OCSP test root" -days 36500 2>/dev/null
