@@ -137,6 +137,22 @@ class Server:
             self.proc.kill()
 
 
+def build_floor(tmp):
+    """perf/floor/floor.c compiled into tmp; None (and a note) when cc or liburing is missing."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor", "floor.c")
+    out = os.path.join(tmp, "floor")
+    built = subprocess.run(["cc", "-O2", "-o", out, src, "-luring"], capture_output=True, text=True)
+    if built.returncode != 0:
+        print(f"floor server not built (apt-get install liburing-dev): {built.stderr.strip()}", file=sys.stderr)
+        return None
+    return out
+
+
+# The floor answers every head with one fixed 200: it stands beside anx only where that is
+# the whole job.
+FLOOR_SCENARIOS = ("tiny (return 200)", "pipelined x16 (tiny)")
+
+
 def raise_nofile():
     import resource
     try:
@@ -299,12 +315,16 @@ def main():
     nginx_config(os.path.join(tmp, "nginx.conf"), tmp, root, ports["nginx"], False, "nginx")
     nginx_config(os.path.join(tmp, "nginx-ofc.conf"), tmp, root, ports["nginx+ofc"], True, "nginx+ofc")
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    floor_bin = build_floor(tmp)
 
     servers = {
         "anx": Server("anx", ["taskset", "-c", "0", args.anx, "-c", anx_conf, "--shards", "1"], ports["anx"]),
         "nginx": Server("nginx", ["taskset", "-c", "0", nginx_bin, "-c", os.path.join(tmp, "nginx.conf")], ports["nginx"]),
         "nginx+ofc": Server("nginx+ofc", ["taskset", "-c", "0", nginx_bin, "-c", os.path.join(tmp, "nginx-ofc.conf")], ports["nginx+ofc"]),
     }
+    if floor_bin:
+        ports["floor"] = free_port()
+        servers["floor"] = Server("floor", ["taskset", "-c", "0", floor_bin, str(ports["floor"])], ports["floor"])
 
     scenarios = [
         ("tiny (return 200)", "/tiny", None),
@@ -331,6 +351,8 @@ def main():
         for run in range(args.runs):
             for name, path, script in scenarios:
                 for sname, srv in servers.items():
+                    if sname == "floor" and name not in FLOOR_SCENARIOS:
+                        continue
                     url = f"http://127.0.0.1:{srv.port}{path}"
                     t0 = cpu_ticks(srv.pids())
                     start = time.time()
@@ -338,6 +360,9 @@ def main():
                     elapsed = time.time() - start
                     t1 = cpu_ticks(srv.pids())
                     r["cpu"] = (t1 - t0) / os.sysconf("SC_CLK_TCK") / elapsed
+                    # Server CPU per request (µs): the figure to compare where wrk's one core,
+                    # not the server, limits req/s.
+                    r["us"] = r["cpu"] / r["rps"] * 1e6 if r["rps"] else 0.0
                     results.setdefault((name, sname), []).append(r)
                     log = access_log_path(tmp, sname)
                     if os.path.exists(log):
@@ -363,8 +388,10 @@ def main():
     with open("/proc/loadavg") as f:
         lines.append(f"Load average at the end (other work on the machine): {f.read().split()[0:3]}.")
     lines.append("")
-    lines.append("| scenario | anx req/s | nginx req/s | nginx+ofc req/s | anx/nginx | anx/nginx+ofc | p50 anx / nginx (ms) | p99 anx / nginx (ms) | server CPU anx / nginx |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("CPU per request is the server's CPU time over the requests wrk counted; floor is perf/floor/floor.c (io_uring, no user-space work), run for the tiny rows only.")
+    lines.append("")
+    lines.append("| scenario | anx req/s | nginx req/s | nginx+ofc req/s | anx/nginx | anx/nginx+ofc | p50 anx / nginx (ms) | p99 anx / nginx (ms) | server CPU anx / nginx | CPU µs/req anx / nginx / floor | anx CPU/req ÷ nginx, ÷ floor |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
 
     def med(name, s, key):
         return statistics.median(r[key] for r in results[(name, s)])
@@ -375,12 +402,17 @@ def main():
 
     for name, _, _ in scenarios:
         a, n, o = (med(name, s, "rps") for s in ["anx", "nginx", "nginx+ofc"])
+        ua, un = med(name, "anx", "us"), med(name, "nginx", "us")
+        uf = med(name, "floor", "us") if (name, "floor") in results else None
+        per_request = f"{ua:.2f} / {un:.2f} / {f'{uf:.2f}' if uf else '–'}"
+        ratios = f"{ua / un if un else 0:.2f}×, {f'{ua / uf:.2f}×' if uf else '–'}"
         lines.append(
             f"| {name} | {spread(name, 'anx')} | {spread(name, 'nginx')} | {spread(name, 'nginx+ofc')} | "
             f"{a / n if n else 0:.2f}× | {a / o if o else 0:.2f}× | "
             f"{med(name, 'anx', 'p50'):.2f} / {med(name, 'nginx', 'p50'):.2f} | "
             f"{med(name, 'anx', 'p99'):.2f} / {med(name, 'nginx', 'p99'):.2f} | "
-            f"{med(name, 'anx', 'cpu') * 100:.0f}% / {med(name, 'nginx', 'cpu') * 100:.0f}% |"
+            f"{med(name, 'anx', 'cpu') * 100:.0f}% / {med(name, 'nginx', 'cpu') * 100:.0f}% | "
+            f"{per_request} | {ratios} |"
         )
     if memory:
         lines.append("")

@@ -9,6 +9,8 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v taskset >/dev/null || need+=(util-linux)
+command -v cc >/dev/null || need+=(build-essential)
+[ -f /usr/include/liburing.h ] || need+=(liburing-dev)  # perf/floor/floor.c
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
