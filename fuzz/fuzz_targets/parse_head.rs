@@ -7,8 +7,11 @@ use libfuzzer_sys::fuzz_target;
 
 const LIMITS: HeadLimits = HeadLimits {
     max_request_line: 1024,
+    max_header_line: 1024,
     max_header_bytes: 4096,
     max_headers: 32,
+    ignore_invalid_headers: true,
+    underscores_in_headers: false,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -42,9 +42,13 @@ fuzz_target!(|data: &[u8]| {
                 head_request,
                 upgrade: flags & 32 != 0,
                 extra: b"",
+                chunked: flags & 128 != 0,
+                keepalive_header: None,
+                replace_cache_fields: flags & 64 != 0,
+                trailers: flags & 128 != 0 && flags & 16 != 0,
             };
             let mut out = Vec::new();
-            write_client_head(&mut out, &head, data, &opts, &mut |v| {
+            write_client_head(&mut out, &head, data, &opts, &mut |_name, v| {
                 (flags & 64 != 0).then(|| v.to_vec())
             });
             assert!(out.ends_with(b"\r\n\r\n"));
