@@ -16,11 +16,12 @@
 
 use std::time::Instant;
 
-use crate::config::model::{Config, Handler, Location, Pattern, Server};
+use crate::config::model::{Config, Handler, Location, Pattern, PostAction, Server};
 use crate::filters::{self, FilterRequest};
 use crate::handlers::proxy::{self, ProxyPlan};
 use crate::handlers::static_files::{self, path, Content, IndexNames, StaticRequest, StaticState};
 use crate::handlers::status;
+use crate::http::accel;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
 use crate::phases::access;
@@ -162,7 +163,74 @@ pub fn after_upstream<'c>(
     state: RequestState<'c>,
     response: Response,
 ) -> Outcome<'c> {
-    let ctx = Ctx {
+    let go = |_: &mut Ctx<'_, 'c>| Step::Done(response);
+    resume(config, selected, req, statics, now, state, go)
+}
+
+/// Carries a proxied request on after its upstream answered with `X-Accel-Redirect`
+/// (nginx's `ngx_http_upstream_process_headers`): a URI is an internal redirect run as GET
+/// (HEAD stays HEAD), `@name` goes to that location, an unsafe URI is a 404; the answer
+/// keeps the fields in `carried`. The redirect counts against the ten URI changes.
+pub fn accel_redirect<'c>(
+    config: &'c Config,
+    selected: &Selected<'c>,
+    req: &Request,
+    statics: &mut StaticState,
+    now: i64,
+    state: RequestState<'c>,
+    (target, carried): (accel::Target, accel::Carried),
+) -> Outcome<'c> {
+    let go = move |ctx: &mut Ctx<'_, 'c>| {
+        ctx.st.carried_type = carried.content_type;
+        ctx.st.carried_fields.extend_from_slice(&carried.fields);
+        match target {
+            accel::Target::Named(name) => named(ctx, &name),
+            accel::Target::Uri { uri, args } => {
+                ctx.st.as_get = true;
+                internal_redirect(ctx, uri, Args::Owned(args))
+            }
+            accel::Target::Unsafe(value) => {
+                let value = String::from_utf8_lossy(&value);
+                ctx.log()
+                    .error(format_args!("unsafe URI \"{value}\" was detected"));
+                Step::Done(Response::new(404))
+            }
+        }
+    };
+    resume(config, selected, req, statics, now, state, go)
+}
+
+/// nginx's `post_action`: once a request's answer is sent, the request goes on to `action`
+/// (an internal redirect without args, or a named location) in a state of its own. The
+/// caller discards the response; a `proxy` plan still goes to its upstream.
+pub fn post_action<'c>(
+    config: &'c Config,
+    selected: &Selected<'c>,
+    req: &Request,
+    statics: &mut StaticState,
+    now: i64,
+    action: &'c PostAction,
+) -> Outcome<'c> {
+    let go = |ctx: &mut Ctx<'_, 'c>| match action {
+        PostAction::Uri(uri) => internal_redirect(ctx, uri.clone(), Args::None),
+        PostAction::Named(name) => named(ctx, name),
+    };
+    let state = RequestState::new(Vec::new());
+    resume(config, selected, req, statics, now, state, go)
+}
+
+/// Runs the phases again for a request that left them (for its upstream, or after its
+/// answer), from the step `first` gives.
+fn resume<'c>(
+    config: &'c Config,
+    selected: &Selected<'c>,
+    req: &Request,
+    statics: &mut StaticState,
+    now: i64,
+    state: RequestState<'c>,
+    first: impl FnOnce(&mut Ctx<'_, 'c>) -> Step<'c>,
+) -> Outcome<'c> {
+    let mut ctx = Ctx {
         config,
         server: selected.server,
         req: Received {
@@ -181,7 +249,8 @@ pub fn after_upstream<'c>(
         now,
         body_refused: true,
     };
-    engine.finish(ctx, Step::Done(response))
+    let first = first(&mut ctx);
+    engine.finish(ctx, first)
 }
 
 /// True when the location in effect has an error page for `status` (an upstream answer
@@ -529,6 +598,12 @@ fn apply_err_status(ctx: &mut Ctx, resp: &mut Response) {
         let mut fields = std::mem::take(&mut ctx.st.carried_fields);
         fields.extend_from_slice(&resp.extra);
         resp.extra = fields;
+    }
+    if let Some(t) = ctx.st.carried_type.take() {
+        if resp.content_type.is_some() {
+            resp.content_type = Some(t);
+            resp.uncache();
+        }
     }
     // nginx's `allow_ranges` outlives an internal redirect.
     ctx.st.ranges_allowed |= resp.accept_ranges;

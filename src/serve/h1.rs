@@ -22,6 +22,7 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 
 use super::body::{self, BodyOutcome};
 use super::generation::ShardGeneration;
+use super::post_action::After;
 use super::ShardResources;
 use crate::config::model::{Config, HttpSettings, LocationHttp, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
@@ -422,6 +423,7 @@ impl State {
             // of the head.
             let head_copy = buf[..head.len].to_vec();
             self.rbuf.consume(head.len);
+            let post_action = std::cell::Cell::new(None);
             let job = super::proxy::Job {
                 config,
                 selected: &selected,
@@ -435,8 +437,23 @@ impl State {
                 error_log: state
                     .location
                     .map_or(&server.fallback.error_log[..], |l| &l.error_log[..]),
+                discard: false,
+                post_action: &post_action,
             };
-            return Box::pin(super::proxy::serve(self, job, state, plan)).await;
+            let result = Box::pin(super::proxy::serve(self, job, state, plan)).await;
+            if let Some(action) = post_action.get() {
+                let after = After {
+                    config,
+                    selected: &selected,
+                    head: &head,
+                    head_copy: &head_copy,
+                    conn: &conn,
+                    started,
+                    now,
+                };
+                Box::pin(self.post_action(&after, action)).await;
+            }
+            return result;
         }
 
         // The log lines are written after the response, when the read buffer has moved on:
@@ -444,7 +461,9 @@ impl State {
         let logs = state
             .location
             .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
-        let head_copy = (!logs.is_empty()).then(|| buf[..head.len].to_vec());
+        let post_action = state.location.and_then(|l| l.post_action.as_ref());
+        let head_copy =
+            (!logs.is_empty() || post_action.is_some()).then(|| buf[..head.len].to_vec());
         let head_request = head.method == Method::Head;
         let expect_continue = head.expect_continue;
         let framing = head.body;
@@ -549,6 +568,18 @@ impl State {
                 &sent,
             );
         }
+        if let (Some(action), Some(copy)) = (post_action, &head_copy) {
+            let after = After {
+                config,
+                selected: &selected,
+                head: &head,
+                head_copy: copy,
+                conn: &conn,
+                started,
+                now,
+            };
+            Box::pin(self.post_action(&after, action)).await;
+        }
         match written {
             Ok(_) if keep => Ok(true),
             Ok(_) => {
@@ -619,6 +650,7 @@ impl State {
                 .access_logs
                 .record(log, &mut ctx, response, sent);
         }
+        self.conn.shard.flush_logs_soon();
     }
 
     pub(super) fn wbuf_mut(&mut self) -> &mut Vec<u8> {

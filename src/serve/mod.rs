@@ -3,10 +3,12 @@
 //! `shard/` accepts a connection and spawns [`h1::serve`] on it with the shard's
 //! [`ShardResources`]; everything below (`pipeline`, handlers, filters, codecs) is sans-io.
 
+pub mod accel;
 pub mod body;
 pub mod buffers;
 pub mod generation;
 pub mod h1;
+pub mod post_action;
 pub mod proxy;
 pub mod rate;
 pub mod spill;
@@ -40,6 +42,8 @@ pub struct ShardResources {
     busy: Rc<Cell<usize>>,
     /// This shard's counters in the process's registry (`metrics/`).
     pub metrics: ShardMetrics,
+    /// A task is queued to write the unbuffered access logs' lines.
+    log_flush_queued: Cell<bool>,
 }
 
 impl ShardResources {
@@ -49,6 +53,22 @@ impl ShardResources {
             metrics,
             ..ShardResources::default()
         }
+    }
+
+    /// Writes the lines of access logs without `buffer=` once the shard has run the tasks
+    /// ready now: one queued task (behind them) writes what they all logged, so an idle
+    /// shard writes a line right after its response and a busy one a burst at a time.
+    pub fn flush_logs_soon(self: &Rc<Self>) {
+        if !self.access_logs.has_due() || self.log_flush_queued.replace(true) {
+            return;
+        }
+        let shard = self.clone();
+        glommio::spawn_local(async move {
+            futures_lite::future::yield_now().await;
+            shard.log_flush_queued.set(false);
+            shard.access_logs.flush_due();
+        })
+        .detach();
     }
 
     /// What the status pages read: the registry and the health checks' verdicts of the
