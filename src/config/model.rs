@@ -280,7 +280,7 @@ pub struct AccessLog {
     pub format: AccessLogFormat,
     /// Bytes buffered per shard before a write (`buffer=`; 64 KiB without it).
     pub buffer_bytes: usize,
-    /// `buffer=` was given: lines wait for a full buffer or `flush=`. Without it nginx
+    /// `buffer=` (or `flush=`) was given: lines wait for a full buffer or `flush=`. Without it nginx
     /// writes each line at once; anx writes a shard's lines once it has run the work that
     /// was ready (one write per burst under load, at once when idle).
     pub buffered: bool,

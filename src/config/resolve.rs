@@ -1073,7 +1073,8 @@ fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
         path: r.path(path),
         format,
         buffer_bytes: buffer.unwrap_or(64 * 1024) as usize,
-        buffered: buffer.is_some(),
+        // TOML may give `flush` alone (nginx refuses it without a buffer): buffered too.
+        buffered: buffer.is_some() || flush.is_some(),
         flush: flush.unwrap_or(Duration::from_secs(1)),
         condition,
         rotate: resolve_rotate(rotate, at, r),

@@ -2,7 +2,7 @@
 //!
 //! `serve::proxy` asks here once the answer's head is in: [`redirect`] when the answer
 //! names an internal redirect (the exchange then drops the body and goes back to the
-//! pipeline with `pipeline::accel_redirect`), [`limit_rate`] for the rate of the response
+//! pipeline with `pipeline::Resume::Accel`), [`limit_rate`] for the rate of the response
 //! the client gets. `proxy_ignore_headers` turns either off. The reading itself is
 //! `http::accel` (sans-io).
 

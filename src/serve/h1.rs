@@ -22,7 +22,6 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 
 use super::body::{self, BodyOutcome};
 use super::generation::ShardGeneration;
-use super::post_action::After;
 use super::ShardResources;
 use crate::config::model::{Config, HttpSettings, LocationHttp, Server};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
@@ -137,6 +136,9 @@ pub async fn serve(conn: Connection) {
 
 /// Answers a refusal (status page, then lingering close) and returns buffers to the pool.
 async fn finish(mut st: State, stop: Stop) {
+    // The lines of unbuffered access logs are on disk before the connection closes (a
+    // client that saw the close finds its line, as with nginx).
+    st.conn.shard.access_logs.flush_due();
     if let Stop::Refuse(code) = stop {
         let config = st.conn.config.clone();
         let server = &config.servers[st.conn.listener.default];
@@ -442,16 +444,8 @@ impl State {
             };
             let result = Box::pin(super::proxy::serve(self, job, state, plan)).await;
             if let Some(action) = post_action.get() {
-                let after = After {
-                    config,
-                    selected: &selected,
-                    head: &head,
-                    head_copy: &head_copy,
-                    conn: &conn,
-                    started,
-                    now,
-                };
-                Box::pin(self.post_action(&after, action)).await;
+                let (to, head) = ((config, &selected), (&head, &head_copy[..]));
+                Box::pin(self.post_action(to, head, &conn, (started, now), action)).await;
             }
             return result;
         }
@@ -569,16 +563,8 @@ impl State {
             );
         }
         if let (Some(action), Some(copy)) = (post_action, &head_copy) {
-            let after = After {
-                config,
-                selected: &selected,
-                head: &head,
-                head_copy: copy,
-                conn: &conn,
-                started,
-                now,
-            };
-            Box::pin(self.post_action(&after, action)).await;
+            let to = (config, &selected);
+            Box::pin(self.post_action(to, (&head, copy), &conn, (started, now), action)).await;
         }
         match written {
             Ok(_) if keep => Ok(true),

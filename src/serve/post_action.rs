@@ -5,7 +5,7 @@
 //!
 //! `serve::h1` calls [`State::post_action`] after the response and its log line, with the
 //! `post_action` of the location that answered. The pipeline runs the phases again
-//! (`pipeline::post_action`); a static answer is dropped as it is, a proxied one goes to its
+//! (`pipeline::Resume::PostAction`); a static answer is dropped as it is, a proxied one goes to its
 //! upstream (`serve::proxy::discard`), whose answer is read ([`drain`]) and dropped. The
 //! main request's log line is the only one, as in nginx (anx writes it before the post
 //! action, with the main request's variables). One post action per request: the post
@@ -21,24 +21,20 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::RequestHead;
 use crate::http::upstream::{ResponseFraming, UpstreamHead};
 use crate::net::upstream::UpstreamConn;
-use crate::phases::state::ConnInfo;
-use crate::pipeline::{self, Request, Selected};
-
-/// The request a post action follows.
-pub(super) struct After<'a, 'c> {
-    pub config: &'c Arc<Config>,
-    pub selected: &'a Selected<'c>,
-    pub head: &'a RequestHead,
-    /// A copy of the head's bytes (`head`'s positions index it).
-    pub head_copy: &'a [u8],
-    pub conn: &'a ConnInfo,
-    pub started: Instant,
-    pub now: i64,
-}
+use crate::phases::state::{ConnInfo, RequestState};
+use crate::pipeline::{self, Request, Resume, Selected};
 
 impl State {
-    /// Runs `action` for the request `after` describes, once its answer is out.
-    pub(super) async fn post_action<'c>(&mut self, after: &After<'_, 'c>, action: &'c PostAction) {
+    /// Runs `action` for the request `head` (whose bytes `head_copy` holds), once its
+    /// answer is out.
+    pub(super) async fn post_action<'c>(
+        &mut self,
+        (config, selected): (&'c Arc<Config>, &Selected<'c>),
+        (head, head_copy): (&RequestHead, &[u8]),
+        conn: &ConnInfo,
+        (started, now): (Instant, i64),
+        action: &'c PostAction,
+    ) {
         // The answer goes out first (a client waiting for it does not wait for the post
         // action); nginx runs the post action when the client is gone too.
         let _ = self.flush().await;
@@ -46,36 +42,35 @@ impl State {
         let generation = self.conn.generation.clone();
         let (index, listener) = (self.conn.index.clone(), self.conn.listener.clone());
         let req = Request {
-            head: after.head,
-            buf: after.head_copy,
+            head,
+            buf: head_copy,
             listener: &listener,
-            conn: after.conn,
-            started: after.started,
+            conn,
+            started,
             declared_body: None,
             index: Some(&index),
             status: Some(shard.status_sources(&generation)),
         };
         let outcome = {
             let mut statics = shard.statics.borrow_mut();
-            let (config, selected) = (&**after.config, after.selected);
-            pipeline::post_action(config, selected, &req, &mut statics, after.now, action)
+            let (unused, how) = (RequestState::new(Vec::new()), Resume::PostAction(action));
+            pipeline::resume(config, selected, &req, &mut statics, now, unused, how)
         };
         let Some(plan) = outcome.proxy else {
             return;
         };
         let state = outcome.state;
-        let server = after.selected.server;
-        let location = state.location.unwrap_or(&server.fallback);
+        let location = state.location.unwrap_or(&selected.server.fallback);
         let unused = Cell::new(None);
         let job = super::proxy::Job {
-            config: after.config,
-            selected: after.selected,
-            head: after.head,
-            head_copy: after.head_copy,
-            conn: after.conn,
-            started: after.started,
+            config,
+            selected,
+            head,
+            head_copy,
+            conn,
+            started,
             keep_alive: false,
-            now: after.now,
+            now,
             http: &location.http,
             error_log: &location.error_log,
             discard: true,

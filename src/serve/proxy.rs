@@ -7,7 +7,7 @@
 //! `proxy_next_upstream` allows, then relay the head and stream the body to the client
 //! through one bounded buffer, and give the connection back to the pool when it ended
 //! cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
-//! to the client goes back to the pipeline (`pipeline::after_upstream`) for its error page.
+//! to the client goes back to the pipeline (`pipeline::resume`) for its error page.
 
 use std::cell::Cell;
 use std::io;
@@ -31,7 +31,7 @@ use crate::http::upstream::{
 use crate::net::upstream::UpstreamConn;
 use crate::phases::state::{ConnInfo, Received, RequestState};
 use crate::phases::vars::{Ctx, Sent};
-use crate::pipeline::{self, Request, Selected};
+use crate::pipeline::{self, Request, Resume, Selected};
 use crate::upstream::balance::{PickKey, Tried};
 
 /// A pooled connection idle longer than this is checked (one non-blocking peek) before it
@@ -164,21 +164,17 @@ pub(super) async fn serve<'c>(
                 };
                 let outcome = {
                     let mut statics = shard.statics.borrow_mut();
-                    let (config, selected, now) = (job.config, job.selected, job.now);
-                    let (r, s) = (&req, &mut *statics);
-                    match fallback {
+                    let how = match fallback {
                         Fallback::Accel(redirect) => {
-                            pipeline::accel_redirect(config, selected, r, s, now, state, *redirect)
+                            let (target, carried) = *redirect;
+                            Resume::Accel(target, carried)
                         }
-                        Fallback::Intercepted(resp) => {
-                            pipeline::after_upstream(config, selected, r, s, now, state, resp)
-                        }
-                        Fallback::Status(code) => {
-                            let resp = Response::new(code);
-                            pipeline::after_upstream(config, selected, r, s, now, state, resp)
-                        }
+                        Fallback::Intercepted(resp) => Resume::Failed(resp),
+                        Fallback::Status(code) => Resume::Failed(Response::new(code)),
                         Fallback::Close => return Ok(false),
-                    }
+                    };
+                    let (config, selected, now) = (job.config, job.selected, job.now);
+                    pipeline::resume(config, selected, &req, &mut statics, now, state, how)
                 };
                 state = outcome.state;
                 if let Some(next) = outcome.proxy {
