@@ -8,9 +8,9 @@
 //! never interleave within a line) and writes it when it exceeds `buffer=` or when the
 //! shard's tick ([`AccessLogs::tick`], every 100 ms) finds it older than `flush=`. A line of
 //! a log without `buffer=` marks its buffer due: `serve/` then writes the due buffers
-//! ([`AccessLogs::flush_due`]) once the shard has run the tasks that were ready, so an idle
-//! shard writes each line at once (as nginx) and a busy one writes a burst of lines at a
-//! time.
+//! ([`AccessLogs::flush_due`]) once the shard has run the tasks that were ready (at most
+//! once a millisecond) and when a connection closes, so an idle shard writes each line at
+//! once (as nginx) and a busy one writes a burst of lines at a time.
 //!
 //! Reopen (SIGUSR1, or `log::rotate` after a rename): on the first tick after the
 //! `log::reopen` generation moved, every buffer is written to the file it was meant for (the

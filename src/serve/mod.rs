@@ -18,6 +18,7 @@ pub mod upstreams;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::handlers::static_files::StaticState;
 use crate::log::access::AccessLogs;
@@ -44,7 +45,13 @@ pub struct ShardResources {
     pub metrics: ShardMetrics,
     /// A task is queued to write the unbuffered access logs' lines.
     log_flush_queued: Cell<bool>,
+    /// When that task last wrote.
+    log_written: Cell<Option<Instant>>,
 }
+
+/// The least time between two writes of the unbuffered access logs by
+/// [`ShardResources::flush_logs_soon`] (a connection that closes writes at once).
+const LOG_WRITE_GAP: Duration = Duration::from_millis(1);
 
 impl ShardResources {
     pub fn new(id: usize, metrics: ShardMetrics) -> ShardResources {
@@ -57,16 +64,24 @@ impl ShardResources {
 
     /// Writes the lines of access logs without `buffer=` once the shard has run the tasks
     /// ready now: one queued task (behind them) writes what they all logged, so an idle
-    /// shard writes a line right after its response and a busy one a burst at a time.
+    /// shard writes a line right after its response. Under load the writes are spaced
+    /// [`LOG_WRITE_GAP`] apart, each taking the lines of every request in between.
     pub fn flush_logs_soon(self: &Rc<Self>) {
         if !self.access_logs.has_due() || self.log_flush_queued.replace(true) {
             return;
         }
         let shard = self.clone();
         glommio::spawn_local(async move {
-            futures_lite::future::yield_now().await;
+            let since = shard.log_written.get().map(|t| t.elapsed());
+            match since {
+                Some(since) if since < LOG_WRITE_GAP => {
+                    glommio::timer::sleep(LOG_WRITE_GAP - since).await
+                }
+                _ => futures_lite::future::yield_now().await,
+            }
             shard.log_flush_queued.set(false);
             shard.access_logs.flush_due();
+            shard.log_written.set(Some(Instant::now()));
         })
         .detach();
     }
