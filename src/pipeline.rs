@@ -16,11 +16,12 @@
 
 use std::time::Instant;
 
-use crate::config::model::{Config, Handler, Location, Pattern, Server};
+use crate::config::model::{Config, Handler, Location, Pattern, PostAction, Server};
 use crate::filters::{self, FilterRequest};
 use crate::handlers::proxy::{self, ProxyPlan};
 use crate::handlers::static_files::{self, path, Content, IndexNames, StaticRequest, StaticState};
 use crate::handlers::status;
+use crate::http::accel;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
 use crate::phases::access;
@@ -148,21 +149,40 @@ pub fn run<'c>(
     engine.finish(ctx, first)
 }
 
-/// Carries a proxied request on after its upstream exchange gave `response` instead of an
-/// answer to relay (502/504, or an upstream error that `proxy_intercept_errors` sends to
-/// error_page): error pages, then the filters, as for any response. `state` is the one
-/// [`run`] returned. An error page may lead to another proxied location (`proxy` is set
-/// again).
-pub fn after_upstream<'c>(
+/// How a request that left the phases comes back to them.
+pub enum Resume<'c> {
+    /// Its upstream exchange gave this instead of an answer to relay (502/504, or an
+    /// upstream error that `proxy_intercept_errors` sends to error_page): error pages, then
+    /// the filters, as for any response.
+    Failed(Response),
+    /// Its upstream answered with `X-Accel-Redirect` (nginx's
+    /// `ngx_http_upstream_process_headers`): a URI is an internal redirect run as GET (HEAD
+    /// stays HEAD), `@name` goes to that location, an unsafe URI is a 404; the answer
+    /// keeps the carried fields. The redirect counts against the ten URI changes.
+    Accel(accel::Target, accel::Carried),
+    /// nginx's `post_action`, once the answer is sent: an internal redirect without args,
+    /// or a named location, in a state of its own. The caller discards the response; a
+    /// `proxy` plan still goes to its upstream.
+    PostAction(&'c PostAction),
+}
+
+/// Runs the phases again for a request that left them; `state` is the one [`run`]
+/// returned (unused for a post action). The outcome may lead to a proxied location again
+/// (`proxy` is set).
+pub fn resume<'c>(
     config: &'c Config,
     selected: &Selected<'c>,
     req: &Request,
     statics: &mut StaticState,
     now: i64,
     state: RequestState<'c>,
-    response: Response,
+    how: Resume<'c>,
 ) -> Outcome<'c> {
-    let ctx = Ctx {
+    let state = match how {
+        Resume::PostAction(_) => RequestState::new(Vec::new()),
+        _ => state,
+    };
+    let mut ctx = Ctx {
         config,
         server: selected.server,
         req: Received {
@@ -181,7 +201,38 @@ pub fn after_upstream<'c>(
         now,
         body_refused: true,
     };
-    engine.finish(ctx, Step::Done(response))
+    let first = match how {
+        Resume::Failed(response) => Step::Done(response),
+        Resume::Accel(target, carried) => accel_redirect(&mut ctx, target, carried),
+        Resume::PostAction(PostAction::Uri(uri)) => {
+            internal_redirect(&mut ctx, uri.clone(), Args::None)
+        }
+        Resume::PostAction(PostAction::Named(name)) => named(&mut ctx, name),
+    };
+    engine.finish(ctx, first)
+}
+
+/// The first step of [`Resume::Accel`].
+fn accel_redirect<'c>(
+    ctx: &mut Ctx<'_, 'c>,
+    target: accel::Target,
+    carried: accel::Carried,
+) -> Step<'c> {
+    ctx.st.carried_type = carried.content_type;
+    ctx.st.carried_fields.extend_from_slice(&carried.fields);
+    match target {
+        accel::Target::Named(name) => named(ctx, &name),
+        accel::Target::Uri { uri, args } => {
+            ctx.st.as_get = true;
+            internal_redirect(ctx, uri, Args::Owned(args))
+        }
+        accel::Target::Unsafe(value) => {
+            let value = String::from_utf8_lossy(&value);
+            ctx.log()
+                .error(format_args!("unsafe URI \"{value}\" was detected"));
+            Step::Done(Response::new(404))
+        }
+    }
 }
 
 /// True when the location in effect has an error page for `status` (an upstream answer
@@ -537,6 +588,12 @@ fn apply_err_status(ctx: &mut Ctx, resp: &mut Response) {
         let mut fields = std::mem::take(&mut ctx.st.carried_fields);
         fields.extend_from_slice(&resp.extra);
         resp.extra = fields;
+    }
+    if let Some(t) = ctx.st.carried_type.take() {
+        if resp.content_type.is_some() {
+            resp.content_type = Some(t);
+            resp.uncache();
+        }
     }
     // nginx's `allow_ranges` outlives an internal redirect.
     ctx.st.ranges_allowed |= resp.accept_ranges;

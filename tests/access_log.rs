@@ -2,7 +2,8 @@
 //! `if=` conditions, several logs per request, per-location logs and nginx's inheritance
 //! (compared with real nginx), the `combined` and `common` presets byte for byte against
 //! nginx, the `json` preset, reopen after a rename under load (SIGUSR1), built-in rotation,
-//! and the flush on stop.
+//! the flush on stop, and lines of a log without `buffer=` written before the connection
+//! that logged them closes.
 //!
 //! Needs Debian's nginx (`apt-get install -y nginx-light`) for the comparisons.
 
@@ -605,4 +606,28 @@ fn stop_writes_every_buffered_line() {
     got.sort_unstable();
     let want: Vec<(u64, u64)> = (0..4).flat_map(|c| (0..50).map(move |n| (c, n))).collect();
     assert_eq!(got, want);
+}
+
+#[test]
+fn unbuffered_lines_are_written_before_the_connection_closes() {
+    let site = Site::new();
+    let anx = Anx::start(
+        &site,
+        &config(
+            SEQ_HTTP,
+            r#"access_log = { path = "logs/access.log", format = "seq" }"#,
+            RETURN_ALL,
+        ),
+    );
+    let log = site.path().join("logs/access.log");
+    for n in 0..5 {
+        let mut c = anx.connect();
+        c.send(format!(
+            "GET /?c=0&n={n} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        ));
+        assert_eq!(c.response().status, 200);
+        c.assert_closed();
+        let want: Vec<(u64, u64)> = (0..=n).map(|n| (0, n)).collect();
+        assert_eq!(seq_lines(&log), want);
+    }
 }

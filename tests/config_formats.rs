@@ -338,6 +338,8 @@ proxy_buffer_size = "16k"
 proxy_intercept_errors = true
 limit_rate = "$arg_rate"
 limit_rate_after = "1m"
+proxy_ignore_headers = ["X-Accel-Redirect", "Expires"]
+post_action = "/notify"
 
 [[server.location.location]]
 path = "/api/"
@@ -347,6 +349,7 @@ proxy_set_header = [{ name = "Host", value = "$proxy_host" }]
 [[server.location]]
 path = "/h/"
 proxy_pass = "http://hashed/"
+post_action = "off"
 proxy_redirect = "off"
 proxy_send_timeout = "1m"
 
@@ -444,12 +447,14 @@ http {
             proxy_intercept_errors on;
             limit_rate $arg_rate;
             limit_rate_after 1m;
+            proxy_ignore_headers X-Accel-Redirect Expires;
+            post_action /notify;
             location /api/ {
                 proxy_pass http://127.0.0.1:9100/v1/;
                 proxy_set_header Host $proxy_host;
             }
         }
-        location /h/ { proxy_pass http://hashed/; proxy_redirect off; proxy_send_timeout 1m; }
+        location /h/ { proxy_pass http://hashed/; post_action off; proxy_redirect off; proxy_send_timeout 1m; }
         location /s {
             proxy_pass http://sticky;
             proxy_pass_request_headers off;

@@ -24,6 +24,7 @@ use super::model::{
     AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath, ErrorLog,
     ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileSettings, FileTest, Handler,
     HttpSettings, Location, LocationHttp, LogEscape, LogFormat, LogTarget, Map, MatchKind,
+    PostAction,
     RewriteFlag, Server, SessionCache, ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
@@ -681,6 +682,11 @@ fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings
     if let Some(t) = &loc.rate.limit_rate_after {
         kv(out, "limit_rate_after", &q(&t.source));
     }
+    match &loc.post_action {
+        Some(PostAction::Uri(u)) => kv(out, "post_action", &q(&String::from_utf8_lossy(u))),
+        Some(PostAction::Named(n)) => kv(out, "post_action", &q(&format!("@{n}"))),
+        None => {}
+    }
     kv(
         out,
         "absolute_redirect",
@@ -881,6 +887,7 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         set_body,
         bind,
         limit_rate,
+        ignore_headers,
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -987,6 +994,10 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
     }
     kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
     kv(out, "proxy_limit_rate", &int(*limit_rate));
+    let ignored: Vec<String> = ignore_headers.names().map(q).collect();
+    if !ignored.is_empty() {
+        kv(out, "proxy_ignore_headers", &list(&ignored));
+    }
     if let Some(b) = bind {
         let mut words = vec![q(&b.addr.source)];
         if b.transparent {
@@ -1140,12 +1151,19 @@ fn access_logs(logs: &[AccessLog]) -> String {
                 Some(c) => format!(", if = {}", q(&c.source)),
                 None => String::new(),
             };
+            let buffer = if l.buffered {
+                format!(
+                    ", buffer = {}, flush = {}",
+                    int(l.buffer_bytes as u64),
+                    q(&time(l.flush))
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "{{ path = {}, format = {}, buffer = {}, flush = {}{condition}{rotate} }}",
+                "{{ path = {}, format = {}{buffer}{condition}{rotate} }}",
                 path(&l.path),
                 q(format),
-                int(l.buffer_bytes as u64),
-                q(&time(l.flush))
             )
         })
         .collect();

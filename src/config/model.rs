@@ -22,6 +22,7 @@ pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPa
 pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use proxy::{
     Balance, CertificateVars, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck,
+    IgnoreHeaders,
     NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass,
     ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
@@ -290,8 +291,12 @@ impl Default for HttpSettings {
 pub struct AccessLog {
     pub path: PathBuf,
     pub format: AccessLogFormat,
-    /// Bytes buffered per shard before a write (`buffer=`).
+    /// Bytes buffered per shard before a write (`buffer=`; 64 KiB without it).
     pub buffer_bytes: usize,
+    /// `buffer=` (or `flush=`) was given: lines wait for a full buffer or `flush=`. Without it nginx
+    /// writes each line at once; anx writes a shard's lines once it has run the work that
+    /// was ready (one write per burst under load, at once when idle).
+    pub buffered: bool,
     /// Longest time a line may sit in the buffer (`flush=`).
     pub flush: Duration,
     /// `if=`: the line is written only when this is neither empty nor "0".
@@ -424,6 +429,18 @@ pub struct Location {
     pub http: LocationHttp,
     /// `limit_rate` / `limit_rate_after` in effect here.
     pub rate: RateSettings,
+    /// `post_action` in effect here (inherited; `off` or unset: none).
+    pub post_action: Option<PostAction>,
+}
+
+/// `post_action /uri | @name` (nginx's core module): once the response is sent, the request
+/// goes on to this URI (an internal redirect, no args) or named location, and whatever that
+/// answers is discarded; a `proxy_pass` there still talks to its upstream (a notification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostAction {
+    Uri(Vec<u8>),
+    /// The name without `@`.
+    Named(String),
 }
 
 /// `limit_rate rate` and `limit_rate_after size` (nginx's core module): the response body

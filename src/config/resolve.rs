@@ -456,6 +456,7 @@ struct Inherited {
     autoindex_format: super::model::AutoindexFormat,
     proxy: ProxySettings,
     rate: super::model::RateSettings,
+    post_action: Option<super::model::PostAction>,
 }
 
 impl Inherited {
@@ -516,6 +517,7 @@ fn resolve_server(index: usize, at: &At<ServerTree>, http: &Layers, r: &mut Reso
         autoindex_format: super::model::AutoindexFormat::Html,
         proxy: ProxySettings::default(),
         rate: super::model::RateSettings::default(),
+        post_action: None,
     };
     let http_level = inherit(&base, http, origin, r);
     let server_level = inherit(&http_level, &server.layers, origin, r);
@@ -570,6 +572,7 @@ fn resolve_server(index: usize, at: &At<ServerTree>, http: &Layers, r: &mut Reso
         error_log: server_level.error_log.clone(),
         client_max_body_size: server_level.client_max_body_size,
         rate: server_level.rate.clone(),
+        post_action: server_level.post_action.clone(),
         files: server_level.file_settings(),
         http: server_level.http.clone(),
     });
@@ -733,6 +736,7 @@ fn resolve_location(
         client_max_body_size: here.client_max_body_size,
         http: here.http.clone(),
         rate: here.rate.clone(),
+        post_action: here.post_action.clone(),
     };
     if_locations(&mut rewrite, &l.rewrite, l, &location, &here, r);
     location.rewrite = rewrite;
@@ -1016,6 +1020,9 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
         }
         *slot = Some(r.template(&at.origin, &at.value));
     }
+    if let Some(at) = &layers.post_action {
+        out.post_action = post_action(at, r);
+    }
     if let Some(v) = layers.port_in_redirect {
         out.redirects.port_in_redirect = v;
     }
@@ -1040,6 +1047,27 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     proxy::inherit(&mut out.proxy, &layers.proxy, r);
     out
+}
+
+/// `post_action /uri | @name | off`. nginx takes any word and, for one that is neither a
+/// URI nor a named location, fails each request's post action with "could not find named
+/// location"; anx says so at load time instead.
+fn post_action(at: &At<String>, r: &mut Resolver) -> Option<super::model::PostAction> {
+    use super::model::PostAction;
+    let v = &at.value;
+    if v == "off" {
+        None
+    } else if v.starts_with('/') {
+        Some(PostAction::Uri(v.as_bytes().to_vec()))
+    } else if let Some(name) = v.strip_prefix('@').filter(|n| !n.is_empty()) {
+        Some(PostAction::Named(name.to_string()))
+    } else {
+        r.error(
+            &at.origin,
+            format!("invalid post_action \"{v}\": a URI (/...), a named location (@...) or off"),
+        );
+        None
+    }
 }
 
 fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
@@ -1078,6 +1106,8 @@ fn access_log(at: &At<RawAccessLog>, r: &mut Resolver) -> Option<AccessLog> {
         path: r.path(path),
         format,
         buffer_bytes: buffer.unwrap_or(64 * 1024) as usize,
+        // TOML may give `flush` alone (nginx refuses it without a buffer): buffered too.
+        buffered: buffer.is_some() || flush.is_some(),
         flush: flush.unwrap_or(Duration::from_secs(1)),
         condition,
         rotate: resolve_rotate(rotate, at, r),

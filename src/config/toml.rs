@@ -553,6 +553,9 @@ macro_rules! layered_block {
             proxy_set_body: Option<String>,
             proxy_bind: Option<Vec<String>>,
             proxy_limit_rate: Option<Size>,
+            proxy_ignore_headers: Option<Vec<String>>,
+            /// nginx's `post_action`: `"/uri"`, `"@name"` or `"off"`.
+            post_action: Option<String>,
         }
 
         impl $name {
@@ -630,6 +633,7 @@ macro_rules! layered_block {
                     absolute_redirect: self.absolute_redirect,
                     limit_rate: self.limit_rate.as_ref().map(here),
                     limit_rate_after: self.limit_rate_after.as_ref().map(here),
+                    post_action: self.post_action.as_ref().map(here),
                     port_in_redirect: self.port_in_redirect,
                     server_name_in_redirect: self.server_name_in_redirect,
                     access_logs: self.access_log.as_ref().map(|l| {
@@ -700,6 +704,10 @@ macro_rules! layered_block {
                     }),
                     set_body: self.proxy_set_body.as_ref().map(here),
                     limit_rate: self.proxy_limit_rate.map(|s| s.0),
+                    ignore_headers: self
+                        .proxy_ignore_headers
+                        .as_ref()
+                        .map(|v| At::new(v.clone(), at.clone())),
                     bind: self
                         .proxy_bind
                         .as_ref()

@@ -298,6 +298,8 @@ pub struct Layers {
     /// `limit_rate` and `limit_rate_after` as written (a size, or variables).
     pub limit_rate: Option<At<String>>,
     pub limit_rate_after: Option<At<String>>,
+    /// `post_action` as written (`/uri`, `@name` or `off`).
+    pub post_action: Option<At<String>>,
 }
 
 /// The inheritable `ssl_*` settings of one block, as written (files are read, names mapped
@@ -386,6 +388,8 @@ pub struct ProxyLayer {
     /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
     pub bind: Option<At<Vec<String>>>,
     pub limit_rate: Option<u64>,
+    /// `proxy_ignore_headers` names as written.
+    pub ignore_headers: Option<At<Vec<String>>>,
     pub ssl_password_file: Option<At<String>>,
     pub ssl_crl: Option<At<String>>,
 }

@@ -125,6 +125,9 @@ pub fn plan<'c>(
             ctx.eval(m, &mut out);
             out
         }
+        // After an error page or X-Accel-Redirect the request runs as GET (nginx rewrites
+        // its method), HEAD staying HEAD.
+        None if ctx.st.as_get && method != Method::Head => b"GET".to_vec(),
         None => ctx.req.buf[ctx.req.head.method_raw.clone()].to_vec(),
     };
     head.extend_from_slice(&sent_method);

@@ -3,6 +3,7 @@
 //!
 //! Nothing here does I/O, routes, or knows about shards; `serve/` drives these with bytes.
 
+pub mod accel;
 pub mod chunked;
 pub mod date;
 pub mod hop;

@@ -6,7 +6,11 @@
 //! (`log::presets`), `json` and any `log_format` through the variable evaluator
 //! (`log::format`). Each shard keeps its own buffer per log file (opened O_APPEND, so shards
 //! never interleave within a line) and writes it when it exceeds `buffer=` or when the
-//! shard's tick ([`AccessLogs::tick`], every 100 ms) finds it older than `flush=`.
+//! shard's tick ([`AccessLogs::tick`], every 100 ms) finds it older than `flush=`. A line of
+//! a log without `buffer=` marks its buffer due: `serve/` then writes the due buffers
+//! ([`AccessLogs::flush_due`]) once the shard has run the tasks that were ready (at most
+//! once a millisecond) and when a connection closes, so an idle shard writes each line at
+//! once (as nginx) and a busy one writes a burst of lines at a time.
 //!
 //! Reopen (SIGUSR1, or `log::rotate` after a rename): on the first tick after the
 //! `log::reopen` generation moved, every buffer is written to the file it was meant for (the
@@ -31,6 +35,8 @@ struct Buffered {
     file: File,
     buf: Vec<u8>,
     oldest: Option<Instant>,
+    /// A line of an unbuffered log is waiting: write at the next [`AccessLogs::flush_due`].
+    due: bool,
 }
 
 /// The shard's access-log buffers, keyed by file.
@@ -38,6 +44,8 @@ pub struct AccessLogs {
     logs: RefCell<HashMap<PathBuf, Buffered>>,
     /// The `log::reopen` generation the open files belong to.
     seen: Cell<u64>,
+    /// Some buffer is due (see [`AccessLogs::flush_due`]).
+    due: Cell<bool>,
 }
 
 impl Default for AccessLogs {
@@ -45,6 +53,7 @@ impl Default for AccessLogs {
         AccessLogs {
             logs: RefCell::default(),
             seen: Cell::new(reopen::generation()),
+            due: Cell::new(false),
         }
     }
 }
@@ -73,6 +82,7 @@ impl AccessLogs {
                             file,
                             buf: Vec::with_capacity(log.buffer_bytes.min(1 << 20)),
                             oldest: None,
+                            due: false,
                         },
                     );
                 }
@@ -101,6 +111,25 @@ impl AccessLogs {
         b.oldest.get_or_insert_with(Instant::now);
         if b.buf.len() >= log.buffer_bytes {
             write_out(&log.path, b);
+        } else if !log.buffered {
+            b.due = true;
+            self.due.set(true);
+        }
+    }
+
+    /// Whether lines of unbuffered logs are waiting for [`AccessLogs::flush_due`].
+    pub fn has_due(&self) -> bool {
+        self.due.get()
+    }
+
+    /// Writes the buffers holding lines of unbuffered logs.
+    pub fn flush_due(&self) {
+        if !self.due.replace(false) {
+            return;
+        }
+        let mut logs = self.logs.borrow_mut();
+        for (path, b) in logs.iter_mut().filter(|(_, b)| b.due) {
+            write_out(path, b);
         }
     }
 
@@ -151,4 +180,5 @@ fn write_out(path: &std::path::Path, b: &mut Buffered) {
     }
     b.buf.clear();
     b.oldest = None;
+    b.due = false;
 }

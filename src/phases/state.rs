@@ -183,6 +183,10 @@ pub struct RequestState<'c> {
     /// response headers across the redirect, so the error page's answer carries them.
     pub location_field: Option<Vec<u8>>,
     pub carried_fields: Vec<u8>,
+    /// The Content-Type of an upstream answer whose X-Accel-Redirect started this request
+    /// again: the redirected answer's type unless it has none (nginx's handlers keep a
+    /// type already set).
+    pub carried_type: Option<String>,
     /// A static file allowed ranges once: nginx's `allow_ranges` stays set for the rest of
     /// the request (an error page's answer honours Range too).
     pub ranges_allowed: bool,
@@ -257,6 +261,7 @@ impl<'c> RequestState<'c> {
             status: 0,
             location_field: None,
             carried_fields: Vec::new(),
+            carried_type: None,
             ranges_allowed: false,
             close: false,
             proxy_target: None,

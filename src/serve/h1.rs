@@ -132,6 +132,9 @@ pub async fn serve(conn: Connection) {
 
 /// Answers a refusal (status page, then lingering close) and returns buffers to the pool.
 async fn finish(mut st: State, stop: Stop) {
+    // The lines of unbuffered access logs are on disk before the connection closes (a
+    // client that saw the close finds its line, as with nginx).
+    st.conn.shard.access_logs.flush_due();
     if let Stop::Refuse(code) = stop {
         let config = st.conn.config.clone();
         let server = &config.servers[st.conn.listener.default];
@@ -423,6 +426,7 @@ impl State {
             // of the head.
             let head_copy = buf[..head.len].to_vec();
             self.rbuf.consume(head.len);
+            let post_action = std::cell::Cell::new(None);
             let job = super::proxy::Job {
                 config,
                 selected: &selected,
@@ -436,8 +440,15 @@ impl State {
                 error_log: state
                     .location
                     .map_or(&server.fallback.error_log[..], |l| &l.error_log[..]),
+                discard: false,
+                post_action: &post_action,
             };
-            return Box::pin(super::proxy::serve(self, job, state, plan)).await;
+            let result = Box::pin(super::proxy::serve(self, job, state, plan)).await;
+            if let Some(action) = post_action.get() {
+                let (to, head) = ((config, &selected), (&head, &head_copy[..]));
+                Box::pin(self.post_action(to, head, &conn, (started, now), action)).await;
+            }
+            return result;
         }
 
         // The log lines are written after the response, when the read buffer has moved on:
@@ -446,7 +457,9 @@ impl State {
             .location
             .map_or(&server.access_logs[..], |l| &l.access_logs[..]);
         let trailers = super::trailers::chunked(&response, &head, lh);
-        let head_copy = (!logs.is_empty() || trailers).then(|| buf[..head.len].to_vec());
+        let post_action = state.location.and_then(|l| l.post_action.as_ref());
+        let head_copy = (!logs.is_empty() || trailers || post_action.is_some())
+            .then(|| buf[..head.len].to_vec());
         let head_request = head.method == Method::Head;
         let expect_continue = head.expect_continue;
         let framing = head.body;
@@ -567,6 +580,10 @@ impl State {
                 &sent,
             );
         }
+        if let (Some(action), Some(copy)) = (post_action, &head_copy) {
+            let to = (config, &selected);
+            Box::pin(self.post_action(to, (&head, copy), &conn, (started, now), action)).await;
+        }
         match written {
             Ok(_) if keep => Ok(true),
             Ok(_) => {
@@ -637,6 +654,7 @@ impl State {
                 .access_logs
                 .record(log, &mut ctx, response, sent);
         }
+        self.conn.shard.flush_logs_soon();
     }
 
     pub(super) fn wbuf_mut(&mut self) -> &mut Vec<u8> {

@@ -3,10 +3,12 @@
 //! `shard/` accepts a connection and spawns [`h1::serve`] on it with the shard's
 //! [`ShardResources`]; everything below (`pipeline`, handlers, filters, codecs) is sans-io.
 
+pub mod accel;
 pub mod body;
 pub mod buffers;
 pub mod generation;
 pub mod h1;
+pub mod post_action;
 pub mod proxy;
 pub mod rate;
 pub mod spill;
@@ -17,6 +19,7 @@ pub mod upstreams;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::handlers::static_files::StaticState;
 use crate::log::access::AccessLogs;
@@ -45,7 +48,15 @@ pub struct ShardResources {
     numbered: Cell<u64>,
     /// `ssl_ocsp_cache`: this shard's answers about client certificates.
     pub ocsp_cache: RefCell<crate::tls::ocsp::client::Cache>,
+    /// A task is queued to write the unbuffered access logs' lines.
+    log_flush_queued: Cell<bool>,
+    /// When that task last wrote.
+    log_written: Cell<Option<Instant>>,
 }
+
+/// The least time between two writes of the unbuffered access logs by
+/// [`ShardResources::flush_logs_soon`] (a connection that closes writes at once).
+const LOG_WRITE_GAP: Duration = Duration::from_millis(1);
 
 impl ShardResources {
     pub fn new(id: usize, metrics: ShardMetrics) -> ShardResources {
@@ -64,6 +75,30 @@ impl ShardResources {
         self.numbered.set(k + 1);
         let shards = self.metrics.registry().shards().len().max(1) as u64;
         k * shards + self.id as u64 + 1
+    }
+
+    /// Writes the lines of access logs without `buffer=` once the shard has run the tasks
+    /// ready now: one queued task (behind them) writes what they all logged, so an idle
+    /// shard writes a line right after its response. Under load the writes are spaced
+    /// [`LOG_WRITE_GAP`] apart, each taking the lines of every request in between.
+    pub fn flush_logs_soon(self: &Rc<Self>) {
+        if !self.access_logs.has_due() || self.log_flush_queued.replace(true) {
+            return;
+        }
+        let shard = self.clone();
+        glommio::spawn_local(async move {
+            let since = shard.log_written.get().map(|t| t.elapsed());
+            match since {
+                Some(since) if since < LOG_WRITE_GAP => {
+                    glommio::timer::sleep(LOG_WRITE_GAP - since).await
+                }
+                _ => futures_lite::future::yield_now().await,
+            }
+            shard.log_flush_queued.set(false);
+            shard.access_logs.flush_due();
+            shard.log_written.set(Some(Instant::now()));
+        })
+        .detach();
     }
 
     /// What the status pages read: the registry and the health checks' verdicts of the

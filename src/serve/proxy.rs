@@ -7,8 +7,9 @@
 //! `proxy_next_upstream` allows, then relay the head and stream the body to the client
 //! through one bounded buffer, and give the connection back to the pool when it ended
 //! cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
-//! to the client goes back to the pipeline (`pipeline::after_upstream`) for its error page.
+//! to the client goes back to the pipeline (`pipeline::resume`) for its error page.
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::h1::{State, Stop};
 use super::spill::Stored;
 use super::upstreams::ShardUpstreams;
-use crate::config::model::{Config, ErrorLevel, Peer, PeerAddr, Upstream};
+use crate::config::model::{Config, ErrorLevel, Peer, PeerAddr, PostAction, Upstream};
 use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{BodyFraming, RequestHead};
@@ -31,7 +32,7 @@ use crate::net::client::PeerActivity;
 use crate::net::upstream::UpstreamConn;
 use crate::phases::state::{ConnInfo, Received, RequestState};
 use crate::phases::vars::{Ctx, Sent};
-use crate::pipeline::{self, Request, Selected};
+use crate::pipeline::{self, Request, Resume, Selected};
 use crate::upstream::balance::{PickKey, Tried};
 
 /// A pooled connection idle longer than this is checked (one non-blocking peek) before it
@@ -58,6 +59,22 @@ pub(super) struct Job<'a, 'c> {
     /// The answering location's `error_log` (empty: the main logs): the exchange's lines
     /// go there, across its awaits.
     pub error_log: &'c [crate::config::model::ErrorLog],
+    /// A `post_action`'s exchange: the answer is read and dropped, nothing is logged.
+    pub discard: bool,
+    /// Where the exchange leaves the `post_action` of the location that answered last.
+    pub post_action: &'a Cell<Option<&'c PostAction>>,
+}
+
+impl<'c> Job<'_, 'c> {
+    /// The request as the variables see it.
+    pub(super) fn received(&self) -> Received<'_> {
+        Received {
+            head: self.head,
+            buf: self.head_copy,
+            conn: self.conn,
+            started: self.started,
+        }
+    }
 }
 
 /// The client's body, as far as the exchange has it.
@@ -143,11 +160,6 @@ pub(super) async fn serve<'c>(
             }
             Err(fallback) => {
                 body.note_vars(&mut state);
-                let first = match fallback {
-                    Fallback::Intercepted(resp) => resp,
-                    Fallback::Status(status) => Response::new(status),
-                    Fallback::Close | Fallback::ClientGone => return Ok(false),
-                };
                 let shard = st.conn.shard.clone();
                 let generation = st.conn.generation.clone();
                 let req = Request {
@@ -162,27 +174,36 @@ pub(super) async fn serve<'c>(
                 };
                 let outcome = {
                     let mut statics = shard.statics.borrow_mut();
-                    pipeline::after_upstream(
-                        job.config,
-                        job.selected,
-                        &req,
-                        &mut statics,
-                        job.now,
-                        state,
-                        first,
-                    )
+                    let how = match fallback {
+                        Fallback::Accel(redirect) => {
+                            let (target, carried) = *redirect;
+                            Resume::Accel(target, carried)
+                        }
+                        Fallback::Intercepted(resp) => Resume::Failed(resp),
+                        Fallback::Status(code) => Resume::Failed(Response::new(code)),
+                        Fallback::Close | Fallback::ClientGone => return Ok(false),
+                    };
+                    let (config, selected, now) = (job.config, job.selected, job.now);
+                    pipeline::resume(config, selected, &req, &mut statics, now, state, how)
                 };
                 state = outcome.state;
                 if let Some(next) = outcome.proxy {
-                    // An error page served by another proxied location; the body went
-                    // with the first attempt unless it was buffered.
+                    // An error page or X-Accel-Redirect served by another proxied location.
+                    body.next_location(&plan, &next);
                     plan = next;
-                    if matches!(body, ClientBody::Stream(_)) {
-                        body = ClientBody::Spent(None);
-                    }
                     continue;
                 }
                 let response = outcome.response;
+                // limit_rate (or X-Accel-Limit-Rate) of the location that answers.
+                st.pace = state.location.and_then(|loc| {
+                    super::rate::for_request(
+                        job.config,
+                        server,
+                        job.received(),
+                        &mut state,
+                        &loc.rate,
+                    )
+                });
                 let keep =
                     job.keep_alive && !response.close && !matches!(body, ClientBody::Stream(_));
                 let written = if super::trailers::chunked(&response, job.head, job.http) {
@@ -211,6 +232,23 @@ pub(super) async fn serve<'c>(
     }
 }
 
+/// A `post_action`'s exchange: the request goes to the upstream (with its
+/// `proxy_set_body`, never the client's body, which the main request used up), and the
+/// answer is read and dropped.
+pub(super) async fn discard<'c>(
+    st: &mut State,
+    job: Job<'_, 'c>,
+    mut state: RequestState<'c>,
+    plan: Box<ProxyPlan<'c>>,
+) {
+    let mut body = match &plan.set_body {
+        Some(b) => ClientBody::Buffered(Stored::Memory(Rc::new(b.clone()))),
+        None => ClientBody::None,
+    };
+    let upstreams = st.conn.generation.upstreams.clone();
+    let _ = exchange(st, &job, &mut state, &plan, &mut body, &upstreams, 0).await;
+}
+
 /// How an exchange that relayed nothing ends.
 enum Fallback {
     /// Answer with this status (through error_page).
@@ -218,6 +256,8 @@ enum Fallback {
     /// An upstream error intercepted for error_page (`proxy_intercept_errors`), with the
     /// fields nginx keeps from it (a 401's WWW-Authenticate).
     Intercepted(Response),
+    /// The upstream's X-Accel-Redirect: where to, and the fields the redirect keeps.
+    Accel(Box<(crate::http::accel::Target, crate::http::accel::Carried)>),
     /// The client is gone or the response was cut: close without a word.
     Close,
     /// The client left before the upstream answered: logged as 499, then closed.
@@ -571,6 +611,30 @@ async fn exchange<'c>(
         return Err(Fallback::Status(502));
     }
     Err(Fallback::Status(last_failure.status()))
+}
+
+/// Ends an exchange's hold on its peer; the connection goes back to the group's pool when
+/// `reusable` and the group's keep-alive limits (`uses` requests so far, `opened` when)
+/// allow it, else it is closed.
+fn give_back(
+    upstreams: &ShardUpstreams,
+    group: Option<(usize, &Upstream)>,
+    peer: Option<usize>,
+    conn: UpstreamConn,
+    reusable: bool,
+    (uses, opened): (u64, Instant),
+) {
+    if let (Some((gi, up)), Some(p)) = (group, peer) {
+        if let Some(g) = upstreams.groups.get(gi) {
+            g.release(p);
+            let young = opened.elapsed() < up.keepalive_time;
+            if reusable && young && uses < up.keepalive_requests && up.keepalive > 0 {
+                g.pool
+                    .borrow_mut()
+                    .put(p, conn, uses, opened, Instant::now());
+            }
+        }
+    }
 }
 
 fn release(upstreams: &ShardUpstreams, group: Option<(usize, &Upstream)>, peer: Option<usize>) {
@@ -1070,6 +1134,20 @@ async fn send_file_body(
 }
 
 impl ClientBody {
+    /// The body for the next proxied location of the same request (after an error page or
+    /// X-Accel-Redirect): that location's `proxy_set_body`, else what is left of the
+    /// client's (nothing when the last location's own body replaced it, or when it was
+    /// streamed to the first attempt).
+    fn next_location(&mut self, last: &ProxyPlan<'_>, next: &ProxyPlan<'_>) {
+        if let Some(b) = &next.set_body {
+            *self = ClientBody::Buffered(Stored::Memory(Rc::new(b.clone())));
+        } else if last.set_body.is_some() {
+            *self = ClientBody::None;
+        } else if matches!(self, ClientBody::Stream(_)) {
+            *self = ClientBody::Spent(None);
+        }
+    }
+
     /// A streamed body that fitted the buffer becomes `$request_body`, as in nginx.
     fn note_vars(&self, state: &mut RequestState<'_>) {
         if let ClientBody::Spent(Some(b)) = self {
@@ -1234,6 +1312,18 @@ async fn relay<'c>(
     if let Some(vars) = state.upstream.as_mut() {
         vars.head_fields = codec::raw_fields(&head, &buf[..filled]);
     }
+    if job.discard {
+        // A post action's answer is only read.
+        let timeout = settings.read_timeout;
+        let clean = super::post_action::drain(&mut conn, &head, &mut buf, filled, timeout).await;
+        st.conn.shard.relay_buffers.give(buf);
+        let reusable = clean
+            && head.keep_alive
+            && plan.reusable
+            && head.framing != ResponseFraming::UntilClose;
+        give_back(upstreams, group, peer, conn, reusable, (uses, opened));
+        return Ok(false);
+    }
     // proxy_intercept_errors: the upstream's error goes to this location's error_page.
     if settings.intercept_errors && status >= 300 && pipeline::has_error_page(state, server, status)
     {
@@ -1250,6 +1340,24 @@ async fn relay<'c>(
         st.conn.shard.relay_buffers.give(buf);
         release(upstreams, group, peer);
         return Err(Fallback::Intercepted(resp));
+    }
+    if let Some(redirect) = super::accel::redirect(job, state, settings, &head, &buf[..filled]) {
+        // nginx drops the answer's body: the connection is kept only when it had none.
+        let empty = matches!(
+            head.framing,
+            ResponseFraming::Empty | ResponseFraming::Length(0)
+        ) && filled == head.len;
+        st.conn.shard.relay_buffers.give(buf);
+        let reusable = empty && head.keep_alive && plan.reusable;
+        give_back(upstreams, group, peer, conn, reusable, (uses, opened));
+        if let Some(t) = state
+            .upstream
+            .as_mut()
+            .and_then(|v| v.response_time.last_mut())
+        {
+            *t = Some(attempt_started.elapsed().as_secs_f64());
+        }
+        return Err(Fallback::Accel(Box::new(redirect)));
     }
     let upgrade = plan.upgrade && status == 101;
     // add_header / expires for this status, and proxy_redirect, with the request's
@@ -1318,6 +1426,10 @@ async fn relay<'c>(
         let fields = memchr::memmem::find(head, b"\r\n").map_or(head, |i| &head[i + 2..]);
         Rc::from(fields)
     });
+    // X-Accel-Limit-Rate from the upstream wins over limit_rate ("off" lifts it), as nginx.
+    if let Some(rate) = super::accel::limit_rate(settings, &head, &buf[..filled]) {
+        state.limit_rate = Some(rate);
+    }
     // limit_rate of the location that answers, read once the upstream's head is in.
     let mut pace = state.location.and_then(|loc| {
         let recv = Received {
@@ -1333,15 +1445,6 @@ async fn relay<'c>(
     let mut upstream_pace = super::rate::Pace::upstream(settings.limit_rate, Instant::now());
     if let Some(p) = upstream_pace.as_mut() {
         p.sent(filled - head.len);
-    }
-    // X-Accel-Limit-Rate from the upstream wins over limit_rate ("off" lifts it), as nginx.
-    if let Some(v) = codec::field(&head, &buf[..filled], "x-accel-limit-rate") {
-        if v.eq_ignore_ascii_case(b"off") {
-            pace = None;
-        } else if let Some(rate) = std::str::from_utf8(v).ok().and_then(|t| t.parse().ok()) {
-            let after = pace.as_ref().map_or(0, super::rate::Pace::after);
-            pace = super::rate::Pace::new(rate, after, job.started);
-        }
     }
     let head_bytes = (st.wbuf.len() - before) as u64;
     let mut body_start = head.len;
@@ -1528,17 +1631,7 @@ async fn relay<'c>(
     // Back to the pool only after a clean end, when both sides agreed to keep it.
     let reusable =
         clean && head.keep_alive && plan.reusable && head.framing != ResponseFraming::UntilClose;
-    if let (Some((gi, up)), Some(p)) = (group, peer) {
-        if let Some(g) = upstreams.groups.get(gi) {
-            g.release(p);
-            let young = opened.elapsed() < up.keepalive_time;
-            if reusable && young && uses < up.keepalive_requests && up.keepalive > 0 {
-                g.pool
-                    .borrow_mut()
-                    .put(p, conn, uses, opened, Instant::now());
-            }
-        }
-    }
+    give_back(upstreams, group, peer, conn, reusable, (uses, opened));
     let flushed = if client_ok {
         st.flush_paced(pace.as_mut()).await.is_ok()
     } else {
@@ -1614,6 +1707,8 @@ fn log_request<'c>(
     response: &Response,
     written: Option<(u64, u64)>,
 ) {
+    job.post_action
+        .set(state.location.and_then(|l| l.post_action.as_ref()));
     let server = job.selected.server;
     let (head_bytes, body_bytes) = written.unwrap_or((0, 0));
     let body_len = match job.head.body {

@@ -268,6 +268,61 @@ pub struct ProxySettings {
     /// `proxy_limit_rate` (bytes a second; 0, the default, is no limit): how fast the
     /// response is read from the upstream, per request.
     pub limit_rate: u64,
+    /// `proxy_ignore_headers`: upstream fields whose instructions are not followed.
+    pub ignore_headers: IgnoreHeaders,
+}
+
+/// `proxy_ignore_headers field ...`: the upstream fields that instruct nginx (and anx)
+/// which are ignored. anx follows X-Accel-Redirect and X-Accel-Limit-Rate; the others steer
+/// caching, buffering or the charset filter, which anx does not have, so ignoring them
+/// changes nothing (as in nginx without those).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IgnoreHeaders(u16);
+
+impl IgnoreHeaders {
+    /// The names nginx accepts, in its order (compared in any case).
+    pub const NAMES: [&'static str; 9] = [
+        "X-Accel-Redirect",
+        "X-Accel-Expires",
+        "X-Accel-Limit-Rate",
+        "X-Accel-Buffering",
+        "X-Accel-Charset",
+        "Expires",
+        "Cache-Control",
+        "Set-Cookie",
+        "Vary",
+    ];
+
+    /// Adds `name`; false when nginx does not know it.
+    pub fn add(&mut self, name: &str) -> bool {
+        match Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+        {
+            Some(i) => {
+                self.0 |= 1 << i;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `name` (one of [`Self::NAMES`]) is ignored.
+    pub fn ignores(self, name: &str) -> bool {
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// The names ignored, in [`Self::NAMES`] order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .into_iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| n)
+    }
 }
 
 /// `proxy_bind address [transparent]`.
@@ -430,6 +485,7 @@ impl Default for ProxySettings {
             set_body: None,
             bind: None,
             limit_rate: 0,
+            ignore_headers: IgnoreHeaders::default(),
         }
     }
 }

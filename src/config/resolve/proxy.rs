@@ -705,6 +705,17 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(n) = p.limit_rate {
         out.limit_rate = n;
     }
+    if let Some(words) = &p.ignore_headers {
+        out.ignore_headers = Default::default();
+        for w in &words.value {
+            if !out.ignore_headers.add(w) {
+                r.error(
+                    &words.origin,
+                    format!("invalid value \"{w}\" in \"proxy_ignore_headers\" directive"),
+                );
+            }
+        }
+    }
     if let Some(words) = &p.bind {
         out.bind = proxy_bind(&words.value, &words.origin, r);
     }

@@ -168,6 +168,14 @@ pub fn serve(
         }
     }
 
+    // An alias may name the file itself (`location /x { alias /srv/file; }`): then the
+    // file is opened beneath its directory.
+    let names_file = relative.is_empty()
+        && matches!(state.roots.get(base), Err(e) if e.raw_os_error() == Some(libc::ENOTDIR));
+    let (base, relative) = match (names_file, base.parent(), base.file_name()) {
+        (true, Some(dir), Some(name)) => (dir, name.as_bytes()),
+        _ => (base, relative),
+    };
     let root = match state.roots.get(base) {
         Ok(fd) => fd,
         Err(e) => {

@@ -224,6 +224,9 @@ impl Walker {
             "limit_rate_after" => self.once(d, &mut layers.limit_rate_after, |w| {
                 Some(At::new(arg(d, 0).to_string(), w.origin(d)))
             }),
+            "post_action" => self.once(d, &mut layers.post_action, |w| {
+                Some(At::new(arg(d, 0).to_string(), w.origin(d)))
+            }),
             "port_in_redirect" => self.once(d, &mut layers.port_in_redirect, |w| w.flag(d)),
             "server_name_in_redirect" => {
                 self.once(d, &mut layers.server_name_in_redirect, |w| w.flag(d))

@@ -310,6 +310,9 @@ impl Walker {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
             "proxy_limit_rate" => self.once(d, &mut p.limit_rate, |w| w.size(d, arg(d, 0))),
+            "proxy_ignore_headers" => self.once(d, &mut p.ignore_headers, |w| {
+                Some(At::new(super::words(d), w.origin(d)))
+            }),
             "proxy_set_body" => self.once(d, &mut p.set_body, |w| Some(here(w, arg(d, 0)))),
             "resolver" => self.once(d, &mut p.resolver, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
