@@ -24,8 +24,7 @@ use super::model::{
     AccessLog, AccessLogFormat, AutoindexFormat, Condition, Config, CpuAffinity, DocPath, ErrorLog,
     ErrorPage, ErrorPageStatus, ErrorPageTarget, Expires, FileSettings, FileTest, Handler,
     HttpSettings, Location, LocationHttp, LogEscape, LogFormat, LogTarget, Map, MatchKind,
-    PostAction,
-    RewriteFlag, Server, SessionCache, ShardCount, Step, TlsSettings, TryFallback,
+    PostAction, RewriteFlag, Server, SessionCache, ShardCount, Step, TlsSettings, TryFallback,
 };
 use super::model::{
     Balance, Peer, PeerAddr, ProbeScheme, Proxy, ProxyPass, ProxyRedirect, ProxySettings, ProxySsl,

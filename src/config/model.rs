@@ -22,9 +22,8 @@ pub use conn::{BodyBuffering, InFileOnly, KeepaliveDisable, LocationHttp, TempPa
 pub use geo::{AccessRule, AccessRules, AccessWhat, Geo, GeoTable, SplitClients};
 pub use proxy::{
     Balance, CertificateVars, CookieFlags, CookieMatch, CookieRewrite, DnsResolver, HealthCheck,
-    IgnoreHeaders,
-    NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind, ProxyPass,
-    ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
+    IgnoreHeaders, NextUpstream, Peer, PeerAddr, ProbeScheme, ProbeTls, Proxy, ProxyBind,
+    ProxyPass, ProxyRedirect, ProxySettings, ProxySsl, RedirectRule, Upstream,
 };
 pub use sockaddr::SockAddr;
 pub use tls::{

@@ -3,8 +3,8 @@
 
 pub mod client;
 pub mod listener;
-pub mod proxy_protocol;
 pub mod ocsp;
+pub mod proxy_protocol;
 pub mod resolver;
 pub mod sendfile;
 pub mod tls;
