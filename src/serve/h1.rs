@@ -725,14 +725,33 @@ impl State {
     /// full, waits for room by writing one byte of the file through glommio (which parks the
     /// task until the socket is writable), then resumes zero-copy.
     async fn send_file(&mut self, range: &crate::http::response::FileRange) -> io::Result<()> {
-        self.flush().await?;
         let Some(fd) = self.conn.stream.sendfile_fd() else {
+            self.flush().await?;
             return self.copy_file(range).await;
         };
         if !self.nonblocking {
             sendfile::set_nonblocking(fd)?;
             self.nonblocking = true;
         }
+        // Corked from the head to the body's last byte, as nginx's `tcp_nopush on`
+        // (sendfile::set_cork says what it changes).
+        let corked = sendfile::set_cork(fd, true).is_ok();
+        let result = async {
+            self.flush().await?;
+            self.sendfile_range(fd, range).await
+        }
+        .await;
+        if corked {
+            let _ = sendfile::set_cork(fd, false);
+        }
+        result
+    }
+
+    async fn sendfile_range(
+        &mut self,
+        fd: std::os::fd::RawFd,
+        range: &crate::http::response::FileRange,
+    ) -> io::Result<()> {
         let file_fd = range.file.as_raw_fd();
         let mut offset = range.offset;
         let end = range.offset + range.len;

@@ -459,8 +459,8 @@ const NO_OPS: &[NoOp] = &[
     NoOp {
         directive: "tcp_nopush",
         value: NoOpValue::Only("on"),
-        reason: "anx writes a response head in one write, right before its sendfile body; \
-                 TCP_CORK would only change how the bytes are cut into packets",
+        reason: "anx always corks (TCP_CORK) a response head and its sendfile body, as \
+                 nginx's tcp_nopush on",
     },
     NoOp {
         directive: "tcp_nodelay",
