@@ -422,7 +422,7 @@ async fn accept_loop(
             let proxy = if slot.listen.proxy_protocol {
                 // Before TLS: the header is the first thing on the connection.
                 let timeout = default_http.client_header_timeout;
-                match crate::net::proxy_protocol::read(&mut stream, timeout).await {
+                match Box::pin(crate::net::proxy_protocol::read(&mut stream, timeout)).await {
                     Ok(header) => header.map(Rc::new),
                     Err(Failed::Broken(line)) => {
                         log::error!(
@@ -449,7 +449,11 @@ async fn accept_loop(
                     // The handshake counts as part of the first request's head.
                     let timeout = default_http.client_header_timeout;
                     let counts = shard.metrics.block();
-                    match tls::accept(stream, listener, timeout, &shard.ocsp_cache).await {
+                    // Boxed, as every step that only some connections take: a future is as large
+                    // as its largest await, and the handshake's was ~38 KB in every idle
+                    // connection's task.
+                    match Box::pin(tls::accept(stream, listener, timeout, &shard.ocsp_cache)).await
+                    {
                         Accepted::Tls { stream, info, sni } => {
                             counts.tls_handshakes.inc();
                             if info.session_reused {
@@ -467,7 +471,8 @@ async fn accept_loop(
                         Accepted::PlainHttp(stream) => {
                             counts.tls_failed.inc();
                             log::info!("*{id} client sent plain HTTP request to HTTPS port, client: {peer}");
-                            h1::refuse_plain_http(stream, default_http.server_tokens).await;
+                            Box::pin(h1::refuse_plain_http(stream, default_http.server_tokens))
+                                .await;
                             return;
                         }
                         Accepted::Failed(reason) => {
@@ -497,6 +502,8 @@ async fn accept_loop(
             };
             h1::serve(conn).await;
         };
+        // Boxed: an async block that awaits a future it captured keeps two copies of it.
+        let connection = Box::pin(connection);
         glommio::spawn_local(async move {
             if let Err(panic) = AssertUnwindSafe(connection).catch_unwind().await {
                 let what = crate::log::panic_text(&*panic);
