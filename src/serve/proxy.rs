@@ -33,7 +33,8 @@ use crate::net::upstream::UpstreamConn;
 use crate::phases::state::{ConnInfo, Received, RequestState};
 use crate::phases::vars::{Ctx, Sent};
 use crate::pipeline::{self, Request, Resume, Selected};
-use crate::upstream::balance::{PickKey, Tried};
+use crate::upstream::balance::PickKey;
+use crate::upstream::retry::{Decision, End, Failure, Outcome, PeerMark, Retries};
 
 /// A pooled connection idle longer than this is checked (one non-blocking peek) before it
 /// is reused; one used more recently goes straight to work, and if the upstream closed it
@@ -95,27 +96,6 @@ enum ClientBody {
     /// body when it fitted `client_body_buffer_size` (nginx's `$request_body` still shows
     /// it then).
     Spent(Option<Rc<Vec<u8>>>),
-}
-
-/// Why an attempt failed, in `proxy_next_upstream`'s terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
-    Error,
-    Timeout,
-    InvalidHeader,
-    /// The client closed while the upstream had not answered (nginx's 499): no peer's
-    /// fault, and nothing to retry for.
-    ClientClosed,
-}
-
-impl Failure {
-    fn status(self) -> u16 {
-        match self {
-            Failure::Timeout => 504,
-            Failure::ClientClosed => 499,
-            _ => 502,
-        }
-    }
 }
 
 /// An attempt that got a response head.
@@ -376,8 +356,6 @@ async fn exchange<'c>(
     let settings = &plan.proxy.settings;
     state.upstream.get_or_insert_with(Default::default);
     let first_try = Instant::now();
-    let mut tried = Tried::default();
-    let mut tries = 0u32;
     let group = match plan.target {
         Target::Group(i) => config.upstreams.get(i).map(|u| (i, u)),
         Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. } => None,
@@ -410,11 +388,7 @@ async fn exchange<'c>(
     };
     // Each peer is tried at most once per request (the balancer skips tried ones); a
     // literal address has one.
-    let peer_count = group.map_or(addrs.len().max(1), |(_, u)| u.peers.len().max(1));
-    let tries_limit = match settings.next_upstream_tries {
-        0 => u32::MAX,
-        n => n,
-    };
+    let peer_count = group.map_or(addrs.len(), |(_, u)| u.peers.len());
     // A client certificate a request names by variables that does not load is the
     // server's error (nginx: 500 before any connection), not the upstream's.
     if let (Some(_), Some(cert)) = (&plan.ssl_name, &plan.ssl_certificate) {
@@ -423,25 +397,15 @@ async fn exchange<'c>(
             return Err(Fallback::Status(500));
         }
     }
-    let mut last_failure = Failure::Error;
-    let mut last_answer: Option<Answer> = None;
-    loop {
-        if tries >= tries_limit || tries as usize >= peer_count {
-            break;
-        }
-        if tries > 0 {
-            let out_of_time = !settings.next_upstream_timeout.is_zero()
-                && first_try.elapsed() >= settings.next_upstream_timeout;
-            let body_gone = matches!(body, ClientBody::Spent(_));
-            if out_of_time || body_gone {
-                break;
-            }
-        }
+    let mut retries: Retries<Answer> =
+        Retries::new(settings, peer_count, plan.idempotent, first_try);
+    while retries.may_start(Instant::now(), matches!(body, ClientBody::Spent(_))) {
         // Choose the peer.
         let (peer, addr, peer_name): (Option<usize>, PeerAddr, String) = match (&plan.target, group)
         {
             (Target::Addr(_) | Target::Unix(_) | Target::Resolve { .. }, _) => {
-                let Some(a) = addrs.get(tries as usize % addrs.len().max(1)) else {
+                let turn = retries.tries() as usize % addrs.len().max(1);
+                let Some(a) = addrs.get(turn) else {
                     return Err(Fallback::Status(502));
                 };
                 (None, a.clone(), a.to_string())
@@ -460,10 +424,10 @@ async fn exchange<'c>(
                     hash: &plan.hash_key,
                 };
                 let healthy = |p: usize| upstreams.peer_up(*gi, p);
-                let picked = g
-                    .peers
-                    .borrow_mut()
-                    .pick(up, key, &tried, &healthy, Instant::now());
+                let picked =
+                    g.peers
+                        .borrow_mut()
+                        .pick(up, key, retries.tried(), &healthy, Instant::now());
                 let Some(p) = picked else {
                     // nginx's "no live upstreams": the attempt is named by the group.
                     let vars = state.upstream.get_or_insert_with(Default::default);
@@ -473,7 +437,7 @@ async fn exchange<'c>(
                     vars.header_time.push(None);
                     vars.response_time.push(Some(0.0));
                     vars.response_length.push(0);
-                    if tries == 0 {
+                    if retries.tries() == 0 {
                         log_upstream_line(
                             ErrorLevel::Error,
                             st,
@@ -492,18 +456,14 @@ async fn exchange<'c>(
             }
             (Target::Group(_), None) => return Err(Fallback::Status(502)),
         };
-        if let Some(p) = peer {
-            tried.insert(p);
-        }
-        tries += 1;
-        if let Some(prev) = last_answer.take() {
+        if let Some(prev) = retries.begin(peer) {
             release(upstreams, group, prev.peer);
         }
         let attempt_started = Instant::now();
         let result = attempt(st, job, plan, body, upstreams, group, peer, &addr, max_body).await;
         let vars = state.upstream.get_or_insert_with(Default::default);
         vars.addr.push(peer_name.clone().into_bytes());
-        match result {
+        let outcome = match result {
             Ok((answer, connect_time)) => {
                 let status = answer.head.status;
                 vars.status.push(status);
@@ -514,31 +474,62 @@ async fn exchange<'c>(
                 vars.response_length.push(0);
                 vars.bytes_received += answer.head.len as u64;
                 vars.bytes_sent += answer.sent;
-                let retry_status = settings.next_upstream.statuses.contains(status);
                 let group_state = group
                     .zip(answer.peer)
                     .and_then(|((gi, up), p)| upstreams.groups.get(gi).map(|g| (g, up, p)));
-                if let Some((g, _, p)) = group_state {
+                let outcome = Outcome::Answer { status, answer };
+                if let Some((g, up, p)) = group_state {
                     g.answered(p, status, attempt_started.elapsed());
+                    match retries.peer_mark(&outcome) {
+                        PeerMark::Failed => {
+                            if g.failed(up, p, Instant::now()) {
+                                log_peer_down(up, p);
+                            }
+                        }
+                        PeerMark::Succeeded => g.peers.borrow_mut().succeeded(p),
+                        PeerMark::Neutral => {}
+                    }
                 }
-                if retry_status {
-                    // As nginx: a 403 or 404 moves on without counting against the peer.
-                    let counts = !matches!(status, 403 | 404);
-                    if let Some((g, up, p)) = group_state.filter(|_| counts) {
-                        if g.failed(up, p, Instant::now()) {
+                outcome
+            }
+            Err(AttemptError {
+                failure,
+                message,
+                action,
+                sent,
+            }) => {
+                vars.status.push(failure.status());
+                vars.connect_time.push(None);
+                vars.header_time.push(None);
+                vars.response_time
+                    .push(Some(attempt_started.elapsed().as_secs_f64()));
+                vars.response_length.push(0);
+                let outcome = Outcome::Failed {
+                    failure,
+                    body_sent: sent,
+                };
+                // nginx names the peer that failed, not its group; a client that left is
+                // logged at info: its doing, not the upstream's.
+                let level = match failure {
+                    Failure::ClientClosed => ErrorLevel::Info,
+                    _ => ErrorLevel::Error,
+                };
+                log_upstream_line(level, st, job, plan, &peer_name, &message, action);
+                if let (Some((gi, up)), Some(p)) = (group, peer) {
+                    if let Some(g) = upstreams.groups.get(gi) {
+                        g.release(p);
+                        if retries.peer_mark(&outcome) == PeerMark::Failed
+                            && g.failed(up, p, Instant::now())
+                        {
                             log_peer_down(up, p);
                         }
                     }
-                    let allowed = plan.idempotent || settings.next_upstream.non_idempotent;
-                    if allowed && !matches!(body, ClientBody::Spent(_)) {
-                        last_answer = Some(answer);
-                        continue;
-                    }
-                } else if let (Some((gi, _)), Some(p)) = (group, answer.peer) {
-                    if let Some(g) = upstreams.groups.get(gi) {
-                        g.peers.borrow_mut().succeeded(p);
-                    }
                 }
+                outcome
+            }
+        };
+        match retries.decide(outcome, matches!(body, ClientBody::Spent(_))) {
+            Decision::Relay(answer) => {
                 body.note_vars(state);
                 return relay(
                     st,
@@ -552,72 +543,19 @@ async fn exchange<'c>(
                 )
                 .await;
             }
-            Err(AttemptError {
-                failure,
-                message,
-                action,
-                sent: sent_body,
-            }) => {
-                let status = failure.status();
-                vars.status.push(status);
-                vars.connect_time.push(None);
-                vars.header_time.push(None);
-                vars.response_time
-                    .push(Some(attempt_started.elapsed().as_secs_f64()));
-                vars.response_length.push(0);
-                last_failure = failure;
-                if failure == Failure::ClientClosed {
-                    release(upstreams, group, peer);
-                    // nginx logs it at info: the client's doing, not the upstream's.
-                    let level = ErrorLevel::Info;
-                    log_upstream_line(level, st, job, plan, &peer_name, &message, action);
-                    return Err(Fallback::ClientGone);
-                }
-                // nginx names the peer that failed, not its group.
-                log_upstream_line(
-                    ErrorLevel::Error,
-                    st,
-                    job,
-                    plan,
-                    &peer_name,
-                    &message,
-                    action,
-                );
-                if let (Some((gi, up)), Some(p)) = (group, peer) {
-                    if let Some(g) = upstreams.groups.get(gi) {
-                        g.release(p);
-                        if g.failed(up, p, Instant::now()) {
-                            log_peer_down(up, p);
-                        }
-                    }
-                }
-                let next = &settings.next_upstream;
-                let wanted = match failure {
-                    Failure::Error => next.error,
-                    Failure::Timeout => next.timeout,
-                    Failure::InvalidHeader => next.invalid_header,
-                    Failure::ClientClosed => false,
-                };
-                let allowed = wanted
-                    && (!sent_body || plan.idempotent || next.non_idempotent)
-                    && !matches!(body, ClientBody::Spent(_));
-                if !allowed {
-                    return Err(Fallback::Status(status));
-                }
-            }
+            Decision::Next => {}
+            Decision::GiveUp(status) => return Err(Fallback::Status(status)),
+            Decision::ClientGone => return Err(Fallback::ClientGone),
         }
     }
-    // Out of peers or tries: the last answer that asked for a retry goes out as it is;
-    // otherwise the last failure's status.
-    if let Some(answer) = last_answer {
-        let started = Instant::now();
-        body.note_vars(state);
-        return relay(st, job, state, plan, upstreams, group, answer, started).await;
+    match retries.finish() {
+        End::Relay(answer) => {
+            let started = Instant::now();
+            body.note_vars(state);
+            relay(st, job, state, plan, upstreams, group, answer, started).await
+        }
+        End::Status(status) => Err(Fallback::Status(status)),
     }
-    if tries == 0 {
-        return Err(Fallback::Status(502));
-    }
-    Err(Fallback::Status(last_failure.status()))
 }
 
 /// Ends an exchange's hold on its peer; the connection goes back to the group's pool when
