@@ -44,6 +44,8 @@ pub struct ShardBlock {
     /// waiting = active − reading − writing).
     pub reading: Gauge,
     pub writing: Gauge,
+    /// Of the waiting ones, parked without a task (`serve/park`).
+    pub parked: Gauge,
     pub requests: Counter,
     pub responses: Classes,
     /// Request bytes received (heads and declared bodies) and response bytes sent.

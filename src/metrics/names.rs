@@ -75,6 +75,12 @@ pub const CONN_STATE: Metric = m(
     "Client connections open now, by state (reading, writing, waiting).",
 );
 
+pub const CONN_PARKED: Metric = m(
+    "anx_connections_parked",
+    Gauge,
+    "Idle keep-alive connections parked without a task (a few hundred bytes each).",
+);
+
 pub const REQUESTS: Metric = m("anx_http_requests_total", Counter, "Client requests.");
 pub const RESPONSES: Metric = m(
     "anx_http_responses_total",

@@ -56,6 +56,8 @@ pub struct Connections {
     pub reading: u64,
     pub writing: u64,
     pub waiting: u64,
+    /// Of the waiting ones, those parked without a task (`serve/park`).
+    pub parked: u64,
 }
 
 impl Connections {
@@ -73,6 +75,7 @@ impl Connections {
             reading,
             writing,
             waiting: active.saturating_sub(reading + writing),
+            parked: gauge(b.parked.get()),
         }
     }
 
@@ -92,6 +95,7 @@ impl Connections {
         self.reading += c.reading;
         self.writing += c.writing;
         self.waiting += c.waiting;
+        self.parked += c.parked;
     }
 }
 

@@ -9,7 +9,7 @@
 //! follows it can no longer be trusted.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 
 use super::body::{self, BodyOutcome};
 use super::generation::ShardGeneration;
+use super::park;
 use super::ShardResources;
 use crate::config::model::{Config, HttpSettings, LocationHttp, Server, SockAddr};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
@@ -76,6 +77,9 @@ pub struct Connection {
     pub tracker: ConnTracker,
     /// The shard's server-zone counters for `config`.
     pub zones: Rc<ZoneMap>,
+    /// The connection's place in the shard's `worker_connections`, held for its life
+    /// (parked too); dropping it frees the place.
+    pub slot: Option<glommio::sync::StaticPermit>,
 }
 
 /// Why the loop stops.
@@ -84,6 +88,9 @@ pub(super) enum Stop {
     Quiet,
     /// Answer with this status, then close with lingering.
     Refuse(u16),
+    /// Idle for [`park::PARK_AFTER`] with this much of its keep-alive time left: becomes a
+    /// parked record instead of a waiting task.
+    Park(Duration),
 }
 
 pub(super) struct State {
@@ -105,14 +112,13 @@ pub(super) struct State {
     pipelined: bool,
     /// `limit_rate` of the response about to be written (taken by `write_response`).
     pub(super) pace: Option<super::rate::Pace>,
+    /// Whether an idle wait may end in parking (not after parking failed once).
+    may_park: bool,
 }
 
 /// Serves one connection until it closes.
 pub async fn serve(conn: Connection) {
-    let _ = conn.stream.set_write_timeout(Some(
-        conn.config.servers[conn.listener.default].http.send_timeout,
-    ));
-    let mut st = State {
+    let st = State {
         conn,
         rbuf: Default::default(),
         wbuf: Vec::new(),
@@ -123,11 +129,46 @@ pub async fn serve(conn: Connection) {
         idle_timeout: Duration::ZERO,
         pipelined: false,
         pace: None,
+        may_park: true,
     };
-    let stop = st.run().await;
-    // The closing steps are boxed for the same reason as `handle`: they would otherwise
-    // enlarge every connection's future, idle or not.
-    Box::pin(finish(st, stop)).await;
+    drive(st).await;
+}
+
+/// Serves a parked connection whose socket became readable, as a new task.
+pub fn resume(parked: park::Parked, shard: Rc<ShardResources>) {
+    let (id, peer) = (parked.id, parked.peer.clone());
+    if let Some(st) = State::unparked(parked, shard) {
+        super::spawn_connection(id, peer, drive(st));
+    }
+}
+
+/// Runs the connection until it closes or parks.
+async fn drive(mut st: State) {
+    let _ = st
+        .conn
+        .stream
+        .set_write_timeout(Some(st.default_http().send_timeout));
+    loop {
+        let stop = st.run().await;
+        let Stop::Park(left) = stop else {
+            // The closing steps are boxed for the same reason as `handle`: they would
+            // otherwise enlarge every connection's future, idle or not.
+            Box::pin(finish(st, stop)).await;
+            return;
+        };
+        let shard = st.conn.shard.clone();
+        st = match st.into_parked(left) {
+            Ok(parked) => match shard.parking.park(&shard, parked) {
+                Ok(()) => return,
+                Err(parked) => match State::unparked(*parked, shard) {
+                    Some(st) => st,
+                    None => return,
+                },
+            },
+            Err(st) => *st,
+        };
+        st.may_park = false;
+    }
 }
 
 /// Answers a refusal (status page, then lingering close) and returns buffers to the pool.
@@ -170,6 +211,85 @@ async fn finish(mut st: State, stop: Stop) {
 }
 
 impl State {
+    /// The record of an idle plain connection (its socket duplicated out of glommio's,
+    /// which is dropped with everything else); the state back when it cannot be made.
+    fn into_parked(self, left: Duration) -> Result<park::Parked, Box<State>> {
+        let ClientStream::Plain(tcp) = &self.conn.stream else {
+            return Err(Box::new(self));
+        };
+        // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold returns a new one or -1.
+        let fd = unsafe { libc::fcntl(tcp.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(Box::new(self));
+        }
+        // SAFETY: `fd` is new and owned by nobody else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let State {
+            conn,
+            requests,
+            nonblocking,
+            born,
+            idle_timeout,
+            ..
+        } = self;
+        Ok(park::Parked {
+            fd,
+            generation: conn.generation,
+            listen: conn.listen,
+            peer: conn.peer,
+            local: conn.local,
+            proxy: conn.proxy,
+            id: conn.id,
+            tracker: conn.tracker,
+            slot: conn.slot,
+            requests,
+            born,
+            idle_timeout,
+            nonblocking,
+            deadline: Instant::now() + left,
+        })
+    }
+
+    /// A parked connection's state again, waiting for what its socket has for it.
+    fn unparked(p: park::Parked, shard: Rc<ShardResources>) -> Option<State> {
+        // SAFETY: the descriptor is moved out of the record, which owned it.
+        let tcp = unsafe { glommio::net::TcpStream::from_raw_fd(p.fd.into_raw_fd()) };
+        let slot = p.generation.listen(&p.listen)?.clone();
+        let generation = p.generation;
+        let conn = Connection {
+            stream: ClientStream::Plain(tcp),
+            config: generation.config().clone(),
+            index: generation.index.clone(),
+            zones: generation.zones.clone(),
+            listener: slot.servers.clone(),
+            generation,
+            listen: p.listen,
+            busy: super::BusyMark::new(&shard),
+            shard,
+            peer: p.peer,
+            local: p.local,
+            proxy: p.proxy,
+            id: p.id,
+            tls: None,
+            tracker: p.tracker,
+            slot: p.slot,
+        };
+        Some(State {
+            conn,
+            rbuf: Default::default(),
+            wbuf: Vec::new(),
+            requests: p.requests,
+            nonblocking: p.nonblocking,
+            counted: false,
+            born: p.born,
+            // The first wait is what is left of the keep-alive time.
+            idle_timeout: p.deadline.saturating_duration_since(Instant::now()),
+            pipelined: false,
+            pace: None,
+            may_park: true,
+        })
+    }
+
     fn default_http(&self) -> &HttpSettings {
         &self.conn.config.servers[self.conn.listener.default].http
     }
@@ -259,7 +379,14 @@ impl State {
                     if idle {
                         self.rbuf.release_if_empty(&self.conn.shard.buffers);
                     }
-                    match self.read_more(timeout, limits.max_header_bytes + 1).await {
+                    // A long idle wait begins as a short one; past it the connection parks.
+                    let park = idle
+                        && self.requests > 0
+                        && self.may_park
+                        && timeout > park::PARK_AFTER
+                        && matches!(self.conn.stream, ClientStream::Plain(_));
+                    let wait = if park { park::PARK_AFTER } else { timeout };
+                    match self.read_more(wait, limits.max_header_bytes + 1).await {
                         Ok(0) => return Stop::Quiet,
                         Ok(_) => {
                             head_started.get_or_insert_with(Instant::now);
@@ -267,6 +394,9 @@ impl State {
                             continue;
                         }
                         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                            if park {
+                                return Stop::Park(timeout - park::PARK_AFTER);
+                            }
                             return if idle && self.requests > 0 {
                                 Stop::Quiet
                             } else {

@@ -8,6 +8,7 @@ pub mod body;
 pub mod buffers;
 pub mod generation;
 pub mod h1;
+pub mod park;
 pub mod post_action;
 pub mod proxy;
 pub mod rate;
@@ -52,6 +53,8 @@ pub struct ShardResources {
     log_flush_queued: Cell<bool>,
     /// When that task last wrote.
     log_written: Cell<Option<Instant>>,
+    /// Idle keep-alive connections parked without a task.
+    pub parking: park::Parking,
 }
 
 /// The least time between two writes of the unbuffered access logs by
@@ -188,6 +191,32 @@ impl ShardResources {
     pub fn busy(&self) -> usize {
         self.busy.get()
     }
+}
+
+/// Runs a connection's task, fenced: a panic anywhere in it ends this connection, logged at
+/// alert, and the shard serves on.
+pub fn spawn_connection(
+    id: u64,
+    client: crate::config::model::SockAddr,
+    connection: impl std::future::Future<Output = ()> + 'static,
+) {
+    use futures_lite::FutureExt;
+    // Boxed: an async block that awaits a future it captured keeps two copies of it.
+    let connection = Box::pin(connection);
+    glommio::spawn_local(async move {
+        if let Err(panic) = std::panic::AssertUnwindSafe(connection)
+            .catch_unwind()
+            .await
+        {
+            let what = crate::log::panic_text(&*panic);
+            log::error!(
+                target: crate::log::error::ALERT,
+                "*{id} connection panicked ({what}), client: {}; closed, the shard serves on",
+                client.host()
+            );
+        }
+    })
+    .detach();
 }
 
 /// Counts a connection as busy (accepted, or in the middle of a request, or with an answer

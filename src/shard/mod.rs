@@ -14,14 +14,12 @@ pub mod generation;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use futures_lite::FutureExt;
 use glommio::sync::Semaphore;
 use glommio::{CpuSet, LocalExecutorBuilder, Placement};
 
@@ -412,8 +410,6 @@ async fn accept_loop(
         // The whole connection (handshake, requests, relay) is fenced: a panic anywhere in it
         // ends this connection, logged at alert, and the shard serves on.
         let connection = async move {
-            // Held for the connection's life, panics included; dropping it frees the slot.
-            let _permit = permit;
             // Busy from accept (TLS handshake, first request) until its first idle wait.
             let busy = crate::serve::BusyMark::new(&shard);
             let config = generation.config().clone();
@@ -499,22 +495,11 @@ async fn accept_loop(
                 tracker,
                 zones,
                 busy,
+                slot: Some(permit),
             };
             h1::serve(conn).await;
         };
-        // Boxed: an async block that awaits a future it captured keeps two copies of it.
-        let connection = Box::pin(connection);
-        glommio::spawn_local(async move {
-            if let Err(panic) = AssertUnwindSafe(connection).catch_unwind().await {
-                let what = crate::log::panic_text(&*panic);
-                log::error!(
-                    target: crate::log::error::ALERT,
-                    "*{id} connection panicked ({what}), client: {}; closed, the shard serves on",
-                    client.host()
-                );
-            }
-        })
-        .detach();
+        crate::serve::spawn_connection(id, client, connection);
     }
 }
 

@@ -96,6 +96,7 @@ pub fn render(r: &Report) -> Vec<u8> {
     ] {
         o.sample(n::CONN_STATE.name, &[("state", state)], v);
     }
+    o.single(&n::CONN_PARKED, c.parked);
 
     o.single(&n::REQUESTS, r.requests.total);
     o.family(&n::RESPONSES);
