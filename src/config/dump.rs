@@ -301,48 +301,23 @@ fn server_names(server: &Server) -> Vec<String> {
 }
 
 fn http_settings(out: &mut String, h: &HttpSettings) {
-    // Destructured so that a new setting fails to compile here until the dump writes it.
+    settings_lines(out, super::settings::server::dump(h));
+    // Destructured so that a new hand-written setting fails to compile here until the dump
+    // writes it. The copies of location settings are the server level's location values,
+    // which `location_http` writes.
     let HttpSettings {
-        client_header_timeout,
-        client_body_timeout,
         keepalive_timeout,
-        keepalive_requests,
-        send_timeout,
         client_max_body_size,
-        max_request_line,
-        max_header_bytes,
-        max_headers,
         server_tokens,
-        merge_slashes,
-        ignore_invalid_headers,
-        underscores_in_headers,
         client_header_buffer_size,
+        client_body_timeout: _,
+        keepalive_requests: _,
+        send_timeout: _,
+        ..
     } = h;
-    kv(
-        out,
-        "client_header_timeout",
-        &q(&time(*client_header_timeout)),
-    );
-    kv(out, "client_body_timeout", &q(&time(*client_body_timeout)));
     kv(out, "keepalive_timeout", &q(&time(*keepalive_timeout)));
-    kv(out, "keepalive_requests", &int(*keepalive_requests));
-    kv(out, "send_timeout", &q(&time(*send_timeout)));
     kv(out, "client_max_body_size", &int(*client_max_body_size));
-    kv(out, "max_request_line", &int(*max_request_line as u64));
-    kv(out, "max_header_bytes", &int(*max_header_bytes as u64));
-    kv(out, "max_headers", &int(*max_headers as u64));
     kv(out, "server_tokens", &server_tokens.to_string());
-    kv(out, "merge_slashes", &merge_slashes.to_string());
-    kv(
-        out,
-        "ignore_invalid_headers",
-        &ignore_invalid_headers.to_string(),
-    );
-    kv(
-        out,
-        "underscores_in_headers",
-        &underscores_in_headers.to_string(),
-    );
     kv(
         out,
         "client_header_buffer_size",
@@ -350,32 +325,32 @@ fn http_settings(out: &mut String, h: &HttpSettings) {
     );
 }
 
+/// The `-T` lines of a group of `config::settings`.
+fn settings_lines(out: &mut String, lines: Vec<(&str, String)>) {
+    for (key, value) in lines {
+        kv(out, key, &value);
+    }
+}
+
 /// A location's connection and body settings; `server_level` leaves out the keys the
 /// server's [`HttpSettings`] already wrote.
 fn location_http(out: &mut String, h: &LocationHttp, server_level: bool) {
+    settings_lines(out, super::settings::conn::dump(h));
     let LocationHttp {
-        client_body_timeout,
         keepalive_timeout,
         keepalive_header,
-        keepalive_requests,
-        keepalive_time,
         keepalive_disable,
-        send_timeout,
         server_tokens,
-        chunked_transfer_encoding,
         body,
+        ..
     } = h;
     if !server_level {
-        kv(out, "client_body_timeout", &q(&time(*client_body_timeout)));
         kv(out, "keepalive_timeout", &q(&time(*keepalive_timeout)));
-        kv(out, "keepalive_requests", &int(*keepalive_requests));
-        kv(out, "send_timeout", &q(&time(*send_timeout)));
         kv(out, "server_tokens", &server_tokens.to_string());
     }
     if let Some(t) = keepalive_header {
         kv(out, "keepalive_header_timeout", &q(&time(*t)));
     }
-    kv(out, "keepalive_time", &q(&time(*keepalive_time)));
     let mut browsers = Vec::new();
     if keepalive_disable.msie6 {
         browsers.push(q("msie6"));
@@ -387,11 +362,6 @@ fn location_http(out: &mut String, h: &LocationHttp, server_level: bool) {
         browsers.push(q("none"));
     }
     kv(out, "keepalive_disable", &list(&browsers));
-    kv(
-        out,
-        "chunked_transfer_encoding",
-        &chunked_transfer_encoding.to_string(),
-    );
     kv(out, "client_body_buffer_size", &int(body.buffer_size));
     let levels: Vec<String> = body
         .temp_path
@@ -1199,7 +1169,7 @@ fn signed_seconds(s: i64) -> String {
 
 /// A duration in the units `units::parse_duration` reads: "75s", "1m", "1h30m", "500ms".
 /// Under an hour and not whole minutes, plain seconds ("75s", as nginx configs write it).
-fn time(d: Duration) -> String {
+pub(super) fn time(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 1000 != 0 {
         return format!("{ms}ms");
@@ -1425,13 +1395,13 @@ pub fn word(value: &str) -> String {
 // ---- TOML pieces ----
 
 /// A TOML string, escaped by the `toml` crate (backslashes and quotes survive).
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
 /// A TOML integer; values beyond i64 (never in practice) as a digit string the size and
 /// count parsers also read.
-fn int(n: u64) -> String {
+pub(super) fn int(n: u64) -> String {
     if i64::try_from(n).is_ok() {
         n.to_string()
     } else {

@@ -227,63 +227,30 @@ pub struct Listen {
     pub sndbuf: Option<u32>,
 }
 
-/// Connection and request limits of a server (nginx's core http directives).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpSettings {
-    /// `client_header_timeout`: the whole request head must arrive within this (→ 408).
-    pub client_header_timeout: Duration,
-    /// `client_body_timeout`: gap allowed between two reads of a request body (→ 408).
-    pub client_body_timeout: Duration,
-    /// `keepalive_timeout`: how long an idle keep-alive connection is kept; zero disables keep-alive.
-    pub keepalive_timeout: Duration,
-    /// `keepalive_requests`: requests served on one connection before it is closed.
-    pub keepalive_requests: u64,
-    /// `send_timeout`: gap allowed between two successful writes to the client.
-    pub send_timeout: Duration,
-    /// `client_max_body_size` at server level in bytes; 0 means unlimited (→ 413). Locations
-    /// carry their own ([`Location::client_max_body_size`]).
-    pub client_max_body_size: u64,
-    /// Longest request line in bytes (→ 414). nginx: `large_client_header_buffers` size.
-    pub max_request_line: usize,
-    /// Largest request head (request line + headers) in bytes; also the longest header line
-    /// is `max_request_line` (both → nginx's 400 "Request Header Or Cookie Too Large").
-    pub max_header_bytes: usize,
-    /// Most header fields in one request (→ the same 400).
-    pub max_headers: usize,
-    /// `server_tokens`: `Server: anx/VERSION` when on, `Server: anx` when off.
-    pub server_tokens: bool,
-    /// `merge_slashes`.
-    pub merge_slashes: bool,
-    /// `ignore_invalid_headers`: header fields whose names are not letters, digits and `-`
-    /// (and `_` with `underscores_in_headers`) are dropped (on) or kept (off).
-    pub ignore_invalid_headers: bool,
-    /// `underscores_in_headers`.
-    pub underscores_in_headers: bool,
-    /// `client_header_buffer_size`: a head that fits it is accepted whatever the
-    /// `large_client_header_buffers` limits say (nginx reads it into this buffer first).
-    pub client_header_buffer_size: usize,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            client_header_timeout: Duration::from_secs(60),
-            client_body_timeout: Duration::from_secs(60),
-            keepalive_timeout: Duration::from_secs(75),
-            keepalive_requests: 1000,
-            send_timeout: Duration::from_secs(60),
-            client_max_body_size: 1024 * 1024,
-            max_request_line: 8 * 1024,
-            max_header_bytes: 32 * 1024,
-            max_headers: 100,
-            server_tokens: true,
-            merge_slashes: true,
-            ignore_invalid_headers: true,
-            underscores_in_headers: false,
-            client_header_buffer_size: 1024,
-        }
+crate::config::settings::server_settings! { crate::config::settings::model_struct! {
+    /// Connection and request limits of a server (nginx's core http directives; the scalar
+    /// ones are declared in `config::settings`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct HttpSettings {
+        /// `client_body_timeout`: the server level's (a location has its own).
+        pub client_body_timeout: Duration = Duration::from_secs(60),
+        /// `keepalive_timeout`: how long an idle keep-alive connection is kept; zero disables
+        /// keep-alive.
+        pub keepalive_timeout: Duration = Duration::from_secs(75),
+        /// `keepalive_requests`: the server level's.
+        pub keepalive_requests: u64 = 1000,
+        /// `send_timeout`: the server level's.
+        pub send_timeout: Duration = Duration::from_secs(60),
+        /// `client_max_body_size` at server level in bytes; 0 means unlimited (→ 413).
+        /// Locations carry their own ([`Location::client_max_body_size`]).
+        pub client_max_body_size: u64 = 1024 * 1024,
+        /// `server_tokens`: `Server: anx/VERSION` when on, `Server: anx` when off.
+        pub server_tokens: bool = true,
+        /// `client_header_buffer_size`: a head that fits it is accepted whatever the
+        /// `large_client_header_buffers` limits say (nginx reads it into this buffer first).
+        pub client_header_buffer_size: usize = 1024,
     }
-}
+} }
 
 /// `access_log path [format] [buffer=] [flush=] [if=]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1144,9 +1144,8 @@ pub fn is_redirect(status: u16) -> bool {
 fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSettings {
     let mut s = HttpSettings::default();
     for l in layers.iter().map(|l| &l.conn) {
-        if let Some(v) = l.client_header_timeout {
-            s.client_header_timeout = v;
-        }
+        super::settings::server::inherit(&mut s, l);
+        // The server level's copies of location settings (read before a location is chosen).
         if let Some(v) = l.client_body_timeout {
             s.client_body_timeout = v;
         }
@@ -1162,26 +1161,8 @@ fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSett
         if let Some(v) = l.client_max_body_size {
             s.client_max_body_size = v;
         }
-        if let Some(v) = l.max_request_line {
-            s.max_request_line = v as usize;
-        }
-        if let Some(v) = l.max_header_bytes {
-            s.max_header_bytes = v as usize;
-        }
-        if let Some(v) = l.max_headers {
-            s.max_headers = v;
-        }
         if let Some(v) = l.server_tokens {
             s.server_tokens = v;
-        }
-        if let Some(v) = l.merge_slashes {
-            s.merge_slashes = v;
-        }
-        if let Some(v) = l.ignore_invalid_headers {
-            s.ignore_invalid_headers = v;
-        }
-        if let Some(v) = l.underscores_in_headers {
-            s.underscores_in_headers = v;
         }
         if let Some(v) = l.client_header_buffer_size {
             s.client_header_buffer_size = v as usize;

@@ -465,13 +465,21 @@ impl<'de> Deserialize<'de> for TomlRedirects {
 }
 
 /// Settings every block may set (http, server, location), written once for all of them.
+/// The groups of `config::settings` that follow add their keys.
 macro_rules! layered_block {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }
+     $([$group:ident: $layer:path => $model:path, $levels:ident in $lf:ident;
+        $($(#[$smeta:meta])* $sfield:ident: $sty:ty = $sdefault:expr;
+            $kind:ident, $key:ident $(, nginx $($dir:literal)+)?;)*
+     ])*) => {
         $(#[$meta])*
         #[derive(Debug, Default, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct $name {
             $($(#[$fmeta])* $field: $ty,)*
+            $($($key: Option<<
+                $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+            >::Toml>,)*)*
             root: Option<String>,
             alias: Option<String>,
             index: Option<Vec<String>>,
@@ -530,16 +538,11 @@ macro_rules! layered_block {
             proxy_ssl_crl: Option<String>,
             proxy_ssl_protocols: Option<Vec<String>>,
             proxy_ssl_session_reuse: Option<bool>,
-            client_body_timeout: Option<Time>,
             keepalive_timeout: Option<Time>,
             /// `keepalive_timeout`'s second argument.
             keepalive_header_timeout: Option<Time>,
-            keepalive_requests: Option<u64>,
-            keepalive_time: Option<Time>,
             keepalive_disable: Option<OneOrMany<String>>,
-            send_timeout: Option<Time>,
             server_tokens: Option<bool>,
-            chunked_transfer_encoding: Option<bool>,
             client_max_body_size: Option<Size>,
             client_body_buffer_size: Option<Size>,
             client_body_temp_path: Option<TomlTempPath>,
@@ -574,20 +577,15 @@ macro_rules! layered_block {
                         })
                         .collect()
                 });
-                Layers {
+                let mut layers = Layers {
                     conn: HttpLayer {
-                        client_body_timeout: self.client_body_timeout.map(|t| t.0),
                         keepalive_timeout: self.keepalive_timeout.map(|t| t.0),
                         keepalive_header: self.keepalive_header_timeout.map(|t| t.0),
-                        keepalive_requests: self.keepalive_requests,
-                        keepalive_time: self.keepalive_time.map(|t| t.0),
                         keepalive_disable: self
                             .keepalive_disable
                             .as_ref()
                             .map(|w| w.clone().into_vec()),
-                        send_timeout: self.send_timeout.map(|t| t.0),
                         server_tokens: self.server_tokens,
-                        chunked_transfer_encoding: self.chunked_transfer_encoding,
                         client_max_body_size: self.client_max_body_size.map(|s| s.0),
                         client_body_buffer_size: self.client_body_buffer_size.map(|s| s.0),
                         client_body_temp_path: self
@@ -645,7 +643,13 @@ macro_rules! layered_block {
                     }),
                     proxy: self.proxy_layer(at),
                     tls: TlsLayer::default(),
-                }
+                };
+                $($(
+                    layers.$lf.$sfield = self.$key.map(<
+                        $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+                    >::from_toml);
+                )*)*
+                layers
             }
 
             /// The `proxy_*` keys of this block.
@@ -724,20 +728,21 @@ macro_rules! layered_block {
 }
 
 /// Connection settings only http and server blocks may set.
+/// The group of `config::settings` that follows (http and server levels) adds its keys.
 macro_rules! connection_block {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        layered_block! {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }
+     $([$group:ident: $layer:path => $model:path, $levels:ident in $lf:ident;
+        $($(#[$smeta:meta])* $sfield:ident: $sty:ty = $sdefault:expr;
+            $kind:ident, $key:ident $(, nginx $($dir:literal)+)?;)*
+     ])*) => {
+        $crate::config::settings::conn_settings! { layered_block! {
             $(#[$meta])*
             $name {
                 $($(#[$fmeta])* $field: $ty,)*
-                client_header_timeout: Option<Time>,
+                $($($key: Option<<
+                    $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+                >::Toml>,)*)*
                 client_header_buffer_size: Option<Size>,
-                max_request_line: Option<Size>,
-                max_header_bytes: Option<Size>,
-                max_headers: Option<usize>,
-                merge_slashes: Option<bool>,
-                ignore_invalid_headers: Option<bool>,
-                underscores_in_headers: Option<bool>,
                 ssl_certificate: Option<OneOrMany<String>>,
                 ssl_certificate_key: Option<OneOrMany<String>>,
                 ssl_protocols: Option<Vec<String>>,
@@ -763,23 +768,18 @@ macro_rules! connection_block {
                 ssl_password_file: Option<String>,
                 ssl_reject_handshake: Option<bool>,
             }
-        }
+        } }
 
         impl $name {
             /// All the layers this block sets.
             fn layers(&self, at: &Origin, errors: &mut Vec<ConfigError>) -> Layers {
                 let mut layers = self.common_layers(at, errors);
-                layers.conn = HttpLayer {
-                    client_header_timeout: self.client_header_timeout.map(|t| t.0),
-                    client_header_buffer_size: self.client_header_buffer_size.map(|s| s.0),
-                    max_request_line: self.max_request_line.map(|s| s.0),
-                    max_header_bytes: self.max_header_bytes.map(|s| s.0),
-                    max_headers: self.max_headers,
-                    merge_slashes: self.merge_slashes,
-                    ignore_invalid_headers: self.ignore_invalid_headers,
-                    underscores_in_headers: self.underscores_in_headers,
-                    ..layers.conn
-                };
+                layers.conn.client_header_buffer_size = self.client_header_buffer_size.map(|s| s.0);
+                $($(
+                    layers.$lf.$sfield = self.$key.map(<
+                        $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+                    >::from_toml);
+                )*)*
                 layers.tls = self.tls_layer(at);
                 layers
             }
@@ -870,7 +870,7 @@ struct TomlLogFormat {
     format: String,
 }
 
-connection_block! {
+crate::config::settings::server_settings! { connection_block! {
     /// `[http]`: defaults every server and location inherits.
     TomlHttp {
         #[serde(default)]
@@ -882,9 +882,9 @@ connection_block! {
         #[serde(default)]
         log_format: Vec<Spanned<TomlLogFormat>>,
     }
-}
+} }
 
-connection_block! {
+crate::config::settings::server_settings! { connection_block! {
     /// `[[server]]`.
     TomlServer {
         listen: Vec<RawListen>,
@@ -893,7 +893,7 @@ connection_block! {
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
-}
+} }
 
 /// `return = { status = 301, text = "https://…" }` or `return = 204`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -933,7 +933,7 @@ impl<'de> Deserialize<'de> for TomlReturn {
     }
 }
 
-layered_block! {
+crate::config::settings::conn_settings! { layered_block! {
     /// `[[server.location]]` and nested `[[….location]]`.
     TomlLocation {
         path: String,
@@ -953,7 +953,7 @@ layered_block! {
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
-}
+} }
 
 /// `limit_except = { methods = [...], proxy_pass = "..." }`.
 #[derive(Debug, Deserialize)]

@@ -499,35 +499,28 @@ pub struct FileLayer {
     pub if_modified_since: Option<super::model::IfModifiedSince>,
 }
 
-/// The inheritable connection settings of one block (all optional).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HttpLayer {
-    pub client_header_timeout: Option<Duration>,
-    pub client_body_timeout: Option<Duration>,
-    pub keepalive_timeout: Option<Duration>,
-    pub keepalive_requests: Option<u64>,
-    pub send_timeout: Option<Duration>,
-    pub client_max_body_size: Option<u64>,
-    pub max_request_line: Option<u64>,
-    pub max_header_bytes: Option<u64>,
-    pub max_headers: Option<usize>,
-    pub server_tokens: Option<bool>,
-    pub merge_slashes: Option<bool>,
-    /// `keepalive_timeout`'s second argument (the `Keep-Alive: timeout=` header).
-    pub keepalive_header: Option<Duration>,
-    pub keepalive_time: Option<Duration>,
-    /// `keepalive_disable` words as written (`none`, `msie6`, `safari`).
-    pub keepalive_disable: Option<Vec<String>>,
-    pub chunked_transfer_encoding: Option<bool>,
-    pub client_body_buffer_size: Option<u64>,
-    pub client_body_temp_path: Option<At<TempPathTree>>,
-    /// `client_body_in_file_only` word as written (`on`, `clean`, `off`).
-    pub client_body_in_file_only: Option<String>,
-    pub client_body_in_single_buffer: Option<bool>,
-    pub client_header_buffer_size: Option<u64>,
-    pub ignore_invalid_headers: Option<bool>,
-    pub underscores_in_headers: Option<bool>,
-}
+crate::config::settings::conn_settings! { crate::config::settings::server_settings! {
+    crate::config::settings::layer_struct! {
+        /// The inheritable connection settings of one block (all optional; the scalar ones
+        /// are declared in `config::settings`).
+        #[derive(Debug, Default, Clone, PartialEq, Eq)]
+        pub struct HttpLayer {
+            pub keepalive_timeout: Option<Duration>,
+            pub client_max_body_size: Option<u64>,
+            pub server_tokens: Option<bool>,
+            /// `keepalive_timeout`'s second argument (the `Keep-Alive: timeout=` header).
+            pub keepalive_header: Option<Duration>,
+            /// `keepalive_disable` words as written (`none`, `msie6`, `safari`).
+            pub keepalive_disable: Option<Vec<String>>,
+            pub client_body_buffer_size: Option<u64>,
+            pub client_body_temp_path: Option<At<TempPathTree>>,
+            /// `client_body_in_file_only` word as written (`on`, `clean`, `off`).
+            pub client_body_in_file_only: Option<String>,
+            pub client_body_in_single_buffer: Option<bool>,
+            pub client_header_buffer_size: Option<u64>,
+        }
+    }
+} }
 
 /// `client_body_temp_path path [level1 [level2 [level3]]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
