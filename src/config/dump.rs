@@ -600,9 +600,9 @@ fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings
             }
         }
     }
+    settings_lines(out, super::settings::files::dump(f));
     let index: Vec<String> = f.index.iter().map(|i| q(&i.source)).collect();
     kv(out, "index", &list(&index));
-    kv(out, "log_not_found", &f.log_not_found.to_string());
     kv(out, "autoindex", &f.autoindex.is_some().to_string());
     if let Some(format) = f.autoindex {
         let word = match format {
@@ -614,16 +614,11 @@ fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings
         kv(out, "autoindex_format", &q(word));
     }
     kv(out, "default_type", &q(&f.default_type));
-    kv(out, "allow_dotfiles", &f.allow_dotfiles.to_string());
     kv(
         out,
         "allow_symlinks_outside_root",
         &f.allow_symlinks_outside_root.to_string(),
     );
-    kv(out, "etag", &f.etag.to_string());
-    kv(out, "memory_cache_max_file", &int(f.memory_cache_max_file));
-    kv(out, "memory_cache_bytes", &int(f.memory_cache_bytes));
-    kv(out, "max_ranges", &int(f.max_ranges as u64));
     kv(out, "if_modified_since", &q(f.if_modified_since.name()));
 
     if let Some(t) = &loc.try_files {
@@ -826,7 +821,9 @@ fn proxy_url(config: &Config, p: &Proxy) -> String {
 
 /// Every `proxy_*` setting but `proxy_pass`.
 fn proxy_only_settings(out: &mut String, p: &Proxy) {
-    // Destructured so that a new setting fails to compile here until the dump writes it.
+    settings_lines(out, super::settings::proxy::dump(&p.settings));
+    // Destructured so that a new hand-written setting fails to compile here until the dump
+    // writes it (the declared ones are written above).
     let ProxySettings {
         set_headers,
         hide_headers,
@@ -834,29 +831,16 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         http_minor,
         method,
         redirect,
-        connect_timeout,
-        read_timeout,
-        send_timeout,
         next_upstream,
-        next_upstream_tries,
-        next_upstream_timeout,
-        buffering,
-        request_buffering,
-        buffer_size,
-        intercept_errors,
-        ignore_client_abort,
-        pass_request_headers,
-        pass_request_body,
         ssl,
         resolver,
-        resolver_timeout,
         cookie_domains,
         cookie_paths,
         cookie_flags,
         set_body,
         bind,
-        limit_rate,
         ignore_headers,
+        ..
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -892,9 +876,6 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         }
     };
     kv(out, "proxy_redirect", &redirect);
-    kv(out, "proxy_connect_timeout", &q(&time(*connect_timeout)));
-    kv(out, "proxy_read_timeout", &q(&time(*read_timeout)));
-    kv(out, "proxy_send_timeout", &q(&time(*send_timeout)));
     let n = next_upstream;
     let mut words: Vec<String> = Vec::new();
     for (on, word) in [
@@ -914,39 +895,6 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         words.push(q("off"));
     }
     kv(out, "proxy_next_upstream", &list(&words));
-    kv(
-        out,
-        "proxy_next_upstream_tries",
-        &int(u64::from(*next_upstream_tries)),
-    );
-    kv(
-        out,
-        "proxy_next_upstream_timeout",
-        &q(&time(*next_upstream_timeout)),
-    );
-    kv(out, "proxy_buffering", &buffering.to_string());
-    kv(
-        out,
-        "proxy_request_buffering",
-        &request_buffering.to_string(),
-    );
-    kv(out, "proxy_buffer_size", &int(*buffer_size as u64));
-    kv(out, "proxy_intercept_errors", &intercept_errors.to_string());
-    kv(
-        out,
-        "proxy_ignore_client_abort",
-        &ignore_client_abort.to_string(),
-    );
-    kv(
-        out,
-        "proxy_pass_request_headers",
-        &pass_request_headers.to_string(),
-    );
-    kv(
-        out,
-        "proxy_pass_request_body",
-        &pass_request_body.to_string(),
-    );
     proxy_ssl(out, ssl);
     if let Some(res) = resolver {
         let mut words: Vec<String> = res.servers.iter().map(|a| q(&a.to_string())).collect();
@@ -961,8 +909,6 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         }
         kv(out, "resolver", &list(&words));
     }
-    kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
-    kv(out, "proxy_limit_rate", &int(*limit_rate));
     let ignored: Vec<String> = ignore_headers.names().map(q).collect();
     if !ignored.is_empty() {
         kv(out, "proxy_ignore_headers", &list(&ignored));

@@ -707,40 +707,32 @@ pub enum AliasTail {
     Whole,
 }
 
-/// Static-file settings of a location.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSettings {
-    /// `root`: the URI is appended to it.
-    pub root: DocPath,
-    /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
-    /// usually with captures).
-    pub alias: Option<DocPath>,
-    /// How much of the URI the alias replaces. nginx counts it from the location that set
-    /// the alias, so a nested location inherits its setter's prefix length.
-    pub alias_tail: AliasTail,
-    /// `index` files tried in order for a directory request (variables allowed); one
-    /// starting with `/` is an internal redirect to it, made without a file test.
-    pub index: Vec<Template>,
-    /// `log_not_found`: a missing file is logged at `error` (nginx's default: on).
-    pub log_not_found: bool,
-    /// `autoindex on` with its `autoindex_format`.
-    pub autoindex: Option<AutoindexFormat>,
-    /// `default_type` when no extension matches.
-    pub default_type: String,
-    /// Serve names starting with '.' (nginx serves them; anx refuses them by default).
-    pub allow_dotfiles: bool,
-    /// Follow symlinks that leave the root (`disable_symlinks off` in nginx terms).
-    pub allow_symlinks_outside_root: bool,
-    /// `etag on|off`.
-    pub etag: bool,
-    /// Files up to this size are kept in the shard's memory cache (0 disables the cache).
-    pub memory_cache_max_file: u64,
-    /// Bound of the shard's memory cache in bytes.
-    pub memory_cache_bytes: u64,
-    /// Ranges allowed in one request before the full body is sent (`max_ranges`).
-    pub max_ranges: usize,
-    /// `if_modified_since off|exact|before`: how If-Modified-Since is compared.
-    pub if_modified_since: IfModifiedSince,
+crate::config::settings::files_settings! {
+    crate::config::settings::model_struct! {
+        /// Static-file settings of a location.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct FileSettings {
+            /// `root`: the URI is appended to it.
+            pub root: DocPath = DocPath::fixed(PathBuf::from("html")),
+            /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
+            /// usually with captures).
+            pub alias: Option<DocPath> = None,
+            /// How much of the URI the alias replaces. nginx counts it from the location that set
+            /// the alias, so a nested location inherits its setter's prefix length.
+            pub alias_tail: AliasTail = AliasTail::AfterPrefix(0),
+            /// `index` files tried in order for a directory request (variables allowed); one
+            /// starting with `/` is an internal redirect to it, made without a file test.
+            pub index: Vec<Template> = vec![Template::literal("index.html")],
+            /// `autoindex on` with its `autoindex_format`.
+            pub autoindex: Option<AutoindexFormat> = None,
+            /// `default_type` when no extension matches.
+            pub default_type: String = "text/plain".to_string(),
+            /// Follow symlinks that leave the root (`disable_symlinks off` in nginx terms).
+            pub allow_symlinks_outside_root: bool = false,
+            /// `if_modified_since off|exact|before`: how If-Modified-Since is compared.
+            pub if_modified_since: IfModifiedSince = IfModifiedSince::Before,
+        }
+    }
 }
 
 /// nginx's `if_modified_since`. anx's default is `before` (RFC 9110: "not modified since"),
@@ -774,27 +766,6 @@ pub enum AutoindexFormat {
     Xml,
     /// JSON wrapped in the `callback` argument's function call (plain JSON without one).
     Jsonp,
-}
-
-impl Default for FileSettings {
-    fn default() -> Self {
-        FileSettings {
-            root: DocPath::fixed(PathBuf::from("html")),
-            alias: None,
-            alias_tail: AliasTail::AfterPrefix(0),
-            index: vec![Template::literal("index.html")],
-            log_not_found: true,
-            autoindex: None,
-            default_type: "text/plain".to_string(),
-            allow_dotfiles: false,
-            allow_symlinks_outside_root: false,
-            etag: true,
-            memory_cache_max_file: 64 * 1024,
-            memory_cache_bytes: 64 * 1024 * 1024,
-            max_ranges: 16,
-            if_modified_since: IfModifiedSince::Before,
-        }
-    }
 }
 
 impl Config {

@@ -903,6 +903,7 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     conn::inherit(&mut out.http, &layers.conn, origin, r);
     let f = &layers.files;
+    super::settings::files::inherit(&mut out.files, f);
     if let Some(root) = &f.root {
         out.files.root = r.doc_path(root);
         // A root set here replaces an alias set above, as nginx's merge does.
@@ -926,9 +927,6 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
             out.files.index.push(template);
         }
     }
-    if let Some(v) = f.log_not_found {
-        out.files.log_not_found = v;
-    }
     if let Some(v) = f.autoindex {
         out.autoindex_on = v;
     }
@@ -941,23 +939,8 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
         }
         out.files.default_type = v.clone();
     }
-    if let Some(v) = f.allow_dotfiles {
-        out.files.allow_dotfiles = v;
-    }
     if let Some(v) = f.allow_symlinks_outside_root {
         out.files.allow_symlinks_outside_root = v;
-    }
-    if let Some(v) = f.etag {
-        out.files.etag = v;
-    }
-    if let Some(v) = f.memory_cache_max_file {
-        out.files.memory_cache_max_file = v;
-    }
-    if let Some(v) = f.memory_cache_bytes {
-        out.files.memory_cache_bytes = v;
-    }
-    if let Some(v) = f.max_ranges {
-        out.files.max_ranges = v;
     }
     if let Some(v) = f.if_modified_since {
         out.files.if_modified_since = v;

@@ -483,16 +483,10 @@ macro_rules! layered_block {
             root: Option<String>,
             alias: Option<String>,
             index: Option<Vec<String>>,
-            log_not_found: Option<bool>,
             autoindex: Option<bool>,
             autoindex_format: Option<TomlAutoindexFormat>,
             default_type: Option<String>,
-            allow_dotfiles: Option<bool>,
             allow_symlinks_outside_root: Option<bool>,
-            etag: Option<bool>,
-            memory_cache_max_file: Option<Size>,
-            memory_cache_bytes: Option<Size>,
-            max_ranges: Option<usize>,
             if_modified_since: Option<crate::config::model::IfModifiedSince>,
             try_files: Option<Vec<String>>,
             error_page: Option<Vec<TomlErrorPage>>,
@@ -514,19 +508,7 @@ macro_rules! layered_block {
             proxy_http_version: Option<TomlHttpVersion>,
             proxy_method: Option<String>,
             proxy_redirect: Option<TomlRedirects>,
-            proxy_connect_timeout: Option<Time>,
-            proxy_read_timeout: Option<Time>,
-            proxy_send_timeout: Option<Time>,
             proxy_next_upstream: Option<Vec<String>>,
-            proxy_next_upstream_tries: Option<u32>,
-            proxy_next_upstream_timeout: Option<Time>,
-            proxy_buffering: Option<bool>,
-            proxy_request_buffering: Option<bool>,
-            proxy_buffer_size: Option<Size>,
-            proxy_intercept_errors: Option<bool>,
-            proxy_ignore_client_abort: Option<bool>,
-            proxy_pass_request_headers: Option<bool>,
-            proxy_pass_request_body: Option<bool>,
             proxy_ssl_verify: Option<bool>,
             proxy_ssl_trusted_certificate: Option<String>,
             proxy_ssl_verify_depth: Option<u32>,
@@ -549,13 +531,11 @@ macro_rules! layered_block {
             client_body_in_file_only: Option<String>,
             client_body_in_single_buffer: Option<bool>,
             resolver: Option<Vec<String>>,
-            resolver_timeout: Option<Time>,
             proxy_cookie_domain: Option<Vec<Vec<String>>>,
             proxy_cookie_path: Option<Vec<Vec<String>>>,
             proxy_cookie_flags: Option<Vec<Vec<String>>>,
             proxy_set_body: Option<String>,
             proxy_bind: Option<Vec<String>>,
-            proxy_limit_rate: Option<Size>,
             proxy_ignore_headers: Option<Vec<String>>,
             /// nginx's `post_action`: `"/uri"`, `"@name"` or `"off"`.
             post_action: Option<String>,
@@ -600,7 +580,6 @@ macro_rules! layered_block {
                         root: self.root.as_ref().map(here),
                         alias: self.alias.as_ref().map(here),
                         index: self.index.clone(),
-                        log_not_found: self.log_not_found,
                         autoindex: self.autoindex,
                         autoindex_format: self.autoindex_format.map(|f| match f {
                             TomlAutoindexFormat::Html => AutoindexFormat::Html,
@@ -609,13 +588,9 @@ macro_rules! layered_block {
                             TomlAutoindexFormat::Jsonp => AutoindexFormat::Jsonp,
                         }),
                         default_type: self.default_type.clone(),
-                        allow_dotfiles: self.allow_dotfiles,
                         allow_symlinks_outside_root: self.allow_symlinks_outside_root,
-                        etag: self.etag,
-                        memory_cache_max_file: self.memory_cache_max_file.map(|s| s.0),
-                        memory_cache_bytes: self.memory_cache_bytes.map(|s| s.0),
-                        max_ranges: self.max_ranges,
                         if_modified_since: self.if_modified_since,
+                        ..FileLayer::default()
                     },
                     try_files: self.try_files.as_ref().map(|v| At::new(v.clone(), at.clone())),
                     error_pages,
@@ -667,22 +642,10 @@ macro_rules! layered_block {
                     redirect: self.proxy_redirect.as_ref().map(|r| {
                         r.0.iter().map(|r| At::new(r.clone(), at.clone())).collect()
                     }),
-                    connect_timeout: self.proxy_connect_timeout.map(|t| t.0),
-                    read_timeout: self.proxy_read_timeout.map(|t| t.0),
-                    send_timeout: self.proxy_send_timeout.map(|t| t.0),
                     next_upstream: self
                         .proxy_next_upstream
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
-                    next_upstream_tries: self.proxy_next_upstream_tries,
-                    next_upstream_timeout: self.proxy_next_upstream_timeout.map(|t| t.0),
-                    buffering: self.proxy_buffering,
-                    request_buffering: self.proxy_request_buffering,
-                    buffer_size: self.proxy_buffer_size.map(|s| At::new(s.0, at.clone())),
-                    intercept_errors: self.proxy_intercept_errors,
-                    ignore_client_abort: self.proxy_ignore_client_abort,
-                    pass_request_headers: self.proxy_pass_request_headers,
-                    pass_request_body: self.proxy_pass_request_body,
                     ssl_verify: self.proxy_ssl_verify,
                     ssl_trusted_certificate: self.proxy_ssl_trusted_certificate.as_ref().map(here),
                     ssl_verify_depth: self.proxy_ssl_verify_depth,
@@ -699,7 +662,6 @@ macro_rules! layered_block {
                         .resolver
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
-                    resolver_timeout: self.resolver_timeout.map(|t| t.0),
                     cookie_domain: self.proxy_cookie_domain.as_ref().map(|v| {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
@@ -707,7 +669,6 @@ macro_rules! layered_block {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
                     set_body: self.proxy_set_body.as_ref().map(here),
-                    limit_rate: self.proxy_limit_rate.map(|s| s.0),
                     ignore_headers: self
                         .proxy_ignore_headers
                         .as_ref()
@@ -721,6 +682,7 @@ macro_rules! layered_block {
                     }),
                     ssl_password_file: self.proxy_ssl_password_file.as_ref().map(here),
                     ssl_crl: self.proxy_ssl_crl.as_ref().map(here),
+                    ..ProxyLayer::default()
                 }
             }
         }
@@ -735,7 +697,8 @@ macro_rules! connection_block {
         $($(#[$smeta:meta])* $sfield:ident: $sty:ty = $sdefault:expr;
             $kind:ident, $key:ident $(, nginx $($dir:literal)+)?;)*
      ])*) => {
-        $crate::config::settings::conn_settings! { layered_block! {
+        $crate::config::settings::conn_settings! { $crate::config::settings::files_settings! {
+        $crate::config::settings::proxy_settings! { layered_block! {
             $(#[$meta])*
             $name {
                 $($(#[$fmeta])* $field: $ty,)*
@@ -768,7 +731,7 @@ macro_rules! connection_block {
                 ssl_password_file: Option<String>,
                 ssl_reject_handshake: Option<bool>,
             }
-        } }
+        } } } }
 
         impl $name {
             /// All the layers this block sets.
@@ -933,7 +896,8 @@ impl<'de> Deserialize<'de> for TomlReturn {
     }
 }
 
-crate::config::settings::conn_settings! { layered_block! {
+crate::config::settings::conn_settings! { crate::config::settings::files_settings! {
+crate::config::settings::proxy_settings! { layered_block! {
     /// `[[server.location]]` and nested `[[….location]]`.
     TomlLocation {
         path: String,
@@ -953,7 +917,7 @@ crate::config::settings::conn_settings! { layered_block! {
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
-} }
+} } } }
 
 /// `limit_except = { methods = [...], proxy_pass = "..." }`.
 #[derive(Debug, Deserialize)]

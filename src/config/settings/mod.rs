@@ -53,7 +53,7 @@ mod table;
 mod tests;
 
 pub use kind::Kind;
-pub(crate) use table::{conn_settings, server_settings};
+pub(crate) use table::{conn_settings, files_settings, proxy_settings, server_settings};
 
 /// Where nginx allows a setting (the TOML block macros put its key at the same levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,4 +240,4 @@ macro_rules! group {
     };
 }
 
-conn_settings! { server_settings! { group! {} } }
+conn_settings! { server_settings! { files_settings! { proxy_settings! { group! {} } } } }

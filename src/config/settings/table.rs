@@ -70,3 +70,92 @@ macro_rules! server_settings {
     };
 }
 pub(crate) use server_settings;
+
+/// `tree::ProxyLayer` → `model::ProxySettings`: how a `proxy_pass` location talks to its
+/// upstream (http, server and location; the model holds them where a `proxy_pass` is).
+macro_rules! proxy_settings {
+    ($($gen:ident)::+ ! { $($args:tt)* } $($groups:tt)*) => {
+        $($gen)::+! { $($args)* $($groups)*
+            [proxy: $crate::config::tree::ProxyLayer => $crate::config::model::ProxySettings,
+                Hsl in proxy;
+                /// `proxy_connect_timeout` (default 60s) → 504 when it passes.
+                connect_timeout: Duration = Duration::from_secs(60);
+                    Time, proxy_connect_timeout;
+                /// `proxy_read_timeout` (default 60s): between two reads from the upstream →
+                /// 504.
+                read_timeout: Duration = Duration::from_secs(60); Time, proxy_read_timeout;
+                /// `proxy_send_timeout` (default 60s): between two writes to the upstream →
+                /// 504.
+                send_timeout: Duration = Duration::from_secs(60); Time, proxy_send_timeout;
+                /// `proxy_next_upstream_tries` (0 = unlimited, the default).
+                next_upstream_tries: u32 = 0; Count, proxy_next_upstream_tries;
+                /// `proxy_next_upstream_timeout` (zero = unlimited, the default).
+                next_upstream_timeout: Duration = Duration::ZERO;
+                    Time, proxy_next_upstream_timeout;
+                /// `proxy_buffering` (default on). Off: each chunk read from the upstream is
+                /// written to the client at once. On: anx still streams through a bounded
+                /// buffer (it never spools to disk); the difference is how eagerly it
+                /// flushes.
+                buffering: bool = true; Flag, proxy_buffering;
+                /// `proxy_request_buffering` (default on): read the whole client body before
+                /// connecting (bounded by `client_max_body_size`; a body that does not fit in
+                /// memory is streamed).
+                request_buffering: bool = true; Flag, proxy_request_buffering;
+                /// `proxy_buffer_size` (default 4k, nginx's page size; anx allows up to this
+                /// for the upstream's response head) — a longer head is an invalid header
+                /// (502).
+                buffer_size: usize = $crate::config::model::proxy::DEFAULT_PROXY_BUFFER_SIZE;
+                    Size, proxy_buffer_size;
+                /// `proxy_intercept_errors` (default off): upstream responses ≥ 300 go to
+                /// error_page.
+                intercept_errors: bool = false; Flag, proxy_intercept_errors;
+                /// `proxy_ignore_client_abort` (default off): off, a client that closes while
+                /// the upstream has not answered ends the exchange (499); on, the exchange
+                /// runs on.
+                ignore_client_abort: bool = false; Flag, proxy_ignore_client_abort;
+                /// `proxy_pass_request_headers` (default on).
+                pass_request_headers: bool = true; Flag, proxy_pass_request_headers;
+                /// `proxy_pass_request_body` (default on).
+                pass_request_body: bool = true; Flag, proxy_pass_request_body;
+                /// `resolver_timeout` (default 30s): how long one name may take to resolve →
+                /// 502.
+                resolver_timeout: Duration = $crate::config::model::proxy::DEFAULT_RESOLVER_TIMEOUT;
+                    Time, resolver_timeout;
+                /// `proxy_limit_rate` (bytes a second; 0, the default, is no limit): how fast
+                /// the response is read from the upstream, per request.
+                limit_rate: u64 = 0; Size, proxy_limit_rate;
+            ]
+        }
+    };
+}
+pub(crate) use proxy_settings;
+
+/// `tree::FileLayer` → `model::FileSettings`: how the static handler serves files (http,
+/// server and location).
+macro_rules! files_settings {
+    ($($gen:ident)::+ ! { $($args:tt)* } $($groups:tt)*) => {
+        $($gen)::+! { $($args)* $($groups)*
+            [files: $crate::config::tree::FileLayer => $crate::config::model::FileSettings,
+                Hsl in files;
+                /// `log_not_found`: a missing file is logged at `error` (nginx's default:
+                /// on).
+                log_not_found: bool = true; Flag, log_not_found;
+                /// Serve names starting with '.' (nginx serves them; anx refuses them by
+                /// default).
+                allow_dotfiles: bool = false; Flag, allow_dotfiles, nginx "anx_allow_dotfiles";
+                /// `etag on|off`.
+                etag: bool = true; Flag, etag;
+                /// Files up to this size are kept in the shard's memory cache (0 disables the
+                /// cache).
+                memory_cache_max_file: u64 = 64 * 1024;
+                    Size, memory_cache_max_file, nginx "anx_memory_cache_max_file";
+                /// Bound of the shard's memory cache in bytes.
+                memory_cache_bytes: u64 = 64 * 1024 * 1024;
+                    Size, memory_cache_bytes, nginx "anx_memory_cache_bytes";
+                /// Ranges allowed in one request before the full body is sent (`max_ranges`).
+                max_ranges: usize = 16; Count, max_ranges;
+            ]
+        }
+    };
+}
+pub(crate) use files_settings;

@@ -7,7 +7,8 @@ use std::path::Path;
 use super::{all, Levels};
 use crate::config::{dump, toml, Config};
 
-/// The same site in both formats, with `nginx` / `toml` written at server or location level.
+/// The same site in both formats, with `nginx` / `toml` written at server or location level
+/// (a proxy location: the model holds the `proxy_*` settings only where a `proxy_pass` is).
 fn pair(dir: &Path, level: &str, nginx: &str, toml: &str) -> (Config, Config) {
     let (server_n, location_n, server_t, location_t) = match level {
         "server" => (nginx, "", toml, ""),
@@ -15,7 +16,7 @@ fn pair(dir: &Path, level: &str, nginx: &str, toml: &str) -> (Config, Config) {
     };
     let conf = format!(
         "worker_processes 1;\nevents {{}}\nhttp {{\n types {{ text/html html; }}\n \
-         server {{\n  listen 127.0.0.1:8080;\n  {server_n}\n  location / {{ {location_n} }}\n }}\n}}\n"
+         server {{\n  listen 127.0.0.1:8080;\n  {server_n}\n  location / {{ proxy_pass http://127.0.0.1:9000; {location_n} }}\n }}\n}}\n"
     );
     let file = dir.join("nginx.conf");
     std::fs::write(&file, conf).unwrap();
@@ -23,7 +24,8 @@ fn pair(dir: &Path, level: &str, nginx: &str, toml: &str) -> (Config, Config) {
         crate::config::load(&file).unwrap_or_else(|e| panic!("nginx `{nginx}`: {e}"));
     let text = format!(
         "[main]\nshards = 1\n[main.types]\n\"text/html\" = [\"html\"]\n[[server]]\n\
-         listen = [\"127.0.0.1:8080\"]\n{server_t}\n[[server.location]]\npath = \"/\"\n{location_t}\n"
+         listen = [\"127.0.0.1:8080\"]\n{server_t}\n[[server.location]]\npath = \"/\"\n\
+         proxy_pass = \"http://127.0.0.1:9000\"\n{location_t}\n"
     );
     let mut from_toml =
         toml::parse(&text, None, dir).unwrap_or_else(|e| panic!("TOML `{toml}`: {e}"));

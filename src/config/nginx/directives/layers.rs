@@ -161,8 +161,6 @@ impl Walker {
             "default_type" => {
                 self.once(d, &mut files.default_type, |_| Some(arg(d, 0).to_string()))
             }
-            "etag" => self.once(d, &mut files.etag, |w| w.flag(d)),
-            "max_ranges" => self.once(d, &mut files.max_ranges, |w| w.number(d, arg(d, 0))),
             "if_modified_since" => self.once(d, &mut files.if_modified_since, |w| {
                 use crate::config::model::IfModifiedSince;
                 match arg(d, 0).to_ascii_lowercase().as_str() {
@@ -181,13 +179,6 @@ impl Walker {
             "disable_symlinks" => self.once(d, &mut files.allow_symlinks_outside_root, |w| {
                 w.disable_symlinks(d)
             }),
-            "anx_allow_dotfiles" => self.once(d, &mut files.allow_dotfiles, |w| w.flag(d)),
-            "anx_memory_cache_max_file" => self.once(d, &mut files.memory_cache_max_file, |w| {
-                w.size(d, arg(d, 0))
-            }),
-            "anx_memory_cache_bytes" => {
-                self.once(d, &mut files.memory_cache_bytes, |w| w.size(d, arg(d, 0)))
-            }
             "try_files" => self.once(d, &mut layers.try_files, |w| {
                 Some(At::new(words(d), w.origin(d)))
             }),
@@ -242,7 +233,6 @@ impl Walker {
                     layers.error_logs.get_or_insert_with(Vec::new).push(log);
                 }
             }
-            "log_not_found" => self.once(d, &mut files.log_not_found, |w| w.flag(d)),
             "access_log" => {
                 // Each directive adds a log to this level's list.
                 if let Some(log) = self.access_log(d) {
