@@ -5,19 +5,19 @@
 //! its inner blocks inherit: `send_timeout`, `proxy_connect_timeout`, `etag`. Each used to
 //! cost about ten hand edits in seven files (tree field, model field and default, directive
 //! table entry and handler, TOML key and mapping, inheritance, dump line). Now it is one
-//! line in [`table`], and generators here and in the files that hold the structs turn the
+//! line in `table.rs`, and generators here and in the files that hold the structs turn the
 //! groups of that table into:
 //!
-//! - the per-level `Option` field of the tree layer (`tree::HttpLayer`, …): [`layer_struct!`],
-//! - the resolved field with its nginx default (`model::LocationHttp`, …): [`model_struct!`],
+//! - the per-level `Option` field of the tree layer (`tree::HttpLayer`, …): `layer_struct!`,
+//! - the resolved field with its nginx default (`model::LocationHttp`, …): `model_struct!`,
 //! - the nginx directive (its entry in the directive table, with the levels it may be written
-//!   at, and its handler: duplicates refused, the value read by its [`kind`]): [`group!`],
+//!   at, and its handler: duplicates refused, the value read by its [`kind`]): `group!`,
 //! - the TOML key (read by `config::toml`'s block macros, at the same levels),
-//! - inheritance (a set value replaces the inherited one) and the `-T` line: [`group!`].
+//! - inheritance (a set value replaces the inherited one) and the `-T` line: `group!`.
 //!
 //! ## Adding a setting
 //!
-//! Add one entry to its group in [`table`], for example in `conn_settings`:
+//! Add one entry to its group in `table.rs`, for example in `conn_settings`:
 //!
 //! ```text
 //! /// `send_timeout`: gap allowed between two successful writes to the client.
@@ -32,6 +32,10 @@
 //! `settings/tests.rs` proves every declared setting in both formats and through `-T`
 //! without being told about it.
 //!
+//! A new group (a new layer/model pair, such as gzip's) is one more table macro in
+//! `table.rs`, named where the structs are generated (`tree.rs`, the model file), in the
+//! TOML block chain (`toml.rs`) and in the `group!` chain at the end of this file.
+//!
 //! ## What stays hand-written, and why
 //!
 //! - `keepalive_timeout` (two arguments: the second is the `Keep-Alive` header's),
@@ -44,8 +48,16 @@
 //! - The server's copies of location settings in `HttpSettings` (`send_timeout`, …), read
 //!   before a location is chosen: `resolve` copies them from the same tree fields.
 //! - Words that need compiling or cross-checks (`keepalive_disable`, `proxy_next_upstream`,
-//!   `expires`, `autoindex_format`, `if_modified_since`, `disable_symlinks`, …), lists, and
-//!   the `ssl_*` settings that `resolve/tls.rs` checks together.
+//!   `expires`, `default_type`, `if_modified_since`, `disable_symlinks`, …) and lists.
+//! - `autoindex` (the model folds it into `autoindex_format`).
+//! - `absolute_redirect`, `port_in_redirect`, `server_name_in_redirect`: plain flags, but
+//!   their tree fields sit on `Layers` itself; they move once they get a layer struct.
+//! - `proxy_ssl_verify`, `proxy_ssl_verify_depth`, `proxy_ssl_server_name`,
+//!   `proxy_ssl_session_reuse`: plain too, but the model nests them in `ProxySsl` under
+//!   other names (`ssl.verify`), which a group of their own with renamed tree fields needs.
+//! - The `ssl_*` scalars (`ssl_session_timeout`, `ssl_verify_depth`, …), which
+//!   `resolve/tls.rs` checks together with the certificates; the `upstream {}` keep-alive
+//!   settings, which are not inherited.
 
 pub mod kind;
 mod table;
