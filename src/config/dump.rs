@@ -301,48 +301,23 @@ fn server_names(server: &Server) -> Vec<String> {
 }
 
 fn http_settings(out: &mut String, h: &HttpSettings) {
-    // Destructured so that a new setting fails to compile here until the dump writes it.
+    settings_lines(out, super::settings::server::dump(h));
+    // Destructured so that a new hand-written setting fails to compile here until the dump
+    // writes it. The copies of location settings are the server level's location values,
+    // which `location_http` writes.
     let HttpSettings {
-        client_header_timeout,
-        client_body_timeout,
         keepalive_timeout,
-        keepalive_requests,
-        send_timeout,
         client_max_body_size,
-        max_request_line,
-        max_header_bytes,
-        max_headers,
         server_tokens,
-        merge_slashes,
-        ignore_invalid_headers,
-        underscores_in_headers,
         client_header_buffer_size,
+        client_body_timeout: _,
+        keepalive_requests: _,
+        send_timeout: _,
+        ..
     } = h;
-    kv(
-        out,
-        "client_header_timeout",
-        &q(&time(*client_header_timeout)),
-    );
-    kv(out, "client_body_timeout", &q(&time(*client_body_timeout)));
     kv(out, "keepalive_timeout", &q(&time(*keepalive_timeout)));
-    kv(out, "keepalive_requests", &int(*keepalive_requests));
-    kv(out, "send_timeout", &q(&time(*send_timeout)));
     kv(out, "client_max_body_size", &int(*client_max_body_size));
-    kv(out, "max_request_line", &int(*max_request_line as u64));
-    kv(out, "max_header_bytes", &int(*max_header_bytes as u64));
-    kv(out, "max_headers", &int(*max_headers as u64));
     kv(out, "server_tokens", &server_tokens.to_string());
-    kv(out, "merge_slashes", &merge_slashes.to_string());
-    kv(
-        out,
-        "ignore_invalid_headers",
-        &ignore_invalid_headers.to_string(),
-    );
-    kv(
-        out,
-        "underscores_in_headers",
-        &underscores_in_headers.to_string(),
-    );
     kv(
         out,
         "client_header_buffer_size",
@@ -350,32 +325,32 @@ fn http_settings(out: &mut String, h: &HttpSettings) {
     );
 }
 
+/// The `-T` lines of a group of `config::settings`.
+fn settings_lines(out: &mut String, lines: Vec<(&str, String)>) {
+    for (key, value) in lines {
+        kv(out, key, &value);
+    }
+}
+
 /// A location's connection and body settings; `server_level` leaves out the keys the
 /// server's [`HttpSettings`] already wrote.
 fn location_http(out: &mut String, h: &LocationHttp, server_level: bool) {
+    settings_lines(out, super::settings::conn::dump(h));
     let LocationHttp {
-        client_body_timeout,
         keepalive_timeout,
         keepalive_header,
-        keepalive_requests,
-        keepalive_time,
         keepalive_disable,
-        send_timeout,
         server_tokens,
-        chunked_transfer_encoding,
         body,
+        ..
     } = h;
     if !server_level {
-        kv(out, "client_body_timeout", &q(&time(*client_body_timeout)));
         kv(out, "keepalive_timeout", &q(&time(*keepalive_timeout)));
-        kv(out, "keepalive_requests", &int(*keepalive_requests));
-        kv(out, "send_timeout", &q(&time(*send_timeout)));
         kv(out, "server_tokens", &server_tokens.to_string());
     }
     if let Some(t) = keepalive_header {
         kv(out, "keepalive_header_timeout", &q(&time(*t)));
     }
-    kv(out, "keepalive_time", &q(&time(*keepalive_time)));
     let mut browsers = Vec::new();
     if keepalive_disable.msie6 {
         browsers.push(q("msie6"));
@@ -387,11 +362,6 @@ fn location_http(out: &mut String, h: &LocationHttp, server_level: bool) {
         browsers.push(q("none"));
     }
     kv(out, "keepalive_disable", &list(&browsers));
-    kv(
-        out,
-        "chunked_transfer_encoding",
-        &chunked_transfer_encoding.to_string(),
-    );
     kv(out, "client_body_buffer_size", &int(body.buffer_size));
     let levels: Vec<String> = body
         .temp_path
@@ -630,9 +600,9 @@ fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings
             }
         }
     }
+    settings_lines(out, super::settings::files::dump(f));
     let index: Vec<String> = f.index.iter().map(|i| q(&i.source)).collect();
     kv(out, "index", &list(&index));
-    kv(out, "log_not_found", &f.log_not_found.to_string());
     kv(out, "autoindex", &f.autoindex.is_some().to_string());
     if let Some(format) = f.autoindex {
         let word = match format {
@@ -644,16 +614,11 @@ fn layer_settings(out: &mut String, loc: &Location, parent: Option<&FileSettings
         kv(out, "autoindex_format", &q(word));
     }
     kv(out, "default_type", &q(&f.default_type));
-    kv(out, "allow_dotfiles", &f.allow_dotfiles.to_string());
     kv(
         out,
         "allow_symlinks_outside_root",
         &f.allow_symlinks_outside_root.to_string(),
     );
-    kv(out, "etag", &f.etag.to_string());
-    kv(out, "memory_cache_max_file", &int(f.memory_cache_max_file));
-    kv(out, "memory_cache_bytes", &int(f.memory_cache_bytes));
-    kv(out, "max_ranges", &int(f.max_ranges as u64));
     kv(out, "if_modified_since", &q(f.if_modified_since.name()));
 
     if let Some(t) = &loc.try_files {
@@ -856,7 +821,9 @@ fn proxy_url(config: &Config, p: &Proxy) -> String {
 
 /// Every `proxy_*` setting but `proxy_pass`.
 fn proxy_only_settings(out: &mut String, p: &Proxy) {
-    // Destructured so that a new setting fails to compile here until the dump writes it.
+    settings_lines(out, super::settings::proxy::dump(&p.settings));
+    // Destructured so that a new hand-written setting fails to compile here until the dump
+    // writes it (the declared ones are written above).
     let ProxySettings {
         set_headers,
         hide_headers,
@@ -864,29 +831,16 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         http_minor,
         method,
         redirect,
-        connect_timeout,
-        read_timeout,
-        send_timeout,
         next_upstream,
-        next_upstream_tries,
-        next_upstream_timeout,
-        buffering,
-        request_buffering,
-        buffer_size,
-        intercept_errors,
-        ignore_client_abort,
-        pass_request_headers,
-        pass_request_body,
         ssl,
         resolver,
-        resolver_timeout,
         cookie_domains,
         cookie_paths,
         cookie_flags,
         set_body,
         bind,
-        limit_rate,
         ignore_headers,
+        ..
     } = &p.settings;
     let headers: Vec<String> = set_headers
         .iter()
@@ -922,9 +876,6 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         }
     };
     kv(out, "proxy_redirect", &redirect);
-    kv(out, "proxy_connect_timeout", &q(&time(*connect_timeout)));
-    kv(out, "proxy_read_timeout", &q(&time(*read_timeout)));
-    kv(out, "proxy_send_timeout", &q(&time(*send_timeout)));
     let n = next_upstream;
     let mut words: Vec<String> = Vec::new();
     for (on, word) in [
@@ -944,39 +895,6 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         words.push(q("off"));
     }
     kv(out, "proxy_next_upstream", &list(&words));
-    kv(
-        out,
-        "proxy_next_upstream_tries",
-        &int(u64::from(*next_upstream_tries)),
-    );
-    kv(
-        out,
-        "proxy_next_upstream_timeout",
-        &q(&time(*next_upstream_timeout)),
-    );
-    kv(out, "proxy_buffering", &buffering.to_string());
-    kv(
-        out,
-        "proxy_request_buffering",
-        &request_buffering.to_string(),
-    );
-    kv(out, "proxy_buffer_size", &int(*buffer_size as u64));
-    kv(out, "proxy_intercept_errors", &intercept_errors.to_string());
-    kv(
-        out,
-        "proxy_ignore_client_abort",
-        &ignore_client_abort.to_string(),
-    );
-    kv(
-        out,
-        "proxy_pass_request_headers",
-        &pass_request_headers.to_string(),
-    );
-    kv(
-        out,
-        "proxy_pass_request_body",
-        &pass_request_body.to_string(),
-    );
     proxy_ssl(out, ssl);
     if let Some(res) = resolver {
         let mut words: Vec<String> = res.servers.iter().map(|a| q(&a.to_string())).collect();
@@ -991,8 +909,6 @@ fn proxy_only_settings(out: &mut String, p: &Proxy) {
         }
         kv(out, "resolver", &list(&words));
     }
-    kv(out, "resolver_timeout", &q(&time(*resolver_timeout)));
-    kv(out, "proxy_limit_rate", &int(*limit_rate));
     let ignored: Vec<String> = ignore_headers.names().map(q).collect();
     if !ignored.is_empty() {
         kv(out, "proxy_ignore_headers", &list(&ignored));
@@ -1199,7 +1115,7 @@ fn signed_seconds(s: i64) -> String {
 
 /// A duration in the units `units::parse_duration` reads: "75s", "1m", "1h30m", "500ms".
 /// Under an hour and not whole minutes, plain seconds ("75s", as nginx configs write it).
-fn time(d: Duration) -> String {
+pub(super) fn time(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 1000 != 0 {
         return format!("{ms}ms");
@@ -1425,13 +1341,13 @@ pub fn word(value: &str) -> String {
 // ---- TOML pieces ----
 
 /// A TOML string, escaped by the `toml` crate (backslashes and quotes survive).
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
 /// A TOML integer; values beyond i64 (never in practice) as a digit string the size and
 /// count parsers also read.
-fn int(n: u64) -> String {
+pub(super) fn int(n: u64) -> String {
     if i64::try_from(n).is_ok() {
         n.to_string()
     } else {

@@ -10,6 +10,7 @@ pub mod files;
 pub mod model;
 pub mod nginx;
 pub mod resolve;
+pub mod settings;
 pub mod toml;
 pub mod tree;
 pub mod units;

@@ -227,63 +227,30 @@ pub struct Listen {
     pub sndbuf: Option<u32>,
 }
 
-/// Connection and request limits of a server (nginx's core http directives).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpSettings {
-    /// `client_header_timeout`: the whole request head must arrive within this (→ 408).
-    pub client_header_timeout: Duration,
-    /// `client_body_timeout`: gap allowed between two reads of a request body (→ 408).
-    pub client_body_timeout: Duration,
-    /// `keepalive_timeout`: how long an idle keep-alive connection is kept; zero disables keep-alive.
-    pub keepalive_timeout: Duration,
-    /// `keepalive_requests`: requests served on one connection before it is closed.
-    pub keepalive_requests: u64,
-    /// `send_timeout`: gap allowed between two successful writes to the client.
-    pub send_timeout: Duration,
-    /// `client_max_body_size` at server level in bytes; 0 means unlimited (→ 413). Locations
-    /// carry their own ([`Location::client_max_body_size`]).
-    pub client_max_body_size: u64,
-    /// Longest request line in bytes (→ 414). nginx: `large_client_header_buffers` size.
-    pub max_request_line: usize,
-    /// Largest request head (request line + headers) in bytes; also the longest header line
-    /// is `max_request_line` (both → nginx's 400 "Request Header Or Cookie Too Large").
-    pub max_header_bytes: usize,
-    /// Most header fields in one request (→ the same 400).
-    pub max_headers: usize,
-    /// `server_tokens`: `Server: anx/VERSION` when on, `Server: anx` when off.
-    pub server_tokens: bool,
-    /// `merge_slashes`.
-    pub merge_slashes: bool,
-    /// `ignore_invalid_headers`: header fields whose names are not letters, digits and `-`
-    /// (and `_` with `underscores_in_headers`) are dropped (on) or kept (off).
-    pub ignore_invalid_headers: bool,
-    /// `underscores_in_headers`.
-    pub underscores_in_headers: bool,
-    /// `client_header_buffer_size`: a head that fits it is accepted whatever the
-    /// `large_client_header_buffers` limits say (nginx reads it into this buffer first).
-    pub client_header_buffer_size: usize,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            client_header_timeout: Duration::from_secs(60),
-            client_body_timeout: Duration::from_secs(60),
-            keepalive_timeout: Duration::from_secs(75),
-            keepalive_requests: 1000,
-            send_timeout: Duration::from_secs(60),
-            client_max_body_size: 1024 * 1024,
-            max_request_line: 8 * 1024,
-            max_header_bytes: 32 * 1024,
-            max_headers: 100,
-            server_tokens: true,
-            merge_slashes: true,
-            ignore_invalid_headers: true,
-            underscores_in_headers: false,
-            client_header_buffer_size: 1024,
-        }
+crate::config::settings::server_settings! { crate::config::settings::model_struct! {
+    /// Connection and request limits of a server (nginx's core http directives; the scalar
+    /// ones are declared in `config::settings`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct HttpSettings {
+        /// `client_body_timeout`: the server level's (a location has its own).
+        pub client_body_timeout: Duration = Duration::from_secs(60),
+        /// `keepalive_timeout`: how long an idle keep-alive connection is kept; zero disables
+        /// keep-alive.
+        pub keepalive_timeout: Duration = Duration::from_secs(75),
+        /// `keepalive_requests`: the server level's.
+        pub keepalive_requests: u64 = 1000,
+        /// `send_timeout`: the server level's.
+        pub send_timeout: Duration = Duration::from_secs(60),
+        /// `client_max_body_size` at server level in bytes; 0 means unlimited (→ 413).
+        /// Locations carry their own ([`Location::client_max_body_size`]).
+        pub client_max_body_size: u64 = 1024 * 1024,
+        /// `server_tokens`: `Server: anx/VERSION` when on, `Server: anx` when off.
+        pub server_tokens: bool = true,
+        /// `client_header_buffer_size`: a head that fits it is accepted whatever the
+        /// `large_client_header_buffers` limits say (nginx reads it into this buffer first).
+        pub client_header_buffer_size: usize = 1024,
     }
-}
+} }
 
 /// `access_log path [format] [buffer=] [flush=] [if=]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -740,40 +707,32 @@ pub enum AliasTail {
     Whole,
 }
 
-/// Static-file settings of a location.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSettings {
-    /// `root`: the URI is appended to it.
-    pub root: DocPath,
-    /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
-    /// usually with captures).
-    pub alias: Option<DocPath>,
-    /// How much of the URI the alias replaces. nginx counts it from the location that set
-    /// the alias, so a nested location inherits its setter's prefix length.
-    pub alias_tail: AliasTail,
-    /// `index` files tried in order for a directory request (variables allowed); one
-    /// starting with `/` is an internal redirect to it, made without a file test.
-    pub index: Vec<Template>,
-    /// `log_not_found`: a missing file is logged at `error` (nginx's default: on).
-    pub log_not_found: bool,
-    /// `autoindex on` with its `autoindex_format`.
-    pub autoindex: Option<AutoindexFormat>,
-    /// `default_type` when no extension matches.
-    pub default_type: String,
-    /// Serve names starting with '.' (nginx serves them; anx refuses them by default).
-    pub allow_dotfiles: bool,
-    /// Follow symlinks that leave the root (`disable_symlinks off` in nginx terms).
-    pub allow_symlinks_outside_root: bool,
-    /// `etag on|off`.
-    pub etag: bool,
-    /// Files up to this size are kept in the shard's memory cache (0 disables the cache).
-    pub memory_cache_max_file: u64,
-    /// Bound of the shard's memory cache in bytes.
-    pub memory_cache_bytes: u64,
-    /// Ranges allowed in one request before the full body is sent (`max_ranges`).
-    pub max_ranges: usize,
-    /// `if_modified_since off|exact|before`: how If-Modified-Since is compared.
-    pub if_modified_since: IfModifiedSince,
+crate::config::settings::files_settings! {
+    crate::config::settings::model_struct! {
+        /// Static-file settings of a location.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct FileSettings {
+            /// `root`: the URI is appended to it.
+            pub root: DocPath = DocPath::fixed(PathBuf::from("html")),
+            /// `alias`: the location prefix is replaced by it (regex locations: it is the whole path,
+            /// usually with captures).
+            pub alias: Option<DocPath> = None,
+            /// How much of the URI the alias replaces. nginx counts it from the location that set
+            /// the alias, so a nested location inherits its setter's prefix length.
+            pub alias_tail: AliasTail = AliasTail::AfterPrefix(0),
+            /// `index` files tried in order for a directory request (variables allowed); one
+            /// starting with `/` is an internal redirect to it, made without a file test.
+            pub index: Vec<Template> = vec![Template::literal("index.html")],
+            /// `autoindex on` with its `autoindex_format`.
+            pub autoindex: Option<AutoindexFormat> = None,
+            /// `default_type` when no extension matches.
+            pub default_type: String = "text/plain".to_string(),
+            /// Follow symlinks that leave the root (`disable_symlinks off` in nginx terms).
+            pub allow_symlinks_outside_root: bool = false,
+            /// `if_modified_since off|exact|before`: how If-Modified-Since is compared.
+            pub if_modified_since: IfModifiedSince = IfModifiedSince::Before,
+        }
+    }
 }
 
 /// nginx's `if_modified_since`. anx's default is `before` (RFC 9110: "not modified since"),
@@ -807,27 +766,6 @@ pub enum AutoindexFormat {
     Xml,
     /// JSON wrapped in the `callback` argument's function call (plain JSON without one).
     Jsonp,
-}
-
-impl Default for FileSettings {
-    fn default() -> Self {
-        FileSettings {
-            root: DocPath::fixed(PathBuf::from("html")),
-            alias: None,
-            alias_tail: AliasTail::AfterPrefix(0),
-            index: vec![Template::literal("index.html")],
-            log_not_found: true,
-            autoindex: None,
-            default_type: "text/plain".to_string(),
-            allow_dotfiles: false,
-            allow_symlinks_outside_root: false,
-            etag: true,
-            memory_cache_max_file: 64 * 1024,
-            memory_cache_bytes: 64 * 1024 * 1024,
-            max_ranges: 16,
-            if_modified_since: IfModifiedSince::Before,
-        }
-    }
 }
 
 impl Config {

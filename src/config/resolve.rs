@@ -903,6 +903,7 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
     }
     conn::inherit(&mut out.http, &layers.conn, origin, r);
     let f = &layers.files;
+    super::settings::files::inherit(&mut out.files, f);
     if let Some(root) = &f.root {
         out.files.root = r.doc_path(root);
         // A root set here replaces an alias set above, as nginx's merge does.
@@ -926,9 +927,6 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
             out.files.index.push(template);
         }
     }
-    if let Some(v) = f.log_not_found {
-        out.files.log_not_found = v;
-    }
     if let Some(v) = f.autoindex {
         out.autoindex_on = v;
     }
@@ -941,23 +939,8 @@ fn inherit(parent: &Inherited, layers: &Layers, origin: &Origin, r: &mut Resolve
         }
         out.files.default_type = v.clone();
     }
-    if let Some(v) = f.allow_dotfiles {
-        out.files.allow_dotfiles = v;
-    }
     if let Some(v) = f.allow_symlinks_outside_root {
         out.files.allow_symlinks_outside_root = v;
-    }
-    if let Some(v) = f.etag {
-        out.files.etag = v;
-    }
-    if let Some(v) = f.memory_cache_max_file {
-        out.files.memory_cache_max_file = v;
-    }
-    if let Some(v) = f.memory_cache_bytes {
-        out.files.memory_cache_bytes = v;
-    }
-    if let Some(v) = f.max_ranges {
-        out.files.max_ranges = v;
     }
     if let Some(v) = f.if_modified_since {
         out.files.if_modified_since = v;
@@ -1144,9 +1127,8 @@ pub fn is_redirect(status: u16) -> bool {
 fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSettings {
     let mut s = HttpSettings::default();
     for l in layers.iter().map(|l| &l.conn) {
-        if let Some(v) = l.client_header_timeout {
-            s.client_header_timeout = v;
-        }
+        super::settings::server::inherit(&mut s, l);
+        // The server level's copies of location settings (read before a location is chosen).
         if let Some(v) = l.client_body_timeout {
             s.client_body_timeout = v;
         }
@@ -1162,26 +1144,8 @@ fn merge_http(layers: &[&Layers], origin: &Origin, r: &mut Resolver) -> HttpSett
         if let Some(v) = l.client_max_body_size {
             s.client_max_body_size = v;
         }
-        if let Some(v) = l.max_request_line {
-            s.max_request_line = v as usize;
-        }
-        if let Some(v) = l.max_header_bytes {
-            s.max_header_bytes = v as usize;
-        }
-        if let Some(v) = l.max_headers {
-            s.max_headers = v;
-        }
         if let Some(v) = l.server_tokens {
             s.server_tokens = v;
-        }
-        if let Some(v) = l.merge_slashes {
-            s.merge_slashes = v;
-        }
-        if let Some(v) = l.ignore_invalid_headers {
-            s.ignore_invalid_headers = v;
-        }
-        if let Some(v) = l.underscores_in_headers {
-            s.underscores_in_headers = v;
         }
         if let Some(v) = l.client_header_buffer_size {
             s.client_header_buffer_size = v as usize;

@@ -465,26 +465,28 @@ impl<'de> Deserialize<'de> for TomlRedirects {
 }
 
 /// Settings every block may set (http, server, location), written once for all of them.
+/// The groups of `config::settings` that follow add their keys.
 macro_rules! layered_block {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }
+     $([$group:ident: $layer:path => $model:path, $levels:ident in $lf:ident;
+        $($(#[$smeta:meta])* $sfield:ident: $sty:ty = $sdefault:expr;
+            $kind:ident, $key:ident $(, nginx $($dir:literal)+)?;)*
+     ])*) => {
         $(#[$meta])*
         #[derive(Debug, Default, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct $name {
             $($(#[$fmeta])* $field: $ty,)*
+            $($($key: Option<<
+                $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+            >::Toml>,)*)*
             root: Option<String>,
             alias: Option<String>,
             index: Option<Vec<String>>,
-            log_not_found: Option<bool>,
             autoindex: Option<bool>,
             autoindex_format: Option<TomlAutoindexFormat>,
             default_type: Option<String>,
-            allow_dotfiles: Option<bool>,
             allow_symlinks_outside_root: Option<bool>,
-            etag: Option<bool>,
-            memory_cache_max_file: Option<Size>,
-            memory_cache_bytes: Option<Size>,
-            max_ranges: Option<usize>,
             if_modified_since: Option<crate::config::model::IfModifiedSince>,
             try_files: Option<Vec<String>>,
             error_page: Option<Vec<TomlErrorPage>>,
@@ -506,19 +508,7 @@ macro_rules! layered_block {
             proxy_http_version: Option<TomlHttpVersion>,
             proxy_method: Option<String>,
             proxy_redirect: Option<TomlRedirects>,
-            proxy_connect_timeout: Option<Time>,
-            proxy_read_timeout: Option<Time>,
-            proxy_send_timeout: Option<Time>,
             proxy_next_upstream: Option<Vec<String>>,
-            proxy_next_upstream_tries: Option<u32>,
-            proxy_next_upstream_timeout: Option<Time>,
-            proxy_buffering: Option<bool>,
-            proxy_request_buffering: Option<bool>,
-            proxy_buffer_size: Option<Size>,
-            proxy_intercept_errors: Option<bool>,
-            proxy_ignore_client_abort: Option<bool>,
-            proxy_pass_request_headers: Option<bool>,
-            proxy_pass_request_body: Option<bool>,
             proxy_ssl_verify: Option<bool>,
             proxy_ssl_trusted_certificate: Option<String>,
             proxy_ssl_verify_depth: Option<u32>,
@@ -530,29 +520,22 @@ macro_rules! layered_block {
             proxy_ssl_crl: Option<String>,
             proxy_ssl_protocols: Option<Vec<String>>,
             proxy_ssl_session_reuse: Option<bool>,
-            client_body_timeout: Option<Time>,
             keepalive_timeout: Option<Time>,
             /// `keepalive_timeout`'s second argument.
             keepalive_header_timeout: Option<Time>,
-            keepalive_requests: Option<u64>,
-            keepalive_time: Option<Time>,
             keepalive_disable: Option<OneOrMany<String>>,
-            send_timeout: Option<Time>,
             server_tokens: Option<bool>,
-            chunked_transfer_encoding: Option<bool>,
             client_max_body_size: Option<Size>,
             client_body_buffer_size: Option<Size>,
             client_body_temp_path: Option<TomlTempPath>,
             client_body_in_file_only: Option<String>,
             client_body_in_single_buffer: Option<bool>,
             resolver: Option<Vec<String>>,
-            resolver_timeout: Option<Time>,
             proxy_cookie_domain: Option<Vec<Vec<String>>>,
             proxy_cookie_path: Option<Vec<Vec<String>>>,
             proxy_cookie_flags: Option<Vec<Vec<String>>>,
             proxy_set_body: Option<String>,
             proxy_bind: Option<Vec<String>>,
-            proxy_limit_rate: Option<Size>,
             proxy_ignore_headers: Option<Vec<String>>,
             /// nginx's `post_action`: `"/uri"`, `"@name"` or `"off"`.
             post_action: Option<String>,
@@ -574,20 +557,15 @@ macro_rules! layered_block {
                         })
                         .collect()
                 });
-                Layers {
+                let mut layers = Layers {
                     conn: HttpLayer {
-                        client_body_timeout: self.client_body_timeout.map(|t| t.0),
                         keepalive_timeout: self.keepalive_timeout.map(|t| t.0),
                         keepalive_header: self.keepalive_header_timeout.map(|t| t.0),
-                        keepalive_requests: self.keepalive_requests,
-                        keepalive_time: self.keepalive_time.map(|t| t.0),
                         keepalive_disable: self
                             .keepalive_disable
                             .as_ref()
                             .map(|w| w.clone().into_vec()),
-                        send_timeout: self.send_timeout.map(|t| t.0),
                         server_tokens: self.server_tokens,
-                        chunked_transfer_encoding: self.chunked_transfer_encoding,
                         client_max_body_size: self.client_max_body_size.map(|s| s.0),
                         client_body_buffer_size: self.client_body_buffer_size.map(|s| s.0),
                         client_body_temp_path: self
@@ -602,7 +580,6 @@ macro_rules! layered_block {
                         root: self.root.as_ref().map(here),
                         alias: self.alias.as_ref().map(here),
                         index: self.index.clone(),
-                        log_not_found: self.log_not_found,
                         autoindex: self.autoindex,
                         autoindex_format: self.autoindex_format.map(|f| match f {
                             TomlAutoindexFormat::Html => AutoindexFormat::Html,
@@ -611,13 +588,9 @@ macro_rules! layered_block {
                             TomlAutoindexFormat::Jsonp => AutoindexFormat::Jsonp,
                         }),
                         default_type: self.default_type.clone(),
-                        allow_dotfiles: self.allow_dotfiles,
                         allow_symlinks_outside_root: self.allow_symlinks_outside_root,
-                        etag: self.etag,
-                        memory_cache_max_file: self.memory_cache_max_file.map(|s| s.0),
-                        memory_cache_bytes: self.memory_cache_bytes.map(|s| s.0),
-                        max_ranges: self.max_ranges,
                         if_modified_since: self.if_modified_since,
+                        ..FileLayer::default()
                     },
                     try_files: self.try_files.as_ref().map(|v| At::new(v.clone(), at.clone())),
                     error_pages,
@@ -645,7 +618,13 @@ macro_rules! layered_block {
                     }),
                     proxy: self.proxy_layer(at),
                     tls: TlsLayer::default(),
-                }
+                };
+                $($(
+                    layers.$lf.$sfield = self.$key.map(<
+                        $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+                    >::from_toml);
+                )*)*
+                layers
             }
 
             /// The `proxy_*` keys of this block.
@@ -663,22 +642,10 @@ macro_rules! layered_block {
                     redirect: self.proxy_redirect.as_ref().map(|r| {
                         r.0.iter().map(|r| At::new(r.clone(), at.clone())).collect()
                     }),
-                    connect_timeout: self.proxy_connect_timeout.map(|t| t.0),
-                    read_timeout: self.proxy_read_timeout.map(|t| t.0),
-                    send_timeout: self.proxy_send_timeout.map(|t| t.0),
                     next_upstream: self
                         .proxy_next_upstream
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
-                    next_upstream_tries: self.proxy_next_upstream_tries,
-                    next_upstream_timeout: self.proxy_next_upstream_timeout.map(|t| t.0),
-                    buffering: self.proxy_buffering,
-                    request_buffering: self.proxy_request_buffering,
-                    buffer_size: self.proxy_buffer_size.map(|s| At::new(s.0, at.clone())),
-                    intercept_errors: self.proxy_intercept_errors,
-                    ignore_client_abort: self.proxy_ignore_client_abort,
-                    pass_request_headers: self.proxy_pass_request_headers,
-                    pass_request_body: self.proxy_pass_request_body,
                     ssl_verify: self.proxy_ssl_verify,
                     ssl_trusted_certificate: self.proxy_ssl_trusted_certificate.as_ref().map(here),
                     ssl_verify_depth: self.proxy_ssl_verify_depth,
@@ -695,7 +662,6 @@ macro_rules! layered_block {
                         .resolver
                         .as_ref()
                         .map(|v| At::new(v.clone(), at.clone())),
-                    resolver_timeout: self.resolver_timeout.map(|t| t.0),
                     cookie_domain: self.proxy_cookie_domain.as_ref().map(|v| {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
@@ -703,7 +669,6 @@ macro_rules! layered_block {
                         v.iter().map(|w| At::new(w.clone(), at.clone())).collect()
                     }),
                     set_body: self.proxy_set_body.as_ref().map(here),
-                    limit_rate: self.proxy_limit_rate.map(|s| s.0),
                     ignore_headers: self
                         .proxy_ignore_headers
                         .as_ref()
@@ -717,6 +682,7 @@ macro_rules! layered_block {
                     }),
                     ssl_password_file: self.proxy_ssl_password_file.as_ref().map(here),
                     ssl_crl: self.proxy_ssl_crl.as_ref().map(here),
+                    ..ProxyLayer::default()
                 }
             }
         }
@@ -724,20 +690,22 @@ macro_rules! layered_block {
 }
 
 /// Connection settings only http and server blocks may set.
+/// The group of `config::settings` that follows (http and server levels) adds its keys.
 macro_rules! connection_block {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        layered_block! {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }
+     $([$group:ident: $layer:path => $model:path, $levels:ident in $lf:ident;
+        $($(#[$smeta:meta])* $sfield:ident: $sty:ty = $sdefault:expr;
+            $kind:ident, $key:ident $(, nginx $($dir:literal)+)?;)*
+     ])*) => {
+        $crate::config::settings::conn_settings! { $crate::config::settings::files_settings! {
+        $crate::config::settings::proxy_settings! { layered_block! {
             $(#[$meta])*
             $name {
                 $($(#[$fmeta])* $field: $ty,)*
-                client_header_timeout: Option<Time>,
+                $($($key: Option<<
+                    $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+                >::Toml>,)*)*
                 client_header_buffer_size: Option<Size>,
-                max_request_line: Option<Size>,
-                max_header_bytes: Option<Size>,
-                max_headers: Option<usize>,
-                merge_slashes: Option<bool>,
-                ignore_invalid_headers: Option<bool>,
-                underscores_in_headers: Option<bool>,
                 ssl_certificate: Option<OneOrMany<String>>,
                 ssl_certificate_key: Option<OneOrMany<String>>,
                 ssl_protocols: Option<Vec<String>>,
@@ -763,23 +731,18 @@ macro_rules! connection_block {
                 ssl_password_file: Option<String>,
                 ssl_reject_handshake: Option<bool>,
             }
-        }
+        } } } }
 
         impl $name {
             /// All the layers this block sets.
             fn layers(&self, at: &Origin, errors: &mut Vec<ConfigError>) -> Layers {
                 let mut layers = self.common_layers(at, errors);
-                layers.conn = HttpLayer {
-                    client_header_timeout: self.client_header_timeout.map(|t| t.0),
-                    client_header_buffer_size: self.client_header_buffer_size.map(|s| s.0),
-                    max_request_line: self.max_request_line.map(|s| s.0),
-                    max_header_bytes: self.max_header_bytes.map(|s| s.0),
-                    max_headers: self.max_headers,
-                    merge_slashes: self.merge_slashes,
-                    ignore_invalid_headers: self.ignore_invalid_headers,
-                    underscores_in_headers: self.underscores_in_headers,
-                    ..layers.conn
-                };
+                layers.conn.client_header_buffer_size = self.client_header_buffer_size.map(|s| s.0);
+                $($(
+                    layers.$lf.$sfield = self.$key.map(<
+                        $crate::config::settings::kind::$kind as $crate::config::settings::Kind<$sty>
+                    >::from_toml);
+                )*)*
                 layers.tls = self.tls_layer(at);
                 layers
             }
@@ -870,7 +833,7 @@ struct TomlLogFormat {
     format: String,
 }
 
-connection_block! {
+crate::config::settings::server_settings! { connection_block! {
     /// `[http]`: defaults every server and location inherits.
     TomlHttp {
         #[serde(default)]
@@ -882,9 +845,9 @@ connection_block! {
         #[serde(default)]
         log_format: Vec<Spanned<TomlLogFormat>>,
     }
-}
+} }
 
-connection_block! {
+crate::config::settings::server_settings! { connection_block! {
     /// `[[server]]`.
     TomlServer {
         listen: Vec<RawListen>,
@@ -893,7 +856,7 @@ connection_block! {
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
-}
+} }
 
 /// `return = { status = 301, text = "https://…" }` or `return = 204`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -933,7 +896,8 @@ impl<'de> Deserialize<'de> for TomlReturn {
     }
 }
 
-layered_block! {
+crate::config::settings::conn_settings! { crate::config::settings::files_settings! {
+crate::config::settings::proxy_settings! { layered_block! {
     /// `[[server.location]]` and nested `[[….location]]`.
     TomlLocation {
         path: String,
@@ -953,7 +917,7 @@ layered_block! {
         #[serde(default)]
         location: Vec<Spanned<TomlLocation>>,
     }
-}
+} } } }
 
 /// `limit_except = { methods = [...], proxy_pass = "..." }`.
 #[derive(Debug, Deserialize)]

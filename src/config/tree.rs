@@ -341,57 +341,48 @@ pub struct TlsLayer {
     pub reject_handshake: Option<bool>,
 }
 
-/// The inheritable `proxy_*` settings of one block (all optional). Lists follow nginx's
-/// arrays: `Some` at a level replaces the inherited list. Words that need compiling or
-/// cross-checks (`proxy_http_version`, `proxy_next_upstream`, `proxy_redirect`) are kept as
-/// written for `resolve`, so both front-ends share one reading of them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ProxyLayer {
-    pub set_headers: Option<Vec<At<ProxyHeaderTree>>>,
-    pub hide_headers: Option<Vec<At<String>>>,
-    pub pass_headers: Option<Vec<At<String>>>,
-    /// "1.0" or "1.1".
-    pub http_version: Option<At<String>>,
-    pub method: Option<At<String>>,
-    pub redirect: Option<Vec<At<RawRedirect>>>,
-    pub connect_timeout: Option<Duration>,
-    pub read_timeout: Option<Duration>,
-    pub send_timeout: Option<Duration>,
-    pub next_upstream: Option<At<Vec<String>>>,
-    pub next_upstream_tries: Option<u32>,
-    pub next_upstream_timeout: Option<Duration>,
-    pub buffering: Option<bool>,
-    pub request_buffering: Option<bool>,
-    pub buffer_size: Option<At<u64>>,
-    pub intercept_errors: Option<bool>,
-    pub ignore_client_abort: Option<bool>,
-    pub pass_request_headers: Option<bool>,
-    pub pass_request_body: Option<bool>,
-    pub ssl_verify: Option<bool>,
-    pub ssl_trusted_certificate: Option<At<String>>,
-    pub ssl_verify_depth: Option<u32>,
-    pub ssl_server_name: Option<bool>,
-    pub ssl_name: Option<At<String>>,
-    pub ssl_certificate: Option<At<String>>,
-    pub ssl_certificate_key: Option<At<String>>,
-    pub ssl_protocols: Option<At<Vec<String>>>,
-    pub ssl_session_reuse: Option<bool>,
-    /// `resolver` words as written (addresses and `valid=`/`ipv4=`/`ipv6=`).
-    pub resolver: Option<At<Vec<String>>>,
-    pub resolver_timeout: Option<Duration>,
-    /// `proxy_cookie_domain`, `proxy_cookie_path`, `proxy_cookie_flags`: each directive's
-    /// words (`["off"]` alone for off).
-    pub cookie_domain: Option<Vec<At<Vec<String>>>>,
-    pub cookie_path: Option<Vec<At<Vec<String>>>>,
-    pub cookie_flags: Option<Vec<At<Vec<String>>>>,
-    pub set_body: Option<At<String>>,
-    /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
-    pub bind: Option<At<Vec<String>>>,
-    pub limit_rate: Option<u64>,
-    /// `proxy_ignore_headers` names as written.
-    pub ignore_headers: Option<At<Vec<String>>>,
-    pub ssl_password_file: Option<At<String>>,
-    pub ssl_crl: Option<At<String>>,
+crate::config::settings::proxy_settings! {
+    crate::config::settings::layer_struct! {
+        /// The inheritable `proxy_*` settings of one block (all optional; the
+        /// scalar ones are declared in `config::settings`). Lists follow nginx's
+        /// arrays: `Some` at a level replaces the inherited list. Words that need compiling or
+        /// cross-checks (`proxy_http_version`, `proxy_next_upstream`, `proxy_redirect`) are kept as
+        /// written for `resolve`, so both front-ends share one reading of them.
+        #[derive(Debug, Default, Clone, PartialEq, Eq)]
+        pub struct ProxyLayer {
+            pub set_headers: Option<Vec<At<ProxyHeaderTree>>>,
+            pub hide_headers: Option<Vec<At<String>>>,
+            pub pass_headers: Option<Vec<At<String>>>,
+            /// "1.0" or "1.1".
+            pub http_version: Option<At<String>>,
+            pub method: Option<At<String>>,
+            pub redirect: Option<Vec<At<RawRedirect>>>,
+            pub next_upstream: Option<At<Vec<String>>>,
+            pub ssl_verify: Option<bool>,
+            pub ssl_trusted_certificate: Option<At<String>>,
+            pub ssl_verify_depth: Option<u32>,
+            pub ssl_server_name: Option<bool>,
+            pub ssl_name: Option<At<String>>,
+            pub ssl_certificate: Option<At<String>>,
+            pub ssl_certificate_key: Option<At<String>>,
+            pub ssl_protocols: Option<At<Vec<String>>>,
+            pub ssl_session_reuse: Option<bool>,
+            /// `resolver` words as written (addresses and `valid=`/`ipv4=`/`ipv6=`).
+            pub resolver: Option<At<Vec<String>>>,
+            /// `proxy_cookie_domain`, `proxy_cookie_path`, `proxy_cookie_flags`: each directive's
+            /// words (`["off"]` alone for off).
+            pub cookie_domain: Option<Vec<At<Vec<String>>>>,
+            pub cookie_path: Option<Vec<At<Vec<String>>>>,
+            pub cookie_flags: Option<Vec<At<Vec<String>>>>,
+            pub set_body: Option<At<String>>,
+            /// `proxy_bind` words (`off`, or an address and maybe `transparent`).
+            pub bind: Option<At<Vec<String>>>,
+            /// `proxy_ignore_headers` names as written.
+            pub ignore_headers: Option<At<Vec<String>>>,
+            pub ssl_password_file: Option<At<String>>,
+            pub ssl_crl: Option<At<String>>,
+        }
+    }
 }
 
 /// `proxy_set_header name value`.
@@ -479,55 +470,46 @@ pub struct AddHeaderTree {
     pub always: bool,
 }
 
-/// The inheritable file settings of one block (all optional).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FileLayer {
-    pub root: Option<At<String>>,
-    pub alias: Option<At<String>>,
-    pub index: Option<Vec<String>>,
-    /// `log_not_found on|off`.
-    pub log_not_found: Option<bool>,
-    pub autoindex: Option<bool>,
-    pub autoindex_format: Option<AutoindexFormat>,
-    pub default_type: Option<String>,
-    pub allow_dotfiles: Option<bool>,
-    pub allow_symlinks_outside_root: Option<bool>,
-    pub etag: Option<bool>,
-    pub memory_cache_max_file: Option<u64>,
-    pub memory_cache_bytes: Option<u64>,
-    pub max_ranges: Option<usize>,
-    pub if_modified_since: Option<super::model::IfModifiedSince>,
+crate::config::settings::files_settings! {
+    crate::config::settings::layer_struct! {
+        /// The inheritable file settings of one block (all optional; the scalar ones
+        /// are declared in `config::settings`).
+        #[derive(Debug, Default, Clone, PartialEq, Eq)]
+        pub struct FileLayer {
+            pub root: Option<At<String>>,
+            pub alias: Option<At<String>>,
+            pub index: Option<Vec<String>>,
+            pub autoindex: Option<bool>,
+            pub autoindex_format: Option<AutoindexFormat>,
+            pub default_type: Option<String>,
+            pub allow_symlinks_outside_root: Option<bool>,
+            pub if_modified_since: Option<super::model::IfModifiedSince>,
+        }
+    }
 }
 
-/// The inheritable connection settings of one block (all optional).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HttpLayer {
-    pub client_header_timeout: Option<Duration>,
-    pub client_body_timeout: Option<Duration>,
-    pub keepalive_timeout: Option<Duration>,
-    pub keepalive_requests: Option<u64>,
-    pub send_timeout: Option<Duration>,
-    pub client_max_body_size: Option<u64>,
-    pub max_request_line: Option<u64>,
-    pub max_header_bytes: Option<u64>,
-    pub max_headers: Option<usize>,
-    pub server_tokens: Option<bool>,
-    pub merge_slashes: Option<bool>,
-    /// `keepalive_timeout`'s second argument (the `Keep-Alive: timeout=` header).
-    pub keepalive_header: Option<Duration>,
-    pub keepalive_time: Option<Duration>,
-    /// `keepalive_disable` words as written (`none`, `msie6`, `safari`).
-    pub keepalive_disable: Option<Vec<String>>,
-    pub chunked_transfer_encoding: Option<bool>,
-    pub client_body_buffer_size: Option<u64>,
-    pub client_body_temp_path: Option<At<TempPathTree>>,
-    /// `client_body_in_file_only` word as written (`on`, `clean`, `off`).
-    pub client_body_in_file_only: Option<String>,
-    pub client_body_in_single_buffer: Option<bool>,
-    pub client_header_buffer_size: Option<u64>,
-    pub ignore_invalid_headers: Option<bool>,
-    pub underscores_in_headers: Option<bool>,
-}
+crate::config::settings::conn_settings! { crate::config::settings::server_settings! {
+    crate::config::settings::layer_struct! {
+        /// The inheritable connection settings of one block (all optional; the scalar ones
+        /// are declared in `config::settings`).
+        #[derive(Debug, Default, Clone, PartialEq, Eq)]
+        pub struct HttpLayer {
+            pub keepalive_timeout: Option<Duration>,
+            pub client_max_body_size: Option<u64>,
+            pub server_tokens: Option<bool>,
+            /// `keepalive_timeout`'s second argument (the `Keep-Alive: timeout=` header).
+            pub keepalive_header: Option<Duration>,
+            /// `keepalive_disable` words as written (`none`, `msie6`, `safari`).
+            pub keepalive_disable: Option<Vec<String>>,
+            pub client_body_buffer_size: Option<u64>,
+            pub client_body_temp_path: Option<At<TempPathTree>>,
+            /// `client_body_in_file_only` word as written (`on`, `clean`, `off`).
+            pub client_body_in_file_only: Option<String>,
+            pub client_body_in_single_buffer: Option<bool>,
+            pub client_header_buffer_size: Option<u64>,
+        }
+    }
+} }
 
 /// `client_body_temp_path path [level1 [level2 [level3]]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

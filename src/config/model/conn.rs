@@ -9,50 +9,25 @@ use std::time::Duration;
 /// nginx's default `client_body_buffer_size`: two memory pages (8k on x86-64).
 pub const DEFAULT_BODY_BUFFER: u64 = 8 * 1024;
 
-/// Per-location connection settings, every inherited value merged in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocationHttp {
-    /// `client_body_timeout`: gap allowed between two reads of a request body (→ 408).
-    pub client_body_timeout: Duration,
-    /// `keepalive_timeout`'s first argument; zero disables keep-alive.
-    pub keepalive_timeout: Duration,
-    /// `keepalive_timeout`'s second argument: sent as `Keep-Alive: timeout=N`.
-    pub keepalive_header: Option<Duration>,
-    /// `keepalive_requests`.
-    pub keepalive_requests: u64,
-    /// `keepalive_time`: no new request on a connection older than this.
-    pub keepalive_time: Duration,
-    /// `keepalive_disable`.
-    pub keepalive_disable: KeepaliveDisable,
-    /// `send_timeout`.
-    pub send_timeout: Duration,
-    /// `server_tokens`.
-    pub server_tokens: bool,
-    /// `chunked_transfer_encoding`: a response of unknown length to an HTTP/1.1 client goes
-    /// chunked when on, else ends with the connection.
-    pub chunked_transfer_encoding: bool,
-    pub body: BodyBuffering,
-}
-
-impl Default for LocationHttp {
-    fn default() -> Self {
-        LocationHttp {
-            client_body_timeout: Duration::from_secs(60),
-            keepalive_timeout: Duration::from_secs(75),
-            keepalive_header: None,
-            keepalive_requests: 1000,
-            keepalive_time: Duration::from_secs(3600),
-            keepalive_disable: KeepaliveDisable {
-                msie6: true,
-                safari: false,
-            },
-            send_timeout: Duration::from_secs(60),
-            server_tokens: true,
-            chunked_transfer_encoding: true,
-            body: BodyBuffering::default(),
-        }
+crate::config::settings::conn_settings! { crate::config::settings::model_struct! {
+    /// Per-location connection settings, every inherited value merged in (the scalar ones
+    /// are declared in `config::settings`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LocationHttp {
+        /// `keepalive_timeout`'s first argument; zero disables keep-alive.
+        pub keepalive_timeout: Duration = Duration::from_secs(75),
+        /// `keepalive_timeout`'s second argument: sent as `Keep-Alive: timeout=N`.
+        pub keepalive_header: Option<Duration> = None,
+        /// `keepalive_disable`.
+        pub keepalive_disable: KeepaliveDisable = KeepaliveDisable {
+            msie6: true,
+            safari: false,
+        },
+        /// `server_tokens`.
+        pub server_tokens: bool = true,
+        pub body: BodyBuffering = BodyBuffering::default(),
     }
-}
+} }
 
 /// `keepalive_disable none | msie6 | safari …`: browsers keep-alive is off for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -197,79 +197,49 @@ pub enum ProxyPass {
     Dynamic(Template),
 }
 
-/// The `proxy_*` directives of one location.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxySettings {
-    /// `proxy_set_header` list in effect (a level with its own list replaces the parent's,
-    /// as nginx). The defaults `Host $proxy_host` and `Connection close` are added by the
-    /// handler unless named here; an empty value removes the field.
-    pub set_headers: Vec<(String, Template)>,
-    /// `proxy_hide_header` names, lowercased (added to nginx's default hidden set).
-    pub hide_headers: Vec<String>,
-    /// `proxy_pass_header` names, lowercased (removed from the default hidden set).
-    pub pass_headers: Vec<String>,
-    /// `proxy_http_version 1.0|1.1`, as the minor version (default 0, as nginx).
-    pub http_minor: u8,
-    /// `proxy_method`.
-    pub method: Option<Template>,
-    pub redirect: ProxyRedirect,
-    /// `proxy_connect_timeout` (default 60s) → 504 when it passes.
-    pub connect_timeout: Duration,
-    /// `proxy_read_timeout` (default 60s): between two reads from the upstream → 504.
-    pub read_timeout: Duration,
-    /// `proxy_send_timeout` (default 60s): between two writes to the upstream → 504.
-    pub send_timeout: Duration,
-    pub next_upstream: NextUpstream,
-    /// `proxy_next_upstream_tries` (0 = unlimited, the default).
-    pub next_upstream_tries: u32,
-    /// `proxy_next_upstream_timeout` (zero = unlimited, the default).
-    pub next_upstream_timeout: Duration,
-    /// `proxy_buffering` (default on). Off: each chunk read from the upstream is written to
-    /// the client at once. On: anx still streams through a bounded buffer (it never spools
-    /// to disk); the difference is how eagerly it flushes.
-    pub buffering: bool,
-    /// `proxy_request_buffering` (default on): read the whole client body before connecting
-    /// (bounded by `client_max_body_size`; a body that does not fit in memory is streamed).
-    pub request_buffering: bool,
-    /// `proxy_buffer_size` (default 4k, nginx's page size; anx allows up to this for the
-    /// upstream's response head) — a longer head is an invalid header (502).
-    pub buffer_size: usize,
-    /// `proxy_intercept_errors` (default off): upstream responses ≥ 300 go to error_page.
-    pub intercept_errors: bool,
-    /// `proxy_ignore_client_abort` (default off): off, a client that closes while the
-    /// upstream has not answered ends the exchange (499); on, the exchange runs on.
-    pub ignore_client_abort: bool,
-    /// `proxy_pass_request_headers` (default on).
-    pub pass_request_headers: bool,
-    /// `proxy_pass_request_body` (default on).
-    pub pass_request_body: bool,
-    /// The `proxy_ssl_*` settings, used when the proxy_pass URL is `https://`.
-    pub ssl: ProxySsl,
-    /// `resolver` (http, server, location; inherited): the name servers a `proxy_pass` with
-    /// variables asks for a host that names no upstream group. `None`: such a request
-    /// fails with 502 ("no resolver defined"), as nginx.
-    pub resolver: Option<DnsResolver>,
-    /// `resolver_timeout` (default 30s): how long one name may take to resolve → 502.
-    pub resolver_timeout: Duration,
-    /// `proxy_cookie_domain` rules, tried in order on each Set-Cookie's Domain attribute
-    /// (empty: `off`, the default).
-    pub cookie_domains: Vec<CookieRewrite>,
-    /// `proxy_cookie_path` rules, on the Path attribute.
-    pub cookie_paths: Vec<CookieRewrite>,
-    /// `proxy_cookie_flags` rules: the first whose cookie matches a Set-Cookie's name edits
-    /// its Secure / HttpOnly / SameSite attributes.
-    pub cookie_flags: Vec<CookieFlags>,
-    /// `proxy_set_body`: the upstream request's body instead of the client's (which is
-    /// read and dropped).
-    pub set_body: Option<Template>,
-    /// `proxy_bind`: the local address of upstream connections (`None`: `off`, the kernel
-    /// chooses).
-    pub bind: Option<ProxyBind>,
-    /// `proxy_limit_rate` (bytes a second; 0, the default, is no limit): how fast the
-    /// response is read from the upstream, per request.
-    pub limit_rate: u64,
-    /// `proxy_ignore_headers`: upstream fields whose instructions are not followed.
-    pub ignore_headers: IgnoreHeaders,
+crate::config::settings::proxy_settings! {
+    crate::config::settings::model_struct! {
+        /// The `proxy_*` directives of one location.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct ProxySettings {
+            /// `proxy_set_header` list in effect (a level with its own list replaces the parent's,
+            /// as nginx). The defaults `Host $proxy_host` and `Connection close` are added by the
+            /// handler unless named here; an empty value removes the field.
+            pub set_headers: Vec<(String, Template)> = Vec::new(),
+            /// `proxy_hide_header` names, lowercased (added to nginx's default hidden set).
+            pub hide_headers: Vec<String> = Vec::new(),
+            /// `proxy_pass_header` names, lowercased (removed from the default hidden set).
+            pub pass_headers: Vec<String> = Vec::new(),
+            /// `proxy_http_version 1.0|1.1`, as the minor version (default 0, as nginx).
+            pub http_minor: u8 = 0,
+            /// `proxy_method`.
+            pub method: Option<Template> = None,
+            pub redirect: ProxyRedirect = ProxyRedirect::Default,
+            pub next_upstream: NextUpstream = NextUpstream::default(),
+            /// The `proxy_ssl_*` settings, used when the proxy_pass URL is `https://`.
+            pub ssl: ProxySsl = ProxySsl::default(),
+            /// `resolver` (http, server, location; inherited): the name servers a `proxy_pass` with
+            /// variables asks for a host that names no upstream group. `None`: such a request
+            /// fails with 502 ("no resolver defined"), as nginx.
+            pub resolver: Option<DnsResolver> = None,
+            /// `proxy_cookie_domain` rules, tried in order on each Set-Cookie's Domain attribute
+            /// (empty: `off`, the default).
+            pub cookie_domains: Vec<CookieRewrite> = Vec::new(),
+            /// `proxy_cookie_path` rules, on the Path attribute.
+            pub cookie_paths: Vec<CookieRewrite> = Vec::new(),
+            /// `proxy_cookie_flags` rules: the first whose cookie matches a Set-Cookie's name edits
+            /// its Secure / HttpOnly / SameSite attributes.
+            pub cookie_flags: Vec<CookieFlags> = Vec::new(),
+            /// `proxy_set_body`: the upstream request's body instead of the client's (which is
+            /// read and dropped).
+            pub set_body: Option<Template> = None,
+            /// `proxy_bind`: the local address of upstream connections (`None`: `off`, the kernel
+            /// chooses).
+            pub bind: Option<ProxyBind> = None,
+            /// `proxy_ignore_headers`: upstream fields whose instructions are not followed.
+            pub ignore_headers: IgnoreHeaders = IgnoreHeaders::default(),
+        }
+    }
 }
 
 /// `proxy_ignore_headers field ...`: the upstream fields that instruct nginx (and anx)
@@ -453,42 +423,6 @@ impl Default for ProxySsl {
 /// Default `proxy_buffer_size`: 4 KiB in nginx; anx allows response heads up to 8 KiB by
 /// default since it parses them in place and real applications send long cookies.
 pub const DEFAULT_PROXY_BUFFER_SIZE: usize = 8 * 1024;
-
-impl Default for ProxySettings {
-    fn default() -> Self {
-        ProxySettings {
-            set_headers: Vec::new(),
-            hide_headers: Vec::new(),
-            pass_headers: Vec::new(),
-            http_minor: 0,
-            method: None,
-            redirect: ProxyRedirect::Default,
-            connect_timeout: Duration::from_secs(60),
-            read_timeout: Duration::from_secs(60),
-            send_timeout: Duration::from_secs(60),
-            next_upstream: NextUpstream::default(),
-            next_upstream_tries: 0,
-            next_upstream_timeout: Duration::ZERO,
-            buffering: true,
-            request_buffering: true,
-            buffer_size: DEFAULT_PROXY_BUFFER_SIZE,
-            intercept_errors: false,
-            ignore_client_abort: false,
-            pass_request_headers: true,
-            pass_request_body: true,
-            ssl: ProxySsl::default(),
-            resolver: None,
-            resolver_timeout: DEFAULT_RESOLVER_TIMEOUT,
-            cookie_domains: Vec::new(),
-            cookie_paths: Vec::new(),
-            cookie_flags: Vec::new(),
-            set_body: None,
-            bind: None,
-            limit_rate: 0,
-            ignore_headers: IgnoreHeaders::default(),
-        }
-    }
-}
 
 /// `proxy_redirect`.
 #[derive(Debug, Clone, PartialEq, Eq)]

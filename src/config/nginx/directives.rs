@@ -26,6 +26,7 @@ mod main;
 mod names;
 mod proxy;
 mod script;
+mod settings;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -152,6 +153,7 @@ const ANY: usize = usize::MAX;
 
 /// One directive anx knows: nginx's contexts and argument count for it, so a misplaced or
 /// malformed directive gets nginx's message before anx looks at its values.
+#[derive(Clone, Copy)]
 struct Spec {
     name: &'static str,
     ctx: Ctx,
@@ -245,19 +247,7 @@ const SPECS: &[Spec] = &[
     simple("proxy_http_version", HSL, 1, 1),
     simple("proxy_method", HSL, 1, 1),
     simple("proxy_redirect", HSL, 1, 2),
-    simple("proxy_connect_timeout", HSL, 1, 1),
-    simple("proxy_read_timeout", HSL, 1, 1),
-    simple("proxy_send_timeout", HSL, 1, 1),
     simple("proxy_next_upstream", HSL, 1, ANY),
-    simple("proxy_next_upstream_tries", HSL, 1, 1),
-    simple("proxy_next_upstream_timeout", HSL, 1, 1),
-    simple("proxy_buffering", HSL, 1, 1),
-    simple("proxy_request_buffering", HSL, 1, 1),
-    simple("proxy_buffer_size", HSL, 1, 1),
-    simple("proxy_intercept_errors", HSL, 1, 1),
-    simple("proxy_ignore_client_abort", HSL, 1, 1),
-    simple("proxy_pass_request_headers", HSL, 1, 1),
-    simple("proxy_pass_request_body", HSL, 1, 1),
     simple("proxy_ssl_verify", HSL, 1, 1),
     simple("proxy_ssl_trusted_certificate", HSL, 1, 1),
     simple("proxy_ssl_verify_depth", HSL, 1, 1),
@@ -278,11 +268,9 @@ const SPECS: &[Spec] = &[
     simple("limit_rate", HSL, 1, 1),
     simple("limit_rate_after", HSL, 1, 1),
     simple("proxy_bind", HSL, 1, 2),
-    simple("proxy_limit_rate", HSL, 1, 1),
     simple("proxy_ignore_headers", HSL, 1, ANY),
     simple("proxy_cookie_path", HSL, 1, 2),
     simple("proxy_cookie_flags", HSL, 1, ANY),
-    simple("resolver_timeout", HSL, 1, 1),
     // https (TlsLayer): http and server levels, as nginx
     simple("ssl_certificate", HTTP | SRV, 1, 1),
     simple("ssl_certificate_key", HTTP | SRV, 1, 1),
@@ -326,8 +314,6 @@ const SPECS: &[Spec] = &[
     simple("autoindex", HSL, 1, 1),
     simple("autoindex_format", HSL, 1, 1),
     simple("default_type", HSL, 1, 1),
-    simple("etag", HSL, 1, 1),
-    simple("max_ranges", HSL, 1, 1),
     simple("if_modified_since", HSL, 1, 1),
     simple("disable_symlinks", HSL, 1, 2),
     simple("try_files", SRV | LOC, 2, ANY),
@@ -340,37 +326,17 @@ const SPECS: &[Spec] = &[
     simple("port_in_redirect", HSL, 1, 1),
     simple("server_name_in_redirect", HSL, 1, 1),
     simple("access_log", HSL | LIF, 1, ANY),
-    // connections (HttpLayer)
-    simple("client_header_timeout", HTTP | SRV, 1, 1),
-    simple("client_body_timeout", HSL, 1, 1),
+    // connections (HttpLayer; the scalar ones are declared in `config::settings`)
     simple("keepalive_timeout", HSL, 1, 2),
-    simple("keepalive_requests", HSL, 1, 1),
-    simple("send_timeout", HSL, 1, 1),
     simple("client_max_body_size", HSL, 1, 1),
     simple("large_client_header_buffers", HTTP | SRV, 2, 2),
-    simple("max_headers", HTTP | SRV, 1, 1),
     simple("server_tokens", HSL, 1, 1),
-    simple("merge_slashes", HTTP | SRV, 1, 1),
-    simple("keepalive_time", HSL, 1, 1),
     simple("keepalive_disable", HSL, 1, 2),
-    simple("chunked_transfer_encoding", HSL, 1, 1),
     simple("client_body_buffer_size", HSL, 1, 1),
     simple("client_body_temp_path", HSL, 1, 4),
     simple("client_body_in_file_only", HSL, 1, 1),
     simple("client_body_in_single_buffer", HSL, 1, 1),
     simple("client_header_buffer_size", HTTP | SRV, 1, 1),
-    simple("ignore_invalid_headers", HTTP | SRV, 1, 1),
-    simple("underscores_in_headers", HTTP | SRV, 1, 1),
-    // anx's own settings, named after their TOML keys, so every setting of the model can be
-    // written in nginx.conf too
-    simple("anx_allow_dotfiles", HSL, 1, 1),
-    simple("anx_memory_cache_max_file", HSL, 1, 1),
-    simple("anx_memory_cache_bytes", HSL, 1, 1),
-    simple("anx_max_headers", HTTP | SRV, 1, 1),
-    simple("anx_max_request_line", HTTP | SRV, 1, 1),
-    simple("anx_max_header_bytes", HTTP | SRV, 1, 1),
-    // error log (a real setting, FileLayer)
-    simple("log_not_found", HSL, 1, 1),
     // accepted without effect: see NO_OPS
     simple("sendfile", HSL | LIF, 1, 1),
     simple("tcp_nopush", HSL, 1, 1),
@@ -588,13 +554,17 @@ const NO_OPS: &[NoOp] = &[
     },
 ];
 
+/// Every entry: [`SPECS`] and the settings declared in `config::settings`.
+fn all_specs() -> impl Iterator<Item = Spec> {
+    SPECS.iter().copied().chain(settings::specs())
+}
+
 /// The entry for `name`, preferring the one allowed in `ctx` (a few names mean different
 /// directives in `upstream {}` and elsewhere).
-fn spec(name: &str, ctx: Ctx) -> Option<&'static Spec> {
-    SPECS
-        .iter()
+fn spec(name: &str, ctx: Ctx) -> Option<Spec> {
+    all_specs()
         .find(|s| s.name == name && s.ctx & ctx != 0)
-        .or_else(|| SPECS.iter().find(|s| s.name == name))
+        .or_else(|| all_specs().find(|s| s.name == name))
 }
 
 /// Whether `word` of `directive` is one of the accepted no-op parameters (`listen ...

@@ -3,13 +3,12 @@
 
 use super::Resolver;
 use crate::config::model::{InFileOnly, KeepaliveDisable, LocationHttp, TempPath};
+use crate::config::settings;
 use crate::config::tree::{HttpLayer, Origin};
 
 /// `out` is the parent's settings; `l` this block's layer.
 pub(super) fn inherit(out: &mut LocationHttp, l: &HttpLayer, origin: &Origin, r: &mut Resolver) {
-    if let Some(v) = l.client_body_timeout {
-        out.client_body_timeout = v;
-    }
+    settings::conn::inherit(out, l);
     if let Some(v) = l.keepalive_timeout {
         out.keepalive_timeout = v;
         // The header timeout is set with the timeout, as one directive.
@@ -18,26 +17,14 @@ pub(super) fn inherit(out: &mut LocationHttp, l: &HttpLayer, origin: &Origin, r:
         // TOML's `keepalive_header_timeout` may come alone.
         out.keepalive_header = l.keepalive_header;
     }
-    if let Some(v) = l.keepalive_requests {
-        out.keepalive_requests = v;
-    }
-    if let Some(v) = l.keepalive_time {
-        out.keepalive_time = v;
-    }
     if let Some(words) = &l.keepalive_disable {
         match keepalive_disable(words) {
             Ok(v) => out.keepalive_disable = v,
             Err(msg) => r.error(origin, msg),
         }
     }
-    if let Some(v) = l.send_timeout {
-        out.send_timeout = v;
-    }
     if let Some(v) = l.server_tokens {
         out.server_tokens = v;
-    }
-    if let Some(v) = l.chunked_transfer_encoding {
-        out.chunked_transfer_encoding = v;
     }
     let body = &mut out.body;
     if let Some(v) = l.client_body_buffer_size {

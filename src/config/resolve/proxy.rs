@@ -595,6 +595,7 @@ pub(super) fn finish(pass: ProxyPass, settings: &ProxySettings) -> Proxy {
 
 /// Applies one level's `proxy_*` settings on top of what it inherits.
 pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver) {
+    crate::config::settings::proxy::inherit(out, p);
     if let Some(list) = &p.set_headers {
         out.set_headers = Vec::new();
         for h in list {
@@ -640,58 +641,15 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     if let Some(list) = &p.redirect {
         out.redirect = redirect(list, r);
     }
-    if let Some(t) = p.connect_timeout {
-        out.connect_timeout = t;
-    }
-    if let Some(t) = p.read_timeout {
-        out.read_timeout = t;
-    }
-    if let Some(t) = p.send_timeout {
-        out.send_timeout = t;
-    }
     if let Some(words) = &p.next_upstream {
         match next_upstream(&words.value) {
             Ok(n) => out.next_upstream = n,
             Err(msg) => r.error(&words.origin, msg),
         }
     }
-    if let Some(n) = p.next_upstream_tries {
-        out.next_upstream_tries = n;
-    }
-    if let Some(t) = p.next_upstream_timeout {
-        out.next_upstream_timeout = t;
-    }
-    if let Some(v) = p.buffering {
-        out.buffering = v;
-    }
-    if let Some(v) = p.request_buffering {
-        out.request_buffering = v;
-    }
-    if let Some(size) = &p.buffer_size {
-        // nginx takes any size: a response head that does not fit is "too big" (502).
-        match usize::try_from(size.value) {
-            Ok(n) => out.buffer_size = n,
-            Err(_) => r.error(&size.origin, "proxy_buffer_size is too large"),
-        }
-    }
-    if let Some(v) = p.intercept_errors {
-        out.intercept_errors = v;
-    }
-    if let Some(v) = p.ignore_client_abort {
-        out.ignore_client_abort = v;
-    }
-    if let Some(v) = p.pass_request_headers {
-        out.pass_request_headers = v;
-    }
-    if let Some(v) = p.pass_request_body {
-        out.pass_request_body = v;
-    }
     inherit_ssl(&mut out.ssl, p, r);
     if let Some(words) = &p.resolver {
         out.resolver = dns_resolver(&words.value, &words.origin, r);
-    }
-    if let Some(t) = p.resolver_timeout {
-        out.resolver_timeout = t;
     }
     if let Some(list) = &p.cookie_domain {
         out.cookie_domains = cookie_rewrites(list, "proxy_cookie_domain", r);
@@ -701,9 +659,6 @@ pub(super) fn inherit(out: &mut ProxySettings, p: &ProxyLayer, r: &mut Resolver)
     }
     if let Some(list) = &p.cookie_flags {
         out.cookie_flags = cookie_flags(list, r);
-    }
-    if let Some(n) = p.limit_rate {
-        out.limit_rate = n;
     }
     if let Some(words) = &p.ignore_headers {
         out.ignore_headers = Default::default();

@@ -110,6 +110,9 @@ impl Walker {
 
     /// The settings http, server and location blocks share (and inherit).
     pub(super) fn layer(&mut self, d: &Directive, layers: &mut Layers, level: Level) {
+        if self.declared_setting(d, layers) {
+            return;
+        }
         let files = &mut layers.files;
         let conn = &mut layers.conn;
         match d.name.as_str() {
@@ -158,8 +161,6 @@ impl Walker {
             "default_type" => {
                 self.once(d, &mut files.default_type, |_| Some(arg(d, 0).to_string()))
             }
-            "etag" => self.once(d, &mut files.etag, |w| w.flag(d)),
-            "max_ranges" => self.once(d, &mut files.max_ranges, |w| w.number(d, arg(d, 0))),
             "if_modified_since" => self.once(d, &mut files.if_modified_since, |w| {
                 use crate::config::model::IfModifiedSince;
                 match arg(d, 0).to_ascii_lowercase().as_str() {
@@ -178,13 +179,6 @@ impl Walker {
             "disable_symlinks" => self.once(d, &mut files.allow_symlinks_outside_root, |w| {
                 w.disable_symlinks(d)
             }),
-            "anx_allow_dotfiles" => self.once(d, &mut files.allow_dotfiles, |w| w.flag(d)),
-            "anx_memory_cache_max_file" => self.once(d, &mut files.memory_cache_max_file, |w| {
-                w.size(d, arg(d, 0))
-            }),
-            "anx_memory_cache_bytes" => {
-                self.once(d, &mut files.memory_cache_bytes, |w| w.size(d, arg(d, 0)))
-            }
             "try_files" => self.once(d, &mut layers.try_files, |w| {
                 Some(At::new(words(d), w.origin(d)))
             }),
@@ -239,7 +233,6 @@ impl Walker {
                     layers.error_logs.get_or_insert_with(Vec::new).push(log);
                 }
             }
-            "log_not_found" => self.once(d, &mut files.log_not_found, |w| w.flag(d)),
             "access_log" => {
                 // Each directive adds a log to this level's list.
                 if let Some(log) = self.access_log(d) {
@@ -247,13 +240,6 @@ impl Walker {
                     layers.access_logs.get_or_insert_with(Vec::new).push(log);
                 }
             }
-            "client_header_timeout" => {
-                self.once(d, &mut conn.client_header_timeout, |w| w.time(d, arg(d, 0)))
-            }
-            "client_body_timeout" => {
-                self.once(d, &mut conn.client_body_timeout, |w| w.time(d, arg(d, 0)))
-            }
-            "send_timeout" => self.once(d, &mut conn.send_timeout, |w| w.time(d, arg(d, 0))),
             "keepalive_timeout" => {
                 if conn.keepalive_timeout.is_some() {
                     self.duplicate(d);
@@ -270,11 +256,7 @@ impl Walker {
                 conn.keepalive_timeout = timeout;
                 conn.keepalive_header = header;
             }
-            "keepalive_time" => self.once(d, &mut conn.keepalive_time, |w| w.time(d, arg(d, 0))),
             "keepalive_disable" => self.once(d, &mut conn.keepalive_disable, |_| Some(words(d))),
-            "chunked_transfer_encoding" => {
-                self.once(d, &mut conn.chunked_transfer_encoding, |w| w.flag(d))
-            }
             "client_body_buffer_size" => self.once(d, &mut conn.client_body_buffer_size, |w| {
                 w.size(d, arg(d, 0))
             }),
@@ -304,15 +286,6 @@ impl Walker {
             "client_header_buffer_size" => self.once(d, &mut conn.client_header_buffer_size, |w| {
                 w.size(d, arg(d, 0)).filter(|&n| n > 0)
             }),
-            "ignore_invalid_headers" => {
-                self.once(d, &mut conn.ignore_invalid_headers, |w| w.flag(d))
-            }
-            "underscores_in_headers" => {
-                self.once(d, &mut conn.underscores_in_headers, |w| w.flag(d))
-            }
-            "keepalive_requests" => {
-                self.once(d, &mut conn.keepalive_requests, |w| w.number(d, arg(d, 0)))
-            }
             "client_max_body_size" => {
                 // 0 stays 0: "unlimited", as in nginx.
                 self.once(d, &mut conn.client_max_body_size, |w| w.size(d, arg(d, 0)))
@@ -329,8 +302,9 @@ impl Walker {
                 };
                 // nginx's buffers hold the request line (one buffer) and the header
                 // fields (all of them together): anx's two limits.
-                match count.checked_mul(size) {
-                    Some(total) if count > 0 && size > 0 => {
+                let total = count.checked_mul(size).map(usize::try_from);
+                match (usize::try_from(size), total) {
+                    (Ok(size), Some(Ok(total))) if count > 0 && size > 0 => {
                         conn.max_request_line = Some(size);
                         conn.max_header_bytes = Some(total);
                     }
@@ -343,17 +317,6 @@ impl Walker {
                         ),
                     ),
                 }
-            }
-            // The two limits `large_client_header_buffers` sets, one at a time (TOML's keys).
-            "anx_max_request_line" => {
-                self.once(d, &mut conn.max_request_line, |w| w.size(d, arg(d, 0)))
-            }
-            "anx_max_header_bytes" => {
-                self.once(d, &mut conn.max_header_bytes, |w| w.size(d, arg(d, 0)))
-            }
-            // nginx's own name and anx's TOML name for the same limit.
-            "max_headers" | "anx_max_headers" => {
-                self.once(d, &mut conn.max_headers, |w| w.number(d, arg(d, 0)))
             }
             "server_tokens" => self.once(d, &mut conn.server_tokens, |w| {
                 match arg(d, 0).to_ascii_lowercase().as_str() {
@@ -375,7 +338,6 @@ impl Walker {
                     }
                 }
             }),
-            "merge_slashes" => self.once(d, &mut conn.merge_slashes, |w| w.flag(d)),
             name if name.starts_with("proxy_") || name.starts_with("resolver") => {
                 self.proxy_setting(d, &mut layers.proxy)
             }

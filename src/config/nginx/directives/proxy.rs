@@ -253,31 +253,9 @@ impl Walker {
                 let redirect = At::new(redirect, self.origin(d));
                 p.redirect.get_or_insert_with(Vec::new).push(redirect);
             }
-            "proxy_connect_timeout" => {
-                self.once(d, &mut p.connect_timeout, |w| w.time(d, arg(d, 0)))
-            }
-            "proxy_read_timeout" => self.once(d, &mut p.read_timeout, |w| w.time(d, arg(d, 0))),
-            "proxy_send_timeout" => self.once(d, &mut p.send_timeout, |w| w.time(d, arg(d, 0))),
             "proxy_next_upstream" => self.once(d, &mut p.next_upstream, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
-            "proxy_next_upstream_tries" => {
-                self.once(d, &mut p.next_upstream_tries, |w| w.number(d, arg(d, 0)))
-            }
-            "proxy_next_upstream_timeout" => {
-                self.once(d, &mut p.next_upstream_timeout, |w| w.time(d, arg(d, 0)))
-            }
-            "proxy_buffering" => self.once(d, &mut p.buffering, |w| w.flag(d)),
-            "proxy_request_buffering" => self.once(d, &mut p.request_buffering, |w| w.flag(d)),
-            "proxy_buffer_size" => self.once(d, &mut p.buffer_size, |w| {
-                w.size(d, arg(d, 0)).map(|n| At::new(n, w.origin(d)))
-            }),
-            "proxy_intercept_errors" => self.once(d, &mut p.intercept_errors, |w| w.flag(d)),
-            "proxy_ignore_client_abort" => self.once(d, &mut p.ignore_client_abort, |w| w.flag(d)),
-            "proxy_pass_request_headers" => {
-                self.once(d, &mut p.pass_request_headers, |w| w.flag(d))
-            }
-            "proxy_pass_request_body" => self.once(d, &mut p.pass_request_body, |w| w.flag(d)),
             "proxy_ssl_verify" => self.once(d, &mut p.ssl_verify, |w| w.flag(d)),
             "proxy_ssl_trusted_certificate" => self.once(d, &mut p.ssl_trusted_certificate, |w| {
                 Some(here(w, arg(d, 0)))
@@ -309,7 +287,6 @@ impl Walker {
             "proxy_bind" => self.once(d, &mut p.bind, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
-            "proxy_limit_rate" => self.once(d, &mut p.limit_rate, |w| w.size(d, arg(d, 0))),
             "proxy_ignore_headers" => self.once(d, &mut p.ignore_headers, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
@@ -317,7 +294,6 @@ impl Walker {
             "resolver" => self.once(d, &mut p.resolver, |w| {
                 Some(At::new(super::words(d), w.origin(d)))
             }),
-            "resolver_timeout" => self.once(d, &mut p.resolver_timeout, |w| w.time(d, arg(d, 0))),
             "proxy_ssl_password_file" => {
                 self.once(d, &mut p.ssl_password_file, |w| Some(here(w, arg(d, 0))))
             }
