@@ -313,6 +313,24 @@ impl Anx {
             .collect()
     }
 
+    /// The first stderr line containing every one of `needles`, waiting for it up to 20 s
+    /// (the server writes its log while the client already has its answer).
+    #[allow(dead_code)]
+    pub fn wait_stderr(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(line) = self.stderr_matching(needles).into_iter().next() {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no stderr line with {needles:?}: {:?}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends `sig` (`libc::SIGHUP`, …) to the server.
     pub fn signal(&self, sig: libc::c_int) {
         let pid = libc::pid_t::try_from(self.pid()).expect("a pid");
