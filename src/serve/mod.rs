@@ -6,6 +6,7 @@
 pub mod accel;
 pub mod body;
 pub mod buffers;
+pub mod dispatch;
 pub mod generation;
 pub mod h1;
 pub mod park;

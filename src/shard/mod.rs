@@ -3,7 +3,7 @@
 //! The control thread binds every shard's SO_REUSEPORT sockets (so a busy port fails the
 //! start, not a shard), then starts each shard on its own thread with a glommio
 //! `LocalExecutor` pinned to the CPUs the control thread chose ([`ShardCpus`]: one core, or a
-//! `worker_cpu_affinity` set). A shard accepts on its own sockets and spawns `serve::h1` per
+//! `worker_cpu_affinity` set). A shard accepts on its own sockets and spawns `serve::dispatch` per
 //! connection; a panic inside a connection is caught there and costs only that connection.
 //! A shard holds at most `worker_connections` client connections: at the limit its accept
 //! loops wait (new connections queue in the kernel backlog) until one of its connections
@@ -497,7 +497,7 @@ async fn accept_loop(
                 busy,
                 slot: Some(permit),
             };
-            h1::serve(conn).await;
+            crate::serve::dispatch::serve(conn).await;
         };
         crate::serve::spawn_connection(id, client, connection);
     }
