@@ -160,12 +160,8 @@ impl<'r, 'c> Ctx<'r, 'c> {
                     out.extend_from_slice(&req.buf[req.head.method_raw.clone()]);
                 }
             }
-            Var::Request => out.extend_from_slice(req.request_line()),
-            Var::ServerProtocol => {
-                let line = req.request_line();
-                let start = memchr::memrchr(b' ', line).map_or(line.len(), |i| i + 1);
-                out.extend_from_slice(&line[start..]);
-            }
+            Var::Request => req.request_line().write_to(out),
+            Var::ServerProtocol => out.extend_from_slice(req.head.version.as_str().as_bytes()),
             Var::DocumentRoot => return docroot::document_root(self, out),
             Var::RealpathRoot => return docroot::realpath_root(self, out),
             Var::RequestFilename => return docroot::request_filename(self, out),

@@ -1313,6 +1313,8 @@ async fn relay<'c>(
     let client_minor = match job.head.version {
         crate::http::request::Version::Http10 => 0,
         crate::http::request::Version::Http11 => 1,
+        // Only `serve::h1` relays today; a 2 or 3 stream's body ends with the stream, never chunked.
+        crate::http::request::Version::Http2 | crate::http::request::Version::Http3 => 0,
     };
     let head_request = job.head.method == crate::http::request::Method::Head;
     let before = st.wbuf.len();
@@ -1713,7 +1715,7 @@ fn log_resolve_error(
         e,
         job.conn.peer.host(),
         job.selected.server.primary_name,
-        String::from_utf8_lossy(recv.request_line()),
+        recv.request_line(),
     );
 }
 
