@@ -668,7 +668,7 @@ mod request_tests {
             "{http}\n{SERVER}[[server.location]]\npath = \"/\"\nreturn = {{ status = 200, text = '{text}' }}\n"
         );
         let fx = fixture(&toml, Path::new("/srv"), request);
-        body(&fx.run().response)
+        body(&fx.respond())
     }
 
     fn answer(text: &str, request: &str) -> String {
@@ -806,6 +806,6 @@ default = "x$self"
             Path::new("/srv"),
             "GET / HTTP/1.1\r\nHost: Abc.RX.test\r\n\r\n",
         );
-        assert_eq!(body(&fx.run().response), "abc/abc");
+        assert_eq!(body(&fx.respond()), "abc/abc");
     }
 }

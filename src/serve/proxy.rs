@@ -173,14 +173,22 @@ pub(super) async fn serve<'c>(
                     let (config, selected, now) = (job.config, job.selected, job.now);
                     pipeline::resume(config, selected, &req, &mut statics, now, state, how)
                 };
-                state = outcome.state;
-                if let Some(next) = outcome.proxy {
-                    // An error page or X-Accel-Redirect served by another proxied location.
-                    body.next_location(&plan, &next);
-                    plan = next;
-                    continue;
-                }
-                let response = outcome.response;
+                let response = match outcome {
+                    pipeline::Outcome::Respond { response, state: s } => {
+                        state = s;
+                        response
+                    }
+                    pipeline::Outcome::Exchange {
+                        exchange: pipeline::Exchange::Proxy(next),
+                        state: s,
+                    } => {
+                        // An error page or X-Accel-Redirect served by another proxied location.
+                        state = s;
+                        body.next_location(&plan, &next);
+                        plan = next;
+                        continue;
+                    }
+                };
                 // limit_rate (or X-Accel-Limit-Rate) of the location that answers.
                 st.pace = state.location.and_then(|loc| {
                     super::rate::for_request(
