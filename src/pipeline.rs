@@ -10,9 +10,10 @@
 //!
 //! Internal redirects (a rewritten URI, `error_page /x`, a try_files fallback URI, an index
 //! file) go back to server-rewrite (named locations to rewrite), as nginx's phase engine
-//! does; more than ten URI changes end in 500. `serve::h1` calls [`select_server`] then
-//! [`run`] once per parsed request head and writes the [`Response`] it gets back; it keeps
-//! the request's state for the access log. Nothing here does socket I/O.
+//! does; more than ten URI changes end in 500. `serve::h1` calls [`select_server`] (which
+//! may refuse with 421 on a TLS connection) then [`run`] once per parsed request head, and
+//! sends the response or runs the exchange the [`Outcome`] names; it keeps the request's
+//! state for the access log. Nothing here does socket I/O.
 
 use std::time::Instant;
 
@@ -66,25 +67,87 @@ pub struct Selected<'c> {
     pub name_regex: Option<&'c Pattern>,
 }
 
-/// What the request path produced: the response, and the state the access log reads.
-pub struct Outcome<'c> {
-    pub response: Response,
-    pub state: RequestState<'c>,
-    /// Set when a `proxy_pass` location answers: `response` is then unused and `serve/`
-    /// runs the upstream exchange, coming back through [`after_upstream`] when it fails
-    /// before a response was sent (or the answer goes to error_page).
-    pub proxy: Option<Box<ProxyPlan<'c>>>,
+/// What the request path decided: what `serve/` does next, with the state the phases left
+/// (the access log and a resumed request read it). Each kind of work is a variant, so a new
+/// content source (FastCGI, gRPC, a cache fill) is a new variant the connection side must
+/// handle, not a field it may forget to look at.
+pub enum Outcome<'c> {
+    /// A response made here (a file, a redirect, a status page, an error page): send it.
+    Respond {
+        response: Response,
+        state: RequestState<'c>,
+    },
+    /// An exchange with an upstream, which `serve/` runs because it awaits.
+    Exchange {
+        exchange: Exchange<'c>,
+        state: RequestState<'c>,
+    },
 }
 
-/// The server block that answers `req` (its limits apply before the rest of the path runs).
-pub fn select_server<'c>(config: &'c Config, req: &Request) -> Selected<'c> {
+impl<'c> Outcome<'c> {
+    /// The phases' state, whatever comes next.
+    pub fn state(&self) -> &RequestState<'c> {
+        match self {
+            Outcome::Respond { state, .. } | Outcome::Exchange { state, .. } => state,
+        }
+    }
+}
+
+/// An upstream exchange the pipeline planned and `serve/` runs. It comes back through
+/// [`resume`] when it fails before a response was sent, or its answer goes to error_page
+/// or `X-Accel-Redirect`.
+pub enum Exchange<'c> {
+    /// `proxy_pass`: the request relayed to an HTTP upstream.
+    Proxy(Box<ProxyPlan<'c>>),
+}
+
+/// The TLS handshake a request arrived on (`None` on a plain connection). Its SNI chose a
+/// server, whose certificate the client checked and whose client verification it passed;
+/// every request on the connection is held to that choice, whatever protocol carries it.
+#[derive(Clone, Copy)]
+pub struct Handshake<'a> {
+    pub listener: &'a crate::tls::TlsListener,
+    pub sni: Option<&'a str>,
+}
+
+/// No server may answer: the Host selects a server the handshake was not made for
+/// (421 Misdirected Request; the client retries on a connection of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Misdirected;
+
+impl Misdirected {
+    pub fn status(self) -> u16 {
+        421
+    }
+}
+
+/// The server block that answers `req` (its limits apply before the rest of the path runs),
+/// or [`Misdirected`] when the connection's handshake rules the Host's server out
+/// ([`crate::tls::host_allowed`]).
+pub fn select_server<'c>(
+    config: &'c Config,
+    req: &Request,
+    handshake: Option<Handshake>,
+) -> Result<Selected<'c>, Misdirected> {
     let host = req.head.host.clone().map(|h| &req.buf[h]);
+    if let Some(tls) = handshake {
+        // The handshake's listener judges with the configuration the handshake was made
+        // under: after a reload server positions may differ from `config`'s.
+        if !tls.listener.host_allowed(tls.sni, host) {
+            log::info!(
+                "*{} request for another server than the TLS handshake's, client: {}",
+                req.conn.serial,
+                req.conn.peer
+            );
+            return Err(Misdirected);
+        }
+    }
     let (position, name_regex) = route::find_server(config, req.listener, host);
-    Selected {
+    Ok(Selected {
         server: &config.servers[position],
         position,
         name_regex,
-    }
+    })
 }
 
 /// Runs the rest of the request path for one request on the server chosen above.
@@ -161,14 +224,14 @@ pub enum Resume<'c> {
     /// keeps the carried fields. The redirect counts against the ten URI changes.
     Accel(accel::Target, accel::Carried),
     /// nginx's `post_action`, once the answer is sent: an internal redirect without args,
-    /// or a named location, in a state of its own. The caller discards the response; a
-    /// `proxy` plan still goes to its upstream.
+    /// or a named location, in a state of its own. The caller discards the response; an
+    /// exchange still goes to its upstream.
     PostAction(&'c PostAction),
 }
 
 /// Runs the phases again for a request that left them; `state` is the one [`run`]
-/// returned (unused for a post action). The outcome may lead to a proxied location again
-/// (`proxy` is set).
+/// returned (unused for a post action). The outcome may be an exchange again (an error page
+/// or a redirect served by a proxied location).
 pub fn resume<'c>(
     config: &'c Config,
     selected: &Selected<'c>,
@@ -258,17 +321,17 @@ enum Next<'c> {
     Content(&'c Location),
 }
 
-/// A step either moves on or finishes with a response (or hands over to the proxy).
+/// A step either moves on or finishes with a response (or hands over to an upstream).
 enum Step<'c> {
     Go(Next<'c>),
     Done(Response),
-    Proxy(Box<ProxyPlan<'c>>),
+    Exchange(Exchange<'c>),
 }
 
 /// How the phase engine ended.
 enum Ending<'c> {
     Respond(Response),
-    Proxy(Box<ProxyPlan<'c>>),
+    Exchange(Exchange<'c>),
 }
 
 /// What a special response turns into.
@@ -292,15 +355,13 @@ struct Engine<'p> {
 impl Engine<'_> {
     fn finish<'c>(&mut self, mut ctx: Ctx<'_, 'c>, first: Step<'c>) -> Outcome<'c> {
         match self.drive(&mut ctx, first) {
-            Ending::Respond(response) => Outcome {
+            Ending::Respond(response) => Outcome::Respond {
                 response,
                 state: ctx.st,
-                proxy: None,
             },
-            Ending::Proxy(plan) => Outcome {
-                response: Response::new(502),
+            Ending::Exchange(exchange) => Outcome::Exchange {
+                exchange,
                 state: ctx.st,
-                proxy: Some(plan),
             },
         }
     }
@@ -314,7 +375,7 @@ impl Engine<'_> {
                     step = self.phase(ctx, next);
                     continue;
                 }
-                Step::Proxy(plan) => return Ending::Proxy(plan),
+                Step::Exchange(exchange) => return Ending::Exchange(exchange),
                 Step::Done(resp) => resp,
             };
             if !error_page::is_special(&resp) {
@@ -432,7 +493,7 @@ impl Engine<'_> {
             Handler::Proxy(p) => {
                 let method = self.req.head.method;
                 return match proxy::plan(ctx, loc, p, method) {
-                    Ok(plan) => Step::Proxy(Box::new(plan)),
+                    Ok(plan) => Step::Exchange(Exchange::Proxy(Box::new(plan))),
                     Err(e) => {
                         ctx.log().error(format_args!("{}", e.message));
                         Step::Done(Response::new(e.status))
@@ -676,3 +737,6 @@ pub fn with_error_page(response: &mut Response, server: &Server) {
         error_page::builtin(response, server.http.server_tokens);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -783,4 +783,11 @@ fn host_naming_a_server_with_another_certificate_is_421() {
     // A kept-alive connection: the 421 does not poison the next request on another one.
     let r = curl_https(&site, anx.port, "b.test", "/", &[]);
     assert_eq!(r.status, 200);
+    // Each refusal says why in the error log (info), once.
+    let why = "request for another server than the TLS handshake's, client: 127.0.0.1";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while anx.stderr_matching(&[why]).len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(anx.stderr_matching(&[why]).len(), 2, "{:?}", anx.stderr());
 }

@@ -10,6 +10,7 @@ pub mod hop;
 pub mod host;
 pub mod mime;
 pub mod request;
+pub mod request_line;
 pub mod response;
 pub mod status;
 pub mod upstream;

@@ -9,6 +9,7 @@
 use std::ops::Range;
 
 use crate::http::host::validate_host;
+pub use crate::http::request_line::RequestLine;
 
 /// What the connection loop needs to enforce on a head (nginx's header buffers).
 #[derive(Debug, Clone, Copy)]
@@ -81,10 +82,28 @@ impl Method {
     }
 }
 
+/// The protocol a request came in on. Only the HTTP/1 codec here produces requests today;
+/// 2 and 3 are named so that everything deciding by version (keep-alive defaults, chunked
+/// framing, upgrades, trailers) says what it does for them instead of assuming HTTP/1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Version {
     Http10,
     Http11,
+    Http2,
+    Http3,
+}
+
+impl Version {
+    /// `$server_protocol`, as nginx prints it ("HTTP/2.0" for HTTP/2, "HTTP/3.0" for 3).
+    /// For HTTP/1 it equals the token on the request line, the only two httparse accepts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2.0",
+            Version::Http3 => "HTTP/3.0",
+        }
+    }
 }
 
 /// How the request body is framed.
@@ -136,6 +155,15 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// `$request`, computed from the head's parts in `buf`.
+    pub fn request_line<'b>(&self, buf: &'b [u8]) -> RequestLine<'b> {
+        RequestLine {
+            method: &buf[self.method_raw.clone()],
+            target: &buf[self.target.clone()],
+            version: self.version,
+        }
+    }
+
     /// The value of the first field named `name` (ASCII case-insensitive).
     pub fn field<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
         self.fields

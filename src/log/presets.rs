@@ -7,6 +7,7 @@
 //! `log::format` like any `log_format`.
 
 use crate::config::model::SockAddr;
+use crate::http::request::RequestLine;
 use std::io::Write;
 
 use super::escape;
@@ -17,8 +18,8 @@ use crate::phases::vars::{Ctx, Sent};
 pub struct AccessEntry<'a> {
     /// `$remote_addr`.
     pub remote: &'a SockAddr,
-    /// The request line as received ("GET / HTTP/1.1"); empty when none was parsed.
-    pub request_line: &'a [u8],
+    /// `$request` ("GET / HTTP/1.1").
+    pub request_line: RequestLine<'a>,
     pub status: u16,
     /// `$body_bytes_sent`.
     pub body_bytes: u64,
@@ -68,7 +69,7 @@ fn common_fields(out: &mut Vec<u8>, e: &AccessEntry) {
     out.extend_from_slice(b" - - [");
     append_time_local(out);
     out.extend_from_slice(b"] \"");
-    escape::default_into(out, e.request_line);
+    e.request_line.write_with(out, escape::default_into);
     out.extend_from_slice(b"\" ");
     out.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes());
     out.push(b' ');
@@ -97,7 +98,11 @@ mod tests {
     fn entry<'a>() -> AccessEntry<'a> {
         AccessEntry {
             remote: &CLIENT,
-            request_line: b"GET /a\"b HTTP/1.1",
+            request_line: RequestLine {
+                method: b"GET",
+                target: b"/a\"b",
+                version: crate::http::request::Version::Http11,
+            },
             status: 200,
             body_bytes: 5,
             referer: None,

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use super::{error, reopen};
 use crate::config::model::{Config, ErrorLevel, ErrorLog, Location, LogTarget, SockAddr};
+use crate::http::request::RequestLine;
 
 /// One request's error-log scope and the context nginx appends to its lines.
 pub struct RequestLog<'a> {
@@ -46,13 +47,13 @@ pub struct RequestLog<'a> {
 pub enum RequestText<'a> {
     Received(crate::phases::state::Received<'a>),
     Given {
-        request: &'a [u8],
+        request: RequestLine<'a>,
         host: Option<&'a [u8]>,
     },
 }
 
 impl<'a> RequestText<'a> {
-    fn parts(self) -> (&'a [u8], Option<&'a [u8]>) {
+    fn parts(self) -> (RequestLine<'a>, Option<&'a [u8]>) {
         match self {
             RequestText::Received(r) => (r.request_line(), r.field("host")),
             RequestText::Given { request, host } => (request, host),
@@ -84,7 +85,7 @@ impl RequestLog<'_> {
                 self.conn,
                 self.client.host(),
                 self.server,
-                String::from_utf8_lossy(request),
+                request,
             ),
         );
     }
@@ -237,7 +238,11 @@ mod tests {
             client: &"127.0.0.1:80".parse().expect("addr"),
             server: "localhost",
             request: RequestText::Given {
-                request: b"GET /x HTTP/1.1",
+                request: crate::http::request::RequestLine {
+                    method: b"GET",
+                    target: b"/x",
+                    version: crate::http::request::Version::Http11,
+                },
                 host: Some(b"example.org"),
             },
         };

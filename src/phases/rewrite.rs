@@ -429,12 +429,8 @@ return = {{ status = 200, text = "internal $uri" }}
         );
         let req = format!("GET {target} HTTP/1.1\r\nHost: h.test:8080\r\n\r\n");
         let fx = fixture(&toml, Path::new("/srv"), &req);
-        let out = fx.run();
-        (
-            out.response.status,
-            body(&out.response),
-            location(&out.response),
-        )
+        let out = fx.respond();
+        (out.status, body(&out), location(&out))
     }
 
     fn text(server_rw: &str, loc_rw: &str, target: &str) -> String {
@@ -550,7 +546,7 @@ return = {{ status = 200, text = "internal $uri" }}
                 "[[server]]\nlisten = [\"127.0.0.1:8080\"]\n[[server.location]]\npath = \"/\"\nrewrite = '''{rw}'''\n"
             );
             let req = format!("GET {target} HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
-            body(&fixture(&toml, Path::new("/srv"), &req).run().response)
+            body(&fixture(&toml, Path::new("/srv"), &req).respond())
         };
         assert_eq!(get("/?a=1", ""), "eq x1");
         assert_eq!(get("/?a=3", ""), "ne x3");
@@ -582,7 +578,7 @@ return = {{ status = 200, text = "internal $uri" }}
     fn return_444_aborts() {
         let toml = "[[server]]\nlisten = [\"127.0.0.1:8080\"]\n[[server.location]]\npath = \"/\"\nreturn = 444\n";
         let fx = fixture(toml, Path::new("/srv"), "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
-        let r = fx.run().response;
+        let r = fx.respond();
         assert!(r.abort && r.status == 444);
     }
 
@@ -592,8 +588,7 @@ return = {{ status = 200, text = "internal $uri" }}
         let get = |t: &str| {
             let req = format!("GET {t} HTTP/1.1\r\nHost: h\r\n\r\n");
             fixture(toml, Path::new("/srv"), &req)
-                .run()
-                .response
+                .respond()
                 .content_type
         };
         assert_eq!(get("/a.html").as_deref(), Some("text/html"));

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use crate::config::model::{Location, Pattern, SockAddr};
-use crate::http::request::RequestHead;
+use crate::http::request::{RequestHead, RequestLine};
 
 /// nginx's `NGX_HTTP_MAX_URI_CHANGES` + 1: the eleventh URI change is a cycle (500).
 pub const URI_CHANGES: u8 = 11;
@@ -71,14 +71,9 @@ impl<'r> Received<'r> {
         &self.buf[self.head.path.clone()]
     }
 
-    /// `$request`: the request line without its line end.
-    pub fn request_line(&self) -> &'r [u8] {
-        let start = self.head.method_raw.start;
-        let end = memchr::memchr(b'\n', &self.buf[start..])
-            .map(|e| start + e)
-            .unwrap_or(self.head.target.end);
-        let line = &self.buf[start..end];
-        line.strip_suffix(b"\r").unwrap_or(line)
+    /// `$request`: method, target and version (see [`RequestLine`]).
+    pub fn request_line(&self) -> RequestLine<'r> {
+        self.head.request_line(self.buf)
     }
 }
 

@@ -9,7 +9,8 @@ use super::vars::Ctx;
 use crate::config::model::Config;
 use crate::handlers::static_files::{path, StaticState};
 use crate::http::request::{parse_head, HeadLimits, RequestHead};
-use crate::pipeline::{self, Outcome, Request};
+use crate::http::response::Response;
+use crate::pipeline::{self, Misdirected, Outcome, Request};
 use crate::route::{servers_for_listener, ConfigIndex, ListenerServers};
 
 pub struct Fixture {
@@ -33,12 +34,17 @@ const LIMITS: HeadLimits = HeadLimits {
 /// `toml` holds `[[server]]` blocks listening on 127.0.0.1:8080 (written by the caller);
 /// `request` is a raw head ("GET / HTTP/1.1\r\nHost: x\r\n\r\n").
 pub fn fixture(toml: &str, base: &Path, request: &str) -> Fixture {
+    fixture_on("127.0.0.1:8080", toml, base, request)
+}
+
+/// [`fixture`] for a connection accepted on `local`.
+pub fn fixture_on(local: &str, toml: &str, base: &Path, request: &str) -> Fixture {
     let config = crate::config::toml::parse(toml, None, base).expect("test config");
     let buf = request.as_bytes().to_vec();
     let head = parse_head(&buf, &LIMITS)
         .expect("test request")
         .expect("complete test request");
-    let local: crate::config::model::SockAddr = "127.0.0.1:8080".parse().expect("addr");
+    let local: crate::config::model::SockAddr = local.parse().expect("addr");
     let listener = servers_for_listener(&config, &local);
     let index = ConfigIndex::build(&config);
     Fixture {
@@ -77,7 +83,7 @@ impl Fixture {
     /// A variables context for the chosen server, the URI normalised, no phase run yet.
     pub fn ctx(&self) -> Ctx<'_, '_> {
         let req = self.request();
-        let selected = pipeline::select_server(&self.config, &req);
+        let selected = pipeline::select_server(&self.config, &req, None).expect("a server");
         let raw = &self.buf[self.head.path.clone()];
         let raw: &[u8] = if raw.is_empty() { b"/" } else { raw };
         let uri = path::normalize(raw, true).expect("test path");
@@ -99,11 +105,24 @@ impl Fixture {
     }
 
     /// The whole request path.
-    pub fn run(&self) -> Outcome<'_> {
+    fn run(&self) -> Outcome<'_> {
         let req = self.request();
-        let selected = pipeline::select_server(&self.config, &req);
+        let selected = pipeline::select_server(&self.config, &req, None).expect("a server");
         let mut statics = StaticState::default();
         pipeline::run(&self.config, &selected, &req, &mut statics, 0)
+    }
+
+    /// The whole request path, for a request answered here rather than by an upstream.
+    pub fn respond(&self) -> Response {
+        match self.run() {
+            Outcome::Respond { response, .. } => response,
+            Outcome::Exchange { .. } => panic!("the test request went to an upstream"),
+        }
+    }
+
+    /// Server selection alone, on a connection with `handshake`: the position chosen.
+    pub fn select(&self, handshake: Option<pipeline::Handshake>) -> Result<usize, Misdirected> {
+        pipeline::select_server(&self.config, &self.request(), handshake).map(|s| s.position)
     }
 }
 

@@ -160,12 +160,8 @@ impl<'r, 'c> Ctx<'r, 'c> {
                     out.extend_from_slice(&req.buf[req.head.method_raw.clone()]);
                 }
             }
-            Var::Request => out.extend_from_slice(req.request_line()),
-            Var::ServerProtocol => {
-                let line = req.request_line();
-                let start = memchr::memrchr(b' ', line).map_or(line.len(), |i| i + 1);
-                out.extend_from_slice(&line[start..]);
-            }
+            Var::Request => req.request_line().write_to(out),
+            Var::ServerProtocol => out.extend_from_slice(req.head.version.as_str().as_bytes()),
             Var::DocumentRoot => return docroot::document_root(self, out),
             Var::RealpathRoot => return docroot::realpath_root(self, out),
             Var::RequestFilename => return docroot::request_filename(self, out),
@@ -672,7 +668,7 @@ mod request_tests {
             "{http}\n{SERVER}[[server.location]]\npath = \"/\"\nreturn = {{ status = 200, text = '{text}' }}\n"
         );
         let fx = fixture(&toml, Path::new("/srv"), request);
-        body(&fx.run().response)
+        body(&fx.respond())
     }
 
     fn answer(text: &str, request: &str) -> String {
@@ -810,6 +806,6 @@ default = "x$self"
             Path::new("/srv"),
             "GET / HTTP/1.1\r\nHost: Abc.RX.test\r\n\r\n",
         );
-        assert_eq!(body(&fx.run().response), "abc/abc");
+        assert_eq!(body(&fx.respond()), "abc/abc");
     }
 }

@@ -473,19 +473,6 @@ impl State {
         let index = self.conn.index.clone();
         let shard = self.conn.shard.clone();
         let buf = self.rbuf.filled();
-        if let Some(tls) = &self.conn.tls {
-            let host = head.host.clone().map(|h| &buf[h]);
-            if !tls.listener.host_allowed(tls.sni.as_deref(), host) {
-                // The Host names a server the handshake's certificate (or client check) is
-                // not for: 421, and the client retries on a connection of its own.
-                log::info!(
-                    "*{} request for another server than the TLS handshake's, client: {}",
-                    self.conn.id,
-                    self.conn.peer
-                );
-                return Err(Stop::Refuse(421));
-            }
-        }
         let generation = self.conn.generation.clone();
         let req = Request {
             head: &head,
@@ -500,7 +487,15 @@ impl State {
             index: Some(&index),
             status: Some(shard.status_sources(&generation)),
         };
-        let selected = pipeline::select_server(config, &req);
+        let handshake = self.conn.tls.as_ref().map(|tls| pipeline::Handshake {
+            listener: &tls.listener,
+            sni: tls.sni.as_deref(),
+        });
+        let selected = match pipeline::select_server(config, &req, handshake) {
+            Ok(selected) => selected,
+            // Closed like any refused head: the client retries on a connection of its own.
+            Err(misdirected) => return Err(Stop::Refuse(misdirected.status())),
+        };
         let server: &Server = selected.server;
         let http = &server.http;
 
@@ -510,8 +505,8 @@ impl State {
                 pipeline::run(config, &selected, &req, &mut statics, now)
             }))
         };
-        let (mut response, mut state, proxy_plan) = match run {
-            Ok(outcome) => (outcome.response, outcome.state, outcome.proxy),
+        let mut outcome = match run {
+            Ok(outcome) => outcome,
             Err(_) => {
                 log::error!(
                     "*{} request handler panicked, client: {}",
@@ -521,7 +516,10 @@ impl State {
                 let mut r = Response::new(500);
                 r.close = true;
                 pipeline::with_error_page(&mut r, server);
-                (r, RequestState::new(Vec::new()), None)
+                pipeline::Outcome::Respond {
+                    response: r,
+                    state: RequestState::new(Vec::new()),
+                }
             }
         };
         if let Some(refusal) = head.refused {
@@ -532,10 +530,15 @@ impl State {
                 self.conn.peer
             );
             // As nginx: no keep-alive, and the body is not read (lingering close drops it).
-            response.close = true;
+            if let pipeline::Outcome::Respond { response, .. } = &mut outcome {
+                response.close = true;
+            }
         }
         // nginx reads the keep-alive settings from the location that answers.
-        let lh = state.location.map_or(&server.fallback.http, |l| &l.http);
+        let lh = outcome
+            .state()
+            .location
+            .map_or(&server.fallback.http, |l| &l.http);
         let keep_alive = head.keep_alive
             && head.refused.is_none()
             && !self.conn.shard.draining()
@@ -551,35 +554,41 @@ impl State {
         if self.conn.stream.write_timeout() != Some(lh.send_timeout) {
             let _ = self.conn.stream.set_write_timeout(Some(lh.send_timeout));
         }
-        if let Some(plan) = proxy_plan {
-            // The exchange reads the body and more from the same buffer: it works on a copy
-            // of the head.
-            let head_copy = buf[..head.len].to_vec();
-            self.rbuf.consume(head.len);
-            let post_action = std::cell::Cell::new(None);
-            let job = super::proxy::Job {
-                config,
-                selected: &selected,
-                head: &head,
-                head_copy: &head_copy,
-                conn: &conn,
-                started,
-                keep_alive,
-                now,
-                http: lh,
-                error_log: state
-                    .location
-                    .map_or(&server.fallback.error_log[..], |l| &l.error_log[..]),
-                discard: false,
-                post_action: &post_action,
-            };
-            let result = Box::pin(super::proxy::serve(self, job, state, plan)).await;
-            if let Some(action) = post_action.get() {
-                let (to, head) = ((config, &selected), (&head, &head_copy[..]));
-                Box::pin(self.post_action(to, head, &conn, (started, now), action)).await;
+        let (mut response, mut state) = match outcome {
+            pipeline::Outcome::Respond { response, state } => (response, state),
+            pipeline::Outcome::Exchange {
+                exchange: pipeline::Exchange::Proxy(plan),
+                state,
+            } => {
+                // The exchange reads the body and more from the same buffer: it works on a copy
+                // of the head.
+                let head_copy = buf[..head.len].to_vec();
+                self.rbuf.consume(head.len);
+                let post_action = std::cell::Cell::new(None);
+                let job = super::proxy::Job {
+                    config,
+                    selected: &selected,
+                    head: &head,
+                    head_copy: &head_copy,
+                    conn: &conn,
+                    started,
+                    keep_alive,
+                    now,
+                    http: lh,
+                    error_log: state
+                        .location
+                        .map_or(&server.fallback.error_log[..], |l| &l.error_log[..]),
+                    discard: false,
+                    post_action: &post_action,
+                };
+                let result = Box::pin(super::proxy::serve(self, job, state, plan)).await;
+                if let Some(action) = post_action.get() {
+                    let (to, head) = ((config, &selected), (&head, &head_copy[..]));
+                    Box::pin(self.post_action(to, head, &conn, (started, now), action)).await;
+                }
+                return result;
             }
-            return result;
-        }
+        };
 
         // The log lines are written after the response, when the read buffer has moved on:
         // keep a copy of the head (one copy, only when something logs this request).

@@ -56,10 +56,13 @@ impl State {
             let (unused, how) = (RequestState::new(Vec::new()), Resume::PostAction(action));
             pipeline::resume(config, selected, &req, &mut statics, now, unused, how)
         };
-        let Some(plan) = outcome.proxy else {
+        let pipeline::Outcome::Exchange {
+            exchange: pipeline::Exchange::Proxy(plan),
+            state,
+        } = outcome
+        else {
             return;
         };
-        let state = outcome.state;
         let location = state.location.unwrap_or(&selected.server.fallback);
         let unused = Cell::new(None);
         let job = super::proxy::Job {

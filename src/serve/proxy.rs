@@ -173,14 +173,22 @@ pub(super) async fn serve<'c>(
                     let (config, selected, now) = (job.config, job.selected, job.now);
                     pipeline::resume(config, selected, &req, &mut statics, now, state, how)
                 };
-                state = outcome.state;
-                if let Some(next) = outcome.proxy {
-                    // An error page or X-Accel-Redirect served by another proxied location.
-                    body.next_location(&plan, &next);
-                    plan = next;
-                    continue;
-                }
-                let response = outcome.response;
+                let response = match outcome {
+                    pipeline::Outcome::Respond { response, state: s } => {
+                        state = s;
+                        response
+                    }
+                    pipeline::Outcome::Exchange {
+                        exchange: pipeline::Exchange::Proxy(next),
+                        state: s,
+                    } => {
+                        // An error page or X-Accel-Redirect served by another proxied location.
+                        state = s;
+                        body.next_location(&plan, &next);
+                        plan = next;
+                        continue;
+                    }
+                };
                 // limit_rate (or X-Accel-Limit-Rate) of the location that answers.
                 st.pace = state.location.and_then(|loc| {
                     super::rate::for_request(
@@ -1313,6 +1321,8 @@ async fn relay<'c>(
     let client_minor = match job.head.version {
         crate::http::request::Version::Http10 => 0,
         crate::http::request::Version::Http11 => 1,
+        // Only `serve::h1` relays today; a 2 or 3 stream's body ends with the stream, never chunked.
+        crate::http::request::Version::Http2 | crate::http::request::Version::Http3 => 0,
     };
     let head_request = job.head.method == crate::http::request::Method::Head;
     let before = st.wbuf.len();
@@ -1713,7 +1723,7 @@ fn log_resolve_error(
         e,
         job.conn.peer.host(),
         job.selected.server.primary_name,
-        String::from_utf8_lossy(recv.request_line()),
+        recv.request_line(),
     );
 }
 

@@ -836,8 +836,8 @@ impl TlsListener {
 /// sent `sni`? Yes when both select the same server; otherwise only when the two servers
 /// have the same client verification settings and (with SNI) the same certificates, so a
 /// client certificate check, or the certificate the client verified, cannot be bypassed by
-/// naming another server in Host (or by a session resumed for another name). The
-/// connection side answers 421 Misdirected Request when this is false.
+/// naming another server in Host (or by a session resumed for another name).
+/// `pipeline::select_server` refuses with 421 Misdirected Request when this is false.
 pub fn host_allowed(listener: &TlsListener, sni: Option<&str>, host: Option<&[u8]>) -> bool {
     listener.host_allowed(sni, host)
 }

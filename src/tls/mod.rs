@@ -6,9 +6,10 @@
 //! into one `rustls::ServerConfig` per TLS listener and settings group, with the SNI
 //! certificate resolver, ALPN, protocols, suites, groups, client verification, OCSP staples
 //! and the session ticketer shared by all shards ([`ticket`]). The connection loop
-//! (`serve/`, with futures-rustls on glommio streams) drives the handshake, then asks
+//! (`serve/`, with futures-rustls on glommio streams) drives the handshake and builds a
+//! [`info::TlsInfo`] for the `$ssl_*` variables; the pipeline's server selection asks
 //! [`acceptor::host_allowed`] whether a request's Host may be served on that handshake
-//! (the 421 rule) and builds a [`info::TlsInfo`] for the `$ssl_*` variables. For
+//! (the 421 rule), for any protocol. For
 //! `proxy_pass https://`, [`upstream`] builds the client side. [`ocsp`] plans and checks
 //! fetched OCSP staples; the fetching thread is `runtime::ocsp`. Nothing here does I/O or
 //! knows glommio.
@@ -152,4 +153,4 @@ pub use acceptor::{host_allowed, TlsListener, TlsListeners};
 pub use info::{ClientVerify, TlsInfo};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

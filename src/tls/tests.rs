@@ -1,6 +1,7 @@
 //! In-memory handshakes against the listeners `acceptor` builds from real configurations:
 //! certificates made by rcgen in each test, a rustls client talking to a rustls server
-//! through byte buffers (no sockets).
+//! through byte buffers (no sockets). The site and listener builders serve other modules'
+//! tests of TLS-dependent rules too (`pipeline`'s 421).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -63,12 +64,12 @@ fn leaf(ca: &Ca, names: &[&str], rsa: bool, expired: bool) -> (String, String, V
     (cert.pem(), key.serialize_pem(), cert.der().to_vec())
 }
 
-struct Site {
+pub(crate) struct Site {
     dir: tempfile::TempDir,
 }
 
 impl Site {
-    fn new() -> Site {
+    pub(crate) fn new() -> Site {
         Site {
             dir: tempfile::tempdir().expect("tempdir"),
         }
@@ -80,7 +81,7 @@ impl Site {
         p
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -89,13 +90,13 @@ impl Site {
         crate::config::load_with_notes(&p, self.path(), None).map_err(|e| e.to_string())
     }
 
-    fn listeners(&self, toml: &str) -> TlsListeners {
+    pub(crate) fn listeners(&self, toml: &str) -> TlsListeners {
         let (config, _) = self.load(toml).expect("config loads");
         TlsListeners::build(&Arc::new(config)).expect("listeners")
     }
 }
 
-const ADDR: &str = "127.0.0.1:8443";
+pub(crate) const ADDR: &str = "127.0.0.1:8443";
 
 /// A client verifier that accepts any server certificate, offers only `schemes` (all when
 /// empty) and records the OCSP response it was given.
@@ -242,7 +243,7 @@ fn peer_leaf(c: &ClientConnection) -> Vec<u8> {
 }
 
 /// Two servers on one TLS address: a.test (ECDSA and RSA, default) and b.test (ECDSA).
-fn two_servers(site: &Site, extra_a: &str, extra_b: &str) -> (String, [Vec<u8>; 3]) {
+pub(crate) fn two_servers(site: &Site, extra_a: &str, extra_b: &str) -> (String, [Vec<u8>; 3]) {
     let ca = ca("Test CA");
     let (a_ec, a_ec_key, a_ec_der) = leaf(&ca, &["a.test"], false, false);
     let (a_rsa, a_rsa_key, a_rsa_der) = leaf(&ca, &["a.test"], true, false);
@@ -274,7 +275,7 @@ ssl_certificate_key = "b.key"
     (toml, [a_ec_der, a_rsa_der, b_ec_der])
 }
 
-fn addr() -> crate::config::model::SockAddr {
+pub(crate) fn addr() -> crate::config::model::SockAddr {
     ADDR.parse().expect("addr")
 }
 
