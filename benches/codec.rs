@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use anx::config::toml::parse;
-use anx::handlers::static_files::path::normalize;
+use anx::files::path::normalize;
 use anx::http::request::{parse_head, HeadLimits};
 use anx::http::response::{write_head, Body, HeadContext, Response};
 use anx::route;

@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use anx::config::model::AccessLogFormat;
+use anx::context::state::{ConnInfo, Received, RequestState};
+use anx::context::vars::{Ctx, Scope, Sent};
 use anx::http::request::{parse_head, HeadLimits};
 use anx::http::response::Response;
 use anx::log::format::render;
 use anx::log::presets::{format_combined, AccessEntry};
-use anx::phases::state::{ConnInfo, Received, RequestState};
-use anx::phases::vars::{Ctx, Scope, Sent};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const CONFIG: &str = r#"

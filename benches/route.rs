@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use anx::config::toml::parse;
-use anx::phases::state::RequestState;
+use anx::context::state::RequestState;
 use anx::route::{self, ConfigIndex};
 use criterion::{criterion_group, criterion_main, Criterion};
 

@@ -27,6 +27,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
+pub mod files;
 pub mod filters;
 pub mod handlers;
 pub mod http;

@@ -18,20 +18,21 @@
 use std::time::Instant;
 
 use crate::config::model::{Config, Handler, Location, Pattern, PostAction, Server};
+use crate::context::state::{Args, ConnInfo, Received, RequestState};
+use crate::context::vars::Ctx;
+use crate::files::docroot;
+use crate::files::path;
 use crate::filters::{self, FilterRequest};
 use crate::handlers::proxy::{self, ProxyPlan};
-use crate::handlers::static_files::{self, path, Content, IndexNames, StaticRequest, StaticState};
+use crate::handlers::static_files::{self, Content, IndexNames, StaticRequest, StaticState};
 use crate::handlers::status;
 use crate::http::accel;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Response;
 use crate::phases::access;
-use crate::phases::docroot;
 use crate::phases::error_page::{self, Special};
 use crate::phases::rewrite::{self, Flow};
-use crate::phases::state::{Args, ConnInfo, Received, RequestState};
 use crate::phases::try_files::{self, Tried};
-use crate::phases::vars::Ctx;
 use crate::route::{self, ConfigIndex, ListenerServers, ServerIndex};
 
 /// One request as the pipeline sees it.
@@ -676,7 +677,7 @@ fn apply_err_status(ctx: &mut Ctx, resp: &mut Response) {
 /// nginx's auto redirect ([`route::Found::AutoRedirect`]): 301 to the URI with a trailing
 /// slash, keeping the args; the Location is made absolute by the filters as usual.
 fn slash_redirect(ctx: &Ctx<'_, '_>) -> Response {
-    let mut location = crate::handlers::static_files::path::encode_path(&ctx.st.uri).into_bytes();
+    let mut location = crate::files::path::encode_path(&ctx.st.uri).into_bytes();
     location.push(b'/');
     if let Some(args) = ctx.st.args(&ctx.req).filter(|a| !a.is_empty()) {
         location.push(b'?');

@@ -20,7 +20,7 @@ pub use server::{find_server, select_server, servers_for_listener, ListenerServe
 use index::LevelIndex;
 
 use crate::config::model::{Location, MatchKind, Pattern, Server};
-use crate::phases::state::{regex_match, RequestState};
+use crate::context::state::{regex_match, RequestState};
 
 /// The location for a normalised URI path by nginx's rules, without recording captures
 /// and without an index (tools and benches; the pipeline uses [`find_location`]).

@@ -2,7 +2,7 @@
 //! or ".." segments and no NUL, so it can never name anything above the root.
 #![no_main]
 
-use anx::handlers::static_files::path::normalize;
+use anx::files::path::normalize;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,9 +13,9 @@
 //! `$upstream_response_length` and `$sent_trailer_*` see the end of the response).
 
 use crate::config::model::{Expires, Location};
+use crate::context::clock;
+use crate::context::vars::{Ctx, Scope, Sent};
 use crate::http::response::{http_date, Response};
-use crate::phases::clock;
-use crate::phases::vars::{Ctx, Scope, Sent};
 
 /// Whether nginx counts `status` as a success for `add_header` and `expires`.
 pub fn safe_status(status: u16) -> bool {

@@ -8,9 +8,9 @@
 //! `port_in_redirect` is off.
 
 use crate::config::model::RedirectSettings;
+use crate::context::vars::Ctx;
 use crate::http::host::normalize_host_into;
 use crate::http::response::Response;
-use crate::phases::vars::Ctx;
 
 pub fn apply(resp: &mut Response, ctx: &Ctx) {
     let Some(location) = &resp.location else {
@@ -39,7 +39,7 @@ fn absolute(path: &[u8], ctx: &Ctx, settings: &RedirectSettings) -> Vec<u8> {
     url.extend_from_slice(b"http://");
     let start = url.len();
     if settings.server_name_in_redirect {
-        crate::phases::vars::server_name(ctx.server, &mut url);
+        crate::context::vars::server_name(ctx.server, &mut url);
     } else if let Some(h) = ctx.req.head.host.clone() {
         normalize_host_into(&ctx.req.buf[h], &mut url);
     }

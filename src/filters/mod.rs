@@ -15,9 +15,9 @@ pub mod range;
 
 use std::cell::Cell;
 
+use crate::context::vars::Ctx;
 use crate::http::request::Method;
 use crate::http::response::{Body, FileRange, Part, Response};
-use crate::phases::vars::Ctx;
 
 /// The request fields the filters read.
 pub struct FilterRequest<'a> {

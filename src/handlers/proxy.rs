@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use crate::config::model::{
     Balance, Config, Location, MatchKind, Proxy, ProxyPass, Template, Upstream,
 };
+use crate::context::vars::Ctx;
 use crate::http::hop::{connection_tokens, is_hop_by_hop};
 use crate::http::request::{BodyFraming, Method};
-use crate::phases::vars::Ctx;
 
 /// Where the request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

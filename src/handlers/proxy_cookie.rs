@@ -11,7 +11,7 @@
 
 use crate::config::model::proxy::cookie_flags::*;
 use crate::config::model::{CookieMatch, CookieRewrite, ProxySettings};
-use crate::phases::vars::Ctx;
+use crate::context::vars::Ctx;
 
 /// One `name[=value]` attribute; `key: None` once removed.
 struct Attr {

@@ -3,8 +3,8 @@
 //! forms of `server_name` and `map … { hostnames; }` keys.
 //!
 //! [`validate_host`] runs in the request-head codec (`http::request`), once per request;
-//! the rest is used by server selection (`route::server`), `$host` (`phases::vars`),
-//! absolute Location headers (`filters::location`) and map lookups (`phases::map`). Sans-io,
+//! the rest is used by server selection (`route::server`), `$host` (`context::vars`),
+//! absolute Location headers (`filters::location`) and map lookups (`context::map`). Sans-io,
 //! no allocation on the matching path.
 
 /// nginx's host validation (`ngx_http_validate_host`, as of 1.29.4): the length of the host

@@ -28,8 +28,8 @@ use super::error::{ALERT, CRIT};
 use super::presets::{format_combined, format_common, AccessEntry};
 use super::{format, open_append, os_error, reopen};
 use crate::config::model::{AccessLog, AccessLogFormat};
+use crate::context::vars::{Ctx, Scope, Sent};
 use crate::http::response::Response;
-use crate::phases::vars::{Ctx, Scope, Sent};
 
 struct Buffered {
     file: File,

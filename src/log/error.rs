@@ -67,7 +67,7 @@ pub fn log_level_of(level: ErrorLevel) -> (log::Level, &'static str) {
 /// One error-log line in nginx's shape, without its newline:
 /// `2026/11/25 20:43:34 [error] PID#SHARD: message`.
 pub fn line(level: ErrorLevel, message: std::fmt::Arguments) -> String {
-    let now = crate::phases::clock::format_time_local(crate::http::date::now_secs());
+    let now = crate::context::clock::format_time_local(crate::http::date::now_secs());
     format!(
         "{} [{}] {}#{}: {}",
         nginx_error_time(&now),

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 
 use super::escape;
 use crate::config::model::{LogEscape, LogFormat, Part};
-use crate::phases::vars::{Ctx, Scope};
+use crate::context::vars::{Ctx, Scope};
 
 thread_local! {
     /// One value at a time is evaluated here before escaping (no allocation per line).

@@ -11,8 +11,8 @@ use crate::http::request::RequestLine;
 use std::io::Write;
 
 use super::escape;
-use crate::phases::clock::append_time_local;
-use crate::phases::vars::{Ctx, Sent};
+use crate::context::clock::append_time_local;
+use crate::context::vars::{Ctx, Sent};
 
 /// What a `combined` or `common` line says about a request.
 pub struct AccessEntry<'a> {

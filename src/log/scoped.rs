@@ -4,7 +4,7 @@
 //! logged while a request is served there; the main level's logs keep everything else. The
 //! request carries its scope: its location (`RequestState::location`), whose resolved
 //! `error_log` list is empty when no level below main set one. Every request-path message
-//! goes through [`RequestLog::log`] (built by `phases::vars::Ctx::log`, or by `serve/` for
+//! goes through [`RequestLog::log`] (built by `context::vars::Ctx::log`, or by `serve/` for
 //! the proxy exchange, which awaits), so the scope travels with the request instead of
 //! living in a thread-local around synchronous sections.
 //!
@@ -45,7 +45,7 @@ pub struct RequestLog<'a> {
 /// is written (most requests log nothing, so nothing is scanned for them), or given.
 #[derive(Clone, Copy)]
 pub enum RequestText<'a> {
-    Received(crate::phases::state::Received<'a>),
+    Received(crate::context::state::Received<'a>),
     Given {
         request: RequestLine<'a>,
         host: Option<&'a [u8]>,

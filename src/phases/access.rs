@@ -6,8 +6,8 @@
 //! response (with nginx's `access forbidden by rule` error-log line). The rules' lookup
 //! structure is `config::model::AccessRules`.
 
-use super::vars::Ctx;
 use crate::config::model::Location;
+use crate::context::vars::Ctx;
 use crate::http::response::Response;
 
 /// `Some(403)` when a `deny` rule is the first to match the client.

@@ -8,9 +8,9 @@
 //! redirect to a URL. Otherwise the body becomes nginx's small HTML page for the status,
 //! byte for byte the same shape (empty for codes nginx has no page for).
 
-use super::state::Args;
-use super::vars::Ctx;
 use crate::config::model::{ErrorPageStatus, ErrorPageTarget};
+use crate::context::state::Args;
+use crate::context::vars::Ctx;
 use crate::http::response::{Body, Response};
 
 /// What a special response turns into.

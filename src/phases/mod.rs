@@ -13,16 +13,6 @@
 //! file beneath a root or alias, for try_files, the static handler and `$request_filename`.
 
 pub mod access;
-pub mod clock;
-pub mod docroot;
 pub mod error_page;
-pub mod geo;
-pub mod map;
-pub mod request_id;
 pub mod rewrite;
-pub mod split_clients;
-pub mod state;
-#[cfg(test)]
-pub mod testing;
 pub mod try_files;
-pub mod vars;

@@ -16,11 +16,11 @@
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 
-use super::state::Args;
-use super::vars::{Ctx, Scope};
 use crate::config::model::{
     Condition, FileTest, Handler, Location, Part, RewriteFlag, Step, Template, Var,
 };
+use crate::context::state::Args;
+use crate::context::vars::{Ctx, Scope};
 use crate::http::response::{Body, Response};
 
 /// What the request path does after a list of steps.
@@ -76,7 +76,7 @@ fn run_list<'c>(
             }
             Step::SetArgs { value } => {
                 let v = ctx.eval_vec(value);
-                ctx.st.args = crate::phases::state::Args::Owned(v);
+                ctx.st.args = crate::context::state::Args::Owned(v);
             }
             Step::Set { var, value } => {
                 let v = ctx.eval_vec(value);
@@ -404,7 +404,7 @@ mod tests {
 
 #[cfg(test)]
 mod request_tests {
-    use crate::phases::testing::{body, fixture, location};
+    use crate::context::testing::{body, fixture, location};
     use std::path::Path;
 
     /// Server-level `server_rw`, then locations: "/show" echoes, "/" carries `loc_rw`.

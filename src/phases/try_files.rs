@@ -6,12 +6,12 @@
 //! the static handler's `open_beneath` (a candidate can never name a file outside the root);
 //! one written with a trailing '/' must be a directory, the others must not be.
 
-use super::docroot;
-use super::state::Args;
-use super::vars::Ctx;
 use crate::config::model::{AliasTail, Location, TryFallback, TryFiles};
-use crate::handlers::static_files::open::{open_beneath, RootDirs};
-use crate::handlers::static_files::path;
+use crate::context::state::Args;
+use crate::context::vars::Ctx;
+use crate::files::docroot;
+use crate::files::open::{open_beneath, RootDirs};
+use crate::files::path;
 
 /// What try_files decided.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Unit tests of decisions the pipeline makes itself: which server may answer a request on
 //! a TLS connection (the 421 rule), with listeners built from real certificates.
 
-use crate::phases::testing::fixture_on;
+use crate::context::testing::fixture_on;
 use crate::pipeline::{Handshake, Misdirected};
 use crate::tls::tests::{addr, two_servers, Site, ADDR};
 

@@ -8,10 +8,10 @@
 
 use super::proxy::Job;
 use crate::config::model::ProxySettings;
+use crate::context::state::RequestState;
+use crate::context::vars::Ctx;
 use crate::http::accel::{self, Carried, Target};
 use crate::http::upstream::{field, UpstreamHead};
-use crate::phases::state::RequestState;
-use crate::phases::vars::Ctx;
 
 /// Where the answer's X-Accel-Redirect sends the request, and what it keeps of the answer
 /// (Set-Cookie through `proxy_cookie_*`); `None` without one, or when it is ignored.

@@ -24,13 +24,13 @@ use super::generation::ShardGeneration;
 use super::park;
 use super::ShardResources;
 use crate::config::model::{Config, HttpSettings, LocationHttp, Server, SockAddr};
+use crate::context::state::{ConnInfo, Received, RequestState};
+use crate::context::vars::{Ctx, Sent};
 use crate::http::request::{parse_head, BodyFraming, HeadError, HeadLimits, Method, RequestHead};
 use crate::http::response::{write_head, Body, HeadContext, Response};
 use crate::http::status;
 use crate::metrics::{ConnTracker, Phase, ZoneMap};
 use crate::net::sendfile;
-use crate::phases::state::{ConnInfo, Received, RequestState};
-use crate::phases::vars::{Ctx, Sent};
 use crate::pipeline::{self, Request};
 use crate::route::{ConfigIndex, ListenerServers};
 

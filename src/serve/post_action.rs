@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use super::h1::State;
 use crate::config::model::{Config, PostAction};
+use crate::context::state::{ConnInfo, RequestState};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::RequestHead;
 use crate::http::upstream::{ResponseFraming, UpstreamHead};
 use crate::net::upstream::UpstreamConn;
-use crate::phases::state::{ConnInfo, RequestState};
 use crate::pipeline::{self, Request, Resume, Selected};
 
 impl State {

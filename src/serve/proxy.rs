@@ -20,6 +20,8 @@ use super::h1::{State, Stop};
 use super::spill::Stored;
 use super::upstreams::ShardUpstreams;
 use crate::config::model::{Config, ErrorLevel, Peer, PeerAddr, PostAction, Upstream};
+use crate::context::state::{ConnInfo, Received, RequestState};
+use crate::context::vars::{Ctx, Sent};
 use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{BodyFraming, RequestHead};
@@ -30,8 +32,6 @@ use crate::http::upstream::{
 };
 use crate::net::client::PeerActivity;
 use crate::net::upstream::UpstreamConn;
-use crate::phases::state::{ConnInfo, Received, RequestState};
-use crate::phases::vars::{Ctx, Sent};
 use crate::pipeline::{self, Request, Resume, Selected};
 use crate::upstream::balance::PickKey;
 use crate::upstream::retry::{Decision, End, Failure, Outcome, PeerMark, Retries};
@@ -1107,7 +1107,7 @@ impl ClientBody {
     /// A streamed body that fitted the buffer becomes `$request_body`, as in nginx.
     fn note_vars(&self, state: &mut RequestState<'_>) {
         if let ClientBody::Spent(Some(b)) = self {
-            state.body = Some(crate::phases::state::BodyVars {
+            state.body = Some(crate::context::state::BodyVars {
                 memory: Some(b.clone()),
                 file: None,
             });

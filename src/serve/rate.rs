@@ -14,10 +14,10 @@ use futures_lite::AsyncWriteExt;
 
 use super::h1::State;
 use crate::config::model::{Config, RateSettings, Server};
+use crate::context::state::{Received, RequestState};
+use crate::context::vars::Ctx;
 use crate::http::response::Body;
 use crate::net::client::PeerActivity;
-use crate::phases::state::{Received, RequestState};
-use crate::phases::vars::Ctx;
 
 /// The pacing of one response body.
 #[derive(Debug, Clone)]

@@ -22,8 +22,8 @@ use std::time::Duration;
 use super::body::BodyOutcome;
 use super::h1::State;
 use crate::config::model::{BodyBuffering, InFileOnly};
+use crate::context::state::BodyVars;
 use crate::http::request::BodyFraming;
-use crate::phases::state::BodyVars;
 
 /// The body, complete.
 pub(super) enum Stored {

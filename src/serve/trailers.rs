@@ -14,12 +14,12 @@ use std::io;
 
 use super::h1::State;
 use crate::config::model::{Config, LocationHttp, Server};
+use crate::context::state::{Received, RequestState};
+use crate::context::vars::{Ctx, Sent};
 use crate::http::request::{BodyFraming, Method, RequestHead, Version};
 use crate::http::response::{write_head, Response};
 use crate::http::status::is_bodyless;
 use crate::http::upstream::chunk_header;
-use crate::phases::state::{Received, RequestState};
-use crate::phases::vars::{Ctx, Sent};
 
 /// Whether `resp` goes to the client of `head` chunked, ending in its trailers.
 pub(super) fn chunked(resp: &Response, head: &RequestHead, http: &LocationHttp) -> bool {

@@ -3,7 +3,7 @@
 //! The connection side builds one [`TlsInfo`] per connection right after the handshake
 //! (`TlsInfo::from_connection`, or `TlsListener::info` which also fills
 //! `$ssl_client_verify` for `ssl_verify_client optional_no_ca`) and hands it to every
-//! request through `phases::state::ConnInfo::tls`; `phases::vars` prints from it. Sans-io.
+//! request through `context::state::ConnInfo::tls`; `context::vars` prints from it. Sans-io.
 
 use rustls::server::ServerConnection;
 use rustls::HandshakeKind;

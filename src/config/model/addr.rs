@@ -1,7 +1,7 @@
 //! Address sets for the geo and access modules: CIDR networks ([`Cidr`]), a binary prefix
 //! trie over them ([`Trie`]) and the IPv4 range table of `geo … { ranges; }` ([`Ranges`]).
 //!
-//! Built by `config::resolve` at load time; read on the request path by `phases::geo` and
+//! Built by `config::resolve` at load time; read on the request path by `context::geo` and
 //! `phases::access`, which only walk them (no allocation). A lookup costs at most 32 (IPv4)
 //! or 128 (IPv6) steps down the trie, or one binary search in the range table, whatever the
 //! number of entries.

@@ -1,6 +1,6 @@
 //! The resolved `geo`, `split_clients`, `allow` and `deny` directives.
 //!
-//! `config::resolve` builds these once per load; `phases::geo`, `phases::split_clients` and
+//! `config::resolve` builds these once per load; `context::geo`, `context::split_clients` and
 //! `phases::access` read them per request. Lookups go through [`super::addr`]'s trie and
 //! range table, so thousands of networks cost what a handful do.
 

@@ -2,7 +2,7 @@
 //! redirect, or (nginx's index module) an internal redirect to the directory's index file.
 //!
 //! The pipeline calls [`serve`] with the location that matched and the file the URI maps to
-//! (`phases::docroot`: a base directory and a path beneath it). Files come from the shard's
+//! (`files::docroot`: a base directory and a path beneath it). Files come from the shard's
 //! memory cache when small and hot ([`cache`]), otherwise they are opened beneath the base
 //! ([`open`]) and handed to `serve/` as a file range for sendfile. Conditional and range
 //! requests are the filters' business, not this module's: it only sets the validators.
@@ -14,8 +14,6 @@
 
 pub mod autoindex;
 pub mod cache;
-pub mod open;
-pub mod path;
 
 use std::fs::File;
 use std::io::Read;
@@ -30,8 +28,8 @@ use crate::http::response::{cached_field_lines, Body, FileRange, Response};
 use crate::log::scoped::RequestLog;
 use std::path::Path;
 
+use crate::files::open::{open_beneath, status_for_open_error, RootDirs};
 use cache::{Entry, FileCache, FileStamp};
-use open::{open_beneath, status_for_open_error, RootDirs};
 
 /// What a shard keeps for static files: root descriptors and the memory cache.
 #[derive(Default)]
@@ -47,7 +45,7 @@ pub struct StaticRequest<'a> {
     pub path: &'a [u8],
     /// The current args, kept on the directory redirect.
     pub query: Option<&'a [u8]>,
-    /// The file: `relative` beneath the directory `base` (see `phases::docroot`).
+    /// The file: `relative` beneath the directory `base` (see `files::docroot`).
     pub base: &'a Path,
     pub relative: &'a [u8],
     /// Serve a directory's index file here rather than answering [`Content::Index`].
@@ -139,11 +137,12 @@ pub fn serve(
     // A ".." left in the mapped path (an alias location without its trailing slash, a
     // variable's value) names nothing beneath the root: nginx's string join finds no such
     // file either (or, for the "off-by-slash" alias, a file anx will not serve).
-    if path::has_dotdot_segment(req.relative) {
+    if crate::files::path::has_dotdot_segment(req.relative) {
         return Response::new(404).into();
     }
     if !files.allow_dotfiles
-        && (path::has_dot_segment(req.path) || path::has_dot_segment(req.relative))
+        && (crate::files::path::has_dot_segment(req.path)
+            || crate::files::path::has_dot_segment(req.relative))
     {
         return Response::new(403).into();
     }
@@ -448,7 +447,7 @@ fn file_response(
 /// 301 to the same path with a trailing slash, keeping the args (nginx does the same). The
 /// Location is relative; `filters::location` makes it absolute as nginx's header filter does.
 fn redirect_to_slash(req: &StaticRequest) -> Response {
-    let mut location = path::encode_path(req.path).into_bytes();
+    let mut location = crate::files::path::encode_path(req.path).into_bytes();
     location.push(b'/');
     if let Some(q) = req.query.filter(|q| !q.is_empty()) {
         location.push(b'?');
@@ -507,7 +506,7 @@ fn listing(
         AutoindexFormat::Jsonp => {
             let callback = req
                 .query
-                .and_then(|q| crate::phases::vars::arg(q, "callback"))
+                .and_then(|q| crate::context::vars::arg(q, "callback"))
                 .unwrap_or_default();
             // As nginx: a callback that would need escaping is refused, never echoed.
             if !callback

@@ -13,8 +13,9 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use super::state::{Received, RequestState, UpstreamVars};
-use super::{clock, docroot, geo, map, request_id, split_clients};
+use super::{clock, geo, map, request_id, split_clients};
 use crate::config::model::{Config, Part, Server, Template, Var};
+use crate::files::docroot;
 use crate::http::host::normalize_host_into;
 use crate::http::request::Method;
 use crate::http::response::Response;
@@ -657,7 +658,7 @@ mod tests {
 
 #[cfg(test)]
 mod request_tests {
-    use crate::phases::testing::{body, fixture};
+    use crate::context::testing::{body, fixture};
     use std::path::Path;
 
     const SERVER: &str = "[[server]]\nlisten = [\"127.0.0.1:8080\"]\nserver_name = [\"main.test\", \"*.main.test\"]\n";

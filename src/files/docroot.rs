@@ -16,8 +16,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::vars::Ctx;
 use crate::config::model::{AliasTail, DocPath, Location, MatchKind};
+use crate::context::vars::Ctx;
 
 /// A file location: a path beneath the directory `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
