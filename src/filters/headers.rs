@@ -15,7 +15,8 @@
 use crate::config::model::{Expires, Location};
 use crate::context::clock;
 use crate::context::vars::{Ctx, Scope, Sent};
-use crate::http::response::{http_date, Response};
+use crate::http::response::Response;
+use crate::http::validators::http_date;
 
 /// Whether nginx counts `status` as a success for `add_header` and `expires`.
 pub fn safe_status(status: u16) -> bool {

@@ -1,44 +1,15 @@
-//! Not-modified filter: validators (ETag, Last-Modified) and conditional
-//! request evaluation for responses built from a file.
+//! Not-modified filter: conditional request evaluation for responses built from a file.
 //!
-//! In: the file's mtime and size (to build validators) and the raw values of
-//! the request's If-Match / If-None-Match / If-Modified-Since /
-//! If-Unmodified-Since headers. Out: header values for ETag and
-//! Last-Modified, and a [`Precondition`] telling the caller whether to send
-//! the body, a 304, or a 412.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! In: the response's validators (made by `http::validators`) and the raw values of the
+//! request's If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since headers.
+//! Out: a [`Precondition`] telling the caller whether to send the body, a 304, or a 412.
 
 use crate::http::request::trim_ows;
-
-/// Last second representable as an IMF-fixdate (9999-12-31T23:59:59Z).
-const MAX_HTTP_DATE_SECS: i64 = 253_402_300_799;
-
-/// nginx's strong ETag: `"{mtime:x}-{size:x}"` (lowercase hex, quoted).
-///
-/// A negative mtime is rendered as its two's-complement bit pattern, which is
-/// what nginx's unsigned formatting produces too; it only needs to be stable.
-pub fn etag(mtime_secs: i64, size: u64) -> String {
-    format!("\"{mtime_secs:x}-{size:x}\"")
-}
-
-/// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-///
-/// Times outside 1970..=9999 are clamped to that range because the format
-/// cannot express them (and the date formatter would otherwise panic).
-pub fn http_date(secs: i64) -> String {
-    let clamped = secs.clamp(0, MAX_HTTP_DATE_SECS).unsigned_abs();
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(clamped))
-}
-
-/// Parses any of the three HTTP-date formats (IMF-fixdate, RFC 850, asctime)
-/// into Unix seconds; surrounding whitespace is tolerated.
-pub fn parse_http_date(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?.trim_matches([' ', '\t']);
-    let t: SystemTime = httpdate::parse_http_date(text).ok()?;
-    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(secs).ok()
-}
+#[cfg(test)]
+use crate::http::validators::{etag, http_date, MAX_HTTP_DATE_SECS};
+// Public for the proxy's `expires modified` (serve/proxy.rs), which should import it from
+// `http::validators` directly.
+pub use crate::http::validators::parse_http_date;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precondition {

@@ -6,8 +6,9 @@
 //! byte ranges (206), or 416, and the header/framing strings for the 206
 //! (Content-Range, multipart/byteranges part heads and total length).
 
-use super::not_modified::{parse_http_date, strong_match};
+use super::not_modified::strong_match;
 use crate::http::request::trim_ows;
+use crate::http::validators::parse_http_date;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RangeOutcome {

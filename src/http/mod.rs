@@ -14,3 +14,4 @@ pub mod request_line;
 pub mod response;
 pub mod status;
 pub mod upstream;
+pub mod validators;

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::rc::Rc;
 
 use super::status::{is_bodyless, reason};
+use super::validators::http_date;
 
 /// A byte range of an open file.
 #[derive(Debug, Clone)]
@@ -194,13 +195,6 @@ pub fn joined_value(block: &[u8], name: &[u8], found: &mut Option<Vec<u8>>) {
             }
         }
     }
-}
-
-/// IMF-fixdate of `secs` since the epoch (negative clamps to the epoch).
-pub fn http_date(secs: i64) -> String {
-    httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
-    )
 }
 
 /// Values the writer adds to every head.

@@ -26,10 +26,9 @@ const NAME_COLUMN: usize = 50;
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
 /// Last second representable as a four-digit-year HTTP-date.
-const MAX_HTTP_DATE_SECS: i64 = 253_402_300_799;
+use crate::http::validators::{http_date, MAX_HTTP_DATE_SECS};
 
 struct Civil {
     year: i64,
@@ -38,7 +37,6 @@ struct Civil {
     hour: i64,
     minute: i64,
     second: i64,
-    weekday: usize, // 0 = Sunday
 }
 
 /// UTC calendar fields for Unix seconds, valid for the whole i64 range
@@ -47,7 +45,6 @@ fn civil(secs: i64) -> Civil {
     let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
     // 1970-01-01 was a Thursday.
-    let weekday = (days + 4).rem_euclid(7) as usize;
 
     let (year, month, day) = crate::http::date::civil_from_days(days);
 
@@ -58,7 +55,6 @@ fn civil(secs: i64) -> Civil {
         hour: tod / 3600,
         minute: tod % 3600 / 60,
         second: tod % 60,
-        weekday,
     }
 }
 
@@ -72,21 +68,6 @@ fn listing_date(secs: i64) -> String {
         c.year,
         c.hour,
         c.minute
-    )
-}
-
-/// IMF-fixdate, clamped to years 1970..=9999 like the Last-Modified header.
-fn http_date(secs: i64) -> String {
-    let c = civil(secs.clamp(0, MAX_HTTP_DATE_SECS));
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[c.weekday],
-        c.day,
-        MONTHS[c.month - 1],
-        c.year,
-        c.hour,
-        c.minute,
-        c.second
     )
 }
 

@@ -21,7 +21,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
 use crate::config::model::{AutoindexFormat, ErrorLevel, FileSettings, Location, Template};
-use crate::filters::not_modified;
 use crate::http::mime::MimeTypes;
 use crate::http::request::Method;
 use crate::http::response::{cached_field_lines, Body, FileRange, Response};
@@ -409,7 +408,7 @@ fn file_response(
         .to_string();
     let etag = files
         .etag
-        .then(|| not_modified::etag(stamp.mtime_sec, stamp.size));
+        .then(|| crate::http::validators::etag(stamp.mtime_sec, stamp.size));
 
     if let Some(key) = key.filter(|_| stamp.size <= files.memory_cache_max_file) {
         let mut bytes = Vec::with_capacity(stamp.size as usize);
