@@ -5,8 +5,9 @@
 //! (`upstream::balance`), take an idle connection from the shard's pool or connect, send
 //! the head and body, read the response head (`http::upstream`), retry on another peer as
 //! `proxy_next_upstream` allows, then relay the head and stream the body to the client
-//! through one bounded buffer, and give the connection back to the pool when it ended
-//! cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
+//! through one bounded buffer (one loop for every framing: `http::body::Decoder` →
+//! `filters::body::BodyChain` → the client's encoder), and give the connection back to the
+//! pool when it ended cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
 //! to the client goes back to the pipeline (`pipeline::resume`) for its error page.
 
 use std::cell::Cell;
