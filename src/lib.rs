@@ -6,7 +6,7 @@
 //! accept (shard)        shard/        one pinned glommio executor per core, SO_REUSEPORT listeners
 //!   → TLS handshake     net/tls.rs    rustls on the shard (SNI picks the server, tls/)
 //!   → connection loop   serve/h1.rs   read, parse, pipelining, keep-alive, write (sendfile)
-//!   → codec             http/         httparse heads, chunked bodies, response heads (sans-io)
+//!   → codec             http/         httparse heads, bodies (http/body/), response heads (sans-io)
 //!   → pipeline          pipeline.rs   the request path in one function:
 //!       route           route.rs        server (listen + Host + name regexes), then location
 //!                                       (= / longest prefix, nested / ^~ / regex in order)
@@ -14,7 +14,8 @@
 //!                                       try_files; variables, maps, error_page
 //!       content         handlers/       static files (root/alias, index, autoindex), proxy
 //!   → upstream          serve/proxy.rs  peer choice (upstream/), pool, retries, relay, tunnel
-//!       filters         filters/        not-modified → range → headers (add_header, expires)
+//!       filters         filters/        not-modified → range → headers (add_header, expires);
+//!                                       bodies: decoder → filters/body.rs chain → encoder
 //!   → log               log/          access log (per-shard buffers, log_format), error log
 //!   → counters          metrics/      per-shard blocks each shard writes alone; the status
 //!                                     pages (handlers/status/) sum them when asked

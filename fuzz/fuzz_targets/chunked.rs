@@ -2,7 +2,7 @@
 //! feeding the input in two pieces decodes exactly what feeding it at once does.
 #![no_main]
 
-use anx::http::chunked::ChunkedDecoder;
+use anx::http::body::chunked::ChunkedDecoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -117,7 +117,7 @@ fn set(resp: &mut Response, name: &str, value: &[u8]) {
         resp.remove_field("Last-Modified");
         // As nginx, the value becomes the response's modification time (If-Range and
         // `expires modified` read it); one that is not a date is sent as written.
-        resp.last_modified = crate::filters::not_modified::parse_http_date(value);
+        resp.last_modified = crate::http::validators::parse_http_date(value);
         if resp.last_modified.is_some() {
             return;
         }

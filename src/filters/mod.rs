@@ -2,12 +2,14 @@
 //!
 //! not-modified (304/412 from validators) → range (206/416, multipart) → headers
 //! (`add_header`, `expires`); then `location` makes a relative Location absolute. Later
-//! issues add compression and chunked here; the order lives only in [`apply`].
+//! issues add compression here; the order lives only in [`apply`]. Bodies pass the
+//! body-filter chain ([`body`]), whose last stage is the HTTP/1 encoder (chunked framing).
 //!
 //! A 412 or 416 made here is an error like any other: [`apply`] says so and the pipeline
 //! gives it its error page (and runs [`headers`] on that page, as nginx runs its header
 //! filters again for a special response).
 
+pub mod body;
 pub mod headers;
 pub mod location;
 pub mod not_modified;

@@ -5,11 +5,9 @@
 //! Out: a [`Precondition`] telling the caller whether to send the body, a 304, or a 412.
 
 use crate::http::request::trim_ows;
+use crate::http::validators::parse_http_date;
 #[cfg(test)]
 use crate::http::validators::{etag, http_date, MAX_HTTP_DATE_SECS};
-// Public for the proxy's `expires modified` (serve/proxy.rs), which should import it from
-// `http::validators` directly.
-pub use crate::http::validators::parse_http_date;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precondition {

@@ -1,10 +1,10 @@
-//! Sans-io HTTP/1.x codecs: request heads, chunked bodies, response heads, dates, MIME,
-//! host names.
+//! Sans-io HTTP/1.x codecs: request heads, bodies (length, chunked, until close), response
+//! heads, dates, MIME, host names.
 //!
 //! Nothing here does I/O, routes, or knows about shards; `serve/` drives these with bytes.
 
 pub mod accel;
-pub mod chunked;
+pub mod body;
 pub mod date;
 pub mod hop;
 pub mod host;

@@ -442,13 +442,6 @@ pub fn raw_fields(head: &UpstreamHead, buf: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Appends a chunk header for `len` bytes of data ("1a2b\r\n"); the data and its "\r\n"
-/// follow.
-pub fn chunk_header(out: &mut Vec<u8>, len: usize) {
-    use std::io::Write;
-    let _ = write!(out, "{len:x}\r\n");
-}
-
 /// Fields of which nginx keeps the first and ignores repeats.
 const SINGLETONS: &[&[u8]] = &[
     b"content-type",
@@ -463,9 +456,6 @@ const SINGLETONS: &[&[u8]] = &[
     b"x-accel-redirect",
     b"x-accel-limit-rate",
 ];
-
-/// The last chunk and the end of an empty trailer section.
-pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 #[cfg(test)]
 mod tests {

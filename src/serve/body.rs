@@ -1,6 +1,7 @@
 //! Request bodies on the connection loop: read and discarded for handlers that take none,
 //! or handed piece by piece to `serve::spill` (memory, then a temporary file) for a buffered
-//! proxy, within `client_max_body_size` and `client_body_timeout`.
+//! proxy, within `client_max_body_size` and `client_body_timeout`. The framing is decoded by
+//! `http::body::Decoder`, the same decoder the proxy's relay uses.
 //!
 //! Discarding (rather than closing) keeps the connection usable for the next pipelined or
 //! kept-alive request, as nginx does.
@@ -9,7 +10,7 @@ use std::io;
 
 use super::buffers::CHUNK;
 use super::h1::State;
-use crate::http::chunked::ChunkedDecoder;
+use crate::http::body::{DecodeError, Decoder};
 use crate::http::request::BodyFraming;
 use std::time::Duration;
 
@@ -53,35 +54,19 @@ async fn read(
     timeout: Duration,
     sink: &mut dyn FnMut(&[u8]),
 ) -> BodyOutcome {
-    let mut left = match framing {
-        BodyFraming::None => return BodyOutcome::Done,
-        BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => None,
+    let Some(mut decoder) = Decoder::request(framing, max) else {
+        return BodyOutcome::Done;
     };
-    let mut decoder = ChunkedDecoder::new();
     loop {
-        match left.as_mut() {
-            Some(left) => {
-                let take = (st.pending().len() as u64).min(*left);
-                sink(&st.pending()[..take as usize]);
-                st.consume(take as usize);
-                *left -= take;
-                if *left == 0 {
+        match decoder.decode(st.pending(), sink) {
+            Err(DecodeError::Malformed(_)) => return BodyOutcome::Malformed,
+            Err(DecodeError::TooLarge) => return BodyOutcome::TooLarge,
+            Ok(progress) => {
+                st.consume(progress.consumed);
+                if progress.done {
                     return BodyOutcome::Done;
                 }
             }
-            None => match decoder.decode(st.pending(), sink) {
-                Err(_) => return BodyOutcome::Malformed,
-                Ok(progress) => {
-                    st.consume(progress.consumed);
-                    if max > 0 && decoder.total > max {
-                        return BodyOutcome::TooLarge;
-                    }
-                    if progress.done {
-                        return BodyOutcome::Done;
-                    }
-                }
-            },
         }
         match st.read_more(timeout, CHUNK).await {
             Ok(0) => return BodyOutcome::Closed,

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use super::h1::State;
 use crate::config::model::{Config, PostAction};
 use crate::context::state::{ConnInfo, RequestState};
-use crate::http::chunked::ChunkedDecoder;
+use crate::http::body::Decoder;
 use crate::http::request::RequestHead;
-use crate::http::upstream::{ResponseFraming, UpstreamHead};
+use crate::http::upstream::UpstreamHead;
 use crate::net::upstream::UpstreamConn;
 use crate::pipeline::{self, Request, Resume, Selected};
 
@@ -94,33 +94,18 @@ pub(super) async fn drain(
     timeout: Duration,
 ) -> bool {
     let mut have = head.len..filled;
-    let mut decoder = ChunkedDecoder::new();
-    let mut left = match head.framing {
-        ResponseFraming::Empty => return have.is_empty(),
-        ResponseFraming::Length(n) => n,
-        ResponseFraming::Chunked | ResponseFraming::UntilClose => u64::MAX,
+    let Some(mut decoder) = Decoder::response(head.framing) else {
+        return have.is_empty();
     };
     loop {
         let data = &buf[have.clone()];
-        match head.framing {
-            ResponseFraming::Chunked => match decoder.decode(data, &mut |_| {}) {
-                Ok(p) if p.done => return p.consumed == data.len(),
-                Ok(_) => {}
-                Err(_) => return false,
-            },
-            ResponseFraming::Length(_) => {
-                if data.len() as u64 > left {
-                    return false;
-                }
-                left -= data.len() as u64;
-                if left == 0 {
-                    return true;
-                }
-            }
-            _ => {}
+        match decoder.decode(data, &mut |_| {}) {
+            Ok(p) if p.done => return p.consumed == data.len(),
+            Ok(_) => {}
+            Err(_) => return false,
         }
         match conn.read_within(buf, timeout).await {
-            Ok(0) => return head.framing == ResponseFraming::UntilClose,
+            Ok(0) => return decoder.ends_at_close(),
             Ok(n) => have = 0..n,
             Err(_) => return false,
         }

@@ -5,8 +5,9 @@
 //! (`upstream::balance`), take an idle connection from the shard's pool or connect, send
 //! the head and body, read the response head (`http::upstream`), retry on another peer as
 //! `proxy_next_upstream` allows, then relay the head and stream the body to the client
-//! through one bounded buffer, and give the connection back to the pool when it ended
-//! cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
+//! through one bounded buffer (one loop for every framing: `http::body::Decoder` →
+//! `filters::body::BodyChain` → the client's encoder), and give the connection back to the
+//! pool when it ended cleanly. A 101 turns into a tunnel (`serve::tunnel`). A failure before anything was sent
 //! to the client goes back to the pipeline (`pipeline::resume`) for its error page.
 
 use std::cell::Cell;
@@ -22,13 +23,13 @@ use super::upstreams::ShardUpstreams;
 use crate::config::model::{Config, ErrorLevel, Peer, PeerAddr, PostAction, Upstream};
 use crate::context::state::{ConnInfo, Received, RequestState};
 use crate::context::vars::{Ctx, Sent};
+use crate::filters::body::{BodyChain, Trailers};
 use crate::handlers::proxy::{send_framing, ProxyPlan, SendBody, Target};
-use crate::http::chunked::ChunkedDecoder;
+use crate::http::body::{DecodeError, Decoder, Encoder};
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::response::Response;
 use crate::http::upstream::{
-    self as codec, chunk_header, ClientFraming, InvalidHead, Parsed, RelayOptions, ResponseFraming,
-    UpstreamHead, LAST_CHUNK,
+    self as codec, ClientFraming, InvalidHead, Parsed, RelayOptions, ResponseFraming, UpstreamHead,
 };
 use crate::net::client::PeerActivity;
 use crate::net::upstream::UpstreamConn;
@@ -1156,12 +1157,15 @@ async fn stream_body(
             true,
         ))
     };
-    let mut left = match framing {
-        BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => None,
-        BodyFraming::None => return Ok((0, None)),
+    let Some(mut decoder) = Decoder::request(framing, max_body) else {
+        return Ok((0, None));
     };
-    let mut decoder = ChunkedDecoder::new();
+    // A length goes as it came; a chunked body is framed again here (the upstream gets its
+    // own chunks: what one read decoded goes as one).
+    let encoder = match framing {
+        BodyFraming::Chunked => Encoder::Chunked,
+        _ => Encoder::Identity,
+    };
     let mut sent = 0u64;
     let mut kept: Option<Vec<u8>> = Some(Vec::new());
     let mut out = Vec::with_capacity(head.len() + super::buffers::CHUNK + 16);
@@ -1169,30 +1173,21 @@ async fn stream_body(
     let mut data = Vec::new();
     let mut first = true;
     loop {
-        let (consumed, done) = match left {
-            Some(left) => {
-                let take = (st.pending().len() as u64).min(left) as usize;
-                data.clear();
-                data.extend_from_slice(&st.pending()[..take]);
-                out.extend_from_slice(&data);
-                (take, take as u64 == left)
+        data.clear();
+        let progress = match decoder.decode(st.pending(), &mut |d| data.extend_from_slice(d)) {
+            Ok(p) => p,
+            Err(DecodeError::TooLarge) => {
+                return Err(failed("client intended to send too large chunked body"))
             }
-            None => {
-                data.clear();
-                let progress = decoder.decode(st.pending(), &mut |d| data.extend_from_slice(d));
-                let progress = progress.map_err(|_| failed("client sent invalid chunked body"))?;
-                if max_body > 0 && decoder.total > max_body {
-                    return Err(failed("client intended to send too large chunked body"));
-                }
-                if !data.is_empty() {
-                    push_body(&mut out, &data, true);
-                }
-                if progress.done {
-                    out.extend_from_slice(LAST_CHUNK);
-                }
-                (progress.consumed, progress.done)
+            Err(DecodeError::Malformed(_)) => {
+                return Err(failed("client sent invalid chunked body"))
             }
         };
+        let (consumed, done) = (progress.consumed, progress.done);
+        encoder.data(&mut out, &data);
+        if done {
+            encoder.end(&mut out, &mut |_| {});
+        }
         if let Some(k) = kept.as_mut() {
             if (k.len() + data.len()) as u64 <= keep_up_to {
                 k.extend_from_slice(&data);
@@ -1226,9 +1221,6 @@ async fn stream_body(
             out.clear();
         }
         st.consume(consumed);
-        if let Some(l) = left.as_mut() {
-            *l -= consumed as u64;
-        }
         if done {
             return Ok((sent, kept.map(Rc::new)));
         }
@@ -1341,7 +1333,7 @@ async fn relay<'c>(
         };
         // `expires modified` counts from the upstream's Last-Modified.
         extra.last_modified = codec::field(&head, &buf[..filled], "last-modified")
-            .and_then(crate::filters::not_modified::parse_http_date);
+            .and_then(crate::http::validators::parse_http_date);
         crate::filters::headers(&mut extra, &mut ctx);
         let opts = RelayOptions {
             // `expires` set its own: the upstream's are replaced, as nginx's set_expires.
@@ -1406,7 +1398,6 @@ async fn relay<'c>(
     }
     let head_bytes = (st.wbuf.len() - before) as u64;
     let mut body_start = head.len;
-    let mut sent_body = 0u64;
 
     if upgrade {
         if st.flush().await.is_err() {
@@ -1431,118 +1422,44 @@ async fn relay<'c>(
     }
 
     let client_keep = job.keep_alive && client_framing != ClientFraming::Close;
-    // The body, by the upstream's framing.
+    // The body: decoded by the upstream's framing, through the body-filter chain, framed
+    // by the client's.
+    let mut chain = BodyChain::new(Encoder::for_client(client_framing));
     let mut clean = false;
     let mut client_ok = true;
-    // The client's chunked body has ended: the last chunk (and trailers) goes out once the
-    // upstream variables are final.
-    let mut last_chunk = false;
+    // The body has ended: its end (the last chunk and trailers) goes out once the upstream
+    // variables are final.
+    let mut ended = false;
     let mut received = (filled - head.len) as u64;
-    match head.framing {
-        ResponseFraming::Empty => clean = true,
-        ResponseFraming::Length(total) => {
-            let mut left = total;
-            loop {
-                let avail = ((filled - body_start) as u64).min(left) as usize;
-                if avail > 0 {
-                    if client_framing != ClientFraming::Empty {
-                        let chunked_out = client_framing == ClientFraming::Chunked;
-                        let data = &buf[body_start..body_start + avail];
-                        sent_body += push_body(st.wbuf_mut(), data, chunked_out);
-                    }
-                    left -= avail as u64;
-                }
-                if filled - body_start > avail {
-                    // Bytes beyond the declared length: the connection is out of step.
+    match Decoder::response(head.framing) {
+        None => clean = true,
+        Some(mut decoder) => loop {
+            let input = &buf[body_start..filled];
+            let wbuf = st.wbuf_mut();
+            match decoder.decode(input, &mut |data| chain.data(data, wbuf)) {
+                Err(_) => break,
+                Ok(progress) if progress.done => {
+                    clean = progress.consumed == input.len();
+                    // Bytes beyond a declared length put the connection out of step: the
+                    // client's body is left unended, as it always was (a chunked one that
+                    // ended before extra bytes still gets its last chunk).
+                    ended = clean || matches!(decoder, Decoder::Chunked(_));
                     break;
                 }
-                if left == 0 {
-                    last_chunk = client_framing == ClientFraming::Chunked;
-                    clean = true;
-                    break;
-                }
-                // What arrived goes out before the next read (with `proxy_buffering` on or
-                // off: anx never holds a response back to fill buffers).
-                if !st.wbuf.is_empty() && st.flush_paced(pace.as_mut()).await.is_err() {
-                    client_ok = false;
-                    break;
-                }
-                body_start = 0;
-                match read_paced(
-                    &mut conn,
-                    &mut buf,
-                    settings.read_timeout,
-                    upstream_pace.as_mut(),
-                )
-                .await
-                {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        filled = n;
-                        received += n as u64;
-                    }
-                }
+                Ok(_) => {}
             }
-        }
-        ResponseFraming::Chunked => {
-            let mut decoder = ChunkedDecoder::new();
-            loop {
-                let chunked_out = client_framing == ClientFraming::Chunked;
-                let wbuf = st.wbuf_mut();
-                let progress = decoder.decode(&buf[body_start..filled], &mut |data| {
-                    sent_body += push_body(wbuf, data, chunked_out);
-                });
-                let Ok(progress) = progress else {
-                    break;
-                };
-                if progress.done {
-                    last_chunk = chunked_out;
-                    clean = body_start + progress.consumed == filled;
-                    break;
-                }
-                if st.flush_paced(pace.as_mut()).await.is_err() {
-                    client_ok = false;
-                    break;
-                }
-                body_start = 0;
-                match read_paced(
-                    &mut conn,
-                    &mut buf,
-                    settings.read_timeout,
-                    upstream_pace.as_mut(),
-                )
-                .await
-                {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        filled = n;
-                        received += n as u64;
-                    }
-                }
-            }
-        }
-        ResponseFraming::UntilClose => loop {
-            let data = &buf[body_start..filled];
-            if !data.is_empty() && client_framing != ClientFraming::Empty {
-                let chunked_out = client_framing == ClientFraming::Chunked;
-                sent_body += push_body(st.wbuf_mut(), data, chunked_out);
-            }
-            if st.flush_paced(pace.as_mut()).await.is_err() {
+            // What arrived goes out before the next read (with `proxy_buffering` on or off:
+            // anx never holds a response back to fill buffers).
+            if !st.wbuf.is_empty() && st.flush_paced(pace.as_mut()).await.is_err() {
                 client_ok = false;
                 break;
             }
             body_start = 0;
-            match read_paced(
-                &mut conn,
-                &mut buf,
-                settings.read_timeout,
-                upstream_pace.as_mut(),
-            )
-            .await
-            {
+            let timeout = settings.read_timeout;
+            match read_paced(&mut conn, &mut buf, timeout, upstream_pace.as_mut()).await {
                 Ok(0) => {
-                    last_chunk = client_framing == ClientFraming::Chunked;
-                    clean = true;
+                    clean = decoder.ends_at_close();
+                    ended = clean;
                     break;
                 }
                 Err(_) => break,
@@ -1563,14 +1480,14 @@ async fn relay<'c>(
         }
         vars.bytes_received += received;
     }
-    if last_chunk {
-        if extra.trailers {
-            let mut src = trailer_source(job, state);
-            let written = (head_bytes, sent_body);
-            src.end(&extra, written, st.wbuf_mut());
-        } else {
-            st.wbuf_mut().extend_from_slice(LAST_CHUNK);
-        }
+    if ended {
+        let mut trailers = extra.trailers.then(|| super::trailers::Relayed {
+            src: trailer_source(job, state),
+            resp: &extra,
+            head_bytes,
+        });
+        let trailers = trailers.as_mut().map(|t| t as &mut dyn Trailers);
+        chain.end(st.wbuf_mut(), trailers);
     }
     if !clean && client_ok {
         log_upstream_line(
@@ -1598,7 +1515,7 @@ async fn relay<'c>(
     let mut response = Response::new(status);
     response.cached_fields = sent_fields;
     let state = std::mem::replace(state, RequestState::new(Vec::new()));
-    log_request(st, job, state, &response, Some((head_bytes, sent_body)));
+    log_request(st, job, state, &response, Some((head_bytes, chain.sent())));
     if !clean || !flushed {
         // The client got a cut response: closing is the only honest end.
         return Err(Fallback::Close);
@@ -1624,8 +1541,6 @@ fn trailer_source<'a, 'c>(
     }
 }
 
-/// Appends body bytes for the client, as one chunk when the client framing is chunked;
-/// returns the body bytes counted for `$body_bytes_sent`.
 /// One read from the upstream, after waiting for `pace` (`proxy_limit_rate`) when given.
 async fn read_paced(
     conn: &mut UpstreamConn,
@@ -1644,17 +1559,6 @@ async fn read_paced(
     let n = conn.read_within(&mut buf[..want], timeout).await?;
     pace.sent(n);
     Ok(n)
-}
-
-fn push_body(wbuf: &mut Vec<u8>, data: &[u8], chunked: bool) -> u64 {
-    if chunked {
-        chunk_header(wbuf, data.len());
-        wbuf.extend_from_slice(data);
-        wbuf.extend_from_slice(b"\r\n");
-    } else {
-        wbuf.extend_from_slice(data);
-    }
-    data.len() as u64
 }
 
 /// The access-log lines of a proxied request.
