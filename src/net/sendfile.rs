@@ -25,11 +25,12 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Sets or clears TCP_CORK on `fd`. Corked, the kernel sends only full segments, so a head
-/// and the sendfile body behind it leave as full-sized packets; clearing it pushes the tail.
-/// On loopback this decides who does the work: uncorked, a 1 MiB body left the receiver's
-/// window at ~115 KiB with spurious retransmissions and the client's core pushing our queued
-/// data on every ACK (wrk saturated, the shard 80 % idle); corked, the window opens to MiBs.
+/// Sets or clears TCP_CORK on `fd`. Corked, the kernel sends only full segments; clearing
+/// it pushes the tail. `serve/` corks a sendfile body once the socket is full: uncorked, a
+/// 1 MiB body queued behind a closed window went out as the window reopened by small steps,
+/// left the receiver's window at ~115 KiB with spurious retransmissions and had the client's
+/// core push our queued data on every ACK (wrk saturated, the shard 80 % idle); corked, the
+/// window opens to MiBs.
 pub fn set_cork(fd: RawFd, on: bool) -> io::Result<()> {
     let value: libc::c_int = on.into();
     // SAFETY: setsockopt on a descriptor we hold, with a c_int option value.

@@ -425,8 +425,8 @@ const NO_OPS: &[NoOp] = &[
     NoOp {
         directive: "tcp_nopush",
         value: NoOpValue::Only("on"),
-        reason: "anx always corks (TCP_CORK) a response head and its sendfile body, as \
-                 nginx's tcp_nopush on",
+        reason: "anx corks (TCP_CORK) a sendfile body once the socket is full, which is \
+                 when corking changes anything",
     },
     NoOp {
         directive: "tcp_nodelay",
