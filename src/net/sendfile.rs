@@ -26,7 +26,8 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 }
 
 /// Sets or clears TCP_CORK on `fd`. Corked, the kernel sends only full segments; clearing
-/// it pushes the tail. `serve/` corks a sendfile body once the socket is full: uncorked, a
+/// it pushes the tail. `serve/` corks a sendfile body of 512 KiB or more from its head, and
+/// a smaller one once the socket is full (`serve::h1::CORK_FROM_HEAD`): uncorked, a
 /// 1 MiB body queued behind a closed window went out as the window reopened by small steps,
 /// left the receiver's window at ~115 KiB with spurious retransmissions and had the client's
 /// core push our queued data on every ACK (wrk saturated, the shard 80 % idle); corked, the

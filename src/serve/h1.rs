@@ -35,9 +35,9 @@ use crate::pipeline::{self, Request};
 use crate::route::{ConfigIndex, ListenerServers};
 
 /// File bodies of at least this size are corked from their head on. Measured on loopback
-/// (perf/bench.py): uncorked, a 1 MiB file collapsed the client's window (0.9x nginx);
-/// corked from the head, a 100 KiB file cost the shard twice the CPU (16 -> 34 us) while
-/// corking it only once the socket is full did not help the 1 MiB one.
+/// (perf/bench.py, perf/results/2026-12-08-session3.md): uncorked, a 1 MiB file collapsed
+/// the client's window (0.92x nginx); corked from the head, a 100 KiB file cost the shard
+/// 36.8 us instead of 14.5; corking only once the socket is full did not help the 1 MiB one.
 const CORK_FROM_HEAD: u64 = 512 * 1024;
 /// Write buffers are sent once they hold this much, even mid-batch.
 const FLUSH_AT: usize = 64 * 1024;

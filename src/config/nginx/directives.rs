@@ -425,8 +425,8 @@ const NO_OPS: &[NoOp] = &[
     NoOp {
         directive: "tcp_nopush",
         value: NoOpValue::Only("on"),
-        reason: "anx corks (TCP_CORK) a sendfile body once the socket is full, which is \
-                 when corking changes anything",
+        reason: "anx corks (TCP_CORK) a sendfile body of 512 KiB or more from its head, \
+                 and a smaller one once the socket is full",
     },
     NoOp {
         directive: "tcp_nodelay",

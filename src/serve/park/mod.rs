@@ -270,6 +270,8 @@ async fn run(shard: Rc<ShardResources>, mut tokens: glommio::net::UnixStream) {
             Some(_) => {
                 log::error!("the parked-connection watcher of shard {} ended", shard.id);
                 shard.parking.close_all();
+                // The next park starts a new watcher and task; this lot's set has no reader.
+                shard.parking.lot.borrow_mut().take();
                 return;
             }
             None => {}
