@@ -89,6 +89,43 @@ fn idle_connections_park_and_wake_with_their_state() {
 }
 
 #[test]
+fn a_parked_connection_keeps_its_worker_connections_slot() {
+    let site = Site::new();
+    let conf = config("v1", "75s").replace("[main]\n", "[main]\nworker_connections = 2\n");
+    let anx = Anx::start(&site, &conf);
+    let mut first = anx.connect();
+    let mut second = anx.connect();
+    who(&mut first);
+    who(&mut second);
+    // Both slots are held by connections that have parked by now (the metrics page would
+    // need a slot of its own), so a third waits in the backlog.
+    std::thread::sleep(Duration::from_secs(1));
+    let deadline = Instant::now() + SETTLE;
+    while anx
+        .stderr()
+        .iter()
+        .all(|l| !l.contains("worker_connections"))
+    {
+        assert!(Instant::now() < deadline, "no worker_connections warning");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut third = anx.connect();
+    third.send(get_req("/who"));
+    third.set_read_timeout(Duration::from_millis(600));
+    let mut buf = [0u8; 64];
+    assert!(
+        third.stream.read(&mut buf).is_err(),
+        "answered beyond worker_connections"
+    );
+    // Closing a parked one frees its slot: the waiting client is served.
+    drop(first);
+    third.set_read_timeout(SETTLE);
+    let r = third.response();
+    assert_eq!(r.status, 200);
+    drop(second);
+}
+
+#[test]
 fn keepalive_timeout_closes_a_parked_connection() {
     let site = Site::new();
     let anx = Anx::start(&site, &config("v1", "1s"));
